@@ -1,0 +1,43 @@
+/// @file error.hpp
+/// @brief The error types of wafermill and the exit codes they map to.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace wafermill {
+
+/// @brief Process exit codes (README "Exit codes").
+enum class ExitCode : int { success = 0, runtime_failure = 1, bad_input = 2 };
+
+/// @brief Bad input or usage: the user's problem, not a bug. Maps to exit code 2.
+/// The message names the file, the dataset and the index where they are known.
+class InputError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// @brief A command line or configuration that cannot be honoured. Maps to exit code 2.
+class UsageError : public InputError {
+ public:
+  using InputError::InputError;
+};
+
+/// @brief An HDF5 call failed on a file that is otherwise acceptable (I/O error, locking...).
+/// Carries the file, the object path and HDF5's own error stack. Maps to exit code 1 unless
+/// raised while validating input, where format/ throws InputError instead.
+class HdfError : public std::runtime_error {
+ public:
+  HdfError(std::string file, std::string object, const std::string& what)
+      : std::runtime_error(what), file_(std::move(file)), object_(std::move(object)) {}
+  /// @brief The file the failing call worked on.
+  const std::string& file() const noexcept { return file_; }
+  /// @brief The object path inside the file ("/traces/values"), or empty.
+  const std::string& object() const noexcept { return object_; }
+
+ private:
+  std::string file_;
+  std::string object_;
+};
+
+}  // namespace wafermill

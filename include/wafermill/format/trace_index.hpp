@@ -1,0 +1,61 @@
+/// @file trace_index.hpp
+/// @brief The index of a "wafermill traces v1" file (docs/FORMAT.md): shapes, types, wafer
+/// offsets and optional metadata, read and validated without touching the samples.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace wafermill::format {
+
+/// @brief Element type of /traces/values.
+enum class ValueType : std::uint8_t { float32, float64 };
+
+/// @brief A 1-D dataset under /wafers/ that is copied to the output.
+struct WaferField {
+  std::string name;       ///< dataset name under /wafers/
+  bool is_string = false; ///< strings are copied as variable-length UTF-8
+};
+
+/// @brief Everything rank 0 reads before partitioning.
+struct TraceIndex {
+  std::string path;                        ///< the file as given
+  std::uint64_t file_size = 0;             ///< bytes on disk
+  std::uint64_t n_wafers = 0;
+  std::uint64_t n_samples = 0;             ///< rows of /traces/values
+  std::uint64_t n_sensors = 0;             ///< columns of /traces/values
+  ValueType value_type = ValueType::float32;
+  bool values_chunked = false;
+  bool values_filtered = false;            ///< gzip/shuffle/fletcher32 present
+  std::vector<std::uint64_t> offsets;      ///< n_wafers + 1 row offsets
+  bool has_steps = false;
+  std::uint32_t n_steps = 0;               ///< 1 + largest step value (0 without steps)
+  std::vector<std::string> sensor_names;   ///< from the attribute, else "sensor_<i>"
+  std::vector<WaferField> wafer_fields;    ///< /wafers/* datasets of length n_wafers
+
+  /// @brief Bytes of one row of /traces/values in the file's type.
+  std::uint64_t row_bytes() const { return n_sensors * (value_type == ValueType::float32 ? 4 : 8); }
+  /// @brief Samples of wafer w (rows).
+  std::uint64_t wafer_rows(std::uint64_t w) const { return offsets[w + 1] - offsets[w]; }
+
+  /// @brief Flat byte encoding, for broadcasting the index to other ranks.
+  std::vector<char> serialize() const;
+  /// @brief Inverse of serialize(). @throws std::runtime_error on a malformed buffer.
+  static TraceIndex deserialize(const std::vector<char>& bytes);
+};
+
+/// @brief Largest /traces/step value scanned per read when the file has no n_steps attribute.
+inline constexpr std::uint64_t kStepScanRows = 1U << 22;
+
+/// @brief Opens `path` read-only and reads and validates its index. Reads /traces/offsets
+/// whole (8 bytes per wafer) and, only when /traces/step lacks an `n_steps` attribute,
+/// scans the steps in bounded chunks to find and check their range.
+/// @throws InputError naming the file, dataset and index of the first problem.
+TraceIndex read_trace_index(const std::string& path);
+
+/// @brief Checks `path` against the format and returns every problem found (empty: valid).
+/// Never throws for bad input; each message names the file, dataset and index.
+std::vector<std::string> validate_trace_file(const std::string& path);
+
+}  // namespace wafermill::format

@@ -1,0 +1,62 @@
+/// @file trace_reader.hpp
+/// @brief Reads rows of /traces/values (and /traces/step) by hyperslab.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include <mpi.h>
+
+#include "wafermill/format/trace_index.hpp"
+
+namespace wafermill::format {
+
+/// @brief How the input file is opened for reading.
+/// posix: every rank opens the file read-only on its own (sec2 driver).
+/// mpio: the ranks of a communicator open it together through MPI-IO (collective open,
+/// independent reads, since ranks read different amounts). docs/BENCHMARKS.md measures both.
+enum class IoDriver : std::uint8_t { posix, mpio };
+
+/// @brief "posix" or "mpio". @throws UsageError otherwise.
+IoDriver parse_io_driver(std::string_view name);
+/// @brief The name of a driver.
+std::string_view to_string(IoDriver d);
+
+/// @brief An open trace file; reads in the file's own value type (no conversion).
+class TraceReader {
+ public:
+  /// @brief Opens index.path read-only. For IoDriver::mpio this is collective over `comm`;
+  /// for posix `comm` is unused (MPI_COMM_NULL is fine, and MPI need not be initialised).
+  /// @throws InputError if the file cannot be opened as the index describes.
+  TraceReader(const TraceIndex& index, IoDriver driver, MPI_Comm comm);
+  ~TraceReader();
+  TraceReader(const TraceReader&) = delete;
+  TraceReader& operator=(const TraceReader&) = delete;
+
+  /// @brief Reads rows [first_row, first_row + n_rows) of every sensor into `values`
+  /// (row-major, n_rows * n_sensors elements of the file's type) and, when the file has
+  /// steps and `steps` is not empty, their steps into `steps` (n_rows entries).
+  /// @throws InputError naming file, dataset and row when a step is out of range or the
+  /// read fails.
+  void read_rows(std::uint64_t first_row, std::uint64_t n_rows, void* values,
+                 std::span<std::int32_t> steps);
+
+  /// @brief Reads one sensor column of rows [first_row, first_row + n_rows) into `values`
+  /// (n_rows elements of the file's type), and the steps as read_rows does.
+  void read_column(std::uint64_t first_row, std::uint64_t n_rows, std::uint64_t sensor,
+                   void* values, std::span<std::int32_t> steps);
+
+  /// @brief Bytes read from /traces/values so far.
+  std::uint64_t bytes_read() const { return bytes_read_; }
+
+ private:
+  struct Handles;
+  std::unique_ptr<Handles> h_;
+  const TraceIndex& index_;
+  std::uint64_t bytes_read_ = 0;
+};
+
+}  // namespace wafermill::format

@@ -1,0 +1,45 @@
+/// @file generator.hpp
+/// @brief Synthetic "wafermill traces v1" files with realistic structure and planted
+/// anomalies, deterministic by seed and streamed to disk in bounded memory.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace wafermill::generate {
+
+/// @brief What to generate.
+struct GeneratorOptions {
+  std::string output;                 ///< file to write (temp name, then renamed)
+  bool force = false;                 ///< overwrite an existing output
+  std::uint64_t n_wafers = 1000;
+  std::uint32_t n_sensors = 16;
+  std::uint32_t n_steps = 4;          ///< 0: no /traces/step
+  double mean_length = 500.0;         ///< mean samples per wafer
+  double length_sigma = 0.5;          ///< lognormal sigma of the lengths (0: all equal)
+  double empty_fraction = 0.0;        ///< fraction of wafers with no samples
+  double anomaly_fraction = 0.05;     ///< planted anomalous wafers
+  double nan_fraction = 0.001;        ///< NaN/Inf samples
+  double drift = 0.002;               ///< slow tool drift per wafer, in sensor std units
+  bool float64 = false;               ///< sample type
+  int gzip_level = 0;                 ///< 0: no filter; 1-9: shuffle + deflate
+  std::uint64_t chunk_rows = 65536;   ///< HDF5 chunk rows (also the write batch)
+  std::uint64_t seed = 1;
+  std::uint64_t target_bytes = 0;     ///< if > 0, choose n_wafers so values reach this size
+};
+
+/// @brief What was written.
+struct GeneratorResult {
+  std::uint64_t n_wafers = 0;
+  std::uint64_t n_samples = 0;
+  std::uint64_t n_anomalous = 0;
+  std::uint64_t bytes = 0;  ///< file size
+};
+
+/// @brief Writes the file. Anomalies are recorded in /wafers/label (0 good, 1 bad) and
+/// /truth/anomaly_kind (0 none, 1 level shift, 2 spikes, 3 drift ramp, 4 noise burst,
+/// 5 stuck sensor) with /truth/anomaly_sensor.
+/// @throws UsageError for impossible options or an existing output without force.
+GeneratorResult generate_traces(const GeneratorOptions& options);
+
+}  // namespace wafermill::generate

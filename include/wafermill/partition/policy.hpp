@@ -1,0 +1,96 @@
+/// @file policy.hpp
+/// @brief Work units and partition policies (static, weighted, dynamic) behind one interface.
+///
+/// Wafers are grouped into fixed reduction blocks of `block_size` consecutive wafers whose
+/// boundaries never depend on the number of ranks; a work unit is a run of whole blocks, so
+/// every block's partial statistics are computed by one rank in wafer order and the fleet
+/// reduction is reproducible for any rank count and policy.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace wafermill::partition {
+
+/// @brief Blocks [first_block, end_block) of a BlockPlan.
+struct WorkUnit {
+  std::uint64_t first_block = 0;
+  std::uint64_t end_block = 0;
+  friend bool operator==(const WorkUnit&, const WorkUnit&) = default;
+};
+
+/// @brief The fixed blocks of a file and their work (sample counts).
+class BlockPlan {
+ public:
+  /// @brief Groups the wafers of `offsets` (n_wafers + 1 row offsets) into blocks of
+  /// `block_size` wafers. A block's weight is its rows plus `wafer_overhead_rows` per wafer
+  /// (the fixed cost of a wafer, expressed in rows). @throws UsageError if block_size == 0.
+  BlockPlan(std::span<const std::uint64_t> offsets, std::uint64_t block_size,
+            double wafer_overhead_rows = 0.0);
+
+  std::uint64_t n_wafers() const { return n_wafers_; }
+  std::uint64_t n_blocks() const { return weights_.size(); }
+  std::uint64_t block_size() const { return block_size_; }
+  /// @brief First wafer of block b (b may equal n_blocks()).
+  std::uint64_t first_wafer(std::uint64_t b) const;
+  /// @brief One past the last wafer of block b.
+  std::uint64_t end_wafer(std::uint64_t b) const { return first_wafer(b + 1); }
+  /// @brief Weight of block b.
+  double weight(std::uint64_t b) const { return weights_[b]; }
+  /// @brief Weight of blocks [first, end).
+  double weight(const WorkUnit& u) const;
+  /// @brief Sum of all weights.
+  double total_weight() const;
+
+ private:
+  std::uint64_t n_wafers_ = 0;
+  std::uint64_t block_size_ = 1;
+  std::vector<double> weights_;
+  std::vector<double> prefix_;  // n_blocks + 1 prefix sums of weights
+};
+
+/// @brief Hands out work units. Static policies answer from a precomputed assignment (each
+/// rank can run its own copy, no messages); dynamic ones from shared state held by the
+/// coordinator (rank 0), which answers workers' requests.
+class UnitDispenser {
+ public:
+  virtual ~UnitDispenser() = default;
+  /// @brief The next unit for `rank`, or nullopt when it has no more work.
+  virtual std::optional<WorkUnit> next(int rank) = 0;
+};
+
+/// @brief A partition policy, chosen by name.
+class PartitionPolicy {
+ public:
+  virtual ~PartitionPolicy() = default;
+  /// @brief "static", "weighted" or "dynamic".
+  virtual std::string_view name() const = 0;
+  /// @brief True when units must be requested from the coordinator at run time.
+  virtual bool dynamic() const = 0;
+  /// @brief A dispenser over `plan` for `n_ranks` ranks.
+  virtual std::unique_ptr<UnitDispenser> dispenser(const BlockPlan& plan, int n_ranks) const = 0;
+};
+
+/// @brief Settings shared by the policies.
+struct PolicyOptions {
+  /// dynamic: a unit's target weight is max(min_unit_weight, remaining / (factor * P))
+  /// (guided self-scheduling for factor 1, factoring for factor 2).
+  double factor = 2.0;
+  double min_unit_weight = 0.0;  ///< dynamic: lower bound on a unit's weight (rows)
+};
+
+/// @brief The policy called `name`. @throws UsageError for an unknown name.
+std::unique_ptr<PartitionPolicy> make_policy(std::string_view name, const PolicyOptions& options = {});
+
+/// @brief Names of every policy, for --help.
+std::vector<std::string> policy_names();
+
+/// @brief Every unit a static dispenser would give, per rank (for tests and reports).
+std::vector<std::vector<WorkUnit>> drain(UnitDispenser& d, int n_ranks);
+
+}  // namespace wafermill::partition
