@@ -51,7 +51,8 @@ std::uint64_t peak_rss_bytes();
 std::uint64_t current_rss_bytes();
 
 /// @brief Percentile p (0..100) with linear interpolation between closest ranks (numpy's
-/// default). Sorts a copy. NaN for an empty input.
+/// default). Sorts a copy. NaN for an empty input or one holding a NaN (as numpy).
+/// @throws std::invalid_argument if p is outside [0, 100] or NaN.
 double percentile(std::span<const double> values, double p);
 
 /// @brief Latency figures of a run, seconds.
@@ -59,13 +60,14 @@ struct LatencySummary {
   std::uint64_t n = 0;
   double mean = 0.0, p50 = 0.0, p95 = 0.0, p99 = 0.0, max = 0.0;
 };
-/// @brief Summary of per-wafer latencies.
+/// @brief Summary of per-wafer latencies; all zero (n = 0) for an empty input.
 LatencySummary summarize_latencies(std::span<const double> latencies);
 
 /// @brief D_KL(p ‖ q) = Σ p_i log(p_i / q_i), natural log. Both are normalised to sum 1
 /// after additive (Laplace) smoothing with `alpha` added to every bin of both; alpha = 0
-/// uses them as given, and then a bin with p_i > 0 and q_i == 0 gives +inf.
-/// @throws std::invalid_argument on different sizes, negative entries or zero sums.
+/// uses them as given, and then a bin with p_i > 0 and q_i == 0 gives +inf; bins with
+/// p_i == 0 contribute 0. @throws std::invalid_argument on different sizes, negative or
+/// non-finite entries, a negative alpha or zero sums (an empty input sums to 0).
 double kl_divergence(std::span<const double> p, std::span<const double> q, double alpha = 0.0);
 
 /// @brief The scaling figures of a parallel run against the sequential baseline.
@@ -74,7 +76,8 @@ struct Scaling {
   double efficiency = 0.0;     ///< S / P
   std::optional<double> karp_flatt;  ///< e = (1/S - 1/P) / (1 - 1/P), P > 1
 };
-/// @brief Scaling figures from the two wall times and P.
+/// @brief Scaling figures from the two wall times and P. @throws std::invalid_argument if a
+/// time is not finite and positive or ranks < 1.
 Scaling scaling(double t_seq, double t_par, int ranks);
 
 /// @brief Busy-time figures over ranks (the analysis's task model).
@@ -85,7 +88,9 @@ struct LoadBalance {
   double imbalance = 1.0;  ///< λ = max / mean (1 is perfect)
   double model_speedup = 1.0;  ///< Σ t_i / max t_i: speedup that the balance alone allows
 };
-/// @brief Load-balance figures of per-rank busy times.
+/// @brief Load-balance figures of per-rank busy times (imbalance and model_speedup stay 1
+/// when every time is 0). @throws std::invalid_argument on an empty input or a negative or
+/// non-finite time.
 LoadBalance load_balance(std::span<const double> busy_seconds);
 
 /// @brief One term of the combined score: its weight and value, absent when not measured.
@@ -95,6 +100,7 @@ struct ScoreTerm {
 };
 /// @brief Σ w_i v_i / Σ w_i over the terms that have a value (weights renormalised).
 /// nullopt when no term has a value or their weights sum to 0.
+/// @throws std::invalid_argument on a negative or non-finite weight.
 std::optional<double> combined_score(std::span<const ScoreTerm> terms);
 
 }  // namespace wafermill::metrics

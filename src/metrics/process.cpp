@@ -1,0 +1,43 @@
+/// @file process.cpp
+/// @brief The monotonic clock and this process's memory figures from /proc/self/status.
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <string_view>
+
+#include "wafermill/metrics/metrics.hpp"
+
+namespace wafermill::metrics {
+
+double now_seconds() {
+  // steady_clock: wall time that never jumps backwards with NTP or a changed date.
+  using seconds = std::chrono::duration<double>;
+  return std::chrono::duration_cast<seconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+namespace {
+
+// The value of a "Key:   1234 kB" line of /proc/self/status, in bytes (proc(5)); 0 when the
+// file or the key is missing (not Linux) or the line does not parse.
+std::uint64_t status_kib_field(std::string_view key) {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.size() <= key.size() || line.compare(0, key.size(), key) != 0 || line[key.size()] != ':') continue;
+    std::istringstream fields(line.substr(key.size() + 1));
+    std::uint64_t value = 0;
+    std::string unit;
+    if (!(fields >> value >> unit) || unit != "kB") return 0;
+    return value * 1024;
+  }
+  return 0;
+}
+
+}  // namespace
+
+std::uint64_t peak_rss_bytes() { return status_kib_field("VmHWM"); }
+
+std::uint64_t current_rss_bytes() { return status_kib_field("VmRSS"); }
+
+}  // namespace wafermill::metrics
