@@ -29,20 +29,22 @@ class BlockPlan {
  public:
   /// @brief Groups the wafers of `offsets` (n_wafers + 1 row offsets) into blocks of
   /// `block_size` wafers. A block's weight is its rows plus `wafer_overhead_rows` per wafer
-  /// (the fixed cost of a wafer, expressed in rows). @throws UsageError if block_size == 0.
+  /// (the fixed cost of a wafer, expressed in rows); the last block may be partial.
+  /// @throws UsageError if block_size == 0 or the overhead is negative or not finite;
+  /// InputError if offsets is empty or decreases.
   BlockPlan(std::span<const std::uint64_t> offsets, std::uint64_t block_size,
             double wafer_overhead_rows = 0.0);
 
   std::uint64_t n_wafers() const { return n_wafers_; }
   std::uint64_t n_blocks() const { return weights_.size(); }
   std::uint64_t block_size() const { return block_size_; }
-  /// @brief First wafer of block b (b may equal n_blocks()).
+  /// @brief First wafer of block b (b may equal n_blocks()). @throws std::out_of_range.
   std::uint64_t first_wafer(std::uint64_t b) const;
   /// @brief One past the last wafer of block b.
   std::uint64_t end_wafer(std::uint64_t b) const { return first_wafer(b + 1); }
   /// @brief Weight of block b.
   double weight(std::uint64_t b) const { return weights_[b]; }
-  /// @brief Weight of blocks [first, end).
+  /// @brief Weight of blocks [first, end). @throws std::out_of_range.
   double weight(const WorkUnit& u) const;
   /// @brief Sum of all weights.
   double total_weight() const;
@@ -60,7 +62,9 @@ class BlockPlan {
 class UnitDispenser {
  public:
   virtual ~UnitDispenser() = default;
-  /// @brief The next unit for `rank`, or nullopt when it has no more work.
+  /// @brief The next unit for `rank`, or nullopt when it has no more work. Static
+  /// dispensers throw std::out_of_range for a rank outside [0, n_ranks); the dynamic one
+  /// ignores the rank (any rank may take the next unit) and is not thread-safe.
   virtual std::optional<WorkUnit> next(int rank) = 0;
 };
 
@@ -72,7 +76,8 @@ class PartitionPolicy {
   virtual std::string_view name() const = 0;
   /// @brief True when units must be requested from the coordinator at run time.
   virtual bool dynamic() const = 0;
-  /// @brief A dispenser over `plan` for `n_ranks` ranks.
+  /// @brief A dispenser over a copy of `plan` for `n_ranks` ranks. @throws UsageError if
+  /// n_ranks < 1.
   virtual std::unique_ptr<UnitDispenser> dispenser(const BlockPlan& plan, int n_ranks) const = 0;
 };
 
@@ -84,13 +89,15 @@ struct PolicyOptions {
   double min_unit_weight = 0.0;  ///< dynamic: lower bound on a unit's weight (rows)
 };
 
-/// @brief The policy called `name`. @throws UsageError for an unknown name.
+/// @brief The policy called `name`. @throws UsageError for an unknown name, a factor that
+/// is not finite and > 0, or a min_unit_weight that is not finite and >= 0.
 std::unique_ptr<PartitionPolicy> make_policy(std::string_view name, const PolicyOptions& options = {});
 
 /// @brief Names of every policy, for --help.
 std::vector<std::string> policy_names();
 
-/// @brief Every unit a static dispenser would give, per rank (for tests and reports).
+/// @brief Every unit a dispenser would give, per rank (for tests and reports), asking the
+/// ranks round-robin until each is refused once. @throws UsageError if n_ranks < 1.
 std::vector<std::vector<WorkUnit>> drain(UnitDispenser& d, int n_ranks);
 
 }  // namespace wafermill::partition
