@@ -23,6 +23,13 @@ class UsageError : public InputError {
   using InputError::InputError;
 };
 
+/// @brief Bad input detected by rank 0 and broadcast, so that every rank throws it together:
+/// the ranks can finalise MPI and exit with code 2 without MPI_Abort; rank 0 alone prints it.
+class CollectiveInputError : public InputError {
+ public:
+  using InputError::InputError;
+};
+
 /// @brief An HDF5 call failed on a file that is otherwise acceptable (I/O error, locking...).
 /// Carries the file, the object path and HDF5's own error stack. Maps to exit code 1 unless
 /// raised while validating input, where format/ throws InputError instead.

@@ -1,1 +1,118 @@
-// placeholder: being written
+#include "wafermill/cli/cli.hpp"
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include <boost/program_options.hpp>
+
+#include "commands.hpp"
+#include "wafermill/config.hpp"
+#include "wafermill/error.hpp"
+
+namespace po = boost::program_options;
+
+namespace wafermill::cli {
+namespace {
+
+const char* kUsage =
+    "usage: wafermill <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  run        extract per-wafer features, fleet statistics and flags (under mpirun/srun)\n"
+    "  generate   write a synthetic trace file with planted anomalies\n"
+    "  validate   check a file against the wafermill traces v1 format\n"
+    "  sequential (internal) the single-process baseline of `run`, without MPI\n"
+    "\n"
+    "`wafermill <command> --help` describes each command's options. Options may also come from\n"
+    "an INI file (--config FILE, section [<command>]); the command line wins.\n"
+    "Exit codes: 0 success, 1 runtime failure, 2 usage or bad input.\n";
+
+Command print_and_return(std::string text, int code) {
+  Command c;
+  c.name = "help";
+  c.run = [text = std::move(text), code](MPI_Comm) {
+    std::fputs(text.c_str(), code == 0 ? stdout : stderr);
+    return code;
+  };
+  return c;
+}
+
+}  // namespace
+
+void store_config_file(const std::string& path, const std::string& section,
+                       const po::options_description& desc, po::variables_map& vm) {
+  std::ifstream in(path);
+  if (!in) throw UsageError(path + ": cannot open the configuration file");
+  po::parsed_options parsed(&desc);
+  try {
+    const po::options_description none;
+    const po::parsed_options all = po::parse_config_file(in, none, true);
+    const std::string prefix = section + ".";
+    for (const auto& o : all.options) {
+      if (o.string_key.rfind(prefix, 0) != 0) continue;  // another command's section
+      po::option copy = o;
+      copy.string_key = o.string_key.substr(prefix.size());
+      copy.unregistered = false;
+      if (desc.find_nothrow(copy.string_key, false) == nullptr)
+        throw UsageError(path + ": [" + section + "] has an unknown key \"" + copy.string_key + "\"");
+      parsed.options.push_back(copy);
+    }
+    po::store(parsed, vm);
+  } catch (const po::error& e) {
+    throw UsageError(path + ": " + e.what());
+  }
+}
+
+po::variables_map parse_options(const std::string& command, int argc, char** argv,
+                                po::options_description& desc,
+                                const po::positional_options_description* positional,
+                                bool* help) {
+  desc.add_options()("help,h", "show this help")(
+      "config", po::value<std::string>(), "INI file whose [<command>] section holds more options");
+  po::variables_map vm;
+  try {
+    po::command_line_parser parser(argc, argv);
+    parser.options(desc);
+    if (positional) parser.positional(*positional);
+    po::store(parser.run(), vm);
+    if (vm.count("config")) store_config_file(vm["config"].as<std::string>(), command, desc, vm);
+    *help = vm.count("help") > 0;
+    if (!*help) po::notify(vm);
+  } catch (const po::error& e) {
+    throw UsageError("wafermill " + command + ": " + e.what() + " (see wafermill " + command +
+                     " --help)");
+  }
+  return vm;
+}
+
+std::string help_text(const std::string& command, const std::string& synopsis,
+                      const po::options_description& desc) {
+  std::ostringstream o;
+  o << "usage: " << synopsis << "\n\n" << desc << "\nOptions may also come from --config FILE, section ["
+    << command << "], key = value with the long option names; the command line wins.\n";
+  return o.str();
+}
+
+Command parse(int argc, char** argv) {
+  if (argc < 2) return print_and_return(kUsage, 2);
+  const std::string name = argv[1];
+  if (name == "--help" || name == "-h" || name == "help") return print_and_return(kUsage, 0);
+  if (name == "--version")
+    return print_and_return(std::string("wafermill ") + WAFERMILL_VERSION + " (" +
+                                WAFERMILL_GIT_REVISION + ")\n",
+                            0);
+  // Subcommand argv without the command word.
+  const int sub_argc = argc - 1;
+  char** sub_argv = argv + 1;
+  std::string command_line;
+  for (int i = 0; i < argc; ++i) command_line += (i ? " " : "") + std::string(argv[i]);
+  if (name == "run") return make_run_command(sub_argc, sub_argv, command_line);
+  if (name == "generate") return make_generate_command(sub_argc, sub_argv);
+  if (name == "validate") return make_validate_command(sub_argc, sub_argv);
+  if (name == "sequential") return make_sequential_command(sub_argc, sub_argv);
+  throw UsageError("unknown command \"" + name + "\"\n" + kUsage);
+}
+
+}  // namespace wafermill::cli

@@ -1,1 +1,518 @@
-// placeholder: being written
+#include "wafermill/job/pipeline.hpp"
+
+#include <algorithm>
+#include <csignal>
+#include <cstring>
+#include <ctime>
+#include <map>
+#include <sys/stat.h>
+#include <thread>
+#include <unistd.h>
+
+#include "baseline.hpp"
+#include "collector.hpp"
+#include "scoring.hpp"
+#include "transport.hpp"
+#include "wafermill/config.hpp"
+#include "wafermill/error.hpp"
+#include "wafermill/format/datasets.hpp"
+#include "wafermill/format/feature_file.hpp"
+#include "wafermill/format/trace_index.hpp"
+#include "wafermill/metrics/metrics.hpp"
+#include "wafermill/partition/policy.hpp"
+#include "worker.hpp"
+
+namespace wafermill::job {
+namespace {
+
+// The ranks of a run. comm is MPI_COMM_NULL in the sequential baseline, which runs without MPI.
+struct Team {
+  MPI_Comm comm = MPI_COMM_NULL;
+  int rank = 0;
+  int size = 1;
+  bool mpi() const { return comm != MPI_COMM_NULL; }
+};
+
+// A barrier that sleeps instead of spinning, so idle ranks leave the cores to the busy ones
+// (Open MPI's blocking barrier polls at full speed; this machine may be oversubscribed).
+void sleepy_barrier(MPI_Comm comm) {
+  MPI_Request req;
+  MPI_Ibarrier(comm, &req);
+  int done = 0;
+  while (true) {
+    MPI_Test(&req, &done, MPI_STATUS_IGNORE);
+    if (done) return;
+    ::usleep(200);
+  }
+}
+
+// Unlinks the temporary output if rank 0 is terminated (mpirun sends SIGTERM to every rank
+// when another one aborts), so a failed run leaves nothing half-written.
+char g_temp_path[4096] = {0};
+extern "C" void remove_temp_and_reraise(int sig) {
+  if (g_temp_path[0] != '\0') ::unlink(g_temp_path);
+  std::signal(sig, SIG_DFL);
+  std::raise(sig);
+}
+struct TempFileGuard {
+  explicit TempFileGuard(const std::string& path) {
+    std::strncpy(g_temp_path, path.c_str(), sizeof g_temp_path - 1);
+    std::signal(SIGTERM, remove_temp_and_reraise);
+    std::signal(SIGINT, remove_temp_and_reraise);
+  }
+  ~TempFileGuard() {
+    std::signal(SIGTERM, SIG_DFL);
+    std::signal(SIGINT, SIG_DFL);
+    g_temp_path[0] = '\0';
+  }
+};
+
+// FNV-1a 64 over the file's size and mtime and the index: cheap, and it changes whenever the
+// file is rewritten or its wafers change (docs/METRICS.md "Provenance").
+std::string fingerprint(const format::TraceIndex& index) {
+  std::uint64_t h = 1469598103934665603ULL;
+  auto mix = [&h](const void* p, std::size_t n) {
+    const auto* b = static_cast<const unsigned char*>(p);
+    for (std::size_t i = 0; i < n; ++i) h = (h ^ b[i]) * 1099511628211ULL;
+  };
+  struct stat st {};
+  if (::stat(index.path.c_str(), &st) == 0) {
+    mix(&st.st_size, sizeof st.st_size);
+    mix(&st.st_mtim, sizeof st.st_mtim);
+  }
+  mix(&index.n_samples, sizeof index.n_samples);
+  mix(&index.n_sensors, sizeof index.n_sensors);
+  mix(index.offsets.data(), index.offsets.size() * sizeof(std::uint64_t));
+  char buf[20];
+  std::snprintf(buf, sizeof buf, "fnv1a64:%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+std::string utc_now() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string host_name() {
+  char buf[256] = {0};
+  ::gethostname(buf, sizeof buf - 1);
+  return buf;
+}
+
+// What one process did in a run.
+struct LocalRun {
+  format::TraceIndex index;
+  WorkerStats stats;
+  std::string backend;
+  // Rank 0 only:
+  std::vector<double> latencies;
+  ScoringResult scoring;
+  double wall_s = 0.0, index_s = 0.0, scoring_s = 0.0;
+};
+
+format::FeatureFileLayout output_layout(const format::TraceIndex& index, const JobConfig& config) {
+  format::FeatureFileLayout l;
+  l.n_wafers = index.n_wafers;
+  l.sensor_names = index.sensor_names;
+  l.feature_names = config.features.names();
+  l.n_steps = index.n_steps;
+  return l;
+}
+
+// Rank 0 reads the index and creates the output; bad input is broadcast so every rank throws
+// the same CollectiveInputError.
+std::unique_ptr<format::FeatureFileWriter> open_input_and_output(const JobConfig& config,
+                                                                 const Team& team, LocalRun& run) {
+  std::unique_ptr<format::FeatureFileWriter> writer;
+  std::string error;
+  if (team.rank == 0) {
+    metrics::Stopwatch watch;
+    try {
+      run.index = format::read_trace_index(config.input);
+      writer = std::make_unique<format::FeatureFileWriter>(config.output,
+                                                           output_layout(run.index, config),
+                                                           config.force);
+    } catch (const InputError& e) {
+      error = e.what();
+      if (error.empty()) error = "bad input";
+    }
+    run.index_s = watch.elapsed();
+  }
+  if (!team.mpi()) {
+    if (!error.empty()) throw CollectiveInputError(error);
+    return writer;
+  }
+  std::uint64_t len = error.size();
+  MPI_Bcast(&len, 1, MPI_UINT64_T, 0, team.comm);
+  if (len > 0) {
+    error.resize(len);
+    MPI_Bcast(error.data(), static_cast<int>(len), MPI_CHAR, 0, team.comm);
+    throw CollectiveInputError(error);
+  }
+  std::vector<char> bytes;
+  if (team.rank == 0) bytes = run.index.serialize();
+  std::uint64_t n = bytes.size();
+  MPI_Bcast(&n, 1, MPI_UINT64_T, 0, team.comm);
+  bytes.resize(n);
+  // Large indexes (8 bytes per wafer) are broadcast in pieces below INT_MAX.
+  for (std::uint64_t off = 0; off < n; off += (1ULL << 30)) {
+    const int piece = static_cast<int>(std::min<std::uint64_t>(n - off, 1ULL << 30));
+    MPI_Bcast(bytes.data() + off, piece, MPI_CHAR, 0, team.comm);
+  }
+  if (team.rank != 0) run.index = format::TraceIndex::deserialize(bytes);
+  return writer;
+}
+
+// Every rank must agree that the backend exists before any starts working.
+std::unique_ptr<features::FeatureBackend> make_backend_everywhere(const JobConfig& config,
+                                                                   const features::FeatureLayout& layout,
+                                                                   const Team& team) {
+  std::unique_ptr<features::FeatureBackend> backend;
+  std::string error;
+  try {
+    backend = features::make_backend(config.backend, layout);
+  } catch (const InputError& e) {
+    error = e.what();
+  }
+  int bad = error.empty() ? 0 : 1;
+  if (team.mpi()) MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT, MPI_MAX, team.comm);
+  if (bad) throw CollectiveInputError(error.empty() ? "a rank could not create the backend" : error);
+  return backend;
+}
+
+LocalRun execute(const JobConfig& config, const Team& team, const std::string& policy_name) {
+  LocalRun run;
+  if (team.mpi()) MPI_Barrier(team.comm);
+  metrics::Stopwatch wall;
+  auto writer = open_input_and_output(config, team, run);
+  std::unique_ptr<TempFileGuard> guard;
+  if (writer) guard = std::make_unique<TempFileGuard>(writer->temp_path());
+  const format::TraceIndex& index = run.index;
+
+  features::FeatureLayout layout;
+  layout.n_sensors = index.n_sensors;
+  layout.n_steps = index.n_steps;
+  layout.features = config.features;
+  auto backend = make_backend_everywhere(config, layout, team);
+  run.backend = std::string(backend->name());
+
+  const partition::BlockPlan plan(index.offsets, config.block_size);
+  partition::PolicyOptions popt;
+  popt.factor = config.dynamic_factor;
+  const auto policy = partition::make_policy(policy_name, popt);
+
+  format::TraceReader reader(index, team.mpi() ? config.io : format::IoDriver::posix,
+                             team.mpi() ? team.comm : MPI_COMM_NULL);
+  WorkerStats& stats = run.stats;
+
+  if (team.rank == 0) {
+    reduce::BlockReducer reducer(plan.n_blocks(), index.n_sensors);
+    Progress progress(index.n_wafers, config.progress_interval_s, !config.quiet);
+    Collector collector(*writer, reducer, index.n_wafers, progress, stats.reduce_s);
+    auto dispenser = policy->dispenser(plan, team.size);
+    std::unique_ptr<Coordinator> coordinator;
+    if (team.mpi())
+      coordinator = std::make_unique<Coordinator>(team.comm, collector, layout,
+                                                  policy->dynamic() ? dispenser.get() : nullptr);
+    Worker worker(index, config, plan, reader, *backend, collector);
+    const auto poll = [&coordinator] {
+      if (coordinator) coordinator->poll();
+    };
+    while (auto unit = dispenser->next(0)) worker.process(*unit, poll);
+    if (coordinator) coordinator->finish(stats.wait_s);
+    progress.finish();
+    stats = worker.stats() + stats;
+
+    metrics::Stopwatch scoring;
+    run.scoring = score_and_summarise(*writer, index, config, reducer);
+    writer->copy_wafer_fields(index);
+    writer->set_attribute("wafermill_version", std::string(WAFERMILL_VERSION));
+    writer->set_attribute("git_revision", std::string(WAFERMILL_GIT_REVISION));
+    writer->set_attribute("configuration", config.to_json().dump());
+    writer->set_attribute("ranks", static_cast<std::int64_t>(team.size));
+    writer->set_attribute("policy", policy_name);
+    writer->set_attribute("backend", run.backend);
+    writer->set_attribute("input", config.input);
+    writer->commit();
+    run.scoring_s = scoring.elapsed();
+    stats.reduce_s += run.scoring_s;
+    run.latencies = collector.latencies();
+    run.wall_s = wall.elapsed();
+  } else {
+    MpiSender sender(team.comm, stats);
+    Worker worker(index, config, plan, reader, *backend, sender);
+    const auto nothing = [] {};
+    if (policy->dynamic()) {
+      UnitRequester requester(team.comm, stats);
+      while (auto unit = requester.next()) worker.process(*unit, nothing);
+    } else {
+      auto dispenser = policy->dispenser(plan, team.size);
+      while (auto unit = dispenser->next(team.rank)) worker.process(*unit, nothing);
+    }
+    sender.flush();
+    stats = worker.stats() + stats;
+  }
+  if (team.mpi()) {
+    metrics::ScopedTimer t(stats.wait_s);
+    sleepy_barrier(team.comm);  // rank 0 arrives after committing the output
+  }
+  return run;
+}
+
+report::RankFigures rank_figures(const LocalRun& run, int rank) {
+  report::RankFigures f;
+  f.rank = rank;
+  f.host = host_name();
+  f.units = run.stats.units;
+  f.wafers = run.stats.wafers;
+  f.samples = run.stats.samples;
+  f.bytes = run.stats.bytes;
+  f.read_s = run.stats.read_s;
+  f.compute_s = run.stats.compute_s;
+  f.reduce_s = run.stats.reduce_s;
+  f.wait_s = run.stats.wait_s;
+  f.peak_rss_bytes = metrics::peak_rss_bytes();
+  return f;
+}
+
+// Gathers every rank's figures on rank 0 (JSON text, variable length).
+std::vector<report::RankFigures> gather_figures(const report::RankFigures& mine, const Team& team) {
+  if (!team.mpi()) return {mine};
+  const std::string text = report::to_json(mine).dump();
+  int len = static_cast<int>(text.size());
+  std::vector<int> lens(team.size), displs(team.size);
+  MPI_Gather(&len, 1, MPI_INT, lens.data(), 1, MPI_INT, 0, team.comm);
+  std::string all;
+  if (team.rank == 0) {
+    int total = 0;
+    for (int r = 0; r < team.size; ++r) {
+      displs[r] = total;
+      total += lens[r];
+    }
+    all.resize(total);
+  }
+  MPI_Gatherv(text.data(), len, MPI_CHAR, all.data(), lens.data(), displs.data(), MPI_CHAR, 0,
+              team.comm);
+  std::vector<report::RankFigures> out;
+  if (team.rank == 0)
+    for (int r = 0; r < team.size; ++r)
+      out.push_back(report::rank_figures_from_json(
+          nlohmann::json::parse(all.substr(displs[r], lens[r]))));
+  return out;
+}
+
+report::RunFigures run_figures(const LocalRun& run, std::vector<report::RankFigures> ranks,
+                               const JobConfig& config, const std::string& policy_name, bool mpi) {
+  report::RunFigures f;
+  f.ranks = static_cast<int>(ranks.size());
+  f.policy = policy_name;
+  f.backend = run.backend;
+  f.io = std::string(format::to_string(mpi ? config.io : format::IoDriver::posix));
+  f.wall_s = run.wall_s;
+  f.index_s = run.index_s;
+  f.scoring_s = run.scoring_s;
+  f.wafers = run.index.n_wafers;
+  f.samples = run.index.n_samples;
+  f.flagged = run.scoring.flagged;
+  f.latency = metrics::summarize_latencies(run.latencies);
+  std::vector<double> busy;
+  for (const auto& r : ranks) {
+    f.bytes += r.bytes;
+    f.peak_rss_max_bytes = std::max(f.peak_rss_max_bytes, r.peak_rss_bytes);
+    f.peak_rss_total_bytes += r.peak_rss_bytes;
+    busy.push_back(r.busy_s());
+  }
+  f.balance = metrics::load_balance(busy);
+  f.per_rank = std::move(ranks);
+  return f;
+}
+
+std::vector<double> two_bins(std::uint64_t bad, std::uint64_t total) {
+  return {static_cast<double>(total - bad), static_cast<double>(bad)};
+}
+
+std::vector<double> normalised(const std::vector<double>& counts) {
+  double sum = 0;
+  for (double c : counts) sum += c;
+  std::vector<double> out(counts);
+  for (double& c : out) c = sum > 0 ? c / sum : 0.0;
+  return out;
+}
+
+// The report of a finished parallel run, with the baseline as the configuration asks.
+report::RunReport build_report(const JobConfig& config, const LocalRun& run,
+                               report::RunFigures parallel, const std::vector<std::string>& hosts,
+                               int ranks_per_node, const std::string& exe) {
+  report::RunReport r;
+  auto& p = r.provenance;
+  p.version = WAFERMILL_VERSION;
+  p.git_revision = WAFERMILL_GIT_REVISION;
+  p.started_utc = utc_now();
+  p.command_line = config.command_line;
+  p.hosts = hosts;
+  p.ranks_per_node = ranks_per_node;
+  p.cores = std::thread::hardware_concurrency();
+  if (const char* id = std::getenv("SLURM_JOB_ID")) p.slurm_job_id = id;
+  p.input_path = config.input;
+  p.input_bytes = run.index.file_size;
+  p.input_fingerprint = fingerprint(run.index);
+  p.n_wafers = run.index.n_wafers;
+  p.n_samples = run.index.n_samples;
+  p.n_sensors = run.index.n_sensors;
+  p.n_steps = run.index.n_steps;
+  r.config = config.to_json();
+  r.parallel = std::move(parallel);
+  auto& c = r.comparison;
+  auto& a = r.accuracy;
+  a.smoothing_alpha = config.kl_smoothing;
+
+  c.baseline_source = config.baseline;
+  std::optional<std::string> baseline_output;
+  if (config.baseline == "run") {
+    BaselineRun b = run_baseline_child(config, exe);
+    r.sequential = b.figures;
+    baseline_output = b.output_path;
+  } else if (config.baseline != "none") {
+    r.sequential = load_baseline(config.baseline);
+  }
+
+  if (r.sequential) {
+    c.scaling = metrics::scaling(r.sequential->wall_s, r.parallel.wall_s, r.parallel.ranks);
+    if (r.parallel.peak_rss_total_bytes > 0)
+      c.memory_efficiency = double(r.sequential->peak_rss_total_bytes) / r.parallel.peak_rss_total_bytes;
+  }
+  if (baseline_output) {
+    c.outputs_identical = true;
+    if (auto diff = format::compare_feature_files(*baseline_output, config.output)) {
+      c.outputs_identical = false;
+      c.first_difference = *diff;
+    }
+    // Histogram check: the float64 sequential reference against the parallel histograms.
+    std::vector<std::uint64_t> dims;
+    const auto ref = format::read_u64_dataset(*baseline_output, "/summary/feature_hist", &dims);
+    const auto got = format::read_u64_dataset(config.output, "/summary/feature_hist");
+    const std::size_t bins = dims.empty() ? 0 : dims.back();
+    double kl_max = 0.0, kl_sum = 0.0;
+    std::size_t columns = 0;
+    for (std::size_t off = 0; bins > 0 && off + bins <= ref.size() && off + bins <= got.size(); off += bins) {
+      std::vector<double> pv(ref.begin() + off, ref.begin() + off + bins);
+      std::vector<double> qv(got.begin() + off, got.begin() + off + bins);
+      double sp = 0, sq = 0;
+      for (std::size_t i = 0; i < bins; ++i) {
+        sp += pv[i];
+        sq += qv[i];
+      }
+      if (sp == 0 && sq == 0) continue;  // a feature that is never finite
+      const double kl = metrics::kl_divergence(pv, qv, config.kl_smoothing);
+      kl_max = std::max(kl_max, kl);
+      kl_sum += kl;
+      ++columns;
+    }
+    if (columns > 0) {
+      a.kl_histograms_max = kl_max;
+      a.kl_histograms_mean = kl_sum / columns;
+    }
+    std::remove(baseline_output->c_str());
+  }
+
+  if (auto labels = format::read_wafer_labels(run.index)) {
+    std::uint64_t bad = 0, tp = 0, fp = 0, tn = 0, fn = 0;
+    for (std::size_t w = 0; w < labels->size(); ++w) {
+      const bool is_bad = (*labels)[w] != 0, flagged = run.scoring.flags[w] != 0;
+      bad += is_bad;
+      tp += is_bad && flagged;
+      fp += !is_bad && flagged;
+      tn += !is_bad && !flagged;
+      fn += is_bad && !flagged;
+    }
+    const std::uint64_t n = labels->size();
+    const auto truth = two_bins(bad, n);
+    const auto par = two_bins(r.parallel.flagged, n);
+    a.label_distribution = normalised(truth);
+    a.parallel_flag_distribution = normalised(par);
+    a.kl_labels_parallel = metrics::kl_divergence(truth, par, config.kl_smoothing);
+    if (r.sequential) {
+      const auto seq = two_bins(r.sequential->flagged, n);
+      a.sequential_flag_distribution = normalised(seq);
+      a.kl_labels_sequential = metrics::kl_divergence(truth, seq, config.kl_smoothing);
+      if (*a.kl_labels_parallel > 0) a.accuracy_ratio = *a.kl_labels_sequential / *a.kl_labels_parallel;
+    }
+    a.tp = tp;
+    a.fp = fp;
+    a.tn = tn;
+    a.fn = fn;
+  }
+
+  const auto& w = config.weights;
+  std::optional<double> inv_kl;
+  if (a.kl_labels_parallel && *a.kl_labels_parallel > 0) inv_kl = 1.0 / *a.kl_labels_parallel;
+  std::optional<double> gpu;
+  if (r.parallel.gpu_utilisation) gpu = *r.parallel.gpu_utilisation / 100.0;
+  c.score_terms = {{"inverse_time", {w.time, r.parallel.wall_s > 0 ? std::optional(1.0 / r.parallel.wall_s) : std::nullopt}},
+                   {"inverse_kl", {w.kl, inv_kl}},
+                   {"memory_efficiency", {w.memory, c.memory_efficiency}},
+                   {"gpu_efficiency", {w.gpu, gpu}}};
+  std::vector<metrics::ScoreTerm> terms;
+  for (const auto& [name, t] : c.score_terms) terms.push_back(t);
+  c.score = metrics::combined_score(terms);
+  return r;
+}
+
+}  // namespace
+
+WorkerStats operator+(const WorkerStats& a, const WorkerStats& b) {
+  WorkerStats s;
+  s.units = a.units + b.units;
+  s.wafers = a.wafers + b.wafers;
+  s.samples = a.samples + b.samples;
+  s.bytes = a.bytes + b.bytes;
+  s.read_s = a.read_s + b.read_s;
+  s.compute_s = a.compute_s + b.compute_s;
+  s.reduce_s = a.reduce_s + b.reduce_s;
+  s.wait_s = a.wait_s + b.wait_s;
+  return s;
+}
+
+report::RunReport run_parallel(const JobConfig& config, MPI_Comm comm) {
+  Team team;
+  team.comm = comm;
+  MPI_Comm_rank(comm, &team.rank);
+  MPI_Comm_size(comm, &team.size);
+  const LocalRun run = execute(config, team, config.policy);
+
+  const report::RankFigures mine = rank_figures(run, team.rank);
+  std::vector<report::RankFigures> all = gather_figures(mine, team);
+
+  report::RunReport result;
+  if (team.rank == 0) {
+    std::map<std::string, int> per_host;
+    for (const auto& f : all) ++per_host[f.host];
+    std::vector<std::string> hosts;
+    int per_node = 0;
+    for (const auto& [h, n] : per_host) {
+      hosts.push_back(h);
+      per_node = std::max(per_node, n);
+    }
+    report::RunFigures parallel = run_figures(run, std::move(all), config, config.policy, true);
+    char exe[4096] = {0};
+    const ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+    result = build_report(config, run, std::move(parallel), hosts, per_node,
+                          n > 0 ? std::string(exe, n) : std::string("wafermill"));
+  } else {
+    result.parallel.per_rank.push_back(mine);
+  }
+  sleepy_barrier(comm);  // the others wait, without spinning, while rank 0 runs the baseline
+  return result;
+}
+
+report::RunFigures run_sequential(const JobConfig& config) {
+  const Team team;  // one process, no MPI
+  const LocalRun run = execute(config, team, "static");
+  return run_figures(run, {rank_figures(run, 0)}, config, "sequential", false);
+}
+
+}  // namespace wafermill::job

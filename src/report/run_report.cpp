@@ -1,1 +1,369 @@
-// placeholder: being written
+#include "wafermill/report/run_report.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <unistd.h>
+
+#include "wafermill/error.hpp"
+
+namespace wafermill::report {
+namespace {
+
+using nlohmann::json;
+
+template <typename T>
+json opt(const std::optional<T>& v) {
+  return v ? json(*v) : json(nullptr);
+}
+
+// JSON has no NaN/Inf: write them as null so every reader can parse the report.
+json num(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
+
+template <typename T>
+std::optional<T> get_opt(const json& j, const char* key) {
+  if (!j.contains(key) || j.at(key).is_null()) return std::nullopt;
+  return j.at(key).get<T>();
+}
+
+const json& need(const json& j, const char* key) {
+  if (!j.is_object() || !j.contains(key))
+    throw InputError(std::string("report JSON lacks the key \"") + key + "\"");
+  return j.at(key);
+}
+
+double get_num(const json& j, const char* key) {
+  const json& v = need(j, key);
+  return v.is_null() ? NAN : v.get<double>();
+}
+
+json latency_json(const metrics::LatencySummary& l) {
+  return {{"n", l.n}, {"mean_s", num(l.mean)}, {"p50_s", num(l.p50)}, {"p95_s", num(l.p95)},
+          {"p99_s", num(l.p99)}, {"max_s", num(l.max)}};
+}
+
+metrics::LatencySummary latency_from(const json& j) {
+  metrics::LatencySummary l;
+  l.n = need(j, "n").get<std::uint64_t>();
+  l.mean = get_num(j, "mean_s");
+  l.p50 = get_num(j, "p50_s");
+  l.p95 = get_num(j, "p95_s");
+  l.p99 = get_num(j, "p99_s");
+  l.max = get_num(j, "max_s");
+  return l;
+}
+
+json balance_json(const metrics::LoadBalance& b) {
+  return {{"busy_sum_s", num(b.sum)}, {"busy_max_s", num(b.max)}, {"busy_mean_s", num(b.mean)},
+          {"imbalance", num(b.imbalance)}, {"model_speedup", num(b.model_speedup)}};
+}
+
+metrics::LoadBalance balance_from(const json& j) {
+  metrics::LoadBalance b;
+  b.sum = get_num(j, "busy_sum_s");
+  b.max = get_num(j, "busy_max_s");
+  b.mean = get_num(j, "busy_mean_s");
+  b.imbalance = get_num(j, "imbalance");
+  b.model_speedup = get_num(j, "model_speedup");
+  return b;
+}
+
+std::string mib(std::uint64_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f MiB", bytes / 1048576.0);
+  return buf;
+}
+
+std::string fmt(const char* f, double v) {
+  if (!std::isfinite(v)) return "n/a";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+template <typename T>
+std::string fmt_opt(const char* f, const std::optional<T>& v) {
+  return v ? fmt(f, static_cast<double>(*v)) : std::string("n/a");
+}
+
+}  // namespace
+
+json to_json(const RankFigures& r) {
+  return {{"rank", r.rank},           {"host", r.host},         {"units", r.units},
+          {"wafers", r.wafers},       {"samples", r.samples},   {"bytes", r.bytes},
+          {"read_s", r.read_s},       {"compute_s", r.compute_s}, {"reduce_s", r.reduce_s},
+          {"wait_s", r.wait_s},       {"busy_s", r.busy_s()},   {"peak_rss_bytes", r.peak_rss_bytes}};
+}
+
+RankFigures rank_figures_from_json(const json& j) {
+  RankFigures r;
+  r.rank = need(j, "rank").get<int>();
+  r.host = need(j, "host").get<std::string>();
+  r.units = need(j, "units").get<std::uint64_t>();
+  r.wafers = need(j, "wafers").get<std::uint64_t>();
+  r.samples = need(j, "samples").get<std::uint64_t>();
+  r.bytes = need(j, "bytes").get<std::uint64_t>();
+  r.read_s = get_num(j, "read_s");
+  r.compute_s = get_num(j, "compute_s");
+  r.reduce_s = get_num(j, "reduce_s");
+  r.wait_s = get_num(j, "wait_s");
+  r.peak_rss_bytes = need(j, "peak_rss_bytes").get<std::uint64_t>();
+  return r;
+}
+
+json to_json(const RunFigures& r) {
+  json ranks = json::array();
+  for (const auto& x : r.per_rank) ranks.push_back(to_json(x));
+  return {{"ranks", r.ranks},
+          {"policy", r.policy},
+          {"backend", r.backend},
+          {"io", r.io},
+          {"wall_s", r.wall_s},
+          {"index_s", r.index_s},
+          {"scoring_s", r.scoring_s},
+          {"wafers", r.wafers},
+          {"samples", r.samples},
+          {"bytes", r.bytes},
+          {"flagged", r.flagged},
+          {"throughput_wafers_per_s", num(r.wafers_per_s())},
+          {"throughput_mb_per_s", num(r.mb_per_s())},
+          {"latency", latency_json(r.latency)},
+          {"peak_rss_max_bytes", r.peak_rss_max_bytes},
+          {"peak_rss_total_bytes", r.peak_rss_total_bytes},
+          {"load_balance", balance_json(r.balance)},
+          {"gpu_utilisation_percent", opt(r.gpu_utilisation)},
+          {"per_rank", ranks}};
+}
+
+RunFigures run_figures_from_json(const json& j) {
+  RunFigures r;
+  r.ranks = need(j, "ranks").get<int>();
+  r.policy = need(j, "policy").get<std::string>();
+  r.backend = need(j, "backend").get<std::string>();
+  r.io = need(j, "io").get<std::string>();
+  r.wall_s = get_num(j, "wall_s");
+  r.index_s = get_num(j, "index_s");
+  r.scoring_s = get_num(j, "scoring_s");
+  r.wafers = need(j, "wafers").get<std::uint64_t>();
+  r.samples = need(j, "samples").get<std::uint64_t>();
+  r.bytes = need(j, "bytes").get<std::uint64_t>();
+  r.flagged = need(j, "flagged").get<std::uint64_t>();
+  r.latency = latency_from(need(j, "latency"));
+  r.peak_rss_max_bytes = need(j, "peak_rss_max_bytes").get<std::uint64_t>();
+  r.peak_rss_total_bytes = need(j, "peak_rss_total_bytes").get<std::uint64_t>();
+  r.balance = balance_from(need(j, "load_balance"));
+  r.gpu_utilisation = get_opt<double>(j, "gpu_utilisation_percent");
+  for (const auto& x : need(j, "per_rank")) r.per_rank.push_back(rank_figures_from_json(x));
+  return r;
+}
+
+json to_json(const RunReport& r) {
+  const auto& p = r.provenance;
+  json prov = {{"version", p.version},
+               {"git_revision", p.git_revision},
+               {"started_utc", p.started_utc},
+               {"command_line", p.command_line},
+               {"hosts", p.hosts},
+               {"ranks_per_node", p.ranks_per_node},
+               {"cores", p.cores},
+               {"slurm_job_id", p.slurm_job_id.empty() ? json(nullptr) : json(p.slurm_job_id)},
+               {"input",
+                {{"path", p.input_path},
+                 {"bytes", p.input_bytes},
+                 {"fingerprint", p.input_fingerprint},
+                 {"wafers", p.n_wafers},
+                 {"samples", p.n_samples},
+                 {"sensors", p.n_sensors},
+                 {"steps", p.n_steps}}}};
+  const auto& c = r.comparison;
+  json terms = json::object();
+  for (const auto& [name, t] : c.score_terms)
+    terms[name] = {{"weight", t.weight}, {"value", t.value ? num(*t.value) : json(nullptr)}};
+  json comp = {{"baseline", c.baseline_source},
+               {"speedup", c.scaling ? num(c.scaling->speedup) : json(nullptr)},
+               {"efficiency", c.scaling ? num(c.scaling->efficiency) : json(nullptr)},
+               {"karp_flatt", c.scaling && c.scaling->karp_flatt ? num(*c.scaling->karp_flatt)
+                                                                 : json(nullptr)},
+               {"memory_efficiency", opt(c.memory_efficiency)},
+               {"outputs_identical", opt(c.outputs_identical)},
+               {"first_difference", opt(c.first_difference)},
+               {"score", c.score ? num(*c.score) : json(nullptr)},
+               {"score_terms", terms}};
+  const auto& a = r.accuracy;
+  json acc = {{"label_distribution", opt(a.label_distribution)},
+              {"parallel_flag_distribution", opt(a.parallel_flag_distribution)},
+              {"sequential_flag_distribution", opt(a.sequential_flag_distribution)},
+              {"kl_labels_parallel", opt(a.kl_labels_parallel)},
+              {"kl_labels_sequential", opt(a.kl_labels_sequential)},
+              {"accuracy_ratio", opt(a.accuracy_ratio)},
+              {"confusion", a.tp ? json{{"tp", *a.tp}, {"fp", *a.fp}, {"tn", *a.tn}, {"fn", *a.fn}}
+                                 : json(nullptr)},
+              {"kl_histograms_max", opt(a.kl_histograms_max)},
+              {"kl_histograms_mean", opt(a.kl_histograms_mean)},
+              {"smoothing_alpha", a.smoothing_alpha}};
+  json out = {{"wafermill_report", 1},
+              {"provenance", prov},
+              {"config", r.config},
+              {"ranks", r.parallel.ranks},
+              {"parallel", to_json(r.parallel)},
+              {"sequential", r.sequential ? to_json(*r.sequential) : json(nullptr)},
+              {"comparison", comp},
+              {"accuracy", acc}};
+  // Top-level per_rank mirrors parallel.per_rank for tools that only want hosts and ranks.
+  out["per_rank"] = out["parallel"]["per_rank"];
+  return out;
+}
+
+RunReport run_report_from_json(const json& j) {
+  RunReport r;
+  if (!j.is_object() || !j.contains("wafermill_report"))
+    throw InputError("not a wafermill report (no \"wafermill_report\" key)");
+  const json& p = need(j, "provenance");
+  auto& v = r.provenance;
+  v.version = need(p, "version").get<std::string>();
+  v.git_revision = need(p, "git_revision").get<std::string>();
+  v.started_utc = need(p, "started_utc").get<std::string>();
+  v.command_line = p.value("command_line", "");
+  v.hosts = need(p, "hosts").get<std::vector<std::string>>();
+  v.ranks_per_node = need(p, "ranks_per_node").get<int>();
+  v.cores = need(p, "cores").get<unsigned>();
+  v.slurm_job_id = get_opt<std::string>(p, "slurm_job_id").value_or("");
+  const json& in = need(p, "input");
+  v.input_path = need(in, "path").get<std::string>();
+  v.input_bytes = need(in, "bytes").get<std::uint64_t>();
+  v.input_fingerprint = need(in, "fingerprint").get<std::string>();
+  v.n_wafers = need(in, "wafers").get<std::uint64_t>();
+  v.n_samples = need(in, "samples").get<std::uint64_t>();
+  v.n_sensors = need(in, "sensors").get<std::uint64_t>();
+  v.n_steps = need(in, "steps").get<std::uint64_t>();
+  r.config = need(j, "config");
+  r.parallel = run_figures_from_json(need(j, "parallel"));
+  if (!need(j, "sequential").is_null()) r.sequential = run_figures_from_json(j.at("sequential"));
+  const json& c = need(j, "comparison");
+  r.comparison.baseline_source = need(c, "baseline").get<std::string>();
+  if (auto s = get_opt<double>(c, "speedup")) {
+    metrics::Scaling sc;
+    sc.speedup = *s;
+    sc.efficiency = get_opt<double>(c, "efficiency").value_or(NAN);
+    sc.karp_flatt = get_opt<double>(c, "karp_flatt");
+    r.comparison.scaling = sc;
+  }
+  r.comparison.memory_efficiency = get_opt<double>(c, "memory_efficiency");
+  r.comparison.outputs_identical = get_opt<bool>(c, "outputs_identical");
+  r.comparison.first_difference = get_opt<std::string>(c, "first_difference");
+  r.comparison.score = get_opt<double>(c, "score");
+  if (c.contains("score_terms"))
+    for (const auto& [name, t] : c.at("score_terms").items())
+      r.comparison.score_terms.push_back(
+          {name, metrics::ScoreTerm{t.at("weight").get<double>(), get_opt<double>(t, "value")}});
+  const json& a = need(j, "accuracy");
+  auto& x = r.accuracy;
+  x.label_distribution = get_opt<std::vector<double>>(a, "label_distribution");
+  x.parallel_flag_distribution = get_opt<std::vector<double>>(a, "parallel_flag_distribution");
+  x.sequential_flag_distribution = get_opt<std::vector<double>>(a, "sequential_flag_distribution");
+  x.kl_labels_parallel = get_opt<double>(a, "kl_labels_parallel");
+  x.kl_labels_sequential = get_opt<double>(a, "kl_labels_sequential");
+  x.accuracy_ratio = get_opt<double>(a, "accuracy_ratio");
+  if (a.contains("confusion") && !a.at("confusion").is_null()) {
+    const json& m = a.at("confusion");
+    x.tp = m.at("tp").get<std::uint64_t>();
+    x.fp = m.at("fp").get<std::uint64_t>();
+    x.tn = m.at("tn").get<std::uint64_t>();
+    x.fn = m.at("fn").get<std::uint64_t>();
+  }
+  x.kl_histograms_max = get_opt<double>(a, "kl_histograms_max");
+  x.kl_histograms_mean = get_opt<double>(a, "kl_histograms_mean");
+  x.smoothing_alpha = a.value("smoothing_alpha", 0.5);
+  return r;
+}
+
+RunReport read_report(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw InputError(path + ": cannot open report file");
+  json j;
+  try {
+    j = json::parse(in);
+  } catch (const json::exception& e) {
+    throw InputError(path + ": not valid JSON: " + e.what());
+  }
+  try {
+    return run_report_from_json(j);
+  } catch (const InputError& e) {
+    throw InputError(path + ": " + e.what());
+  } catch (const json::exception& e) {
+    throw InputError(path + ": malformed wafermill report: " + e.what());
+  }
+}
+
+void write_report(const RunReport& r, const std::string& path) {
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  {
+    std::ofstream out(tmp);
+    if (!out) throw InputError(path + ": cannot create report file");
+    out << to_json(r).dump(2) << '\n';
+    out.flush();
+    if (!out) throw std::runtime_error(path + ": write failed");
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    throw std::runtime_error(path + ": cannot rename the report into place");
+  }
+}
+
+std::string text_summary(const RunReport& r) {
+  std::ostringstream o;
+  const auto& p = r.parallel;
+  const auto& v = r.provenance;
+  o << "wafermill " << v.version << " (" << v.git_revision << ")  " << v.input_path << ": "
+    << v.n_wafers << " wafers, " << v.n_samples << " samples, " << v.n_sensors << " sensors, "
+    << v.n_steps << " steps\n";
+  o << "parallel   P=" << p.ranks << " policy=" << p.policy << " backend=" << p.backend
+    << " io=" << p.io << "  T_par=" << fmt("%.3f s", p.wall_s) << "  "
+    << fmt("%.0f wafers/s", p.wafers_per_s()) << "  " << fmt("%.1f MB/s", p.mb_per_s()) << "\n";
+  if (r.sequential) {
+    const auto& s = *r.sequential;
+    o << "sequential P=1 (" << r.comparison.baseline_source << ")  T_seq=" << fmt("%.3f s", s.wall_s)
+      << "  " << fmt("%.0f wafers/s", s.wafers_per_s()) << "\n";
+  }
+  if (r.comparison.scaling) {
+    const auto& sc = *r.comparison.scaling;
+    o << "speedup S=" << fmt("%.2f", sc.speedup) << "  efficiency S/P=" << fmt("%.2f", sc.efficiency)
+      << "  Karp-Flatt e=" << fmt_opt("%.3f", sc.karp_flatt) << "\n";
+  }
+  o << "busy: sum " << fmt("%.3f s", p.balance.sum) << ", max " << fmt("%.3f s", p.balance.max)
+    << "  imbalance max/mean=" << fmt("%.3f", p.balance.imbalance)
+    << "  balance-limited speedup=" << fmt("%.2f", p.balance.model_speedup) << "\n";
+  o << "latency per wafer: p50 " << fmt("%.3f ms", p.latency.p50 * 1e3) << ", p95 "
+    << fmt("%.3f ms", p.latency.p95 * 1e3) << ", p99 " << fmt("%.3f ms", p.latency.p99 * 1e3)
+    << ", max " << fmt("%.3f ms", p.latency.max * 1e3) << "\n";
+  o << "memory: parallel peak RSS max/rank " << mib(p.peak_rss_max_bytes) << ", total "
+    << mib(p.peak_rss_total_bytes);
+  if (r.sequential) o << "; sequential " << mib(r.sequential->peak_rss_total_bytes);
+  o << "; E_memory=" << fmt_opt("%.2f", r.comparison.memory_efficiency) << "\n";
+  o << "E_GPU=" << fmt_opt("%.1f %%", p.gpu_utilisation) << "\n";
+  const auto& a = r.accuracy;
+  o << "flags: " << p.flagged << " of " << p.wafers;
+  if (a.tp)
+    o << "  vs labels: tp " << *a.tp << ", fp " << *a.fp << ", tn " << *a.tn << ", fn " << *a.fn;
+  o << "\n";
+  o << "KL(labels||flags): parallel " << fmt_opt("%.5f", a.kl_labels_parallel) << ", sequential "
+    << fmt_opt("%.5f", a.kl_labels_sequential) << ", R_accuracy "
+    << fmt_opt("%.3f", a.accuracy_ratio) << ";  KL(f64 reference||histograms) max "
+    << fmt_opt("%.3g", a.kl_histograms_max) << "\n";
+  if (r.comparison.outputs_identical)
+    o << "outputs " << (*r.comparison.outputs_identical ? "bitwise identical to the sequential run"
+                                                        : "DIFFER from the sequential run: " +
+                                                              r.comparison.first_difference.value_or(""))
+      << "\n";
+  o << "score=" << fmt_opt("%.4f", r.comparison.score) << " (";
+  bool first = true;
+  for (const auto& [name, t] : r.comparison.score_terms) {
+    o << (first ? "" : ", ") << name << " w=" << fmt("%.2f", t.weight) << " v=" << fmt_opt("%.4g", t.value);
+    first = false;
+  }
+  o << ")\n";
+  return o.str();
+}
+
+}  // namespace wafermill::report

@@ -1,0 +1,55 @@
+/// @file job_config.hpp
+/// @brief Everything a run decides, as one plain value: filled by the CLI from options and
+/// INI files, written into the output file and the report.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "wafermill/features/backend.hpp"
+#include "wafermill/features/feature_set.hpp"
+#include "wafermill/format/trace_reader.hpp"
+
+namespace wafermill::job {
+
+/// @brief Weights of the combined score w1/T + w2/D_KL + w3·E_memory + w4·E_GPU.
+struct ScoreWeights {
+  double time = 0.25;
+  double kl = 0.25;
+  double memory = 0.25;
+  double gpu = 0.25;
+};
+
+/// @brief The configuration of one `wafermill run`.
+struct JobConfig {
+  std::string input;
+  std::string output;
+  std::string report;            ///< JSON report path; empty: no file, summary only
+  bool force = false;            ///< overwrite an existing output
+  std::string policy = "dynamic";
+  format::IoDriver io = format::IoDriver::posix;
+  features::BackendOptions backend;
+  features::FeatureSet features = features::FeatureSet::all();
+  std::uint64_t memory_budget_bytes = 256ULL << 20;  ///< per rank, for sample buffers
+  std::uint64_t block_size = 32;    ///< wafers per reduction block (fixed, rank-independent)
+  double dynamic_factor = 2.0;      ///< dynamic policy: unit = remaining / (factor · P)
+  std::size_t histogram_bins = 32;
+  double threshold = 6.0;           ///< flag when the anomaly score exceeds this
+  ScoreWeights weights;
+  double kl_smoothing = 0.5;        ///< additive smoothing of KL histograms (docs/METRICS.md)
+  std::string baseline = "run";     ///< "run", "none" or a report file of a single-rank run
+  double progress_interval_s = 10.0;  ///< plain progress lines at most this often (no TTY)
+  bool quiet = false;               ///< no progress, no summary
+  std::string command_line;         ///< as typed, for the report
+
+  /// @brief The configuration as JSON (written into the output and the report).
+  nlohmann::json to_json() const;
+  /// @brief Inverse of to_json(). @throws InputError on a malformed object.
+  static JobConfig from_json(const nlohmann::json& j);
+  /// @brief Checks values. @throws UsageError naming the option.
+  void validate() const;
+};
+
+}  // namespace wafermill::job

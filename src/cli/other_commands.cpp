@@ -1,0 +1,112 @@
+// The small subcommands: generate, validate and the internal sequential baseline.
+#include <cstdio>
+
+#include "commands.hpp"
+#include "wafermill/error.hpp"
+#include "wafermill/format/trace_index.hpp"
+#include "wafermill/generate/generator.hpp"
+#include "../job/baseline.hpp"
+
+namespace wafermill::cli {
+namespace {
+
+Command help_command(const std::string& name, std::string text) {
+  return {name, false, [text = std::move(text)](MPI_Comm) {
+            std::fputs(text.c_str(), stdout);
+            return 0;
+          }};
+}
+
+}  // namespace
+
+Command make_generate_command(int argc, char** argv) {
+  generate::GeneratorOptions d;
+  po::options_description desc("wafermill generate options");
+  desc.add_options()
+    ("output,o", po::value<std::string>()->required(), "file to write")
+    ("force", po::bool_switch(), "overwrite an existing file")
+    ("wafers", po::value<std::uint64_t>()->default_value(d.n_wafers), "number of wafers")
+    ("sensors", po::value<std::uint32_t>()->default_value(d.n_sensors), "sensors per sample")
+    ("steps", po::value<std::uint32_t>()->default_value(d.n_steps), "recipe steps (0: no /traces/step)")
+    ("mean-length", po::value<double>()->default_value(d.mean_length), "mean samples per wafer")
+    ("length-sigma", po::value<double>()->default_value(d.length_sigma), "lognormal sigma of trace lengths (skew; 0: equal lengths)")
+    ("empty-fraction", po::value<double>()->default_value(d.empty_fraction), "fraction of wafers without samples")
+    ("anomaly-fraction", po::value<double>()->default_value(d.anomaly_fraction), "fraction of planted anomalous wafers")
+    ("nan-fraction", po::value<double>()->default_value(d.nan_fraction), "fraction of NaN/Inf samples")
+    ("drift", po::value<double>()->default_value(d.drift), "tool drift per wafer, in sensor std units")
+    ("float64", po::bool_switch(), "write float64 samples (default float32)")
+    ("gzip", po::value<int>()->default_value(d.gzip_level), "deflate level 1-9 with shuffle; 0 uncompressed")
+    ("chunk-rows", po::value<std::uint64_t>()->default_value(d.chunk_rows), "HDF5 chunk rows")
+    ("seed", po::value<std::uint64_t>()->default_value(d.seed), "random seed")
+    ("target-mb", po::value<double>()->default_value(0.0), "if > 0, choose the wafer count to reach about this many MB of samples");
+  bool help = false;
+  const po::variables_map vm = parse_options("generate", argc, argv, desc, nullptr, &help);
+  if (help) return help_command("generate", help_text("generate", "wafermill generate --output FILE [options]", desc));
+  generate::GeneratorOptions o;
+  o.output = vm["output"].as<std::string>();
+  o.force = vm["force"].as<bool>();
+  o.n_wafers = vm["wafers"].as<std::uint64_t>();
+  o.n_sensors = vm["sensors"].as<std::uint32_t>();
+  o.n_steps = vm["steps"].as<std::uint32_t>();
+  o.mean_length = vm["mean-length"].as<double>();
+  o.length_sigma = vm["length-sigma"].as<double>();
+  o.empty_fraction = vm["empty-fraction"].as<double>();
+  o.anomaly_fraction = vm["anomaly-fraction"].as<double>();
+  o.nan_fraction = vm["nan-fraction"].as<double>();
+  o.drift = vm["drift"].as<double>();
+  o.float64 = vm["float64"].as<bool>();
+  o.gzip_level = vm["gzip"].as<int>();
+  o.chunk_rows = vm["chunk-rows"].as<std::uint64_t>();
+  o.seed = vm["seed"].as<std::uint64_t>();
+  o.target_bytes = static_cast<std::uint64_t>(vm["target-mb"].as<double>() * 1e6);
+  return {"generate", false, [o](MPI_Comm) {
+            const auto r = generate::generate_traces(o);
+            std::printf("wrote %s: %llu wafers, %llu samples, %llu anomalous, %.1f MB\n",
+                        o.output.c_str(), static_cast<unsigned long long>(r.n_wafers),
+                        static_cast<unsigned long long>(r.n_samples),
+                        static_cast<unsigned long long>(r.n_anomalous), r.bytes / 1e6);
+            return 0;
+          }};
+}
+
+Command make_validate_command(int argc, char** argv) {
+  po::options_description desc("wafermill validate options");
+  desc.add_options()("file", po::value<std::vector<std::string>>()->required(), "trace files to check");
+  po::positional_options_description pos;
+  pos.add("file", -1);
+  bool help = false;
+  const po::variables_map vm = parse_options("validate", argc, argv, desc, &pos, &help);
+  if (help) return help_command("validate", help_text("validate", "wafermill validate FILE...", desc));
+  const auto files = vm["file"].as<std::vector<std::string>>();
+  return {"validate", false, [files](MPI_Comm) {
+            int code = 0;
+            for (const auto& f : files) {
+              const auto problems = format::validate_trace_file(f);
+              if (problems.empty()) {
+                std::printf("%s: valid wafermill traces v1\n", f.c_str());
+                continue;
+              }
+              code = 2;
+              std::printf("%s: %zu problem%s\n", f.c_str(), problems.size(),
+                          problems.size() == 1 ? "" : "s");
+              for (const auto& p : problems) std::printf("  %s\n", p.c_str());
+            }
+            return code;
+          }};
+}
+
+Command make_sequential_command(int argc, char** argv) {
+  po::options_description desc("wafermill sequential options (used by `run --baseline run`)");
+  desc.add_options()
+    ("config-json", po::value<std::string>()->required(), "job configuration as JSON")
+    ("figures-out", po::value<std::string>()->required(), "where to write the run's figures (JSON)");
+  bool help = false;
+  const po::variables_map vm = parse_options("sequential", argc, argv, desc, nullptr, &help);
+  if (help) return help_command("sequential", help_text("sequential", "wafermill sequential --config-json F --figures-out F", desc));
+  const auto config = vm["config-json"].as<std::string>();
+  const auto figures = vm["figures-out"].as<std::string>();
+  return {"sequential", false,
+          [config, figures](MPI_Comm) { return job::sequential_main(config, figures); }};
+}
+
+}  // namespace wafermill::cli

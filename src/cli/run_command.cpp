@@ -1,0 +1,82 @@
+#include <cstdio>
+#include <iostream>
+
+#include "commands.hpp"
+#include "wafermill/error.hpp"
+#include "wafermill/job/pipeline.hpp"
+#include "wafermill/partition/policy.hpp"
+
+namespace wafermill::cli {
+
+Command make_run_command(int argc, char** argv, const std::string& command_line) {
+  job::JobConfig d;  // defaults
+  po::options_description desc("wafermill run options");
+  desc.add_options()
+    ("input,i", po::value<std::string>(), "input trace file (HDF5, wafermill traces v1)")
+    ("output,o", po::value<std::string>(), "output feature file (HDF5); written under a temporary name, renamed when complete")
+    ("report,r", po::value<std::string>()->default_value(""), "report file (JSON)")
+    ("force", po::bool_switch(), "overwrite an existing output")
+    ("policy", po::value<std::string>()->default_value(d.policy), "partition policy: static | weighted | dynamic")
+    ("io", po::value<std::string>()->default_value("posix"), "input driver: posix (independent read-only opens) | mpio (MPI-IO)")
+    ("backend", po::value<std::string>()->default_value(d.backend.name), "feature backend: cpu | cuda | auto")
+    ("device-memory", po::value<double>()->default_value(d.backend.device_memory_bytes / 1048576.0), "CUDA backend: device buffer bound, MiB")
+    ("features", po::value<std::string>()->default_value("all"), "features to extract: all, or a comma list of count,invalid_count,mean,std,min,max,range,rms,skewness,kurtosis,slope,median")
+    ("memory-budget", po::value<double>()->default_value(d.memory_budget_bytes / 1048576.0), "sample and result buffers per rank, MiB")
+    ("block-size", po::value<std::uint64_t>()->default_value(d.block_size), "wafers per reduction block (fixed: results do not depend on ranks)")
+    ("dynamic-factor", po::value<double>()->default_value(d.dynamic_factor), "dynamic policy: unit = remaining work / (factor * P)")
+    ("histogram-bins", po::value<std::size_t>()->default_value(d.histogram_bins), "bins of each (sensor, feature) histogram")
+    ("threshold", po::value<double>()->default_value(d.threshold), "flag a wafer whose anomaly score (max |z|) exceeds this")
+    ("w-time", po::value<double>()->default_value(d.weights.time), "score weight of 1/T")
+    ("w-kl", po::value<double>()->default_value(d.weights.kl), "score weight of 1/D_KL")
+    ("w-memory", po::value<double>()->default_value(d.weights.memory), "score weight of E_memory")
+    ("w-gpu", po::value<double>()->default_value(d.weights.gpu), "score weight of E_GPU")
+    ("kl-smoothing", po::value<double>()->default_value(d.kl_smoothing), "additive smoothing of KL counts")
+    ("baseline", po::value<std::string>()->default_value(d.baseline), "run (run the sequential baseline too) | none | FILE (report of an earlier single-rank run)")
+    ("progress-interval", po::value<double>()->default_value(d.progress_interval_s), "seconds between progress lines when stderr is not a terminal")
+    ("quiet,q", po::bool_switch(), "no progress and no summary");
+  bool help = false;
+  const po::variables_map vm = parse_options("run", argc, argv, desc, nullptr, &help);
+  if (help) {
+    const std::string text =
+        help_text("run", "mpirun -np P wafermill run --input IN.h5 --output OUT.h5 --report REPORT.json [options]", desc);
+    return {"run", false, [text](MPI_Comm) { std::fputs(text.c_str(), stdout); return 0; }};
+  }
+  auto mib = [](double v) { return static_cast<std::uint64_t>(v * 1048576.0); };
+  job::JobConfig c;
+  if (vm.count("input")) c.input = vm["input"].as<std::string>();
+  if (vm.count("output")) c.output = vm["output"].as<std::string>();
+  c.report = vm["report"].as<std::string>();
+  c.force = vm["force"].as<bool>();
+  c.policy = vm["policy"].as<std::string>();
+  partition::make_policy(c.policy);  // throws UsageError for an unknown name
+  c.io = format::parse_io_driver(vm["io"].as<std::string>());
+  c.backend.name = vm["backend"].as<std::string>();
+  c.backend.device_memory_bytes = mib(vm["device-memory"].as<double>());
+  c.features = features::FeatureSet::parse(vm["features"].as<std::string>());
+  c.memory_budget_bytes = mib(vm["memory-budget"].as<double>());
+  c.block_size = vm["block-size"].as<std::uint64_t>();
+  c.dynamic_factor = vm["dynamic-factor"].as<double>();
+  c.histogram_bins = vm["histogram-bins"].as<std::size_t>();
+  c.threshold = vm["threshold"].as<double>();
+  c.weights = {vm["w-time"].as<double>(), vm["w-kl"].as<double>(), vm["w-memory"].as<double>(),
+               vm["w-gpu"].as<double>()};
+  c.kl_smoothing = vm["kl-smoothing"].as<double>();
+  c.baseline = vm["baseline"].as<std::string>();
+  c.progress_interval_s = vm["progress-interval"].as<double>();
+  c.quiet = vm["quiet"].as<bool>();
+  c.command_line = command_line;
+  c.validate();
+
+  return {"run", true, [c](MPI_Comm comm) {
+            const report::RunReport r = job::run_parallel(c, comm);
+            int rank = 0;
+            MPI_Comm_rank(comm, &rank);
+            if (rank == 0) {
+              if (!c.report.empty()) report::write_report(r, c.report);
+              if (!c.quiet) std::fputs(report::text_summary(r).c_str(), stdout);
+            }
+            return 0;
+          }};
+}
+
+}  // namespace wafermill::cli

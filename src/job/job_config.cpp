@@ -1,0 +1,84 @@
+#include "wafermill/job/job_config.hpp"
+
+#include <cmath>
+#include <unistd.h>
+
+#include "wafermill/error.hpp"
+
+namespace wafermill::job {
+
+nlohmann::json JobConfig::to_json() const {
+  return {{"input", input},
+          {"output", output},
+          {"report", report},
+          {"force", force},
+          {"policy", policy},
+          {"io", std::string(format::to_string(io))},
+          {"backend", backend.name},
+          {"device_memory_bytes", backend.device_memory_bytes},
+          {"features", features.to_string()},
+          {"memory_budget_bytes", memory_budget_bytes},
+          {"block_size", block_size},
+          {"dynamic_factor", dynamic_factor},
+          {"histogram_bins", histogram_bins},
+          {"threshold", threshold},
+          {"weights", {{"time", weights.time}, {"kl", weights.kl}, {"memory", weights.memory},
+                       {"gpu", weights.gpu}}},
+          {"kl_smoothing", kl_smoothing},
+          {"baseline", baseline},
+          {"progress_interval_s", progress_interval_s},
+          {"quiet", quiet},
+          {"command_line", command_line}};
+}
+
+JobConfig JobConfig::from_json(const nlohmann::json& j) {
+  try {
+    JobConfig c;
+    c.input = j.at("input").get<std::string>();
+    c.output = j.at("output").get<std::string>();
+    c.report = j.at("report").get<std::string>();
+    c.force = j.at("force").get<bool>();
+    c.policy = j.at("policy").get<std::string>();
+    c.io = format::parse_io_driver(j.at("io").get<std::string>());
+    c.backend.name = j.at("backend").get<std::string>();
+    c.backend.device_memory_bytes = j.at("device_memory_bytes").get<std::uint64_t>();
+    c.features = features::FeatureSet::parse(j.at("features").get<std::string>());
+    c.memory_budget_bytes = j.at("memory_budget_bytes").get<std::uint64_t>();
+    c.block_size = j.at("block_size").get<std::uint64_t>();
+    c.dynamic_factor = j.at("dynamic_factor").get<double>();
+    c.histogram_bins = j.at("histogram_bins").get<std::size_t>();
+    c.threshold = j.at("threshold").get<double>();
+    const auto& w = j.at("weights");
+    c.weights = {w.at("time").get<double>(), w.at("kl").get<double>(), w.at("memory").get<double>(),
+                 w.at("gpu").get<double>()};
+    c.kl_smoothing = j.at("kl_smoothing").get<double>();
+    c.baseline = j.at("baseline").get<std::string>();
+    c.progress_interval_s = j.at("progress_interval_s").get<double>();
+    c.quiet = j.at("quiet").get<bool>();
+    c.command_line = j.value("command_line", "");
+    return c;
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError(std::string("malformed job configuration: ") + e.what());
+  }
+}
+
+void JobConfig::validate() const {
+  if (input.empty()) throw UsageError("--input is required");
+  if (output.empty()) throw UsageError("--output is required");
+  if (output == input) throw UsageError("--output must differ from --input");
+  if (memory_budget_bytes < (1ULL << 20))
+    throw UsageError("--memory-budget must be at least 1 MiB");
+  if (block_size == 0) throw UsageError("--block-size must be at least 1 wafer");
+  if (histogram_bins == 0 || histogram_bins > 65536)
+    throw UsageError("--histogram-bins must be in 1..65536");
+  if (!(dynamic_factor >= 1.0)) throw UsageError("--dynamic-factor must be >= 1");
+  if (!std::isfinite(threshold) || threshold <= 0.0) throw UsageError("--threshold must be > 0");
+  if (!(kl_smoothing >= 0.0)) throw UsageError("--kl-smoothing must be >= 0");
+  for (double w : {weights.time, weights.kl, weights.memory, weights.gpu})
+    if (!(w >= 0.0)) throw UsageError("score weights must be >= 0");
+  if (features.size() == 0) throw UsageError("--features selects no feature");
+  if (baseline != "run" && baseline != "none" && ::access(baseline.c_str(), R_OK) != 0)
+    throw UsageError("--baseline " + baseline + ": not run, none, or a readable report file");
+}
+
+}  // namespace wafermill::job
