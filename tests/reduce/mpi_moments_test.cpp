@@ -1,0 +1,90 @@
+// The MPI datatype and merge op of Moments, in a real multi-rank run (and as a singleton).
+#include <gtest/gtest.h>
+#include <mpi.h>
+
+#include <cmath>
+#include <memory>
+#include <random>
+#include <vector>
+
+#include "wafermill/reduce/mpi_moments.hpp"
+
+namespace wr = wafermill::reduce;
+
+namespace {
+
+// The same data on every rank; rank r owns a contiguous slice of uneven length.
+std::vector<double> shared_sample() {
+  std::mt19937_64 rng(99);
+  std::lognormal_distribution<double> value(2.0, 0.5);
+  std::vector<double> x(997);
+  for (double& v : x) v = value(rng);
+  return x;
+}
+
+wr::Moments fold(const std::vector<double>& x, std::size_t first, std::size_t end) {
+  wr::Moments m;
+  for (std::size_t i = first; i < end; ++i) m = wr::merge(m, wr::single(x[i]));
+  return m;
+}
+
+}  // namespace
+
+TEST(MomentsMpi, ReduceLocalMergesInThenInout) {
+  const wr::MomentsMpi mpi;
+  int size = 0;
+  MPI_Type_size(mpi.datatype(), &size);
+  EXPECT_EQ(size, 7 * static_cast<int>(sizeof(double)));
+  const std::vector<wr::Moments> in{wr::single(1.0), wr::Moments{}};
+  std::vector<wr::Moments> inout{wr::merge(wr::single(2.0), wr::single(6.0)), wr::single(4.0)};
+  MPI_Reduce_local(in.data(), inout.data(), 2, mpi.datatype(), mpi.merge_op());
+  EXPECT_EQ(inout[0].n, 3.0);
+  EXPECT_EQ(inout[0].mean, 3.0);
+  EXPECT_DOUBLE_EQ(inout[0].m2, 14.0);  // deviations -2, -1, 3
+  EXPECT_EQ(inout[0].min, 1.0);
+  EXPECT_EQ(inout[1].n, 1.0);  // the empty summary is the identity
+  EXPECT_EQ(inout[1].mean, 4.0);
+}
+
+TEST(MomentsMpi, AllreduceMatchesTheWholeSample) {
+  const wr::MomentsMpi mpi;
+  int rank = 0, n_ranks = 1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &n_ranks);
+  const std::vector<double> x = shared_sample();
+  // Uneven slices: rank r gets [r^2 N / P^2, (r+1)^2 N / P^2).
+  const auto cut = [&](int r) { return x.size() * r * r / (n_ranks * n_ranks); };
+  wr::Moments mine[2] = {fold(x, cut(rank), cut(rank + 1)), wr::single(static_cast<double>(rank))};
+  wr::Moments all[2];
+  ASSERT_EQ(MPI_Allreduce(mine, all, 2, mpi.datatype(), mpi.merge_op(), MPI_COMM_WORLD), MPI_SUCCESS);
+  const wr::Moments whole = fold(x, 0, x.size());
+  EXPECT_EQ(all[0].n, whole.n);
+  EXPECT_NEAR(all[0].mean, whole.mean, 1e-13 * whole.mean);
+  EXPECT_NEAR(all[0].m2, whole.m2, 1e-12 * whole.m2);
+  EXPECT_NEAR(all[0].m3, whole.m3, 1e-11 * std::abs(whole.m3));
+  EXPECT_NEAR(all[0].m4, whole.m4, 1e-11 * whole.m4);
+  EXPECT_EQ(all[0].min, whole.min);
+  EXPECT_EQ(all[0].max, whole.max);
+  EXPECT_EQ(all[1].n, n_ranks);
+  EXPECT_DOUBLE_EQ(all[1].mean, (n_ranks - 1) / 2.0);
+  EXPECT_EQ(all[1].max, n_ranks - 1.0);
+}
+
+// MPI is started once around all tests; ranks above 0 print nothing unless a test fails.
+int main(int argc, char** argv) {
+  MPI_Init(&argc, &argv);
+  testing::InitGoogleTest(&argc, argv);
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  if (rank != 0) {
+    auto& listeners = testing::UnitTest::GetInstance()->listeners();
+    // Released, then owned (and dropped) here: gtest hands ownership back to the caller.
+    std::unique_ptr<testing::TestEventListener>(listeners.Release(listeners.default_result_printer()));
+  }
+  const int failed = RUN_ALL_TESTS();
+  // Every rank must agree on failure, or ctest would see rank 0's verdict only.
+  int any_failed = 0;
+  MPI_Allreduce(&failed, &any_failed, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+  MPI_Finalize();
+  return any_failed;
+}
