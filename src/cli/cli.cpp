@@ -23,6 +23,9 @@ const char* kUsage =
     "  run        extract per-wafer features, fleet statistics and flags (under mpirun/srun)\n"
     "  generate   write a synthetic trace file with planted anomalies\n"
     "  validate   check a file against the wafermill traces v1 format\n"
+    "  compare    are two output files bitwise equal?\n"
+    "  study      aggregate run reports into a scaling study (Markdown, HTML/SVG, regression gate)\n"
+    "  import     convert fab text data (UCR TSV, UCI SECOM, one file per wafer) to wafermill HDF5\n"
     "  sequential (internal) the single-process baseline of `run`, without MPI\n"
     "\n"
     "`wafermill <command> --help` describes each command's options. Options may also come from\n"
@@ -112,6 +115,9 @@ Command parse(int argc, char** argv) {
   if (name == "generate") return make_generate_command(sub_argc, sub_argv);
   if (name == "validate") return make_validate_command(sub_argc, sub_argv);
   if (name == "sequential") return make_sequential_command(sub_argc, sub_argv);
+  if (name == "compare") return make_compare_command(sub_argc, sub_argv);
+  if (name == "study") return make_study_command(sub_argc, sub_argv);
+  if (name == "import") return make_import_command(sub_argc, sub_argv);
   throw UsageError("unknown command \"" + name + "\"\n" + kUsage);
 }
 

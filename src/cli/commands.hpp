@@ -26,5 +26,8 @@ Command make_run_command(int argc, char** argv, const std::string& command_line)
 Command make_generate_command(int argc, char** argv);
 Command make_validate_command(int argc, char** argv);
 Command make_sequential_command(int argc, char** argv);
+Command make_compare_command(int argc, char** argv);
+Command make_study_command(int argc, char** argv);
+Command make_import_command(int argc, char** argv);
 
 }  // namespace wafermill::cli

@@ -1,0 +1,72 @@
+#include "wafermill/format/datasets.hpp"
+
+#include "wafermill/error.hpp"
+#include "wafermill/format/h5.hpp"
+
+namespace wafermill::format {
+namespace {
+
+// Splits "/summary/feature_hist" into its group path and dataset name, and opens it.
+h5::Dataset open_path(const h5::File& file, const std::string& dataset) {
+  std::string path = dataset;
+  if (!path.empty() && path.front() == '/') path.erase(0, 1);
+  h5::Group group = file.open_group("/");
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t slash = path.find('/', start);
+    const std::string part = path.substr(start, slash == std::string::npos ? slash : slash - start);
+    if (slash == std::string::npos) {
+      if (!group.has_dataset(part))
+        throw InputError(file.file() + ": " + dataset + " does not exist");
+      return group.open_dataset(part);
+    }
+    if (!group.has_group(part)) throw InputError(file.file() + ": " + dataset + " does not exist");
+    group = group.open_group(part);
+    start = slash + 1;
+  }
+}
+
+}  // namespace
+
+std::optional<std::vector<std::uint8_t>> read_wafer_labels(const TraceIndex& index) {
+  const h5::File file = h5::File::open_read(index.path);
+  if (!file.has_group("wafers")) return std::nullopt;
+  const h5::Group wafers = file.open_group("wafers");
+  if (!wafers.has_dataset("label")) return std::nullopt;
+  const h5::Dataset d = wafers.open_dataset("label");
+  const auto type = d.type();
+  if (type.type_class != h5::TypeClass::integer && type.type_class != h5::TypeClass::floating)
+    throw InputError(index.path + ": /wafers/label must be numeric (0 good, 1 bad)");
+  const auto dims = d.dims();
+  if (dims.size() != 1 || dims[0] != index.n_wafers)
+    throw InputError(index.path + ": /wafers/label must have n_wafers = " +
+                     std::to_string(index.n_wafers) + " elements");
+  const std::vector<double> values = d.read_all<double>();
+  std::vector<std::uint8_t> labels(values.size());
+  for (std::size_t i = 0; i < values.size(); ++i) labels[i] = values[i] != 0.0 ? 1 : 0;
+  return labels;
+}
+
+std::vector<std::uint64_t> read_u64_dataset(const std::string& path, const std::string& dataset,
+                                            std::vector<std::uint64_t>* dims) {
+  const h5::File file = h5::File::open_read(path);
+  const h5::Dataset d = open_path(file, dataset);
+  const auto type = d.type();
+  if (type.type_class != h5::TypeClass::integer || type.is_signed)
+    throw InputError(path + ": " + dataset + " is not an unsigned integer dataset");
+  if (dims) *dims = d.dims();
+  return d.read_all<std::uint64_t>();
+}
+
+std::vector<double> read_f64_dataset(const std::string& path, const std::string& dataset,
+                                     std::vector<std::uint64_t>* dims) {
+  const h5::File file = h5::File::open_read(path);
+  const h5::Dataset d = open_path(file, dataset);
+  const auto type = d.type();
+  if (type.type_class != h5::TypeClass::integer && type.type_class != h5::TypeClass::floating)
+    throw InputError(path + ": " + dataset + " is not numeric");
+  if (dims) *dims = d.dims();
+  return d.read_all<double>();
+}
+
+}  // namespace wafermill::format
