@@ -1,1 +1,207 @@
-// placeholder: being written
+/// @file cpu_backend.cpp
+/// @brief The CPU feature backend: one pass over each wafer's rows, rows outer and sensor
+/// columns inner, into structure-of-arrays sums (column_sums.hpp); medians by selection on a
+/// reused scratch buffer, only when the median is selected.
+///
+/// Every segment sees its samples in file order whatever the chunking, and a column's sums do
+/// not depend on the other columns of the chunk, so a wafer gives bitwise the same results
+/// in any chunk and in the one-column-at-a-time path for wafers too large for memory.
+#include <chrono>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "column_sums.hpp"
+#include "segment_median.hpp"
+#include "wafermill/features/backend.hpp"
+#include "wafermill/features/segment.hpp"
+
+namespace wafermill::features {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+class CpuBackend final : public FeatureBackend {
+ public:
+  explicit CpuBackend(const FeatureLayout& layout)
+      : layout_(layout), want_median_(layout.features.contains(Feature::median)) {
+    for (const Feature f : layout.features.list()) selected_.push_back(static_cast<std::size_t>(f));
+  }
+
+  std::string_view name() const override { return "cpu"; }
+
+  void extract(const TraceChunk& chunk, FeatureBlock& out) override {
+    check(chunk, out);
+    const auto start = Clock::now();
+    if (chunk.type == SampleType::float32) {
+      extract_typed(static_cast<const float*>(chunk.values), chunk, out);
+    } else {
+      extract_typed(static_cast<const double*>(chunk.values), chunk, out);
+    }
+    busy_seconds_ += std::chrono::duration<double>(Clock::now() - start).count();
+  }
+
+  double busy_seconds() const override { return busy_seconds_; }
+
+ private:
+  // A chunk or block that does not match the layout is a caller's bug, not bad input.
+  void check(const TraceChunk& chunk, const FeatureBlock& out) const {
+    const auto fail = [](const std::string& what) {
+      throw std::invalid_argument("cpu backend: " + what);
+    };
+    if (chunk.first_sensor + chunk.n_columns > layout_.n_sensors) {
+      fail("sensor columns [" + std::to_string(chunk.first_sensor) + ", " +
+           std::to_string(chunk.first_sensor + chunk.n_columns) + ") exceed the layout's " +
+           std::to_string(layout_.n_sensors) + " sensors");
+    }
+    if (out.layout.n_sensors != layout_.n_sensors || out.layout.n_steps != layout_.n_steps ||
+        out.layout.features.mask() != layout_.features.mask()) {
+      fail("the feature block was sized for another layout");
+    }
+    if (chunk.first_wafer < out.first_wafer ||
+        chunk.first_wafer + chunk.n_wafers() > out.first_wafer + out.n_wafers) {
+      fail("wafers [" + std::to_string(chunk.first_wafer) + ", " +
+           std::to_string(chunk.first_wafer + chunk.n_wafers()) +
+           ") lie outside the feature block's");
+    }
+    if (layout_.n_steps > 0 && chunk.steps.size() != chunk.n_rows()) {
+      fail("the layout has steps but the chunk has " + std::to_string(chunk.steps.size()) +
+           " step values for " + std::to_string(chunk.n_rows()) + " rows");
+    }
+    if (chunk.values == nullptr && chunk.n_rows() > 0 && chunk.n_columns > 0) {
+      fail("the chunk has rows but no values");
+    }
+  }
+
+  template <class T>
+  void extract_typed(const T* values, const TraceChunk& chunk, FeatureBlock& out) {
+    const std::uint64_t row0 = chunk.offsets.empty() ? 0 : chunk.offsets.front();
+    for (std::uint64_t i = 0; i < chunk.n_wafers(); ++i) {
+      const auto start = Clock::now();
+      const std::uint64_t begin = chunk.offsets[i] - row0;
+      const std::uint64_t n_rows = chunk.offsets[i + 1] - chunk.offsets[i];
+      const T* rows = values + begin * chunk.n_columns;
+      const std::int32_t* steps = layout_.n_steps > 0 ? chunk.steps.data() + begin : nullptr;
+      accumulate_wafer(rows, n_rows, steps, chunk.n_columns);
+      write_wafer(rows, n_rows, steps, chunk, chunk.first_wafer + i, out);
+      out.compute_seconds[chunk.first_wafer + i - out.first_wafer] +=
+          std::chrono::duration<double>(Clock::now() - start).count();
+    }
+  }
+
+  // Group 0 holds the whole-wafer segments, group 1 + k those of step k; a sample's position
+  // in a step segment is the number of the wafer's earlier rows of that step.
+  template <class T>
+  void accumulate_wafer(const T* rows, std::uint64_t n_rows, const std::int32_t* steps,
+                        std::size_t n_columns) {
+    const std::size_t n_groups = 1 + layout_.n_steps;
+    sums_.reset(n_groups, n_columns);
+    groups_.resize(n_groups);
+    for (std::size_t g = 0; g < n_groups; ++g) groups_[g] = sums_.group(g);
+    const detail::ColumnGroup whole = groups_[0];
+    for (std::uint64_t r = 0; r < n_rows; ++r) {
+      row_.prepare(rows + r * n_columns, n_columns);
+      detail::accumulate_row(row_, static_cast<double>(r), whole);
+      if (steps != nullptr) {
+        const std::size_t g = 1 + checked_step(steps[r]);
+        double& position = sums_.positions(g);
+        detail::accumulate_row(row_, position, groups_[g]);
+        position += 1.0;
+      }
+    }
+    sums_.positions(0) = static_cast<double>(n_rows);
+  }
+
+  // The reader validated steps; an out-of-range one here would corrupt memory, so it is
+  // checked anyway (one comparison per row).
+  std::size_t checked_step(std::int32_t step) const {
+    if (step < 0 || static_cast<std::size_t>(step) >= layout_.n_steps) {
+      throw std::out_of_range("cpu backend: step " + std::to_string(step) + " outside [0, " +
+                              std::to_string(layout_.n_steps) + ")");
+    }
+    return static_cast<std::size_t>(step);
+  }
+
+  template <class T>
+  void write_wafer(const T* rows, std::uint64_t n_rows, const std::int32_t* steps,
+                   const TraceChunk& chunk, std::uint64_t wafer, FeatureBlock& out) {
+    const std::size_t n_steps = layout_.n_steps;
+    const std::size_t block_row = (wafer - out.first_wafer) * layout_.n_sensors;
+    for (std::size_t c = 0; c < chunk.n_columns; ++c) {
+      const std::size_t sensor = chunk.first_sensor + c;
+      if (want_median_) column_medians(rows, n_rows, steps, c, chunk.n_columns);
+      const SegmentSums whole = sums_.segment(0, c);
+      write_features(whole, want_median_ ? medians_[0] : NAN, out.at(wafer, sensor));
+      out.moments[block_row + sensor] = to_moments(whole);
+      for (std::size_t k = 0; k < n_steps; ++k) {
+        write_features(sums_.segment(1 + k, c), want_median_ ? medians_[1 + k] : NAN,
+                       out.at_step(wafer, k, sensor));
+      }
+    }
+  }
+
+  void write_features(const SegmentSums& sums, double median, double* dst) const {
+    double all[kFeatureCount];
+    finalize_all(sums, median, all);
+    for (std::size_t j = 0; j < selected_.size(); ++j) dst[j] = all[selected_[j]];
+  }
+
+  // medians_[0] = median of column c over the wafer, medians_[1 + k] over step k. The finite
+  // samples are gathered into scratch_ grouped by step (a counting sort: the step sums
+  // already hold each step's finite count), each step's range is selected in place, then
+  // the whole range, which holds every finite sample of the column.
+  template <class T>
+  void column_medians(const T* rows, std::uint64_t n_rows, const std::int32_t* steps,
+                      std::size_t c, std::size_t n_columns) {
+    const std::size_t n_steps = steps == nullptr ? 0 : layout_.n_steps;
+    medians_.resize(1 + layout_.n_steps);
+    const auto n_finite = static_cast<std::size_t>(groups_[0].count[c]);
+    scratch_.resize(n_finite);
+    double* out = scratch_.data();
+    if (n_steps == 0) {
+      std::size_t filled = 0;
+      for (std::uint64_t r = 0; r < n_rows; ++r) {
+        const double x = static_cast<double>(rows[r * n_columns + c]);
+        if (std::isfinite(x)) out[filled++] = x;
+      }
+    } else {
+      step_fill_.resize(n_steps + 1);
+      step_fill_[0] = 0;
+      for (std::size_t k = 0; k < n_steps; ++k) {
+        step_fill_[k + 1] = step_fill_[k] + static_cast<std::size_t>(groups_[1 + k].count[c]);
+      }
+      step_begin_.assign(step_fill_.begin(), step_fill_.end());
+      for (std::uint64_t r = 0; r < n_rows; ++r) {
+        const double x = static_cast<double>(rows[r * n_columns + c]);
+        if (std::isfinite(x)) out[step_fill_[static_cast<std::size_t>(steps[r])]++] = x;
+      }
+      for (std::size_t k = 0; k < n_steps; ++k) {
+        medians_[1 + k] = detail::median_in_place(out + step_begin_[k],
+                                                  step_begin_[k + 1] - step_begin_[k]);
+      }
+    }
+    medians_[0] = detail::median_in_place(out, n_finite);
+  }
+
+  FeatureLayout layout_;
+  bool want_median_;
+  std::vector<std::size_t> selected_;  // enum index of each output column
+  detail::ColumnSums sums_;
+  detail::PreparedRow row_;
+  std::vector<detail::ColumnGroup> groups_;
+  // Median scratch, reused from wafer to wafer: no allocation once the largest is seen.
+  std::vector<double> scratch_;
+  std::vector<double> medians_;
+  std::vector<std::size_t> step_fill_;
+  std::vector<std::size_t> step_begin_;
+  double busy_seconds_ = 0.0;
+};
+
+}  // namespace
+
+std::unique_ptr<FeatureBackend> make_cpu_backend(const FeatureLayout& layout) {
+  return std::make_unique<CpuBackend>(layout);
+}
+
+}  // namespace wafermill::features

@@ -56,9 +56,12 @@ struct FeatureBlock {
   std::vector<double> values;              ///< [n_wafers, S, F]
   std::vector<double> by_step;             ///< [n_wafers, K, S, F]; empty when K == 0
   std::vector<reduce::Moments> moments;    ///< [n_wafers, S]: each wafer-sensor segment
-  std::vector<double> compute_seconds;     ///< [n_wafers]: backend time per wafer
+  /// [n_wafers]: backend time per wafer, summed over the extract() calls since reset() (a
+  /// wafer processed one sensor column at a time gets the time of all its columns).
+  std::vector<double> compute_seconds;
 
-  /// @brief Sizes the arrays for n wafers starting at `first` (contents unspecified).
+  /// @brief Sizes the arrays for n wafers starting at `first`: features NaN, moments empty,
+  /// compute_seconds 0.
   void reset(std::uint64_t first, std::uint64_t n, const FeatureLayout& l);
   /// @brief Pointer to the F features of (wafer, sensor); wafer is global.
   double* at(std::uint64_t wafer, std::size_t sensor);

@@ -40,8 +40,10 @@ class FeatureSet {
  public:
   /// @brief Every feature.
   static FeatureSet all();
-  /// @brief Parses "all" or a comma-separated list of names ("mean,std,median").
-  /// @throws UsageError naming the unknown feature.
+  /// @brief Parses "all" or a comma-separated list of names ("mean,std,median"); blanks
+  /// around names are ignored, the result is in enum order whatever the order of the list.
+  /// @throws UsageError naming the unknown feature and listing the valid ones, or for an
+  /// empty list.
   static FeatureSet parse(std::string_view spec);
 
   /// @brief True when f is selected.
@@ -59,6 +61,7 @@ class FeatureSet {
   /// @brief Bit mask, bit i = Feature(i) selected.
   std::uint32_t mask() const { return mask_; }
   /// @brief Builds from a bit mask (as written into reports).
+  /// @throws UsageError when the mask has bits at or above kFeatureCount.
   static FeatureSet from_mask(std::uint32_t mask);
 
  private:
