@@ -13,7 +13,8 @@
 #     naming the cluster's hosts, and a private PMIx client directory (mount namespace);
 #   - a generated slurm.conf + mpi.conf, slurmctld on the head and `slurmd -N nodeK` on each node.
 # It installs what is missing (slurm-wlm, munge, iproute2) with apt-get. Any stale cluster is torn
-# down first, and a failed bring-up prints the daemons' logs and tears down what it made.
+# down first, and a failed bring-up prints the daemons' logs and tears down what it made (unless
+# WAFERMILL_CLUSTER_KEEP_ON_FAILURE=1, which keeps it for inspection).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=common.sh
@@ -54,7 +55,11 @@ on_failure() {
   for f in "$CLUSTER_DIR"/log/*.log "$CLUSTER_DIR"/munge/munged.log; do
     [[ -s $f ]] && { printf -- '--- %s (last 20 lines)\n' "$f" >&2; tail -n 20 "$f" >&2; }
   done
-  "$here/down.sh" --quiet || true
+  if [[ ${WAFERMILL_CLUSTER_KEEP_ON_FAILURE:-0} == 1 ]]; then
+    cluster_log "WAFERMILL_CLUSTER_KEEP_ON_FAILURE=1: leaving the half-made cluster for inspection; remove it with $here/down.sh"
+  else
+    "$here/down.sh" --quiet || true
+  fi
   exit "$rc"
 }
 trap on_failure EXIT
@@ -146,7 +151,7 @@ TaskPlugin=task/none
 SlurmdParameters=config_overrides
 MpiDefault=none
 SchedulerType=sched/backfill
-SchedulerParameters=bf_interval=1,sched_min_interval=100000
+SchedulerParameters=bf_interval=1,sched_interval=2,sched_min_interval=100000
 SelectType=select/cons_tres
 SelectTypeParameters=CR_CPU
 ReturnToService=2
