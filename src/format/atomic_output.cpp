@@ -50,8 +50,8 @@ void AtomicOutput::commit() {
   try {
     fsync_path(temp_path_, O_RDONLY);
     if (std::rename(temp_path_.c_str(), final_path_.c_str()) != 0) {
-      throw InputError(final_path_ + ": cannot rename " + temp_path_ + " into place: " +
-                       errno_text());
+      throw InputError(final_path_ + ": cannot rename " + temp_path_ +
+                       " into place: " + errno_text());
     }
   } catch (...) {
     std::error_code ec;

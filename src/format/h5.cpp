@@ -8,8 +8,8 @@
 #include <cstring>
 #include <mutex>
 
-#include "wafermill/error.hpp"
 #include "h5_detail.hpp"
+#include "wafermill/error.hpp"
 
 namespace wafermill::format::h5 {
 
@@ -44,13 +44,20 @@ Handle& Handle::operator=(Handle&& other) noexcept {
 namespace {
 herr_t close_id(hid_t id, HandleKind kind) {
   switch (kind) {
-    case HandleKind::file: return H5Fclose(id);
-    case HandleKind::group: return H5Gclose(id);
-    case HandleKind::dataset: return H5Dclose(id);
-    case HandleKind::dataspace: return H5Sclose(id);
-    case HandleKind::datatype: return H5Tclose(id);
-    case HandleKind::attribute: return H5Aclose(id);
-    case HandleKind::plist: return H5Pclose(id);
+    case HandleKind::file:
+      return H5Fclose(id);
+    case HandleKind::group:
+      return H5Gclose(id);
+    case HandleKind::dataset:
+      return H5Dclose(id);
+    case HandleKind::dataspace:
+      return H5Sclose(id);
+    case HandleKind::datatype:
+      return H5Tclose(id);
+    case HandleKind::attribute:
+      return H5Aclose(id);
+    case HandleKind::plist:
+      return H5Pclose(id);
   }
   return -1;
 }
@@ -106,12 +113,18 @@ void fail(const std::string& file, const std::string& object, const std::string&
 
 std::size_t elem_size(Elem e) {
   switch (e) {
-    case Elem::f32: return 4;
-    case Elem::f64: return 8;
-    case Elem::i32: return 4;
-    case Elem::i64: return 8;
-    case Elem::u8: return 1;
-    case Elem::u64: return 8;
+    case Elem::f32:
+      return 4;
+    case Elem::f64:
+      return 8;
+    case Elem::i32:
+      return 4;
+    case Elem::i64:
+      return 8;
+    case Elem::u8:
+      return 1;
+    case Elem::u64:
+      return 8;
   }
   return 0;
 }
@@ -119,12 +132,18 @@ std::size_t elem_size(Elem e) {
 hid_t native_type(Elem e) {
   initialize();
   switch (e) {
-    case Elem::f32: return H5T_NATIVE_FLOAT;
-    case Elem::f64: return H5T_NATIVE_DOUBLE;
-    case Elem::i32: return H5T_NATIVE_INT32;
-    case Elem::i64: return H5T_NATIVE_INT64;
-    case Elem::u8: return H5T_NATIVE_UINT8;
-    case Elem::u64: return H5T_NATIVE_UINT64;
+    case Elem::f32:
+      return H5T_NATIVE_FLOAT;
+    case Elem::f64:
+      return H5T_NATIVE_DOUBLE;
+    case Elem::i32:
+      return H5T_NATIVE_INT32;
+    case Elem::i64:
+      return H5T_NATIVE_INT64;
+    case Elem::u8:
+      return H5T_NATIVE_UINT8;
+    case Elem::u64:
+      return H5T_NATIVE_UINT64;
   }
   return -1;
 }
@@ -143,9 +162,9 @@ bool Location::has_attribute(const std::string& name) const {
 namespace {
 Handle open_attribute(hid_t loc, const std::string& name, const std::string& file,
                       const std::string& object) {
-  return Handle(check_id(H5Aopen(loc, name.c_str(), H5P_DEFAULT), file, object,
-                         ("H5Aopen " + name).c_str()),
-                HandleKind::attribute);
+  return Handle(
+      check_id(H5Aopen(loc, name.c_str(), H5P_DEFAULT), file, object, ("H5Aopen " + name).c_str()),
+      HandleKind::attribute);
 }
 
 std::uint64_t space_elements(hid_t space, const std::string& file, const std::string& object) {
@@ -179,8 +198,8 @@ Handle create_attribute(hid_t loc, const std::string& name, hid_t type, hid_t sp
   if (check_tri(H5Aexists(loc, name.c_str()), file, object, "H5Aexists")) {
     check(H5Adelete(loc, name.c_str()), file, object, ("H5Adelete " + name).c_str());
   }
-  return Handle(check_id(H5Acreate2(loc, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT),
-                         file, object, ("H5Acreate2 " + name).c_str()),
+  return Handle(check_id(H5Acreate2(loc, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT), file,
+                         object, ("H5Acreate2 " + name).c_str()),
                 HandleKind::attribute);
 }
 
@@ -229,8 +248,7 @@ std::vector<std::string> Location::read_strings_attribute(const std::string& nam
   const std::uint64_t n = space_elements(s.id(), file_, object);
   const hid_t aid = a.id();
   return read_string_elements(
-      t.id(), n, [aid](hid_t mem, void* buf) { return H5Aread(aid, mem, buf); }, file_,
-      object);
+      t.id(), n, [aid](hid_t mem, void* buf) { return H5Aread(aid, mem, buf); }, file_, object);
 }
 
 std::string Location::read_string_attribute(const std::string& name) const {

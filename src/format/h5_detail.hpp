@@ -11,23 +11,25 @@
 
 namespace wafermill::format::h5::detail {
 
-
 /// Throws HdfError "<file>: <object>: <what>" for a condition HDF5 itself did not flag.
 [[noreturn]] inline void reject(const std::string& file, const std::string& object,
                                 const std::string& what) {
   throw HdfError(file, object, file + ": " + object + ": " + what);
 }
 
-inline hid_t check_id(hid_t id, const std::string& file, const std::string& object, const std::string& what) {
+inline hid_t check_id(hid_t id, const std::string& file, const std::string& object,
+                      const std::string& what) {
   if (id < 0) fail(file, object, what);
   return id;
 }
 
-inline void check(herr_t status, const std::string& file, const std::string& object, const std::string& what) {
+inline void check(herr_t status, const std::string& file, const std::string& object,
+                  const std::string& what) {
   if (status < 0) fail(file, object, what);
 }
 
-inline bool check_tri(htri_t t, const std::string& file, const std::string& object, const std::string& what) {
+inline bool check_tri(htri_t t, const std::string& file, const std::string& object,
+                      const std::string& what) {
   if (t < 0) fail(file, object, what);
   return t > 0;
 }
@@ -67,7 +69,8 @@ inline TypeInfo describe_type(hid_t type, const std::string& file, const std::st
       break;
     case H5T_STRING:
       info.type_class = TypeClass::string;
-      info.variable_string = check_tri(H5Tis_variable_str(type), file, object, "H5Tis_variable_str");
+      info.variable_string =
+          check_tri(H5Tis_variable_str(type), file, object, "H5Tis_variable_str");
       break;
     default:
       info.type_class = TypeClass::other;
@@ -89,8 +92,8 @@ inline std::string fixed_to_string(const char* p, std::size_t size, bool space_p
 /// Reads `n` string elements through `read` (H5Dread or H5Aread bound to its object), with
 /// a memory type matching the stored one, fixed or variable length.
 template <class ReadFn>
-std::vector<std::string> read_string_elements(hid_t stored_type, std::uint64_t n, ReadFn&& read, const std::string& file,
-                                              const std::string& object) {
+std::vector<std::string> read_string_elements(hid_t stored_type, std::uint64_t n, ReadFn&& read,
+                                              const std::string& file, const std::string& object) {
   std::vector<std::string> out;
   out.reserve(n);
   const TypeInfo info = describe_type(stored_type, file, object);
@@ -112,19 +115,19 @@ std::vector<std::string> read_string_elements(hid_t stored_type, std::uint64_t n
     std::vector<char> buf(n * info.size);
     check(read(mem.id(), buf.data()), file, object, "read strings");
     for (std::uint64_t i = 0; i < n; ++i) {
-      out.push_back(fixed_to_string(buf.data() + i * info.size, info.size, pad == H5T_STR_SPACEPAD));
+      out.push_back(
+          fixed_to_string(buf.data() + i * info.size, info.size, pad == H5T_STR_SPACEPAD));
     }
   }
   return out;
 }
 
 inline Handle scalar_space(const std::string& file, const std::string& object) {
-  return Handle(check_id(H5Screate(H5S_SCALAR), file, object, "H5Screate"),
-                HandleKind::dataspace);
+  return Handle(check_id(H5Screate(H5S_SCALAR), file, object, "H5Screate"), HandleKind::dataspace);
 }
 
 inline Handle simple_space(const std::vector<std::uint64_t>& dims, const std::string& file,
-                    const std::string& object) {
+                           const std::string& object) {
   std::vector<hsize_t> d(dims.begin(), dims.end());
   return Handle(check_id(H5Screate_simple(static_cast<int>(d.size()), d.data(), nullptr), file,
                          object, "H5Screate_simple"),

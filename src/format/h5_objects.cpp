@@ -21,8 +21,9 @@ Handle select_hyperslab(hid_t dset, const std::vector<std::uint64_t>& offset,
   if (rank < 0) fail(file, object, "H5Sget_simple_extent_ndims");
   if (offset.size() != static_cast<std::size_t>(rank) ||
       count.size() != static_cast<std::size_t>(rank)) {
-    reject(file, object, "selection of rank " + std::to_string(offset.size()) +
-                             " on a dataset of rank " + std::to_string(rank));
+    reject(file, object,
+           "selection of rank " + std::to_string(offset.size()) + " on a dataset of rank " +
+               std::to_string(rank));
   }
   std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
   check(H5Sget_simple_extent_dims(space.id(), dims.data(), nullptr), file, object,
@@ -31,9 +32,10 @@ Handle select_hyperslab(hid_t dset, const std::vector<std::uint64_t>& offset,
   for (int i = 0; i < rank; ++i) {
     std::uint64_t end = 0;
     if (__builtin_add_overflow(offset[i], count[i], &end) || end > dims[i]) {
-      reject(file, object, "selection [" + std::to_string(offset[i]) + ", +" +
-                               std::to_string(count[i]) + ") outside dimension " +
-                               std::to_string(i) + " of extent " + std::to_string(dims[i]));
+      reject(file, object,
+             "selection [" + std::to_string(offset[i]) + ", +" + std::to_string(count[i]) +
+                 ") outside dimension " + std::to_string(i) + " of extent " +
+                 std::to_string(dims[i]));
     }
     empty = empty || count[i] == 0;
   }
@@ -61,8 +63,9 @@ void check_buffer(std::size_t have, const std::vector<std::uint64_t>& count,
                   const std::string& file, const std::string& object) {
   const std::uint64_t need = product(count);
   if (need != have) {
-    reject(file, object, "buffer of " + std::to_string(have) + " elements for a selection of " +
-                             std::to_string(need));
+    reject(file, object,
+           "buffer of " + std::to_string(have) + " elements for a selection of " +
+               std::to_string(need));
   }
 }
 
@@ -122,9 +125,9 @@ TypeInfo Dataset::type() const {
 
 Handle Dataset::memory_type() const {
   Handle t(check_id(H5Dget_type(id()), file_, path_, "H5Dget_type"), HandleKind::datatype);
-  return Handle(check_id(H5Tget_native_type(t.id(), H5T_DIR_ASCEND), file_, path_,
-                         "H5Tget_native_type"),
-                HandleKind::datatype);
+  return Handle(
+      check_id(H5Tget_native_type(t.id(), H5T_DIR_ASCEND), file_, path_, "H5Tget_native_type"),
+      HandleKind::datatype);
 }
 
 StorageInfo Dataset::storage() const {
@@ -132,12 +135,22 @@ StorageInfo Dataset::storage() const {
   Handle dcpl(check_id(H5Dget_create_plist(id()), file_, path_, "H5Dget_create_plist"),
               HandleKind::plist);
   switch (H5Pget_layout(dcpl.id())) {
-    case H5D_COMPACT: info.layout = Layout::compact; break;
-    case H5D_CONTIGUOUS: info.layout = Layout::contiguous; break;
-    case H5D_CHUNKED: info.layout = Layout::chunked; break;
-    case H5D_VIRTUAL: info.layout = Layout::virtual_; break;
-    case H5D_LAYOUT_ERROR: fail(file_, path_, "H5Pget_layout");
-    default: info.layout = Layout::other;
+    case H5D_COMPACT:
+      info.layout = Layout::compact;
+      break;
+    case H5D_CONTIGUOUS:
+      info.layout = Layout::contiguous;
+      break;
+    case H5D_CHUNKED:
+      info.layout = Layout::chunked;
+      break;
+    case H5D_VIRTUAL:
+      info.layout = Layout::virtual_;
+      break;
+    case H5D_LAYOUT_ERROR:
+      fail(file_, path_, "H5Pget_layout");
+    default:
+      info.layout = Layout::other;
   }
   if (info.layout == Layout::chunked) {
     std::vector<hsize_t> chunk(H5S_MAX_RANK);
@@ -233,10 +246,14 @@ LinkKind Group::link_kind(const std::string& name) const {
   check(H5Lget_info(id(), name.c_str(), &info, H5P_DEFAULT), file_, child_path(name),
         "H5Lget_info");
   switch (info.type) {
-    case H5L_TYPE_HARD: return LinkKind::hard;
-    case H5L_TYPE_SOFT: return LinkKind::soft;
-    case H5L_TYPE_EXTERNAL: return LinkKind::external;
-    default: return LinkKind::other;
+    case H5L_TYPE_HARD:
+      return LinkKind::hard;
+    case H5L_TYPE_SOFT:
+      return LinkKind::soft;
+    case H5L_TYPE_EXTERNAL:
+      return LinkKind::external;
+    default:
+      return LinkKind::other;
   }
 }
 
@@ -245,10 +262,14 @@ ObjectKind Group::object_kind(const std::string& name) const {
   check(H5Oget_info_by_name2(id(), name.c_str(), &info, H5O_INFO_BASIC, H5P_DEFAULT), file_,
         child_path(name), "H5Oget_info_by_name");
   switch (info.type) {
-    case H5O_TYPE_GROUP: return ObjectKind::group;
-    case H5O_TYPE_DATASET: return ObjectKind::dataset;
-    case H5O_TYPE_NAMED_DATATYPE: return ObjectKind::datatype;
-    default: return ObjectKind::other;
+    case H5O_TYPE_GROUP:
+      return ObjectKind::group;
+    case H5O_TYPE_DATASET:
+      return ObjectKind::dataset;
+    case H5O_TYPE_NAMED_DATATYPE:
+      return ObjectKind::datatype;
+    default:
+      return ObjectKind::other;
   }
 }
 
@@ -288,11 +309,11 @@ Group Group::open_group(const std::string& name) const {
 
 Group Group::create_group(const std::string& name) {
   const std::string p = child_path(name);
-  return Group(Handle(check_id(H5Gcreate2(id(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT,
-                                          H5P_DEFAULT),
-                               file_, p, "H5Gcreate2"),
-                      HandleKind::group),
-               file_, p);
+  return Group(
+      Handle(check_id(H5Gcreate2(id(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), file_,
+                      p, "H5Gcreate2"),
+             HandleKind::group),
+      file_, p);
 }
 
 Dataset Group::open_dataset(const std::string& name, std::optional<ChunkCache> cache) const {
@@ -310,26 +331,31 @@ Dataset Group::open_dataset(const std::string& name, std::optional<ChunkCache> c
 
 namespace {
 Handle create_dataset_of_type(hid_t loc, const std::string& name, hid_t type,
-                              const std::vector<std::uint64_t>& dims,
-                              const DatasetOptions& options, const std::string& file,
-                              const std::string& p) {
+                              const std::vector<std::uint64_t>& dims, const DatasetOptions& options,
+                              const std::string& file, const std::string& p) {
   Handle space = simple_space(dims, file, p);
   Handle dcpl = creation_plist(dims, options, file, p);
-  return Handle(check_id(H5Dcreate2(loc, name.c_str(), type, space.id(), H5P_DEFAULT, dcpl.id(),
-                                    H5P_DEFAULT),
-                         file, p, "H5Dcreate2"),
-                HandleKind::dataset);
+  return Handle(
+      check_id(H5Dcreate2(loc, name.c_str(), type, space.id(), H5P_DEFAULT, dcpl.id(), H5P_DEFAULT),
+               file, p, "H5Dcreate2"),
+      HandleKind::dataset);
 }
 
 /// The little-endian file type of an element type (portable files, whatever the host).
 hid_t file_type(Elem e) {
   switch (e) {
-    case Elem::f32: return H5T_IEEE_F32LE;
-    case Elem::f64: return H5T_IEEE_F64LE;
-    case Elem::i32: return H5T_STD_I32LE;
-    case Elem::i64: return H5T_STD_I64LE;
-    case Elem::u8: return H5T_STD_U8LE;
-    case Elem::u64: return H5T_STD_U64LE;
+    case Elem::f32:
+      return H5T_IEEE_F32LE;
+    case Elem::f64:
+      return H5T_IEEE_F64LE;
+    case Elem::i32:
+      return H5T_STD_I32LE;
+    case Elem::i64:
+      return H5T_STD_I64LE;
+    case Elem::u8:
+      return H5T_STD_U8LE;
+    case Elem::u64:
+      return H5T_STD_U64LE;
   }
   return -1;
 }
@@ -374,13 +400,21 @@ const char kLockingHint[] =
     " (if the file system does not support file locking, HDF5_USE_FILE_LOCKING=FALSE is the "
     "known switch)";
 
+/// True when HDF5's stack reports a failed file lock (sec2: "unable to lock file"; not the
+/// "sblock" of superblock messages).
+bool lock_failed(const std::string& stack) {
+  return stack.find("lock file") != std::string::npos ||
+         stack.find("lock the file") != std::string::npos ||
+         stack.find("file locking") != std::string::npos;
+}
+
 /// Opens `path` with `fapl`, adding the locking hint when HDF5 reports a lock failure.
 hid_t open_with(const std::string& path, unsigned flags, hid_t fapl) {
   const hid_t id = H5Fopen(path.c_str(), flags, fapl);
   if (id < 0) {
     const std::string stack = error_stack();
     std::string what = "cannot open: H5Fopen failed";
-    if (stack.find("lock") != std::string::npos) what += kLockingHint;
+    if (lock_failed(stack)) what += kLockingHint;
     throw HdfError(path, "", path + ": " + what + "; HDF5 error stack:" + stack);
   }
   return id;
@@ -399,7 +433,7 @@ File File::create(const std::string& path, CreateMode mode) {
   if (id < 0) {
     const std::string stack = error_stack();
     std::string what = "cannot create: H5Fcreate failed";
-    if (stack.find("lock") != std::string::npos) what += kLockingHint;
+    if (lock_failed(stack)) what += kLockingHint;
     throw HdfError(path, "", path + ": " + what + "; HDF5 error stack:" + stack);
   }
   return File(Handle(id, HandleKind::file), path, "/");
@@ -440,8 +474,8 @@ void File::close() {
   const ssize_t open = H5Fget_obj_count(id(), H5F_OBJ_ALL | H5F_OBJ_LOCAL);
   if (open < 0) fail(file_, "", "H5Fget_obj_count");
   if (open > 1) {
-    reject(file_, "/", std::to_string(open - 1) +
-                           " objects still open at close; the file would stay open");
+    reject(file_, "/",
+           std::to_string(open - 1) + " objects still open at close; the file would stay open");
   }
   h_.close(file_, "");
 }

@@ -19,7 +19,15 @@
 namespace wafermill::format::h5 {
 
 /// @brief Which H5*close a Handle calls.
-enum class HandleKind : std::uint8_t { file, group, dataset, dataspace, datatype, attribute, plist };
+enum class HandleKind : std::uint8_t {
+  file,
+  group,
+  dataset,
+  dataspace,
+  datatype,
+  attribute,
+  plist
+};
 
 /// @brief A move-only owner of one hid_t, closed with the function of its kind.
 class Handle {
@@ -64,13 +72,20 @@ enum class Elem : std::uint8_t { f32, f64, i32, i64, u8, u64 };
 template <class T>
 constexpr Elem elem_of() {
   using U = std::remove_cv_t<T>;
-  if constexpr (std::is_same_v<U, float>) return Elem::f32;
-  else if constexpr (std::is_same_v<U, double>) return Elem::f64;
-  else if constexpr (std::is_same_v<U, std::int32_t>) return Elem::i32;
-  else if constexpr (std::is_same_v<U, std::int64_t>) return Elem::i64;
-  else if constexpr (std::is_same_v<U, std::uint8_t>) return Elem::u8;
-  else if constexpr (std::is_same_v<U, std::uint64_t>) return Elem::u64;
-  else static_assert(sizeof(T) == 0, "unsupported element type");
+  if constexpr (std::is_same_v<U, float>)
+    return Elem::f32;
+  else if constexpr (std::is_same_v<U, double>)
+    return Elem::f64;
+  else if constexpr (std::is_same_v<U, std::int32_t>)
+    return Elem::i32;
+  else if constexpr (std::is_same_v<U, std::int64_t>)
+    return Elem::i64;
+  else if constexpr (std::is_same_v<U, std::uint8_t>)
+    return Elem::u8;
+  else if constexpr (std::is_same_v<U, std::uint64_t>)
+    return Elem::u64;
+  else
+    static_assert(sizeof(T) == 0, "unsupported element type");
 }
 
 /// @brief Bytes of one element.
@@ -95,10 +110,10 @@ enum class Layout : std::uint8_t { compact, contiguous, chunked, virtual_, other
 /// @brief How a dataset is stored, for checks before any data is read.
 struct StorageInfo {
   Layout layout = Layout::other;
-  std::vector<std::uint64_t> chunk;   ///< chunk dims (chunked only)
-  std::vector<int> filters;           ///< H5Z filter ids in pipeline order
-  int external_files = 0;             ///< H5Pget_external_count
-  std::uint64_t storage_bytes = 0;    ///< H5Dget_storage_size (allocated bytes)
+  std::vector<std::uint64_t> chunk;          ///< chunk dims (chunked only)
+  std::vector<int> filters;                  ///< H5Z filter ids in pipeline order
+  int external_files = 0;                    ///< H5Pget_external_count
+  std::uint64_t storage_bytes = 0;           ///< H5Dget_storage_size (allocated bytes)
   std::optional<std::uint64_t> file_offset;  ///< contiguous and allocated: address in the file
 };
 
@@ -258,8 +273,7 @@ class Group : public Location {
   Dataset open_dataset(const std::string& name,
                        std::optional<ChunkCache> cache = std::nullopt) const;
   /// @brief Creates a numeric dataset of the given dims (N-D). @throws HdfError
-  Dataset create_dataset(const std::string& name, Elem type,
-                         const std::vector<std::uint64_t>& dims,
+  Dataset create_dataset(const std::string& name, Elem type, const std::vector<std::uint64_t>& dims,
                          const DatasetOptions& options = {});
   /// @brief Creates a numeric dataset whose element type copies another dataset's stored
   /// type (used to copy /wafers/* fields faithfully). @throws HdfError

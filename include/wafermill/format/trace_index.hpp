@@ -14,25 +14,25 @@ enum class ValueType : std::uint8_t { float32, float64 };
 
 /// @brief A 1-D dataset under /wafers/ that is copied to the output.
 struct WaferField {
-  std::string name;       ///< dataset name under /wafers/
-  bool is_string = false; ///< strings are copied as variable-length UTF-8
+  std::string name;        ///< dataset name under /wafers/
+  bool is_string = false;  ///< strings are copied as variable-length UTF-8
 };
 
 /// @brief Everything rank 0 reads before partitioning.
 struct TraceIndex {
-  std::string path;                        ///< the file as given
-  std::uint64_t file_size = 0;             ///< bytes on disk
+  std::string path;             ///< the file as given
+  std::uint64_t file_size = 0;  ///< bytes on disk
   std::uint64_t n_wafers = 0;
-  std::uint64_t n_samples = 0;             ///< rows of /traces/values
-  std::uint64_t n_sensors = 0;             ///< columns of /traces/values
+  std::uint64_t n_samples = 0;  ///< rows of /traces/values
+  std::uint64_t n_sensors = 0;  ///< columns of /traces/values
   ValueType value_type = ValueType::float32;
   bool values_chunked = false;
-  bool values_filtered = false;            ///< gzip/shuffle/fletcher32 present
-  std::vector<std::uint64_t> offsets;      ///< n_wafers + 1 row offsets
+  bool values_filtered = false;        ///< gzip/shuffle/fletcher32 present
+  std::vector<std::uint64_t> offsets;  ///< n_wafers + 1 row offsets
   bool has_steps = false;
-  std::uint32_t n_steps = 0;               ///< 1 + largest step value (0 without steps)
-  std::vector<std::string> sensor_names;   ///< from the attribute, else "sensor_<i>"
-  std::vector<WaferField> wafer_fields;    ///< /wafers/* datasets of length n_wafers
+  std::uint32_t n_steps = 0;              ///< 1 + largest step value (0 without steps)
+  std::vector<std::string> sensor_names;  ///< from the attribute, else "sensor_<i>"
+  std::vector<WaferField> wafer_fields;   ///< /wafers/* datasets of length n_wafers
 
   /// @brief Bytes of one row of /traces/values in the file's type.
   std::uint64_t row_bytes() const { return n_sensors * (value_type == ValueType::float32 ? 4 : 8); }
@@ -47,6 +47,16 @@ struct TraceIndex {
 
 /// @brief Largest /traces/step value scanned per read when the file has no n_steps attribute.
 inline constexpr std::uint64_t kStepScanRows = 1U << 22;
+
+/// @brief Largest accepted n_steps: the output holds W*K*S*F by-step features, so K is
+/// bounded to keep a damaged step value from sizing an absurd output.
+inline constexpr std::uint32_t kMaxSteps = 4096;
+
+/// @brief Largest accepted chunk of any dataset (the reader keeps a row of chunks cached).
+inline constexpr std::uint64_t kMaxChunkBytes = 256ULL << 20;
+
+/// @brief Largest accepted sensor_names attribute.
+inline constexpr std::uint64_t kMaxAttributeBytes = 16ULL << 20;
 
 /// @brief Opens `path` read-only and reads and validates its index. Reads /traces/offsets
 /// whole (8 bytes per wafer) and, only when /traces/step lacks an `n_steps` attribute,

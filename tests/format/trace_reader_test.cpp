@@ -1,0 +1,119 @@
+/// @file trace_reader_test.cpp
+/// @brief TraceReader (posix driver, MPI not initialised): exact rows for every storage kind.
+#include <gtest/gtest.h>
+
+#include <mpi.h>
+
+#include "sample_files.hpp"
+#include "wafermill/error.hpp"
+#include "wafermill/format/h5.hpp"
+#include "wafermill/format/trace_reader.hpp"
+
+namespace wafermill::format {
+namespace {
+
+using testing::sample_step;
+using testing::sample_value;
+using testing::SampleSpec;
+using testing::temp_path;
+using testing::write_sample;
+
+struct Storage {
+  const char* name;
+  bool float64;
+  std::vector<std::uint64_t> chunk;
+  int deflate;
+};
+
+class ReaderStorage : public ::testing::TestWithParam<Storage> {};
+
+template <class T>
+void check_rows(TraceReader& reader, const TraceIndex& idx, std::uint64_t first, std::uint64_t n) {
+  std::vector<T> values(n * idx.n_sensors);
+  std::vector<std::int32_t> steps(n);
+  reader.read_rows(first, n, values.data(), steps);
+  for (std::uint64_t r = 0; r < n; ++r) {
+    for (std::uint64_t s = 0; s < idx.n_sensors; ++s) {
+      ASSERT_EQ(values[r * idx.n_sensors + s], static_cast<T>(sample_value(first + r, s)))
+          << "row " << first + r << " sensor " << s;
+    }
+    ASSERT_EQ(steps[r], sample_step(first + r, idx.n_steps)) << "row " << first + r;
+  }
+  std::vector<T> column(n);
+  reader.read_column(first, n, idx.n_sensors - 1, column.data(), {});
+  for (std::uint64_t r = 0; r < n; ++r) {
+    ASSERT_EQ(column[r], static_cast<T>(sample_value(first + r, idx.n_sensors - 1)));
+  }
+}
+
+TEST_P(ReaderStorage, ReturnsExactRowsWithoutMpi) {
+  int mpi_initialized = 1;
+  MPI_Initialized(&mpi_initialized);
+  ASSERT_EQ(mpi_initialized, 0) << "this test checks the posix reader without MPI";
+  const Storage& p = GetParam();
+  const std::string path = temp_path(std::string("reader_") + p.name + ".h5");
+  SampleSpec spec;
+  spec.wafer_rows = {40, 0, 77, 13, 100};
+  spec.n_sensors = 5;
+  spec.float64 = p.float64;
+  spec.chunk = p.chunk;
+  spec.deflate_level = p.deflate;
+  write_sample(path, spec);
+  const TraceIndex idx = read_trace_index(path);
+  TraceReader reader(idx, IoDriver::posix, MPI_COMM_NULL);
+  for (std::uint64_t w = 0; w < idx.n_wafers; ++w) {
+    if (p.float64) {
+      check_rows<double>(reader, idx, idx.offsets[w], idx.wafer_rows(w));
+    } else {
+      check_rows<float>(reader, idx, idx.offsets[w], idx.wafer_rows(w));
+    }
+  }
+  EXPECT_EQ(reader.bytes_read(),
+            idx.n_samples * idx.row_bytes() + idx.n_samples * (p.float64 ? 8 : 4));
+}
+
+INSTANTIATE_TEST_SUITE_P(Storages, ReaderStorage,
+                         ::testing::Values(Storage{"f32_contiguous", false, {}, 0},
+                                           Storage{"f64_contiguous", true, {}, 0},
+                                           Storage{"f32_chunked", false, {16, 2}, 0},
+                                           Storage{"f64_chunked", true, {64, 5}, 0},
+                                           Storage{"f32_gzip_shuffle", false, {32, 5}, 6},
+                                           Storage{"f64_gzip_shuffle", true, {7, 3}, 9}),
+                         [](const auto& test) { return std::string(test.param.name); });
+
+TEST(TraceReader, StepOutOfRangeNamesTheRow) {
+  const std::string path = temp_path("reader_badstep.h5");
+  {
+    h5::File file = h5::File::create(path);
+    h5::Group traces = file.create_group("traces");
+    traces.create_dataset("values", h5::Elem::f32, {6, 1})
+        .write_all(std::span<const float>(std::vector<float>(6, 0.0f)));
+    traces.create_dataset("offsets", h5::Elem::u64, {2})
+        .write_all(std::span<const std::uint64_t>(std::vector<std::uint64_t>{0, 6}));
+    h5::Dataset step = traces.create_dataset("step", h5::Elem::i64, {6});
+    step.write_all(std::span<const std::int64_t>(std::vector<std::int64_t>{0, 1, 1, 9, 0, 0}));
+    step.write_int_attribute("n_steps", 2);
+  }
+  const TraceIndex idx = read_trace_index(path);  // trusts the attribute
+  TraceReader reader(idx, IoDriver::posix, MPI_COMM_NULL);
+  std::vector<float> values(6);
+  std::vector<std::int32_t> steps(6);
+  try {
+    reader.read_rows(0, 6, values.data(), steps);
+    FAIL() << "no exception";
+  } catch (const InputError& e) {
+    EXPECT_EQ(std::string(e.what()), path + ": /traces/step[3] = 9 outside [0, 2)");
+  }
+  EXPECT_NO_THROW(reader.read_rows(0, 3, values.data(), std::span<std::int32_t>(steps).first(3)));
+  EXPECT_THROW(reader.read_rows(4, 3, values.data(), {}), std::out_of_range);
+}
+
+TEST(TraceReader, DriverNames) {
+  EXPECT_EQ(parse_io_driver("posix"), IoDriver::posix);
+  EXPECT_EQ(parse_io_driver("mpio"), IoDriver::mpio);
+  EXPECT_EQ(to_string(IoDriver::mpio), "mpio");
+  EXPECT_THROW(parse_io_driver("stdio"), UsageError);
+}
+
+}  // namespace
+}  // namespace wafermill::format
