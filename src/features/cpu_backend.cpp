@@ -1,6 +1,7 @@
 /// @file cpu_backend.cpp
-/// @brief The CPU feature backend: one pass over each wafer's rows, rows outer and sensor
-/// columns inner, into structure-of-arrays sums (column_sums.hpp); medians by selection on a
+/// @brief The CPU feature backend: one pass over each wafer's rows into structure-of-arrays
+/// sums (column_sums.hpp) by the SIMD strip kernel (strip_kernel.hpp), which keeps the sums of
+/// a few adjacent sensors in registers over a block of rows; medians by selection on a
 /// reused scratch buffer, only when the median is selected.
 ///
 /// Every segment sees its samples in file order whatever the chunking, and a column's sums do
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "column_sums.hpp"
+#include "strip_kernel.hpp"
 #include "segment_median.hpp"
 #include "wafermill/features/backend.hpp"
 #include "wafermill/features/segment.hpp"
@@ -91,7 +93,8 @@ class CpuBackend final : public FeatureBackend {
   }
 
   // Group 0 holds the whole-wafer segments, group 1 + k those of step k; a sample's position
-  // in a step segment is the number of the wafer's earlier rows of that step.
+  // in a step segment is the number of the wafer's earlier rows of that step. Steps come in
+  // runs of rows (recipe steps are contiguous), and each run continues its step's sums.
   template <class T>
   void accumulate_wafer(const T* rows, std::uint64_t n_rows, const std::int32_t* steps,
                         std::size_t n_columns) {
@@ -99,18 +102,30 @@ class CpuBackend final : public FeatureBackend {
     sums_.reset(n_groups, n_columns);
     groups_.resize(n_groups);
     for (std::size_t g = 0; g < n_groups; ++g) groups_[g] = sums_.group(g);
-    const detail::ColumnGroup whole = groups_[0];
-    for (std::uint64_t r = 0; r < n_rows; ++r) {
-      row_.prepare(rows + r * n_columns, n_columns);
-      detail::accumulate_row(row_, static_cast<double>(r), whole);
-      if (steps != nullptr) {
-        const std::size_t g = 1 + checked_step(steps[r]);
-        double& position = sums_.positions(g);
-        detail::accumulate_row(row_, position, groups_[g]);
-        position += 1.0;
-      }
-    }
+    std::vector<T>& pad = padding<T>();
+    detail::accumulate_rows(isa_, rows, n_columns, n_rows, 0.0, groups_[0], pad);
     sums_.positions(0) = static_cast<double>(n_rows);
+    if (steps == nullptr) return;
+    for (std::uint64_t r = 0; r < n_rows;) {
+      const std::int32_t step = steps[r];
+      const std::size_t g = 1 + checked_step(step);
+      std::uint64_t end = r + 1;
+      while (end < n_rows && steps[end] == step) ++end;
+      double& position = sums_.positions(g);
+      detail::accumulate_rows(isa_, rows + r * n_columns, n_columns, end - r, position,
+                              groups_[g], pad);
+      position += static_cast<double>(end - r);
+      r = end;
+    }
+  }
+
+  template <class T>
+  std::vector<T>& padding() {
+    if constexpr (sizeof(T) == sizeof(float)) {
+      return pad_float_;
+    } else {
+      return pad_double_;
+    }
   }
 
   // The reader validated steps; an out-of-range one here would corrupt memory, so it is
@@ -188,7 +203,9 @@ class CpuBackend final : public FeatureBackend {
   bool want_median_;
   std::vector<std::size_t> selected_;  // enum index of each output column
   detail::ColumnSums sums_;
-  detail::PreparedRow row_;
+  detail::KernelIsa isa_ = detail::best_kernel_isa();
+  std::vector<float> pad_float_;  // partial strips (strip_kernel.hpp)
+  std::vector<double> pad_double_;
   std::vector<detail::ColumnGroup> groups_;
   // Median scratch, reused from wafer to wafer: no allocation once the largest is seen.
   std::vector<double> scratch_;

@@ -1,0 +1,176 @@
+/// @file strip_kernel.hpp
+/// @brief The CPU backend's hot loop: add_sample() of segment.hpp applied to W adjacent sensor
+/// columns at once (a "strip") over a run of rows, with the W segments' sums held in SIMD
+/// registers for the whole run instead of being loaded and stored for every row.
+///
+/// Private to the CPU backend. Written with GCC/Clang vector extensions, not intrinsics: the
+/// same source gives 2-lane SSE2 code and, in a target("avx2") clone, 4-lane AVX2 code.
+///
+/// Why the result is add_sample()'s to the bit. Per lane, with x the sample:
+///  - finite x: K = x when count is 0, else the stored K; d = (x - K)·1; then the same sums in
+///    the same order (d², d²·d, d²·d², p·1, p²·1, p·d) and min = x < min ? x : min — exactly
+///    add_sample's operations. (x - x = +0 for the first sample, as in add_sample.)
+///  - non-finite x: it is replaced by 0 with weight 0. K stays as it was (or is the initial
+///    +0 while count is 0, which add_sample leaves untouched too), d = (0 - K)·0 = ±0, and each
+///    sum gains ±0: y + ±0 = y for every y other than -0, and no sum is ever -0 (sums start at
+///    +0 and round-to-nearest gives -0 only for (-0) + (-0)). Min and max are left alone.
+///  - invalid is not accumulated: it is positions - count, exact in double below 2^53.
+/// Both files are compiled with -ffp-contract=off so no multiply-add is fused, here or in
+/// add_sample. tests/features compares with add_sample() using memcmp, for both widths.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <utility>
+#include <vector>
+
+#include "column_sums.hpp"
+
+namespace wafermill::features::detail {
+
+/// @brief SIMD types of W lanes: doubles, the floats they are loaded from, lane masks.
+template <int W>
+struct Lanes;
+template <>
+struct Lanes<2> {
+  typedef double Double __attribute__((vector_size(16)));
+  typedef float Float __attribute__((vector_size(8)));
+};
+template <>
+struct Lanes<4> {
+  typedef double Double __attribute__((vector_size(32)));
+  typedef float Float __attribute__((vector_size(16)));
+};
+
+/// @brief W samples of type T from src (unaligned) as doubles, built lane by lane: GCC turns
+/// this into one load-and-convert, where __builtin_convertvector of a loaded float vector
+/// becomes a shuffle and two conversions. Returned through a reference because returning a
+/// 32-byte vector by value changes the ABI without AVX (-Wpsabi).
+template <class T, int W, std::size_t... I>
+[[gnu::always_inline]] inline void load_lanes(const T* src, typename Lanes<W>::Double& out,
+                                              std::index_sequence<I...> /*lanes*/) {
+  out = typename Lanes<W>::Double{static_cast<double>(src[I])...};
+}
+
+/// @brief Every lane = v.
+template <int W, std::size_t... I>
+[[gnu::always_inline]] inline void splat(double v, typename Lanes<W>::Double& out,
+                                         std::index_sequence<I...> /*lanes*/) {
+  out = typename Lanes<W>::Double{(static_cast<void>(I), v)...};
+}
+
+/// @brief add_sample() over rows x[r·stride + j], r in [0, n_rows), into the segments of
+/// columns c0 + j, j in [0, W), of group g; the first row is at position p0 of its segments.
+/// g's arrays must have at least c0 + W entries (ColumnSums pads them). Written to need few
+/// constant registers: the 11 sums and the temporaries just fit the 16 SIMD registers.
+template <class T, int W>
+[[gnu::always_inline]] inline void accumulate_strip(const T* x, std::size_t stride,
+                                                    std::size_t n_rows, double p0,
+                                                    const ColumnGroup& g, std::size_t c0) {
+  using D = typename Lanes<W>::Double;
+  constexpr auto lanes = std::make_index_sequence<W>{};
+  D count, shift, s1, s2, s3, s4, sp, spp, spd, mn, mx;
+  const auto load = [c0](const double* a, D& v) { std::memcpy(&v, a + c0, sizeof v); };
+  load(g.count, count);
+  load(g.shift, shift);
+  load(g.s1, s1);
+  load(g.s2, s2);
+  load(g.s3, s3);
+  load(g.s4, s4);
+  load(g.sp, sp);
+  load(g.spp, spp);
+  load(g.spd, spd);
+  load(g.min, mn);
+  load(g.max, mx);
+  const D zero{};
+  D one;
+  splat<W>(1.0, one, lanes);
+  double p = p0;
+  for (std::size_t r = 0; r < n_rows; ++r, p += 1.0) {
+    D raw, pv, ppv;
+    load_lanes<T, W>(x + r * stride, raw, lanes);
+    splat<W>(p, pv, lanes);
+    splat<W>(p * p, ppv, lanes);
+    // x - x is 0 for finite x and NaN for NaN and ±Inf: a finiteness test with no constant.
+    const auto finite = (raw - raw) == zero;
+    const D v = finite ? raw : zero;
+    const D w = finite ? one : zero;
+    const D k = count == zero ? v : shift;
+    const D d = (v - k) * w;
+    const D d2 = d * d;
+    shift = k;
+    count += w;
+    s1 += d;
+    s2 += d2;
+    s3 += d2 * d;
+    s4 += d2 * d2;
+    sp += pv * w;  // p >= 0: p·0 = +0
+    spp += ppv * w;
+    spd += pv * d;
+    // add_sample's x < min ? x : min, for finite x only.
+    mn = (finite & (raw < mn)) ? raw : mn;
+    mx = (finite & (raw > mx)) ? raw : mx;
+  }
+  const auto store = [c0](double* a, const D& v) { std::memcpy(a + c0, &v, sizeof v); };
+  store(g.count, count);
+  store(g.shift, shift);
+  store(g.s1, s1);
+  store(g.s2, s2);
+  store(g.s3, s3);
+  store(g.s4, s4);
+  store(g.sp, sp);
+  store(g.spp, spp);
+  store(g.spd, spd);
+  store(g.min, mn);
+  store(g.max, mx);
+}
+
+/// @brief Rows [0, n_rows) of a row-major [n_rows, n_columns] block into every column's
+/// segment of group g, the first row at position p0. Rows go in blocks of about 128 KiB so a
+/// block stays in cache while its strips of W columns pass over it; the last partial strip
+/// goes through a copy padded with zeros (whose lanes' sums are never read). Splitting a
+/// segment's samples into consecutive runs changes nothing: each run continues the sums.
+template <class T, int W>
+[[gnu::always_inline]] inline void accumulate_rows_w(const T* rows, std::size_t n_columns,
+                                                     std::size_t n_rows, double p0,
+                                                     const ColumnGroup& g,
+                                                     std::vector<T>& pad) {
+  if (n_columns == 0) return;
+  const std::size_t full = n_columns - n_columns % W;
+  const std::size_t block = std::max<std::size_t>(16, (128 * 1024) / (n_columns * sizeof(T)));
+  for (std::size_t r0 = 0; r0 < n_rows; r0 += block) {
+    const std::size_t n = std::min(block, n_rows - r0);
+    const T* x = rows + r0 * n_columns;
+    const double p = p0 + static_cast<double>(r0);
+    for (std::size_t c0 = 0; c0 < full; c0 += W) {
+      accumulate_strip<T, W>(x + c0, n_columns, n, p, g, c0);
+    }
+    if (full == n_columns) continue;
+    pad.assign(n * W, T(0));
+    for (std::size_t r = 0; r < n; ++r) {
+      for (std::size_t c = full; c < n_columns; ++c) pad[r * W + c - full] = x[r * n_columns + c];
+    }
+    accumulate_strip<T, W>(pad.data(), W, n, p, g, full);
+  }
+}
+
+/// @brief The instruction set the row kernel runs with.
+enum class KernelIsa { generic, avx2 };
+
+/// @brief The widest kernel this CPU runs: avx2 on x86-64 CPUs that have it, else generic.
+KernelIsa best_kernel_isa();
+
+/// @brief accumulate_rows_w with 2 lanes (generic: SSE2 on x86-64) or 4 lanes (AVX2, only on
+/// a CPU that has it). Both give the same bits.
+void accumulate_rows(KernelIsa isa, const float* rows, std::size_t n_columns,
+                     std::size_t n_rows, double p0, const ColumnGroup& g,
+                     std::vector<float>& pad);
+/// @brief The same for float64 samples.
+void accumulate_rows(KernelIsa isa, const double* rows, std::size_t n_columns,
+                     std::size_t n_rows, double p0, const ColumnGroup& g,
+                     std::vector<double>& pad);
+
+}  // namespace wafermill::features::detail
