@@ -192,11 +192,13 @@ class CpuBackend final : public FeatureBackend {
         if (std::isfinite(x)) out[step_fill_[static_cast<std::size_t>(steps[r])]++] = x;
       }
       for (std::size_t k = 0; k < n_steps; ++k) {
-        medians_[1 + k] = detail::median_in_place(out + step_begin_[k],
-                                                  step_begin_[k + 1] - step_begin_[k]);
+        const detail::ColumnGroup& g = groups_[1 + k];
+        medians_[1 + k] = selector_.median(out + step_begin_[k],
+                                           step_begin_[k + 1] - step_begin_[k], g.min[c],
+                                           g.max[c]);
       }
     }
-    medians_[0] = detail::median_in_place(out, n_finite);
+    medians_[0] = selector_.median(out, n_finite, groups_[0].min[c], groups_[0].max[c]);
   }
 
   FeatureLayout layout_;
@@ -209,6 +211,7 @@ class CpuBackend final : public FeatureBackend {
   std::vector<detail::ColumnGroup> groups_;
   // Median scratch, reused from wafer to wafer: no allocation once the largest is seen.
   std::vector<double> scratch_;
+  detail::MedianSelector selector_;
   std::vector<double> medians_;
   std::vector<std::size_t> step_fill_;
   std::vector<std::size_t> step_begin_;
