@@ -11,8 +11,7 @@ std::unique_ptr<FeatureBackend> make_backend(const BackendOptions& options,
   if (options.name == "cpu") return make_cpu_backend(layout);
   if (options.name == "cuda") return make_cuda_backend(options, layout);
   if (options.name == "auto") {
-    return cuda_device_count() > 0 ? make_cuda_backend(options, layout)
-                                   : make_cpu_backend(layout);
+    return cuda_device_count() > 0 ? make_cuda_backend(options, layout) : make_cpu_backend(layout);
   }
   throw UsageError("unknown feature backend '" + options.name +
                    "'; valid backends: cpu, cuda, auto");

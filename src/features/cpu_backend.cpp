@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "column_sums.hpp"
-#include "strip_kernel.hpp"
 #include "segment_median.hpp"
+#include "strip_kernel.hpp"
 #include "wafermill/features/backend.hpp"
 #include "wafermill/features/segment.hpp"
 
@@ -112,8 +112,8 @@ class CpuBackend final : public FeatureBackend {
       std::uint64_t end = r + 1;
       while (end < n_rows && steps[end] == step) ++end;
       double& position = sums_.positions(g);
-      detail::accumulate_rows(isa_, rows + r * n_columns, n_columns, end - r, position,
-                              groups_[g], pad);
+      detail::accumulate_rows(isa_, rows + r * n_columns, n_columns, end - r, position, groups_[g],
+                              pad);
       position += static_cast<double>(end - r);
       r = end;
     }
@@ -167,8 +167,8 @@ class CpuBackend final : public FeatureBackend {
   // already hold each step's finite count), each step's range is selected in place, then
   // the whole range, which holds every finite sample of the column.
   template <class T>
-  void column_medians(const T* rows, std::uint64_t n_rows, const std::int32_t* steps,
-                      std::size_t c, std::size_t n_columns) {
+  void column_medians(const T* rows, std::uint64_t n_rows, const std::int32_t* steps, std::size_t c,
+                      std::size_t n_columns) {
     const std::size_t n_steps = steps == nullptr ? 0 : layout_.n_steps;
     medians_.resize(1 + layout_.n_steps);
     const auto n_finite = static_cast<std::size_t>(groups_[0].count[c]);
@@ -194,8 +194,7 @@ class CpuBackend final : public FeatureBackend {
       for (std::size_t k = 0; k < n_steps; ++k) {
         const detail::ColumnGroup& g = groups_[1 + k];
         medians_[1 + k] = selector_.median(out + step_begin_[k],
-                                           step_begin_[k + 1] - step_begin_[k], g.min[c],
-                                           g.max[c]);
+                                           step_begin_[k + 1] - step_begin_[k], g.min[c], g.max[c]);
       }
     }
     medians_[0] = selector_.median(out, n_finite, groups_[0].min[c], groups_[0].max[c]);

@@ -12,8 +12,8 @@ namespace {
 #define WAFERMILL_HAVE_AVX2_KERNEL 1
 template <class T>
 __attribute__((target("avx2"))) void rows_avx2(const T* rows, std::size_t n_columns,
-                                               std::size_t n_rows, double p0,
-                                               const ColumnGroup& g, std::vector<T>& pad) {
+                                               std::size_t n_rows, double p0, const ColumnGroup& g,
+                                               std::vector<T>& pad) {
   accumulate_rows_w<T, 4>(rows, n_columns, n_rows, p0, g, pad);
 }
 #else
@@ -21,8 +21,8 @@ __attribute__((target("avx2"))) void rows_avx2(const T* rows, std::size_t n_colu
 #endif
 
 template <class T>
-void rows_any(KernelIsa isa, const T* rows, std::size_t n_columns, std::size_t n_rows,
-              double p0, const ColumnGroup& g, std::vector<T>& pad) {
+void rows_any(KernelIsa isa, const T* rows, std::size_t n_columns, std::size_t n_rows, double p0,
+              const ColumnGroup& g, std::vector<T>& pad) {
 #if WAFERMILL_HAVE_AVX2_KERNEL
   if (isa == KernelIsa::avx2) {
     rows_avx2<T>(rows, n_columns, n_rows, p0, g, pad);
@@ -41,15 +41,13 @@ KernelIsa best_kernel_isa() {
   return KernelIsa::generic;
 }
 
-void accumulate_rows(KernelIsa isa, const float* rows, std::size_t n_columns,
-                     std::size_t n_rows, double p0, const ColumnGroup& g,
-                     std::vector<float>& pad) {
+void accumulate_rows(KernelIsa isa, const float* rows, std::size_t n_columns, std::size_t n_rows,
+                     double p0, const ColumnGroup& g, std::vector<float>& pad) {
   rows_any(isa, rows, n_columns, n_rows, p0, g, pad);
 }
 
-void accumulate_rows(KernelIsa isa, const double* rows, std::size_t n_columns,
-                     std::size_t n_rows, double p0, const ColumnGroup& g,
-                     std::vector<double>& pad) {
+void accumulate_rows(KernelIsa isa, const double* rows, std::size_t n_columns, std::size_t n_rows,
+                     double p0, const ColumnGroup& g, std::vector<double>& pad) {
   rows_any(isa, rows, n_columns, n_rows, p0, g, pad);
 }
 

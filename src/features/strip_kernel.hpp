@@ -136,8 +136,7 @@ template <class T, int W>
 template <class T, int W>
 [[gnu::always_inline]] inline void accumulate_rows_w(const T* rows, std::size_t n_columns,
                                                      std::size_t n_rows, double p0,
-                                                     const ColumnGroup& g,
-                                                     std::vector<T>& pad) {
+                                                     const ColumnGroup& g, std::vector<T>& pad) {
   if (n_columns == 0) return;
   const std::size_t full = n_columns - n_columns % W;
   const std::size_t block = std::max<std::size_t>(16, (128 * 1024) / (n_columns * sizeof(T)));
@@ -165,12 +164,10 @@ KernelIsa best_kernel_isa();
 
 /// @brief accumulate_rows_w with 2 lanes (generic: SSE2 on x86-64) or 4 lanes (AVX2, only on
 /// a CPU that has it). Both give the same bits.
-void accumulate_rows(KernelIsa isa, const float* rows, std::size_t n_columns,
-                     std::size_t n_rows, double p0, const ColumnGroup& g,
-                     std::vector<float>& pad);
+void accumulate_rows(KernelIsa isa, const float* rows, std::size_t n_columns, std::size_t n_rows,
+                     double p0, const ColumnGroup& g, std::vector<float>& pad);
 /// @brief The same for float64 samples.
-void accumulate_rows(KernelIsa isa, const double* rows, std::size_t n_columns,
-                     std::size_t n_rows, double p0, const ColumnGroup& g,
-                     std::vector<double>& pad);
+void accumulate_rows(KernelIsa isa, const double* rows, std::size_t n_columns, std::size_t n_rows,
+                     double p0, const ColumnGroup& g, std::vector<double>& pad);
 
 }  // namespace wafermill::features::detail

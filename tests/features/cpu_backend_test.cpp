@@ -31,8 +31,8 @@ using testing::reference_features;
 using testing::same_bits;
 using testing::Traces;
 
-constexpr std::size_t kCount = 0, kInvalid = 1, kMean = 2, kStd = 3, kRms = 7, kSkew = 8,
-                      kKurt = 9, kSlope = 10;
+constexpr std::size_t kCount = 0, kInvalid = 1, kMean = 2, kStd = 3, kRms = 7, kSkew = 8, kKurt = 9,
+                      kSlope = 10;
 
 /// Rounds every sample to float, so the reference sees what a float32 file holds.
 void round_to_float(Traces& t) {
@@ -160,9 +160,14 @@ TEST(CpuBackend, SmallAndDegenerateSegments) {
   Traces t;
   t.n_sensors = 1;
   const double nan = NAN, inf = HUGE_VAL;
-  const std::vector<std::vector<double>> cases = {
-      {}, {nan, inf, -inf}, {4.5}, {nan, 1.0, 3.0}, {2.5, 2.5, 2.5, 2.5},
-      {7.0, nan, 7.0, -inf, 7.0}, {5.0, 1.0, 4.0, 2.0}, {-0.0, 0.0, -0.0}};
+  const std::vector<std::vector<double>> cases = {{},
+                                                  {nan, inf, -inf},
+                                                  {4.5},
+                                                  {nan, 1.0, 3.0},
+                                                  {2.5, 2.5, 2.5, 2.5},
+                                                  {7.0, nan, 7.0, -inf, 7.0},
+                                                  {5.0, 1.0, 4.0, 2.0},
+                                                  {-0.0, 0.0, -0.0}};
   for (const auto& c : cases) t.add_wafer(c, {});
   FeatureBlock out = extract_all<double>(t, FeatureSet::all(), Chunking::whole);
   expect_matches_reference(t, out);
@@ -231,8 +236,8 @@ TEST(CpuBackend, BitwiseEqualToAddSample) {
     for (std::uint64_t w = 0; w < t.n_wafers(); ++w) {
       for (std::size_t s = 0; s < t.n_sensors; ++s) {
         const auto want = via_add_sample(t.segment(w, s));
-        expect_same_features(out.at(w, s), want, "wafer " + std::to_string(w) + " sensor " +
-                                                     std::to_string(s));
+        expect_same_features(out.at(w, s), want,
+                             "wafer " + std::to_string(w) + " sensor " + std::to_string(s));
         SegmentSums sums;
         for (const double x : t.segment(w, s)) add_sample(sums, x);
         const reduce::Moments m = to_moments(sums);

@@ -1,7 +1,7 @@
 /// @file reference_features.hpp
 /// @brief A deliberately naive reference for the segment features: two passes over the
-/// samples in long double (mean first, then the central sums about it), a full sort for the median. It
-/// shares no code with segment.hpp, so agreement means the one-pass shifted sums are right.
+/// samples in long double (mean first, then the central sums about it), a full sort for the median.
+/// It shares no code with segment.hpp, so agreement means the one-pass shifted sums are right.
 #pragma once
 
 #include <algorithm>

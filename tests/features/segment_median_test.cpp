@@ -26,8 +26,8 @@ void expect_median(MedianSelector& selector, const std::vector<double>& v,
   const double want = sorted_median(v);
   std::vector<double> a = v, b = v;
   const auto [lo, hi] = std::minmax_element(v.begin(), v.end());
-  const double got = selector.median(a.data(), a.size(), v.empty() ? NAN : *lo,
-                                     v.empty() ? NAN : *hi);
+  const double got =
+      selector.median(a.data(), a.size(), v.empty() ? NAN : *lo, v.empty() ? NAN : *hi);
   const double plain = median_in_place(b.data(), b.size());
   if (std::isnan(want)) {
     EXPECT_TRUE(std::isnan(got)) << what;

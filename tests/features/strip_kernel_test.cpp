@@ -24,12 +24,23 @@ std::vector<T> random_rows(std::size_t n_rows, std::size_t n_columns, std::uint6
   std::vector<T> rows(n_rows * n_columns);
   for (T& x : rows) {
     switch (kind(rng)) {
-      case 0: x = static_cast<T>(NAN); break;
-      case 1: x = static_cast<T>(HUGE_VAL); break;
-      case 2: x = static_cast<T>(-HUGE_VAL); break;
-      case 3: x = static_cast<T>(-0.0); break;
-      case 4: x = static_cast<T>(0.0); break;
-      default: x = static_cast<T>(noise(rng));
+      case 0:
+        x = static_cast<T>(NAN);
+        break;
+      case 1:
+        x = static_cast<T>(HUGE_VAL);
+        break;
+      case 2:
+        x = static_cast<T>(-HUGE_VAL);
+        break;
+      case 3:
+        x = static_cast<T>(-0.0);
+        break;
+      case 4:
+        x = static_cast<T>(0.0);
+        break;
+      default:
+        x = static_cast<T>(noise(rng));
     }
   }
   // A column that starts with invalid samples, so its shift is set late.

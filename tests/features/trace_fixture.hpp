@@ -48,9 +48,9 @@ struct RandomTraceSpec {
   std::size_t n_wafers = 6;
   std::size_t n_sensors = 5;
   std::size_t n_steps = 0;
-  std::size_t max_rows = 300;  ///< rows per wafer drawn from [0, max_rows]
-  double offset = 0.0;         ///< mean of the samples
-  double scale = 1.0;          ///< their standard deviation
+  std::size_t max_rows = 300;      ///< rows per wafer drawn from [0, max_rows]
+  double offset = 0.0;             ///< mean of the samples
+  double scale = 1.0;              ///< their standard deviation
   double invalid_fraction = 0.05;  ///< share of NaN, +Inf, -Inf samples
   std::uint64_t seed = 1;
 };
@@ -72,8 +72,8 @@ inline Traces random_traces(const RandomTraceSpec& spec) {
     int step = 0;
     for (std::size_t r = 0; r < rows; ++r) {
       for (std::size_t c = 0; c < spec.n_sensors; ++c) {
-        const double trend = 0.01 * static_cast<double>(c) * static_cast<double>(r) /
-                             static_cast<double>(rows);
+        const double trend =
+            0.01 * static_cast<double>(c) * static_cast<double>(r) / static_cast<double>(rows);
         double x = spec.offset + spec.scale * (noise(rng) + trend);
         const double u = unit(rng);
         if (u < spec.invalid_fraction / 3) {
