@@ -10,7 +10,8 @@
 #   - network namespaces wmc-head and wmc-node1..N, a bridge inside wmc-head, one veth pair per
 #     node; the addresses (10.77.0.0/24 by default) exist only inside these namespaces;
 #   - one holder process per host: own hostname (UTS namespace), private /dev/shm, an /etc/hosts
-#     naming the cluster's hosts, and a private PMIx client directory (mount namespace);
+#     naming the cluster's hosts, a private PMIx client directory and Open MPI parameters that
+#     keep its shared-memory transport off (mount namespace);
 #   - a generated slurm.conf + mpi.conf, slurmctld on the head and `slurmd -N nodeK` on each node.
 # It installs what is missing (slurm-wlm, munge, iproute2) with apt-get. Any stale cluster is torn
 # down first, and a failed bring-up prints the daemons' logs and tears down what it made (unless
@@ -108,6 +109,17 @@ done
   for n in $(cluster_nodes); do printf '%s\t%s\n' "$(cluster_addr "$n")" "$n"; done
 } >"$CLUSTER_DIR/etc/hosts"
 
+# Open MPI's system-wide parameters as the cluster's hosts see them: the machine's own, with the
+# shared-memory transport off. Ranks of two "nodes" share one kernel, and with `srun --mpi=pmix`
+# about one run in twenty-five crashed in vader's segment setup ("open(2): No such file or
+# directory", then SIGSEGV), also with single-copy off; with `btl = self,tcp` 0 of 60 did. So on
+# this cluster ranks on one node talk TCP too; a real cluster keeps its own settings.
+ompi_params=/etc/openmpi/openmpi-mca-params.conf
+{
+  [[ -r $ompi_params ]] && grep -vE '^[[:space:]]*btl[[:space:]]*=' "$ompi_params"
+  printf '# Added by scripts/cluster/up.sh for the local cluster (see there).\nbtl = self,tcp\n'
+} >"$CLUSTER_DIR/etc/openmpi-mca-params.conf"
+
 # --- holders: one process per host that owns its UTS and mount namespaces -------------------------
 # Arguments: host name, directory bound over the shared PMIx client directory (empty: none).
 start_holder() {
@@ -119,9 +131,10 @@ start_holder() {
       mount -t tmpfs -o mode=1777,size=1g tmpfs /dev/shm
       mount --bind "$2" /etc/hosts
       if [ -n "$3" ]; then mount --bind "$3" "$4"; fi
+      if [ -e "$7" ]; then mount --bind "$6" "$7"; fi
       echo $$ > "$5"
       exec sleep infinity' holder "$host" "$CLUSTER_DIR/etc/hosts" "$pmix_private" \
-      "$CLUSTER_DIR/pmix" "$pidfile" </dev/null >>"$CLUSTER_DIR/log/holder-$host.log" 2>&1
+      "$CLUSTER_DIR/pmix" "$pidfile" "$CLUSTER_DIR/etc/openmpi-mca-params.conf" "$ompi_params" </dev/null >>"$CLUSTER_DIR/log/holder-$host.log" 2>&1
   local i
   for ((i = 0; i < 50; i++)); do
     cluster_holder_pid "$host" >/dev/null && return 0

@@ -23,20 +23,43 @@ cluster=$REPO/scripts/cluster
 source "$cluster/common.sh"
 
 # True while a process runs (a zombie has ended; only its parent has not reaped it yet).
-running() { [[ -r /proc/$1/stat ]] && [[ $(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) != Z ]]; }
+running() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }   # the state follows "(comm) ", and comm may hold spaces
+  [[ ${stat%% *} != Z ]]
+}
 fail() { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
 note() { printf -- '-- %s\n' "$*"; }
 on_head() { "$cluster/on.sh" head "$@"; }
 
-# The state of the machine that bring-up changes and teardown must restore.
+# The state of the machine that bring-up changes and teardown must restore. Other clusters
+# (another build tree's tests) may come and go meanwhile: only our own names count.
 machine_state() {
-  printf 'netns: %s\n' "$(ip netns list 2>/dev/null | awk '{print $1}' | sort | tr '\n' ' ')"
-  printf '/run/netns: %s\n' "$( [[ -d /run/netns ]] && echo present || echo absent)"
+  local ours others
+  ours=$(ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^${WAFERMILL_CLUSTER_NETNS_PREFIX}" | sort | tr '\n' ' ')
+  others=$(ip netns list 2>/dev/null | awk '{print $1}' | grep -vcE "^${WAFERMILL_CLUSTER_NETNS_PREFIX}")
+  printf 'our netns: %s\n' "$ours"
+  if ((others == 0)); then
+    printf '/run/netns: %s\n' "$( [[ -d /run/netns ]] && echo present || echo absent)"
+  fi
   printf 'links: %s\n' "$(ip -o link show | awk -F': ' '{print $2}' | sort | tr '\n' ' ')"
   printf 'addresses: %s\n' "$(ip -o addr show | awk '{print $2, $4}' | sort | tr '\n' ' ')"
-  # Zombies are dead already; they linger only until PID 1 reaps them.
-  printf 'munged/slurm daemons: %s\n' "$(ps -eo stat=,comm= | grep -v '^Z' | grep -cE ' (munged|slurmd|slurmctld|slurmstepd)$')"
+  printf 'our daemons: %s\n' "$(our_daemons | wc -l)"
   printf 'cluster dir: %s\n' "$( [[ -e $CLUSTER_DIR ]] && echo present || echo absent)"
+}
+
+# munged/slurm processes running from this cluster's directory (zombies have ended already).
+our_daemons() {
+  local f pid args
+  for f in /proc/[0-9]*/comm; do
+    pid=${f#/proc/}; pid=${pid%/comm}
+    case "$(cat "$f" 2>/dev/null)" in munged | slurmd | slurmctld | slurmstepd) ;; *) continue ;; esac
+    running "$pid" || continue
+    mapfile -d '' args <"/proc/$pid/cmdline" 2>/dev/null || continue
+    [[ " ${args[*]} " == *"$CLUSTER_DIR/"* ]] && echo "$pid"
+  done
+  return 0
 }
 
 # Submits a batch job and waits for it; prints its output. Usage: submit OUT [sbatch args...]
@@ -188,16 +211,16 @@ case "$case_name" in
     # A bring-up that fails half-way (an invalid subnet: after munged and the head's namespace
     # exist) and is kept, then down.sh alone must remove all of it. Its own names and directory,
     # so the cluster of the other tests is not touched.
-    export WAFERMILL_CLUSTER_DIR=/run/wafermill-cluster-halftest WAFERMILL_CLUSTER_NETNS_PREFIX=wmt-
+    export WAFERMILL_CLUSTER_DIR=$CLUSTER_DIR-halftest WAFERMILL_CLUSTER_NETNS_PREFIX=${WAFERMILL_CLUSTER_NETNS_PREFIX%-}t-
     export WAFERMILL_CLUSTER_NODES=2 WAFERMILL_CLUSTER_SUBNET=10.77.300 WAFERMILL_CLUSTER_KEEP_ON_FAILURE=1
     source "$cluster/common.sh"
     if "$cluster/up.sh"; then "$cluster/down.sh"; fail "bring-up with subnet 10.77.300 succeeded"; fi
-    ip netns list | grep -q '^wmt-head' || fail "the failed bring-up made no namespace; the test needs a half-made cluster"
+    ip netns list | grep -q "^${WAFERMILL_CLUSTER_NETNS_PREFIX}head" || fail "the failed bring-up made no namespace; the test needs a half-made cluster"
     munged_pid=$(<"$WAFERMILL_CLUSTER_DIR/munge/munged.pid") || fail "the failed bring-up started no munged"
     running "$munged_pid" || fail "munged of the half-made cluster is not running"
-    note "half-made cluster: namespaces $(ip netns list | awk '/^wmt-/{print $1}' | tr '\n' ' '), munged pid $munged_pid"
+    note "half-made cluster: namespaces $(ip netns list | awk '{print $1}' | grep "^$WAFERMILL_CLUSTER_NETNS_PREFIX" | tr '\n' ' '), munged pid $munged_pid"
     "$cluster/down.sh" || fail "down.sh failed on a half-made cluster"
-    ip netns list | grep -q '^wmt-' && fail "namespaces left: $(ip netns list | grep '^wmt-')"
+    ip netns list | grep -q "^$WAFERMILL_CLUSTER_NETNS_PREFIX" && fail "namespaces left: $(ip netns list | grep "^$WAFERMILL_CLUSTER_NETNS_PREFIX")"
     running "$munged_pid" && fail "munged (pid $munged_pid) still runs"
     [[ -e $WAFERMILL_CLUSTER_DIR ]] && fail "$WAFERMILL_CLUSTER_DIR still exists"
     note "ok: down.sh removed the half-made cluster"
