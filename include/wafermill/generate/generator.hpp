@@ -39,7 +39,10 @@ struct GeneratorResult {
 /// @brief Writes the file. Anomalies are recorded in /wafers/label (0 good, 1 bad) and
 /// /truth/anomaly_kind (0 none, 1 level shift, 2 spikes, 3 drift ramp, 4 noise burst,
 /// 5 stuck sensor) with /truth/anomaly_sensor.
-/// @throws UsageError for impossible options or an existing output without force.
+/// The file is written as `<output>.tmp.<pid>` and renamed into place when complete.
+/// @throws UsageError for impossible options or an existing output without force;
+/// HdfError if HDF5 fails while writing; InputError if the final fsync or rename fails
+/// (the temporary file is removed in every failing case).
 GeneratorResult generate_traces(const GeneratorOptions& options);
 
 }  // namespace wafermill::generate
