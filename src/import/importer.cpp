@@ -56,9 +56,12 @@ Layout parse_layout(std::string_view name) {
 
 std::string_view to_string(Layout layout) {
   switch (layout) {
-    case Layout::trace_per_row: return "trace-per-row";
-    case Layout::sample_per_row: return "sample-per-row";
-    case Layout::file_per_wafer: return "file-per-wafer";
+    case Layout::trace_per_row:
+      return "trace-per-row";
+    case Layout::sample_per_row:
+      return "sample-per-row";
+    case Layout::file_per_wafer:
+      return "file-per-wafer";
   }
   return "unknown";
 }
@@ -70,8 +73,9 @@ void ImportOptions::validate() const {
     throw UsageError("import: --label-column and --labels both give labels; choose one");
   }
   if (label_column && layout == Layout::file_per_wafer) {
-    throw UsageError("import: --label-column needs a row layout (one wafer per row); "
-                     "give --labels FILE with one row per wafer file instead");
+    throw UsageError(
+        "import: --label-column needs a row layout (one wafer per row); "
+        "give --labels FILE with one row per wafer file instead");
   }
   if (ragged && layout != Layout::trace_per_row) {
     throw UsageError("import: --ragged applies to --layout trace-per-row only");
@@ -89,7 +93,9 @@ ImportOptions preset(std::string_view name) {
     o.label_column = true;
     o.label_map = LabelMap::parse("1=0,-1=1");
     o.text.header = HeaderMode::absent;
-    o.citation = "UCR Time Series Classification Archive (2018), www.cs.ucr.edu/~eamonn/time_series_data_2018";
+    o.citation =
+        "UCR Time Series Classification Archive (2018), "
+        "www.cs.ucr.edu/~eamonn/time_series_data_2018";
     return o;
   }
   if (name == "secom") {
@@ -97,8 +103,9 @@ ImportOptions preset(std::string_view name) {
     o.text.delimiter = kWhitespace;
     o.text.header = HeaderMode::absent;
     o.label_map = LabelMap::parse("-1=0,1=1");
-    o.citation = "UCI Machine Learning Repository, SECOM, M. McCann and A. Johnston (2008), "
-                 "DOI 10.24432/C54305, CC BY 4.0";
+    o.citation =
+        "UCI Machine Learning Repository, SECOM, M. McCann and A. Johnston (2008), "
+        "DOI 10.24432/C54305, CC BY 4.0";
     return o;
   }
   throw UsageError("--preset \"" + std::string(name) + "\": expected ucr or secom");

@@ -57,8 +57,8 @@ LabelMap LabelMap::parse(std::string_view text) {
     const std::string_view token = eq == std::string_view::npos ? "" : trim(entry.substr(0, eq));
     const std::string_view target = eq == std::string_view::npos ? "" : trim(entry.substr(eq + 1));
     if (token.empty() || (target != "0" && target != "1")) {
-      throw UsageError("--label-map \"" + std::string(text) + "\": entry \"" +
-                       std::string(entry) + "\" is not TOKEN=0 or TOKEN=1 (0 good, 1 bad)");
+      throw UsageError("--label-map \"" + std::string(text) + "\": entry \"" + std::string(entry) +
+                       "\" is not TOKEN=0 or TOKEN=1 (0 good, 1 bad)");
     }
     m.entries_.emplace_back(std::string(token), target == "1" ? 1 : 0);
     begin = end + 1;
@@ -114,14 +114,29 @@ std::optional<std::int64_t> parse_timestamp(std::string_view text, std::string_v
     }
     bool ok = true;
     switch (format[++f]) {
-      case 'Y': ok = number(4, year); break;
-      case 'm': ok = number(2, month); break;
-      case 'd': ok = number(2, day); break;
-      case 'H': ok = number(2, hour); break;
-      case 'M': ok = number(2, minute); break;
-      case 'S': ok = number(2, second); break;
-      case '%': ok = t < text.size() && text[t++] == '%'; break;
-      default: return std::nullopt;
+      case 'Y':
+        ok = number(4, year);
+        break;
+      case 'm':
+        ok = number(2, month);
+        break;
+      case 'd':
+        ok = number(2, day);
+        break;
+      case 'H':
+        ok = number(2, hour);
+        break;
+      case 'M':
+        ok = number(2, minute);
+        break;
+      case 'S':
+        ok = number(2, second);
+        break;
+      case '%':
+        ok = t < text.size() && text[t++] == '%';
+        break;
+      default:
+        return std::nullopt;
     }
     if (!ok) return std::nullopt;
   }
@@ -138,13 +153,14 @@ std::optional<std::int64_t> parse_timestamp(std::string_view text, std::string_v
 
 LabelsReader::LabelsReader(const std::string& path, const TextFormat& format, LabelMap map,
                            std::string timestamp_format)
-    : table_(path, [&] {
-        // A labels file has no header row, and its delimiter is its own (SECOM: spaces).
-        TextFormat f = format;
-        f.header = HeaderMode::absent;
-        f.delimiter = 0;
-        return f;
-      }()),
+    : table_(path,
+             [&] {
+               // A labels file has no header row, and its delimiter is its own (SECOM: spaces).
+               TextFormat f = format;
+               f.header = HeaderMode::absent;
+               f.delimiter = 0;
+               return f;
+             }()),
       map_(std::move(map)),
       timestamp_format_(std::move(timestamp_format)) {
   if (table_.empty()) throw InputError(path + ": the labels file is empty");

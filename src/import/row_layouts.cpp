@@ -19,8 +19,8 @@ WaferMeta next_label(LabelsReader& labels, const std::string& data_where, std::u
   const auto row = labels.next();
   if (!row) {
     throw InputError(labels.path() + ": has " + std::to_string(wafer) +
-                     " label rows, but the data has more wafers (" + data_where +
-                     " is wafer " + std::to_string(wafer + 1) + ")");
+                     " label rows, but the data has more wafers (" + data_where + " is wafer " +
+                     std::to_string(wafer + 1) + ")");
   }
   WaferMeta meta;
   meta.label = row->label;
@@ -31,9 +31,9 @@ WaferMeta next_label(LabelsReader& labels, const std::string& data_where, std::u
 
 void expect_labels_end(LabelsReader& labels, std::uint64_t n_wafers) {
   if (labels.next()) {
-    throw InputError(labels.path() + ":" + std::to_string(labels.line_number()) +
-                     ": label row " + std::to_string(n_wafers + 1) +
-                     " has no wafer: the data has only " + std::to_string(n_wafers) + " wafers");
+    throw InputError(labels.path() + ":" + std::to_string(labels.line_number()) + ": label row " +
+                     std::to_string(n_wafers + 1) + " has no wafer: the data has only " +
+                     std::to_string(n_wafers) + " wafers");
   }
 }
 
@@ -55,7 +55,8 @@ PassResult pass_rows(const ImportOptions& o, const std::vector<std::string>& fil
     if (!traces && !table.header().empty()) {
       // sample_per_row: the header names the sensors (after the label column, if any).
       const auto& h = table.header();
-      std::vector<std::string> names(h.begin() + static_cast<std::ptrdiff_t>(std::min(first, h.size())), h.end());
+      std::vector<std::string> names(
+          h.begin() + static_cast<std::ptrdiff_t>(std::min(first, h.size())), h.end());
       if (r.n_sensors != 0 && names.size() != r.n_sensors) {
         throw InputError(where_header + ": header has " + std::to_string(names.size()) +
                          " sensor names, expected " + std::to_string(r.n_sensors) + " as in " +
@@ -104,8 +105,9 @@ PassResult pass_rows(const ImportOptions& o, const std::vector<std::string>& fil
           r.n_sensors = n_values;
           reference = where;
         } else if (n_values != r.n_sensors) {
-          throw InputError(where + ": ragged row: " + std::to_string(n_values) + " values, expected " +
-                           std::to_string(r.n_sensors) + " as on " + reference);
+          throw InputError(where + ": ragged row: " + std::to_string(n_values) +
+                           " values, expected " + std::to_string(r.n_sensors) + " as on " +
+                           reference);
         }
       }
       values.resize(n_values);

@@ -22,11 +22,16 @@ std::string_view trim(std::string_view s) {
 
 std::string delimiter_name(char d) {
   switch (d) {
-    case kWhitespace: return "whitespace";
-    case '\t': return "tab";
-    case ',': return "comma";
-    case ';': return "semicolon";
-    default: return std::string("'") + d + "'";
+    case kWhitespace:
+      return "whitespace";
+    case '\t':
+      return "tab";
+    case ',':
+      return "comma";
+    case ';':
+      return "semicolon";
+    default:
+      return std::string("'") + d + "'";
   }
 }
 
@@ -80,7 +85,7 @@ std::string missing_tokens_text(const std::vector<std::string>& tokens) {
 }
 
 std::optional<std::vector<std::string_view>> split_fields(std::string_view line, char delimiter,
-                                                           std::deque<std::string>& storage) {
+                                                          std::deque<std::string>& storage) {
   std::vector<std::string_view> fields;
   const bool blanks = delimiter == kWhitespace;
   std::size_t i = 0;
@@ -155,9 +160,8 @@ std::optional<double> parse_value(std::string_view field,
   // from_chars takes no leading '+', which text exports do write.
   const std::string_view digits = t.front() == '+' ? t.substr(1) : t;
   double value = 0.0;
-  const auto [ptr, ec] =
-      std::from_chars(digits.data(), digits.data() + digits.size(), value,
-                      std::chars_format::general);
+  const auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value,
+                                         std::chars_format::general);
   if (ptr != digits.data() + digits.size()) return std::nullopt;
   // Out of range: strtod's answer (±HUGE_VAL or a denormal/0) is what a text reader expects.
   if (ec == std::errc::result_out_of_range) {
@@ -206,8 +210,10 @@ TableReader::TableReader(const std::string& path, const TextFormat& format,
     bool any_text = false;
     for (std::size_t i = first_value_column; i < fields_.size(); ++i) {
       const auto v = parse_value(fields_[i], format_.missing_tokens);
-      if (!v) any_text = true;
-      else if (!std::isnan(*v)) any_number = true;
+      if (!v)
+        any_text = true;
+      else if (!std::isnan(*v))
+        any_number = true;
     }
     header = any_text && !any_number;
   }

@@ -62,8 +62,8 @@ TraceSink::TraceSink(const std::string& path, SinkShape shape)
   }
   if (shape_.source_file_index) {
     source_file_index_ = wafers.create_dataset("source_file_index", h5::Elem::i64, {n});
-    source_file_index_.write_string_attribute(
-        "meaning", "index into the root attribute import_sources");
+    source_file_index_.write_string_attribute("meaning",
+                                              "index into the root attribute import_sources");
   }
   if (shape_.source_file) source_file_ = wafers.create_string_dataset("source_file", n);
 }
@@ -81,13 +81,16 @@ void TraceSink::append_rows(std::span<const double> values) {
   if (values.size() % s != 0) throw std::logic_error("TraceSink: partial row");
   std::uint64_t rows = values.size() / s;
   if (rows_appended_ + rows > shape_.n_samples) {
-    throw InputError(path_ + ": more sample rows than the scan pass counted; did an input change during the import?");
+    throw InputError(
+        path_ +
+        ": more sample rows than the scan pass counted; did an input change during the import?");
   }
   rows_appended_ += rows;
   while (rows > 0) {
     const std::uint64_t buffered = rows_.size() / s;
     const std::uint64_t take = std::min(rows, buffer_rows_ - buffered);
-    rows_.insert(rows_.end(), values.begin(), values.begin() + static_cast<std::ptrdiff_t>(take * s));
+    rows_.insert(rows_.end(), values.begin(),
+                 values.begin() + static_cast<std::ptrdiff_t>(take * s));
     values = values.subspan(take * s);
     rows -= take;
     if (rows_.size() / s == buffer_rows_) flush_rows();
@@ -110,7 +113,8 @@ void TraceSink::flush_rows() {
 
 void TraceSink::end_wafer(const WaferMeta& meta) {
   if (wafers_written_ + offsets_buf_.size() >= shape_.n_wafers) {
-    throw InputError(path_ + ": more wafers than the scan pass counted; did an input change during the import?");
+    throw InputError(
+        path_ + ": more wafers than the scan pass counted; did an input change during the import?");
   }
   offsets_buf_.push_back(static_cast<std::int64_t>(rows_appended_));
   if (shape_.labels) label_buf_.push_back(meta.label);
@@ -152,10 +156,9 @@ void TraceSink::close() {
   flush_wafers();
   if (rows_written_ != shape_.n_samples || wafers_written_ != shape_.n_wafers) {
     throw InputError(path_ + ": the write pass produced " + std::to_string(wafers_written_) +
-                           " wafers and " + std::to_string(rows_written_) +
-                           " rows, the scan pass counted " + std::to_string(shape_.n_wafers) +
-                           " and " + std::to_string(shape_.n_samples) +
-                     "; did an input change during the import?");
+                     " wafers and " + std::to_string(rows_written_) +
+                     " rows, the scan pass counted " + std::to_string(shape_.n_wafers) + " and " +
+                     std::to_string(shape_.n_samples) + "; did an input change during the import?");
   }
   // Datasets first: File::close refuses while objects of the file are still open.
   for (h5::Dataset* d : {&values_, &offsets_, &label_, &timestamp_, &source_line_,

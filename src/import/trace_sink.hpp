@@ -73,10 +73,10 @@ class TraceSink {
   format::h5::Dataset values_, offsets_, label_, timestamp_, source_line_, source_file_index_,
       source_file_;
   std::uint64_t buffer_rows_ = 0;
-  std::vector<double> rows_;          // buffered rows, row-major
-  std::vector<float> rows32_;         // the same converted, when storing float32
-  std::uint64_t rows_written_ = 0;    // rows of /traces/values already in the file
-  std::uint64_t rows_appended_ = 0;   // rows received so far
+  std::vector<double> rows_;         // buffered rows, row-major
+  std::vector<float> rows32_;        // the same converted, when storing float32
+  std::uint64_t rows_written_ = 0;   // rows of /traces/values already in the file
+  std::uint64_t rows_appended_ = 0;  // rows received so far
   std::uint64_t wafer_batch_ = 0;
   std::uint64_t wafers_written_ = 0;
   std::vector<std::int64_t> offsets_buf_;  // offsets[1 + w] of the queued wafers

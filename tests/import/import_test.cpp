@@ -40,7 +40,9 @@ std::string import_error(const ImportOptions& o, const ScratchDir& dir) {
 TEST(ImportRows, SamplePerRowWithLabelsFileAndMissing) {
   ScratchDir dir("sample_rows");
   const auto data = dir.write("d.txt", "1.5 NaN 3\n4 5 NaN\n7 8 9\n");
-  const auto labels = dir.write("l.txt", "-1 \"19/07/2008 11:55:00\"\n1 \"20/07/2008 00:00:01\"\n-1 \"21/07/2008 10:00:00\"\n");
+  const auto labels = dir.write(
+      "l.txt",
+      "-1 \"19/07/2008 11:55:00\"\n1 \"20/07/2008 00:00:01\"\n-1 \"21/07/2008 10:00:00\"\n");
   auto o = rows_options(dir, {data});
   o.labels_file = labels;
   o.label_map = LabelMap::parse("-1=0,1=1");
@@ -60,7 +62,8 @@ TEST(ImportRows, SamplePerRowWithLabelsFileAndMissing) {
   EXPECT_EQ(*r.labels, (std::vector<std::uint8_t>{0, 1, 0}));
   EXPECT_EQ(testing::read_wafer_ints(o.output, "timestamp"),
             (std::vector<std::int64_t>{1216468500, 1216512001, 1216634400}));
-  EXPECT_EQ(testing::read_wafer_ints(o.output, "source_line"), (std::vector<std::int64_t>{1, 2, 3}));
+  EXPECT_EQ(testing::read_wafer_ints(o.output, "source_line"),
+            (std::vector<std::int64_t>{1, 2, 3}));
 }
 
 TEST(ImportRows, TimestampsAsStrings) {
@@ -75,7 +78,8 @@ TEST(ImportRows, TimestampsAsStrings) {
 
 TEST(ImportRows, TracePerRowWithLabelColumn) {
   ScratchDir dir("trace_rows");
-  auto o = rows_options(dir, {dir.write("w.tsv", "1\t0.5\t0.25\t-1\n-1\t2\t3\t4\n1.0000000e+00\t7\t8\t9\n")});
+  auto o = rows_options(
+      dir, {dir.write("w.tsv", "1\t0.5\t0.25\t-1\n-1\t2\t3\t4\n1.0000000e+00\t7\t8\t9\n")});
   o.layout = Layout::trace_per_row;
   o.label_column = true;
   o.label_map = LabelMap::parse("1=0,-1=1");
@@ -103,12 +107,12 @@ TEST(ImportRows, RaggedTracesOnlyWhenAllowed) {
 TEST(ImportRows, CrlfHeaderAndDelimiterVariantsGiveTheSameFile) {
   ScratchDir dir("variants");
   const std::vector<std::string> texts = {
-      "1,2,3\n4,,6\n",                              // comma, empty field missing
-      "1,2,3\r\n4,,6\r\n",                          // CRLF
-      "a,b,c\r\n1,2,3\r\n\r\n4,,6\r\n\r\n",         // header row, blank lines
-      "\"a\",\"b\",\"c\"\n1, 2 ,3\n4,NA,6\n",       // quoted header, blanks around values
-      "1|2|3\n4|?|6\n",                             // custom delimiter (given below)
-      "1 2 3\n4 NaN 6",                             // whitespace, no final line end
+      "1,2,3\n4,,6\n",                         // comma, empty field missing
+      "1,2,3\r\n4,,6\r\n",                     // CRLF
+      "a,b,c\r\n1,2,3\r\n\r\n4,,6\r\n\r\n",    // header row, blank lines
+      "\"a\",\"b\",\"c\"\n1, 2 ,3\n4,NA,6\n",  // quoted header, blanks around values
+      "1|2|3\n4|?|6\n",                        // custom delimiter (given below)
+      "1 2 3\n4 NaN 6",                        // whitespace, no final line end
   };
   for (std::size_t i = 0; i < texts.size(); ++i) {
     auto o = rows_options(dir, {dir.write("in" + std::to_string(i) + ".txt", texts[i])});
@@ -132,7 +136,8 @@ TEST(ImportRows, HeaderModes) {
   ScratchDir dir("header_modes");
   auto o = rows_options(dir, {dir.write("h.csv", "x,y\n1,2\n")});
   o.text.header = HeaderMode::absent;
-  EXPECT_NE(import_error(o, dir).find("h.csv:1: field 1: \"x\" is not a number"), std::string::npos);
+  EXPECT_NE(import_error(o, dir).find("h.csv:1: field 1: \"x\" is not a number"),
+            std::string::npos);
   o.text.header = HeaderMode::present;
   import_traces(o);
   EXPECT_EQ(read_back(o.output).index.n_wafers, 1u);
@@ -142,7 +147,8 @@ TEST(ImportRows, CustomMissingTokens) {
   ScratchDir dir("missing_tokens");
   auto o = rows_options(dir, {dir.write("m.csv", "1,-999\n?,2\n")});
   o.text.missing_tokens = parse_missing_tokens("-999");
-  EXPECT_NE(import_error(o, dir).find("m.csv:2: field 1: \"?\" is not a number (missing-value tokens: -999"),
+  EXPECT_NE(import_error(o, dir).find(
+                "m.csv:2: field 1: \"?\" is not a number (missing-value tokens: -999"),
             std::string::npos);
   o.text.missing_tokens = parse_missing_tokens("-999,?");
   const auto s = import_traces(o);
@@ -156,8 +162,10 @@ TEST(ImportRows, SeveralInputFilesAreConcatenated) {
   const auto r = read_back(o.output);
   EXPECT_EQ(r.index.n_wafers, 3u);
   EXPECT_EQ(r.at(2, 1), 6.0);
-  EXPECT_EQ(testing::read_wafer_ints(o.output, "source_file_index"), (std::vector<std::int64_t>{0, 0, 1}));
-  EXPECT_EQ(testing::read_wafer_ints(o.output, "source_line"), (std::vector<std::int64_t>{1, 2, 1}));
+  EXPECT_EQ(testing::read_wafer_ints(o.output, "source_file_index"),
+            (std::vector<std::int64_t>{0, 0, 1}));
+  EXPECT_EQ(testing::read_wafer_ints(o.output, "source_line"),
+            (std::vector<std::int64_t>{1, 2, 1}));
 }
 
 TEST(ImportRows, TinyBufferAndFloat32GiveTheSameValues) {
@@ -221,11 +229,13 @@ TEST(ImportMalformed, LabelsFileTooShortOrTooLong) {
   std::string msg = import_error(o, dir);
   EXPECT_NE(msg.find("short.txt: has 2 label rows, but the data has more wafers (" +
                      dir.file("d.txt") + ":3 is wafer 3)"),
-            std::string::npos) << msg;
+            std::string::npos)
+      << msg;
   o.labels_file = dir.write("long.txt", "0\n1\n0\n1\n");
   msg = import_error(o, dir);
   EXPECT_NE(msg.find("long.txt:4: label row 4 has no wafer: the data has only 3 wafers"),
-            std::string::npos) << msg;
+            std::string::npos)
+      << msg;
 }
 
 TEST(ImportMalformed, BadLabelsAndTimestamps) {

@@ -91,7 +91,8 @@ inline std::vector<std::int64_t> read_wafer_ints(const std::string& path, const 
 }
 
 /// A whole 1-D string dataset under /wafers/.
-inline std::vector<std::string> read_wafer_strings(const std::string& path, const std::string& name) {
+inline std::vector<std::string> read_wafer_strings(const std::string& path,
+                                                   const std::string& name) {
   const auto file = format::h5::File::open_read(path);
   const auto ds = file.open_group("wafers").open_dataset(name);
   return ds.read_strings(0, ds.dims()[0]);

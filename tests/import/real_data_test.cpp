@@ -18,13 +18,13 @@ namespace {
 const std::string kData = std::string(WAFERMILL_SOURCE_DIR) + "/../shared/data";
 
 /// Skips the test unless `file` (relative to the data directory) exists.
-#define REQUIRE_DATA(file)                                                                   \
-  do {                                                                                       \
-    if (!std::filesystem::exists(kData + "/" + (file))) {                                    \
-      GTEST_SKIP() << kData << "/" << (file)                                                 \
-                   << " is missing: the real data sets live in ../shared/data (see its "    \
-                      "README)";                                                             \
-    }                                                                                        \
+#define REQUIRE_DATA(file)                                                               \
+  do {                                                                                   \
+    if (!std::filesystem::exists(kData + "/" + (file))) {                                \
+      GTEST_SKIP() << kData << "/" << (file)                                             \
+                   << " is missing: the real data sets live in ../shared/data (see its " \
+                      "README)";                                                         \
+    }                                                                                    \
   } while (0)
 
 TEST(RealData, SecomFacts) {
@@ -109,7 +109,8 @@ TEST(RealData, UcrWaferFacts) {
   EXPECT_EQ(r.index.n_sensors, 1u);
   EXPECT_EQ(r.index.n_samples, 152000u);
   for (std::uint64_t w = 0; w < r.index.n_wafers; ++w) ASSERT_EQ(r.index.wafer_rows(w), 152u);
-  EXPECT_EQ(std::count_if(r.values.begin(), r.values.end(), [](double v) { return std::isnan(v); }), 0);
+  EXPECT_EQ(std::count_if(r.values.begin(), r.values.end(), [](double v) { return std::isnan(v); }),
+            0);
   ASSERT_TRUE(r.labels.has_value());
   EXPECT_EQ(std::count(r.labels->begin(), r.labels->end(), 0), 903);  // 1 = normal
   EXPECT_EQ(std::count(r.labels->begin(), r.labels->end(), 1), 97);   // -1 = abnormal

@@ -47,7 +47,8 @@ TEST(ParseValue, NumbersMissingAndGarbage) {
   EXPECT_EQ(*parse_value("+3e2", missing), 300.0);
   EXPECT_EQ(*parse_value("1.0000000e+00", missing), 1.0);
   EXPECT_TRUE(std::isinf(*parse_value("inf", missing)));
-  for (const char* m : {"NaN", "NA", "?", "", "  "}) EXPECT_TRUE(std::isnan(*parse_value(m, missing))) << m;
+  for (const char* m : {"NaN", "NA", "?", "", "  "})
+    EXPECT_TRUE(std::isnan(*parse_value(m, missing))) << m;
   for (const char* bad : {"1.2.3", "abc", "1e", "--1", "0x10", "12a"}) {
     EXPECT_FALSE(parse_value(bad, missing).has_value()) << bad;
   }
@@ -88,9 +89,9 @@ TEST(Timestamps, UtcSecondsAgainstPython) {
 
 TEST(Timestamps, RejectsMismatchAndOutOfRange) {
   const char* f = "%d/%m/%Y %H:%M:%S";
-  for (const char* bad : {"29/02/2001 00:00:00", "31/04/2008 00:00:00", "01/13/2008 00:00:00",
-                          "01/01/2008 24:00:00", "01/01/2008 00:00", "01/01/2008 00:00:00x",
-                          "2008/01/01 00:00:00", ""}) {
+  for (const char* bad :
+       {"29/02/2001 00:00:00", "31/04/2008 00:00:00", "01/13/2008 00:00:00", "01/01/2008 24:00:00",
+        "01/01/2008 00:00", "01/01/2008 00:00:00x", "2008/01/01 00:00:00", ""}) {
     EXPECT_FALSE(parse_timestamp(bad, f).has_value()) << bad;
   }
 }

@@ -46,10 +46,10 @@ struct ImportOptions {
   TimestampType timestamp_type = TimestampType::unix_seconds;
   /// trace_per_row: accept rows of different lengths (else a ragged row is an error).
   bool ragged = false;
-  bool float32 = false;       ///< store float32 samples (default float64, exact for text)
-  int gzip_level = 0;         ///< 1-9: shuffle + deflate on /traces/values
+  bool float32 = false;  ///< store float32 samples (default float64, exact for text)
+  int gzip_level = 0;    ///< 1-9: shuffle + deflate on /traces/values
   std::uint64_t buffer_bytes = 16ULL << 20;  ///< sample rows held before a write
-  std::string citation;       ///< stored as the root attribute source_citation
+  std::string citation;                      ///< stored as the root attribute source_citation
 
   /// @brief Checks combinations. @throws UsageError naming the conflicting options.
   void validate() const;
@@ -66,11 +66,11 @@ struct ImportSummary {
   std::uint64_t n_wafers = 0;
   std::uint64_t n_samples = 0;
   std::uint64_t n_sensors = 0;
-  std::uint64_t n_missing = 0;     ///< cells read as missing (NaN)
+  std::uint64_t n_missing = 0;  ///< cells read as missing (NaN)
   bool has_labels = false;
-  std::uint64_t n_bad = 0;         ///< wafers labelled 1
+  std::uint64_t n_bad = 0;  ///< wafers labelled 1
   bool has_timestamps = false;
-  std::uint64_t n_files = 0;       ///< data files read
+  std::uint64_t n_files = 0;  ///< data files read
   std::uint64_t output_bytes = 0;
 };
 

@@ -50,7 +50,7 @@ std::string missing_tokens_text(const std::vector<std::string>& tokens);
 /// Views point into `line` or into `storage` (for unescaped quoted fields).
 /// @returns nullopt on an unterminated quote, else the fields.
 std::optional<std::vector<std::string_view>> split_fields(std::string_view line, char delimiter,
-                                                           std::deque<std::string>& storage);
+                                                          std::deque<std::string>& storage);
 
 /// @brief A number, NaN for a missing-value token, or nullopt when the field is neither.
 /// Accepts what strtod accepts in the C locale except hex floats; blanks around are ignored.
