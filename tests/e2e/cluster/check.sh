@@ -113,6 +113,7 @@ EOF
 
 case "$case_name" in
   up)
+    [[ $EUID -eq 0 ]] || fail "the cluster tests need root (network namespaces, slurmd, munged); running as uid $EUID"
     # A cluster left over from an interrupted run is not part of the machine's own state.
     "$cluster/down.sh" --quiet || fail "could not remove a leftover cluster"
     machine_state >"$SHARED/machine-before.txt"
