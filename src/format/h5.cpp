@@ -205,25 +205,38 @@ Handle create_attribute(hid_t loc, const std::string& name, hid_t type, hid_t sp
 
 }  // namespace
 
+namespace {
+/// Writes `values` as fixed-length, NUL-padded UTF-8 strings of the longest one's size.
+/// Fixed-length attribute data lives in the (checksummed, 1.10 format) object header, whereas
+/// variable-length strings live in the global heap, which HDF5 1.10 does not checksum and whose
+/// damage crashes H5HG_read (found by tests/format/damaged_file_test.cpp).
+void write_fixed_strings(hid_t loc, const std::string& name, const std::vector<std::string>& values,
+                         bool scalar, const std::string& file, const std::string& object) {
+  std::size_t size = 1;
+  for (const auto& v : values) size = std::max(size, v.size());
+  Handle type(check_id(H5Tcopy(H5T_C_S1), file, object, "H5Tcopy"), HandleKind::datatype);
+  check(H5Tset_size(type.id(), size), file, object, "H5Tset_size");
+  check(H5Tset_strpad(type.id(), H5T_STR_NULLPAD), file, object, "H5Tset_strpad");
+  check(H5Tset_cset(type.id(), H5T_CSET_UTF8), file, object, "H5Tset_cset");
+  Handle space = scalar ? scalar_space(file, object) : simple_space({values.size()}, file, object);
+  Handle a = create_attribute(loc, name, type.id(), space.id(), file, object);
+  std::vector<char> buf(values.size() * size, '\0');
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    std::copy(values[i].begin(), values[i].end(),
+              buf.begin() + static_cast<std::ptrdiff_t>(i * size));
+  }
+  check(H5Awrite(a.id(), type.id(), buf.data()), file, object, "H5Awrite " + name);
+  a.close(file, object);
+}
+}  // namespace
+
 void Location::write_string_attribute(const std::string& name, const std::string& value) {
-  Handle type = vlen_string_type(file_, path_);
-  Handle space = scalar_space(file_, path_);
-  Handle a = create_attribute(id(), name, type.id(), space.id(), file_, path_);
-  const char* p = value.c_str();
-  check(H5Awrite(a.id(), type.id(), &p), file_, path_, ("H5Awrite " + name).c_str());
-  a.close(file_, path_);
+  write_fixed_strings(id(), name, {value}, true, file_, path_);
 }
 
 void Location::write_strings_attribute(const std::string& name,
                                        const std::vector<std::string>& values) {
-  Handle type = vlen_string_type(file_, path_);
-  Handle space = simple_space({values.size()}, file_, path_);
-  Handle a = create_attribute(id(), name, type.id(), space.id(), file_, path_);
-  std::vector<const char*> ptrs;
-  ptrs.reserve(values.size());
-  for (const auto& v : values) ptrs.push_back(v.c_str());
-  check(H5Awrite(a.id(), type.id(), ptrs.data()), file_, path_, ("H5Awrite " + name).c_str());
-  a.close(file_, path_);
+  write_fixed_strings(id(), name, values, false, file_, path_);
 }
 
 void Location::write_int_attribute(const std::string& name, std::int64_t value) {

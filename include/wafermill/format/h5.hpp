@@ -148,9 +148,11 @@ class Location {
   std::uint64_t attribute_size(const std::string& name) const;
   /// @brief Bytes attribute `name` occupies in the file. @throws HdfError
   std::uint64_t attribute_storage_bytes(const std::string& name) const;
-  /// @brief Writes (replacing) a scalar variable-length UTF-8 string attribute. @throws HdfError
+  /// @brief Writes (replacing) a scalar fixed-length UTF-8 string attribute (fixed length keeps
+  /// it in the checksummed object header, unlike variable-length strings). @throws HdfError
   void write_string_attribute(const std::string& name, const std::string& value);
-  /// @brief Writes (replacing) a 1-D variable-length UTF-8 string attribute. @throws HdfError
+  /// @brief Writes (replacing) a 1-D fixed-length UTF-8 string attribute, each string
+  /// NUL-padded to the longest. @throws HdfError
   void write_strings_attribute(const std::string& name, const std::vector<std::string>& values);
   /// @brief Writes (replacing) a scalar int64 attribute. @throws HdfError
   void write_int_attribute(const std::string& name, std::int64_t value);
