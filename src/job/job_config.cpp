@@ -66,8 +66,8 @@ void JobConfig::validate() const {
   if (input.empty()) throw UsageError("--input is required");
   if (output.empty()) throw UsageError("--output is required");
   if (output == input) throw UsageError("--output must differ from --input");
-  if (memory_budget_bytes < (1ULL << 20))
-    throw UsageError("--memory-budget must be at least 1 MiB");
+  if (memory_budget_bytes < (64ULL << 10))
+    throw UsageError("--memory-budget must be at least 0.0625 MiB (64 KiB)");
   if (block_size == 0) throw UsageError("--block-size must be at least 1 wafer");
   if (histogram_bins == 0 || histogram_bins > 65536)
     throw UsageError("--histogram-bins must be in 1..65536");

@@ -83,7 +83,7 @@ std::string fingerprint(const format::TraceIndex& index) {
   mix(&index.n_samples, sizeof index.n_samples);
   mix(&index.n_sensors, sizeof index.n_sensors);
   mix(index.offsets.data(), index.offsets.size() * sizeof(std::uint64_t));
-  char buf[20];
+  char buf[32];
   std::snprintf(buf, sizeof buf, "fnv1a64:%016llx", static_cast<unsigned long long>(h));
   return buf;
 }

@@ -57,7 +57,7 @@ void unpack_batch(const std::vector<double>& in, const features::FeatureLayout& 
   std::copy(p, p + batch.block.by_step.size(), batch.block.by_step.begin());
   p += batch.block.by_step.size();
   batch.partials.resize(batch.n_blocks * layout.n_sensors);
-  std::memcpy(batch.partials.data(), p, batch.partials.size() * sizeof(reduce::Moments));
+  std::memcpy(static_cast<void*>(batch.partials.data()), p, batch.partials.size() * sizeof(reduce::Moments));
   p += batch.partials.size() * kMomentDoubles;
   batch.latency_s.assign(p, p + n_wafers);
 }

@@ -149,7 +149,7 @@ void Worker::process_oversize_wafer(std::uint64_t w) {
       index_.has_steps ? std::span<std::int32_t>(steps_.data(), rows) : std::span<std::int32_t>();
 
   const std::uint64_t base = batch_.block.first_wafer;
-  double latency = 0.0;
+  double read_total = 0.0;
   for (std::uint64_t s = 0; s < index_.n_sensors; ++s) {
     metrics::Stopwatch watch;
     reader_.read_column(row0, rows, s, buffer_.data(), s == 0 ? steps : std::span<std::int32_t>());
@@ -167,10 +167,11 @@ void Worker::process_oversize_wafer(std::uint64_t w) {
     chunk.steps = steps;
     backend_.extract(chunk, batch_.block);
     stats_.compute_s += watch.elapsed();
-    latency += read_s + batch_.block.compute_seconds[w - base];
+    read_total += read_s;
   }
   stats_.samples += rows;
-  batch_.latency_s[w - base] = latency;
+  // The backend adds each column's time into compute_seconds.
+  batch_.latency_s[w - base] = read_total + batch_.block.compute_seconds[w - base];
 }
 
 }  // namespace wafermill::job
