@@ -109,6 +109,10 @@ TEST(Amdahl, NoisyTimesGiveAnErrorThatCoversTheTruth) {
   ASSERT_TRUE(fit);
   EXPECT_GT(fit->serial_fraction_error, 1e-4);
   EXPECT_NEAR(fit->serial_fraction, 0.2, 3 * fit->serial_fraction_error);
+  // Independently with numpy: lstsq of [1, 1/P], C = σ² (XᵀX)⁻¹, SE(f) = sqrt(gᵀ C g) with
+  // g = (b, −a) / (a + b)².
+  EXPECT_NEAR(fit->serial_fraction, 0.20143941171868893, 1e-12);
+  EXPECT_NEAR(fit->serial_fraction_error, 0.01248735501221016, 1e-12);
 }
 
 TEST(Amdahl, NeedsTwoRankCountsAndGivesNoErrorFromTwoRuns) {
