@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <stdexcept>
+#include <unistd.h>
 
 #include "wafermill/metrics/metrics.hpp"
 
@@ -16,7 +17,8 @@ static_assert(sizeof(reduce::Moments) == 7 * sizeof(double), "Moments must be 7 
 std::size_t packed_size(const features::FeatureLayout& l, std::uint64_t n_wafers,
                         std::uint64_t n_blocks) {
   const std::size_t f = l.features.size(), s = l.n_sensors;
-  return kHeader + n_wafers * s * f * (1 + l.n_steps) + n_blocks * s * kMomentDoubles + n_wafers;
+  return kHeader + n_wafers * s * f * (1 + l.n_steps) + n_blocks * s * kMomentDoubles + n_wafers +
+         n_blocks;
 }
 
 void check(int rc, const char* what) {
@@ -38,7 +40,8 @@ void pack_batch(const BatchResult& batch, std::vector<double>& out) {
   p = std::copy(b.by_step.begin(), b.by_step.end(), p);
   std::memcpy(p, batch.partials.data(), batch.partials.size() * sizeof(reduce::Moments));
   p += batch.partials.size() * kMomentDoubles;
-  std::copy(batch.latency_s.begin(), batch.latency_s.end(), p);
+  p = std::copy(batch.latency_s.begin(), batch.latency_s.end(), p);
+  std::memcpy(p, batch.keys.data(), batch.keys.size() * sizeof(std::uint64_t));
 }
 
 void unpack_batch(const std::vector<double>& in, const features::FeatureLayout& layout,
@@ -60,6 +63,9 @@ void unpack_batch(const std::vector<double>& in, const features::FeatureLayout& 
   std::memcpy(static_cast<void*>(batch.partials.data()), p, batch.partials.size() * sizeof(reduce::Moments));
   p += batch.partials.size() * kMomentDoubles;
   batch.latency_s.assign(p, p + n_wafers);
+  p += n_wafers;
+  batch.keys.resize(batch.n_blocks);
+  std::memcpy(batch.keys.data(), p, batch.n_blocks * sizeof(std::uint64_t));
 }
 
 MpiSender::~MpiSender() {
@@ -91,64 +97,104 @@ void MpiSender::flush() {
   pending_.clear();
 }
 
+Heartbeat::~Heartbeat() {
+  if (request_ != MPI_REQUEST_NULL) MPI_Wait(&request_, MPI_STATUS_IGNORE);
+}
+
+void Heartbeat::send() {
+  if (request_ != MPI_REQUEST_NULL) check(MPI_Wait(&request_, MPI_STATUS_IGNORE), "MPI_Wait");
+  payload_[0] = unit_[0];
+  payload_[1] = unit_[1];
+  check(MPI_Isend(payload_, 2, MPI_UINT64_T, 0, kTagHeartbeat, comm_, &request_), "MPI_Isend");
+  last_ = metrics::now_seconds();
+}
+
+void Heartbeat::holds(const partition::WorkUnit& unit) {
+  unit_[0] = unit.first_block;
+  unit_[1] = unit.end_block;
+  if (interval_s_ > 0) send();
+}
+
+void Heartbeat::maybe_beat() {
+  if (interval_s_ > 0 && metrics::now_seconds() - last_ >= interval_s_) send();
+}
+
+void Heartbeat::done() {
+  if (request_ != MPI_REQUEST_NULL) check(MPI_Wait(&request_, MPI_STATUS_IGNORE), "MPI_Wait");
+  check(MPI_Send(nullptr, 0, MPI_BYTE, 0, kTagDone, comm_), "MPI_Send");
+}
+
 Coordinator::Coordinator(MPI_Comm comm, Collector& collector, const features::FeatureLayout& layout,
-                         partition::UnitDispenser* dynamic_dispenser)
-    : comm_(comm), collector_(collector), layout_(layout), dispenser_(dynamic_dispenser) {
+                         partition::UnitDispenser* dynamic_dispenser, const StopRequest& stop,
+                         WorkerWatch& watch, SelfWatchdog& self)
+    : comm_(comm), collector_(collector), layout_(layout), dispenser_(dynamic_dispenser),
+      stop_(stop), watch_(watch), self_(self) {
   MPI_Comm_size(comm, &size_);
 }
 
 void Coordinator::poll() {
+  self_.beat();
   int flag = 1;
   while (true) {
     MPI_Status status;
     check(MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, comm_, &flag, &status), "MPI_Iprobe");
-    if (!flag) return;
+    if (!flag) break;
     handle(status);
   }
+  watch_.check(comm_);
 }
 
 void Coordinator::handle(const MPI_Status& status) {
+  const int source = status.MPI_SOURCE;
+  watch_.heard(source);
   if (status.MPI_TAG == kTagResult) {
     int count = 0;
     MPI_Get_count(&status, MPI_DOUBLE, &count);
     buffer_.resize(static_cast<std::size_t>(count));
-    check(MPI_Recv(buffer_.data(), count, MPI_DOUBLE, status.MPI_SOURCE, kTagResult, comm_,
+    check(MPI_Recv(buffer_.data(), count, MPI_DOUBLE, source, kTagResult, comm_,
                    MPI_STATUS_IGNORE),
           "MPI_Recv");
     unpack_batch(buffer_, layout_, batch_);
     collector_.accept(batch_);
   } else if (status.MPI_TAG == kTagRequest) {
-    check(MPI_Recv(nullptr, 0, MPI_BYTE, status.MPI_SOURCE, kTagRequest, comm_, MPI_STATUS_IGNORE),
+    check(MPI_Recv(nullptr, 0, MPI_BYTE, source, kTagRequest, comm_, MPI_STATUS_IGNORE),
           "MPI_Recv");
     std::uint64_t unit[2] = {0, 0};
-    if (dispenser_ != nullptr) {
-      if (auto u = dispenser_->next(status.MPI_SOURCE)) {
+    // Once a stop is requested no unit is handed out: the workers finish what they hold.
+    if (dispenser_ != nullptr && !stop_.requested()) {
+      if (auto u = dispenser_->next(source)) {
         unit[0] = u->first_block;
         unit[1] = u->end_block;
       }
     }
-    if (unit[0] == unit[1]) ++done_sent_;
-    check(MPI_Send(unit, 2, MPI_UINT64_T, status.MPI_SOURCE, kTagUnit, comm_), "MPI_Send");
+    check(MPI_Send(unit, 2, MPI_UINT64_T, source, kTagUnit, comm_), "MPI_Send");
+  } else if (status.MPI_TAG == kTagHeartbeat) {
+    std::uint64_t unit[2];
+    check(MPI_Recv(unit, 2, MPI_UINT64_T, source, kTagHeartbeat, comm_, MPI_STATUS_IGNORE),
+          "MPI_Recv");
+    watch_.holds(source, partition::WorkUnit{unit[0], unit[1]});
+  } else if (status.MPI_TAG == kTagDone) {
+    check(MPI_Recv(nullptr, 0, MPI_BYTE, source, kTagDone, comm_, MPI_STATUS_IGNORE), "MPI_Recv");
+    watch_.finished(source);
   } else {
     throw std::runtime_error("unexpected message tag " + std::to_string(status.MPI_TAG) +
-                             " from rank " + std::to_string(status.MPI_SOURCE));
+                             " from rank " + std::to_string(source));
   }
 }
 
 void Coordinator::finish(double& wait_s) {
-  const int workers_to_release = dispenser_ != nullptr ? size_ - 1 : 0;
-  while (!collector_.complete() || done_sent_ < workers_to_release) {
-    MPI_Status status;
-    {
-      metrics::ScopedTimer t(wait_s);
-      check(MPI_Probe(MPI_ANY_SOURCE, MPI_ANY_TAG, comm_, &status), "MPI_Probe");
-    }
-    handle(status);
+  metrics::ScopedTimer t(wait_s);
+  self_.holds({}, "waiting for the workers' results");
+  // Polls and sleeps rather than blocking in MPI_Probe: a worker that never answers must not
+  // keep rank 0 from noticing (watchdog.hpp), and sleeping leaves the cores to the workers.
+  while (watch_.finished_count() < size_ - 1) {
+    poll();
+    ::usleep(200);
   }
 }
 
 UnitRequester::UnitRequester(MPI_Comm comm, WorkerStats& stats) : comm_(comm), stats_(stats) {
-  request();
+  // No initial request: the coordinator sends every worker its first unit unasked (start()).
 }
 
 void UnitRequester::request() {

@@ -4,7 +4,8 @@
 //   RESULT  worker → 0   one BatchResult packed as doubles (header: first_block, n_blocks,
 //                         first_wafer, n_wafers; then values, by_step, partials, latencies)
 //   REQUEST worker → 0   empty: "give me a unit" (dynamic policy only)
-//   UNIT    0 → worker   two uint64: [first_block, end_block); first == end means "no more"
+//   UNIT    0 → worker   two uint64: [first_block, end_block); first == end means "no more".
+//                         The first unit of every worker is sent unasked at the start.
 // A worker keeps one request outstanding (it asks for unit k+1 before processing unit k), so the
 // coordinator's polling between its own chunks is hidden behind the worker's work.
 #pragma once
@@ -16,12 +17,20 @@
 #include <mpi.h>
 
 #include "collector.hpp"
+#include "stop_request.hpp"
+#include "watchdog.hpp"
 #include "wafermill/partition/policy.hpp"
 #include "worker.hpp"
 
 namespace wafermill::job {
 
-enum Tag : int { kTagResult = 101, kTagRequest = 102, kTagUnit = 103 };
+enum Tag : int {
+  kTagResult = 101,
+  kTagRequest = 102,
+  kTagUnit = 103,
+  kTagHeartbeat = 104,
+  kTagDone = 105
+};
 
 /// Packs a batch into `out` (resized).
 void pack_batch(const BatchResult& batch, std::vector<double>& out);
@@ -54,6 +63,8 @@ class Coordinator {
  public:
   Coordinator(MPI_Comm comm, Collector& collector, const features::FeatureLayout& layout,
               partition::UnitDispenser* dynamic_dispenser);
+  /// Sends every worker its first unit (dynamic policy); call once before rank 0's own work.
+  void start();
   /// Handles every message already waiting (call between own chunks).
   void poll();
   /// Blocks until every block's result arrived and every worker was told there is no more work.

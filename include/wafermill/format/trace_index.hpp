@@ -28,6 +28,7 @@ struct TraceIndex {
   ValueType value_type = ValueType::float32;
   bool values_chunked = false;
   bool values_filtered = false;        ///< gzip/shuffle/fletcher32 present
+  std::uint64_t values_chunk_rows = 0; ///< rows of one chunk of /traces/values (0: contiguous)
   std::vector<std::uint64_t> offsets;  ///< n_wafers + 1 row offsets
   bool has_steps = false;
   std::uint32_t n_steps = 0;              ///< 1 + largest step value (0 without steps)
