@@ -33,7 +33,11 @@ Command make_run_command(int argc, char** argv, const std::string& command_line)
     ("kl-smoothing", po::value<double>()->default_value(d.kl_smoothing), "additive smoothing of KL counts")
     ("baseline", po::value<std::string>()->default_value(d.baseline), "run (run the sequential baseline too) | none | FILE (report of an earlier single-rank run)")
     ("progress-interval", po::value<double>()->default_value(d.progress_interval_s), "seconds between progress lines when stderr is not a terminal")
-    ("quiet,q", po::bool_switch(), "no progress and no summary");
+    ("quiet,q", po::bool_switch(), "no progress and no summary")
+    ("resume", po::bool_switch(), "reuse the blocks the result store holds for this input and configuration (after a kill, a stop or an append); see docs/RELIABILITY.md")
+    ("store", po::value<std::string>()->default_value(""), "result store directory (default OUTPUT.wmstore); none: keep no store")
+    ("time-limit", po::value<double>()->default_value(d.time_limit_s), "stop cleanly after this many seconds, keeping finished blocks for --resume (exit code 3); 0: no limit")
+    ("rank-timeout", po::value<double>()->default_value(d.rank_timeout_s), "abort the job, naming the rank and its blocks, when a rank shows no progress for this many seconds; 0: never");
   bool help = false;
   const po::variables_map vm = parse_options("run", argc, argv, desc, nullptr, &help);
   if (help) {
@@ -64,13 +68,24 @@ Command make_run_command(int argc, char** argv, const std::string& command_line)
   c.baseline = vm["baseline"].as<std::string>();
   c.progress_interval_s = vm["progress-interval"].as<double>();
   c.quiet = vm["quiet"].as<bool>();
+  c.resume = vm["resume"].as<bool>();
+  c.store = vm["store"].as<std::string>();
+  c.time_limit_s = vm["time-limit"].as<double>();
+  c.rank_timeout_s = vm["rank-timeout"].as<double>();
   c.command_line = command_line;
   c.validate();
 
   return {"run", true, [c](MPI_Comm comm) {
-            const report::RunReport r = job::run_parallel(c, comm);
             int rank = 0;
             MPI_Comm_rank(comm, &rank);
+            report::RunReport r;
+            try {
+              r = job::run_parallel(c, comm);
+            } catch (const job::StoppedEarly& e) {
+              // Every rank gets here together; the exit code tells slurm/run.sbatch to requeue.
+              if (rank == 0) std::fprintf(stderr, "wafermill: %s\n", e.what());
+              return job::kExitStoppedEarly;
+            }
             if (rank == 0) {
               if (!c.report.empty()) report::write_report(r, c.report);
               if (!c.quiet) std::fputs(report::text_summary(r).c_str(), stdout);

@@ -30,6 +30,10 @@ BaselineRun run_baseline_child(const JobConfig& config, const std::string& exe) 
 
   JobConfig child = config;
   child.output = run.output_path;
+  // The baseline measures a whole computation: no store to reuse or fill, no early stop.
+  child.resume = false;
+  child.store = "none";
+  child.time_limit_s = 0.0;
   child.report.clear();
   child.baseline = "none";
   child.force = true;

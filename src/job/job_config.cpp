@@ -28,6 +28,10 @@ nlohmann::json JobConfig::to_json() const {
           {"baseline", baseline},
           {"progress_interval_s", progress_interval_s},
           {"quiet", quiet},
+          {"resume", resume},
+          {"store", store},
+          {"time_limit_s", time_limit_s},
+          {"rank_timeout_s", rank_timeout_s},
           {"command_line", command_line}};
 }
 
@@ -56,10 +60,19 @@ JobConfig JobConfig::from_json(const nlohmann::json& j) {
     c.progress_interval_s = j.at("progress_interval_s").get<double>();
     c.quiet = j.at("quiet").get<bool>();
     c.command_line = j.value("command_line", "");
+    c.resume = j.value("resume", false);
+    c.store = j.value("store", std::string());
+    c.time_limit_s = j.value("time_limit_s", 0.0);
+    c.rank_timeout_s = j.value("rank_timeout_s", 600.0);
     return c;
   } catch (const nlohmann::json::exception& e) {
     throw InputError(std::string("malformed job configuration: ") + e.what());
   }
+}
+
+std::string JobConfig::store_path() const {
+  if (store == "none") return "";
+  return store.empty() ? output + ".wmstore" : store;
 }
 
 void JobConfig::validate() const {
@@ -76,6 +89,9 @@ void JobConfig::validate() const {
   if (!(kl_smoothing >= 0.0)) throw UsageError("--kl-smoothing must be >= 0");
   for (double w : {weights.time, weights.kl, weights.memory, weights.gpu})
     if (!(w >= 0.0)) throw UsageError("score weights must be >= 0");
+  if (!(time_limit_s >= 0.0)) throw UsageError("--time-limit must be >= 0 seconds");
+  if (!(rank_timeout_s >= 0.0)) throw UsageError("--rank-timeout must be >= 0 seconds");
+  if (resume && store == "none") throw UsageError("--resume needs a result store, not --store none");
   if (features.size() == 0) throw UsageError("--features selects no feature");
   if (baseline != "run" && baseline != "none" && ::access(baseline.c_str(), R_OK) != 0)
     throw UsageError("--baseline " + baseline + ": not run, none, or a readable report file");

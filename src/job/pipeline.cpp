@@ -4,6 +4,7 @@
 #include <csignal>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <map>
 #include <sys/stat.h>
 #include <thread>
@@ -11,7 +12,12 @@
 
 #include "baseline.hpp"
 #include "collector.hpp"
+#include "content_hash.hpp"
+#include "fault_injection.hpp"
+#include "result_store.hpp"
+#include "resume.hpp"
 #include "scoring.hpp"
+#include "stop_request.hpp"
 #include "transport.hpp"
 #include "wafermill/config.hpp"
 #include "wafermill/error.hpp"
@@ -20,6 +26,7 @@
 #include "wafermill/format/trace_index.hpp"
 #include "wafermill/metrics/metrics.hpp"
 #include "wafermill/partition/policy.hpp"
+#include "watchdog.hpp"
 #include "worker.hpp"
 
 namespace wafermill::job {
@@ -44,6 +51,37 @@ void sleepy_barrier(MPI_Comm comm) {
     if (done) return;
     ::usleep(200);
   }
+}
+
+// A broadcast from rank 0 that sleeps while it waits, like sleepy_barrier.
+void sleepy_bcast(int& value, MPI_Comm comm) {
+  MPI_Request req;
+  MPI_Ibcast(&value, 1, MPI_INT, 0, comm, &req);
+  int done = 0;
+  while (true) {
+    MPI_Test(&req, &done, MPI_STATUS_IGNORE);
+    if (done) return;
+    ::usleep(200);
+  }
+}
+
+// Removes `<output>.tmp.<pid>` files other than `keep`: a run killed with SIGKILL (no chance to
+// unlink) leaves its temporary output behind, and --resume is the rerun that cleans up.
+void remove_stale_output_temporaries(const std::string& output, const std::string& keep) {
+  namespace fs = std::filesystem;
+  const fs::path out(output);
+  const fs::path dir = out.has_parent_path() ? out.parent_path() : fs::path(".");
+  const std::string prefix = out.filename().string() + ".tmp.";
+  std::error_code ec;
+  std::vector<fs::path> stale;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.rfind(prefix, 0) == 0 && name.size() > prefix.size() &&
+        name.find_first_not_of("0123456789", prefix.size()) == std::string::npos &&
+        fs::path(keep).filename() != name)
+      stale.push_back(it->path());
+  }
+  for (const auto& p : stale) fs::remove(p, ec);
 }
 
 // Unlinks the temporary output if rank 0 is terminated (mpirun sends SIGTERM to every rank
@@ -112,6 +150,9 @@ struct LocalRun {
   std::vector<double> latencies;
   ScoringResult scoring;
   double wall_s = 0.0, index_s = 0.0, scoring_s = 0.0;
+  std::uint64_t blocks_reused = 0, blocks_computed = 0;
+  bool stopped = false;      // every rank: the run stopped before every block was done
+  std::string stop_message;  // rank 0: what to tell the user
 };
 
 format::FeatureFileLayout output_layout(const format::TraceIndex& index, const JobConfig& config) {
@@ -200,6 +241,14 @@ LocalRun execute(const JobConfig& config, const Team& team, const std::string& p
   auto backend = make_backend_everywhere(config, layout, team);
   run.backend = std::string(backend->name());
 
+  // Every rank holds the same index, so every rank throws the same error before any work (and
+  // before the result store is created).
+  try {
+    check_read_budget(index, config);
+  } catch (const InputError& e) {
+    throw CollectiveInputError(e.what());
+  }
+
   const partition::BlockPlan plan(index.offsets, config.block_size);
   partition::PolicyOptions popt;
   popt.factor = config.dynamic_factor;
@@ -212,59 +261,134 @@ LocalRun execute(const JobConfig& config, const Team& team, const std::string& p
   format::TraceReader reader(index, team.mpi() ? config.io : format::IoDriver::posix,
                              team.mpi() ? team.comm : MPI_COMM_NULL);
   WorkerStats& stats = run.stats;
+  const StopRequest stop(config.time_limit_s);
+  const FaultInjection faults = FaultInjection::from_environment(team.rank);
+  const std::uint64_t digest = config_digest(config, index, run.backend);
+  const std::string store_dir = config.store_path();
+  const std::string resume_hint =
+      store_dir.empty() ? std::string("No result store (--store none): a rerun starts over.")
+                        : "Finished blocks are kept in " + store_dir + ": rerun with --resume.";
+  std::uint64_t units_started = 0;
+  const auto start_unit = [&faults, &units_started] { faults.at_unit_start(units_started++); };
+  // Workers beat at a quarter of the timeout, so one late beat is no false alarm.
+  const double rank_timeout = team.mpi() ? config.rank_timeout_s : 0.0;
+  int outcome = 0;  // broadcast by rank 0 at the end: 0 complete, 1 stopped early
 
   if (team.rank == 0) {
     reduce::BlockReducer reducer(plan.n_blocks(), index.n_sensors);
     Progress progress(index.n_wafers, config.progress_interval_s, !config.quiet);
-    Collector collector(*writer, reducer, index.n_wafers, progress, stats.reduce_s);
+    std::unique_ptr<ResultStore> store;
+    if (!store_dir.empty()) store = std::make_unique<ResultStore>(store_dir, plan, layout);
+    if (config.resume) remove_stale_output_temporaries(config.output, writer->temp_path());
+    Collector collector(*writer, reducer, index.n_wafers, plan.n_blocks(), progress,
+                        stats.reduce_s, store.get());
     auto dispenser = policy->dispenser(plan, team.size);
+    Worker worker(index, config, plan, reader, *backend, collector);
+    worker.set_key_digest(digest);
+    worker.set_stop(&stop);
+    SelfWatchdog self(team.comm, 0, rank_timeout, plan, resume_hint);
+    self.holds({}, "in the resume pass");
+    std::vector<std::uint8_t> reused;
+    if (config.resume)
+      reused = resume_from_store(team.comm, 0, team.size, plan, worker, store.get(), &collector,
+                                 [&self] { self.beat(); }, config.quiet);
+    worker.set_reused(reused.empty() ? nullptr : &reused);
+
+    WorkerWatch watch(team.size, rank_timeout, plan, resume_hint);
     std::unique_ptr<Coordinator> coordinator;
     if (team.mpi())
       coordinator = std::make_unique<Coordinator>(team.comm, collector, layout,
-                                                  policy->dynamic() ? dispenser.get() : nullptr);
-    Worker worker(index, config, plan, reader, *backend, collector);
-    const auto poll = [&coordinator] {
-      if (coordinator) coordinator->poll();
+                                                  policy->dynamic() ? dispenser.get() : nullptr,
+                                                  stop, watch, self);
+    const auto poll = [&coordinator, &self] {
+      if (coordinator)
+        coordinator->poll();
+      else
+        self.beat();
     };
     if (coordinator) coordinator->start();
-    while (auto unit = dispenser->next(0)) worker.process(*unit, poll);
+    while (!stop.requested()) {
+      const auto unit = dispenser->next(0);
+      if (!unit) break;
+      start_unit();
+      self.holds(*unit, "computing");
+      if (!worker.process(*unit, poll)) break;
+    }
+    self.holds({}, "between units");
     if (coordinator) coordinator->finish(stats.wait_s);
     progress.finish();
     stats = worker.stats() + stats;
+    run.blocks_reused = collector.blocks_reused();
+    run.blocks_computed = collector.blocks_computed();
 
-    metrics::Stopwatch scoring;
-    run.scoring = score_and_summarise(*writer, index, config, reducer);
-    writer->copy_wafer_fields(index);
-    writer->set_attribute("wafermill_version", std::string(WAFERMILL_VERSION));
-    writer->set_attribute("git_revision", std::string(WAFERMILL_GIT_REVISION));
-    writer->set_attribute("configuration", config.to_json().dump());
-    writer->set_attribute("ranks", static_cast<std::int64_t>(team.size));
-    writer->set_attribute("policy", policy_name);
-    writer->set_attribute("backend", run.backend);
-    writer->set_attribute("input", config.input);
-    writer->commit();
-    run.scoring_s = scoring.elapsed();
-    stats.reduce_s += run.scoring_s;
-    run.latencies = collector.latencies();
+    if (collector.complete()) {
+      metrics::Stopwatch scoring;
+      run.scoring = score_and_summarise(*writer, index, config, reducer);
+      writer->copy_wafer_fields(index);
+      writer->set_attribute("wafermill_version", std::string(WAFERMILL_VERSION));
+      writer->set_attribute("git_revision", std::string(WAFERMILL_GIT_REVISION));
+      writer->set_attribute("configuration", config.to_json().dump());
+      writer->set_attribute("ranks", static_cast<std::int64_t>(team.size));
+      writer->set_attribute("policy", policy_name);
+      writer->set_attribute("backend", run.backend);
+      writer->set_attribute("input", config.input);
+      writer->commit();
+      // The store now holds exactly this run's blocks: older versions of a block (the last,
+      // partial block of an input that has since grown) go.
+      if (store) store->prune(collector.keys());
+      run.scoring_s = scoring.elapsed();
+      stats.reduce_s += run.scoring_s;
+      run.latencies = collector.latencies();
+    } else {
+      outcome = 1;
+      run.stopped = true;
+      run.stop_message =
+          "stopped early by " + (stop.requested() ? stop.reason() : std::string("a rank's stop request")) +
+          " after " + std::to_string(collector.blocks_done()) + " of " +
+          std::to_string(plan.n_blocks()) + " blocks; no output was written. " + resume_hint;
+      writer.reset();  // removes the temporary output
+    }
     run.wall_s = wall.elapsed();
   } else {
     MpiSender sender(team.comm, stats);
     Worker worker(index, config, plan, reader, *backend, sender);
+    worker.set_key_digest(digest);
+    worker.set_stop(&stop);
     const auto nothing = [] {};
+    std::vector<std::uint8_t> reused;
+    if (config.resume)
+      reused = resume_from_store(team.comm, team.rank, team.size, plan, worker, nullptr, nullptr,
+                                 nothing, config.quiet);
+    worker.set_reused(reused.empty() ? nullptr : &reused);
+    Heartbeat heartbeat(team.comm, rank_timeout / 4.0);
+    const auto beat = [&heartbeat] { heartbeat.maybe_beat(); };
+    const auto work = [&](const partition::WorkUnit& unit) {
+      start_unit();
+      heartbeat.holds(unit);
+      return worker.process(unit, beat);
+    };
     if (policy->dynamic()) {
       UnitRequester requester(team.comm, stats);
-      while (auto unit = requester.next()) worker.process(*unit, nothing);
+      // After a stop, units still arriving are dropped: the coordinator learns of the stop on
+      // its own (the same signal or clock) or, at worst, hands out the rest unprocessed.
+      while (auto unit = requester.next())
+        if (!stop.requested()) work(*unit);
     } else {
       auto dispenser = policy->dispenser(plan, team.size);
-      while (auto unit = dispenser->next(team.rank)) worker.process(*unit, nothing);
+      while (!stop.requested()) {
+        const auto unit = dispenser->next(team.rank);
+        if (!unit || !work(*unit)) break;
+      }
     }
     sender.flush();
+    heartbeat.done();
     stats = worker.stats() + stats;
   }
   if (team.mpi()) {
     metrics::ScopedTimer t(stats.wait_s);
-    sleepy_barrier(team.comm);  // rank 0 arrives after committing the output
+    sleepy_bcast(outcome, team.comm);  // rank 0 sends it after committing the output
   }
+  run.stopped = outcome != 0;
   return run;
 }
 
@@ -324,6 +448,8 @@ report::RunFigures run_figures(const LocalRun& run, std::vector<report::RankFigu
   f.samples = run.index.n_samples;
   f.flagged = run.scoring.flagged;
   f.latency = metrics::summarize_latencies(run.latencies);
+  f.blocks_reused = run.blocks_reused;
+  f.blocks_computed = run.blocks_computed;
   std::vector<double> busy;
   for (const auto& r : ranks) {
     f.bytes += r.bytes;
@@ -487,7 +613,9 @@ report::RunReport run_parallel(const JobConfig& config, MPI_Comm comm) {
   team.comm = comm;
   MPI_Comm_rank(comm, &team.rank);
   MPI_Comm_size(comm, &team.size);
+  StopRequest::install_signal_handler();
   const LocalRun run = execute(config, team, config.policy);
+  if (run.stopped) throw StoppedEarly(run.stop_message);
 
   const report::RankFigures mine = rank_figures(run, team.rank);
   std::vector<report::RankFigures> all = gather_figures(mine, team);
@@ -517,6 +645,7 @@ report::RunReport run_parallel(const JobConfig& config, MPI_Comm comm) {
 report::RunFigures run_sequential(const JobConfig& config) {
   const Team team;  // one process, no MPI
   const LocalRun run = execute(config, team, "static");
+  if (run.stopped) throw StoppedEarly(run.stop_message);
   return run_figures(run, {rank_figures(run, 0)}, config, "sequential", false);
 }
 

@@ -132,6 +132,23 @@ Coordinator::Coordinator(MPI_Comm comm, Collector& collector, const features::Fe
   MPI_Comm_size(comm, &size_);
 }
 
+void Coordinator::send_unit(int rank) {
+  std::uint64_t unit[2] = {0, 0};
+  // Once a stop is requested no unit is handed out: the workers finish what they hold.
+  if (dispenser_ != nullptr && !stop_.requested()) {
+    if (auto u = dispenser_->next(rank)) {
+      unit[0] = u->first_block;
+      unit[1] = u->end_block;
+    }
+  }
+  check(MPI_Send(unit, 2, MPI_UINT64_T, rank, kTagUnit, comm_), "MPI_Send");
+}
+
+void Coordinator::start() {
+  if (dispenser_ == nullptr) return;
+  for (int r = 1; r < size_; ++r) send_unit(r);
+}
+
 void Coordinator::poll() {
   self_.beat();
   int flag = 1;
@@ -159,15 +176,7 @@ void Coordinator::handle(const MPI_Status& status) {
   } else if (status.MPI_TAG == kTagRequest) {
     check(MPI_Recv(nullptr, 0, MPI_BYTE, source, kTagRequest, comm_, MPI_STATUS_IGNORE),
           "MPI_Recv");
-    std::uint64_t unit[2] = {0, 0};
-    // Once a stop is requested no unit is handed out: the workers finish what they hold.
-    if (dispenser_ != nullptr && !stop_.requested()) {
-      if (auto u = dispenser_->next(source)) {
-        unit[0] = u->first_block;
-        unit[1] = u->end_block;
-      }
-    }
-    check(MPI_Send(unit, 2, MPI_UINT64_T, source, kTagUnit, comm_), "MPI_Send");
+    send_unit(source);
   } else if (status.MPI_TAG == kTagHeartbeat) {
     std::uint64_t unit[2];
     check(MPI_Recv(unit, 2, MPI_UINT64_T, source, kTagHeartbeat, comm_, MPI_STATUS_IGNORE),

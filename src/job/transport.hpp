@@ -1,11 +1,15 @@
 // MPI messages between workers and the coordinator (rank 0). Private to job/.
 //
 // Protocol (tags):
-//   RESULT  worker → 0   one BatchResult packed as doubles (header: first_block, n_blocks,
-//                         first_wafer, n_wafers; then values, by_step, partials, latencies)
-//   REQUEST worker → 0   empty: "give me a unit" (dynamic policy only)
-//   UNIT    0 → worker   two uint64: [first_block, end_block); first == end means "no more".
-//                         The first unit of every worker is sent unasked at the start.
+//   RESULT    worker → 0   one BatchResult packed as doubles (header: first_block, n_blocks,
+//                           first_wafer, n_wafers; then values, by_step, partials, latencies,
+//                           and the blocks' store keys as raw 64-bit patterns)
+//   REQUEST   worker → 0   empty: "give me a unit" (dynamic policy only)
+//   UNIT      0 → worker   two uint64: [first_block, end_block); first == end means "no more".
+//                           The first unit of every worker is sent unasked at the start.
+//   HEARTBEAT worker → 0   two uint64: the unit the worker holds; sent when it starts a unit and
+//                           between chunks at least every rank-timeout / 4 (watchdog.hpp)
+//   DONE      worker → 0   empty: the worker's last message (all its results were sent before)
 // A worker keeps one request outstanding (it asks for unit k+1 before processing unit k), so the
 // coordinator's polling between its own chunks is hidden behind the worker's work.
 #pragma once
@@ -57,27 +61,56 @@ class MpiSender : public ResultSink {
   std::deque<Pending> pending_;
 };
 
-/// Rank 0's side of the protocol: receives results into the collector and answers requests
-/// from the dispenser.
+/// A worker's heartbeats to rank 0 (see watchdog.hpp).
+class Heartbeat {
+ public:
+  /// Beats at least every `interval_s` seconds when asked; interval 0 disables them.
+  Heartbeat(MPI_Comm comm, double interval_s) : comm_(comm), interval_s_(interval_s) {}
+  ~Heartbeat();
+  /// The worker starts `unit`: tells rank 0 at once.
+  void holds(const partition::WorkUnit& unit);
+  /// Between chunks: beats if the interval has passed since the last one.
+  void maybe_beat();
+  /// Sends DONE: no further message from this worker. Call after the last result was sent.
+  void done();
+
+ private:
+  void send();
+  MPI_Comm comm_;
+  double interval_s_;
+  double last_ = 0.0;
+  std::uint64_t unit_[2] = {0, 0};
+  std::uint64_t payload_[2] = {0, 0};
+  MPI_Request request_ = MPI_REQUEST_NULL;
+};
+
+/// Rank 0's side of the protocol: receives results into the collector, answers requests from
+/// the dispenser, tracks the workers for the watchdog and stops handing out units once a stop
+/// is requested.
 class Coordinator {
  public:
   Coordinator(MPI_Comm comm, Collector& collector, const features::FeatureLayout& layout,
-              partition::UnitDispenser* dynamic_dispenser);
+              partition::UnitDispenser* dynamic_dispenser, const StopRequest& stop,
+              WorkerWatch& watch, SelfWatchdog& self);
   /// Sends every worker its first unit (dynamic policy); call once before rank 0's own work.
   void start();
   /// Handles every message already waiting (call between own chunks).
   void poll();
-  /// Blocks until every block's result arrived and every worker was told there is no more work.
+  /// Waits, sleeping between polls, until every worker sent DONE. The results then hold every
+  /// block unless a stop was requested.
   void finish(double& wait_s);
 
  private:
   void handle(const MPI_Status& status);
+  void send_unit(int rank);
   MPI_Comm comm_;
   Collector& collector_;
   features::FeatureLayout layout_;
   partition::UnitDispenser* dispenser_;
+  const StopRequest& stop_;
+  WorkerWatch& watch_;
+  SelfWatchdog& self_;
   int size_;
-  int done_sent_ = 0;
   std::vector<double> buffer_;
   BatchResult batch_;
 };

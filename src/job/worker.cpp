@@ -22,6 +22,33 @@ constexpr std::uint64_t kChunkTargetBytes = 8ULL << 20;
 
 }  // namespace
 
+std::uint64_t read_budget_bytes(const format::TraceIndex& index, const JobConfig& config) {
+  const std::uint64_t per_row = index.row_bytes() + (index.has_steps ? 4 : 0);
+  return std::max<std::uint64_t>(config.memory_budget_bytes / 2, per_row);
+}
+
+namespace {
+
+InputError column_too_large(const format::TraceIndex& index, std::uint64_t w,
+                            std::uint64_t column_bytes, std::uint64_t budget) {
+  return InputError(index.path + ": /traces/values wafer " + std::to_string(w) + " has " +
+                    std::to_string(index.wafer_rows(w)) + " samples: one sensor column needs " +
+                    std::to_string(column_bytes) + " bytes, more than the read budget of " +
+                    std::to_string(budget) + " bytes (half of --memory-budget); raise it");
+}
+
+std::uint64_t column_bytes(const format::TraceIndex& index, std::uint64_t w) {
+  return index.wafer_rows(w) * (value_size(index.value_type) + (index.has_steps ? 4 : 0));
+}
+
+}  // namespace
+
+void check_read_budget(const format::TraceIndex& index, const JobConfig& config) {
+  const std::uint64_t budget = read_budget_bytes(index, config);
+  for (std::uint64_t w = 0; w < index.n_wafers; ++w)
+    if (column_bytes(index, w) > budget) throw column_too_large(index, w, column_bytes(index, w), budget);
+}
+
 std::uint64_t result_bytes_per_wafer(const features::FeatureLayout& l) {
   const std::uint64_t f = l.features.size();
   return 8 * (l.n_sensors * f * (1 + l.n_steps)) + sizeof(reduce::Moments) * l.n_sensors + 16;
@@ -36,23 +63,54 @@ Worker::Worker(const format::TraceIndex& index, const JobConfig& config,
   layout_.features = config.features;
   // Half the budget holds samples (and their steps); a quarter the results of one batch; the
   // rest is left to the backend's scratch (medians) and the message buffers.
-  const std::uint64_t per_row = index.row_bytes() + (index.has_steps ? 4 : 0);
-  read_budget_ = std::max<std::uint64_t>(config.memory_budget_bytes / 2, per_row);
+  read_budget_ = read_budget_bytes(index, config);
   result_budget_ = config.memory_budget_bytes / 4;
 }
 
-void Worker::process(const partition::WorkUnit& unit, const std::function<void()>& between_chunks) {
+bool Worker::process(const partition::WorkUnit& unit, const std::function<void()>& between_chunks) {
   ++stats_.units;
   const std::uint64_t per_wafer = result_bytes_per_wafer(layout_);
+  const auto reused = [this](std::uint64_t b) { return reused_ != nullptr && (*reused_)[b] != 0; };
   std::uint64_t b = unit.first_block;
   while (b < unit.end_block) {
-    // A batch is as many whole blocks as fit the result budget, at least one.
+    if (reused(b)) {
+      ++b;
+      continue;
+    }
+    if (stop_ != nullptr && stop_->requested()) return false;
+    // A batch is as many whole blocks as fit the result budget, at least one, and stops
+    // before a block whose results came from the store.
     std::uint64_t e = b + 1;
-    while (e < unit.end_block &&
+    while (e < unit.end_block && !reused(e) &&
            (plan_.end_wafer(e) - plan_.first_wafer(b)) * per_wafer <= result_budget_)
       ++e;
     process_batch(b, e, between_chunks);
     b = e;
+  }
+  return true;
+}
+
+void Worker::for_each_chunk(std::uint64_t w_begin, std::uint64_t w_end,
+                            const std::function<void(std::uint64_t, std::uint64_t)>& rows,
+                            const std::function<void(std::uint64_t)>& oversize,
+                            const std::function<void()>& between_chunks) {
+  const std::uint64_t row_bytes = index_.row_bytes() + (index_.has_steps ? 4 : 0);
+  // Chunks stop at kChunkTargetBytes even when the budget allows more: a few MiB read at
+  // full speed, stay in cache, and keep rank 0's polling between chunks frequent.
+  const std::uint64_t target = std::min(read_budget_, kChunkTargetBytes);
+  std::uint64_t w = w_begin;
+  while (w < w_end) {
+    if (index_.wafer_rows(w) * row_bytes > read_budget_) {
+      oversize(w);
+      ++w;
+    } else {
+      // A chunk is as many whole wafers as fit the read budget.
+      std::uint64_t e = w + 1;
+      while (e < w_end && (index_.offsets[e + 1] - index_.offsets[w]) * row_bytes <= target) ++e;
+      rows(w, e);
+      w = e;
+    }
+    between_chunks();
   }
 }
 
@@ -64,44 +122,53 @@ void Worker::process_batch(std::uint64_t first_block, std::uint64_t end_block,
   batch_.n_blocks = end_block - first_block;
   batch_.block.reset(w_begin, w_end - w_begin, layout_);
   batch_.latency_s.assign(w_end - w_begin, 0.0);
+  wafer_hash_.assign(w_end - w_begin, 0);
 
-  const std::uint64_t row_bytes = index_.row_bytes() + (index_.has_steps ? 4 : 0);
-  std::uint64_t w = w_begin;
-  while (w < w_end) {
-    if (index_.wafer_rows(w) * row_bytes > read_budget_) {
-      process_oversize_wafer(w);
-      ++w;
-    } else {
-      // A chunk is as many whole wafers as fit the read budget.
-      std::uint64_t e = w + 1;
-      // Chunks stop at kChunkTargetBytes even when the budget allows more: a few MiB read at
-      // full speed, stay in cache, and keep rank 0's polling between chunks frequent.
-      const std::uint64_t target = std::min(read_budget_, kChunkTargetBytes);
-      while (e < w_end && (index_.offsets[e + 1] - index_.offsets[w]) * row_bytes <= target)
-        ++e;
-      process_wafers(w, e);
-      w = e;
-    }
-    between_chunks();
-  }
+  for_each_chunk(
+      w_begin, w_end, [this](std::uint64_t w0, std::uint64_t w1) { process_wafers(w0, w1); },
+      [this](std::uint64_t w) { process_oversize_wafer(w); }, between_chunks);
 
   {
     metrics::ScopedTimer t(stats_.compute_s);
     const std::size_t s = index_.n_sensors;
     batch_.partials.resize(batch_.n_blocks * s);
+    batch_.keys.resize(batch_.n_blocks);
     for (std::uint64_t b = first_block; b < end_block; ++b) {
       const std::uint64_t a = plan_.first_wafer(b) - w_begin;
       const std::uint64_t n = plan_.end_wafer(b) - plan_.first_wafer(b);
       const auto folded = reduce::fold_wafers(
           std::span<const reduce::Moments>(batch_.block.moments).subspan(a * s, n * s), s);
       std::copy(folded.begin(), folded.end(), batch_.partials.begin() + (b - first_block) * s);
+      batch_.keys[b - first_block] = block_key(
+          digest_, plan_.first_wafer(b), std::span<const std::uint64_t>(wafer_hash_).subspan(a, n));
     }
   }
   stats_.wafers += w_end - w_begin;
   sink_.accept(batch_);
 }
 
-void Worker::process_wafers(std::uint64_t w0, std::uint64_t w1) {
+void Worker::hash_blocks(std::uint64_t first_block, std::uint64_t end_block,
+                         std::vector<std::uint64_t>& keys,
+                         const std::function<void()>& between_chunks) {
+  const std::uint64_t w_begin = plan_.first_wafer(first_block);
+  const std::uint64_t w_end = plan_.first_wafer(end_block);
+  std::vector<std::uint64_t> hashes(w_end - w_begin, 0);
+  for_each_chunk(
+      w_begin, w_end,
+      [&](std::uint64_t w0, std::uint64_t w1) {
+        read_rows(w0, w1);
+        hash_rows(w0, w1, hashes.data() + (w0 - w_begin));
+      },
+      [&](std::uint64_t w) { hash_oversize_wafer(w, hashes[w - w_begin]); }, between_chunks);
+  for (std::uint64_t b = first_block; b < end_block; ++b) {
+    const std::uint64_t a = plan_.first_wafer(b) - w_begin;
+    const std::uint64_t n = plan_.end_wafer(b) - plan_.first_wafer(b);
+    keys[b] = block_key(digest_, plan_.first_wafer(b),
+                        std::span<const std::uint64_t>(hashes).subspan(a, n));
+  }
+}
+
+void Worker::read_rows(std::uint64_t w0, std::uint64_t w1) {
   const std::uint64_t row0 = index_.offsets[w0];
   const std::uint64_t rows = index_.offsets[w1] - row0;
   const std::uint64_t bytes = rows * index_.row_bytes();
@@ -109,14 +176,35 @@ void Worker::process_wafers(std::uint64_t w0, std::uint64_t w1) {
   if (index_.has_steps && steps_.size() < rows) steps_.resize(rows);
   const std::span<std::int32_t> steps =
       index_.has_steps ? std::span<std::int32_t>(steps_.data(), rows) : std::span<std::int32_t>();
-
-  metrics::Stopwatch watch;
+  metrics::ScopedTimer t(stats_.read_s);
   if (rows > 0) reader_.read_rows(row0, rows, buffer_.data(), steps);
-  const double read_s = watch.restart();
-  stats_.read_s += read_s;
   stats_.samples += rows;
   stats_.bytes += bytes;
+}
 
+void Worker::hash_rows(std::uint64_t w0, std::uint64_t w1, std::uint64_t* hashes) {
+  const std::uint64_t row0 = index_.offsets[w0];
+  for (std::uint64_t w = w0; w < w1; ++w) {
+    const std::uint64_t first = index_.offsets[w] - row0, rows = index_.wafer_rows(w);
+    hasher_.reset(rows, index_.n_sensors, value_size(index_.value_type));
+    hasher_.add_values(buffer_.data() + first * index_.row_bytes(), rows, 0, index_.n_sensors);
+    if (index_.has_steps)
+      hasher_.add_steps(std::span<const std::int32_t>(steps_.data() + first, rows));
+    hashes[w - w0] = hasher_.finish();
+  }
+}
+
+void Worker::process_wafers(std::uint64_t w0, std::uint64_t w1) {
+  const double read_before = stats_.read_s;
+  read_rows(w0, w1);
+  const double read_s = stats_.read_s - read_before;
+  const std::uint64_t rows = index_.offsets[w1] - index_.offsets[w0];
+  const std::span<std::int32_t> steps =
+      index_.has_steps ? std::span<std::int32_t>(steps_.data(), rows) : std::span<std::int32_t>();
+
+  metrics::Stopwatch watch;
+  const std::uint64_t base = batch_.block.first_wafer;
+  hash_rows(w0, w1, wafer_hash_.data() + (w0 - base));
   features::TraceChunk chunk;
   chunk.first_wafer = w0;
   chunk.offsets = std::span<const std::uint64_t>(index_.offsets).subspan(w0, w1 - w0 + 1);
@@ -129,40 +217,61 @@ void Worker::process_wafers(std::uint64_t w0, std::uint64_t w1) {
   stats_.compute_s += watch.elapsed();
 
   // A wafer's latency: its share of the chunk's read (by rows) plus its own compute time.
-  const std::uint64_t base = batch_.block.first_wafer;
   for (std::uint64_t w = w0; w < w1; ++w) {
     const double share = rows > 0 ? read_s * double(index_.wafer_rows(w)) / double(rows) : 0.0;
     batch_.latency_s[w - base] = share + batch_.block.compute_seconds[w - base];
   }
 }
 
-void Worker::process_oversize_wafer(std::uint64_t w) {
-  // Too large for the read budget as whole rows: read and process it one sensor column at a
-  // time. Each segment sees the same samples in the same order, so its features are bitwise
-  // those of the whole-row path.
+void Worker::read_oversize_wafer(std::uint64_t w,
+                                 const std::function<void(std::uint64_t, double)>& column) {
+  // Too large for the read budget as whole rows: read it one sensor column at a time. Each
+  // segment sees the same samples in the same order, so its features are bitwise those of the
+  // whole-row path.
   const std::uint64_t row0 = index_.offsets[w];
   const std::uint64_t rows = index_.wafer_rows(w);
-  const std::uint64_t column_bytes = rows * (value_size(index_.value_type) + (index_.has_steps ? 4 : 0));
-  if (column_bytes > read_budget_)
-    throw InputError(index_.path + ": /traces/values wafer " + std::to_string(w) + " has " +
-                     std::to_string(rows) + " samples: one sensor column needs " +
-                     std::to_string(column_bytes) + " bytes, more than the read budget of " +
-                     std::to_string(read_budget_) + " bytes (half of --memory-budget); raise it");
+  if (column_bytes(index_, w) > read_budget_)
+    throw column_too_large(index_, w, column_bytes(index_, w), read_budget_);
   const std::uint64_t bytes = rows * value_size(index_.value_type);
   if (buffer_.size() < bytes) buffer_.resize(bytes);
   if (index_.has_steps && steps_.size() < rows) steps_.resize(rows);
   const std::span<std::int32_t> steps =
       index_.has_steps ? std::span<std::int32_t>(steps_.data(), rows) : std::span<std::int32_t>();
-
-  const std::uint64_t base = batch_.block.first_wafer;
-  double read_total = 0.0;
   for (std::uint64_t s = 0; s < index_.n_sensors; ++s) {
     metrics::Stopwatch watch;
     reader_.read_column(row0, rows, s, buffer_.data(), s == 0 ? steps : std::span<std::int32_t>());
-    const double read_s = watch.restart();
+    const double read_s = watch.elapsed();
     stats_.read_s += read_s;
     stats_.bytes += bytes;
+    column(s, read_s);
+  }
+  stats_.samples += rows;
+}
 
+void Worker::hash_oversize_wafer(std::uint64_t w, std::uint64_t& hash) {
+  const std::uint64_t rows = index_.wafer_rows(w);
+  hasher_.reset(rows, index_.n_sensors, value_size(index_.value_type));
+  read_oversize_wafer(w, [&](std::uint64_t s, double) {
+    hasher_.add_values(buffer_.data(), rows, s, 1);
+    if (s == 0 && index_.has_steps)
+      hasher_.add_steps(std::span<const std::int32_t>(steps_.data(), rows));
+  });
+  hash = hasher_.finish();
+}
+
+void Worker::process_oversize_wafer(std::uint64_t w) {
+  const std::uint64_t rows = index_.wafer_rows(w);
+  const std::uint64_t base = batch_.block.first_wafer;
+  double read_total = 0.0;
+  hasher_.reset(rows, index_.n_sensors, value_size(index_.value_type));
+  read_oversize_wafer(w, [&](std::uint64_t s, double read_s) {
+    metrics::Stopwatch watch;
+    // steps_ was sized by read_oversize_wafer: take the span only now.
+    const std::span<std::int32_t> steps = index_.has_steps
+                                              ? std::span<std::int32_t>(steps_.data(), rows)
+                                              : std::span<std::int32_t>();
+    hasher_.add_values(buffer_.data(), rows, s, 1);
+    if (s == 0 && index_.has_steps) hasher_.add_steps(steps);
     features::TraceChunk chunk;
     chunk.first_wafer = w;
     chunk.offsets = std::span<const std::uint64_t>(index_.offsets).subspan(w, 2);
@@ -174,8 +283,8 @@ void Worker::process_oversize_wafer(std::uint64_t w) {
     backend_.extract(chunk, batch_.block);
     stats_.compute_s += watch.elapsed();
     read_total += read_s;
-  }
-  stats_.samples += rows;
+  });
+  wafer_hash_[w - base] = hasher_.finish();
   // The backend adds each column's time into compute_seconds.
   batch_.latency_s[w - base] = read_total + batch_.block.compute_seconds[w - base];
 }

@@ -12,6 +12,8 @@
 #include "wafermill/job/job_config.hpp"
 #include "wafermill/partition/policy.hpp"
 #include "wafermill/reduce/moments.hpp"
+#include "content_hash.hpp"
+#include "stop_request.hpp"
 
 namespace wafermill::job {
 
@@ -22,6 +24,7 @@ struct BatchResult {
   features::FeatureBlock block;             // the blocks' wafers
   std::vector<reduce::Moments> partials;    // [n_blocks, S], each block folded in wafer order
   std::vector<double> latency_s;            // [wafers]: read share + compute of each wafer
+  std::vector<std::uint64_t> keys;          // [n_blocks]: result-store key of each block
 };
 
 /// Where finished batches go: the local collector on rank 0, an MPI sender elsewhere.
@@ -46,17 +49,41 @@ class Worker {
   Worker(const format::TraceIndex& index, const JobConfig& config, const partition::BlockPlan& plan,
          format::TraceReader& reader, features::FeatureBackend& backend, ResultSink& sink);
 
-  /// Processes every block of `unit`; calls `between_chunks` after each chunk (the coordinator
-  /// polls for messages there).
-  void process(const partition::WorkUnit& unit, const std::function<void()>& between_chunks);
+  /// Processes every block of `unit` that is not marked reused; calls `between_chunks` after
+  /// each chunk (the coordinator polls, workers beat there). Stops between batches when the
+  /// stop request (if set) asks; returns false then.
+  bool process(const partition::WorkUnit& unit, const std::function<void()>& between_chunks);
+
+  /// Reads blocks [first_block, end_block) without computing features and writes their
+  /// result-store keys into keys[first_block..end_block) (the resume pass).
+  void hash_blocks(std::uint64_t first_block, std::uint64_t end_block,
+                   std::vector<std::uint64_t>& keys, const std::function<void()>& between_chunks);
+
+  /// Blocks with reused[b] != 0 are skipped by process() (their results came from the store).
+  void set_reused(const std::vector<std::uint8_t>* reused) { reused_ = reused; }
+  /// Consulted between batches; null: never stop.
+  void set_stop(const StopRequest* stop) { stop_ = stop; }
+  /// The configuration digest that every block key includes (content_hash.hpp).
+  void set_key_digest(std::uint64_t digest) { digest_ = digest; }
 
   WorkerStats& stats() { return stats_; }
 
  private:
   void process_batch(std::uint64_t first_block, std::uint64_t end_block,
                      const std::function<void()>& between_chunks);
+  // Calls rows(w0, w1) for runs of whole wafers within the read budget and oversize(w) for a
+  // wafer too large for it, over [w_begin, w_end); between_chunks after each.
+  void for_each_chunk(std::uint64_t w_begin, std::uint64_t w_end,
+                      const std::function<void(std::uint64_t, std::uint64_t)>& rows,
+                      const std::function<void(std::uint64_t)>& oversize,
+                      const std::function<void()>& between_chunks);
+  void read_rows(std::uint64_t w0, std::uint64_t w1);  // into buffer_ and steps_
+  void hash_rows(std::uint64_t w0, std::uint64_t w1, std::uint64_t* hashes);
   void process_wafers(std::uint64_t w0, std::uint64_t w1);
+  // Reads wafer w one sensor column at a time; `column` gets each column in turn.
+  void read_oversize_wafer(std::uint64_t w, const std::function<void(std::uint64_t, double)>& column);
   void process_oversize_wafer(std::uint64_t w);
+  void hash_oversize_wafer(std::uint64_t w, std::uint64_t& hash);
 
   const format::TraceIndex& index_;
   const JobConfig& config_;
@@ -71,7 +98,19 @@ class Worker {
   std::vector<std::int32_t> steps_;
   BatchResult batch_;
   WorkerStats stats_;
+  WaferHasher hasher_;
+  std::vector<std::uint64_t> wafer_hash_;  // of the batch's wafers
+  const std::vector<std::uint8_t>* reused_ = nullptr;
+  const StopRequest* stop_ = nullptr;
+  std::uint64_t digest_ = 0;
 };
+
+/// Read budget of a worker: half the memory budget, at least one row.
+std::uint64_t read_budget_bytes(const format::TraceIndex& index, const JobConfig& config);
+
+/// Checks, before any work, that every wafer fits the read budget at least one sensor column
+/// at a time. @throws InputError naming the first wafer that does not.
+void check_read_budget(const format::TraceIndex& index, const JobConfig& config);
 
 /// Bytes of per-wafer results in a batch (values, by_step, moments, latency).
 std::uint64_t result_bytes_per_wafer(const features::FeatureLayout& layout);

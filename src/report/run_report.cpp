@@ -126,6 +126,8 @@ json to_json(const RunFigures& r) {
           {"samples", r.samples},
           {"bytes", r.bytes},
           {"flagged", r.flagged},
+          {"blocks_reused", r.blocks_reused},
+          {"blocks_computed", r.blocks_computed},
           {"throughput_wafers_per_s", num(r.wafers_per_s())},
           {"throughput_mb_per_s", num(r.mb_per_s())},
           {"latency", latency_json(r.latency)},
@@ -149,6 +151,9 @@ RunFigures run_figures_from_json(const json& j) {
   r.samples = need(j, "samples").get<std::uint64_t>();
   r.bytes = need(j, "bytes").get<std::uint64_t>();
   r.flagged = need(j, "flagged").get<std::uint64_t>();
+  // Absent in reports written before the result store existed.
+  r.blocks_reused = j.value("blocks_reused", std::uint64_t{0});
+  r.blocks_computed = j.value("blocks_computed", std::uint64_t{0});
   r.latency = latency_from(need(j, "latency"));
   r.peak_rss_max_bytes = need(j, "peak_rss_max_bytes").get<std::uint64_t>();
   r.peak_rss_total_bytes = need(j, "peak_rss_total_bytes").get<std::uint64_t>();

@@ -42,8 +42,16 @@ struct JobConfig {
   std::string baseline = "run";     ///< "run", "none" or a report file of a single-rank run
   double progress_interval_s = 10.0;  ///< plain progress lines at most this often (no TTY)
   bool quiet = false;               ///< no progress, no summary
+  /// Reuse the blocks the result store holds for this input and configuration
+  /// (docs/RELIABILITY.md); without it the store is written but not read.
+  bool resume = false;
+  std::string store;                ///< result store directory; "": `<output>.wmstore`; "none"
+  double time_limit_s = 0.0;        ///< stop cleanly after this many seconds (0: none); exit 3
+  double rank_timeout_s = 600.0;    ///< abort when a rank shows no progress this long (0: never)
   std::string command_line;         ///< as typed, for the report
 
+  /// @brief The result store's directory, or "" when there is none.
+  std::string store_path() const;
   /// @brief The configuration as JSON (written into the output and the report).
   nlohmann::json to_json() const;
   /// @brief Inverse of to_json(). @throws InputError on a malformed object.

@@ -44,6 +44,8 @@ struct RunFigures {
   std::uint64_t samples = 0;
   std::uint64_t bytes = 0;
   std::uint64_t flagged = 0;
+  std::uint64_t blocks_reused = 0;    ///< reduction blocks taken from the result store (--resume)
+  std::uint64_t blocks_computed = 0;  ///< reduction blocks computed by this run
   metrics::LatencySummary latency;  ///< per-wafer latency, seconds
   std::uint64_t peak_rss_max_bytes = 0;
   std::uint64_t peak_rss_total_bytes = 0;

@@ -1,0 +1,243 @@
+#include "result_store.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <fcntl.h>
+#include <filesystem>
+#include <stdexcept>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "content_hash.hpp"
+
+namespace wafermill::job {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::uint64_t kMagic = 0x3145524F54534D57ULL;  // "WMSTORE1", little-endian
+constexpr std::size_t kHeaderWords = 11;
+constexpr std::size_t kMomentDoubles = sizeof(reduce::Moments) / sizeof(double);
+constexpr const char* kTempMarker = ".tmp.";
+
+// Header words, in file order.
+enum Word : std::size_t {
+  kWordMagic, kWordKey, kWordBlock, kWordFirstWafer, kWordWafers, kWordSensors, kWordFeatures,
+  kWordSteps, kWordPayload, kWordChecksum, kWordReserved
+};
+
+[[noreturn]] void fail(const std::string& path, const char* what) {
+  throw std::runtime_error("result store: " + std::string(what) + " " + path + ": " +
+                           std::strerror(errno));
+}
+
+// Doubles of one block's payload: values, by_step, partial, latencies.
+std::uint64_t payload_doubles(const features::FeatureLayout& l, std::uint64_t n_wafers) {
+  const std::uint64_t sf = l.n_sensors * l.features.size();
+  return n_wafers * sf * (1 + l.n_steps) + l.n_sensors * kMomentDoubles + n_wafers;
+}
+
+std::uint64_t checksum(const std::vector<double>& payload) {
+  Hash64 h(6);
+  h.add_bytes(payload.data(), payload.size() * sizeof(double));
+  return h.finish();
+}
+
+void write_all(int fd, const void* data, std::size_t n, const std::string& path) {
+  const auto* p = static_cast<const char*>(data);
+  while (n > 0) {
+    const ssize_t w = ::write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      fail(path, "cannot write");
+    }
+    p += w;
+    n -= static_cast<std::size_t>(w);
+  }
+}
+
+bool read_all(int fd, void* data, std::size_t n) {
+  auto* p = static_cast<char*>(data);
+  while (n > 0) {
+    const ssize_t r = ::read(fd, p, n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    p += r;
+    n -= static_cast<std::size_t>(r);
+  }
+  return true;
+}
+
+struct Fd {
+  int fd = -1;
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+// Parses "block-<index>-<key>.wmb".
+bool parse_entry_name(const std::string& name, std::uint64_t& b, std::uint64_t& key) {
+  unsigned long long bi = 0, k = 0;
+  int end = 0;
+  if (std::sscanf(name.c_str(), "block-%20llu-%16llx.wmb%n", &bi, &k, &end) != 2) return false;
+  if (static_cast<std::size_t>(end) != name.size()) return false;
+  b = bi;
+  key = k;
+  return true;
+}
+
+}  // namespace
+
+ResultStore::ResultStore(std::string dir, const partition::BlockPlan& plan,
+                         const features::FeatureLayout& layout)
+    : dir_(std::move(dir)), plan_(plan), layout_(layout) {}
+
+std::string ResultStore::entry_path(std::uint64_t b, std::uint64_t key) const {
+  char name[64];
+  std::snprintf(name, sizeof name, "block-%020" PRIu64 "-%016" PRIx64 ".wmb", b, key);
+  return dir_ + "/" + name;
+}
+
+void ResultStore::ensure_directory() {
+  if (dir_ready_) return;
+  if (::mkdir(dir_.c_str(), 0777) != 0 && errno != EEXIST) fail(dir_, "cannot create");
+  dir_ready_ = true;
+}
+
+std::map<std::uint64_t, std::vector<std::uint64_t>> ResultStore::list() const {
+  std::map<std::uint64_t, std::vector<std::uint64_t>> out;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
+    std::uint64_t b = 0, key = 0;
+    if (parse_entry_name(it->path().filename().string(), b, key)) out[b].push_back(key);
+  }
+  return out;
+}
+
+std::size_t ResultStore::remove_temporaries() const {
+  std::size_t n = 0;
+  std::error_code ec;
+  std::vector<fs::path> stale;
+  for (fs::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec))
+    if (it->path().filename().string().find(kTempMarker) != std::string::npos)
+      stale.push_back(it->path());
+  for (const auto& p : stale) n += fs::remove(p, ec) ? 1 : 0;
+  return n;
+}
+
+void ResultStore::put(const BatchResult& batch) {
+  ensure_directory();
+  const std::size_t sf = layout_.n_sensors * layout_.features.size();
+  const std::size_t k = layout_.n_steps;
+  const std::string suffix = std::string(kTempMarker) + std::to_string(::getpid());
+  std::vector<double> payload;
+  std::vector<std::pair<std::string, std::string>> renames;
+  for (std::uint64_t i = 0; i < batch.n_blocks; ++i) {
+    const std::uint64_t b = batch.first_block + i;
+    const std::uint64_t w0 = plan_.first_wafer(b), n = plan_.end_wafer(b) - w0;
+    const std::uint64_t at = w0 - batch.block.first_wafer;  // first row within the batch
+    payload.clear();
+    payload.reserve(payload_doubles(layout_, n));
+    const auto& v = batch.block.values;
+    payload.insert(payload.end(), v.begin() + at * sf, v.begin() + (at + n) * sf);
+    const auto& s = batch.block.by_step;
+    if (k > 0) payload.insert(payload.end(), s.begin() + at * k * sf, s.begin() + (at + n) * k * sf);
+    const auto* m = reinterpret_cast<const double*>(batch.partials.data() + i * layout_.n_sensors);
+    payload.insert(payload.end(), m, m + layout_.n_sensors * kMomentDoubles);
+    const auto& lat = batch.latency_s;
+    payload.insert(payload.end(), lat.begin() + at, lat.begin() + at + n);
+
+    const std::uint64_t header[kHeaderWords] = {
+        kMagic, batch.keys[i], b, w0, n, layout_.n_sensors, layout_.features.size(),
+        layout_.n_steps, payload.size(), checksum(payload), 0};
+    const std::string final_path = entry_path(b, batch.keys[i]);
+    const std::string temp = final_path + suffix;
+    Fd f;
+    f.fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (f.fd < 0) fail(temp, "cannot create");
+    write_all(f.fd, header, sizeof header, temp);
+    write_all(f.fd, payload.data(), payload.size() * sizeof(double), temp);
+    if (::fsync(f.fd) != 0) fail(temp, "cannot fsync");
+    renames.emplace_back(temp, final_path);
+  }
+  for (const auto& [from, to] : renames)
+    if (std::rename(from.c_str(), to.c_str()) != 0) fail(to, "cannot rename into");
+  // The renames are durable once the directory is.
+  Fd d;
+  d.fd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (d.fd < 0 || ::fsync(d.fd) != 0) fail(dir_, "cannot fsync");
+}
+
+bool ResultStore::load(std::uint64_t b, std::uint64_t key, BatchResult& out,
+                       std::string& why) const {
+  const std::string path = entry_path(b, key);
+  Fd f;
+  f.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (f.fd < 0) {
+    why = path + ": " + std::strerror(errno);
+    return false;
+  }
+  const std::uint64_t w0 = plan_.first_wafer(b), n = plan_.end_wafer(b) - w0;
+  const std::uint64_t expect = payload_doubles(layout_, n);
+  std::uint64_t h[kHeaderWords];
+  if (!read_all(f.fd, h, sizeof h)) {
+    why = path + ": truncated header";
+    return false;
+  }
+  // Sizes are checked against this run's shape before anything is allocated from them.
+  if (h[kWordMagic] != kMagic || h[kWordKey] != key || h[kWordBlock] != b ||
+      h[kWordFirstWafer] != w0 || h[kWordWafers] != n || h[kWordSensors] != layout_.n_sensors ||
+      h[kWordFeatures] != layout_.features.size() || h[kWordSteps] != layout_.n_steps ||
+      h[kWordPayload] != expect) {
+    why = path + ": header does not match this run's block";
+    return false;
+  }
+  struct stat st {};
+  if (::fstat(f.fd, &st) != 0 ||
+      static_cast<std::uint64_t>(st.st_size) != sizeof h + expect * sizeof(double)) {
+    why = path + ": wrong size";
+    return false;
+  }
+  std::vector<double> payload(expect);
+  if (!read_all(f.fd, payload.data(), expect * sizeof(double))) {
+    why = path + ": truncated payload";
+    return false;
+  }
+  if (checksum(payload) != h[kWordChecksum]) {
+    why = path + ": checksum mismatch";
+    return false;
+  }
+  const std::size_t sf = layout_.n_sensors * layout_.features.size();
+  out.first_block = b;
+  out.n_blocks = 1;
+  out.keys.assign(1, key);
+  out.block.reset(w0, n, layout_);
+  const double* p = payload.data();
+  std::copy(p, p + n * sf, out.block.values.begin());
+  p += n * sf;
+  std::copy(p, p + n * sf * layout_.n_steps, out.block.by_step.begin());
+  p += n * sf * layout_.n_steps;
+  out.partials.resize(layout_.n_sensors);
+  std::memcpy(static_cast<void*>(out.partials.data()), p,
+              layout_.n_sensors * sizeof(reduce::Moments));
+  p += layout_.n_sensors * kMomentDoubles;
+  out.latency_s.assign(p, p + n);
+  return true;
+}
+
+void ResultStore::prune(const std::vector<std::uint64_t>& keys) const {
+  std::error_code ec;
+  std::vector<fs::path> drop;
+  for (fs::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
+    std::uint64_t b = 0, key = 0;
+    if (parse_entry_name(it->path().filename().string(), b, key) &&
+        (b >= keys.size() || keys[b] != key))
+      drop.push_back(it->path());
+  }
+  for (const auto& p : drop) fs::remove(p, ec);
+}
+
+}  // namespace wafermill::job

@@ -1,0 +1,34 @@
+// The resume pass: before any work is handed out, find which blocks the result store already
+// holds for exactly this input and configuration, and feed them to the collector.
+// (docs/RELIABILITY.md "Resume"). Private to job/.
+//
+// 1. Rank 0 lists the store: the blocks that have any entry are candidates (a block without one
+//    is computed without being read twice).
+// 2. The candidates are split over the ranks in contiguous runs; each rank reads and hashes its
+//    share (Worker::hash_blocks), and the keys meet on rank 0 (MPI_Reduce, bitwise or).
+// 3. Rank 0 loads every candidate whose entry has the key just computed; an entry that fails
+//    its checks is reported and recomputed.
+// 4. The bitmap of reused blocks is broadcast: workers skip those blocks.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include <mpi.h>
+
+#include "collector.hpp"
+#include "result_store.hpp"
+#include "worker.hpp"
+
+namespace wafermill::job {
+
+/// Collective over `comm` (MPI_COMM_NULL: one process). `store` and `collector` are used on
+/// rank 0 only. Returns, on every rank, reused[b] = 1 for each block taken from the store.
+std::vector<std::uint8_t> resume_from_store(MPI_Comm comm, int rank, int size,
+                                            const partition::BlockPlan& plan, Worker& worker,
+                                            ResultStore* store, Collector* collector,
+                                            const std::function<void()>& between_chunks,
+                                            bool quiet);
+
+}  // namespace wafermill::job
