@@ -5,6 +5,7 @@
 #include "wafermill/error.hpp"
 #include "wafermill/format/trace_index.hpp"
 #include "wafermill/generate/generator.hpp"
+#include "wafermill/generate/maps_images.hpp"
 #include "../job/baseline.hpp"
 
 namespace wafermill::cli {
@@ -39,6 +40,17 @@ Command make_generate_command(int argc, char** argv) {
     ("chunk-rows", po::value<std::uint64_t>()->default_value(d.chunk_rows), "HDF5 chunk rows")
     ("seed", po::value<std::uint64_t>()->default_value(d.seed), "random seed")
     ("target-mb", po::value<double>()->default_value(0.0), "if > 0, choose the wafer count to reach about this many MB of samples");
+  // --- maps and images (docs/PICTURES.md) ---
+  const generate::PictureOptions pd;
+  desc.add_options()
+    ("maps", po::value<std::uint64_t>()->default_value(0), "die maps to write (with --maps or --images, traces only when --wafers is given)")
+    ("pattern-fraction", po::value<double>()->default_value(pd.pattern_fraction), "maps with a planted failure pattern")
+    ("images", po::value<std::uint64_t>()->default_value(0), "inspection images to write")
+    ("image-height", po::value<std::uint32_t>()->default_value(pd.image_height), "image rows")
+    ("image-width", po::value<std::uint32_t>()->default_value(pd.image_width), "image columns")
+    ("rgb", po::bool_switch(), "RGB images [n, h, w, 3] (default grey)")
+    ("defect-fraction", po::value<double>()->default_value(pd.defect_fraction), "images with planted defects");
+  // --- end maps and images ---
   bool help = false;
   const po::variables_map vm = parse_options("generate", argc, argv, desc, nullptr, &help);
   if (help) return help_command("generate", help_text("generate", "wafermill generate --output FILE [options]", desc));
@@ -59,6 +71,32 @@ Command make_generate_command(int argc, char** argv) {
   o.chunk_rows = vm["chunk-rows"].as<std::uint64_t>();
   o.seed = vm["seed"].as<std::uint64_t>();
   o.target_bytes = static_cast<std::uint64_t>(vm["target-mb"].as<double>() * 1e6);
+  // --- maps and images ---
+  if (vm["maps"].as<std::uint64_t>() > 0 || vm["images"].as<std::uint64_t>() > 0) {
+    generate::PictureOptions p;
+    p.output = o.output;
+    p.force = o.force;
+    if (!vm["wafers"].defaulted()) p.traces = o;
+    p.n_maps = vm["maps"].as<std::uint64_t>();
+    p.pattern_fraction = vm["pattern-fraction"].as<double>();
+    p.n_images = vm["images"].as<std::uint64_t>();
+    p.image_height = vm["image-height"].as<std::uint32_t>();
+    p.image_width = vm["image-width"].as<std::uint32_t>();
+    p.rgb = vm["rgb"].as<bool>();
+    p.defect_fraction = vm["defect-fraction"].as<double>();
+    p.seed = o.seed;
+    return {"generate", false, [p](MPI_Comm) {
+              const auto r = generate::generate_pictures(p);
+              std::printf("wrote %s: %llu maps (%llu patterned), %llu images (%llu defective)%s, %.1f MB\n",
+                          p.output.c_str(), static_cast<unsigned long long>(r.n_maps),
+                          static_cast<unsigned long long>(r.n_patterned),
+                          static_cast<unsigned long long>(r.n_images),
+                          static_cast<unsigned long long>(r.n_defective),
+                          p.traces ? " and traces" : "", r.bytes / 1e6);
+              return 0;
+            }};
+  }
+  // --- end maps and images ---
   return {"generate", false, [o](MPI_Comm) {
             const auto r = generate::generate_traces(o);
             std::printf("wrote %s: %llu wafers, %llu samples, %llu anomalous, %.1f MB\n",
