@@ -12,6 +12,7 @@
 
 #include "baseline.hpp"
 #include "collector.hpp"
+#include "picture_pipeline.hpp"
 #include "content_hash.hpp"
 #include "fault_injection.hpp"
 #include "result_store.hpp"
@@ -614,6 +615,9 @@ report::RunReport run_parallel(const JobConfig& config, MPI_Comm comm) {
   MPI_Comm_rank(comm, &team.rank);
   MPI_Comm_size(comm, &team.size);
   StopRequest::install_signal_handler();
+  // Maps and images first (docs/PICTURES.md); an input holding only those ends here.
+  PictureOutcome pictures = run_pictures(config, comm);
+  if (!pictures.has_traces) return std::move(pictures.report);
   const LocalRun run = execute(config, team, config.policy);
   if (run.stopped) throw StoppedEarly(run.stop_message);
 
@@ -635,6 +639,7 @@ report::RunReport run_parallel(const JobConfig& config, MPI_Comm comm) {
     const ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
     result = build_report(config, run, std::move(parallel), hosts, per_node,
                           n > 0 ? std::string(exe, n) : std::string("wafermill"));
+    result.pictures = pictures.json;
   } else {
     result.parallel.per_rank.push_back(mine);
   }

@@ -217,6 +217,7 @@ json to_json(const RunReport& r) {
               {"accuracy", acc}};
   // Top-level per_rank mirrors parallel.per_rank for tools that only want hosts and ranks.
   out["per_rank"] = out["parallel"]["per_rank"];
+  if (r.pictures) out["pictures"] = *r.pictures;
   return out;
 }
 
@@ -243,6 +244,7 @@ RunReport run_report_from_json(const json& j) {
   v.n_sensors = need(in, "sensors").get<std::uint64_t>();
   v.n_steps = need(in, "steps").get<std::uint64_t>();
   r.config = need(j, "config");
+  if (j.contains("pictures") && !j.at("pictures").is_null()) r.pictures = j.at("pictures");
   r.parallel = run_figures_from_json(need(j, "parallel"));
   if (!need(j, "sequential").is_null()) r.sequential = run_figures_from_json(j.at("sequential"));
   const json& c = need(j, "comparison");

@@ -114,6 +114,9 @@ struct RunReport {
   std::optional<RunFigures> sequential;
   Comparison comparison;
   Accuracy accuracy;
+  /// Maps and images (docs/PICTURES.md): throughput, latency, digests, accuracy; absent
+  /// when the input has neither.
+  std::optional<nlohmann::json> pictures;
 };
 
 /// @brief JSON of rank figures / run figures / a report, and back.

@@ -1,0 +1,495 @@
+// The picture pass (docs/PICTURES.md). Maps: per-wafer features and per-shape fail counts.
+// Images: per-image statistics and per-pixel sums (pass 1), the golden image, then a scoring
+// pass (pass 2). Work units of whole reduction blocks over the trace policies; every
+// reduction sums integers (fail counts in uint64, pixel sums in double below 2^53), so the
+// results are bitwise the same for any number of ranks and any policy.
+#include "picture_pipeline.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
+#include <map>
+#include <numeric>
+
+#include "picture_units.hpp"
+#include "wafermill/config.hpp"
+#include "wafermill/error.hpp"
+#include "wafermill/format/datasets.hpp"
+#include "wafermill/format/picture_reader.hpp"
+#include "wafermill/metrics/metrics.hpp"
+#include "wafermill/partition/policy.hpp"
+#include "wafermill/pictures/die_map.hpp"
+#include "wafermill/pictures/inspection_image.hpp"
+
+namespace wafermill::job {
+namespace {
+
+using nlohmann::json;
+
+struct Team {
+  MPI_Comm comm = MPI_COMM_NULL;
+  int rank = 0, size = 1;
+  bool mpi() const { return comm != MPI_COMM_NULL; }
+};
+
+// Work figures of one rank in one pass.
+struct PassStats {
+  double units = 0, items = 0, bytes = 0, read_s = 0, compute_s = 0;
+};
+
+// Largest element count per collective call (MPI counts are int).
+constexpr std::uint64_t kReducePiece = 1ULL << 26;
+
+// FNV-1a 64 of a buffer, as hex: equal digests across runs mean bitwise-equal results.
+template <class T>
+std::string digest(const std::vector<T>& v) {
+  std::uint64_t h = 1469598103934665603ULL;
+  const auto* b = reinterpret_cast<const unsigned char*>(v.data());
+  for (std::size_t i = 0; i < v.size() * sizeof(T); ++i) h = (h ^ b[i]) * 1099511628211ULL;
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+// Rank 0's error, thrown on every rank together.
+void share_error(const Team& team, std::string error) {
+  if (team.mpi()) {
+    std::uint64_t len = error.size();
+    MPI_Bcast(&len, 1, MPI_UINT64_T, 0, team.comm);
+    error.resize(len);
+    if (len > 0) MPI_Bcast(error.data(), static_cast<int>(len), MPI_CHAR, 0, team.comm);
+  }
+  if (!error.empty()) throw CollectiveInputError(error);
+}
+
+void share_words(const Team& team, std::vector<std::uint64_t>& words) {
+  if (!team.mpi()) return;
+  std::uint64_t n = words.size();
+  MPI_Bcast(&n, 1, MPI_UINT64_T, 0, team.comm);
+  words.resize(n);
+  for (std::uint64_t off = 0; off < n; off += kReducePiece)
+    MPI_Bcast(words.data() + off, static_cast<int>(std::min(kReducePiece, n - off)), MPI_UINT64_T, 0,
+              team.comm);
+}
+
+// Sums `v` over the ranks, in pieces; the result lands on every rank (all) or rank 0.
+template <class T>
+void sum_over_ranks(const Team& team, std::vector<T>& v, bool all) {
+  if (!team.mpi()) return;
+  const MPI_Datatype type = sizeof(T) == 8 && std::is_floating_point_v<T> ? MPI_DOUBLE : MPI_UINT64_T;
+  for (std::uint64_t off = 0; off < v.size(); off += kReducePiece) {
+    const int n = static_cast<int>(std::min<std::uint64_t>(kReducePiece, v.size() - off));
+    if (all)
+      MPI_Allreduce(MPI_IN_PLACE, v.data() + off, n, type, MPI_SUM, team.comm);
+    else if (team.rank == 0)
+      MPI_Reduce(MPI_IN_PLACE, v.data() + off, n, type, MPI_SUM, 0, team.comm);
+    else
+      MPI_Reduce(v.data() + off, nullptr, n, type, MPI_SUM, 0, team.comm);
+  }
+}
+
+// Rows of `width` doubles from every rank, on rank 0, sorted by their first entry (the item).
+std::vector<double> gather_rows(const Team& team, const std::vector<double>& mine, std::size_t width) {
+  std::vector<double> all = mine;
+  if (team.mpi()) {
+    int len = static_cast<int>(mine.size());
+    std::vector<int> lens(team.size), displs(team.size);
+    MPI_Gather(&len, 1, MPI_INT, lens.data(), 1, MPI_INT, 0, team.comm);
+    if (team.rank == 0) {
+      std::partial_sum(lens.begin(), lens.end() - 1, displs.begin() + 1);
+      all.resize(displs.back() + lens.back());
+    }
+    MPI_Gatherv(mine.data(), len, MPI_DOUBLE, all.data(), lens.data(), displs.data(), MPI_DOUBLE, 0,
+                team.comm);
+  }
+  if (team.rank != 0) return {};
+  const std::size_t n = all.size() / width;
+  std::vector<std::size_t> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](auto a, auto b) { return all[a * width] < all[b * width]; });
+  std::vector<double> sorted(all.size());
+  for (std::size_t i = 0; i < n; ++i)
+    std::copy_n(all.begin() + order[i] * width, width, sorted.begin() + i * width);
+  return sorted;
+}
+
+// Every rank's PassStats on rank 0, as JSON.
+json per_rank_json(const Team& team, const PassStats& s) {
+  std::vector<double> mine = {double(team.rank), s.units, s.items, s.bytes, s.read_s, s.compute_s};
+  const auto all = gather_rows(team, mine, mine.size());
+  json out = json::array();
+  for (std::size_t i = 0; i + 6 <= all.size(); i += 6)
+    out.push_back({{"rank", int(all[i])}, {"units", all[i + 1]}, {"items", all[i + 2]},
+                   {"bytes", all[i + 3]}, {"read_s", all[i + 4]}, {"compute_s", all[i + 5]}});
+  return out;
+}
+
+json latency_json(const std::vector<double>& latencies) {
+  const auto l = metrics::summarize_latencies(latencies);
+  return {{"n", l.n}, {"mean_s", l.mean}, {"p50_s", l.p50}, {"p95_s", l.p95}, {"p99_s", l.p99},
+          {"max_s", l.max}};
+}
+
+std::vector<double> shares(const std::vector<double>& counts) {
+  const double sum = std::accumulate(counts.begin(), counts.end(), 0.0);
+  std::vector<double> out(counts);
+  for (double& c : out) c = sum > 0 ? c / sum : 0.0;
+  return out;
+}
+
+// /truth/<name> as 0..255 labels, or nothing when the file has none.
+std::optional<std::vector<std::uint64_t>> read_truth(const std::string& path, const std::string& name,
+                                                     std::uint64_t n) {
+  try {
+    auto t = format::read_u64_dataset(path, "/truth/" + name);
+    if (t.size() == n) return t;
+  } catch (const InputError&) {
+    // No truth recorded (real data): the report says so by leaving accuracy out.
+  }
+  return std::nullopt;
+}
+
+// ---- die maps --------------------------------------------------------------------------
+
+constexpr std::size_t kMapRow = 15;  // wafer, 12 features, pattern, latency
+
+json run_maps(const Team& team, const JobConfig& config, const format::MapIndex& index,
+              const partition::PartitionPolicy& policy) {
+  if (team.mpi()) MPI_Barrier(team.comm);
+  metrics::Stopwatch wall;
+  const partition::BlockPlan plan(index.offsets, config.block_size);
+  // The shapes in sorted order: every rank builds the same flat layout of fail counts.
+  std::map<std::pair<std::uint32_t, std::uint32_t>, std::uint64_t> shape_at;  // -> first count
+  std::map<std::pair<std::uint32_t, std::uint32_t>, std::uint64_t> shape_wafers;
+  for (std::uint64_t w = 0; w < index.n_wafers; ++w) {
+    shape_at[{index.rows[w], index.cols[w]}] = 0;
+    ++shape_wafers[{index.rows[w], index.cols[w]}];
+  }
+  std::uint64_t total = 0;
+  for (auto& [shape, at] : shape_at) {
+    at = total;
+    total += std::uint64_t(shape.first) * shape.second;
+  }
+  std::vector<std::uint64_t> fails(total, 0);
+  std::vector<double> rows;
+  PassStats stats;
+  format::PictureReader reader(config.input);
+  std::vector<std::uint8_t> cells;
+  std::vector<std::uint32_t> scratch;
+  const std::uint64_t budget = std::max<std::uint64_t>(config.memory_budget_bytes / 2, 1);
+  for_each_unit(team.comm, policy, plan, [&](const partition::WorkUnit& unit, const auto& poll) {
+    ++stats.units;
+    const std::uint64_t first = plan.first_wafer(unit.first_block), end = plan.first_wafer(unit.end_block);
+    for (std::uint64_t w = first; w < end;) {
+      // A run of whole maps within the read budget (one map always, whatever its size).
+      std::uint64_t run_end = w + 1;
+      while (run_end < end && index.offsets[run_end + 1] - index.offsets[w] <= budget) ++run_end;
+      const std::uint64_t run_first_cell = index.offsets[w];
+      const std::uint64_t run_cells = index.offsets[run_end] - run_first_cell;
+      metrics::Stopwatch read;
+      cells.resize(run_cells);
+      reader.read_cells(index.offsets[w], cells);
+      const double read_s = read.elapsed();
+      stats.read_s += read_s;
+      stats.bytes += double(run_cells);
+      for (; w < run_end; ++w) {
+        metrics::Stopwatch compute;
+        const std::uint64_t at = index.offsets[w] - run_first_cell;
+        const pictures::MapView view{std::span<const std::uint8_t>(cells).subspan(at, index.cells(w)),
+                                     index.rows[w], index.cols[w]};
+        const auto f = pictures::map_features(view, scratch);
+        std::uint64_t* counts = fails.data() + shape_at[{view.rows, view.cols}];
+        for (std::size_t i = 0; i < view.cells.size(); ++i)
+          counts[i] += view.cells[i] == static_cast<std::uint8_t>(pictures::DieCell::fail);
+        rows.push_back(double(w));
+        for (double v : pictures::to_values(f)) rows.push_back(v);
+        rows.push_back(double(static_cast<int>(pictures::classify_pattern(f))));
+        const double compute_s = compute.elapsed();
+        stats.compute_s += compute_s;
+        // Latency of a map: its share of the run's read plus its own computation.
+        rows.push_back(read_s * double(index.cells(w)) / double(std::max<std::uint64_t>(run_cells, 1)) + compute_s);
+        ++stats.items;
+        poll();
+      }
+    }
+  });
+  sum_over_ranks(team, fails, false);
+  const auto all = gather_rows(team, rows, kMapRow);
+  json ranks = per_rank_json(team, stats);
+  std::vector<double> bytes = {stats.bytes};
+  sum_over_ranks(team, bytes, false);
+  const double wall_s = wall.elapsed();
+  if (team.rank != 0) return {};
+
+  // Rank 0: the section of the report.
+  std::vector<double> features, latencies;
+  std::vector<double> found(pictures::kMapPatterns, 0.0);
+  std::vector<std::uint8_t> pattern(index.n_wafers, 0);
+  for (std::size_t i = 0; i < index.n_wafers; ++i) {
+    const double* r = &all[i * kMapRow];
+    features.insert(features.end(), r, r + kMapRow - 1);  // all but the latency
+    pattern[i] = static_cast<std::uint8_t>(r[kMapRow - 2]);
+    found[pattern[i]] += 1;
+    latencies.push_back(r[kMapRow - 1]);
+  }
+  json found_json = json::object();
+  for (int p = 0; p < pictures::kMapPatterns; ++p)
+    found_json[std::string(pictures::pattern_name(static_cast<pictures::MapPattern>(p)))] = found[p];
+  json shapes = json::array();
+  for (const auto& [shape, at] : shape_at) {
+    const std::uint64_t n = std::uint64_t(shape.first) * shape.second, wafers = shape_wafers[shape];
+    std::uint64_t max_fails = 0, sum_fails = 0;
+    for (std::uint64_t i = 0; i < n; ++i) {
+      max_fails = std::max(max_fails, fails[at + i]);
+      sum_fails += fails[at + i];
+    }
+    shapes.push_back({{"rows", shape.first}, {"cols", shape.second}, {"wafers", wafers},
+                      {"max_fail_probability", double(max_fails) / double(wafers)},
+                      {"mean_fail_probability", double(sum_fails) / double(wafers * n)}});
+  }
+  json section = {{"wafers", index.n_wafers},
+                  {"cells", index.offsets.back()},
+                  {"bytes", bytes[0]},
+                  {"wall_s", wall_s},
+                  {"maps_per_s", wall_s > 0 ? index.n_wafers / wall_s : 0.0},
+                  {"mb_per_s", wall_s > 0 ? bytes[0] / 1e6 / wall_s : 0.0},
+                  {"latency", latency_json(latencies)},
+                  {"flagged", index.n_wafers - std::uint64_t(found[0])},
+                  {"patterns_found", found_json},
+                  {"shapes", shapes},
+                  {"features_digest", digest(features)},
+                  {"fail_counts_digest", digest(fails)},
+                  {"per_rank", ranks}};
+  if (auto truth = read_truth(config.input, "map_pattern", index.n_wafers)) {
+    std::vector<double> planted(pictures::kMapPatterns, 0.0);
+    std::uint64_t agree = 0;
+    for (std::size_t i = 0; i < truth->size(); ++i) {
+      if ((*truth)[i] < pictures::kMapPatterns) planted[(*truth)[i]] += 1;
+      agree += (*truth)[i] == pattern[i];
+    }
+    section["accuracy"] = {{"truth_distribution", shares(planted)},
+                           {"found_distribution", shares(found)},
+                           {"kl_patterns", metrics::kl_divergence(planted, found, config.kl_smoothing)},
+                           {"agreement", double(agree) / double(std::max<std::uint64_t>(index.n_wafers, 1))},
+                           {"smoothing_alpha", config.kl_smoothing}};
+  }
+  return section;
+}
+
+// ---- inspection images -------------------------------------------------------------------
+
+json run_images(const Team& team, const JobConfig& config, const format::ImageIndex& index,
+                const partition::PartitionPolicy& policy) {
+  const std::uint64_t values = index.values_per_image();
+  // One image in uint16 plus Σx and Σx² in double per value, and the golden image (2 doubles).
+  const std::uint64_t need = values * (2 + 8 * 4 + 1);
+  if (need > config.memory_budget_bytes)
+    throw UsageError(config.input + ": /images/pixels: one image of " + std::to_string(values) +
+                     " values needs " + std::to_string(need) + " bytes of buffers and sums, more than " +
+                     "the memory budget of " + std::to_string(config.memory_budget_bytes) + " bytes");
+  if (team.mpi()) MPI_Barrier(team.comm);
+  metrics::Stopwatch wall;
+  std::vector<std::uint64_t> item_offsets(index.n_images + 1);
+  std::iota(item_offsets.begin(), item_offsets.end(), 0);
+  const partition::BlockPlan plan(item_offsets, config.block_size);
+  format::PictureReader reader(config.input);
+  std::vector<std::uint16_t> px(values);
+  const std::uint32_t ch = index.channels;
+  const std::size_t stats_row = 2 + 4 * ch;  // image, per channel mean/std/min/max, latency
+  std::vector<double> stats_rows, score_rows;
+  PassStats stats;
+  pictures::GoldenSums sums(values);
+  const auto read_image = [&](std::uint64_t i) {
+    metrics::Stopwatch read;
+    reader.read_image(index, i, px);
+    const double s = read.elapsed();
+    stats.read_s += s;
+    stats.bytes += double(index.image_bytes());
+    return s;
+  };
+  // Pass 1: statistics and the per-pixel sums.
+  for_each_unit(team.comm, policy, plan, [&](const partition::WorkUnit& unit, const auto& poll) {
+    ++stats.units;
+    for (std::uint64_t i = plan.first_wafer(unit.first_block); i < plan.first_wafer(unit.end_block); ++i) {
+      const double read_s = read_image(i);
+      metrics::Stopwatch compute;
+      const auto st = pictures::image_stats({px, index.height, index.width, ch});
+      sums.add(px);
+      stats_rows.push_back(double(i));
+      for (const auto& c : st) stats_rows.insert(stats_rows.end(), {c.mean, c.std, double(c.min), double(c.max)});
+      const double compute_s = compute.elapsed();
+      stats.compute_s += compute_s;
+      stats_rows.push_back(read_s + compute_s);
+      ++stats.items;
+      poll();
+    }
+  });
+  // Exact integer sums in double: Allreduce gives every rank the same bits (docs/PICTURES.md).
+  std::vector<double> n_images = {double(sums.images)};
+  sum_over_ranks(team, n_images, true);
+  sum_over_ranks(team, sums.sum, true);
+  sum_over_ranks(team, sums.sum_sq, true);
+  sums.images = static_cast<std::uint64_t>(n_images[0]);
+  const pictures::GoldenImage golden = pictures::finalize_golden(sums);
+  sums = pictures::GoldenSums();  // release the sums before pass 2
+  // Pass 2: each image against the golden image.
+  const pictures::DefectSettings settings;
+  std::vector<std::uint8_t> mask;
+  std::vector<std::uint32_t> scratch;
+  for_each_unit(team.comm, policy, plan, [&](const partition::WorkUnit& unit, const auto& poll) {
+    ++stats.units;
+    for (std::uint64_t i = plan.first_wafer(unit.first_block); i < plan.first_wafer(unit.end_block); ++i) {
+      const double read_s = read_image(i);
+      metrics::Stopwatch compute;
+      const auto s = pictures::score_image({px, index.height, index.width, ch}, golden, settings, mask, scratch);
+      const double compute_s = compute.elapsed();
+      stats.compute_s += compute_s;
+      score_rows.insert(score_rows.end(), {double(i), double(s.beyond), double(s.blobs),
+                                           double(s.largest_blob), s.flagged ? 1.0 : 0.0, read_s + compute_s});
+      poll();
+    }
+  });
+  const auto all_stats = gather_rows(team, stats_rows, stats_row);
+  const auto all_scores = gather_rows(team, score_rows, 6);
+  json ranks = per_rank_json(team, stats);
+  std::vector<double> bytes = {stats.bytes};
+  sum_over_ranks(team, bytes, false);
+  const double wall_s = wall.elapsed();
+  if (team.rank != 0) return {};
+
+  std::vector<double> per_image, latencies(index.n_images, 0.0), scores;
+  std::uint64_t flagged = 0;
+  for (std::uint64_t i = 0; i < index.n_images; ++i) {
+    const double* a = &all_stats[i * stats_row];
+    const double* b = &all_scores[i * 6];
+    per_image.insert(per_image.end(), a, a + stats_row - 1);
+    scores.insert(scores.end(), b, b + 5);
+    flagged += b[4] != 0;
+    latencies[i] = a[stats_row - 1] + b[5];  // both passes
+  }
+  double mean_std = 0;
+  for (double s : golden.std) mean_std += s;
+  json section = {{"images", index.n_images},
+                  {"height", index.height},
+                  {"width", index.width},
+                  {"channels", ch},
+                  {"bytes_per_value", index.bytes_per_value},
+                  {"bytes", bytes[0]},
+                  {"wall_s", wall_s},
+                  {"images_per_s", wall_s > 0 ? index.n_images / wall_s : 0.0},
+                  {"mb_per_s", wall_s > 0 ? bytes[0] / 1e6 / wall_s : 0.0},
+                  {"latency", latency_json(latencies)},
+                  {"settings", {{"k_sigma", settings.k_sigma}, {"std_floor", settings.std_floor},
+                                {"min_blob", settings.min_blob}}},
+                  {"golden", {{"images", golden.images},
+                              {"mean_std", values ? mean_std / double(values) : 0.0},
+                              {"digest", digest(golden.mean) + digest(golden.std)}}},
+                  {"flagged", flagged},
+                  {"statistics_digest", digest(per_image)},
+                  {"scores_digest", digest(scores)},
+                  {"per_rank", ranks}};
+  if (auto truth = read_truth(config.input, "image_defects", index.n_images)) {
+    std::uint64_t bad = 0, tp = 0, fp = 0, tn = 0, fn = 0;
+    for (std::uint64_t i = 0; i < index.n_images; ++i) {
+      const bool is_bad = (*truth)[i] != 0, flag = all_scores[i * 6 + 4] != 0;
+      bad += is_bad;
+      tp += is_bad && flag;
+      fp += !is_bad && flag;
+      tn += !is_bad && !flag;
+      fn += is_bad && !flag;
+    }
+    const std::vector<double> p = {double(index.n_images - bad), double(bad)};
+    const std::vector<double> q = {double(index.n_images - flagged), double(flagged)};
+    section["accuracy"] = {{"truth_distribution", shares(p)}, {"flag_distribution", shares(q)},
+                           {"kl_flags", metrics::kl_divergence(p, q, config.kl_smoothing)},
+                           {"tp", tp}, {"fp", fp}, {"tn", tn}, {"fn", fn},
+                           {"smoothing_alpha", config.kl_smoothing}};
+  }
+  return section;
+}
+
+std::string utc_now() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+}  // namespace
+
+PictureOutcome run_pictures(const JobConfig& config, MPI_Comm comm) {
+  Team team;
+  team.comm = comm;
+  if (team.mpi()) {
+    MPI_Comm_rank(comm, &team.rank);
+    MPI_Comm_size(comm, &team.size);
+  }
+  // Rank 0 reads and validates both indexes; everyone gets them or the same error.
+  std::vector<std::uint64_t> head(3, 0), map_words, image_words;
+  std::string error;
+  if (team.rank == 0) {
+    try {
+      const auto contents = format::probe_contents(config.input);
+      head = {contents.traces, contents.maps, contents.images};
+      std::optional<std::uint64_t> n_maps;
+      if (contents.maps) {
+        const auto m = format::read_map_index(config.input);
+        n_maps = m.n_wafers;
+        map_words = m.serialize();
+      }
+      if (contents.images) {
+        const auto im = format::read_image_index(config.input, n_maps);
+        if (im.n_images > pictures::kMaxGoldenImages)
+          throw InputError(config.input + ": /images/pixels: " + std::to_string(im.n_images) +
+                           " images, more than the " + std::to_string(pictures::kMaxGoldenImages) +
+                           " whose per-pixel sums stay exact in double");
+        image_words = im.serialize();
+      }
+    } catch (const InputError& e) {
+      error = e.what();
+    }
+  }
+  share_error(team, error);
+  share_words(team, head);
+  PictureOutcome out;
+  // Without maps or images the trace pass runs (and reports a missing /traces itself).
+  out.has_traces = head[0] != 0 || (head[1] == 0 && head[2] == 0);
+  if (head[1] == 0 && head[2] == 0) return out;
+  share_words(team, map_words);
+  share_words(team, image_words);
+
+  metrics::Stopwatch wall;
+  partition::PolicyOptions popt;
+  popt.factor = config.dynamic_factor;
+  const auto policy = partition::make_policy(config.policy, popt);
+  json section = {{"ranks", team.size}, {"policy", config.policy}, {"backend", "cpu"}};
+  if (head[1] != 0)
+    section["maps"] = run_maps(team, config, format::MapIndex::deserialize(map_words, config.input), *policy);
+  if (head[2] != 0)
+    section["images"] = run_images(team, config, format::ImageIndex::deserialize(image_words, config.input), *policy);
+  const double wall_s = wall.elapsed();
+  if (team.rank != 0) return out;
+  section["wall_s"] = wall_s;
+  out.json = section;
+  if (!out.has_traces) {
+    auto& r = out.report;
+    r.provenance.version = WAFERMILL_VERSION;
+    r.provenance.git_revision = WAFERMILL_GIT_REVISION;
+    r.provenance.started_utc = utc_now();
+    r.provenance.command_line = config.command_line;
+    r.provenance.input_path = config.input;
+    r.config = config.to_json();
+    r.parallel.ranks = team.size;
+    r.parallel.policy = config.policy;
+    r.parallel.backend = "cpu";
+    r.parallel.io = "posix";
+    r.parallel.wall_s = wall_s;
+    r.comparison.baseline_source = "none (no traces: the baseline covers traces only)";
+    r.pictures = section;
+  }
+  return out;
+}
+
+}  // namespace wafermill::job
