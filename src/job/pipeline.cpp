@@ -19,6 +19,7 @@
 #include "resume.hpp"
 #include "scoring.hpp"
 #include "stop_request.hpp"
+#include "temp_output_guard.hpp"
 #include "transport.hpp"
 #include "wafermill/config.hpp"
 #include "wafermill/error.hpp"
@@ -84,27 +85,6 @@ void remove_stale_output_temporaries(const std::string& output, const std::strin
   }
   for (const auto& p : stale) fs::remove(p, ec);
 }
-
-// Unlinks the temporary output if rank 0 is terminated (mpirun sends SIGTERM to every rank
-// when another one aborts), so a failed run leaves nothing half-written.
-char g_temp_path[4096] = {0};
-extern "C" void remove_temp_and_reraise(int sig) {
-  if (g_temp_path[0] != '\0') ::unlink(g_temp_path);
-  std::signal(sig, SIG_DFL);
-  std::raise(sig);
-}
-struct TempFileGuard {
-  explicit TempFileGuard(const std::string& path) {
-    std::strncpy(g_temp_path, path.c_str(), sizeof g_temp_path - 1);
-    std::signal(SIGTERM, remove_temp_and_reraise);
-    std::signal(SIGINT, remove_temp_and_reraise);
-  }
-  ~TempFileGuard() {
-    std::signal(SIGTERM, SIG_DFL);
-    std::signal(SIGINT, SIG_DFL);
-    g_temp_path[0] = '\0';
-  }
-};
 
 // FNV-1a 64 over the file's size and mtime and the index: cheap, and it changes whenever the
 // file is rewritten or its wafers change (docs/METRICS.md "Provenance").
@@ -231,8 +211,8 @@ LocalRun execute(const JobConfig& config, const Team& team, const std::string& p
   if (team.mpi()) MPI_Barrier(team.comm);
   metrics::Stopwatch wall;
   auto writer = open_input_and_output(config, team, run);
-  std::unique_ptr<TempFileGuard> guard;
-  if (writer) guard = std::make_unique<TempFileGuard>(writer->temp_path());
+  std::unique_ptr<TempOutputGuard> guard;
+  if (writer) guard = std::make_unique<TempOutputGuard>(writer->temp_path());
   const format::TraceIndex& index = run.index;
 
   features::FeatureLayout layout;
@@ -311,8 +291,8 @@ LocalRun execute(const JobConfig& config, const Team& team, const std::string& p
     while (!stop.requested()) {
       const auto unit = dispenser->next(0);
       if (!unit) break;
-      start_unit();
       self.holds(*unit, "computing");
+      start_unit();
       if (!worker.process(*unit, poll)) break;
     }
     self.holds({}, "between units");
@@ -364,8 +344,8 @@ LocalRun execute(const JobConfig& config, const Team& team, const std::string& p
     Heartbeat heartbeat(team.comm, rank_timeout / 4.0);
     const auto beat = [&heartbeat] { heartbeat.maybe_beat(); };
     const auto work = [&](const partition::WorkUnit& unit) {
-      start_unit();
       heartbeat.holds(unit);
+      start_unit();
       return worker.process(unit, beat);
     };
     if (policy->dynamic()) {

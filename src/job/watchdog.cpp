@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <unistd.h>
 
+#include "temp_output_guard.hpp"
 #include "wafermill/metrics/metrics.hpp"
 
 namespace wafermill::job {
@@ -18,6 +19,7 @@ std::string host_name() {
 [[noreturn]] void abort_job(MPI_Comm comm, const std::string& message) {
   std::fprintf(stderr, "wafermill: error: %s\n", message.c_str());
   std::fflush(stderr);
+  unlink_guarded_temp_output();  // MPI_Abort kills this process too: no destructor will run
   if (comm != MPI_COMM_NULL) MPI_Abort(comm, kExitRankHung);
   std::_Exit(kExitRankHung);  // MPI_Abort does not return; this is for the compiler
 }

@@ -1,0 +1,210 @@
+// The result store and the content hashes behind its keys (src/job/content_hash.hpp,
+// result_store.hpp), and the parser of the test-only fault injection.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <numeric>
+#include <unistd.h>
+
+#include "content_hash.hpp"
+#include "fault_injection.hpp"
+#include "result_store.hpp"
+#include "wafermill/error.hpp"
+
+namespace wafermill::job {
+namespace {
+
+namespace fs = std::filesystem;
+
+TEST(WaferHasher, RowsAndColumnsGiveTheSameHash) {
+  // 6 rows x 3 sensors, row-major, hashed as whole rows, in two row groups, and by columns.
+  std::vector<float> v(18);
+  std::iota(v.begin(), v.end(), 0.5f);
+  const std::vector<std::int32_t> steps = {0, 0, 1, 1, 2, 2};
+  WaferHasher h;
+  h.reset(6, 3, 4);
+  h.add_values(v.data(), 6, 0, 3);
+  h.add_steps(steps);
+  const std::uint64_t whole = h.finish();
+
+  h.reset(6, 3, 4);
+  h.add_values(v.data(), 2, 0, 3);
+  h.add_values(v.data() + 6, 4, 0, 3);
+  h.add_steps(std::span(steps).first(2));
+  h.add_steps(std::span(steps).subspan(2));
+  EXPECT_EQ(h.finish(), whole);
+
+  h.reset(6, 3, 4);
+  for (std::size_t s = 0; s < 3; ++s) {
+    std::vector<float> column(6);
+    for (std::size_t r = 0; r < 6; ++r) column[r] = v[r * 3 + s];
+    h.add_values(column.data(), 6, s, 1);
+    if (s == 0) h.add_steps(steps);
+  }
+  EXPECT_EQ(h.finish(), whole);
+}
+
+TEST(WaferHasher, AnyChangedSampleOrStepChangesTheHash) {
+  std::vector<double> v(12, 1.0);
+  std::vector<std::int32_t> steps(4, 0);
+  const auto hash = [&] {
+    WaferHasher h;
+    h.reset(4, 3, 8);
+    h.add_values(v.data(), 4, 0, 3);
+    h.add_steps(steps);
+    return h.finish();
+  };
+  const std::uint64_t base = hash();
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    v[i] = 1.0000000000000002;  // one ulp
+    EXPECT_NE(hash(), base) << "sample " << i;
+    v[i] = 1.0;
+  }
+  steps[3] = 1;
+  EXPECT_NE(hash(), base);
+  steps[3] = 0;
+  // Two columns swapped: each column is hashed on its own, then in column order.
+  std::swap(v[0], v[1]);
+  v[0] = 2.0;
+  EXPECT_NE(hash(), base);
+}
+
+TEST(BlockKey, DependsOnDigestPositionAndWafers) {
+  const std::vector<std::uint64_t> w = {1, 2, 3};
+  const std::uint64_t k = block_key(7, 16, w);
+  EXPECT_NE(block_key(8, 16, w), k);
+  EXPECT_NE(block_key(7, 24, w), k);
+  EXPECT_NE(block_key(7, 16, std::vector<std::uint64_t>{1, 2}), k);
+  EXPECT_NE(block_key(7, 16, std::vector<std::uint64_t>{1, 3, 2}), k);
+  EXPECT_EQ(block_key(7, 16, w), k);
+}
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("wm_store_test_" + std::to_string(::getpid()));
+    fs::remove_all(dir_);
+    layout_.n_sensors = 2;
+    layout_.n_steps = 2;
+    layout_.features = features::FeatureSet::parse("count,mean,max");
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // A batch of blocks [first, end) of `plan` with recognisable values.
+  BatchResult batch(const partition::BlockPlan& plan, std::uint64_t first, std::uint64_t end) {
+    BatchResult b;
+    b.first_block = first;
+    b.n_blocks = end - first;
+    const std::uint64_t w0 = plan.first_wafer(first), n = plan.first_wafer(end) - w0;
+    b.block.reset(w0, n, layout_);
+    for (std::size_t i = 0; i < b.block.values.size(); ++i) b.block.values[i] = 1000.0 * w0 + i;
+    for (std::size_t i = 0; i < b.block.by_step.size(); ++i) b.block.by_step[i] = -1.0 * i;
+    b.partials.resize(b.n_blocks * layout_.n_sensors);
+    for (std::size_t i = 0; i < b.partials.size(); ++i) b.partials[i] = reduce::single(double(first + i));
+    b.latency_s.assign(n, 0.25);
+    for (std::uint64_t k = first; k < end; ++k) b.keys.push_back(0xABC0 + k);
+    return b;
+  }
+
+  fs::path dir_;
+  features::FeatureLayout layout_;
+};
+
+TEST_F(StoreTest, PutThenLoadGivesEachBlockBack) {
+  const std::vector<std::uint64_t> offsets = {0, 3, 3, 7, 9, 12, 20, 21};  // 7 wafers
+  const partition::BlockPlan plan(offsets, 3);                          // blocks of 3, 3, 1
+  ResultStore store(dir_.string(), plan, layout_);
+  EXPECT_TRUE(store.list().empty());  // no directory yet
+  const BatchResult b = batch(plan, 0, 3);
+  store.put(b);
+  const auto listed = store.list();
+  ASSERT_EQ(listed.size(), 3u);
+  for (std::uint64_t k = 0; k < 3; ++k) {
+    BatchResult got;
+    std::string why;
+    ASSERT_TRUE(store.load(k, 0xABC0 + k, got, why)) << why;
+    const std::uint64_t w0 = plan.first_wafer(k), n = plan.end_wafer(k) - w0;
+    EXPECT_EQ(got.first_block, k);
+    EXPECT_EQ(got.block.first_wafer, w0);
+    EXPECT_EQ(got.block.n_wafers, n);
+    const std::size_t sf = 2 * 3;
+    for (std::size_t i = 0; i < n * sf; ++i) EXPECT_EQ(got.block.values[i], b.block.values[w0 * sf + i]);
+    for (std::size_t i = 0; i < n * sf * 2; ++i)
+      EXPECT_EQ(got.block.by_step[i], b.block.by_step[w0 * sf * 2 + i]);
+    EXPECT_EQ(got.partials[0].mean, b.partials[k * 2].mean);
+    EXPECT_EQ(got.latency_s, std::vector<double>(n, 0.25));
+  }
+  BatchResult none;
+  std::string why;
+  EXPECT_FALSE(store.load(1, 0x1234, none, why));  // another key: a miss
+}
+
+TEST_F(StoreTest, DamagedOrForeignEntriesAreRejected) {
+  const std::vector<std::uint64_t> offsets = {0, 2, 4, 6, 8};
+  const partition::BlockPlan plan(offsets, 2);
+  ResultStore store(dir_.string(), plan, layout_);
+  store.put(batch(plan, 0, 2));
+  const auto entry = [&](std::uint64_t b) {
+    for (const auto& e : fs::directory_iterator(dir_))
+      if (e.path().filename().string().find("block-0000000000000000000" + std::to_string(b)) == 0)
+        return e.path();
+    return fs::path();
+  };
+  {  // one flipped payload byte
+    std::fstream f(entry(0), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(120);
+    f.put('\x7f');
+  }
+  BatchResult got;
+  std::string why;
+  EXPECT_FALSE(store.load(0, 0xABC0, got, why));
+  EXPECT_NE(why.find("checksum mismatch"), std::string::npos) << why;
+  fs::resize_file(entry(1), 50);
+  EXPECT_FALSE(store.load(1, 0xABC1, got, why));
+  EXPECT_NE(why.find("wrong size"), std::string::npos) << why;
+
+  // Another layout (one more sensor) reading the same directory: a miss, not a misread.
+  features::FeatureLayout wider = layout_;
+  wider.n_sensors = 3;
+  ResultStore other(dir_.string(), plan, wider);
+  store.put(batch(plan, 1, 2));
+  EXPECT_FALSE(other.load(1, 0xABC1, got, why));
+  EXPECT_NE(why.find("header does not match"), std::string::npos) << why;
+}
+
+TEST_F(StoreTest, PruneKeepsExactlyTheRunsBlocksAndTemporariesGo) {
+  const std::vector<std::uint64_t> offsets = {0, 1, 2, 3, 4, 5, 6};
+  const partition::BlockPlan plan(offsets, 2);
+  ResultStore store(dir_.string(), plan, layout_);
+  store.put(batch(plan, 0, 3));
+  BatchResult stale = batch(plan, 2, 3);
+  stale.keys[0] = 0xDEAD;  // an older version of block 2
+  store.put(stale);
+  std::ofstream(dir_ / "block-00000000000000000001-00000000000abc1.wmb.tmp.999") << "partial";
+  EXPECT_EQ(store.remove_temporaries(), 1u);
+  EXPECT_EQ(store.list().at(2).size(), 2u);
+  store.prune({0xABC0, 0xABC1, 0xABC2});
+  const auto listed = store.list();
+  ASSERT_EQ(listed.size(), 3u);
+  EXPECT_EQ(listed.at(2), std::vector<std::uint64_t>{0xABC2});
+  store.prune({0xABC0});  // the input shrank to one block
+  EXPECT_EQ(store.list().size(), 1u);
+}
+
+TEST(FaultInjection, ParsesAndRejects) {
+  EXPECT_TRUE(FaultInjection::parse("kill:rank=1:after_units=2", 1).active());
+  EXPECT_FALSE(FaultInjection::parse("kill:rank=1:after_units=2", 0).active());
+  EXPECT_TRUE(FaultInjection::parse("delay:rank=all:ms=5", 3).active());
+  EXPECT_TRUE(FaultInjection::parse("hang:rank=0,kill:rank=2", 2).active());
+  EXPECT_THROW(FaultInjection::parse("explode:rank=1", 1), UsageError);
+  EXPECT_THROW(FaultInjection::parse("kill:after_units=1", 1), UsageError);
+  EXPECT_THROW(FaultInjection::parse("kill:rank=x", 1), UsageError);
+  EXPECT_THROW(FaultInjection::parse("kill:rank=1:when=now", 1), UsageError);
+  // Delays apply at every unit and return.
+  FaultInjection::parse("delay:rank=0:ms=1", 0).at_unit_start(0);
+}
+
+}  // namespace
+}  // namespace wafermill::job
