@@ -94,7 +94,6 @@ class CudaBackend final : public FeatureBackend {
 
  private:
   struct Slot {
-    detail::Stream stream;
     detail::DeviceBuffer arena;
     detail::PinnedBuffer upload;
     detail::PinnedBuffer download;
@@ -103,6 +102,7 @@ class CudaBackend final : public FeatureBackend {
     DeviceLayout layout;
     bool median = false;
     bool busy = false;
+    detail::Stream stream;  // last: destroyed first, its synchronisation before the buffers go
   };
 
   void check(const TraceChunk& chunk, const FeatureBlock& out) const {

@@ -180,19 +180,21 @@ void enqueue_typed(const BatchArgs& a, cudaStream_t stream) {
       scatter_kernel<T><<<blocks_for(piece_items), kThreads, 0, stream>>>(a);
       WAFERMILL_CUDA_CHECK(cudaGetLastError());
     }
-    pad_keys_kernel<<<blocks_for(a.max_keys), kThreads, 0, stream>>>(a, n_ids);
-    WAFERMILL_CUDA_CHECK(cudaGetLastError());
-    // Stable LSD radix sorts: by value, then by id; each id's values end up in order.
     cub::DoubleBuffer<double> keys(a.keys, a.keys_alt);
     cub::DoubleBuffer<std::uint32_t> ids(a.ids, a.ids_alt);
-    temp = a.sort_temp_bytes;
-    WAFERMILL_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(a.sort_temp, temp, keys, ids,
-                                                         static_cast<int>(a.max_keys), 0, 64,
-                                                         stream));
-    temp = a.sort_temp_bytes;
-    WAFERMILL_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(a.sort_temp, temp, ids, keys,
-                                                         static_cast<int>(a.max_keys), 0,
-                                                         bits_for(n_ids), stream));
+    if (a.max_keys > 0) {  // a batch of empty wafers has no rows: a zero-block launch fails
+      pad_keys_kernel<<<blocks_for(a.max_keys), kThreads, 0, stream>>>(a, n_ids);
+      WAFERMILL_CUDA_CHECK(cudaGetLastError());
+      // Stable LSD radix sorts: by value, then by id; each id's values end up in order.
+      temp = a.sort_temp_bytes;
+      WAFERMILL_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(a.sort_temp, temp, keys, ids,
+                                                           static_cast<int>(a.max_keys), 0, 64,
+                                                           stream));
+      temp = a.sort_temp_bytes;
+      WAFERMILL_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(a.sort_temp, temp, ids, keys,
+                                                           static_cast<int>(a.max_keys), 0,
+                                                           bits_for(n_ids), stream));
+    }
     sorted = keys.Current();
   }
   finalize_kernel<<<blocks_for(segment_items), kThreads, 0, stream>>>(a, sorted);
