@@ -50,14 +50,22 @@ Options parse(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--wafers") o.wafers = std::stoull(value());
-    else if (a == "--rows") o.rows = std::stoull(value());
-    else if (a == "--sensors") o.sensors = std::stoul(value());
-    else if (a == "--steps") o.steps = std::stoul(value());
-    else if (a == "--float64") o.float64 = true;
-    else if (a == "--features") o.features = value();
-    else if (a == "--memory") o.memory = std::stoull(value());
-    else if (a == "--repeat") o.repeat = std::stoi(value());
+    if (a == "--wafers")
+      o.wafers = std::stoull(value());
+    else if (a == "--rows")
+      o.rows = std::stoull(value());
+    else if (a == "--sensors")
+      o.sensors = std::stoul(value());
+    else if (a == "--steps")
+      o.steps = std::stoul(value());
+    else if (a == "--float64")
+      o.float64 = true;
+    else if (a == "--features")
+      o.features = value();
+    else if (a == "--memory")
+      o.memory = std::stoull(value());
+    else if (a == "--repeat")
+      o.repeat = std::stoi(value());
     else {
       std::fprintf(stderr, "gpu_bench: unknown option %s (see the file's header)\n", a.c_str());
       std::exit(2);
@@ -174,11 +182,11 @@ int run(const Options& o, const Ceilings& c, int device) {
   const double k = bytes / median(kernel), e = bytes / median(wall);
   std::printf("input %.3f GB (%llu wafers x %llu rows x %zu sensors, %s, %zu steps, features %s)\n",
               bytes / 1e9, static_cast<unsigned long long>(o.wafers),
-              static_cast<unsigned long long>(o.rows), o.sensors, sizeof(T) == 4 ? "float32" : "float64",
-              o.steps, o.features.c_str());
+              static_cast<unsigned long long>(o.rows), o.sensors,
+              sizeof(T) == 4 ? "float32" : "float64", o.steps, o.features.c_str());
   std::printf("%-34s %10s %12s %8s\n", "figure", "GB/s", "ceiling GB/s", "share");
-  std::printf("%-34s %10.1f %12.1f %7.1f%%\n", "kernels (input / kernel time)", k / 1e9, c.d2d / 1e9,
-              100.0 * k / c.d2d);
+  std::printf("%-34s %10.1f %12.1f %7.1f%%\n", "kernels (input / kernel time)", k / 1e9,
+              c.d2d / 1e9, 100.0 * k / c.d2d);
   std::printf("%-34s %10.1f %12.1f %7.1f%%\n", "end to end (input / extract wall)", e / 1e9,
               c.h2d / 1e9, 100.0 * e / c.h2d);
   if (e_gpu) {

@@ -45,12 +45,12 @@ inline std::string launcher_rank() {
 }  // namespace wafermill
 
 /// @brief Evaluates a cudaError_t expression; throws wafermill::GpuError unless cudaSuccess.
-#define WAFERMILL_CUDA_CHECK(call)                                                       \
-  do {                                                                                   \
-    const cudaError_t wafermill_cuda_status_ = (call);                                   \
-    if (wafermill_cuda_status_ != cudaSuccess) {                                         \
-      ::wafermill::detail::gpu_failure(__FILE__, __LINE__, #call,                        \
-                                       cudaGetErrorName(wafermill_cuda_status_),         \
-                                       cudaGetErrorString(wafermill_cuda_status_));      \
-    }                                                                                    \
+#define WAFERMILL_CUDA_CHECK(call)                                                  \
+  do {                                                                              \
+    const cudaError_t wafermill_cuda_status_ = (call);                              \
+    if (wafermill_cuda_status_ != cudaSuccess) {                                    \
+      ::wafermill::detail::gpu_failure(__FILE__, __LINE__, #call,                   \
+                                       cudaGetErrorName(wafermill_cuda_status_),    \
+                                       cudaGetErrorString(wafermill_cuda_status_)); \
+    }                                                                               \
   } while (0)

@@ -14,14 +14,14 @@
 #include "wafermill/cuda_check.hpp"
 
 /// @brief Evaluates an ncclResult_t expression; throws wafermill::GpuError unless ncclSuccess.
-#define WAFERMILL_NCCL_CHECK(call)                                                           \
-  do {                                                                                       \
-    const ncclResult_t wafermill_nccl_status_ = (call);                                      \
-    if (wafermill_nccl_status_ != ncclSuccess) {                                             \
-      ::wafermill::detail::gpu_failure(__FILE__, __LINE__, #call,                            \
+#define WAFERMILL_NCCL_CHECK(call)                                                             \
+  do {                                                                                         \
+    const ncclResult_t wafermill_nccl_status_ = (call);                                        \
+    if (wafermill_nccl_status_ != ncclSuccess) {                                               \
+      ::wafermill::detail::gpu_failure(__FILE__, __LINE__, #call,                              \
                                        "ncclResult " + std::to_string(wafermill_nccl_status_), \
-                                       ncclGetErrorString(wafermill_nccl_status_));          \
-    }                                                                                        \
+                                       ncclGetErrorString(wafermill_nccl_status_));            \
+    }                                                                                          \
   } while (0)
 
 namespace wafermill::reduce {
@@ -96,12 +96,12 @@ void BlockPartialsAllreduce::allreduce(std::span<Moments> partials, std::size_t 
       WAFERMILL_CUDA_CHECK(cudaMalloc(&nccl_->buffer, bytes));
       nccl_->bytes = bytes;
     }
-    WAFERMILL_CUDA_CHECK(cudaMemcpyAsync(nccl_->buffer, words.data(), bytes,
-                                         cudaMemcpyHostToDevice, nccl_->stream));
+    WAFERMILL_CUDA_CHECK(
+        cudaMemcpyAsync(nccl_->buffer, words.data(), bytes, cudaMemcpyHostToDevice, nccl_->stream));
     WAFERMILL_NCCL_CHECK(ncclAllReduce(nccl_->buffer, nccl_->buffer, words.size(), ncclUint64,
                                        ncclSum, nccl_->comm, nccl_->stream));
-    WAFERMILL_CUDA_CHECK(cudaMemcpyAsync(words.data(), nccl_->buffer, bytes,
-                                         cudaMemcpyDeviceToHost, nccl_->stream));
+    WAFERMILL_CUDA_CHECK(
+        cudaMemcpyAsync(words.data(), nccl_->buffer, bytes, cudaMemcpyDeviceToHost, nccl_->stream));
     WAFERMILL_CUDA_CHECK(cudaStreamSynchronize(nccl_->stream));
   }
   for (std::size_t b = 0; b < n_blocks; ++b) {

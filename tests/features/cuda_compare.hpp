@@ -106,7 +106,8 @@ inline bool same_value(double a, double b) {
 
 /// @brief Largest |got - want| / max(|want|, 1) over non-NaN pairs; +inf when exactly one is NaN.
 inline double scaled_error(double want, double got) {
-  if (std::isnan(want) || std::isnan(got)) return std::isnan(want) == std::isnan(got) ? 0 : HUGE_VAL;
+  if (std::isnan(want) || std::isnan(got))
+    return std::isnan(want) == std::isnan(got) ? 0 : HUGE_VAL;
   if (want == got) return 0.0;
   return std::fabs(got - want) / std::max(std::fabs(want), 1.0);
 }
@@ -114,8 +115,8 @@ inline double scaled_error(double want, double got) {
 /// @brief Checks `got` against the CPU result `cpu` feature by feature: bitwise (same_value)
 /// for wafers of at most kWindowRows rows, within the tolerance otherwise, exact for the
 /// exact features. Returns the largest scaled error seen on long wafers.
-inline double expect_matches_cpu(const Traces& t, const FeatureBlock& cpu,
-                                 const FeatureBlock& got, const Tolerance& tol) {
+inline double expect_matches_cpu(const Traces& t, const FeatureBlock& cpu, const FeatureBlock& got,
+                                 const Tolerance& tol) {
   const std::vector<Feature> list = cpu.layout.features.list();
   const std::size_t nf = list.size();
   const std::size_t ns = t.n_sensors;
@@ -135,9 +136,9 @@ inline double expect_matches_cpu(const Traces& t, const FeatureBlock& cpu,
       } else {
         const double e = scaled_error(want[j], have[j]);
         worst = std::max(worst, e);
-        EXPECT_LE(e, tol.relative) << where << " feature "
-                                   << kFeatureNames[static_cast<std::size_t>(f)] << ": cpu "
-                                   << want[j] << " gpu " << have[j];
+        EXPECT_LE(e, tol.relative)
+            << where << " feature " << kFeatureNames[static_cast<std::size_t>(f)] << ": cpu "
+            << want[j] << " gpu " << have[j];
       }
     }
   };

@@ -45,7 +45,8 @@ std::pair<int, int> node_local() {
 Moments partial(std::size_t b, std::size_t s) {
   Moments m;
   m.n = static_cast<double>(10 * b + s + 1);
-  m.mean = (b % 3 == 0) ? -0.0 : std::ldexp(1.0 + 1e-15 * static_cast<double>(s), -static_cast<int>(b));
+  m.mean =
+      (b % 3 == 0) ? -0.0 : std::ldexp(1.0 + 1e-15 * static_cast<double>(s), -static_cast<int>(b));
   m.m2 = 0.1 * static_cast<double>(b) + 1e-300;
   m.m3 = -1.0 / 3.0 * static_cast<double>(s);
   m.m4 = 1e300;

@@ -206,8 +206,7 @@ TEST(CudaPlan, MergeOfPiecesMatchesTheSequentialFold) {
     finalize_all(merged, NAN, got);
     for (std::size_t j = 0; j < kFeatureCount; ++j) {
       EXPECT_LE(testing::scaled_error(want[j], got[j]), 1e-9)
-          << "offset " << offset << " " << kFeatureNames[j] << ": " << want[j] << " vs "
-          << got[j];
+          << "offset " << offset << " " << kFeatureNames[j] << ": " << want[j] << " vs " << got[j];
     }
     EXPECT_EQ(merged.positions, seq.positions);
     EXPECT_EQ(merged.invalid, seq.invalid);
@@ -227,8 +226,7 @@ TEST(CudaPlan, OnePieceMergedIntoNothingKeepsItsBits) {
 // batch limits that slice the long wafers (the result must not depend on the limit).
 void emulation_matches_cpu(std::size_t n_steps, double offset, double tolerance) {
   const Traces t = test_traces(n_steps, offset, 5 + n_steps);
-  const FeatureBlock cpu =
-      testing::extract_all<double>(t, FeatureSet::all(), Chunking::whole);
+  const FeatureBlock cpu = testing::extract_all<double>(t, FeatureSet::all(), Chunking::whole);
   const FeatureBlock big = emulate_all(t, std::size_t{1} << 30);
   const double worst = testing::expect_matches_cpu(t, cpu, big, testing::Tolerance{tolerance});
   ::testing::Test::RecordProperty("worst_scaled_error", std::to_string(worst));

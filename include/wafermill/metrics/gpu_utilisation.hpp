@@ -27,8 +27,8 @@ std::optional<double> gpu_efficiency(std::span<const UtilisationSample> samples,
 
 /// @brief The figures of a sampling run.
 struct GpuUtilisation {
-  double e_gpu = 0.0;         ///< as gpu_efficiency()
-  double seconds = 0.0;       ///< T
+  double e_gpu = 0.0;    ///< as gpu_efficiency()
+  double seconds = 0.0;  ///< T
   std::size_t samples = 0;
   int n_gpus = 0;
 };

@@ -139,10 +139,10 @@ void BatchPlanner::commit(std::uint64_t first_row, std::uint64_t batch_row, Batc
     for (std::size_t i = group_start_[g]; i < group_start_[g + 1]; ++i) {
       const Triple& t = sorted_[i];
       if (i == group_start_[g] || t.window != sorted_[i - 1].window) {
-        const double position = g == 0 ? static_cast<double>(t.window * kWindowRows)
-                                       : step_positions_[g - 1];
-        plan.pieces.push_back({static_cast<std::uint32_t>(plan.runs.size()), 0, segment_index, 0,
-                               position});
+        const double position =
+            g == 0 ? static_cast<double>(t.window * kWindowRows) : step_positions_[g - 1];
+        plan.pieces.push_back(
+            {static_cast<std::uint32_t>(plan.runs.size()), 0, segment_index, 0, position});
       }
       Piece& piece = plan.pieces.back();
       plan.runs.push_back({static_cast<std::uint32_t>(t.row - first_row + batch_row), t.rows});

@@ -32,9 +32,9 @@ struct Run {
 struct Piece {
   std::uint32_t run_begin;
   std::uint32_t run_end;
-  std::uint32_t segment;   ///< index into the batch's segments
-  std::uint32_t rows;      ///< Σ rows of its runs
-  double position;         ///< position of its first sample in the segment
+  std::uint32_t segment;  ///< index into the batch's segments
+  std::uint32_t rows;     ///< Σ rows of its runs
+  double position;        ///< position of its first sample in the segment
 };
 
 /// @brief One segment: pieces [piece_begin, piece_end), in segment order. Segment s of a
@@ -61,9 +61,9 @@ struct BatchPlan {
   std::uint64_t n_wafers = 0;
   std::uint64_t row_begin = 0;  ///< first row, relative to the chunk's first row
   std::uint64_t n_rows = 0;
-  bool sliced = false;      ///< part of one wafer; segment sums carry between its slices
-  bool carry_in = false;    ///< a slice after the wafer's first
-  bool carry_out = false;   ///< a slice before the wafer's last
+  bool sliced = false;     ///< part of one wafer; segment sums carry between its slices
+  bool carry_in = false;   ///< a slice after the wafer's first
+  bool carry_out = false;  ///< a slice before the wafer's last
   std::vector<Run> runs;
   std::vector<Piece> pieces;
   std::vector<Segment> segments;
@@ -142,8 +142,8 @@ class BatchPlanner {
   BatchShape shape_;
   std::size_t limit_;
   SortTempBytes sort_temp_;
-  std::uint64_t wafer_ = 0;   // next wafer (chunk-local)
-  std::uint64_t window_ = 0;  // next window of that wafer, > 0 while slicing it
+  std::uint64_t wafer_ = 0;             // next wafer (chunk-local)
+  std::uint64_t window_ = 0;            // next window of that wafer, > 0 while slicing it
   std::vector<double> step_positions_;  // per step: samples seen in the wafer so far
   std::vector<Triple> triples_;
   std::vector<Triple> sorted_;

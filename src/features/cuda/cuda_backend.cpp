@@ -36,10 +36,11 @@ class CudaBackend final : public FeatureBackend {
  public:
   CudaBackend(const BackendOptions& options, const FeatureLayout& layout)
       : layout_(layout),
-        device_(detail::select_device(options.device, cuda_devices(),
-                                      detail::launcher_local_rank())),
+        device_(
+            detail::select_device(options.device, cuda_devices(), detail::launcher_local_rank())),
         want_median_(layout.features.contains(Feature::median)) {
-    for (const Feature f : layout.features.list()) selected_.push_back(static_cast<std::uint8_t>(f));
+    for (const Feature f : layout.features.list())
+      selected_.push_back(static_cast<std::uint8_t>(f));
     median_column_ = layout.features.column(Feature::median);
     const std::size_t groups = 1 + layout.n_steps;
     carry_ = detail::DeviceBuffer(std::max<std::size_t>(1, groups * layout.n_sensors) *
@@ -66,8 +67,9 @@ class CudaBackend final : public FeatureBackend {
     shape.groups = 1 + layout_.n_steps;
     shape.median = want_median_;
     if (chunk.n_wafers() == 0 || chunk.n_columns == 0) return;
-    detail::BatchPlanner planner(chunk.offsets, layout_.n_steps > 0 ? chunk.steps : std::span<const std::int32_t>{},
-                                 layout_.n_steps, shape, slot_bytes_, &detail::sort_temp_bytes);
+    detail::BatchPlanner planner(
+        chunk.offsets, layout_.n_steps > 0 ? chunk.steps : std::span<const std::int32_t>{},
+        layout_.n_steps, shape, slot_bytes_, &detail::sort_temp_bytes);
     std::size_t k = 0;
     try {
       for (;; ++k) {
@@ -198,8 +200,8 @@ class CudaBackend final : public FeatureBackend {
     WAFERMILL_CUDA_CHECK(cudaEventRecord(slot.kernels_end.get(), stream));
     if (plan.carry_out) WAFERMILL_CUDA_CHECK(cudaEventRecord(carry_ready_.get(), stream));
     if (!plan.carry_out) {  // a slice before the last has nothing final to copy back
-      WAFERMILL_CUDA_CHECK(cudaMemcpyAsync(slot.download.get(), dev + l.features,
-                                           l.download_bytes, cudaMemcpyDeviceToHost, stream));
+      WAFERMILL_CUDA_CHECK(cudaMemcpyAsync(slot.download.get(), dev + l.features, l.download_bytes,
+                                           cudaMemcpyDeviceToHost, stream));
     }
     WAFERMILL_CUDA_CHECK(cudaEventRecord(slot.done.get(), stream));
     slot.busy = true;
@@ -221,7 +223,8 @@ class CudaBackend final : public FeatureBackend {
     for (std::uint64_t i = 0; i < plan.n_wafers; ++i) {
       const std::uint64_t local = plan.wafer_begin + i;
       const auto rows = static_cast<double>(chunk.offsets[local + 1] - chunk.offsets[local]);
-      out.compute_seconds[w0 + i - out.first_wafer] += plan.sliced ? seconds : per_row * (rows + 1.0);
+      out.compute_seconds[w0 + i - out.first_wafer] +=
+          plan.sliced ? seconds : per_row * (rows + 1.0);
     }
     if (plan.carry_out) return;
 

@@ -187,13 +187,11 @@ void enqueue_typed(const BatchArgs& a, cudaStream_t stream) {
       WAFERMILL_CUDA_CHECK(cudaGetLastError());
       // Stable LSD radix sorts: by value, then by id; each id's values end up in order.
       temp = a.sort_temp_bytes;
-      WAFERMILL_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(a.sort_temp, temp, keys, ids,
-                                                           static_cast<int>(a.max_keys), 0, 64,
-                                                           stream));
+      WAFERMILL_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(
+          a.sort_temp, temp, keys, ids, static_cast<int>(a.max_keys), 0, 64, stream));
       temp = a.sort_temp_bytes;
-      WAFERMILL_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(a.sort_temp, temp, ids, keys,
-                                                           static_cast<int>(a.max_keys), 0,
-                                                           bits_for(n_ids), stream));
+      WAFERMILL_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(
+          a.sort_temp, temp, ids, keys, static_cast<int>(a.max_keys), 0, bits_for(n_ids), stream));
     }
     sorted = keys.Current();
   }
@@ -208,9 +206,9 @@ std::size_t sort_temp_bytes(std::uint64_t n) {
   std::size_t scan = 0, by_value = 0, by_id = 0;
   cub::DoubleBuffer<double> keys(nullptr, nullptr);
   cub::DoubleBuffer<std::uint32_t> ids(nullptr, nullptr);
-  WAFERMILL_CUDA_CHECK(cub::DeviceScan::ExclusiveSum(
-      nullptr, scan, static_cast<std::uint32_t*>(nullptr), static_cast<std::uint32_t*>(nullptr),
-      items + 1));
+  WAFERMILL_CUDA_CHECK(
+      cub::DeviceScan::ExclusiveSum(nullptr, scan, static_cast<std::uint32_t*>(nullptr),
+                                    static_cast<std::uint32_t*>(nullptr), items + 1));
   WAFERMILL_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(nullptr, by_value, keys, ids, items, 0, 64));
   WAFERMILL_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(nullptr, by_id, ids, keys, items, 0, 32));
   return std::max({scan, by_value, by_id});

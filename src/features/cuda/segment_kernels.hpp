@@ -28,8 +28,8 @@ struct BatchArgs {
   const Segment* segments = nullptr;
   SegmentSums* piece_sums = nullptr;
   SegmentSums* segment_sums = nullptr;
-  double* features = nullptr;            ///< [segments, columns, n_features]
-  reduce::Moments* moments = nullptr;    ///< [wafers, columns], whole-wafer segments
+  double* features = nullptr;          ///< [segments, columns, n_features]
+  reduce::Moments* moments = nullptr;  ///< [wafers, columns], whole-wafer segments
   std::uint32_t n_features = 0;
   std::uint8_t feature_index[kFeatureCount] = {};  ///< enum index of each output column
   // Slices of one wafer: segment sums carried from slice to slice, [groups, columns].
