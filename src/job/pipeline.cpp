@@ -15,6 +15,7 @@
 #include "picture_pipeline.hpp"
 #include "content_hash.hpp"
 #include "fault_injection.hpp"
+#include "input_sandbox.hpp"
 #include "result_store.hpp"
 #include "resume.hpp"
 #include "scoring.hpp"
@@ -267,7 +268,7 @@ LocalRun execute(const JobConfig& config, const Team& team, const std::string& p
     Worker worker(index, config, plan, reader, *backend, collector);
     worker.set_key_digest(digest);
     worker.set_stop(&stop);
-    SelfWatchdog self(team.comm, 0, rank_timeout, plan, resume_hint);
+    SelfWatchdog self(team.comm, 0, rank_timeout, &plan, resume_hint);
     self.holds({}, "in the resume pass");
     std::vector<std::uint8_t> reused;
     if (config.resume)
@@ -595,6 +596,25 @@ report::RunReport run_parallel(const JobConfig& config, MPI_Comm comm) {
   MPI_Comm_rank(comm, &team.rank);
   MPI_Comm_size(comm, &team.size);
   StopRequest::install_signal_handler();
+  // Rank 0 reads the input's metadata once in a child: a file on which HDF5 crashes or loops
+  // is bad input (exit 2), not a dead or hung job. The other ranks wait for the verdict.
+  {
+    std::string error;
+    if (team.rank == 0) {
+      try {
+        check_input_isolated(config.input, config.rank_timeout_s);
+      } catch (const InputError& e) {
+        error = e.what();
+      }
+    }
+    int len = static_cast<int>(error.size());
+    MPI_Bcast(&len, 1, MPI_INT, 0, comm);
+    if (len > 0) {
+      error.resize(static_cast<std::size_t>(len));
+      MPI_Bcast(error.data(), len, MPI_CHAR, 0, comm);
+      throw CollectiveInputError(error);
+    }
+  }
   // Maps and images first (docs/PICTURES.md); an input holding only those ends here.
   PictureOutcome pictures = run_pictures(config, comm);
   if (!pictures.has_traces) return std::move(pictures.report);

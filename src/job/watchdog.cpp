@@ -16,12 +16,12 @@ std::string host_name() {
   return buf;
 }
 
-[[noreturn]] void abort_job(MPI_Comm comm, const std::string& message) {
+[[noreturn]] void abort_job(MPI_Comm comm, const std::string& message, int code = kExitRankHung) {
   std::fprintf(stderr, "wafermill: error: %s\n", message.c_str());
   std::fflush(stderr);
   unlink_guarded_temp_output();  // MPI_Abort kills this process too: no destructor will run
-  if (comm != MPI_COMM_NULL) MPI_Abort(comm, kExitRankHung);
-  std::_Exit(kExitRankHung);  // MPI_Abort does not return; this is for the compiler
+  if (comm != MPI_COMM_NULL) MPI_Abort(comm, code);
+  std::_Exit(code);  // MPI_Abort does not return; this is for the compiler
 }
 
 }  // namespace
@@ -70,7 +70,7 @@ void WorkerWatch::check(MPI_Comm comm) const {
 }
 
 SelfWatchdog::SelfWatchdog(MPI_Comm comm, int rank, double timeout_s,
-                           const partition::BlockPlan& plan, std::string resume_hint)
+                           const partition::BlockPlan* plan, std::string resume_hint)
     : comm_(comm), rank_(rank), timeout_s_(timeout_s), plan_(plan), resume_hint_(std::move(resume_hint)),
       last_beat_(metrics::now_seconds()) {
   if (timeout_s_ > 0) thread_ = std::thread([this] { watch(); });
@@ -104,10 +104,15 @@ void SelfWatchdog::watch() {
     const partition::WorkUnit u{first_block_.load(), end_block_.load()};
     char secs[32];
     std::snprintf(secs, sizeof secs, "%.1f", silent);
-    abort_job(comm_, "rank " + std::to_string(rank_) + " (" + host_name() + ") made no progress for " +
-                         secs + " s (--rank-timeout " +
-                         std::to_string(static_cast<long>(timeout_s_)) + ") while " + phase_.load() +
-                         ", holding " + describe_unit(u, plan_) + "; aborting the job. " +
+    const std::string head = "rank " + std::to_string(rank_) + " (" + host_name() +
+                             ") made no progress for " + secs + " s (--rank-timeout " +
+                             std::to_string(static_cast<long>(timeout_s_)) + ") while " +
+                             phase_.load();
+    // Before the blocks are known the rank is reading the input's index: a file on which
+    // HDF5 itself loops (docs/RELIABILITY.md "HDF5 findings") is bad input, exit code 2.
+    if (plan_ == nullptr)
+      abort_job(comm_, head + "; the file is probably damaged (HDF5 1.10 can loop forever on some damaged metadata); aborting the job", kExitInputHung);
+    abort_job(comm_, head + ", holding " + describe_unit(u, *plan_) + "; aborting the job. " +
                          resume_hint_);
   }
 }

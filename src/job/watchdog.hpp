@@ -32,6 +32,9 @@ inline constexpr int kExitRankHung = 1;
 /// Describes blocks [first, end) with their wafers, for messages.
 std::string describe_unit(const partition::WorkUnit& u, const partition::BlockPlan& plan);
 
+/// Exit code of a job aborted because reading the input's index made no progress.
+inline constexpr int kExitInputHung = 2;
+
 /// Rank 0's record of the workers: what each holds, when each was last heard from.
 class WorkerWatch {
  public:
@@ -64,8 +67,9 @@ class WorkerWatch {
 /// timeout. Armed from construction to destruction.
 class SelfWatchdog {
  public:
-  /// `comm` may be MPI_COMM_NULL (one process: the thread then exits the process itself).
-  SelfWatchdog(MPI_Comm comm, int rank, double timeout_s, const partition::BlockPlan& plan,
+  /// `comm` may be MPI_COMM_NULL (one process: the thread then exits the process itself);
+  /// `plan` may be null before the blocks are known.
+  SelfWatchdog(MPI_Comm comm, int rank, double timeout_s, const partition::BlockPlan* plan,
                std::string resume_hint);
   ~SelfWatchdog();
   SelfWatchdog(const SelfWatchdog&) = delete;
@@ -81,7 +85,7 @@ class SelfWatchdog {
   MPI_Comm comm_;
   int rank_ = 0;
   double timeout_s_;
-  const partition::BlockPlan& plan_;
+  const partition::BlockPlan* plan_;
   std::string resume_hint_;
   std::atomic<double> last_beat_;
   std::atomic<std::uint64_t> first_block_{0}, end_block_{0};

@@ -3,10 +3,11 @@
 #   check_hostile.sh validate|run FILE EXPECTED_RC REGEX
 # validate: `wafermill validate FILE`; run: `wafermill run` under mpiexec with 2 ranks.
 # Checks the exit code, that the message matches REGEX (extended), and, for run, that no
-# output, temporary output or result store was left. Environment: WM, MPIEXEC, MPI_FLAGS.
+# output, temporary output or result store was left. Environment: WM, MPIEXEC, MPI_FLAGS;
+# OUT_DIR (where the run's output would go; default: beside FILE); RUN_ARGS (more run options).
 set -uo pipefail
 mode=$1 file=$2 want_rc=$3 regex=$4
-dir=$(dirname "$file")
+dir=${OUT_DIR:-$(dirname "$file")}
 name=$(basename "$file" .h5)
 out=$dir/out_${name}_$mode.h5
 rm -rf "$out" "$out".tmp.* "$out.wmstore"
@@ -16,7 +17,7 @@ if [[ $mode == validate ]]; then
   rc=$?
 else
   msg=$(timeout 60 $MPIEXEC -n 2 $MPI_FLAGS "$WM" run --input "$file" --output "$out" --quiet \
-    --baseline none 2>&1)
+    --baseline none ${RUN_ARGS:-} 2>&1)
   rc=$?
 fi
 printf '%s\n' "$msg"

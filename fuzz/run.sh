@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# A bounded libFuzzer run over the trace-file validation and reading path (fuzz/trace_file_fuzzer.cpp).
+#   fuzz/run.sh [--time SECONDS] [--build-dir DIR] [--runs N]
+# Installs clang and its runtimes if missing (scripts/install-deps.sh), configures a clang build
+# with -DWAFERMILL_FUZZ=ON in DIR (default build-fuzz/), builds the fuzzer, and fuzzes from a copy
+# of the committed seed corpus (fuzz/corpus/) so that new inputs do not land in the repository.
+# Exits non-zero when the fuzzer finds a crash; the input is kept in DIR/artifacts/.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+seconds=60 build=$root/build-fuzz runs=
+while (($#)); do
+  case $1 in
+    --time) seconds=$2; shift 2 ;;
+    --build-dir) build=$2; shift 2 ;;
+    --runs) runs=$2; shift 2 ;;
+    *) echo "fuzz/run.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+
+"$root/scripts/install-deps.sh" clang-14 libclang-rt-14-dev
+cc=$(command -v clang-14 || command -v clang) cxx=$(command -v clang++-14 || command -v clang++)
+cmake -S "$root" -B "$build" -DCMAKE_C_COMPILER="$cc" -DCMAKE_CXX_COMPILER="$cxx" \
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWAFERMILL_FUZZ=ON -DWAFERMILL_BUILD_TESTS=OFF \
+  -DWAFERMILL_BUILD_BENCH=OFF -DWAFERMILL_ENABLE_CUDA=OFF >"$build.configure.log" 2>&1 \
+  || { cat "$build.configure.log"; exit 1; }
+cmake --build "$build" --target trace_file_fuzzer -j"$(nproc)"
+
+corpus=$build/corpus artifacts=$build/artifacts
+rm -rf "$corpus" && mkdir -p "$corpus" "$artifacts"
+cp "$root"/fuzz/corpus/* "$corpus/"
+limits=(-max_total_time="$seconds" -timeout=20 -rss_limit_mb=2048 -malloc_limit_mb=1024
+        -max_len=65536 -artifact_prefix="$artifacts/" -print_final_stats=1)
+[[ -n $runs ]] && limits+=(-runs="$runs")
+# allocator_may_return_null: HDF5 asks malloc for absurd sizes read from damaged files and
+# handles the NULL (a clean error in production); ASan would otherwise abort. Leak checking is
+# off: HDF5 and Open MPI keep one-time allocations for the process's life.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:allocator_may_return_null=1:suppressions=$root/fuzz/asan.supp}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
+"$build/fuzz/trace_file_fuzzer" "${limits[@]}" "$corpus"
