@@ -10,3 +10,16 @@ rm -rf "$BUILD_DIR"
 # Open MPI refuses root unless told; the tests also pass --allow-run-as-root where needed.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j"$(nproc)" "$@"
+
+# The unit and MPI tests again under AddressSanitizer + UBSan (docs/RELIABILITY.md "Sanitizers"),
+# without CUDA and benchmarks to stay within CI's time. WAFERMILL_SANITIZE_TESTS=0 skips it.
+if [[ ${WAFERMILL_SANITIZE_TESTS:-1} != 0 ]]; then
+  asan_dir=$BUILD_DIR-asan
+  rm -rf "$asan_dir"
+  BUILD_DIR=$asan_dir BUILD_TYPE=RelWithDebInfo "$root/scripts/build.sh" -DWAFERMILL_SANITIZE=ON \
+    -DWAFERMILL_ENABLE_CUDA=OFF -DWAFERMILL_BUILD_BENCH=OFF
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+  LSAN_OPTIONS=suppressions=$root/scripts/lsan.supp:print_suppressions=0 \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir "$asan_dir" --output-on-failure -j"$(nproc)" -L "unit|mpi"
+fi

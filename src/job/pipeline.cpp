@@ -268,7 +268,10 @@ LocalRun execute(const JobConfig& config, const Team& team, const std::string& p
     Worker worker(index, config, plan, reader, *backend, collector);
     worker.set_key_digest(digest);
     worker.set_stop(&stop);
-    SelfWatchdog self(team.comm, 0, rank_timeout, &plan, resume_hint);
+    // Armed for the work phase only: the scoring pass and the baseline may legitimately run
+    // longer than the timeout without a beat.
+    auto watchdog = std::make_unique<SelfWatchdog>(team.comm, 0, rank_timeout, &plan, resume_hint);
+    SelfWatchdog& self = *watchdog;
     self.holds({}, "in the resume pass");
     std::vector<std::uint8_t> reused;
     if (config.resume)
@@ -298,6 +301,8 @@ LocalRun execute(const JobConfig& config, const Team& team, const std::string& p
     }
     self.holds({}, "between units");
     if (coordinator) coordinator->finish(stats.wait_s);
+    coordinator.reset();
+    watchdog.reset();
     progress.finish();
     stats = worker.stats() + stats;
     run.blocks_reused = collector.blocks_reused();
