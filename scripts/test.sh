@@ -18,8 +18,12 @@ if [[ ${WAFERMILL_SANITIZE_TESTS:-1} != 0 ]]; then
   rm -rf "$asan_dir"
   BUILD_DIR=$asan_dir BUILD_TYPE=RelWithDebInfo "$root/scripts/build.sh" -DWAFERMILL_SANITIZE=ON \
     -DWAFERMILL_ENABLE_CUDA=OFF -DWAFERMILL_BUILD_BENCH=OFF
-  ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+  # fast_unwind_on_malloc=0: full stacks, so scripts/lsan.supp can match Open MPI's libraries;
+  # fuzz/asan.supp: only HDF5 1.10.8's own over-reads (RELIABILITY.md "HDF5 findings"). Peak-RSS
+  # tests are left out: ASan's shadow memory and quarantine make RSS figures meaningless.
+  ASAN_OPTIONS=detect_leaks=1:fast_unwind_on_malloc=0:suppressions=$root/fuzz/asan.supp \
   LSAN_OPTIONS=suppressions=$root/scripts/lsan.supp:print_suppressions=0 \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    ctest --test-dir "$asan_dir" --output-on-failure -j"$(nproc)" -L "unit|mpi"
+    ctest --test-dir "$asan_dir" --output-on-failure -j"$(nproc)" -L "unit|mpi" \
+      -E "GenerateMemory\\.PeakRss"
 fi

@@ -1,8 +1,8 @@
 #include "resume.hpp"
 
 #include <algorithm>
-#include <climits>
 #include <cstdio>
+#include <map>
 
 namespace wafermill::job {
 namespace {
@@ -67,7 +67,6 @@ std::vector<std::uint8_t> resume_from_store(MPI_Comm comm, int rank, int size,
   std::vector<std::uint8_t> reused(n_blocks, 0);
   if (rank == 0 && store != nullptr && collector != nullptr) {
     BatchResult batch;
-    std::uint64_t rejected = 0;
     for (std::uint64_t b : list) {
       const auto& have = entries[b];
       if (std::find(have.begin(), have.end(), keys[b]) == have.end()) continue;
@@ -76,13 +75,11 @@ std::vector<std::uint8_t> resume_from_store(MPI_Comm comm, int rank, int size,
         collector->accept_reused(batch);
         reused[b] = 1;
       } else {
-        ++rejected;
         std::fprintf(stderr, "wafermill: resume: block %llu recomputed: %s\n",
                      static_cast<unsigned long long>(b), why.c_str());
       }
       between_chunks();
     }
-    (void)rejected;
   }
   if (mpi) broadcast(reused, comm);
   return reused;
