@@ -19,10 +19,11 @@ done
 
 "$root/scripts/install-deps.sh" clang-14 libclang-rt-14-dev
 cc=$(command -v clang-14 || command -v clang) cxx=$(command -v clang++-14 || command -v clang++)
+mkdir -p "$build"
 cmake -S "$root" -B "$build" -DCMAKE_C_COMPILER="$cc" -DCMAKE_CXX_COMPILER="$cxx" \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWAFERMILL_FUZZ=ON -DWAFERMILL_BUILD_TESTS=OFF \
-  -DWAFERMILL_BUILD_BENCH=OFF -DWAFERMILL_ENABLE_CUDA=OFF >"$build.configure.log" 2>&1 \
-  || { cat "$build.configure.log"; exit 1; }
+  -DWAFERMILL_BUILD_BENCH=OFF -DWAFERMILL_ENABLE_CUDA=OFF >"$build/configure.log" 2>&1 \
+  || { cat "$build/configure.log"; exit 1; }
 cmake --build "$build" --target trace_file_fuzzer -j"$(nproc)"
 
 corpus=$build/corpus artifacts=$build/artifacts
