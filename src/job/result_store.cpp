@@ -160,15 +160,13 @@ void ResultStore::put(const BatchResult& batch) {
     if (f.fd < 0) fail(temp, "cannot create");
     write_all(f.fd, header, sizeof header, temp);
     write_all(f.fd, payload.data(), payload.size() * sizeof(double), temp);
-    if (::fsync(f.fd) != 0) fail(temp, "cannot fsync");
+    // No fsync: a killed process loses nothing the kernel already has, and an entry torn by an
+    // operating-system crash fails its checksum on load and is recomputed. Syncing every block
+    // cost 30-100 % of a 20,000-wafer run (2 ranks: 1.8 s without the store, 2.3-3.9 s with).
     renames.emplace_back(temp, final_path);
   }
   for (const auto& [from, to] : renames)
     if (std::rename(from.c_str(), to.c_str()) != 0) fail(to, "cannot rename into");
-  // The renames are durable once the directory is.
-  Fd d;
-  d.fd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (d.fd < 0 || ::fsync(d.fd) != 0) fail(dir_, "cannot fsync");
 }
 
 bool ResultStore::load(std::uint64_t b, std::uint64_t key, BatchResult& out,

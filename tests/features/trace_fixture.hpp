@@ -166,7 +166,9 @@ FeatureBlock extract_all(const Traces& t, const FeatureSet& features, Chunking h
 /// @brief True when the two vectors hold the same bytes.
 template <class V>
 bool same_bits(const std::vector<V>& a, const std::vector<V>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(V)) == 0;
+  // memcmp with the null data() of an empty vector is undefined (UBSan flags it).
+  return a.size() == b.size() &&
+         (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(V)) == 0);
 }
 
 }  // namespace wafermill::features::testing

@@ -3,6 +3,7 @@
 # usage: cli_check.sh WAFERMILL WORKDIR MPIEXEC [mpiexec flags...]
 set -uo pipefail
 wm=$1 work=$2 mpiexec=$3
+inputs=$(cd "$(dirname "$0")/../../faults/inputs" && pwd)
 shift 3
 mpi=("$mpiexec" "$@")
 rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
@@ -60,6 +61,8 @@ assert c['output'] == 'from_ini.h5' and r['parallel']['policy'] == 'weighted'"
 expect ini-unknown-key 2 'unknown key "polcy"' -- bash -c "printf '[run]\npolcy = static\n' > bad.ini; '$wm' run --config bad.ini --input in.h5 --output x.h5"
 expect validate-ok 0 "in.h5: valid" -- "$wm" validate in.h5
 expect validate-bad 2 "text.h5: 1 problem" -- "$wm" validate text.h5
+# A file on which HDF5 1.10.8 itself segfaults: validate reads it in a child and reports it.
+expect validate-hdf5-crash 2 "HDF5 crashed \\(Segmentation fault\\)" -- "$wm" validate "$inputs/hdf5_local_heap_segv.h5"
 
 ((failures == 0)) || { echo "$failures CLI check(s) failed"; exit 1; }
 echo "all CLI checks passed"
