@@ -27,6 +27,7 @@
 #include "wafermill/format/datasets.hpp"
 #include "wafermill/format/feature_file.hpp"
 #include "wafermill/format/trace_index.hpp"
+#include "wafermill/metrics/gpu_utilisation.hpp"
 #include "wafermill/metrics/metrics.hpp"
 #include "wafermill/partition/policy.hpp"
 #include "watchdog.hpp"
@@ -132,6 +133,8 @@ struct LocalRun {
   std::vector<double> latencies;
   ScoringResult scoring;
   double wall_s = 0.0, index_s = 0.0, scoring_s = 0.0;
+  std::optional<double> gpu_utilisation;       // E_GPU, percent (rank 0's node)
+  std::optional<double> kernel_busy_fraction;  // rank 0's device busy / wall
   std::uint64_t blocks_reused = 0, blocks_computed = 0;
   bool stopped = false;      // every rank: the run stopped before every block was done
   std::string stop_message;  // rank 0: what to tell the user
@@ -221,6 +224,10 @@ LocalRun execute(const JobConfig& config, const Team& team, const std::string& p
   layout.n_steps = index.n_steps;
   layout.features = config.features;
   auto backend = make_backend_everywhere(config, layout, team);
+  // E_GPU: rank 0 samples the GPUs NVML sees on its node while the run lasts (docs/METRICS.md).
+  std::unique_ptr<metrics::GpuUtilisationSampler> gpu_sampler;
+  if (team.rank == 0 && backend->name() == "cuda")
+    gpu_sampler = std::make_unique<metrics::GpuUtilisationSampler>();
   run.backend = std::string(backend->name());
 
   // Every rank holds the same index, so every rank throws the same error before any work (and
@@ -336,6 +343,10 @@ LocalRun execute(const JobConfig& config, const Team& team, const std::string& p
       writer.reset();  // removes the temporary output
     }
     run.wall_s = wall.elapsed();
+    if (gpu_sampler) {
+      if (auto u = gpu_sampler->stop()) run.gpu_utilisation = 100.0 * u->e_gpu;
+      if (run.wall_s > 0) run.kernel_busy_fraction = backend->busy_seconds() / run.wall_s;
+    }
   } else {
     MpiSender sender(team.comm, stats);
     Worker worker(index, config, plan, reader, *backend, sender);
@@ -427,6 +438,8 @@ report::RunFigures run_figures(const LocalRun& run, std::vector<report::RankFigu
   f.ranks = static_cast<int>(ranks.size());
   f.policy = policy_name;
   f.backend = run.backend;
+  f.gpu_utilisation = run.gpu_utilisation;
+  f.kernel_busy_fraction = run.kernel_busy_fraction;
   f.io = std::string(format::to_string(mpi ? config.io : format::IoDriver::posix));
   f.wall_s = run.wall_s;
   f.index_s = run.index_s;

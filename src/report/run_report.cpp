@@ -135,6 +135,7 @@ json to_json(const RunFigures& r) {
           {"peak_rss_total_bytes", r.peak_rss_total_bytes},
           {"load_balance", balance_json(r.balance)},
           {"gpu_utilisation_percent", opt(r.gpu_utilisation)},
+          {"kernel_busy_fraction", opt(r.kernel_busy_fraction)},
           {"per_rank", ranks}};
 }
 
@@ -159,6 +160,7 @@ RunFigures run_figures_from_json(const json& j) {
   r.peak_rss_total_bytes = need(j, "peak_rss_total_bytes").get<std::uint64_t>();
   r.balance = balance_from(need(j, "load_balance"));
   r.gpu_utilisation = get_opt<double>(j, "gpu_utilisation_percent");
+  r.kernel_busy_fraction = get_opt<double>(j, "kernel_busy_fraction");
   for (const auto& x : need(j, "per_rank")) r.per_rank.push_back(rank_figures_from_json(x));
   return r;
 }
@@ -348,7 +350,8 @@ std::string text_summary(const RunReport& r) {
     << mib(p.peak_rss_total_bytes);
   if (r.sequential) o << "; sequential " << mib(r.sequential->peak_rss_total_bytes);
   o << "; E_memory=" << fmt_opt("%.2f", r.comparison.memory_efficiency) << "\n";
-  o << "E_GPU=" << fmt_opt("%.1f %%", p.gpu_utilisation) << "\n";
+  o << "E_GPU=" << fmt_opt("%.1f %%", p.gpu_utilisation)
+    << "  kernel busy=" << fmt_opt("%.2f", p.kernel_busy_fraction) << "\n";
   const auto& a = r.accuracy;
   o << "flags: " << p.flagged << " of " << p.wafers;
   if (a.tp)

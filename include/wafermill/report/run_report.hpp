@@ -50,7 +50,8 @@ struct RunFigures {
   std::uint64_t peak_rss_max_bytes = 0;
   std::uint64_t peak_rss_total_bytes = 0;
   metrics::LoadBalance balance;     ///< over the ranks' busy times
-  std::optional<double> gpu_utilisation;  ///< E_GPU in percent, null on CPU
+  std::optional<double> gpu_utilisation;  ///< E_GPU in percent (NVML, rank 0's node), null on CPU
+  std::optional<double> kernel_busy_fraction;  ///< rank 0's device busy time (CUDA events) / T
   std::vector<RankFigures> per_rank;
 
   /// @brief Wafers per second of wall time.
