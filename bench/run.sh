@@ -12,7 +12,7 @@
 # Options (override the INI file's [bench] section; see jobs/bench.ini for each):
 #   --out DIR --data-dir DIR --ranks "1 2" --repetitions N --target-mb MB --large-mb MB
 #   --peer-wafers N --peer-repetitions N --policies "static weighted dynamic" --policy NAME
-#   --max-load L --mpirun-args "..." --keep --smoke
+#   --max-load L --mpirun-args "..." --store-none-too true|false --keep --smoke
 # Environment: WAFERMILL_BIN (default build/wafermill, then PATH), IO_FLOOR_BIN (default
 # build/bench/io_floor), MPIRUN (default mpirun), PYTHON (default /usr/bin/python3, which needs
 # python3-numpy python3-h5py python3-dask: scripts/install-deps.sh python3-dask).
@@ -44,7 +44,7 @@ smoke=0
 while (($#)); do
   case "$1" in
     --out | --data-dir | --ranks | --repetitions | --target-mb | --large-mb | --peer-wafers | \
-      --peer-repetitions | --policies | --policy | --max-load | --mpirun-args)
+      --peer-repetitions | --policies | --policy | --max-load | --mpirun-args | --store-none-too)
       (($# >= 2)) || die "$1 needs a value"
       opt[${1#--}]=$2; shift 2 ;;
     --keep) opt[keep]=true; shift ;;
@@ -86,6 +86,7 @@ peer_reps=$(setting peer-repetitions 1)
 max_load=$(setting max-load 0)
 load_wait=$(setting load-wait-s 60)
 keep=$(setting keep false)
+store_none=$(setting store-none-too true)
 read -r -a mpirun_args <<<"$(setting mpirun-args --oversubscribe)"
 
 for n in "$repetitions" "$peer_reps"; do [[ $n =~ ^[1-9][0-9]*$ ]] || die "'$n' is not a positive count"; done
@@ -165,9 +166,12 @@ generate() {
   fi
 }
 
-job() {  # job P POLICY INPUT OUTPUT REPORT
-  "$mpirun" -np "$1" "${mpirun_args[@]}" "$bin" run --input "$3" --output "$4" --report "$5" \
-    --policy "$2" --memory-budget "$budget" --baseline none --force --quiet
+job() {  # job P POLICY INPUT OUTPUT REPORT [run options]: a fresh result store each time
+  local p=$1 pol=$2 input=$3 output=$4 report=$5
+  shift 5
+  rm -rf "$output.wmstore"
+  "$mpirun" -np "$p" "${mpirun_args[@]}" "$bin" run --input "$input" --output "$output" \
+    --report "$report" --policy "$pol" --memory-budget "$budget" --baseline none --force --quiet "$@"
 }
 io_floor() {  # io_floor P INPUT JSON [extra]
   local p=$1 input=$2 json=$3
@@ -192,6 +196,13 @@ measure() {
       job "$p" "$policy" "$input" "$out/runs/features-$w.h5" "$f"
       record job "$w" "$p" "$policy" "$rep" "$load" "$f"
       say "$w P=$p rep $rep: load $load, floor $(mbps "$out/runs/floor-$w-P$p-r$rep.json"), job $(mbps "$f") MB/s"
+      if [[ $store_none == true ]]; then
+        load=$(load_before_run)
+        f=$out/runs/job-$w-P$p-$policy+store-none-r$rep.json
+        job "$p" "$policy" "$input" "$out/runs/scratch-features.h5" "$f" --store none
+        record job "$w" "$p" "$policy+store-none" "$rep" "$load" "$f"
+        say "$w P=$p rep $rep: load $load, job --store none $(mbps "$f") MB/s"
+      fi
     done
   done
   if [[ $w == lognormal-* ]] && ((p_max > 1)); then
@@ -205,7 +216,6 @@ measure() {
         say "$w P=$p_max $pol rep $rep: imbalance $(jq_num "$f" '["parallel"]["load_balance"]["imbalance"]')"
       done
     done
-    rm -f "$out/runs/scratch-features.h5"
   fi
   peers "$w" "$input"
   # The I/O floor must have read exactly the rows the job read; with --checksum its per-sensor
@@ -251,15 +261,16 @@ say "$(date -u +%FT%TZ) on $(hostname): $(nproc) cores, load $(cut -d' ' -f1-3 /
     "$(date -u +%FT%TZ)" "$(hostname)" "$smoke" "$config" "$ranks" "$repetitions"
   printf '"target_mb":%s,"large_mb":%s,"sensors":%s,"steps":%s,"gzip_level":%s,"lognormal_sigma":%s,' \
     "$target_mb" "$large_mb" "$sensors" "$steps" "$gzip_level" "$sigma"
-  printf '"memory_budget_mib":%s,"policy":"%s","peer_wafers":%s,"git_revision":"%s"}\n' \
-    "$budget" "$policy" "$peer_wafers" "$(git -C "$root" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)"
+  printf '"memory_budget_mib":%s,"policy":"%s","peer_wafers":%s,"wafermill_version":"%s"}\n' \
+    "$budget" "$policy" "$peer_wafers" "$("$bin" --version 2>&1 | head -n 1)"
 } >"$out/runs/settings.json"
 
 for spec in "uniform-raw 0 0" "uniform-gzip 0 $gzip_level" "lognormal-raw $sigma 0" "lognormal-gzip $sigma $gzip_level"; do
   read -r name s z <<<"$spec"
   generate "$name" "$target_mb" "$s" "$z"
   measure "$name"
-  rm -f "$out/runs/features-$name.h5"
+  rm -rf "$out/runs/features-$name.h5" "$out/runs/features-$name.h5.wmstore" \
+    "$out/runs/scratch-features.h5" "$out/runs/scratch-features.h5.wmstore"
   [[ $keep == true ]] || rm -f "$data_dir/bench-$name.h5" "$data_dir/bench-$name.params"
 done
 
@@ -273,7 +284,7 @@ for p in $ranks; do
   record job large-raw "$p" "$policy" 1 "$load" "$f"
   say "large-raw P=$p: load $load, job $(mbps "$f") MB/s"
 done
-rm -f "$out/runs/features-large.h5" "$out/runs/warmup.json"
+rm -rf "$out/runs/features-large.h5" "$out/runs/features-large.h5.wmstore" "$out/runs/warmup.json"
 
 "$python" "$here/summarize.py" --runs "$out/runs" --out "$out" || fail "summarize.py failed"
 say "results: $out/results.md, $out/results.json"

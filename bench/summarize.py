@@ -156,19 +156,26 @@ def summarize(runs):
     res = {"settings": s, "targets": TARGETS, "workloads": {}, "checks": {}, "policies": {},
            "memory": {}, "verdicts": []}
     for w in runs.workloads():
-        entry = {"job": {}, "floor": {}}
+        entry = {"job": {}, "job_store_none": {}, "floor": {}}
         for p in ranks:
             entry["job"][p] = job_figures(runs.select("job", w, p, pol))
+            entry["job_store_none"][p] = job_figures(runs.select("job", w, p, pol + "+store-none"))
             entry["floor"][p] = floor_figures(runs.select("floor", w, p))
         entry["numpy"] = peer_figures(runs.select("numpy", w))
         entry["dask"] = peer_figures(runs.select("dask", w))
         j1, jm = entry["job"].get(1), entry["job"].get(p_max)
         entry["floor_ratio"] = {p: (entry["floor"][p]["wall_s"] / entry["job"][p]["wall_s"]
                                     if entry["floor"][p] and entry["job"][p] else None) for p in ranks}
+        entry["floor_ratio_store_none"] = {
+            p: (entry["floor"][p]["wall_s"] / entry["job_store_none"][p]["wall_s"]
+                if entry["floor"][p] and entry["job_store_none"][p] else None) for p in ranks}
         entry["numpy_ratio"] = j1["mb_per_s"] / entry["numpy"]["mb_per_s"] if j1 and entry["numpy"] else None
         entry["dask_ratio"] = jm["mb_per_s"] / entry["dask"]["mb_per_s"] if jm and entry["dask"] else None
         entry["efficiency"] = {p: j1["wall_s"] / (p * entry["job"][p]["wall_s"])
                                for p in ranks if j1 and entry["job"][p]}
+        n1 = entry["job_store_none"].get(1)
+        entry["efficiency_store_none"] = {p: n1["wall_s"] / (p * entry["job_store_none"][p]["wall_s"])
+                                          for p in ranks if n1 and entry["job_store_none"][p]}
         res["workloads"][w] = entry
         for c in runs.select("compare", w):
             res["checks"][f"{c['data']['peer']} {w}"] = {
@@ -213,10 +220,14 @@ def verdicts(res, ranks, p_max):
         if w.endswith("-raw") and w != "large-raw":
             for p in ranks:
                 add(f"job / I/O floor, {w}, P={p} (>= 0.8)", e["floor_ratio"].get(p), TARGETS["floor_ratio"], True)
+                add(f"job --store none / I/O floor, {w}, P={p} (>= 0.8)", e["floor_ratio_store_none"].get(p),
+                    TARGETS["floor_ratio"], True)
         if e.get("numpy_ratio"):
             add(f"job / numpy, {w}, P=1 (>= 20)", e["numpy_ratio"], TARGETS["numpy_ratio"], True)
         if w.endswith("-gzip") and p_max > 1:
             add(f"efficiency, {w}, P={p_max} (>= 0.9)", e["efficiency"].get(p_max), TARGETS["efficiency"], True)
+            add(f"efficiency --store none, {w}, P={p_max} (>= 0.9)", e["efficiency_store_none"].get(p_max),
+                TARGETS["efficiency"], True)
     for w, pols in res["policies"].items():
         for name in ("weighted", "dynamic"):
             if name in pols:
@@ -229,20 +240,28 @@ def verdicts(res, ranks, p_max):
     return out
 
 
+def store_none_cell(e, p):
+    j = e["job_store_none"].get(p)
+    if not j:
+        return "n/a"
+    return (f"{fmt(j['mb_per_s'] / 1e3, 3)} ({fmt(e['floor_ratio_store_none'].get(p))}, "
+            f"{fmt(e['efficiency_store_none'].get(p))})")
+
+
 def loads(xs):
     return f"{min(xs):.1f}–{max(xs):.1f}" if xs else "n/a"
 
 
 def markdown(res):
     s = res["settings"]
-    lines = [f"Run {s['started_utc']} on {s['host']}, revision {s['git_revision']}; "
+    lines = [f"Run {s['started_utc']} on {s['host']}, {s['wafermill_version']}; "
              f"{s['repetitions']} repetition(s), medians; inputs {s['target_mb']} MB and "
              f"{s['large_mb']} MB of float32 samples, {s['sensors']} sensors, steps {s['steps']}, "
              f"gzip level {s['gzip_level']}, lognormal sigma {s['lognormal_sigma']}; job policy "
              f"{s['policy']}, memory budget {s['memory_budget_mib']} MiB.", ""]
     lines += ["### Throughput: the job beside its I/O floor", "",
-              "| workload | P | job wall s (min–max) | job wafers/s | job GB/s | floor GB/s | job / floor | efficiency | peak RSS per rank MiB | load 1-min |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
+              "| workload | P | job wall s (min–max) | job wafers/s | job GB/s | floor GB/s | job / floor | efficiency | job --store none GB/s (/ floor, efficiency) | peak RSS per rank MiB | load 1-min |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for w, e in res["workloads"].items():
         for p, j in e["job"].items():
             if not j:
@@ -252,18 +271,19 @@ def markdown(res):
                 f"| {w} | {p} | {fmt(j['wall_s'])} ({fmt(j['wall_min_s'])}–{fmt(j['wall_max_s'])}) | "
                 f"{fmt(j['wafers_per_s'], 0)} | {fmt(j['mb_per_s'] / 1e3, 3)} | "
                 f"{fmt(fl['mb_per_s'] / 1e3, 3) if fl else 'n/a'} | {fmt(e['floor_ratio'].get(p))} | "
-                f"{fmt(e['efficiency'].get(p))} | "
+                f"{fmt(e['efficiency'].get(p))} | {store_none_cell(e, p)} | "
                 f"{' / '.join(fmt(r['peak_rss_mib'], 0) for r in j['per_rank'])} | {loads(j['load1'])} |")
     lines += ["", "### Where the job's time goes (median seconds per rank: read / compute / reduce / wait)", "",
-              "| workload | P | rank 0 | rank 1 | imbalance |", "|---|---|---|---|---|"]
+              "| workload | P | result store | rank 0 | rank 1 | imbalance |", "|---|---|---|---|---|---|"]
     for w, e in res["workloads"].items():
-        for p, j in e["job"].items():
-            if not j:
-                continue
-            cells = [" / ".join(fmt(r[k]) for k in ("read_s", "compute_s", "reduce_s", "wait_s"))
-                     for r in j["per_rank"]]
-            cells += [""] * (2 - len(cells))
-            lines.append(f"| {w} | {p} | {cells[0]} | {cells[1]} | {fmt(j['imbalance'], 3)} |")
+        for variant, label in (("job", "default"), ("job_store_none", "none")):
+            for p, j in e[variant].items():
+                if not j:
+                    continue
+                cells = [" / ".join(fmt(r[k]) for k in ("read_s", "compute_s", "reduce_s", "wait_s"))
+                         for r in j["per_rank"]]
+                cells += [""] * (2 - len(cells))
+                lines.append(f"| {w} | {p} | {label} | {cells[0]} | {cells[1]} | {fmt(j['imbalance'], 3)} |")
     lines += ["", "### The peers (same file, same features)", "",
               "| workload | numpy wafers | numpy MB/s | job / numpy (P=1) | dask MB/s (threads) | job / dask (P=max) | agree (max diff / column scale) |",
               "|---|---|---|---|---|---|---|"]
