@@ -99,6 +99,7 @@ class Worker {
   BatchResult batch_;
   WorkerStats stats_;
   WaferHasher hasher_;
+  bool hash_content_ = true;  // false without a result store: keys are then never used
   std::vector<std::uint64_t> wafer_hash_;  // of the batch's wafers
   const std::vector<std::uint8_t>* reused_ = nullptr;
   const StopRequest* stop_ = nullptr;
