@@ -119,15 +119,17 @@ std::vector<std::string> validate_isolated(const std::string& file) {
       const auto found = format::validate_trace_file(file);
       if (found.empty()) return;
       std::string joined;
-      for (const auto& p : found) joined += p + '\n';
+      // Record separators, not newlines: one problem may span lines (HDF5's error stack).
+      for (const auto& p : found) joined += p + '\x1e';
       throw InputError(joined);
     });
   } catch (const InputError& e) {
     std::string text = e.what();
     std::size_t start = 0;
     while (start < text.size()) {
-      const std::size_t end = text.find('\n', start);
-      problems.push_back(text.substr(start, end == std::string::npos ? end : end - start));
+      const std::size_t end = text.find('\x1e', start);
+      if (end != start)
+        problems.push_back(text.substr(start, end == std::string::npos ? end : end - start));
       if (end == std::string::npos) break;
       start = end + 1;
     }
