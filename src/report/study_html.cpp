@@ -10,19 +10,7 @@
 namespace wafermill::report {
 namespace {
 
-std::string esc(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    switch (c) {
-      case '&': o += "&amp;"; break;
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '"': o += "&quot;"; break;
-      default: o += c;
-    }
-  }
-  return o;
-}
+std::string esc(const std::string& s) { return escape_html(s); }
 
 const char* kStyle = R"(
 body { font-family: sans-serif; margin: 1.5em auto; max-width: 1560px; padding: 0 1em; color: #222; }

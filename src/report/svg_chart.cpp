@@ -11,16 +11,8 @@
 #include "wafermill/report/study_charts.hpp"
 
 namespace wafermill::report {
-namespace {
 
-constexpr double kWidth = 760, kHeight = 400;
-constexpr double kLeft = 70, kRight = 200, kTop = 40, kBottom = 56;
-constexpr double kPlotW = kWidth - kLeft - kRight, kPlotH = kHeight - kTop - kBottom;
-
-const char* kPalette[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"};
-
-
-std::string esc(const std::string& s) {
+std::string escape_html(const std::string& s) {
   std::string o;
   for (char c : s) {
     switch (c) {
@@ -33,6 +25,17 @@ std::string esc(const std::string& s) {
   }
   return o;
 }
+
+namespace {
+
+constexpr double kWidth = 760, kHeight = 400;
+constexpr double kLeft = 70, kRight = 200, kTop = 40, kBottom = 56;
+constexpr double kPlotW = kWidth - kLeft - kRight, kPlotH = kHeight - kTop - kBottom;
+
+const char* kPalette[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"};
+
+
+std::string esc(const std::string& s) { return escape_html(s); }
 
 std::string num(double v) {
   char buf[32];

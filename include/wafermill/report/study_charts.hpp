@@ -41,6 +41,9 @@ std::vector<ChartSpec> study_charts(const Study& study);
 /// @brief The colour of the i-th series of a study, the same in every chart.
 std::string series_color(std::size_t i);
 
+/// @brief `s` with &, <, > and " escaped for HTML text and attribute values.
+std::string escape_html(const std::string& s);
+
 /// @brief One <svg> element (no xmlns: it is meant to be inlined in HTML), with a <title>
 /// per mark so hovering shows the value.
 std::string render_svg(const ChartSpec& chart);
