@@ -17,26 +17,6 @@ constexpr std::uint64_t kMaxCompressionRatio = 1100;
 
 }  // namespace
 
-std::string describe(const h5::TypeInfo& t) {
-  switch (t.type_class) {
-    case h5::TypeClass::integer:
-      return std::string(t.is_signed ? "int" : "uint") + std::to_string(8 * t.size);
-    case h5::TypeClass::floating:
-      return "float" + std::to_string(8 * t.size);
-    case h5::TypeClass::string:
-      return "string";
-    case h5::TypeClass::other:
-      break;
-  }
-  return "a non-numeric type";
-}
-
-std::string dims_text(const std::vector<std::uint64_t>& d) {
-  std::string s = "[";
-  for (std::size_t i = 0; i < d.size(); ++i) s += (i ? ", " : "") + std::to_string(d[i]);
-  return s + "]";
-}
-
 void as_input_errors(const std::string& path, const std::function<void()>& body) {
   try {
     body();

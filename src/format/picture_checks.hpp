@@ -1,8 +1,8 @@
 /// @file picture_checks.hpp
 /// @brief Checks shared by the map and image indexes (private to format/): the same rules as
 /// the trace index (docs/FORMAT.md "Validation rules"), stopping at the first problem.
-/// (trace_index.cpp keeps its own copy inside an anonymous namespace, with a collecting
-/// mode that `wafermill validate` needs; folding the two together is a format/ follow-up.)
+/// (trace_index.cpp keeps its own dataset checks, with a collecting mode that `wafermill
+/// validate` needs; the message wording is shared through type_text.hpp.)
 #pragma once
 
 #include <cstdint>
@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "type_text.hpp"
 #include "wafermill/format/h5.hpp"
 
 namespace wafermill::format::detail {
@@ -59,10 +60,6 @@ class PictureChecker {
   h5::File file_;
 };
 
-/// @brief "int32", "uint8", "float64"... for messages.
-std::string describe(const h5::TypeInfo& t);
-/// @brief "[a, b, c]".
-std::string dims_text(const std::vector<std::uint64_t>& d);
 /// @brief Runs `body`, turning an HdfError (damaged metadata or data) into an InputError
 /// naming the file. @throws InputError
 void as_input_errors(const std::string& path, const std::function<void()>& body);
