@@ -50,6 +50,7 @@ Command make_generate_command(int argc, char** argv) {
     ("image-height", po::value<std::uint32_t>()->default_value(pd.image_height), "image rows")
     ("image-width", po::value<std::uint32_t>()->default_value(pd.image_width), "image columns")
     ("rgb", po::bool_switch(), "RGB images [n, h, w, 3] (default grey)")
+    ("image-bits", po::value<std::uint32_t>()->default_value(pd.image_bits), "bits per pixel value: 8 (uint8) or 16 (uint16)")
     ("defect-fraction", po::value<double>()->default_value(pd.defect_fraction), "images with planted defects");
   // --- end maps and images ---
   bool help = false;
@@ -84,6 +85,7 @@ Command make_generate_command(int argc, char** argv) {
     p.image_height = vm["image-height"].as<std::uint32_t>();
     p.image_width = vm["image-width"].as<std::uint32_t>();
     p.rgb = vm["rgb"].as<bool>();
+    p.image_bits = vm["image-bits"].as<std::uint32_t>();
     p.defect_fraction = vm["defect-fraction"].as<double>();
     p.seed = o.seed;
     return {"generate", false, [p](MPI_Comm) {

@@ -26,6 +26,9 @@ Command make_run_command(int argc, char** argv, const std::string& command_line)
     ("dynamic-factor", po::value<double>()->default_value(d.dynamic_factor), "dynamic policy: unit = remaining work / (factor * P)")
     ("histogram-bins", po::value<std::size_t>()->default_value(d.histogram_bins), "bins of each (sensor, feature) histogram")
     ("threshold", po::value<double>()->default_value(d.threshold), "flag a wafer whose anomaly score (max |z|) exceeds this")
+    ("defect-k-sigma", po::value<double>()->default_value(d.defects.k_sigma), "images: a pixel deviates when |x - golden mean| > k * max(golden std, floor)")
+    ("defect-std-floor", po::value<double>()->default_value(d.defects.std_floor), "images: the floor of the golden std, grey levels")
+    ("defect-min-blob", po::value<std::uint64_t>()->default_value(d.defects.min_blob), "images: flag an image whose largest blob of deviating pixels has this many pixels")
     ("w-time", po::value<double>()->default_value(d.weights.time), "score weight of 1/T")
     ("w-kl", po::value<double>()->default_value(d.weights.kl), "score weight of 1/D_KL")
     ("w-memory", po::value<double>()->default_value(d.weights.memory), "score weight of E_memory")
@@ -62,6 +65,8 @@ Command make_run_command(int argc, char** argv, const std::string& command_line)
   c.dynamic_factor = vm["dynamic-factor"].as<double>();
   c.histogram_bins = vm["histogram-bins"].as<std::size_t>();
   c.threshold = vm["threshold"].as<double>();
+  c.defects = {vm["defect-k-sigma"].as<double>(), vm["defect-std-floor"].as<double>(),
+               vm["defect-min-blob"].as<std::uint64_t>()};
   c.weights = {vm["w-time"].as<double>(), vm["w-kl"].as<double>(), vm["w-memory"].as<double>(),
                vm["w-gpu"].as<double>()};
   c.kl_smoothing = vm["kl-smoothing"].as<double>();

@@ -113,10 +113,41 @@ std::optional<std::string> compare_dataset(const h5::File& fa, const h5::File& f
   return compare_numeric(*a, *b, object);
 }
 
-std::set<std::string> summary_names(const h5::File& f) {
-  if (!f.has_group("summary")) return {};
-  const auto names = f.open_group("summary").link_names();
+std::set<std::string> link_names(const h5::Group& parent, const std::string& group) {
+  if (!parent.has_group(group)) return {};
+  const auto names = parent.open_group(group).link_names();
   return {names.begin(), names.end()};
+}
+
+/// Every dataset under `group` (recursively: /map_results/fail_maps/<shape>/...) of either
+/// file, compared; a dataset or group present in one file only is a difference.
+std::optional<std::string> compare_tree(const h5::Group& a, const h5::Group& b, const std::string& group,
+                                        const std::string& path) {
+  std::set<std::string> names = link_names(a, group);
+  names.merge(link_names(b, group));
+  if (names.empty()) return std::nullopt;
+  if (!a.has_group(group) || !b.has_group(group))
+    return path + ": present in " + (a.has_group(group) ? a.file() : b.file()) + " only";
+  const h5::Group ga = a.open_group(group), gb = b.open_group(group);
+  for (const auto& name : names) {
+    const std::string child = path + "/" + name;
+    if (ga.has_group(name) || gb.has_group(name)) {
+      if (auto d = compare_tree(ga, gb, name, child)) return d;
+      continue;
+    }
+    const bool in_a = ga.has_dataset(name), in_b = gb.has_dataset(name);
+    if (!in_a || !in_b) return child + ": present in " + (in_a ? a.file() : b.file()) + " only";
+    const h5::Dataset da = ga.open_dataset(name), db = gb.open_dataset(name);
+    if (da.dims() != db.dims()) return child + ": shapes differ";
+    if (!same_type(da.type(), db.type())) return child + ": types differ";
+    if (da.type().type_class == h5::TypeClass::string) {
+      const auto n = da.dims().empty() ? 0 : da.dims()[0];
+      if (da.read_strings(0, n) != db.read_strings(0, n)) return child + ": strings differ";
+      continue;
+    }
+    if (auto d = compare_numeric(da, db, child)) return d;
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -130,10 +161,8 @@ std::optional<std::string> compare_feature_files(const std::string& a, const std
   for (const auto& [group, name] : fixed) {
     if (auto d = compare_dataset(fa, fb, group, name)) return d;
   }
-  std::set<std::string> names = summary_names(fa);
-  names.merge(summary_names(fb));
-  for (const auto& name : names) {
-    if (auto d = compare_dataset(fa, fb, "summary", name)) return d;
+  for (const char* group : {"summary", "map_results", "image_results"}) {
+    if (auto d = compare_tree(fa, fb, group, std::string("/") + group)) return d;
   }
   return std::nullopt;
 }

@@ -173,6 +173,10 @@ void FeatureFileWriter::write_summary_u64(const std::string& name,
   h_->summary.create_dataset(name, h5::Elem::u64, dims).write_all(values);
 }
 
+void FeatureFileWriter::write_pictures(const PictureResults& results) {
+  write_picture_results(h_->file, results);
+}
+
 void FeatureFileWriter::set_attribute(const std::string& name, const std::string& value) {
   h_->file.write_string_attribute(name, value);
 }

@@ -123,6 +123,8 @@ std::size_t elem_size(Elem e) {
       return 8;
     case Elem::u8:
       return 1;
+    case Elem::u16:
+      return 2;
     case Elem::u64:
       return 8;
   }
@@ -142,6 +144,8 @@ hid_t native_type(Elem e) {
       return H5T_NATIVE_INT64;
     case Elem::u8:
       return H5T_NATIVE_UINT8;
+    case Elem::u16:
+      return H5T_NATIVE_UINT16;
     case Elem::u64:
       return H5T_NATIVE_UINT64;
   }

@@ -365,6 +365,8 @@ hid_t file_type(Elem e) {
       return H5T_STD_I64LE;
     case Elem::u8:
       return H5T_STD_U8LE;
+    case Elem::u16:
+      return H5T_STD_U16LE;
     case Elem::u64:
       return H5T_STD_U64LE;
   }

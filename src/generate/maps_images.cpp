@@ -179,7 +179,12 @@ void write_images(h5::File& file, h5::Group& truth, const PictureOptions& o, Pic
     chunk.push_back(3);
   }
   h5::Group images = create_untimed_group(file, "images");
-  h5::Dataset pixels = create_untimed_dataset(images, "pixels", h5::Elem::u8, dims, {chunk, 0, false});
+  const bool wide = o.image_bits == 16;
+  // 16-bit images are the 8-bit scene scaled to the full range (noise and defects included).
+  const double scale = wide ? 256.0 : 1.0;
+  const long top = wide ? 65535L : 255L;
+  h5::Dataset pixels = create_untimed_dataset(images, "pixels", wide ? h5::Elem::u16 : h5::Elem::u8, dims,
+                                              {chunk, 0, false});
   std::vector<std::int64_t> wafer(o.n_images);
   for (std::uint64_t i = 0; i < o.n_images; ++i)
     wafer[i] = static_cast<std::int64_t>(o.n_maps > 0 ? i % o.n_maps : i);
@@ -188,6 +193,7 @@ void write_images(h5::File& file, h5::Group& truth, const PictureOptions& o, Pic
   std::vector<std::uint8_t> defects(o.n_images, 0);
   std::vector<double> value(std::size_t(o.image_height) * o.image_width * ch);
   std::vector<std::uint8_t> px(value.size());
+  std::vector<std::uint16_t> px16(wide ? value.size() : 0);
   for (std::uint64_t i = 0; i < o.n_images; ++i) {
     Random rng(o.seed ^ kImageSeedSalt, Stream::samples, i);
     for (std::uint32_t r = 0; r < o.image_height; ++r)
@@ -207,14 +213,22 @@ void write_images(h5::File& file, h5::Group& truth, const PictureOptions& o, Pic
       }
       ++result.n_defective;
     }
-    for (std::size_t j = 0; j < value.size(); ++j)
-      px[j] = static_cast<std::uint8_t>(std::clamp(std::lround(value[j]), 0L, 255L));
+    for (std::size_t j = 0; j < value.size(); ++j) {
+      const long v = std::clamp(std::lround(value[j] * scale), 0L, top);
+      if (wide)
+        px16[j] = static_cast<std::uint16_t>(v);
+      else
+        px[j] = static_cast<std::uint8_t>(v);
+    }
     std::vector<std::uint64_t> offset = {i, 0, 0}, count = {1, o.image_height, o.image_width};
     if (o.rgb) {
       offset.push_back(0);
       count.push_back(3);
     }
-    pixels.write(std::span<const std::uint8_t>(px), offset, count);
+    if (wide)
+      pixels.write(std::span<const std::uint16_t>(px16), offset, count);
+    else
+      pixels.write(std::span<const std::uint8_t>(px), offset, count);
   }
   create_untimed_dataset(truth, "image_defects", h5::Elem::u8, {o.n_images})
       .write_all(std::span<const std::uint8_t>(defects));
@@ -230,6 +244,8 @@ PictureResult generate_pictures(const PictureOptions& o) {
     throw UsageError("generate: --pattern-fraction must be in [0, 1]");
   if (!(o.defect_fraction >= 0 && o.defect_fraction <= 1))
     throw UsageError("generate: --defect-fraction must be in [0, 1]");
+  if (o.image_bits != 8 && o.image_bits != 16)
+    throw UsageError("generate: --image-bits must be 8 or 16, not " + std::to_string(o.image_bits));
   if (o.n_images > 0 && (o.image_height < 8 || o.image_width < 8 || o.image_height > 8192 ||
                          o.image_width > 8192))
     throw UsageError("generate: image height and width must be 8..8192");

@@ -33,6 +33,8 @@ hid_t little_endian_type(h5::Elem e) {
       return H5T_STD_I64LE;
     case h5::Elem::u8:
       return H5T_STD_U8LE;
+    case h5::Elem::u16:
+      return H5T_STD_U16LE;
     case h5::Elem::u64:
       return H5T_STD_U64LE;
   }

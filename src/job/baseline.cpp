@@ -76,7 +76,9 @@ report::RunFigures load_baseline(const std::string& report_path) {
   if (r.parallel.ranks != 1)
     throw InputError(report_path + ": --baseline needs the report of a single-rank run; this one ran " +
                      std::to_string(r.parallel.ranks) + " ranks");
-  return r.parallel;
+  report::RunFigures f = r.parallel;
+  if (!f.pictures) f.pictures = r.pictures;  // the run's picture section, for compare_pictures
+  return f;
 }
 
 int sequential_main(const std::string& config_json_path, const std::string& figures_path) {

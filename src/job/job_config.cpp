@@ -22,6 +22,8 @@ nlohmann::json JobConfig::to_json() const {
           {"dynamic_factor", dynamic_factor},
           {"histogram_bins", histogram_bins},
           {"threshold", threshold},
+          {"defects", {{"k_sigma", defects.k_sigma}, {"std_floor", defects.std_floor},
+                       {"min_blob", defects.min_blob}}},
           {"weights", {{"time", weights.time}, {"kl", weights.kl}, {"memory", weights.memory},
                        {"gpu", weights.gpu}}},
           {"kl_smoothing", kl_smoothing},
@@ -52,6 +54,11 @@ JobConfig JobConfig::from_json(const nlohmann::json& j) {
     c.dynamic_factor = j.at("dynamic_factor").get<double>();
     c.histogram_bins = j.at("histogram_bins").get<std::size_t>();
     c.threshold = j.at("threshold").get<double>();
+    if (j.contains("defects")) {
+      const auto& d = j.at("defects");
+      c.defects = {d.at("k_sigma").get<double>(), d.at("std_floor").get<double>(),
+                   d.at("min_blob").get<std::uint64_t>()};
+    }
     const auto& w = j.at("weights");
     c.weights = {w.at("time").get<double>(), w.at("kl").get<double>(), w.at("memory").get<double>(),
                  w.at("gpu").get<double>()};
@@ -86,6 +93,11 @@ void JobConfig::validate() const {
     throw UsageError("--histogram-bins must be in 1..65536");
   if (!(dynamic_factor >= 1.0)) throw UsageError("--dynamic-factor must be >= 1");
   if (!std::isfinite(threshold) || threshold <= 0.0) throw UsageError("--threshold must be > 0");
+  if (!std::isfinite(defects.k_sigma) || defects.k_sigma <= 0.0)
+    throw UsageError("--defect-k-sigma must be > 0");
+  if (!std::isfinite(defects.std_floor) || defects.std_floor < 0.0)
+    throw UsageError("--defect-std-floor must be >= 0 grey levels");
+  if (defects.min_blob == 0) throw UsageError("--defect-min-blob must be at least 1 pixel");
   if (!(kl_smoothing >= 0.0)) throw UsageError("--kl-smoothing must be >= 0");
   for (double w : {weights.time, weights.kl, weights.memory, weights.gpu})
     if (!(w >= 0.0)) throw UsageError("score weights must be >= 0");

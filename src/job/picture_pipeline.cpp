@@ -9,13 +9,16 @@
 #include <cstdio>
 #include <ctime>
 #include <map>
+#include <memory>
 #include <numeric>
 
 #include "picture_units.hpp"
+#include "temp_output_guard.hpp"
 #include "wafermill/config.hpp"
 #include "wafermill/error.hpp"
 #include "wafermill/format/datasets.hpp"
 #include "wafermill/format/picture_reader.hpp"
+#include "wafermill/format/picture_results.hpp"
 #include "wafermill/metrics/metrics.hpp"
 #include "wafermill/partition/policy.hpp"
 #include "wafermill/pictures/die_map.hpp"
@@ -154,7 +157,7 @@ std::optional<std::vector<std::uint64_t>> read_truth(const std::string& path, co
 constexpr std::size_t kMapRow = 15;  // wafer, 12 features, pattern, latency
 
 json run_maps(const Team& team, const JobConfig& config, const format::MapIndex& index,
-              const partition::PartitionPolicy& policy) {
+              const partition::PartitionPolicy& policy, format::MapResults& results) {
   if (team.mpi()) MPI_Barrier(team.comm);
   metrics::Stopwatch wall;
   const partition::BlockPlan plan(index.offsets, config.block_size);
@@ -221,14 +224,24 @@ json run_maps(const Team& team, const JobConfig& config, const format::MapIndex&
   const double wall_s = wall.elapsed();
   if (team.rank != 0) return {};
 
-  // Rank 0: the section of the report.
+  // Rank 0: the results for the output file and the section of the report.
   std::vector<double> features, latencies;
   std::vector<double> found(pictures::kMapPatterns, 0.0);
-  std::vector<std::uint8_t> pattern(index.n_wafers, 0);
+  std::vector<std::uint8_t>& pattern = results.pattern;
+  results.n_wafers = index.n_wafers;
+  for (auto name : pictures::map_feature_names()) results.feature_names.emplace_back(name);
+  for (int p = 0; p < pictures::kMapPatterns; ++p)
+    results.pattern_names.emplace_back(pictures::pattern_name(static_cast<pictures::MapPattern>(p)));
+  const std::size_t n_features = results.feature_names.size();
+  pattern.assign(index.n_wafers, 0);
+  results.flag.assign(index.n_wafers, 0);
+  results.features.reserve(index.n_wafers * n_features);
   for (std::size_t i = 0; i < index.n_wafers; ++i) {
     const double* r = &all[i * kMapRow];
     features.insert(features.end(), r, r + kMapRow - 1);  // all but the latency
+    results.features.insert(results.features.end(), r + 1, r + 1 + n_features);
     pattern[i] = static_cast<std::uint8_t>(r[kMapRow - 2]);
+    results.flag[i] = pattern[i] != static_cast<std::uint8_t>(pictures::MapPattern::none);
     found[pattern[i]] += 1;
     latencies.push_back(r[kMapRow - 1]);
   }
@@ -243,6 +256,8 @@ json run_maps(const Team& team, const JobConfig& config, const format::MapIndex&
       max_fails = std::max(max_fails, fails[at + i]);
       sum_fails += fails[at + i];
     }
+    results.fail_maps.push_back({shape.first, shape.second, wafers,
+                                 std::vector<std::uint64_t>(fails.begin() + at, fails.begin() + at + n)});
     shapes.push_back({{"rows", shape.first}, {"cols", shape.second}, {"wafers", wafers},
                       {"max_fail_probability", double(max_fails) / double(wafers)},
                       {"mean_fail_probability", double(sum_fails) / double(wafers * n)}});
@@ -279,7 +294,7 @@ json run_maps(const Team& team, const JobConfig& config, const format::MapIndex&
 // ---- inspection images -------------------------------------------------------------------
 
 json run_images(const Team& team, const JobConfig& config, const format::ImageIndex& index,
-                const partition::PartitionPolicy& policy) {
+                const partition::PartitionPolicy& policy, format::ImageResults& results) {
   const std::uint64_t values = index.values_per_image();
   // One image in uint16 plus Σx and Σx² in double per value, and the golden image (2 doubles).
   const std::uint64_t need = values * (2 + 8 * 4 + 1);
@@ -330,10 +345,10 @@ json run_images(const Team& team, const JobConfig& config, const format::ImageIn
   sum_over_ranks(team, sums.sum, true);
   sum_over_ranks(team, sums.sum_sq, true);
   sums.images = static_cast<std::uint64_t>(n_images[0]);
-  const pictures::GoldenImage golden = pictures::finalize_golden(sums);
+  pictures::GoldenImage golden = pictures::finalize_golden(sums);
   sums = pictures::GoldenSums();  // release the sums before pass 2
   // Pass 2: each image against the golden image.
-  const pictures::DefectSettings settings;
+  const pictures::DefectSettings settings = config.defects;
   std::vector<std::uint8_t> mask;
   std::vector<std::uint32_t> scratch;
   for_each_unit(team.comm, policy, plan, [&](const partition::WorkUnit& unit, const auto& poll) {
@@ -359,16 +374,34 @@ json run_images(const Team& team, const JobConfig& config, const format::ImageIn
 
   std::vector<double> per_image, latencies(index.n_images, 0.0), scores;
   std::uint64_t flagged = 0;
+  results.n_images = index.n_images;
+  results.height = index.height;
+  results.width = index.width;
+  results.channels = ch;
+  results.wafer = index.wafer;
+  results.statistics.reserve(index.n_images * ch * 4);
+  results.scores.reserve(index.n_images * 3);
+  results.flag.reserve(index.n_images);
   for (std::uint64_t i = 0; i < index.n_images; ++i) {
     const double* a = &all_stats[i * stats_row];
     const double* b = &all_scores[i * 6];
     per_image.insert(per_image.end(), a, a + stats_row - 1);
     scores.insert(scores.end(), b, b + 5);
+    results.statistics.insert(results.statistics.end(), a + 1, a + 1 + 4 * ch);
+    for (int k = 1; k <= 3; ++k) results.scores.push_back(static_cast<std::uint64_t>(b[k]));
+    results.flag.push_back(b[4] != 0);
     flagged += b[4] != 0;
     latencies[i] = a[stats_row - 1] + b[5];  // both passes
   }
   double mean_std = 0;
   for (double s : golden.std) mean_std += s;
+  const std::string golden_digest = digest(golden.mean) + digest(golden.std);
+  results.golden_images = golden.images;
+  results.golden_mean = std::move(golden.mean);
+  results.golden_std = std::move(golden.std);
+  results.k_sigma = settings.k_sigma;
+  results.std_floor = settings.std_floor;
+  results.min_blob = settings.min_blob;
   json section = {{"images", index.n_images},
                   {"height", index.height},
                   {"width", index.width},
@@ -383,7 +416,7 @@ json run_images(const Team& team, const JobConfig& config, const format::ImageIn
                                 {"min_blob", settings.min_blob}}},
                   {"golden", {{"images", golden.images},
                               {"mean_std", values ? mean_std / double(values) : 0.0},
-                              {"digest", digest(golden.mean) + digest(golden.std)}}},
+                              {"digest", golden_digest}}},
                   {"flagged", flagged},
                   {"statistics_digest", digest(per_image)},
                   {"scores_digest", digest(scores)},
@@ -426,9 +459,12 @@ PictureOutcome run_pictures(const JobConfig& config, MPI_Comm comm) {
     MPI_Comm_rank(comm, &team.rank);
     MPI_Comm_size(comm, &team.size);
   }
-  // Rank 0 reads and validates both indexes; everyone gets them or the same error.
+  // Rank 0 reads and validates both indexes; everyone gets them or the same error. An input
+  // without traces gets an output of its own, reserved now: an existing one without --force
+  // fails before any work.
   std::vector<std::uint64_t> head(3, 0), map_words, image_words;
   std::string error;
+  std::unique_ptr<format::PictureFileWriter> writer;
   if (team.rank == 0) {
     try {
       const auto contents = format::probe_contents(config.input);
@@ -447,6 +483,8 @@ PictureOutcome run_pictures(const JobConfig& config, MPI_Comm comm) {
                            " whose per-pixel sums stay exact in double");
         image_words = im.serialize();
       }
+      if (!contents.traces && (contents.maps || contents.images))
+        writer = std::make_unique<format::PictureFileWriter>(config.output, config.force);
     } catch (const InputError& e) {
       error = e.what();
     }
@@ -459,20 +497,41 @@ PictureOutcome run_pictures(const JobConfig& config, MPI_Comm comm) {
   if (head[1] == 0 && head[2] == 0) return out;
   share_words(team, map_words);
   share_words(team, image_words);
+  std::unique_ptr<TempOutputGuard> guard;
+  if (writer) guard = std::make_unique<TempOutputGuard>(writer->temp_path());
 
   metrics::Stopwatch wall;
   partition::PolicyOptions popt;
   popt.factor = config.dynamic_factor;
   const auto policy = partition::make_policy(config.policy, popt);
   json section = {{"ranks", team.size}, {"policy", config.policy}, {"backend", "cpu"}};
-  if (head[1] != 0)
-    section["maps"] = run_maps(team, config, format::MapIndex::deserialize(map_words, config.input), *policy);
-  if (head[2] != 0)
-    section["images"] = run_images(team, config, format::ImageIndex::deserialize(image_words, config.input), *policy);
-  const double wall_s = wall.elapsed();
+  auto results = std::make_shared<format::PictureResults>();
+  if (head[1] != 0) {
+    format::MapResults maps;
+    section["maps"] = run_maps(team, config, format::MapIndex::deserialize(map_words, config.input),
+                               *policy, maps);
+    if (team.rank == 0) results->maps = std::move(maps);
+  }
+  if (head[2] != 0) {
+    format::ImageResults images;
+    section["images"] = run_images(team, config, format::ImageIndex::deserialize(image_words, config.input),
+                                   *policy, images);
+    if (team.rank == 0) results->images = std::move(images);
+  }
   if (team.rank != 0) return out;
+  if (writer) {
+    writer->write_and_commit(*results, {{"wafermill_version", WAFERMILL_VERSION},
+                                        {"git_revision", WAFERMILL_GIT_REVISION},
+                                        {"configuration", config.to_json().dump()},
+                                        {"ranks", std::to_string(team.size)},
+                                        {"policy", config.policy},
+                                        {"backend", "cpu"},
+                                        {"input", config.input}});
+  }
+  const double wall_s = wall.elapsed();
   section["wall_s"] = wall_s;
   out.json = section;
+  out.results = std::move(results);
   if (!out.has_traces) {
     auto& r = out.report;
     r.provenance.version = WAFERMILL_VERSION;
@@ -486,10 +545,34 @@ PictureOutcome run_pictures(const JobConfig& config, MPI_Comm comm) {
     r.parallel.backend = "cpu";
     r.parallel.io = "posix";
     r.parallel.wall_s = wall_s;
-    r.comparison.baseline_source = "none (no traces: the baseline covers traces only)";
+    r.comparison.baseline_source = "none";
     r.pictures = section;
   }
   return out;
+}
+
+void compare_pictures(nlohmann::json& parallel, const nlohmann::json& sequential) {
+  const int ranks = parallel.value("ranks", 1);
+  for (const char* kind : {"maps", "images"}) {
+    if (!parallel.contains(kind) || !sequential.contains(kind)) continue;
+    json& par = parallel[kind];
+    const json& seq = sequential[kind];
+    const double t_par = par.value("wall_s", 0.0), t_seq = seq.value("wall_s", 0.0);
+    json c = {{"wall_s", t_seq}};
+    if (t_par > 0 && t_seq > 0) {
+      c["speedup"] = t_seq / t_par;
+      c["efficiency"] = t_seq / t_par / ranks;
+    }
+    // Same digests: the parallel results are bitwise the sequential ones.
+    bool identical = true;
+    for (const char* d : {"features_digest", "fail_counts_digest", "statistics_digest", "scores_digest"})
+      if (par.contains(d) || seq.contains(d)) identical = identical && par.value(d, "") == seq.value(d, "");
+    if (par.contains("golden") || seq.contains("golden"))
+      identical = identical && par.value("/golden/digest"_json_pointer, "") ==
+                                   seq.value("/golden/digest"_json_pointer, "");
+    c["identical"] = identical;
+    par["sequential"] = c;
+  }
 }
 
 }  // namespace wafermill::job

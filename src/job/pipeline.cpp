@@ -210,7 +210,9 @@ std::unique_ptr<features::FeatureBackend> make_backend_everywhere(const JobConfi
   return backend;
 }
 
-LocalRun execute(const JobConfig& config, const Team& team, const std::string& policy_name) {
+// `pictures`: rank 0's results of the picture pass, written into the same output.
+LocalRun execute(const JobConfig& config, const Team& team, const std::string& policy_name,
+                 const format::PictureResults* pictures) {
   LocalRun run;
   if (team.mpi()) MPI_Barrier(team.comm);
   metrics::Stopwatch wall;
@@ -319,6 +321,7 @@ LocalRun execute(const JobConfig& config, const Team& team, const std::string& p
       metrics::Stopwatch scoring;
       run.scoring = score_and_summarise(*writer, index, config, reducer);
       writer->copy_wafer_fields(index);
+      if (pictures) writer->write_pictures(*pictures);
       writer->set_attribute("wafermill_version", std::string(WAFERMILL_VERSION));
       writer->set_attribute("git_revision", std::string(WAFERMILL_GIT_REVISION));
       writer->set_attribute("configuration", config.to_json().dump());
@@ -472,6 +475,34 @@ std::vector<double> normalised(const std::vector<double>& counts) {
   std::vector<double> out(counts);
   for (double& c : out) c = sum > 0 ? c / sum : 0.0;
   return out;
+}
+
+std::string self_exe() {
+  char exe[4096] = {0};
+  const ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+  return n > 0 ? std::string(exe, n) : std::string("wafermill");
+}
+
+// The baseline of a run whose input holds maps or images but no traces: the same single-rank
+// child (or an earlier single-rank report), compared kind by kind and file against file.
+void add_picture_baseline(const JobConfig& config, report::RunReport& r) {
+  auto& c = r.comparison;
+  c.baseline_source = config.baseline;
+  if (config.baseline == "run") {
+    BaselineRun b = run_baseline_child(config, self_exe());
+    r.sequential = b.figures;
+    c.outputs_identical = true;
+    if (auto diff = format::compare_feature_files(b.output_path, config.output)) {
+      c.outputs_identical = false;
+      c.first_difference = *diff;
+    }
+    std::remove(b.output_path.c_str());
+  } else if (config.baseline != "none") {
+    r.sequential = load_baseline(config.baseline);
+  }
+  if (!r.sequential) return;
+  c.scaling = metrics::scaling(r.sequential->wall_s, r.parallel.wall_s, r.parallel.ranks);
+  if (r.pictures && r.sequential->pictures) compare_pictures(*r.pictures, *r.sequential->pictures);
 }
 
 // The report of a finished parallel run, with the baseline as the configuration asks.
@@ -635,8 +666,13 @@ report::RunReport run_parallel(const JobConfig& config, MPI_Comm comm) {
   }
   // Maps and images first (docs/PICTURES.md); an input holding only those ends here.
   PictureOutcome pictures = run_pictures(config, comm);
-  if (!pictures.has_traces) return std::move(pictures.report);
-  const LocalRun run = execute(config, team, config.policy);
+  if (!pictures.has_traces) {
+    report::RunReport r = std::move(pictures.report);
+    if (team.rank == 0) add_picture_baseline(config, r);
+    sleepy_barrier(comm);
+    return r;
+  }
+  const LocalRun run = execute(config, team, config.policy, pictures.results.get());
   if (run.stopped) throw StoppedEarly(run.stop_message);
 
   const report::RankFigures mine = rank_figures(run, team.rank);
@@ -653,11 +689,10 @@ report::RunReport run_parallel(const JobConfig& config, MPI_Comm comm) {
       per_node = std::max(per_node, n);
     }
     report::RunFigures parallel = run_figures(run, std::move(all), config, config.policy, true);
-    char exe[4096] = {0};
-    const ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
-    result = build_report(config, run, std::move(parallel), hosts, per_node,
-                          n > 0 ? std::string(exe, n) : std::string("wafermill"));
+    result = build_report(config, run, std::move(parallel), hosts, per_node, self_exe());
     result.pictures = pictures.json;
+    if (result.pictures && result.sequential && result.sequential->pictures)
+      compare_pictures(*result.pictures, *result.sequential->pictures);
   } else {
     result.parallel.per_rank.push_back(mine);
   }
@@ -667,9 +702,23 @@ report::RunReport run_parallel(const JobConfig& config, MPI_Comm comm) {
 
 report::RunFigures run_sequential(const JobConfig& config) {
   const Team team;  // one process, no MPI
-  const LocalRun run = execute(config, team, "static");
+  const PictureOutcome pictures = run_pictures(config, MPI_COMM_NULL);
+  if (!pictures.has_traces) {
+    report::RunFigures f;
+    f.ranks = 1;
+    f.policy = "sequential";
+    f.backend = "cpu";
+    f.io = "posix";
+    f.wall_s = pictures.json->value("wall_s", 0.0);
+    f.peak_rss_max_bytes = f.peak_rss_total_bytes = metrics::peak_rss_bytes();
+    f.pictures = pictures.json;
+    return f;
+  }
+  const LocalRun run = execute(config, team, "static", pictures.results.get());
   if (run.stopped) throw StoppedEarly(run.stop_message);
-  return run_figures(run, {rank_figures(run, 0)}, config, "sequential", false);
+  report::RunFigures f = run_figures(run, {rank_figures(run, 0)}, config, "sequential", false);
+  f.pictures = pictures.json;
+  return f;
 }
 
 }  // namespace wafermill::job

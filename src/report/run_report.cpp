@@ -115,7 +115,7 @@ RankFigures rank_figures_from_json(const json& j) {
 json to_json(const RunFigures& r) {
   json ranks = json::array();
   for (const auto& x : r.per_rank) ranks.push_back(to_json(x));
-  return {{"ranks", r.ranks},
+  json out = {{"ranks", r.ranks},
           {"policy", r.policy},
           {"backend", r.backend},
           {"io", r.io},
@@ -137,6 +137,8 @@ json to_json(const RunFigures& r) {
           {"gpu_utilisation_percent", opt(r.gpu_utilisation)},
           {"kernel_busy_fraction", opt(r.kernel_busy_fraction)},
           {"per_rank", ranks}};
+  if (r.pictures) out["pictures"] = *r.pictures;
+  return out;
 }
 
 RunFigures run_figures_from_json(const json& j) {
@@ -162,6 +164,7 @@ RunFigures run_figures_from_json(const json& j) {
   r.gpu_utilisation = get_opt<double>(j, "gpu_utilisation_percent");
   r.kernel_busy_fraction = get_opt<double>(j, "kernel_busy_fraction");
   for (const auto& x : need(j, "per_rank")) r.per_rank.push_back(rank_figures_from_json(x));
+  if (j.contains("pictures") && !j.at("pictures").is_null()) r.pictures = j.at("pictures");
   return r;
 }
 
@@ -320,10 +323,72 @@ void write_report(const RunReport& r, const std::string& path) {
   }
 }
 
+// One line per kind of picture of a report's "pictures" section (docs/PICTURES.md).
+void picture_lines(std::ostream& o, const json& pictures) {
+  const auto latency = [](const json& k) {
+    const json& l = k.at("latency");
+    return "latency p50 " + fmt("%.3f ms", l.value("p50_s", 0.0) * 1e3) + ", p95 " +
+           fmt("%.3f ms", l.value("p95_s", 0.0) * 1e3) + ", p99 " + fmt("%.3f ms", l.value("p99_s", 0.0) * 1e3);
+  };
+  const auto sequential = [](const json& k) {
+    if (!k.contains("sequential")) return std::string();
+    const json& s = k.at("sequential");
+    return "\n  sequential T_seq=" + fmt("%.3f s", s.value("wall_s", 0.0)) + "  S=" +
+           (s.contains("speedup") ? fmt("%.2f", s.at("speedup").get<double>()) : "n/a") + "  S/P=" +
+           (s.contains("efficiency") ? fmt("%.2f", s.at("efficiency").get<double>()) : "n/a") + "  results " +
+           (s.value("identical", false) ? "identical" : "DIFFER");
+  };
+  if (pictures.contains("maps")) {
+    const json& m = pictures.at("maps");
+    o << "maps: " << m.value("wafers", 0ULL) << " in " << fmt("%.3f s", m.value("wall_s", 0.0)) << "  "
+      << fmt("%.0f maps/s", m.value("maps_per_s", 0.0)) << "  " << fmt("%.1f MB/s", m.value("mb_per_s", 0.0))
+      << "  " << latency(m) << "  flagged " << m.value("flagged", 0ULL);
+    if (m.contains("accuracy"))
+      o << "\n  vs planted truth: agreement " << fmt("%.3f", m.at("accuracy").value("agreement", 0.0))
+        << "  KL(truth||found) " << fmt("%.5f", m.at("accuracy").value("kl_patterns", 0.0));
+    o << sequential(m) << "\n";
+  }
+  if (pictures.contains("images")) {
+    const json& m = pictures.at("images");
+    o << "images: " << m.value("images", 0ULL) << " of " << m.value("height", 0U) << "x" << m.value("width", 0U)
+      << "x" << m.value("channels", 0U) << " in " << fmt("%.3f s", m.value("wall_s", 0.0)) << "  "
+      << fmt("%.0f images/s", m.value("images_per_s", 0.0)) << "  "
+      << fmt("%.1f MB/s", m.value("mb_per_s", 0.0)) << "  " << latency(m) << "  flagged "
+      << m.value("flagged", 0ULL);
+    if (m.contains("accuracy")) {
+      const json& a = m.at("accuracy");
+      o << "\n  vs planted truth: tp " << a.value("tp", 0ULL) << ", fp " << a.value("fp", 0ULL) << ", tn "
+        << a.value("tn", 0ULL) << ", fn " << a.value("fn", 0ULL) << "  KL(truth||flags) "
+        << fmt("%.5f", a.value("kl_flags", 0.0));
+    }
+    o << sequential(m) << "\n";
+  }
+}
+
 std::string text_summary(const RunReport& r) {
   std::ostringstream o;
   const auto& p = r.parallel;
   const auto& v = r.provenance;
+  // An input of maps and images only: no trace figures to show.
+  const bool pictures_only = r.pictures && v.n_wafers == 0 && p.wafers == 0;
+  if (pictures_only) {
+    o << "wafermill " << v.version << " (" << v.git_revision << ")  " << v.input_path
+      << ": maps and images, no traces\n";
+    o << "parallel   P=" << p.ranks << " policy=" << p.policy << " backend=" << p.backend
+      << "  T_par=" << fmt("%.3f s", p.wall_s) << "\n";
+    if (r.sequential)
+      o << "sequential P=1 (" << r.comparison.baseline_source << ")  T_seq=" << fmt("%.3f s", r.sequential->wall_s) << "\n";
+    if (r.comparison.scaling)
+      o << "speedup S=" << fmt("%.2f", r.comparison.scaling->speedup) << "  efficiency S/P="
+        << fmt("%.2f", r.comparison.scaling->efficiency) << "\n";
+    picture_lines(o, *r.pictures);
+    if (r.comparison.outputs_identical)
+      o << "output " << (*r.comparison.outputs_identical ? "bitwise identical to the sequential run's"
+                                                         : "DIFFERS from the sequential run's: " +
+                                                               r.comparison.first_difference.value_or(""))
+        << "\n";
+    return o.str();
+  }
   o << "wafermill " << v.version << " (" << v.git_revision << ")  " << v.input_path << ": "
     << v.n_wafers << " wafers, " << v.n_samples << " samples, " << v.n_sensors << " sensors, "
     << v.n_steps << " steps\n";
@@ -361,6 +426,7 @@ std::string text_summary(const RunReport& r) {
     << fmt_opt("%.5f", a.kl_labels_sequential) << ", R_accuracy "
     << fmt_opt("%.3f", a.accuracy_ratio) << ";  KL(f64 reference||histograms) max "
     << fmt_opt("%.3g", a.kl_histograms_max) << "\n";
+  if (r.pictures) picture_lines(o, *r.pictures);
   if (r.comparison.outputs_identical)
     o << "outputs " << (*r.comparison.outputs_identical ? "bitwise identical to the sequential run"
                                                         : "DIFFER from the sequential run: " +

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "wafermill/format/picture_results.hpp"
 #include "wafermill/format/trace_index.hpp"
 
 namespace wafermill::format {
@@ -51,6 +52,8 @@ class FeatureFileWriter {
   /// @brief Writes /summary/<name> as a uint64 array of the given dims.
   void write_summary_u64(const std::string& name, std::span<const std::uint64_t> values,
                          const std::vector<std::uint64_t>& dims);
+  /// @brief Writes /map_results and /image_results (picture_results.hpp).
+  void write_pictures(const PictureResults& results);
   /// @brief Sets a string attribute on the root group.
   void set_attribute(const std::string& name, const std::string& value);
   /// @brief Sets an integer attribute on the root group.
@@ -71,7 +74,7 @@ class FeatureFileWriter {
 };
 
 /// @brief Compares two output files' per-wafer results (/features/*, /wafers/score,
-/// /wafers/flag) and summaries bit for bit.
+/// /wafers/flag), summaries and picture results (/map_results, /image_results) bit for bit.
 /// @return nullopt when identical, else a description of the first difference.
 std::optional<std::string> compare_feature_files(const std::string& a, const std::string& b);
 

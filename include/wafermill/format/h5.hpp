@@ -66,7 +66,7 @@ std::string error_stack();
 [[noreturn]] void fail(const std::string& file, const std::string& object, const std::string& what);
 
 /// @brief Element types that can be read and written through this layer.
-enum class Elem : std::uint8_t { f32, f64, i32, i64, u8, u64 };
+enum class Elem : std::uint8_t { f32, f64, i32, i64, u8, u16, u64 };
 
 /// @brief The Elem of a C++ type.
 template <class T>
@@ -82,6 +82,8 @@ constexpr Elem elem_of() {
     return Elem::i64;
   else if constexpr (std::is_same_v<U, std::uint8_t>)
     return Elem::u8;
+  else if constexpr (std::is_same_v<U, std::uint16_t>)
+    return Elem::u16;
   else if constexpr (std::is_same_v<U, std::uint64_t>)
     return Elem::u64;
   else

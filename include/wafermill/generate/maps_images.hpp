@@ -22,6 +22,7 @@ struct PictureOptions {
   std::uint32_t image_height = 96;
   std::uint32_t image_width = 128;
   bool rgb = false;                ///< [n, h, w, 3] instead of [n, h, w]
+  std::uint32_t image_bits = 8;    ///< 8: uint8 pixels; 16: uint16 (every level × 256)
   double defect_fraction = 0.1;    ///< images with 1-3 planted defect blobs
   std::uint64_t seed = 1;
 };
@@ -33,8 +34,8 @@ struct PictureResult {
   std::uint64_t bytes = 0;  ///< file size
 };
 
-/// @brief Writes the file: /maps (three products of different map shapes), /images (uint8,
-/// chunked per image, /images/wafer = i mod n_maps, or i without maps), /truth/map_pattern
+/// @brief Writes the file: /maps (three products of different map shapes), /images (uint8 or
+/// uint16, chunked per image, /images/wafer = i mod n_maps, or i without maps), /truth/map_pattern
 /// (uint8, pictures::MapPattern) and /truth/image_defects (uint8, blobs planted), plus the
 /// traces when asked (generate_traces writes them first, into the same temporary file).
 /// @throws UsageError for impossible options or an existing output without force; HdfError

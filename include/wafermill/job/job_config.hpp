@@ -11,6 +11,7 @@
 #include "wafermill/features/backend.hpp"
 #include "wafermill/features/feature_set.hpp"
 #include "wafermill/format/trace_reader.hpp"
+#include "wafermill/pictures/inspection_image.hpp"
 
 namespace wafermill::job {
 
@@ -37,6 +38,7 @@ struct JobConfig {
   double dynamic_factor = 2.0;      ///< dynamic policy: unit = remaining / (factor · P)
   std::size_t histogram_bins = 32;
   double threshold = 6.0;           ///< flag when the anomaly score exceeds this
+  pictures::DefectSettings defects;  ///< how inspection images are scored (docs/PICTURES.md)
   ScoreWeights weights;
   double kl_smoothing = 0.5;        ///< additive smoothing of KL histograms (docs/METRICS.md)
   std::string baseline = "run";     ///< "run", "none" or a report file of a single-rank run

@@ -53,6 +53,9 @@ struct RunFigures {
   std::optional<double> gpu_utilisation;  ///< E_GPU in percent (NVML, rank 0's node), null on CPU
   std::optional<double> kernel_busy_fraction;  ///< rank 0's device busy time (CUDA events) / T
   std::vector<RankFigures> per_rank;
+  /// The picture pass's report section (docs/PICTURES.md), when the run had maps or images:
+  /// the sequential baseline hands its picture timings and digests over in it.
+  std::optional<nlohmann::json> pictures;
 
   /// @brief Wafers per second of wall time.
   double wafers_per_s() const { return wall_s > 0 ? wafers / wall_s : 0.0; }
