@@ -22,7 +22,7 @@ const char* kUsage =
     "commands:\n"
     "  run        extract per-wafer features, fleet statistics and flags (under mpirun/srun)\n"
     "  generate   write a synthetic trace file with planted anomalies\n"
-    "  validate   check a file against the wafermill traces v1 format\n"
+    "  validate   check a file against the wafermill format (traces, maps, images)\n"
     "  compare    are two output files bitwise equal?\n"
     "  study      aggregate run reports into a scaling study (Markdown, HTML/SVG, regression gate)\n"
     "  import     convert fab text data (UCR TSV, UCI SECOM, one file per wafer) to wafermill HDF5\n"
