@@ -3,23 +3,29 @@
 /// component as large as the grid cannot overflow the call stack).
 #include "wafermill/pictures/components.hpp"
 
-#include <algorithm>
-#include <cmath>
 #include <stdexcept>
+
+#include "wafermill/pictures/picture_math.hpp"
 
 namespace wafermill::pictures {
 
 double ComponentShape::elongation() const {
   if (size == 0) return 0.0;
-  // Eigenvalues of [[var_row, cov], [cov, var_col]]: m ± sqrt(d² + cov²), m the mean of the
-  // diagonal and d half its difference.
-  const double m = 0.5 * (var_row + var_col);
-  const double d = 0.5 * (var_row - var_col);
-  const double root = std::sqrt(d * d + cov * cov);
-  constexpr double kCellVariance = 1.0 / 12.0;
-  const double hi = std::max(m + root, kCellVariance);
-  const double lo = std::max(m - root, kCellVariance);
-  return std::sqrt(hi / lo);
+  return math::elongation(var_row, var_col, cov);
+}
+
+ComponentShape shape_from_sums(std::uint64_t size, double s_r, double s_c, double s_rr, double s_cc,
+                               double s_rc) {
+  const math::ShapeMoments m =
+      math::shape_from_sums(static_cast<double>(size), s_r, s_c, s_rr, s_cc, s_rc);
+  ComponentShape s;
+  s.size = size;
+  s.row_mean = m.row_mean;
+  s.col_mean = m.col_mean;
+  s.var_row = m.var_row;
+  s.var_col = m.var_col;
+  s.cov = m.cov;
+  return s;
 }
 
 ComponentSummary find_components(std::span<const std::uint8_t> mask, std::uint32_t rows,
@@ -60,16 +66,7 @@ ComponentSummary find_components(std::span<const std::uint8_t> mask, std::uint32
       if (c > 0) visit(cell - 1);
       if (c + 1 < cols) visit(cell + 1);
     }
-    if (size > out.largest.size) {
-      auto& s = out.largest;
-      const double k = static_cast<double>(size);
-      s.size = size;
-      s.row_mean = s_r / k;
-      s.col_mean = s_c / k;
-      s.var_row = s_rr / k - s.row_mean * s.row_mean;
-      s.var_col = s_cc / k - s.col_mean * s.col_mean;
-      s.cov = s_rc / k - s.row_mean * s.col_mean;
-    }
+    if (size > out.largest.size) out.largest = shape_from_sums(size, s_r, s_c, s_rr, s_cc, s_rc);
   }
   return out;
 }

@@ -4,9 +4,9 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numbers>
 #include <stdexcept>
 
+#include "map_tallies.hpp"
 #include "wafermill/pictures/components.hpp"
 
 namespace wafermill::pictures {
@@ -38,26 +38,18 @@ std::vector<double> to_values(const MapFeatures& f) {
 
 MapFeatures map_features(const MapView& map, std::vector<std::uint32_t>& scratch) {
   check_map(map);
-  MapFeatures f;
-  const double cr = 0.5 * (double(map.rows) - 1.0), cc = 0.5 * (double(map.cols) - 1.0);
-  // Wafer radius: the largest squared distance of a die's centre from the map centre.
-  double radius_sq = 0.0;
+  detail::MapTallies t;
+  // Wafer radius: the largest distance of a die's centre from the map centre (exact 4·d²).
   for (std::uint32_t r = 0; r < map.rows; ++r) {
     for (std::uint32_t c = 0; c < map.cols; ++c) {
       const std::uint8_t v = map.cells[std::size_t(r) * map.cols + c];
       if (v > 2) throw std::invalid_argument("die map: cell value above 2");
       if (v == 0) continue;
-      const double dr = r - cr, dc = c - cc;
-      radius_sq = std::max(radius_sq, dr * dr + dc * dc);
+      t.radius4 = std::max(t.radius4, math::centre_dist4(r, c, map.rows, map.cols));
     }
   }
-  const double radius = std::sqrt(radius_sq);
-  const auto rho_of = [&](double r, double c) {
-    return radius > 0 ? std::hypot(r - cr, c - cc) / radius : 0.0;
-  };
+  const double radius = std::sqrt(math::dist_sq(t.radius4));
 
-  std::array<std::uint64_t, 3> zone_dies{}, zone_fails{};
-  std::array<std::uint64_t, kEdgeSectors> sector_dies{}, sector_fails{};
   std::vector<std::uint8_t> fail_mask(map.cells.size(), 0);
   for (std::uint32_t r = 0; r < map.rows; ++r) {
     for (std::uint32_t c = 0; c < map.cols; ++c) {
@@ -66,37 +58,51 @@ MapFeatures map_features(const MapView& map, std::vector<std::uint32_t>& scratch
       if (v == 0) continue;
       const bool fail = v == static_cast<std::uint8_t>(DieCell::fail);
       fail_mask[i] = fail ? 1 : 0;
-      ++f.die_count;
-      f.fail_count += fail;
-      const double rho = rho_of(r, c);
-      const int zone = rho <= kCentreMaxRho ? 0 : rho <= kMiddleMaxRho ? 1 : 2;
-      ++zone_dies[zone];
-      zone_fails[zone] += fail;
+      ++t.die_count;
+      t.fail_count += fail;
+      const int zone = math::zone_of(math::dist_sq(math::centre_dist4(r, c, map.rows, map.cols)),
+                                     radius);
+      ++t.zone_dies[zone];
+      t.zone_fails[zone] += fail;
       if (zone == 2) {
-        const double angle = std::atan2(r - cr, c - cc) + std::numbers::pi;  // [0, 2π]
-        const int s = std::min(kEdgeSectors - 1,
-                               static_cast<int>(angle / (2 * std::numbers::pi) * kEdgeSectors));
-        ++sector_dies[s];
-        sector_fails[s] += fail;
+        const int s = math::edge_sector(r, c, map.rows, map.cols);
+        ++t.sector_dies[s];
+        t.sector_fails[s] += fail;
       }
     }
   }
+  const ComponentSummary clusters = find_components(fail_mask, map.rows, map.cols, scratch);
+  return detail::finish_map_features(t, clusters, map.rows, map.cols);
+}
+
+namespace detail {
+
+MapFeatures finish_map_features(const MapTallies& t, const ComponentSummary& clusters,
+                                std::uint32_t rows, std::uint32_t cols) {
+  MapFeatures f;
+  f.die_count = t.die_count;
+  f.fail_count = t.fail_count;
   if (f.die_count > 0) f.yield = double(f.die_count - f.fail_count) / double(f.die_count);
   for (int z = 0; z < 3; ++z)
-    f.zone_fail[z] = zone_dies[z] > 0 ? double(zone_fails[z]) / double(zone_dies[z]) : 0.0;
-  if (f.fail_count > 0) f.edge_ring_ratio = double(zone_fails[2]) / double(f.fail_count);
+    f.zone_fail[z] = t.zone_dies[z] > 0 ? double(t.zone_fails[z]) / double(t.zone_dies[z]) : 0.0;
+  if (f.fail_count > 0) f.edge_ring_ratio = double(t.zone_fails[2]) / double(f.fail_count);
   for (int s = 0; s < kEdgeSectors; ++s)
-    if (sector_dies[s] > 0 && double(sector_fails[s]) >= kSectorFailing * double(sector_dies[s]))
+    if (t.sector_dies[s] > 0 &&
+        double(t.sector_fails[s]) >= kSectorFailing * double(t.sector_dies[s]))
       ++f.edge_sectors_failing;
-
-  const ComponentSummary clusters = find_components(fail_mask, map.rows, map.cols, scratch);
   f.n_clusters = clusters.count;
   f.largest_cluster = clusters.largest.size;
   f.largest_elongation = clusters.largest.elongation();
-  if (clusters.largest.size > 0)
-    f.largest_rho = rho_of(clusters.largest.row_mean, clusters.largest.col_mean);
+  const double radius = std::sqrt(math::dist_sq(t.radius4));
+  if (clusters.largest.size > 0 && radius > 0) {
+    const double cr = 0.5 * (double(rows) - 1.0), cc = 0.5 * (double(cols) - 1.0);
+    f.largest_rho =
+        std::hypot(clusters.largest.row_mean - cr, clusters.largest.col_mean - cc) / radius;
+  }
   return f;
 }
+
+}  // namespace detail
 
 std::string_view pattern_name(MapPattern p) {
   static constexpr std::string_view kNames[kMapPatterns] = {
@@ -136,6 +142,16 @@ void FailCountMap::add(const MapView& map) {
   for (std::size_t i = 0; i < map.cells.size(); ++i)
     fails[i] += map.cells[i] == static_cast<std::uint8_t>(DieCell::fail);
   ++wafers;
+}
+
+void FailCountMap::merge(const FailCountMap& other) {
+  if (other.rows != rows || other.cols != cols)
+    throw std::invalid_argument("FailCountMap::merge: counts of another shape");
+  const std::size_t n = std::size_t(rows) * cols;
+  if (other.fails.size() != n) throw std::invalid_argument("FailCountMap::merge: wrong size");
+  fails.resize(n, 0);
+  for (std::size_t i = 0; i < n; ++i) fails[i] += other.fails[i];
+  wafers += other.wafers;
 }
 
 std::vector<double> FailCountMap::probability() const {

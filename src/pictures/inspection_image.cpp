@@ -6,11 +6,12 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "wafermill/pictures/picture_math.hpp"
+
 namespace wafermill::pictures {
 namespace {
 
-// 128-bit integers (a GCC/Clang extension) hold n·Σx² of one image or a golden pixel exactly.
-__extension__ using U128 = unsigned __int128;
+using math::U128;
 
 std::size_t checked_size(const ImageView& image) {
   if (image.channels != 1 && image.channels != 3)
@@ -19,14 +20,6 @@ std::size_t checked_size(const ImageView& image) {
   if (image.pixels.size() != n)
     throw std::invalid_argument("image: pixels.size() != height * width * channels");
   return n;
-}
-
-/// sqrt(n·Σx² − (Σx)²) / n from exact integer sums (each below 2^64 for one image of at most
-/// 2^32 pixels of 16 bits), formed in 128 bits so the subtraction loses nothing.
-double exact_std(std::uint64_t n, U128 sum, U128 sum_sq) {
-  if (n == 0) return 0.0;
-  const U128 num = static_cast<U128>(n) * sum_sq - sum * sum;
-  return std::sqrt(static_cast<double>(num)) / static_cast<double>(n);
 }
 
 }  // namespace
@@ -50,7 +43,7 @@ std::vector<ChannelStats> image_stats(const ImageView& image) {
   for (std::uint32_t c = 0; c < ch; ++c) {
     if (per_channel == 0) continue;
     out[c].mean = static_cast<double>(sum[c]) / static_cast<double>(per_channel);
-    out[c].std = exact_std(per_channel, sum[c], sum_sq[c]);
+    out[c].std = math::exact_std(per_channel, sum[c], sum_sq[c]);
     out[c].min = lo[c];
     out[c].max = hi[c];
   }
@@ -81,7 +74,7 @@ GoldenImage finalize_golden(const GoldenSums& sums) {
     if (s < 0 || q < 0 || s != std::floor(s) || q != std::floor(q) || q >= 0x1p53)
       throw std::invalid_argument("finalize_golden: sums are not exact non-negative integers");
     g.mean[i] = s / n;
-    g.std[i] = exact_std(sums.images, static_cast<U128>(s),
+    g.std[i] = math::exact_std(sums.images, static_cast<U128>(s),
                          static_cast<U128>(q));
   }
   return g;
@@ -101,8 +94,8 @@ ImageScore score_image(const ImageView& image, const GoldenImage& golden,
     bool deviates = false;
     for (std::uint32_t c = 0; c < ch; ++c) {
       const std::size_t i = p * ch + c;
-      const double limit = settings.k_sigma * std::max(golden.std[i], settings.std_floor);
-      deviates |= std::fabs(double(image.pixels[i]) - golden.mean[i]) > limit;
+      deviates |= math::value_deviates(double(image.pixels[i]), golden.mean[i], golden.std[i],
+                                       settings.k_sigma, settings.std_floor);
     }
     mask[p] = deviates ? 1 : 0;
     s.beyond += deviates;

@@ -19,6 +19,11 @@ struct ComponentShape {
   double elongation() const;
 };
 
+/// @brief A component's shape from sums over its cells of r, c, r², c² and r·c (integers below
+/// 2^53, exact in double): the CPU flood fill and the GPU's integer sums both end here.
+ComponentShape shape_from_sums(std::uint64_t size, double s_r, double s_c, double s_rr, double s_cc,
+                               double s_rc);
+
 /// @brief What a component search found.
 struct ComponentSummary {
   std::uint64_t count = 0;  ///< number of components

@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "wafermill/pictures/picture_math.hpp"
+
 namespace wafermill::pictures {
 
 /// @brief Cell values of /maps/cells (WM-811K): no die, a passing die, a failing die.
@@ -22,12 +24,9 @@ struct MapView {
 };
 
 /// @brief Radial zones by ρ = distance from the map centre / wafer radius (the largest
-/// distance of any die's centre): centre ρ ≤ 0.35, middle 0.35 < ρ ≤ 0.75, edge ρ > 0.75.
+/// distance of any die's centre): centre ρ ≤ 0.35, middle 0.35 < ρ ≤ 0.75, edge ρ > 0.75
+/// (kCentreMaxRho, kMiddleMaxRho and kEdgeSectors live in picture_math.hpp).
 enum class Zone : std::uint8_t { centre = 0, middle = 1, edge = 2 };
-inline constexpr double kCentreMaxRho = 0.35;
-inline constexpr double kMiddleMaxRho = 0.75;
-/// @brief Angular sectors of the edge zone, for telling a whole ring from a local arc.
-inline constexpr int kEdgeSectors = 8;
 
 /// @brief Per-map features (docs/PICTURES.md gives each formula).
 struct MapFeatures {
@@ -83,6 +82,9 @@ struct FailCountMap {
 
   /// @brief Adds one map of this shape. @throws std::invalid_argument on another shape.
   void add(const MapView& map);
+  /// @brief Adds the counts and wafers of another sum of this shape (a rank's, a GPU batch's).
+  /// @throws std::invalid_argument on another shape or a fails vector of the wrong size.
+  void merge(const FailCountMap& other);
   /// @brief fails[i] / wafers (0 when no wafers).
   std::vector<double> probability() const;
 };
