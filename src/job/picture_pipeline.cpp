@@ -22,6 +22,8 @@
 #include "wafermill/metrics/metrics.hpp"
 #include "wafermill/partition/policy.hpp"
 #include "wafermill/pictures/die_map.hpp"
+#include "wafermill/pictures/gpu.hpp"
+#include "wafermill/reduce/device_sum.hpp"
 #include "wafermill/pictures/inspection_image.hpp"
 
 namespace wafermill::job {
@@ -156,8 +158,10 @@ std::optional<std::vector<std::uint64_t>> read_truth(const std::string& path, co
 
 constexpr std::size_t kMapRow = 15;  // wafer, 12 features, pattern, latency
 
+// `device`: the CUDA device computing the features, or none for the CPU.
 json run_maps(const Team& team, const JobConfig& config, const format::MapIndex& index,
-              const partition::PartitionPolicy& policy, format::MapResults& results) {
+              const partition::PartitionPolicy& policy, std::optional<int> device,
+              format::MapResults& results) {
   if (team.mpi()) MPI_Barrier(team.comm);
   metrics::Stopwatch wall;
   const partition::BlockPlan plan(index.offsets, config.block_size);
@@ -179,6 +183,8 @@ json run_maps(const Team& team, const JobConfig& config, const format::MapIndex&
   format::PictureReader reader(config.input);
   std::vector<std::uint8_t> cells;
   std::vector<std::uint32_t> scratch;
+  std::vector<std::uint64_t> run_offsets;
+  std::vector<std::uint32_t> run_rows, run_cols;
   const std::uint64_t budget = std::max<std::uint64_t>(config.memory_budget_bytes / 2, 1);
   for_each_unit(team.comm, policy, plan, [&](const partition::WorkUnit& unit, const auto& poll) {
     ++stats.units;
@@ -195,6 +201,37 @@ json run_maps(const Team& team, const JobConfig& config, const format::MapIndex&
       const double read_s = read.elapsed();
       stats.read_s += read_s;
       stats.bytes += double(run_cells);
+      if (device) {
+        // The GPU takes the whole run as one batch (one thread block per map).
+        metrics::Stopwatch compute;
+        run_offsets.clear();
+        run_rows.clear();
+        run_cols.clear();
+        for (std::uint64_t m = w; m < run_end; ++m) {
+          run_offsets.push_back(index.offsets[m] - run_first_cell);
+          run_rows.push_back(index.rows[m]);
+          run_cols.push_back(index.cols[m]);
+        }
+        run_offsets.push_back(run_cells);
+        const auto batch = pictures::gpu::map_features_batch(cells, run_offsets, run_rows, run_cols, *device);
+        for (const auto& shape : batch.fail_counts) {
+          std::uint64_t* counts = fails.data() + shape_at[{shape.rows, shape.cols}];
+          for (std::size_t i = 0; i < shape.fails.size(); ++i) counts[i] += shape.fails[i];
+        }
+        const double compute_s = compute.elapsed();
+        stats.compute_s += compute_s;
+        for (const std::uint64_t run_first = w; w < run_end; ++w) {
+          const auto& f = batch.features[w - run_first];
+          rows.push_back(double(w));
+          for (double v : pictures::to_values(f)) rows.push_back(v);
+          rows.push_back(double(static_cast<int>(pictures::classify_pattern(f))));
+          // Latency of a map: its share (by cells) of the run's read and batch.
+          rows.push_back((read_s + compute_s) * double(index.cells(w)) / double(std::max<std::uint64_t>(run_cells, 1)));
+          ++stats.items;
+          poll();
+        }
+        continue;
+      }
       for (; w < run_end; ++w) {
         metrics::Stopwatch compute;
         const std::uint64_t at = index.offsets[w] - run_first_cell;
@@ -293,8 +330,11 @@ json run_maps(const Team& team, const JobConfig& config, const format::MapIndex&
 
 // ---- inspection images -------------------------------------------------------------------
 
+// `device`: the CUDA device computing statistics, sums and scores (images streamed through a
+// gpu::ImageEngine in runs), or none for the CPU (one image at a time).
 json run_images(const Team& team, const JobConfig& config, const format::ImageIndex& index,
-                const partition::PartitionPolicy& policy, format::ImageResults& results) {
+                const partition::PartitionPolicy& policy, std::optional<int> device,
+                format::ImageResults& results) {
   const std::uint64_t values = index.values_per_image();
   // One image in uint16 plus Σx and Σx² in double per value, and the golden image (2 doubles).
   const std::uint64_t need = values * (2 + 8 * 4 + 1);
@@ -308,60 +348,109 @@ json run_images(const Team& team, const JobConfig& config, const format::ImageIn
   std::iota(item_offsets.begin(), item_offsets.end(), 0);
   const partition::BlockPlan plan(item_offsets, config.block_size);
   format::PictureReader reader(config.input);
-  std::vector<std::uint16_t> px(values);
+  // The GPU takes runs of images (what is left of the budget once the golden image is held,
+  // at most 64); the CPU one image at a time.
+  std::unique_ptr<pictures::gpu::ImageEngine> engine;
+  std::uint64_t run_images_max = 1;
+  if (device) {
+    engine = std::make_unique<pictures::gpu::ImageEngine>(index.height, index.width, index.channels, *device);
+    run_images_max = std::clamp<std::uint64_t>((config.memory_budget_bytes - values * 16) / (values * 2), 1, 64);
+  }
+  std::vector<std::uint16_t> px(values * run_images_max);
   const std::uint32_t ch = index.channels;
   const std::size_t stats_row = 2 + 4 * ch;  // image, per channel mean/std/min/max, latency
   std::vector<double> stats_rows, score_rows;
   PassStats stats;
-  pictures::GoldenSums sums(values);
-  const auto read_image = [&](std::uint64_t i) {
+  pictures::GoldenSums sums(engine ? 0 : values);
+  // Reads images [i, i + n) into px; returns the read time.
+  const auto read_images = [&](std::uint64_t i, std::uint64_t n) {
     metrics::Stopwatch read;
-    reader.read_image(index, i, px);
+    for (std::uint64_t k = 0; k < n; ++k)
+      reader.read_image(index, i + k, std::span<std::uint16_t>(px).subspan(k * values, values));
     const double s = read.elapsed();
     stats.read_s += s;
-    stats.bytes += double(index.image_bytes());
+    stats.bytes += double(n * index.image_bytes());
     return s;
   };
+  // Calls body(first image, count) for runs of at most run_images_max images of each unit.
+  const auto for_each_run = [&](const auto& body) {
+    for_each_unit(team.comm, policy, plan, [&](const partition::WorkUnit& unit, const auto& poll) {
+      ++stats.units;
+      const std::uint64_t end = plan.first_wafer(unit.end_block);
+      for (std::uint64_t i = plan.first_wafer(unit.first_block); i < end;) {
+        const std::uint64_t n = std::min(run_images_max, end - i);
+        body(i, n);
+        i += n;
+        poll();
+      }
+    });
+  };
   // Pass 1: statistics and the per-pixel sums.
-  for_each_unit(team.comm, policy, plan, [&](const partition::WorkUnit& unit, const auto& poll) {
-    ++stats.units;
-    for (std::uint64_t i = plan.first_wafer(unit.first_block); i < plan.first_wafer(unit.end_block); ++i) {
-      const double read_s = read_image(i);
-      metrics::Stopwatch compute;
-      const auto st = pictures::image_stats({px, index.height, index.width, ch});
-      sums.add(px);
-      stats_rows.push_back(double(i));
-      for (const auto& c : st) stats_rows.insert(stats_rows.end(), {c.mean, c.std, double(c.min), double(c.max)});
-      const double compute_s = compute.elapsed();
-      stats.compute_s += compute_s;
-      stats_rows.push_back(read_s + compute_s);
+  for_each_run([&](std::uint64_t first, std::uint64_t n) {
+    const double read_s = read_images(first, n);
+    metrics::Stopwatch compute;
+    std::vector<pictures::ChannelStats> st;
+    if (engine) {
+      st = engine->add_images(std::span<const std::uint16_t>(px).first(n * values));
+    } else {
+      st = pictures::image_stats({std::span<const std::uint16_t>(px).first(values), index.height, index.width, ch});
+      sums.add(std::span<const std::uint16_t>(px).first(values));
+    }
+    const double compute_s = compute.elapsed();
+    stats.compute_s += compute_s;
+    for (std::uint64_t k = 0; k < n; ++k) {
+      stats_rows.push_back(double(first + k));
+      for (std::uint32_t c = 0; c < ch; ++c) {
+        const auto& x = st[k * ch + c];
+        stats_rows.insert(stats_rows.end(), {x.mean, x.std, double(x.min), double(x.max)});
+      }
+      stats_rows.push_back((read_s + compute_s) / double(n));
       ++stats.items;
-      poll();
     }
   });
-  // Exact integer sums in double: Allreduce gives every rank the same bits (docs/PICTURES.md).
-  std::vector<double> n_images = {double(sums.images)};
+  // Exact integer sums in double: any order of summation, MPI's or NCCL's, gives every rank the
+  // same bits (docs/PICTURES.md).
+  std::vector<double> n_images = {double(engine ? engine->images_summed() : sums.images)};
   sum_over_ranks(team, n_images, true);
-  sum_over_ranks(team, sums.sum, true);
-  sum_over_ranks(team, sums.sum_sq, true);
+  if (engine) {
+    if (team.mpi() && reduce::DeviceSum::built()) {
+      reduce::DeviceSum nccl(team.comm, *device);
+      nccl.sum_in_place(engine->device_sum(), values);
+      nccl.sum_in_place(engine->device_sum_sq(), values);
+      sums = engine->download_sums();
+    } else {
+      sums = engine->download_sums();
+      sum_over_ranks(team, sums.sum, true);
+      sum_over_ranks(team, sums.sum_sq, true);
+    }
+  } else {
+    sum_over_ranks(team, sums.sum, true);
+    sum_over_ranks(team, sums.sum_sq, true);
+  }
   sums.images = static_cast<std::uint64_t>(n_images[0]);
   pictures::GoldenImage golden = pictures::finalize_golden(sums);
   sums = pictures::GoldenSums();  // release the sums before pass 2
   // Pass 2: each image against the golden image.
   const pictures::DefectSettings settings = config.defects;
+  if (engine) engine->set_golden(golden, settings);
   std::vector<std::uint8_t> mask;
   std::vector<std::uint32_t> scratch;
-  for_each_unit(team.comm, policy, plan, [&](const partition::WorkUnit& unit, const auto& poll) {
-    ++stats.units;
-    for (std::uint64_t i = plan.first_wafer(unit.first_block); i < plan.first_wafer(unit.end_block); ++i) {
-      const double read_s = read_image(i);
-      metrics::Stopwatch compute;
-      const auto s = pictures::score_image({px, index.height, index.width, ch}, golden, settings, mask, scratch);
-      const double compute_s = compute.elapsed();
-      stats.compute_s += compute_s;
-      score_rows.insert(score_rows.end(), {double(i), double(s.beyond), double(s.blobs),
-                                           double(s.largest_blob), s.flagged ? 1.0 : 0.0, read_s + compute_s});
-      poll();
+  for_each_run([&](std::uint64_t first, std::uint64_t n) {
+    const double read_s = read_images(first, n);
+    metrics::Stopwatch compute;
+    std::vector<pictures::ImageScore> scored;
+    if (engine)
+      scored = engine->score_images(std::span<const std::uint16_t>(px).first(n * values));
+    else
+      scored = {pictures::score_image({std::span<const std::uint16_t>(px).first(values), index.height, index.width, ch},
+                                      golden, settings, mask, scratch)};
+    const double compute_s = compute.elapsed();
+    stats.compute_s += compute_s;
+    for (std::uint64_t k = 0; k < n; ++k) {
+      const auto& x = scored[k];
+      score_rows.insert(score_rows.end(), {double(first + k), double(x.beyond), double(x.blobs),
+                                           double(x.largest_blob), x.flagged ? 1.0 : 0.0,
+                                           (read_s + compute_s) / double(n)});
     }
   });
   const auto all_stats = gather_rows(team, stats_rows, stats_row);
@@ -441,6 +530,33 @@ json run_images(const Team& team, const JobConfig& config, const format::ImageIn
   return section;
 }
 
+// The CUDA device computing this rank's pictures, decided by all ranks together: --backend
+// cuda needs a device on every rank (else exit 2 on all), auto uses the GPUs only when every
+// rank has one, cpu never. A rank takes --device, else its node-local rank modulo the devices.
+std::optional<int> picture_device(const Team& team, const JobConfig& config) {
+  const std::string& name = config.backend.name;
+  if (name != "cpu" && name != "cuda" && name != "auto")
+    throw CollectiveInputError("--backend " + name + ": expected cpu, cuda or auto");
+  if (name == "cpu") return std::nullopt;
+  const int count = pictures::gpu::device_count();
+  int everywhere = count > 0 ? 1 : 0;
+  if (team.mpi()) MPI_Allreduce(MPI_IN_PLACE, &everywhere, 1, MPI_INT, MPI_MIN, team.comm);
+  if (!everywhere) {
+    if (name == "auto") return std::nullopt;
+    throw CollectiveInputError("--backend cuda: " + std::string(count > 0 ? "a rank" : "this rank") +
+                               " sees no CUDA device (or this build has no CUDA); use --backend cpu or auto");
+  }
+  if (config.backend.device >= 0) return config.backend.device;
+  int local_rank = 0;
+  if (team.mpi()) {
+    MPI_Comm node;
+    MPI_Comm_split_type(team.comm, MPI_COMM_TYPE_SHARED, team.rank, MPI_INFO_NULL, &node);
+    MPI_Comm_rank(node, &local_rank);
+    MPI_Comm_free(&node);
+  }
+  return local_rank % count;
+}
+
 std::string utc_now() {
   const std::time_t t = std::time(nullptr);
   std::tm tm{};
@@ -504,18 +620,20 @@ PictureOutcome run_pictures(const JobConfig& config, MPI_Comm comm) {
   partition::PolicyOptions popt;
   popt.factor = config.dynamic_factor;
   const auto policy = partition::make_policy(config.policy, popt);
-  json section = {{"ranks", team.size}, {"policy", config.policy}, {"backend", "cpu"}};
+  const std::optional<int> device = picture_device(team, config);
+  const std::string backend = device ? "cuda" : "cpu";
+  json section = {{"ranks", team.size}, {"policy", config.policy}, {"backend", backend}};
   auto results = std::make_shared<format::PictureResults>();
   if (head[1] != 0) {
     format::MapResults maps;
     section["maps"] = run_maps(team, config, format::MapIndex::deserialize(map_words, config.input),
-                               *policy, maps);
+                               *policy, device, maps);
     if (team.rank == 0) results->maps = std::move(maps);
   }
   if (head[2] != 0) {
     format::ImageResults images;
     section["images"] = run_images(team, config, format::ImageIndex::deserialize(image_words, config.input),
-                                   *policy, images);
+                                   *policy, device, images);
     if (team.rank == 0) results->images = std::move(images);
   }
   if (team.rank != 0) return out;
@@ -525,7 +643,7 @@ PictureOutcome run_pictures(const JobConfig& config, MPI_Comm comm) {
                                         {"configuration", config.to_json().dump()},
                                         {"ranks", std::to_string(team.size)},
                                         {"policy", config.policy},
-                                        {"backend", "cpu"},
+                                        {"backend", backend},
                                         {"input", config.input}});
   }
   const double wall_s = wall.elapsed();
@@ -542,7 +660,7 @@ PictureOutcome run_pictures(const JobConfig& config, MPI_Comm comm) {
     r.config = config.to_json();
     r.parallel.ranks = team.size;
     r.parallel.policy = config.policy;
-    r.parallel.backend = "cpu";
+    r.parallel.backend = backend;
     r.parallel.io = "posix";
     r.parallel.wall_s = wall_s;
     r.comparison.baseline_source = "none";
