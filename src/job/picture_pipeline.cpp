@@ -37,6 +37,14 @@ struct Team {
   bool mpi() const { return comm != MPI_COMM_NULL; }
 };
 
+// Where this rank's pictures are computed: `device` is the CUDA device, or none for the CPU;
+// `nccl` says the golden sums may be all-reduced with NCCL (every rank on a device of its own:
+// NCCL refuses two ranks of one communicator on the same GPU).
+struct PictureDevice {
+  std::optional<int> device;
+  bool nccl = false;
+};
+
 // Work figures of one rank in one pass.
 struct PassStats {
   double units = 0, items = 0, bytes = 0, read_s = 0, compute_s = 0;
@@ -333,8 +341,9 @@ json run_maps(const Team& team, const JobConfig& config, const format::MapIndex&
 // `device`: the CUDA device computing statistics, sums and scores (images streamed through a
 // gpu::ImageEngine in runs), or none for the CPU (one image at a time).
 json run_images(const Team& team, const JobConfig& config, const format::ImageIndex& index,
-                const partition::PartitionPolicy& policy, std::optional<int> device,
+                const partition::PartitionPolicy& policy, const PictureDevice& where,
                 format::ImageResults& results) {
+  const std::optional<int>& device = where.device;
   const std::uint64_t values = index.values_per_image();
   // One image in uint16 plus Σx and Σx² in double per value, and the golden image (2 doubles).
   const std::uint64_t need = values * (2 + 8 * 4 + 1);
@@ -353,8 +362,11 @@ json run_images(const Team& team, const JobConfig& config, const format::ImageIn
   std::unique_ptr<pictures::gpu::ImageEngine> engine;
   std::uint64_t run_images_max = 1;
   if (device) {
-    engine = std::make_unique<pictures::gpu::ImageEngine>(index.height, index.width, index.channels, *device);
-    run_images_max = std::clamp<std::uint64_t>((config.memory_budget_bytes - values * 16) / (values * 2), 1, 64);
+    // Host memory per image in a run: the read buffer and the engine's pinned staging (two
+    // batches of half a run: the upload of one overlaps the kernels of the other).
+    run_images_max = std::clamp<std::uint64_t>((config.memory_budget_bytes - values * 16) / (values * 4), 1, 64);
+    engine = std::make_unique<pictures::gpu::ImageEngine>(
+        index.height, index.width, index.channels, *device, static_cast<std::uint32_t>((run_images_max + 1) / 2));
   }
   std::vector<std::uint16_t> px(values * run_images_max);
   const std::uint32_t ch = index.channels;
@@ -413,7 +425,7 @@ json run_images(const Team& team, const JobConfig& config, const format::ImageIn
   std::vector<double> n_images = {double(engine ? engine->images_summed() : sums.images)};
   sum_over_ranks(team, n_images, true);
   if (engine) {
-    if (team.mpi() && reduce::DeviceSum::built()) {
+    if (where.nccl) {
       reduce::DeviceSum nccl(team.comm, *device);
       nccl.sum_in_place(engine->device_sum(), values);
       nccl.sum_in_place(engine->device_sum_sq(), values);
@@ -530,31 +542,41 @@ json run_images(const Team& team, const JobConfig& config, const format::ImageIn
   return section;
 }
 
-// The CUDA device computing this rank's pictures, decided by all ranks together: --backend
-// cuda needs a device on every rank (else exit 2 on all), auto uses the GPUs only when every
-// rank has one, cpu never. A rank takes --device, else its node-local rank modulo the devices.
-std::optional<int> picture_device(const Team& team, const JobConfig& config) {
+// Decided by all ranks together: --backend cuda needs a device on every rank (else exit 2 on
+// all), auto uses the GPUs only when every rank has one, cpu never. A rank takes its
+// node-local rank modulo the devices it sees (or BackendOptions::device when set).
+PictureDevice picture_device(const Team& team, const JobConfig& config) {
   const std::string& name = config.backend.name;
   if (name != "cpu" && name != "cuda" && name != "auto")
     throw CollectiveInputError("--backend " + name + ": expected cpu, cuda or auto");
-  if (name == "cpu") return std::nullopt;
+  if (name == "cpu") return {};
   const int count = pictures::gpu::device_count();
-  int everywhere = count > 0 ? 1 : 0;
-  if (team.mpi()) MPI_Allreduce(MPI_IN_PLACE, &everywhere, 1, MPI_INT, MPI_MIN, team.comm);
-  if (!everywhere) {
-    if (name == "auto") return std::nullopt;
-    throw CollectiveInputError("--backend cuda: " + std::string(count > 0 ? "a rank" : "this rank") +
-                               " sees no CUDA device (or this build has no CUDA); use --backend cpu or auto");
+  const int wanted = config.backend.device;
+  int usable = count > 0 && wanted < count ? 1 : 0;
+  if (team.mpi()) MPI_Allreduce(MPI_IN_PLACE, &usable, 1, MPI_INT, MPI_MIN, team.comm);
+  if (!usable) {
+    if (name == "auto") return {};
+    throw CollectiveInputError("--backend cuda: " + std::string(count == 0 ? "this rank sees no CUDA device"
+                                                                           : "a rank sees no CUDA device") +
+                               " (or this build has no CUDA)" +
+                               (wanted >= 0 ? ", or device " + std::to_string(wanted) + " is not visible" : "") +
+                               "; use --backend cpu or auto");
   }
-  if (config.backend.device >= 0) return config.backend.device;
-  int local_rank = 0;
+  int local_rank = 0, local_size = 1;
   if (team.mpi()) {
     MPI_Comm node;
     MPI_Comm_split_type(team.comm, MPI_COMM_TYPE_SHARED, team.rank, MPI_INFO_NULL, &node);
     MPI_Comm_rank(node, &local_rank);
+    MPI_Comm_size(node, &local_size);
     MPI_Comm_free(&node);
   }
-  return local_rank % count;
+  PictureDevice out;
+  out.device = wanted >= 0 ? wanted : local_rank % count;
+  // Distinct devices: no fixed device, and no more ranks on this node than devices.
+  int distinct = wanted < 0 && local_size <= count ? 1 : 0;
+  if (team.mpi()) MPI_Allreduce(MPI_IN_PLACE, &distinct, 1, MPI_INT, MPI_MIN, team.comm);
+  out.nccl = team.mpi() && distinct && reduce::DeviceSum::built();
+  return out;
 }
 
 std::string utc_now() {
@@ -620,7 +642,8 @@ PictureOutcome run_pictures(const JobConfig& config, MPI_Comm comm) {
   partition::PolicyOptions popt;
   popt.factor = config.dynamic_factor;
   const auto policy = partition::make_policy(config.policy, popt);
-  const std::optional<int> device = picture_device(team, config);
+  const PictureDevice where = picture_device(team, config);
+  const std::optional<int> device = where.device;
   const std::string backend = device ? "cuda" : "cpu";
   json section = {{"ranks", team.size}, {"policy", config.policy}, {"backend", backend}};
   auto results = std::make_shared<format::PictureResults>();
@@ -633,7 +656,7 @@ PictureOutcome run_pictures(const JobConfig& config, MPI_Comm comm) {
   if (head[2] != 0) {
     format::ImageResults images;
     section["images"] = run_images(team, config, format::ImageIndex::deserialize(image_words, config.input),
-                                   *policy, device, images);
+                                   *policy, where, images);
     if (team.rank == 0) results->images = std::move(images);
   }
   if (team.rank != 0) return out;

@@ -8,23 +8,14 @@
 #include <stdexcept>
 #include <string>
 
+#include "nccl_check.hpp"
 #include "wafermill/cuda_check.hpp"
 #include "wafermill/reduce/device_sum.hpp"
 
-#define WAFERMILL_NCCL_CHECK(call)                                                             \
-  do {                                                                                         \
-    const ncclResult_t wafermill_nccl_status_ = (call);                                        \
-    if (wafermill_nccl_status_ != ncclSuccess) {                                               \
-      ::wafermill::detail::gpu_failure(__FILE__, __LINE__, #call,                              \
-                                       "ncclResult " + std::to_string(wafermill_nccl_status_), \
-                                       ncclGetErrorString(wafermill_nccl_status_));            \
-    }                                                                                          \
-  } while (0)
 
 namespace wafermill::reduce {
 
-/// Values per ncclAllReduce call: NCCL counts are size_t, the bound keeps each call short
-/// enough for the job's watchdog to see progress between pieces.
+/// Values per ncclAllReduce call: a bound on each call's size (NCCL counts are size_t).
 constexpr std::size_t kPiece = std::size_t{1} << 28;
 
 struct DeviceSum::Impl {

@@ -11,18 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "nccl_check.hpp"
 #include "wafermill/cuda_check.hpp"
-
-/// @brief Evaluates an ncclResult_t expression; throws wafermill::GpuError unless ncclSuccess.
-#define WAFERMILL_NCCL_CHECK(call)                                                             \
-  do {                                                                                         \
-    const ncclResult_t wafermill_nccl_status_ = (call);                                        \
-    if (wafermill_nccl_status_ != ncclSuccess) {                                               \
-      ::wafermill::detail::gpu_failure(__FILE__, __LINE__, #call,                              \
-                                       "ncclResult " + std::to_string(wafermill_nccl_status_), \
-                                       ncclGetErrorString(wafermill_nccl_status_));            \
-    }                                                                                          \
-  } while (0)
 
 namespace wafermill::reduce {
 namespace {

@@ -12,11 +12,7 @@
 #include <cstdint>
 #include <numbers>
 
-#if defined(__CUDACC__)
-#define WAFERMILL_HD __host__ __device__
-#else
-#define WAFERMILL_HD
-#endif
+#include "wafermill/hd.hpp"
 
 namespace wafermill::pictures {
 

@@ -6,6 +6,7 @@
 /// stream finished the batch before (whose results are collected then).
 #include <algorithm>
 #include <cstring>
+#include <exception>
 #include <stdexcept>
 
 #include "cuda_raii.hpp"
@@ -20,9 +21,10 @@ using namespace detail;
 struct ImageEngine::Impl {
   /// One of the two alternating pipelines: stream, staging, device buffers, results.
   struct Slot {
-    Stream stream;
     PinnedMemory staging, results;
     DeviceMemory pixels, label, size, counts;
+    // Declared after the buffers, so destroyed (and synchronised) before they are freed.
+    Stream stream;
     std::size_t first = 0;
     std::uint32_t count = 0;
     bool pending = false;
@@ -59,6 +61,9 @@ struct ImageEngine::Impl {
     for (DeviceMemory* m : {&sum, &sum_sq, &mean, &std}) m->reserve(values * sizeof(double));
     WAFERMILL_CUDA_CHECK(cudaMemset(sum.get(), 0, values * sizeof(double)));
     WAFERMILL_CUDA_CHECK(cudaMemset(sum_sq.get(), 0, values * sizeof(double)));
+    // The memsets ran on the legacy default stream, which the non-blocking slot streams (and
+    // an NCCL stream) do not wait for: finish them before any of those touches the sums.
+    WAFERMILL_CUDA_CHECK(cudaDeviceSynchronize());
   }
 
   ImageBatch batch_of(const Slot& s) const {
@@ -67,8 +72,24 @@ struct ImageEngine::Impl {
 
   /// Streams the images of `pixels` through the two slots: enqueue(slot) after the slot's
   /// upload, collect(slot) once its stream is done.
+  /// Waits for both slots and forgets what they held (after an exception, a pending slot
+  /// must not be collected into the next call's output).
+  void drain() noexcept {
+    for (Slot& s : slots) {
+      cudaStreamSynchronize(s.stream.get());
+      s.pending = false;
+    }
+  }
+
   template <class Enqueue, class Collect>
   void run(std::span<const std::uint16_t> pixels, Enqueue&& enqueue, Collect&& collect) {
+    struct DrainOnThrow {
+      Impl& e;
+      int exceptions = std::uncaught_exceptions();
+      ~DrainOnThrow() {
+        if (std::uncaught_exceptions() > exceptions) e.drain();
+      }
+    } guard{*this};
     const std::size_t n = pixels.size() / values;
     std::size_t k = 0;
     for (std::size_t first = 0; first < n; first += batch, ++k) {
@@ -168,6 +189,9 @@ void ImageEngine::set_golden(const GoldenImage& golden, const DefectSettings& se
                                   cudaMemcpyHostToDevice));
   WAFERMILL_CUDA_CHECK(cudaMemcpy(e.std.get(), golden.std.data(), e.values * sizeof(double),
                                   cudaMemcpyHostToDevice));
+  // A copy from pageable memory may return before the data has landed, and the slot streams
+  // are non-blocking: finish it before mask_kernel reads mean and std.
+  WAFERMILL_CUDA_CHECK(cudaDeviceSynchronize());
   e.settings = settings;
   e.golden = true;
 }

@@ -82,7 +82,10 @@ MapBatchResult map_features_batch(std::span<const std::uint8_t> cells,
         const std::uint64_t fit = std::max<std::uint64_t>(1, kGlobalWorkBytes / work);
         a.blocks = static_cast<std::uint32_t>(
             std::min<std::uint64_t>({a.n_maps, 2 * std::uint64_t(sms), fit}));
-        d_work.reserve(a.blocks * work);  // cudaFree/cudaMalloc wait for earlier launches
+        // A growing reserve frees the buffer an earlier group's kernel may still be using:
+        // cudaFree is not guaranteed to wait for it (stream-ordered pools do not).
+        stream.synchronize();
+        d_work.reserve(a.blocks * work);
         a.work = d_work.get();
       }
       enqueue_maps(a, stream.get());

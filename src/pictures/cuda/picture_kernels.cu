@@ -23,7 +23,8 @@ struct BlockExec {
 
   template <class F>
   __device__ void for_each(std::uint32_t n, F&& f) {
-    for (std::uint32_t i = threadIdx.x; i < n; i += blockDim.x) f(i);
+    // A 64-bit index: n may come within blockDim.x of 2^32, where a 32-bit one would wrap.
+    for (std::uint64_t i = threadIdx.x; i < n; i += blockDim.x) f(static_cast<std::uint32_t>(i));
   }
   __device__ void sync() { __syncthreads(); }
   template <class Op>
