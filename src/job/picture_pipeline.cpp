@@ -6,12 +6,16 @@
 #include "picture_pipeline.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cstdio>
 #include <ctime>
 #include <map>
 #include <memory>
 #include <numeric>
 
+#include "content_hash.hpp"
+#include "fault_injection.hpp"
+#include "picture_store.hpp"
 #include "picture_units.hpp"
 #include "temp_output_guard.hpp"
 #include "wafermill/config.hpp"
@@ -44,6 +48,20 @@ struct PictureDevice {
   std::optional<int> device;
   bool nccl = false;
 };
+
+// What the picture passes share: the result store (--resume) and the tests' fault injection
+// (WAFERMILL_FAULT: picture units count before the trace pass's).
+struct PictureContext {
+  PictureStore store;
+  bool resume = false;
+  FaultInjection faults;
+  std::uint64_t units = 0;
+  void unit_started() { faults.at_unit_start(units++); }
+};
+
+// Seeds of the store keys: a change of what a block's result means changes its seed.
+constexpr std::uint64_t kMapsKeySeed = 0x31'7370'616d;    // "maps1"
+constexpr std::uint64_t kScoresKeySeed = 0x31'7365'726f;  // "ores1"
 
 // Work figures of one rank in one pass.
 struct PassStats {
@@ -169,7 +187,7 @@ constexpr std::size_t kMapRow = 15;  // wafer, 12 features, pattern, latency
 // `device`: the CUDA device computing the features, or none for the CPU.
 json run_maps(const Team& team, const JobConfig& config, const format::MapIndex& index,
               const partition::PartitionPolicy& policy, std::optional<int> device,
-              format::MapResults& results) {
+              PictureContext& ctx, format::MapResults& results) {
   if (team.mpi()) MPI_Barrier(team.comm);
   metrics::Stopwatch wall;
   const partition::BlockPlan plan(index.offsets, config.block_size);
@@ -194,73 +212,132 @@ json run_maps(const Team& team, const JobConfig& config, const format::MapIndex&
   std::vector<std::uint64_t> run_offsets;
   std::vector<std::uint32_t> run_rows, run_cols;
   const std::uint64_t budget = std::max<std::uint64_t>(config.memory_budget_bytes / 2, 1);
-  for_each_unit(team.comm, policy, plan, [&](const partition::WorkUnit& unit, const auto& poll) {
-    ++stats.units;
-    const std::uint64_t first = plan.first_wafer(unit.first_block), end = plan.first_wafer(unit.end_block);
-    for (std::uint64_t w = first; w < end;) {
-      // A run of whole maps within the read budget (one map always, whatever its size).
-      std::uint64_t run_end = w + 1;
-      while (run_end < end && index.offsets[run_end + 1] - index.offsets[w] <= budget) ++run_end;
-      const std::uint64_t run_first_cell = index.offsets[w];
-      const std::uint64_t run_cells = index.offsets[run_end] - run_first_cell;
-      metrics::Stopwatch read;
-      cells.resize(run_cells);
-      reader.read_cells(index.offsets[w], cells);
-      const double read_s = read.elapsed();
-      stats.read_s += read_s;
-      stats.bytes += double(run_cells);
-      if (device) {
-        // The GPU takes the whole run as one batch (one thread block per map).
-        metrics::Stopwatch compute;
-        run_offsets.clear();
-        run_rows.clear();
-        run_cols.clear();
-        for (std::uint64_t m = w; m < run_end; ++m) {
-          run_offsets.push_back(index.offsets[m] - run_first_cell);
-          run_rows.push_back(index.rows[m]);
-          run_cols.push_back(index.cols[m]);
-        }
-        run_offsets.push_back(run_cells);
-        const auto batch = pictures::gpu::map_features_batch(cells, run_offsets, run_rows, run_cols, *device);
-        for (const auto& shape : batch.fail_counts) {
-          std::uint64_t* counts = fails.data() + shape_at[{shape.rows, shape.cols}];
-          for (std::size_t i = 0; i < shape.fails.size(); ++i) counts[i] += shape.fails[i];
-        }
-        const double compute_s = compute.elapsed();
-        stats.compute_s += compute_s;
-        for (const std::uint64_t run_first = w; w < run_end; ++w) {
-          const auto& f = batch.features[w - run_first];
-          rows.push_back(double(w));
-          for (double v : pictures::to_values(f)) rows.push_back(v);
-          rows.push_back(double(static_cast<int>(pictures::classify_pattern(f))));
-          // Latency of a map: its share (by cells) of the run's read and batch.
-          rows.push_back((read_s + compute_s) * double(index.cells(w)) / double(std::max<std::uint64_t>(run_cells, 1)));
-          ++stats.items;
-          poll();
-        }
-        continue;
+  // Computes maps [w, run_end) whose cells (from run_first_cell) are in `cells`, read in read_s.
+  const auto compute_run = [&](std::uint64_t w, std::uint64_t run_end, std::uint64_t run_first_cell,
+                               std::uint64_t run_cells, double read_s, const auto& poll) {
+    if (device) {
+      // The GPU takes the whole run as one batch (one thread block per map).
+      metrics::Stopwatch compute;
+      run_offsets.clear();
+      run_rows.clear();
+      run_cols.clear();
+      for (std::uint64_t m = w; m < run_end; ++m) {
+        run_offsets.push_back(index.offsets[m] - run_first_cell);
+        run_rows.push_back(index.rows[m]);
+        run_cols.push_back(index.cols[m]);
       }
-      for (; w < run_end; ++w) {
-        metrics::Stopwatch compute;
-        const std::uint64_t at = index.offsets[w] - run_first_cell;
-        const pictures::MapView view{std::span<const std::uint8_t>(cells).subspan(at, index.cells(w)),
-                                     index.rows[w], index.cols[w]};
-        const auto f = pictures::map_features(view, scratch);
-        std::uint64_t* counts = fails.data() + shape_at[{view.rows, view.cols}];
-        for (std::size_t i = 0; i < view.cells.size(); ++i)
-          counts[i] += view.cells[i] == static_cast<std::uint8_t>(pictures::DieCell::fail);
+      run_offsets.push_back(run_cells);
+      const auto batch = pictures::gpu::map_features_batch(cells, run_offsets, run_rows, run_cols, *device);
+      for (const auto& shape : batch.fail_counts) {
+        std::uint64_t* counts = fails.data() + shape_at[{shape.rows, shape.cols}];
+        for (std::size_t i = 0; i < shape.fails.size(); ++i) counts[i] += shape.fails[i];
+      }
+      const double compute_s = compute.elapsed();
+      stats.compute_s += compute_s;
+      for (const std::uint64_t run_first = w; w < run_end; ++w) {
+        const auto& f = batch.features[w - run_first];
         rows.push_back(double(w));
         for (double v : pictures::to_values(f)) rows.push_back(v);
         rows.push_back(double(static_cast<int>(pictures::classify_pattern(f))));
-        const double compute_s = compute.elapsed();
-        stats.compute_s += compute_s;
-        // Latency of a map: its share of the run's read plus its own computation.
-        rows.push_back(read_s * double(index.cells(w)) / double(std::max<std::uint64_t>(run_cells, 1)) + compute_s);
+        // Latency of a map: its share (by cells) of the run's read and batch.
+        rows.push_back((read_s + compute_s) * double(index.cells(w)) / double(std::max<std::uint64_t>(run_cells, 1)));
         ++stats.items;
         poll();
       }
+      return;
+    }
+    for (; w < run_end; ++w) {
+      metrics::Stopwatch compute;
+      const std::uint64_t at = index.offsets[w] - run_first_cell;
+      const pictures::MapView view{std::span<const std::uint8_t>(cells).subspan(at, index.cells(w)),
+                                   index.rows[w], index.cols[w]};
+      const auto f = pictures::map_features(view, scratch);
+      std::uint64_t* counts = fails.data() + shape_at[{view.rows, view.cols}];
+      for (std::size_t i = 0; i < view.cells.size(); ++i)
+        counts[i] += view.cells[i] == static_cast<std::uint8_t>(pictures::DieCell::fail);
+      rows.push_back(double(w));
+      for (double v : pictures::to_values(f)) rows.push_back(v);
+      rows.push_back(double(static_cast<int>(pictures::classify_pattern(f))));
+      const double compute_s = compute.elapsed();
+      stats.compute_s += compute_s;
+      // Latency of a map: its share of the run's read plus its own computation.
+      rows.push_back(read_s * double(index.cells(w)) / double(std::max<std::uint64_t>(run_cells, 1)) + compute_s);
+      ++stats.items;
+      poll();
+    }
+  };
+  // Whole blocks read in one run are keyed by their content and kept in the store; a block
+  // found there (--resume) is not computed again, only its fail counts are taken from its cells.
+  std::vector<std::uint64_t> keys(plan.n_blocks(), 0);
+  std::vector<double> stored;
+  std::uint64_t reused = 0;
+  for_each_unit(team.comm, policy, plan, [&](const partition::WorkUnit& unit, const auto& poll) {
+    ++stats.units;
+    ctx.unit_started();
+    for (std::uint64_t b = unit.first_block; b < unit.end_block; ++b) {
+      const std::uint64_t first = plan.first_wafer(b), end = plan.end_wafer(b);
+      const std::uint64_t block_cells = index.offsets[end] - index.offsets[first];
+      if (block_cells > budget) {
+        // Giant maps: runs within the budget, no store entry.
+        for (std::uint64_t w = first; w < end;) {
+          std::uint64_t run_end = w + 1;
+          while (run_end < end && index.offsets[run_end + 1] - index.offsets[w] <= budget) ++run_end;
+          const std::uint64_t run_cells = index.offsets[run_end] - index.offsets[w];
+          metrics::Stopwatch read;
+          cells.resize(run_cells);
+          reader.read_cells(index.offsets[w], cells);
+          const double read_s = read.elapsed();
+          stats.read_s += read_s;
+          stats.bytes += double(run_cells);
+          compute_run(w, run_end, index.offsets[w], run_cells, read_s, poll);
+          w = run_end;
+        }
+        continue;
+      }
+      metrics::Stopwatch read;
+      cells.resize(block_cells);
+      reader.read_cells(index.offsets[first], cells);
+      const double read_s = read.elapsed();
+      stats.read_s += read_s;
+      stats.bytes += double(block_cells);
+      Hash64 h(kMapsKeySeed);
+      h.add(b);
+      for (std::uint64_t w = first; w < end; ++w) {
+        h.add(index.rows[w]);
+        h.add(index.cols[w]);
+        h.add_bytes(cells.data() + (index.offsets[w] - index.offsets[first]), index.cells(w));
+      }
+      keys[b] = h.finish();
+      std::string why;
+      if (ctx.resume && ctx.store.load("maps", b, keys[b], kMapRow - 1, end - first, stored, why)) {
+        for (std::uint64_t w = first; w < end; ++w) {
+          const double* r = &stored[(w - first) * (kMapRow - 1)];
+          rows.insert(rows.end(), r, r + kMapRow - 1);
+          rows.push_back(read_s * double(index.cells(w)) / double(std::max<std::uint64_t>(block_cells, 1)));
+          std::uint64_t* counts = fails.data() + shape_at[{index.rows[w], index.cols[w]}];
+          const std::uint8_t* c = cells.data() + (index.offsets[w] - index.offsets[first]);
+          for (std::uint64_t i = 0; i < index.cells(w); ++i)
+            counts[i] += c[i] == static_cast<std::uint8_t>(pictures::DieCell::fail);
+          ++stats.items;
+        }
+        ++reused;
+        poll();
+        continue;
+      }
+      const std::size_t at = rows.size();
+      compute_run(first, end, index.offsets[first], block_cells, read_s, poll);
+      if (ctx.store.enabled()) {
+        stored.clear();
+        for (std::size_t r = at; r < rows.size(); r += kMapRow)
+          stored.insert(stored.end(), rows.begin() + r, rows.begin() + r + kMapRow - 1);
+        ctx.store.put("maps", b, keys[b], kMapRow - 1, stored);
+      }
     }
   });
+  sum_over_ranks(team, keys, false);
+  std::vector<std::uint64_t> reused_all = {reused};
+  sum_over_ranks(team, reused_all, false);
+  if (team.rank == 0) ctx.store.prune("maps", keys);
   sum_over_ranks(team, fails, false);
   const auto all = gather_rows(team, rows, kMapRow);
   json ranks = per_rank_json(team, stats);
@@ -317,6 +394,8 @@ json run_maps(const Team& team, const JobConfig& config, const format::MapIndex&
                   {"flagged", index.n_wafers - std::uint64_t(found[0])},
                   {"patterns_found", found_json},
                   {"shapes", shapes},
+                  {"blocks", plan.n_blocks()},
+                  {"blocks_reused", reused_all[0]},
                   {"features_digest", digest(features)},
                   {"fail_counts_digest", digest(fails)},
                   {"per_rank", ranks}};
@@ -342,7 +421,7 @@ json run_maps(const Team& team, const JobConfig& config, const format::MapIndex&
 // gpu::ImageEngine in runs), or none for the CPU (one image at a time).
 json run_images(const Team& team, const JobConfig& config, const format::ImageIndex& index,
                 const partition::PartitionPolicy& policy, const PictureDevice& where,
-                format::ImageResults& results) {
+                PictureContext& ctx, format::ImageResults& results) {
   const std::optional<int>& device = where.device;
   const std::uint64_t values = index.values_per_image();
   // One image in uint16 plus Σx and Σx² in double per value, and the golden image (2 doubles).
@@ -384,22 +463,35 @@ json run_images(const Team& team, const JobConfig& config, const format::ImageIn
     stats.bytes += double(n * index.image_bytes());
     return s;
   };
-  // Calls body(first image, count) for runs of at most run_images_max images of each unit.
-  const auto for_each_run = [&](const auto& body) {
+  // Calls body(first image, count) for the runs (at most run_images_max images) of block b.
+  const auto for_each_run = [&](std::uint64_t b, const auto& poll, const auto& body) {
+    const std::uint64_t end = plan.end_wafer(b);
+    for (std::uint64_t i = plan.first_wafer(b); i < end;) {
+      const std::uint64_t n = std::min(run_images_max, end - i);
+      body(i, n);
+      i += n;
+      poll();
+    }
+  };
+  // Calls body(block, poll) for every block of this rank's units.
+  const auto for_each_block = [&](const auto& body) {
     for_each_unit(team.comm, policy, plan, [&](const partition::WorkUnit& unit, const auto& poll) {
       ++stats.units;
-      const std::uint64_t end = plan.first_wafer(unit.end_block);
-      for (std::uint64_t i = plan.first_wafer(unit.first_block); i < end;) {
-        const std::uint64_t n = std::min(run_images_max, end - i);
-        body(i, n);
-        i += n;
-        poll();
-      }
+      ctx.unit_started();
+      for (std::uint64_t b = unit.first_block; b < unit.end_block; ++b) body(b, poll);
     });
   };
+  // Content hash of every image (this rank's, summed over the ranks below: each image is read
+  // by one rank), for the store keys of pass 2.
+  std::vector<std::uint64_t> image_hash(index.n_images, 0);
   // Pass 1: statistics and the per-pixel sums.
-  for_each_run([&](std::uint64_t first, std::uint64_t n) {
+  const auto pass1_run = [&](std::uint64_t first, std::uint64_t n) {
     const double read_s = read_images(first, n);
+    for (std::uint64_t k = 0; k < n; ++k) {
+      Hash64 h(kScoresKeySeed);
+      h.add_bytes(px.data() + k * values, values * sizeof(std::uint16_t));
+      image_hash[first + k] = h.finish();
+    }
     metrics::Stopwatch compute;
     std::vector<pictures::ChannelStats> st;
     if (engine) {
@@ -419,7 +511,9 @@ json run_images(const Team& team, const JobConfig& config, const format::ImageIn
       stats_rows.push_back((read_s + compute_s) / double(n));
       ++stats.items;
     }
-  });
+  };
+  for_each_block([&](std::uint64_t b, const auto& poll) { for_each_run(b, poll, pass1_run); });
+  sum_over_ranks(team, image_hash, true);
   // Exact integer sums in double: any order of summation, MPI's or NCCL's, gives every rank the
   // same bits (docs/PICTURES.md).
   std::vector<double> n_images = {double(engine ? engine->images_summed() : sums.images)};
@@ -442,12 +536,24 @@ json run_images(const Team& team, const JobConfig& config, const format::ImageIn
   sums.images = static_cast<std::uint64_t>(n_images[0]);
   pictures::GoldenImage golden = pictures::finalize_golden(sums);
   sums = pictures::GoldenSums();  // release the sums before pass 2
-  // Pass 2: each image against the golden image.
+  // Pass 2: each image against the golden image. A block's key covers its images' content, the
+  // golden image and the settings; a block in the store (--resume) is neither read nor scored.
   const pictures::DefectSettings settings = config.defects;
   if (engine) engine->set_golden(golden, settings);
+  Hash64 golden_hash(kScoresKeySeed);
+  golden_hash.add_bytes(golden.mean.data(), golden.mean.size() * sizeof(double));
+  golden_hash.add_bytes(golden.std.data(), golden.std.size() * sizeof(double));
+  golden_hash.add(std::bit_cast<std::uint64_t>(settings.k_sigma));
+  golden_hash.add(std::bit_cast<std::uint64_t>(settings.std_floor));
+  golden_hash.add(settings.min_blob);
+  const std::uint64_t golden_key = golden_hash.finish();
+  std::vector<std::uint64_t> keys(plan.n_blocks(), 0);
+  std::vector<double> stored;
+  std::uint64_t reused = 0;
   std::vector<std::uint8_t> mask;
   std::vector<std::uint32_t> scratch;
-  for_each_run([&](std::uint64_t first, std::uint64_t n) {
+  constexpr std::size_t kScoreRow = 6;  // image, beyond, blobs, largest, flag, latency
+  const auto pass2_run = [&](std::uint64_t first, std::uint64_t n) {
     const double read_s = read_images(first, n);
     metrics::Stopwatch compute;
     std::vector<pictures::ImageScore> scored;
@@ -464,9 +570,38 @@ json run_images(const Team& team, const JobConfig& config, const format::ImageIn
                                            double(x.largest_blob), x.flagged ? 1.0 : 0.0,
                                            (read_s + compute_s) / double(n)});
     }
+  };
+  for_each_block([&](std::uint64_t b, const auto& poll) {
+    const std::uint64_t first_image = plan.first_wafer(b), end_image = plan.end_wafer(b);
+    Hash64 h(golden_key);
+    h.add(b);
+    for (std::uint64_t i = first_image; i < end_image; ++i) h.add(image_hash[i]);
+    keys[b] = h.finish();
+    std::string why;
+    if (ctx.resume && ctx.store.load("scores", b, keys[b], kScoreRow - 1, end_image - first_image, stored, why)) {
+      for (std::size_t r = 0; r < stored.size(); r += kScoreRow - 1) {
+        score_rows.insert(score_rows.end(), stored.begin() + r, stored.begin() + r + kScoreRow - 1);
+        score_rows.push_back(0.0);  // neither read nor computed by this run
+      }
+      ++reused;
+      poll();
+      return;
+    }
+    const std::size_t at = score_rows.size();
+    for_each_run(b, poll, pass2_run);
+    if (ctx.store.enabled()) {
+      stored.clear();
+      for (std::size_t r = at; r < score_rows.size(); r += kScoreRow)
+        stored.insert(stored.end(), score_rows.begin() + r, score_rows.begin() + r + kScoreRow - 1);
+      ctx.store.put("scores", b, keys[b], kScoreRow - 1, stored);
+    }
   });
+  sum_over_ranks(team, keys, false);
+  std::vector<std::uint64_t> reused_all = {reused};
+  sum_over_ranks(team, reused_all, false);
+  if (team.rank == 0) ctx.store.prune("scores", keys);
   const auto all_stats = gather_rows(team, stats_rows, stats_row);
-  const auto all_scores = gather_rows(team, score_rows, 6);
+  const auto all_scores = gather_rows(team, score_rows, kScoreRow);
   json ranks = per_rank_json(team, stats);
   std::vector<double> bytes = {stats.bytes};
   sum_over_ranks(team, bytes, false);
@@ -519,6 +654,8 @@ json run_images(const Team& team, const JobConfig& config, const format::ImageIn
                               {"mean_std", values ? mean_std / double(values) : 0.0},
                               {"digest", golden_digest}}},
                   {"flagged", flagged},
+                  {"blocks", plan.n_blocks()},
+                  {"score_blocks_reused", reused_all[0]},
                   {"statistics_digest", digest(per_image)},
                   {"scores_digest", digest(scores)},
                   {"per_rank", ranks}};
@@ -647,16 +784,18 @@ PictureOutcome run_pictures(const JobConfig& config, MPI_Comm comm) {
   const std::string backend = device ? "cuda" : "cpu";
   json section = {{"ranks", team.size}, {"policy", config.policy}, {"backend", backend}};
   auto results = std::make_shared<format::PictureResults>();
+  PictureContext ctx{PictureStore(config.store_path()), config.resume,
+                     FaultInjection::from_environment(team.rank)};
   if (head[1] != 0) {
     format::MapResults maps;
     section["maps"] = run_maps(team, config, format::MapIndex::deserialize(map_words, config.input),
-                               *policy, device, maps);
+                               *policy, device, ctx, maps);
     if (team.rank == 0) results->maps = std::move(maps);
   }
   if (head[2] != 0) {
     format::ImageResults images;
     section["images"] = run_images(team, config, format::ImageIndex::deserialize(image_words, config.input),
-                                   *policy, where, images);
+                                   *policy, where, ctx, images);
     if (team.rank == 0) results->images = std::move(images);
   }
   if (team.rank != 0) return out;
