@@ -135,7 +135,16 @@ case "$case_name" in
 
   srun-pmix)
     # Direct launch by Slurm: PMIx wires the ranks up, no mpirun.
-    on_head srun --mpi=pmix -N 3 -n 6 "$MPI_HOSTS" | tee hosts.out || fail "srun --mpi=pmix failed"
+    # One retry when a rank crashed while Open MPI started (seen once in ~100 runs here, on a
+    # loaded VM: a SIGSEGV at address 0 in MPI_Init, docs/CLUSTER.md); a second failure fails.
+    if ! on_head srun --mpi=pmix -N 3 -n 6 "$MPI_HOSTS" >hosts.out 2>srun.err; then
+      cat hosts.out srun.err
+      grep -q 'Segmentation fault' srun.err || fail "srun --mpi=pmix failed"
+      note "retrying once after a rank crashed in Open MPI's start-up (see above)"
+      on_head srun --mpi=pmix -N 3 -n 6 "$MPI_HOSTS" | tee hosts.out || fail "srun --mpi=pmix failed twice"
+    else
+      cat hosts.out
+    fi
     expect_hosts hosts.out 6 3
     ;;
 
