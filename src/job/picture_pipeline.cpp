@@ -17,12 +17,14 @@
 #include "fault_injection.hpp"
 #include "picture_store.hpp"
 #include "picture_units.hpp"
+#include "stop_request.hpp"
 #include "temp_output_guard.hpp"
 #include "wafermill/config.hpp"
 #include "wafermill/error.hpp"
 #include "wafermill/format/datasets.hpp"
 #include "wafermill/format/picture_reader.hpp"
 #include "wafermill/format/picture_results.hpp"
+#include "wafermill/job/pipeline.hpp"
 #include "wafermill/metrics/metrics.hpp"
 #include "wafermill/partition/policy.hpp"
 #include "wafermill/pictures/die_map.hpp"
@@ -55,8 +57,21 @@ struct PictureContext {
   PictureStore store;
   bool resume = false;
   FaultInjection faults;
+  const StopRequest* stop = nullptr;  // SIGUSR1 or --time-limit
+  std::string store_dir;
   std::uint64_t units = 0;
   void unit_started() { faults.at_unit_start(units++); }
+  bool stop_requested() const { return stop != nullptr && stop->requested(); }
+  // After a pass's units: when any rank left units undone, every rank throws StoppedEarly.
+  void agree_complete(const Team& team, bool left, const char* pass) const {
+    int any = left ? 1 : 0;
+    if (team.mpi()) MPI_Allreduce(MPI_IN_PLACE, &any, 1, MPI_INT, MPI_MAX, team.comm);
+    if (!any) return;
+    throw StoppedEarly("stopped early by " + (stop_requested() ? stop->reason() : std::string("a rank's stop request")) +
+                       " in the " + pass + "; no output was written. " +
+                       (store_dir.empty() ? std::string("No result store (--store none): a rerun starts over.")
+                                          : "Finished blocks are kept in " + store_dir + ": rerun with --resume."));
+  }
 };
 
 // Seeds of the store keys: a change of what a block's result means changes its seed.
@@ -153,6 +168,15 @@ json per_rank_json(const Team& team, const PassStats& s) {
     out.push_back({{"rank", int(all[i])}, {"units", all[i + 1]}, {"items", all[i + 2]},
                    {"bytes", all[i + 3]}, {"read_s", all[i + 4]}, {"compute_s", all[i + 5]}});
   return out;
+}
+
+// Load balance of a pass over the ranks' busy times (read + compute), as for traces.
+json balance_json(const json& per_rank) {
+  std::vector<double> busy;
+  for (const auto& r : per_rank) busy.push_back(r.at("read_s").get<double>() + r.at("compute_s").get<double>());
+  const auto b = metrics::load_balance(busy);
+  return {{"busy_sum_s", b.sum}, {"busy_max_s", b.max}, {"busy_mean_s", b.mean},
+          {"imbalance", b.imbalance}, {"model_speedup", b.model_speedup}};
 }
 
 json latency_json(const std::vector<double>& latencies) {
@@ -271,7 +295,7 @@ json run_maps(const Team& team, const JobConfig& config, const format::MapIndex&
   std::vector<std::uint64_t> keys(plan.n_blocks(), 0);
   std::vector<double> stored;
   std::uint64_t reused = 0;
-  for_each_unit(team.comm, policy, plan, [&](const partition::WorkUnit& unit, const auto& poll) {
+  const bool left = for_each_unit(team.comm, policy, plan, [&](const partition::WorkUnit& unit, const auto& poll) {
     ++stats.units;
     ctx.unit_started();
     for (std::uint64_t b = unit.first_block; b < unit.end_block; ++b) {
@@ -333,7 +357,8 @@ json run_maps(const Team& team, const JobConfig& config, const format::MapIndex&
         ctx.store.put("maps", b, keys[b], kMapRow - 1, stored);
       }
     }
-  });
+  }, [&ctx] { return ctx.stop_requested(); });
+  ctx.agree_complete(team, left, "maps pass");
   sum_over_ranks(team, keys, false);
   std::vector<std::uint64_t> reused_all = {reused};
   sum_over_ranks(team, reused_all, false);
@@ -398,6 +423,7 @@ json run_maps(const Team& team, const JobConfig& config, const format::MapIndex&
                   {"blocks_reused", reused_all[0]},
                   {"features_digest", digest(features)},
                   {"fail_counts_digest", digest(fails)},
+                  {"load_balance", balance_json(ranks)},
                   {"per_rank", ranks}};
   if (auto truth = read_truth(config.input, "map_pattern", index.n_wafers)) {
     std::vector<double> planted(pictures::kMapPatterns, 0.0);
@@ -473,13 +499,15 @@ json run_images(const Team& team, const JobConfig& config, const format::ImageIn
       poll();
     }
   };
-  // Calls body(block, poll) for every block of this rank's units.
-  const auto for_each_block = [&](const auto& body) {
-    for_each_unit(team.comm, policy, plan, [&](const partition::WorkUnit& unit, const auto& poll) {
+  // Calls body(block, poll) for every block of this rank's units; every rank throws
+  // StoppedEarly when a stop left units undone.
+  const auto for_each_block = [&](const char* pass, const auto& body) {
+    const bool left = for_each_unit(team.comm, policy, plan, [&](const partition::WorkUnit& unit, const auto& poll) {
       ++stats.units;
       ctx.unit_started();
       for (std::uint64_t b = unit.first_block; b < unit.end_block; ++b) body(b, poll);
-    });
+    }, [&ctx] { return ctx.stop_requested(); });
+    ctx.agree_complete(team, left, pass);
   };
   // Content hash of every image (this rank's, summed over the ranks below: each image is read
   // by one rank), for the store keys of pass 2.
@@ -512,7 +540,7 @@ json run_images(const Team& team, const JobConfig& config, const format::ImageIn
       ++stats.items;
     }
   };
-  for_each_block([&](std::uint64_t b, const auto& poll) { for_each_run(b, poll, pass1_run); });
+  for_each_block("first image pass", [&](std::uint64_t b, const auto& poll) { for_each_run(b, poll, pass1_run); });
   sum_over_ranks(team, image_hash, true);
   // Exact integer sums in double: any order of summation, MPI's or NCCL's, gives every rank the
   // same bits (docs/PICTURES.md).
@@ -571,7 +599,7 @@ json run_images(const Team& team, const JobConfig& config, const format::ImageIn
                                            (read_s + compute_s) / double(n)});
     }
   };
-  for_each_block([&](std::uint64_t b, const auto& poll) {
+  for_each_block("image scoring pass", [&](std::uint64_t b, const auto& poll) {
     const std::uint64_t first_image = plan.first_wafer(b), end_image = plan.end_wafer(b);
     Hash64 h(golden_key);
     h.add(b);
@@ -658,6 +686,7 @@ json run_images(const Team& team, const JobConfig& config, const format::ImageIn
                   {"score_blocks_reused", reused_all[0]},
                   {"statistics_digest", digest(per_image)},
                   {"scores_digest", digest(scores)},
+                  {"load_balance", balance_json(ranks)},
                   {"per_rank", ranks}};
   if (auto truth = read_truth(config.input, "image_defects", index.n_images)) {
     std::uint64_t bad = 0, tp = 0, fp = 0, tn = 0, fn = 0;
@@ -727,7 +756,7 @@ std::string utc_now() {
 
 }  // namespace
 
-PictureOutcome run_pictures(const JobConfig& config, MPI_Comm comm) {
+PictureOutcome run_pictures(const JobConfig& config, MPI_Comm comm, const StopRequest& stop) {
   Team team;
   team.comm = comm;
   if (team.mpi()) {
@@ -785,7 +814,7 @@ PictureOutcome run_pictures(const JobConfig& config, MPI_Comm comm) {
   json section = {{"ranks", team.size}, {"policy", config.policy}, {"backend", backend}};
   auto results = std::make_shared<format::PictureResults>();
   PictureContext ctx{PictureStore(config.store_path()), config.resume,
-                     FaultInjection::from_environment(team.rank)};
+                     FaultInjection::from_environment(team.rank), &stop, config.store_path()};
   if (head[1] != 0) {
     format::MapResults maps;
     section["maps"] = run_maps(team, config, format::MapIndex::deserialize(map_words, config.input),

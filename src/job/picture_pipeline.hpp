@@ -14,6 +14,8 @@
 
 namespace wafermill::job {
 
+class StopRequest;
+
 /// What the picture pass did.
 struct PictureOutcome {
   /// False when the input holds maps or images but no /traces: the trace pass must not run,
@@ -31,7 +33,9 @@ struct PictureOutcome {
 /// Runs the picture pass collectively on `comm` (MPI_COMM_NULL: one process, the sequential
 /// baseline). Bad input found by rank 0 is broadcast and thrown on every rank as
 /// CollectiveInputError (exit code 2). An input without traces gets its output file here.
-PictureOutcome run_pictures(const JobConfig& config, MPI_Comm comm);
+/// `stop` (SIGUSR1, --time-limit) is asked before each unit: a stop leaves the pass with
+/// StoppedEarly on every rank, finished blocks kept in the result store.
+PictureOutcome run_pictures(const JobConfig& config, MPI_Comm comm, const StopRequest& stop);
 
 /// Adds to each kind ("maps", "images") of a parallel run's pictures section the sequential
 /// baseline's wall time, the speedup, the efficiency and whether every digest agrees.

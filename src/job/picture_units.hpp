@@ -18,10 +18,13 @@ enum PictureTag : int { kTagPictureRequest = 201, kTagPictureUnit = 202 };
 
 /// Calls body(unit, poll) for every unit this rank gets under `policy`; body must call poll()
 /// between items so rank 0 keeps answering requests. Collective over comm (MPI_COMM_NULL:
-/// one process, every unit).
-void for_each_unit(MPI_Comm comm, const partition::PartitionPolicy& policy,
+/// one process, every unit). `stop` is asked before each unit: once it is true, static
+/// policies take no more units on that rank and under dynamic rank 0 hands out no more (the
+/// workers finish the unit they hold). Returns true when this rank left units undone.
+bool for_each_unit(MPI_Comm comm, const partition::PartitionPolicy& policy,
                    const partition::BlockPlan& plan,
                    const std::function<void(const partition::WorkUnit&,
-                                            const std::function<void()>& poll)>& body);
+                                            const std::function<void()>& poll)>& body,
+                   const std::function<bool()>& stop = [] { return false; });
 
 }  // namespace wafermill::job

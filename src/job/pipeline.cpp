@@ -212,7 +212,7 @@ std::unique_ptr<features::FeatureBackend> make_backend_everywhere(const JobConfi
 
 // `pictures`: rank 0's results of the picture pass, written into the same output.
 LocalRun execute(const JobConfig& config, const Team& team, const std::string& policy_name,
-                 const format::PictureResults* pictures) {
+                 const format::PictureResults* pictures, const StopRequest& stop) {
   LocalRun run;
   if (team.mpi()) MPI_Barrier(team.comm);
   metrics::Stopwatch wall;
@@ -252,7 +252,6 @@ LocalRun execute(const JobConfig& config, const Team& team, const std::string& p
   format::TraceReader reader(index, team.mpi() ? config.io : format::IoDriver::posix,
                              team.mpi() ? team.comm : MPI_COMM_NULL);
   WorkerStats& stats = run.stats;
-  const StopRequest stop(config.time_limit_s);
   const FaultInjection faults = FaultInjection::from_environment(team.rank);
   const std::uint64_t digest = config_digest(config, index, run.backend);
   const std::string store_dir = config.store_path();
@@ -665,14 +664,16 @@ report::RunReport run_parallel(const JobConfig& config, MPI_Comm comm) {
     }
   }
   // Maps and images first (docs/PICTURES.md); an input holding only those ends here.
-  PictureOutcome pictures = run_pictures(config, comm);
+  // One deadline for the whole run (--time-limit counts from here), both passes.
+  const StopRequest stop(config.time_limit_s);
+  PictureOutcome pictures = run_pictures(config, comm, stop);
   if (!pictures.has_traces) {
     report::RunReport r = std::move(pictures.report);
     if (team.rank == 0) add_picture_baseline(config, r);
     sleepy_barrier(comm);
     return r;
   }
-  const LocalRun run = execute(config, team, config.policy, pictures.results.get());
+  const LocalRun run = execute(config, team, config.policy, pictures.results.get(), stop);
   if (run.stopped) throw StoppedEarly(run.stop_message);
 
   const report::RankFigures mine = rank_figures(run, team.rank);
@@ -702,7 +703,8 @@ report::RunReport run_parallel(const JobConfig& config, MPI_Comm comm) {
 
 report::RunFigures run_sequential(const JobConfig& config) {
   const Team team;  // one process, no MPI
-  const PictureOutcome pictures = run_pictures(config, MPI_COMM_NULL);
+  const StopRequest stop(config.time_limit_s);
+  const PictureOutcome pictures = run_pictures(config, MPI_COMM_NULL, stop);
   if (!pictures.has_traces) {
     report::RunFigures f;
     f.ranks = 1;
@@ -714,7 +716,7 @@ report::RunFigures run_sequential(const JobConfig& config) {
     f.pictures = pictures.json;
     return f;
   }
-  const LocalRun run = execute(config, team, "static", pictures.results.get());
+  const LocalRun run = execute(config, team, "static", pictures.results.get(), stop);
   if (run.stopped) throw StoppedEarly(run.stop_message);
   report::RunFigures f = run_figures(run, {rank_figures(run, 0)}, config, "sequential", false);
   f.pictures = pictures.json;

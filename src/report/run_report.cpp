@@ -330,6 +330,10 @@ void picture_lines(std::ostream& o, const json& pictures) {
     return "latency p50 " + fmt("%.3f ms", l.value("p50_s", 0.0) * 1e3) + ", p95 " +
            fmt("%.3f ms", l.value("p95_s", 0.0) * 1e3) + ", p99 " + fmt("%.3f ms", l.value("p99_s", 0.0) * 1e3);
   };
+  const auto balance = [](const json& k) {
+    if (!k.contains("load_balance")) return std::string();
+    return "  imbalance max/mean=" + fmt("%.3f", k.at("load_balance").value("imbalance", 1.0));
+  };
   const auto sequential = [](const json& k) {
     if (!k.contains("sequential")) return std::string();
     const json& s = k.at("sequential");
@@ -342,7 +346,7 @@ void picture_lines(std::ostream& o, const json& pictures) {
     const json& m = pictures.at("maps");
     o << "maps: " << m.value("wafers", 0ULL) << " in " << fmt("%.3f s", m.value("wall_s", 0.0)) << "  "
       << fmt("%.0f maps/s", m.value("maps_per_s", 0.0)) << "  " << fmt("%.1f MB/s", m.value("mb_per_s", 0.0))
-      << "  " << latency(m) << "  flagged " << m.value("flagged", 0ULL);
+      << "  " << latency(m) << "  flagged " << m.value("flagged", 0ULL) << balance(m);
     if (m.contains("accuracy"))
       o << "\n  vs planted truth: agreement " << fmt("%.3f", m.at("accuracy").value("agreement", 0.0))
         << "  KL(truth||found) " << fmt("%.5f", m.at("accuracy").value("kl_patterns", 0.0));
@@ -354,7 +358,7 @@ void picture_lines(std::ostream& o, const json& pictures) {
       << "x" << m.value("channels", 0U) << " in " << fmt("%.3f s", m.value("wall_s", 0.0)) << "  "
       << fmt("%.0f images/s", m.value("images_per_s", 0.0)) << "  "
       << fmt("%.1f MB/s", m.value("mb_per_s", 0.0)) << "  " << latency(m) << "  flagged "
-      << m.value("flagged", 0ULL);
+      << m.value("flagged", 0ULL) << balance(m);
     if (m.contains("accuracy")) {
       const json& a = m.at("accuracy");
       o << "\n  vs planted truth: tp " << a.value("tp", 0ULL) << ", fp " << a.value("fp", 0ULL) << ", tn "

@@ -21,6 +21,9 @@ for path, p in reports.items():
     for section, rate in (("maps", "maps_per_s"), ("images", "images_per_s")):
         s = p[section]
         assert s[rate] > 0 and s["mb_per_s"] > 0, f"{path}: {section} throughput"
+        lb = s["load_balance"]
+        assert lb["imbalance"] >= 1 and abs(lb["busy_sum_s"] - sum(r["read_s"] + r["compute_s"] for r in s["per_rank"])) < 1e-9, \
+            f"{path}: {section} load balance {lb}"
         lat = s["latency"]
         assert lat["n"] > 0 and 0 <= lat["p50_s"] <= lat["p95_s"] <= lat["p99_s"] <= lat["max_s"], path
     assert sum(r["items"] for r in p["maps"]["per_rank"]) == p["maps"]["wafers"], path
