@@ -21,8 +21,8 @@ using namespace detail;
 struct ImageEngine::Impl {
   /// One of the two alternating pipelines: stream, staging, device buffers, results.
   struct Slot {
-    PinnedMemory staging, results;
-    DeviceMemory pixels, label, size, counts;
+    PinnedBuffer staging, results;
+    DeviceBuffer pixels, label, size, counts;
     // Declared after the buffers, so destroyed (and synchronised) before they are freed.
     Stream stream;
     std::size_t first = 0;
@@ -35,7 +35,7 @@ struct ImageEngine::Impl {
   int device;
   std::uint32_t batch;
   Slot slots[2];
-  DeviceMemory sum, sum_sq, mean, std;
+  DeviceBuffer sum, sum_sq, mean, std;
   std::uint64_t images = 0;
   DefectSettings settings;
   bool golden = false;
@@ -58,7 +58,7 @@ struct ImageEngine::Impl {
       s.size.reserve(batch * positions * sizeof(std::uint32_t));
       s.counts.reserve(result_bytes);
     }
-    for (DeviceMemory* m : {&sum, &sum_sq, &mean, &std}) m->reserve(values * sizeof(double));
+    for (DeviceBuffer* m : {&sum, &sum_sq, &mean, &std}) m->reserve(values * sizeof(double));
     WAFERMILL_CUDA_CHECK(cudaMemset(sum.get(), 0, values * sizeof(double)));
     WAFERMILL_CUDA_CHECK(cudaMemset(sum_sq.get(), 0, values * sizeof(double)));
     // The memsets ran on the legacy default stream, which the non-blocking slot streams (and

@@ -37,7 +37,7 @@ MapBatchResult map_features_batch(std::span<const std::uint8_t> cells,
   const Stream stream;
 
   // Per shape: its sector table and its fail counts, for the whole batch.
-  std::vector<DeviceMemory> sectors(plan.shapes.size()), fleet(plan.shapes.size());
+  std::vector<DeviceBuffer> sectors(plan.shapes.size()), fleet(plan.shapes.size());
   for (std::size_t s = 0; s < plan.shapes.size(); ++s) {
     const std::size_t n = plan.shapes[s].sectors.size();
     sectors[s].reserve(std::max<std::size_t>(n, 1));
@@ -48,7 +48,7 @@ MapBatchResult map_features_batch(std::span<const std::uint8_t> cells,
         cudaMemsetAsync(fleet[s].get(), 0, n * sizeof(unsigned long long), stream.get()));
   }
 
-  DeviceMemory d_cells, d_offsets, d_counts, d_work;
+  DeviceBuffer d_cells, d_offsets, d_counts, d_work;
   std::vector<std::uint64_t> chunk_offsets;
   std::vector<MapCounts> counts;
   for (const MapChunk& chunk : plan.chunks) {
