@@ -290,6 +290,17 @@ json run_maps(const Team& team, const JobConfig& config, const format::MapIndex&
       poll();
     }
   };
+  // Reads the cells of maps [w, end) into `cells`; returns the read time.
+  const auto read_cells = [&](std::uint64_t w, std::uint64_t end) {
+    const std::uint64_t n = index.offsets[end] - index.offsets[w];
+    metrics::Stopwatch read;
+    cells.resize(n);
+    reader.read_cells(index.offsets[w], cells);
+    const double read_s = read.elapsed();
+    stats.read_s += read_s;
+    stats.bytes += double(n);
+    return read_s;
+  };
   // Whole blocks read in one run are keyed by their content and kept in the store; a block
   // found there (--resume) is not computed again, only its fail counts are taken from its cells.
   std::vector<std::uint64_t> keys(plan.n_blocks(), 0);
@@ -307,23 +318,12 @@ json run_maps(const Team& team, const JobConfig& config, const format::MapIndex&
           std::uint64_t run_end = w + 1;
           while (run_end < end && index.offsets[run_end + 1] - index.offsets[w] <= budget) ++run_end;
           const std::uint64_t run_cells = index.offsets[run_end] - index.offsets[w];
-          metrics::Stopwatch read;
-          cells.resize(run_cells);
-          reader.read_cells(index.offsets[w], cells);
-          const double read_s = read.elapsed();
-          stats.read_s += read_s;
-          stats.bytes += double(run_cells);
-          compute_run(w, run_end, index.offsets[w], run_cells, read_s, poll);
+          compute_run(w, run_end, index.offsets[w], run_cells, read_cells(w, run_end), poll);
           w = run_end;
         }
         continue;
       }
-      metrics::Stopwatch read;
-      cells.resize(block_cells);
-      reader.read_cells(index.offsets[first], cells);
-      const double read_s = read.elapsed();
-      stats.read_s += read_s;
-      stats.bytes += double(block_cells);
+      const double read_s = read_cells(first, end);
       Hash64 h(kMapsKeySeed);
       h.add(b);
       for (std::uint64_t w = first; w < end; ++w) {
