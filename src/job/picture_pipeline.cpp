@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <bit>
 #include <cstdio>
-#include <ctime>
 #include <map>
 #include <memory>
 #include <numeric>
@@ -17,6 +16,7 @@
 #include "fault_injection.hpp"
 #include "picture_store.hpp"
 #include "picture_units.hpp"
+#include "run_facts.hpp"
 #include "stop_request.hpp"
 #include "temp_output_guard.hpp"
 #include "wafermill/config.hpp"
@@ -58,7 +58,10 @@ struct PictureContext {
   bool resume = false;
   FaultInjection faults;
   const StopRequest* stop = nullptr;  // SIGUSR1 or --time-limit
-  std::string store_dir;
+  std::string store_dir;              // "" with --store none
+  // Blocks get content keys only when there is a store to key (the same on every rank: a
+  // rank whose store failed still takes part in the collective sums of the keys).
+  bool keyed = false;
   std::uint64_t units = 0;
   void unit_started() { faults.at_unit_start(units++); }
   bool stop_requested() const { return stop != nullptr && stop->requested(); }
@@ -68,9 +71,7 @@ struct PictureContext {
     if (team.mpi()) MPI_Allreduce(MPI_IN_PLACE, &any, 1, MPI_INT, MPI_MAX, team.comm);
     if (!any) return;
     throw StoppedEarly("stopped early by " + (stop_requested() ? stop->reason() : std::string("a rank's stop request")) +
-                       " in the " + pass + "; no output was written. " +
-                       (store_dir.empty() ? std::string("No result store (--store none): a rerun starts over.")
-                                          : "Finished blocks are kept in " + store_dir + ": rerun with --resume."));
+                       " in the " + pass + "; no output was written. " + resume_hint(store_dir));
   }
 };
 
@@ -86,14 +87,13 @@ struct PassStats {
 // Largest element count per collective call (MPI counts are int).
 constexpr std::uint64_t kReducePiece = 1ULL << 26;
 
-// FNV-1a 64 of a buffer, as hex: equal digests across runs mean bitwise-equal results.
+// Hash64 of a buffer, as hex: equal digests across runs mean bitwise-equal results.
 template <class T>
 std::string digest(const std::vector<T>& v) {
-  std::uint64_t h = 1469598103934665603ULL;
-  const auto* b = reinterpret_cast<const unsigned char*>(v.data());
-  for (std::size_t i = 0; i < v.size() * sizeof(T); ++i) h = (h ^ b[i]) * 1099511628211ULL;
+  Hash64 h;
+  h.add_bytes(v.data(), v.size() * sizeof(T));
   char buf[24];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h.finish()));
   return buf;
 }
 
@@ -185,13 +185,6 @@ json latency_json(const std::vector<double>& latencies) {
           {"max_s", l.max}};
 }
 
-std::vector<double> shares(const std::vector<double>& counts) {
-  const double sum = std::accumulate(counts.begin(), counts.end(), 0.0);
-  std::vector<double> out(counts);
-  for (double& c : out) c = sum > 0 ? c / sum : 0.0;
-  return out;
-}
-
 // /truth/<name> as 0..255 labels, or nothing when the file has none.
 std::optional<std::vector<std::uint64_t>> read_truth(const std::string& path, const std::string& name,
                                                      std::uint64_t n) {
@@ -236,6 +229,20 @@ json run_maps(const Team& team, const JobConfig& config, const format::MapIndex&
   std::vector<std::uint64_t> run_offsets;
   std::vector<std::uint32_t> run_rows, run_cols;
   const std::uint64_t budget = std::max<std::uint64_t>(config.memory_budget_bytes / 2, 1);
+  // Appends map w's row: index, features, pattern, latency.
+  const auto push_row = [&](std::uint64_t w, const pictures::MapFeatures& f, double latency_s) {
+    rows.push_back(double(w));
+    for (double v : pictures::to_values(f)) rows.push_back(v);
+    rows.push_back(double(static_cast<int>(pictures::classify_pattern(f))));
+    rows.push_back(latency_s);
+    ++stats.items;
+  };
+  // Adds map w's failing dies (its cells at `c`) to the fleet counts of its shape.
+  const auto add_fails = [&](std::uint64_t w, const std::uint8_t* c) {
+    std::uint64_t* counts = fails.data() + shape_at[{index.rows[w], index.cols[w]}];
+    for (std::uint64_t i = 0; i < index.cells(w); ++i)
+      counts[i] += c[i] == static_cast<std::uint8_t>(pictures::DieCell::fail);
+  };
   // Computes maps [w, run_end) whose cells (from run_first_cell) are in `cells`, read in read_s.
   const auto compute_run = [&](std::uint64_t w, std::uint64_t run_end, std::uint64_t run_first_cell,
                                std::uint64_t run_cells, double read_s, const auto& poll) {
@@ -259,13 +266,9 @@ json run_maps(const Team& team, const JobConfig& config, const format::MapIndex&
       const double compute_s = compute.elapsed();
       stats.compute_s += compute_s;
       for (const std::uint64_t run_first = w; w < run_end; ++w) {
-        const auto& f = batch.features[w - run_first];
-        rows.push_back(double(w));
-        for (double v : pictures::to_values(f)) rows.push_back(v);
-        rows.push_back(double(static_cast<int>(pictures::classify_pattern(f))));
         // Latency of a map: its share (by cells) of the run's read and batch.
-        rows.push_back((read_s + compute_s) * double(index.cells(w)) / double(std::max<std::uint64_t>(run_cells, 1)));
-        ++stats.items;
+        push_row(w, batch.features[w - run_first],
+                 (read_s + compute_s) * double(index.cells(w)) / double(std::max<std::uint64_t>(run_cells, 1)));
         poll();
       }
       return;
@@ -276,17 +279,11 @@ json run_maps(const Team& team, const JobConfig& config, const format::MapIndex&
       const pictures::MapView view{std::span<const std::uint8_t>(cells).subspan(at, index.cells(w)),
                                    index.rows[w], index.cols[w]};
       const auto f = pictures::map_features(view, scratch);
-      std::uint64_t* counts = fails.data() + shape_at[{view.rows, view.cols}];
-      for (std::size_t i = 0; i < view.cells.size(); ++i)
-        counts[i] += view.cells[i] == static_cast<std::uint8_t>(pictures::DieCell::fail);
-      rows.push_back(double(w));
-      for (double v : pictures::to_values(f)) rows.push_back(v);
-      rows.push_back(double(static_cast<int>(pictures::classify_pattern(f))));
+      add_fails(w, view.cells.data());
       const double compute_s = compute.elapsed();
       stats.compute_s += compute_s;
       // Latency of a map: its share of the run's read plus its own computation.
-      rows.push_back(read_s * double(index.cells(w)) / double(std::max<std::uint64_t>(run_cells, 1)) + compute_s);
-      ++stats.items;
+      push_row(w, f, read_s * double(index.cells(w)) / double(std::max<std::uint64_t>(run_cells, 1)) + compute_s);
       poll();
     }
   };
@@ -324,25 +321,24 @@ json run_maps(const Team& team, const JobConfig& config, const format::MapIndex&
         continue;
       }
       const double read_s = read_cells(first, end);
-      Hash64 h(kMapsKeySeed);
-      h.add(b);
-      for (std::uint64_t w = first; w < end; ++w) {
-        h.add(index.rows[w]);
-        h.add(index.cols[w]);
-        h.add_bytes(cells.data() + (index.offsets[w] - index.offsets[first]), index.cells(w));
+      if (ctx.keyed) {
+        Hash64 h(kMapsKeySeed);
+        h.add(b);
+        for (std::uint64_t w = first; w < end; ++w) {
+          h.add(index.rows[w]);
+          h.add(index.cols[w]);
+          h.add_bytes(cells.data() + (index.offsets[w] - index.offsets[first]), index.cells(w));
+        }
+        keys[b] = h.finish();
       }
-      keys[b] = h.finish();
       std::string why;
       if (ctx.resume && ctx.store.load("maps", b, keys[b], kMapRow - 1, end - first, stored, why)) {
         for (std::uint64_t w = first; w < end; ++w) {
           const double* r = &stored[(w - first) * (kMapRow - 1)];
           rows.insert(rows.end(), r, r + kMapRow - 1);
           rows.push_back(read_s * double(index.cells(w)) / double(std::max<std::uint64_t>(block_cells, 1)));
-          std::uint64_t* counts = fails.data() + shape_at[{index.rows[w], index.cols[w]}];
-          const std::uint8_t* c = cells.data() + (index.offsets[w] - index.offsets[first]);
-          for (std::uint64_t i = 0; i < index.cells(w); ++i)
-            counts[i] += c[i] == static_cast<std::uint8_t>(pictures::DieCell::fail);
           ++stats.items;
+          add_fails(w, cells.data() + (index.offsets[w] - index.offsets[first]));
         }
         ++reused;
         poll();
@@ -359,10 +355,12 @@ json run_maps(const Team& team, const JobConfig& config, const format::MapIndex&
     }
   }, [&ctx] { return ctx.stop_requested(); });
   ctx.agree_complete(team, left, "maps pass");
-  sum_over_ranks(team, keys, false);
   std::vector<std::uint64_t> reused_all = {reused};
   sum_over_ranks(team, reused_all, false);
-  if (team.rank == 0) ctx.store.prune("maps", keys);
+  if (ctx.keyed) {
+    sum_over_ranks(team, keys, false);
+    if (team.rank == 0) ctx.store.prune("maps", keys);
+  }
   sum_over_ranks(team, fails, false);
   const auto all = gather_rows(team, rows, kMapRow);
   json ranks = per_rank_json(team, stats);
@@ -432,8 +430,8 @@ json run_maps(const Team& team, const JobConfig& config, const format::MapIndex&
       if ((*truth)[i] < pictures::kMapPatterns) planted[(*truth)[i]] += 1;
       agree += (*truth)[i] == pattern[i];
     }
-    section["accuracy"] = {{"truth_distribution", shares(planted)},
-                           {"found_distribution", shares(found)},
+    section["accuracy"] = {{"truth_distribution", metrics::distribution(planted)},
+                           {"found_distribution", metrics::distribution(found)},
                            {"kl_patterns", metrics::kl_divergence(planted, found, config.kl_smoothing)},
                            {"agreement", double(agree) / double(std::max<std::uint64_t>(index.n_wafers, 1))},
                            {"smoothing_alpha", config.kl_smoothing}};
@@ -510,12 +508,12 @@ json run_images(const Team& team, const JobConfig& config, const format::ImageIn
     ctx.agree_complete(team, left, pass);
   };
   // Content hash of every image (this rank's, summed over the ranks below: each image is read
-  // by one rank), for the store keys of pass 2.
-  std::vector<std::uint64_t> image_hash(index.n_images, 0);
+  // by one rank), for the store keys of pass 2; none without a store.
+  std::vector<std::uint64_t> image_hash(ctx.keyed ? index.n_images : 0, 0);
   // Pass 1: statistics and the per-pixel sums.
   const auto pass1_run = [&](std::uint64_t first, std::uint64_t n) {
     const double read_s = read_images(first, n);
-    for (std::uint64_t k = 0; k < n; ++k) {
+    for (std::uint64_t k = 0; k < n && ctx.keyed; ++k) {
       Hash64 h(kScoresKeySeed);
       h.add_bytes(px.data() + k * values, values * sizeof(std::uint16_t));
       image_hash[first + k] = h.finish();
@@ -568,13 +566,16 @@ json run_images(const Team& team, const JobConfig& config, const format::ImageIn
   // golden image and the settings; a block in the store (--resume) is neither read nor scored.
   const pictures::DefectSettings settings = config.defects;
   if (engine) engine->set_golden(golden, settings);
-  Hash64 golden_hash(kScoresKeySeed);
-  golden_hash.add_bytes(golden.mean.data(), golden.mean.size() * sizeof(double));
-  golden_hash.add_bytes(golden.std.data(), golden.std.size() * sizeof(double));
-  golden_hash.add(std::bit_cast<std::uint64_t>(settings.k_sigma));
-  golden_hash.add(std::bit_cast<std::uint64_t>(settings.std_floor));
-  golden_hash.add(settings.min_blob);
-  const std::uint64_t golden_key = golden_hash.finish();
+  std::uint64_t golden_key = 0;
+  if (ctx.keyed) {
+    Hash64 golden_hash(kScoresKeySeed);
+    golden_hash.add_bytes(golden.mean.data(), golden.mean.size() * sizeof(double));
+    golden_hash.add_bytes(golden.std.data(), golden.std.size() * sizeof(double));
+    golden_hash.add(std::bit_cast<std::uint64_t>(settings.k_sigma));
+    golden_hash.add(std::bit_cast<std::uint64_t>(settings.std_floor));
+    golden_hash.add(settings.min_blob);
+    golden_key = golden_hash.finish();
+  }
   std::vector<std::uint64_t> keys(plan.n_blocks(), 0);
   std::vector<double> stored;
   std::uint64_t reused = 0;
@@ -601,10 +602,12 @@ json run_images(const Team& team, const JobConfig& config, const format::ImageIn
   };
   for_each_block("image scoring pass", [&](std::uint64_t b, const auto& poll) {
     const std::uint64_t first_image = plan.first_wafer(b), end_image = plan.end_wafer(b);
-    Hash64 h(golden_key);
-    h.add(b);
-    for (std::uint64_t i = first_image; i < end_image; ++i) h.add(image_hash[i]);
-    keys[b] = h.finish();
+    if (ctx.keyed) {
+      Hash64 h(golden_key);
+      h.add(b);
+      for (std::uint64_t i = first_image; i < end_image; ++i) h.add(image_hash[i]);
+      keys[b] = h.finish();
+    }
     std::string why;
     if (ctx.resume && ctx.store.load("scores", b, keys[b], kScoreRow - 1, end_image - first_image, stored, why)) {
       for (std::size_t r = 0; r < stored.size(); r += kScoreRow - 1) {
@@ -624,10 +627,12 @@ json run_images(const Team& team, const JobConfig& config, const format::ImageIn
       ctx.store.put("scores", b, keys[b], kScoreRow - 1, stored);
     }
   });
-  sum_over_ranks(team, keys, false);
   std::vector<std::uint64_t> reused_all = {reused};
   sum_over_ranks(team, reused_all, false);
-  if (team.rank == 0) ctx.store.prune("scores", keys);
+  if (ctx.keyed) {
+    sum_over_ranks(team, keys, false);
+    if (team.rank == 0) ctx.store.prune("scores", keys);
+  }
   const auto all_stats = gather_rows(team, stats_rows, stats_row);
   const auto all_scores = gather_rows(team, score_rows, kScoreRow);
   json ranks = per_rank_json(team, stats);
@@ -700,7 +705,7 @@ json run_images(const Team& team, const JobConfig& config, const format::ImageIn
     }
     const std::vector<double> p = {double(index.n_images - bad), double(bad)};
     const std::vector<double> q = {double(index.n_images - flagged), double(flagged)};
-    section["accuracy"] = {{"truth_distribution", shares(p)}, {"flag_distribution", shares(q)},
+    section["accuracy"] = {{"truth_distribution", metrics::distribution(p)}, {"flag_distribution", metrics::distribution(q)},
                            {"kl_flags", metrics::kl_divergence(p, q, config.kl_smoothing)},
                            {"tp", tp}, {"fp", fp}, {"tn", tn}, {"fn", fn},
                            {"smoothing_alpha", config.kl_smoothing}};
@@ -743,15 +748,6 @@ PictureDevice picture_device(const Team& team, const JobConfig& config) {
   if (team.mpi()) MPI_Allreduce(MPI_IN_PLACE, &distinct, 1, MPI_INT, MPI_MIN, team.comm);
   out.nccl = team.mpi() && distinct && reduce::DeviceSum::built();
   return out;
-}
-
-std::string utc_now() {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 }  // namespace
@@ -814,7 +810,8 @@ PictureOutcome run_pictures(const JobConfig& config, MPI_Comm comm, const StopRe
   json section = {{"ranks", team.size}, {"policy", config.policy}, {"backend", backend}};
   auto results = std::make_shared<format::PictureResults>();
   PictureContext ctx{PictureStore(config.store_path()), config.resume,
-                     FaultInjection::from_environment(team.rank), &stop, config.store_path()};
+                     FaultInjection::from_environment(team.rank), &stop, config.store_path(),
+                     !config.store_path().empty()};
   if (head[1] != 0) {
     format::MapResults maps;
     section["maps"] = run_maps(team, config, format::MapIndex::deserialize(map_words, config.input),

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <csignal>
 #include <cstring>
-#include <ctime>
 #include <filesystem>
 #include <map>
 #include <sys/stat.h>
@@ -18,6 +17,7 @@
 #include "input_sandbox.hpp"
 #include "result_store.hpp"
 #include "resume.hpp"
+#include "run_facts.hpp"
 #include "scoring.hpp"
 #include "stop_request.hpp"
 #include "temp_output_guard.hpp"
@@ -106,15 +106,6 @@ std::string fingerprint(const format::TraceIndex& index) {
   mix(index.offsets.data(), index.offsets.size() * sizeof(std::uint64_t));
   char buf[32];
   std::snprintf(buf, sizeof buf, "fnv1a64:%016llx", static_cast<unsigned long long>(h));
-  return buf;
-}
-
-std::string utc_now() {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
 }
 
@@ -255,9 +246,7 @@ LocalRun execute(const JobConfig& config, const Team& team, const std::string& p
   const FaultInjection faults = FaultInjection::from_environment(team.rank);
   const std::uint64_t digest = config_digest(config, index, run.backend);
   const std::string store_dir = config.store_path();
-  const std::string resume_hint =
-      store_dir.empty() ? std::string("No result store (--store none): a rerun starts over.")
-                        : "Finished blocks are kept in " + store_dir + ": rerun with --resume.";
+  const std::string hint = resume_hint(store_dir);
   std::uint64_t units_started = 0;
   const auto start_unit = [&faults, &units_started] { faults.at_unit_start(units_started++); };
   // Workers beat at a quarter of the timeout, so one late beat is no false alarm.
@@ -278,7 +267,7 @@ LocalRun execute(const JobConfig& config, const Team& team, const std::string& p
     worker.set_stop(&stop);
     // Armed for the work phase only: the scoring pass and the baseline may legitimately run
     // longer than the timeout without a beat.
-    auto watchdog = std::make_unique<SelfWatchdog>(team.comm, 0, rank_timeout, &plan, resume_hint);
+    auto watchdog = std::make_unique<SelfWatchdog>(team.comm, 0, rank_timeout, &plan, hint);
     SelfWatchdog& self = *watchdog;
     self.holds({}, "in the resume pass");
     std::vector<std::uint8_t> reused;
@@ -287,7 +276,7 @@ LocalRun execute(const JobConfig& config, const Team& team, const std::string& p
                                  [&self] { self.beat(); }, config.quiet);
     worker.set_reused(reused.empty() ? nullptr : &reused);
 
-    WorkerWatch watch(team.size, rank_timeout, plan, resume_hint);
+    WorkerWatch watch(team.size, rank_timeout, plan, hint);
     std::unique_ptr<Coordinator> coordinator;
     if (team.mpi())
       coordinator = std::make_unique<Coordinator>(team.comm, collector, layout,
@@ -341,7 +330,7 @@ LocalRun execute(const JobConfig& config, const Team& team, const std::string& p
       run.stop_message =
           "stopped early by " + (stop.requested() ? stop.reason() : std::string("a rank's stop request")) +
           " after " + std::to_string(collector.blocks_done()) + " of " +
-          std::to_string(plan.n_blocks()) + " blocks; no output was written. " + resume_hint;
+          std::to_string(plan.n_blocks()) + " blocks; no output was written. " + hint;
       writer.reset();  // removes the temporary output
     }
     run.wall_s = wall.elapsed();
@@ -468,14 +457,6 @@ std::vector<double> two_bins(std::uint64_t bad, std::uint64_t total) {
   return {static_cast<double>(total - bad), static_cast<double>(bad)};
 }
 
-std::vector<double> normalised(const std::vector<double>& counts) {
-  double sum = 0;
-  for (double c : counts) sum += c;
-  std::vector<double> out(counts);
-  for (double& c : out) c = sum > 0 ? c / sum : 0.0;
-  return out;
-}
-
 std::string self_exe() {
   char exe[4096] = {0};
   const ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -593,12 +574,12 @@ report::RunReport build_report(const JobConfig& config, const LocalRun& run,
     const std::uint64_t n = labels->size();
     const auto truth = two_bins(bad, n);
     const auto par = two_bins(r.parallel.flagged, n);
-    a.label_distribution = normalised(truth);
-    a.parallel_flag_distribution = normalised(par);
+    a.label_distribution = metrics::distribution(truth);
+    a.parallel_flag_distribution = metrics::distribution(par);
     a.kl_labels_parallel = metrics::kl_divergence(truth, par, config.kl_smoothing);
     if (r.sequential) {
       const auto seq = two_bins(r.sequential->flagged, n);
-      a.sequential_flag_distribution = normalised(seq);
+      a.sequential_flag_distribution = metrics::distribution(seq);
       a.kl_labels_sequential = metrics::kl_divergence(truth, seq, config.kl_smoothing);
       if (*a.kl_labels_parallel > 0) a.accuracy_ratio = *a.kl_labels_sequential / *a.kl_labels_parallel;
     }

@@ -32,6 +32,14 @@ std::vector<double> smoothed_distribution(std::span<const double> x, double alph
 
 }  // namespace
 
+std::vector<double> distribution(std::span<const double> counts) {
+  double sum = 0.0;
+  for (double c : counts) sum += c;
+  std::vector<double> out(counts.begin(), counts.end());
+  for (double& c : out) c = sum > 0 ? c / sum : 0.0;
+  return out;
+}
+
 double kl_divergence(std::span<const double> p, std::span<const double> q, double alpha) {
   if (p.size() != q.size()) {
     throw std::invalid_argument("kl_divergence: p has " + std::to_string(p.size()) + " bins, q " +

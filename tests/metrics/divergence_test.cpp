@@ -55,3 +55,10 @@ TEST(KlDivergence, Errors) {
   EXPECT_THROW(wm::kl_divergence(two, two, -1.0), std::invalid_argument);
   EXPECT_THROW(wm::kl_divergence({}, {}), std::invalid_argument);
 }
+
+TEST(Distribution, SharesOfEachBinAndZerosForAnEmptyHistogram) {
+  const std::vector<double> counts = {1, 3, 0, 4};
+  EXPECT_EQ(wafermill::metrics::distribution(counts), (std::vector<double>{0.125, 0.375, 0.0, 0.5}));
+  const std::vector<double> empty = {0, 0};
+  EXPECT_EQ(wafermill::metrics::distribution(empty), (std::vector<double>{0.0, 0.0}));
+}

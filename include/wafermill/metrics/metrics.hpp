@@ -63,6 +63,9 @@ struct LatencySummary {
 /// @brief Summary of per-wafer latencies; all zero (n = 0) for an empty input.
 LatencySummary summarize_latencies(std::span<const double> latencies);
 
+/// @brief counts / Σ counts: the shares of each bin (all 0 when the counts sum to 0).
+std::vector<double> distribution(std::span<const double> counts);
+
 /// @brief D_KL(p ‖ q) = Σ p_i log(p_i / q_i), natural log. Both are normalised to sum 1
 /// after additive (Laplace) smoothing with `alpha` added to every bin of both; alpha = 0
 /// uses them as given, and then a bin with p_i > 0 and q_i == 0 gives +inf; bins with
