@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "wafermill/error.hpp"
+#include "wafermill/format/file_guard.hpp"
 
 namespace wafermill::format {
 namespace {
@@ -28,10 +29,16 @@ void fsync_path(const std::string& path, int flags) {
 
 }  // namespace
 
-AtomicOutput::AtomicOutput(std::string final_path, bool force)
+AtomicOutput::AtomicOutput(std::string final_path, bool force, const std::vector<std::string>& inputs)
     : final_path_(std::move(final_path)),
       temp_path_(final_path_ + ".tmp." + std::to_string(::getpid())) {
+  for (const auto& in : inputs)
+    if (same_file(in, final_path_))
+      throw UsageError("the output " + final_path_ + " and the input " + in +
+                       " are the same file; the output would replace it");
   std::error_code ec;
+  if (std::filesystem::is_directory(final_path_, ec))
+    throw UsageError(final_path_ + ": is a directory; name a file for the output");
   if (std::filesystem::exists(final_path_, ec) && !force) {
     throw UsageError(final_path_ + " exists; pass --force to overwrite");
   }

@@ -114,8 +114,10 @@ ImportOptions preset(std::string_view name) {
 ImportSummary import_traces(const ImportOptions& o) {
   o.validate();
   const std::vector<std::string> files = resolve_inputs(o);
-  // Before the scan: an existing output without --force fails at once.
-  format::AtomicOutput out(o.output, o.force);
+  // Before the scan: an existing output without --force, or one that is an input, fails at once.
+  std::vector<std::string> read = files;
+  if (!o.labels_file.empty()) read.push_back(o.labels_file);
+  format::AtomicOutput out(o.output, o.force, read);
 
   const PassResult scan = run_pass(o, files, nullptr);
   if (scan.n_sensors == 0) throw InputError(files.front() + ": no sensor columns found");

@@ -2,14 +2,26 @@
 
 #include <algorithm>
 
+#include "store_directory.hpp"
+#include "temp_output_guard.hpp"
 #include "wafermill/metrics/metrics.hpp"
 
 namespace wafermill::job {
 
 void Collector::accept(BatchResult& batch) {
   metrics::ScopedTimer t(busy_s_);
-  // Stored first: a block counts as done only once it would survive a crash.
-  if (store_ != nullptr) store_->put(batch);
+  // Stored first: a block counts as done only once it would survive a crash. A store that
+  // cannot be written (a full disk) costs resumability, never the run (store_directory.hpp).
+  if (store_ != nullptr) {
+    try {
+      store_->put(batch);
+      kept_ += batch.n_blocks;
+      set_blocks_kept(kept_);
+    } catch (const std::runtime_error& e) {
+      store_unwritable(store_->dir(), e.what());
+      store_ = nullptr;
+    }
+  }
   write(batch);
   computed_ += batch.n_blocks;
 }
@@ -18,6 +30,8 @@ void Collector::accept_reused(BatchResult& batch) {
   metrics::ScopedTimer t(busy_s_);
   write(batch);
   reused_ += batch.n_blocks;
+  kept_ += batch.n_blocks;
+  set_blocks_kept(kept_);
 }
 
 void Collector::write(BatchResult& batch) {

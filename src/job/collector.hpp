@@ -35,6 +35,10 @@ class Collector : public ResultSink {
   std::uint64_t blocks_computed() const { return computed_; }
   std::uint64_t blocks_reused() const { return reused_; }
   std::uint64_t blocks_done() const { return computed_ + reused_; }
+  /// Blocks the result store holds for --resume (reused or stored by this run).
+  std::uint64_t blocks_kept() const { return kept_; }
+  /// False once a write failed: the run goes on without the store.
+  bool storing() const { return store_ != nullptr; }
 
  private:
   void write(BatchResult& batch);
@@ -45,7 +49,7 @@ class Collector : public ResultSink {
   Progress& progress_;
   double& busy_s_;
   ResultStore* store_;
-  std::uint64_t computed_ = 0, reused_ = 0;
+  std::uint64_t computed_ = 0, reused_ = 0, kept_ = 0;
 };
 
 }  // namespace wafermill::job

@@ -62,6 +62,7 @@ struct PictureContext {
   // Blocks get content keys only when there is a store to key (the same on every rank: a
   // rank whose store failed still takes part in the collective sums of the keys).
   bool keyed = false;
+  PassWatch watch;                    // --rank-timeout, as in the trace pass
   std::uint64_t units = 0;
   void unit_started() { faults.at_unit_start(units++); }
   bool stop_requested() const { return stop != nullptr && stop->requested(); }
@@ -303,7 +304,7 @@ json run_maps(const Team& team, const JobConfig& config, const format::MapIndex&
   std::vector<std::uint64_t> keys(plan.n_blocks(), 0);
   std::vector<double> stored;
   std::uint64_t reused = 0;
-  const bool left = for_each_unit(team.comm, policy, plan, [&](const partition::WorkUnit& unit, const auto& poll) {
+  const bool left = for_each_unit(team.comm, policy, plan, ctx.watch, [&](const partition::WorkUnit& unit, const auto& poll) {
     ++stats.units;
     ctx.unit_started();
     for (std::uint64_t b = unit.first_block; b < unit.end_block; ++b) {
@@ -500,7 +501,7 @@ json run_images(const Team& team, const JobConfig& config, const format::ImageIn
   // Calls body(block, poll) for every block of this rank's units; every rank throws
   // StoppedEarly when a stop left units undone.
   const auto for_each_block = [&](const char* pass, const auto& body) {
-    const bool left = for_each_unit(team.comm, policy, plan, [&](const partition::WorkUnit& unit, const auto& poll) {
+    const bool left = for_each_unit(team.comm, policy, plan, ctx.watch, [&](const partition::WorkUnit& unit, const auto& poll) {
       ++stats.units;
       ctx.unit_started();
       for (std::uint64_t b = unit.first_block; b < unit.end_block; ++b) body(b, poll);
@@ -811,7 +812,8 @@ PictureOutcome run_pictures(const JobConfig& config, MPI_Comm comm, const StopRe
   auto results = std::make_shared<format::PictureResults>();
   PictureContext ctx{PictureStore(config.store_path()), config.resume,
                      FaultInjection::from_environment(team.rank), &stop, config.store_path(),
-                     !config.store_path().empty()};
+                     !config.store_path().empty(),
+                     PassWatch{team.mpi() ? config.rank_timeout_s : 0.0, resume_hint(config.store_path())}};
   if (head[1] != 0) {
     format::MapResults maps;
     section["maps"] = run_maps(team, config, format::MapIndex::deserialize(map_words, config.input),

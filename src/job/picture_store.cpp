@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "content_hash.hpp"
+#include "store_directory.hpp"
 
 namespace wafermill::job {
 namespace {
@@ -37,19 +38,19 @@ void PictureStore::put(const char* kind, std::uint64_t block, std::uint64_t key,
   const std::string final_path = path(kind, block, key);
   const std::string temp = final_path + ".tmp." + std::to_string(::getpid());
   try {
-    fs::create_directories(dir_);
     const std::uint64_t header[kHeaderWords] = {kMagic, key, block, rows.size() / width, width, checksum(rows)};
     {
       std::ofstream out(temp, std::ios::binary | std::ios::trunc);
       out.write(reinterpret_cast<const char*>(header), sizeof header);
       out.write(reinterpret_cast<const char*>(rows.data()), static_cast<std::streamsize>(rows.size() * sizeof(double)));
-      if (!out.flush()) throw std::runtime_error("cannot write " + temp);
+      out.close();  // a full disk may show only when the buffer is written
+      if (!out) throw std::runtime_error("cannot write " + temp + ": " + std::strerror(errno));
     }
     fs::rename(temp, final_path);
   } catch (const std::exception& e) {
     std::error_code ignored;
     fs::remove(temp, ignored);
-    std::fprintf(stderr, "wafermill: warning: the picture results cannot be kept for --resume (%s)\n", e.what());
+    store_unwritable(dir_, e.what());
     dir_.clear();
   }
 }
@@ -94,7 +95,8 @@ void PictureStore::prune(const char* kind, const std::vector<std::uint64_t>& key
   std::vector<fs::path> drop;
   for (fs::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
     const std::string name = it->path().filename().string();
-    if (name.rfind(prefix, 0) != 0) continue;
+    // Only the store's own names: the directory may hold files of others (store_directory.hpp).
+    if (name.rfind(prefix, 0) != 0 || !is_store_file_name(name)) continue;
     unsigned long long block = 0, key = 0;
     int used = 0;
     const bool parsed = std::sscanf(name.c_str() + prefix.size(), "%20llu-%16llx.wmp%n", &block, &key, &used) == 2 &&

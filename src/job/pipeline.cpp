@@ -18,6 +18,8 @@
 #include "result_store.hpp"
 #include "resume.hpp"
 #include "run_facts.hpp"
+#include "run_guard.hpp"
+#include "store_directory.hpp"
 #include "scoring.hpp"
 #include "stop_request.hpp"
 #include "temp_output_guard.hpp"
@@ -320,7 +322,7 @@ LocalRun execute(const JobConfig& config, const Team& team, const std::string& p
       writer->commit();
       // The store now holds exactly this run's blocks: older versions of a block (the last,
       // partial block of an input that has since grown) go.
-      if (store) store->prune(collector.keys());
+      if (store && collector.storing()) store->prune(collector.keys());
       run.scoring_s = scoring.elapsed();
       stats.reduce_s += run.scoring_s;
       run.latencies = collector.latencies();
@@ -451,6 +453,15 @@ report::RunFigures run_figures(const LocalRun& run, std::vector<report::RankFigu
   f.balance = metrics::load_balance(busy);
   f.per_rank = std::move(ranks);
   return f;
+}
+
+// Why the result store could not be written on some rank (rank 0's reason when it has one),
+// or nothing: the report says so (store_directory.hpp). Collective.
+std::optional<std::string> store_failure_anywhere(const Team& team) {
+  int failed = store_failure().empty() ? 0 : 1;
+  if (team.mpi()) MPI_Allreduce(MPI_IN_PLACE, &failed, 1, MPI_INT, MPI_MAX, team.comm);
+  if (!failed) return std::nullopt;
+  return store_failure().empty() ? std::string("a rank could not write its blocks") : store_failure();
 }
 
 std::vector<double> two_bins(std::uint64_t bad, std::uint64_t total) {
@@ -619,18 +630,22 @@ WorkerStats operator+(const WorkerStats& a, const WorkerStats& b) {
   return s;
 }
 
-report::RunReport run_parallel(const JobConfig& config, MPI_Comm comm) {
+report::RunReport run_parallel(const JobConfig& requested, MPI_Comm comm) {
   Team team;
   team.comm = comm;
   MPI_Comm_rank(comm, &team.rank);
   MPI_Comm_size(comm, &team.size);
   StopRequest::install_signal_handler();
-  // Rank 0 reads the input's metadata once in a child: a file on which HDF5 crashes or loops
-  // is bad input (exit 2), not a dead or hung job. The other ranks wait for the verdict.
+  // Rank 0 checks the paths, locks the output and the store (held until the run returns) and
+  // reads the input's metadata once in a child: a file on which HDF5 crashes or loops is bad
+  // input (exit 2), not a dead or hung job. The other ranks wait for the verdict.
+  std::unique_ptr<RunGuard> guard;
+  JobConfig config = requested;
   {
     std::string error;
     if (team.rank == 0) {
       try {
+        guard = std::make_unique<RunGuard>(config);
         check_input_isolated(config.input, config.rank_timeout_s);
       } catch (const InputError& e) {
         error = e.what();
@@ -643,13 +658,22 @@ report::RunReport run_parallel(const JobConfig& config, MPI_Comm comm) {
       MPI_Bcast(error.data(), len, MPI_CHAR, 0, comm);
       throw CollectiveInputError(error);
     }
+    // A store that cannot be created is no store for every rank (the run says so).
+    int usable = team.rank == 0 && !guard->store_dir().empty() ? 1 : 0;
+    MPI_Bcast(&usable, 1, MPI_INT, 0, comm);
+    if (!usable && !config.store_path().empty()) {
+      config.store = "none";
+      config.resume = false;
+    }
   }
+  set_termination_store(config.store_path());
   // Maps and images first (docs/PICTURES.md); an input holding only those ends here.
   // One deadline for the whole run (--time-limit counts from here), both passes.
   const StopRequest stop(config.time_limit_s);
   PictureOutcome pictures = run_pictures(config, comm, stop);
   if (!pictures.has_traces) {
     report::RunReport r = std::move(pictures.report);
+    r.parallel.store_failure = store_failure_anywhere(team);
     if (team.rank == 0) add_picture_baseline(config, r);
     sleepy_barrier(comm);
     return r;
@@ -659,6 +683,7 @@ report::RunReport run_parallel(const JobConfig& config, MPI_Comm comm) {
 
   const report::RankFigures mine = rank_figures(run, team.rank);
   std::vector<report::RankFigures> all = gather_figures(mine, team);
+  const std::optional<std::string> store_problem = store_failure_anywhere(team);
 
   report::RunReport result;
   if (team.rank == 0) {
@@ -671,6 +696,7 @@ report::RunReport run_parallel(const JobConfig& config, MPI_Comm comm) {
       per_node = std::max(per_node, n);
     }
     report::RunFigures parallel = run_figures(run, std::move(all), config, config.policy, true);
+    parallel.store_failure = store_problem;
     result = build_report(config, run, std::move(parallel), hosts, per_node, self_exe());
     result.pictures = pictures.json;
     if (result.pictures && result.sequential && result.sequential->pictures)

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "content_hash.hpp"
+#include "store_directory.hpp"
 
 namespace wafermill::job {
 namespace {
@@ -21,7 +22,7 @@ namespace fs = std::filesystem;
 constexpr std::uint64_t kMagic = 0x3145524F54534D57ULL;  // "WMSTORE1", little-endian
 constexpr std::size_t kHeaderWords = 11;
 constexpr std::size_t kMomentDoubles = sizeof(reduce::Moments) / sizeof(double);
-constexpr const char* kTempMarker = ".tmp.";
+constexpr const char* kTempMarker = ".tmp.";  // store_directory.hpp knows the pattern
 
 // Header words, in file order.
 enum Word : std::size_t {
@@ -121,9 +122,11 @@ std::size_t ResultStore::remove_temporaries() const {
   std::size_t n = 0;
   std::error_code ec;
   std::vector<fs::path> stale;
-  for (fs::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec))
-    if (it->path().filename().string().find(kTempMarker) != std::string::npos)
+  for (fs::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
+    bool temporary = false;  // only the stores' own temporaries: the directory may hold others
+    if (is_store_file_name(it->path().filename().string(), &temporary) && temporary)
       stale.push_back(it->path());
+  }
   for (const auto& p : stale) n += fs::remove(p, ec) ? 1 : 0;
   return n;
 }
@@ -135,6 +138,17 @@ void ResultStore::put(const BatchResult& batch) {
   const std::string suffix = std::string(kTempMarker) + std::to_string(::getpid());
   std::vector<double> payload;
   std::vector<std::pair<std::string, std::string>> renames;
+  // A failed write (a full disk) leaves no temporary behind.
+  struct Cleanup {
+    std::vector<std::pair<std::string, std::string>>& renames;
+    std::string open_temp;
+    bool done = false;
+    ~Cleanup() {
+      if (done) return;
+      if (!open_temp.empty()) ::unlink(open_temp.c_str());
+      for (const auto& r : renames) ::unlink(r.first.c_str());
+    }
+  } cleanup{renames, {}};
   for (std::uint64_t i = 0; i < batch.n_blocks; ++i) {
     const std::uint64_t b = batch.first_block + i;
     const std::uint64_t w0 = plan_.first_wafer(b), n = plan_.end_wafer(b) - w0;
@@ -158,8 +172,15 @@ void ResultStore::put(const BatchResult& batch) {
     Fd f;
     f.fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     if (f.fd < 0) fail(temp, "cannot create");
+    cleanup.open_temp = temp;
     write_all(f.fd, header, sizeof header, temp);
     write_all(f.fd, payload.data(), payload.size() * sizeof(double), temp);
+    if (::close(f.fd) != 0) {  // NFS reports a full disk as late as close
+      f.fd = -1;
+      fail(temp, "cannot write");
+    }
+    f.fd = -1;
+    cleanup.open_temp.clear();
     // No fsync: a killed process loses nothing the kernel already has, and an entry torn by an
     // operating-system crash fails its checksum on load and is recomputed. Syncing every block
     // cost 30-100 % of a 20,000-wafer run (2 ranks: 1.8 s without the store, 2.3-3.9 s with).
@@ -167,6 +188,7 @@ void ResultStore::put(const BatchResult& batch) {
   }
   for (const auto& [from, to] : renames)
     if (std::rename(from.c_str(), to.c_str()) != 0) fail(to, "cannot rename into");
+  cleanup.done = true;
 }
 
 bool ResultStore::load(std::uint64_t b, std::uint64_t key, BatchResult& out,

@@ -105,7 +105,7 @@ void Heartbeat::send() {
   if (request_ != MPI_REQUEST_NULL) check(MPI_Wait(&request_, MPI_STATUS_IGNORE), "MPI_Wait");
   payload_[0] = unit_[0];
   payload_[1] = unit_[1];
-  check(MPI_Isend(payload_, 2, MPI_UINT64_T, 0, kTagHeartbeat, comm_, &request_), "MPI_Isend");
+  check(MPI_Isend(payload_, 2, MPI_UINT64_T, 0, beat_tag_, comm_, &request_), "MPI_Isend");
   last_ = metrics::now_seconds();
 }
 
@@ -121,7 +121,7 @@ void Heartbeat::maybe_beat() {
 
 void Heartbeat::done() {
   if (request_ != MPI_REQUEST_NULL) check(MPI_Wait(&request_, MPI_STATUS_IGNORE), "MPI_Wait");
-  check(MPI_Send(nullptr, 0, MPI_BYTE, 0, kTagDone, comm_), "MPI_Send");
+  check(MPI_Send(nullptr, 0, MPI_BYTE, 0, done_tag_, comm_), "MPI_Send");
 }
 
 Coordinator::Coordinator(MPI_Comm comm, Collector& collector, const features::FeatureLayout& layout,

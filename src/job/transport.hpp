@@ -64,8 +64,10 @@ class MpiSender : public ResultSink {
 /// A worker's heartbeats to rank 0 (see watchdog.hpp).
 class Heartbeat {
  public:
-  /// Beats at least every `interval_s` seconds when asked; interval 0 disables them.
-  Heartbeat(MPI_Comm comm, double interval_s) : comm_(comm), interval_s_(interval_s) {}
+  /// Beats at least every `interval_s` seconds when asked; interval 0 disables them. The
+  /// picture pass sends its beats and DONE under tags of its own (picture_units.hpp).
+  Heartbeat(MPI_Comm comm, double interval_s, int beat_tag = kTagHeartbeat, int done_tag = kTagDone)
+      : comm_(comm), interval_s_(interval_s), beat_tag_(beat_tag), done_tag_(done_tag) {}
   ~Heartbeat();
   /// The worker starts `unit`: tells rank 0 at once.
   void holds(const partition::WorkUnit& unit);
@@ -78,6 +80,7 @@ class Heartbeat {
   void send();
   MPI_Comm comm_;
   double interval_s_;
+  int beat_tag_, done_tag_;
   double last_ = 0.0;
   std::uint64_t unit_[2] = {0, 0};
   std::uint64_t payload_[2] = {0, 0};

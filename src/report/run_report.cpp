@@ -138,6 +138,7 @@ json to_json(const RunFigures& r) {
           {"kernel_busy_fraction", opt(r.kernel_busy_fraction)},
           {"per_rank", ranks}};
   if (r.pictures) out["pictures"] = *r.pictures;
+  if (r.store_failure) out["store_failure"] = *r.store_failure;
   return out;
 }
 
@@ -165,6 +166,7 @@ RunFigures run_figures_from_json(const json& j) {
   r.kernel_busy_fraction = get_opt<double>(j, "kernel_busy_fraction");
   for (const auto& x : need(j, "per_rank")) r.per_rank.push_back(rank_figures_from_json(x));
   if (j.contains("pictures") && !j.at("pictures").is_null()) r.pictures = j.at("pictures");
+  r.store_failure = get_opt<std::string>(j, "store_failure");
   return r;
 }
 

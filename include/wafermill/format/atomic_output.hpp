@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace wafermill::format {
 
@@ -11,8 +12,10 @@ namespace wafermill::format {
 class AtomicOutput {
  public:
   /// @brief Reserves the temporary name beside `final_path` (removing a stale one).
-  /// @throws UsageError "OUT exists; pass --force to overwrite" if final_path exists and !force.
-  AtomicOutput(std::string final_path, bool force);
+  /// @throws UsageError "OUT exists; pass --force to overwrite" if final_path exists and !force,
+  /// when final_path is a directory, or when it is the same file (file_guard.hpp: not just the
+  /// same string) as one of `inputs`, whatever force says.
+  AtomicOutput(std::string final_path, bool force, const std::vector<std::string>& inputs = {});
   /// @brief Removes the temporary file unless commit() succeeded.
   ~AtomicOutput();
   AtomicOutput(const AtomicOutput&) = delete;

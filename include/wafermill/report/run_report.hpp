@@ -46,6 +46,9 @@ struct RunFigures {
   std::uint64_t flagged = 0;
   std::uint64_t blocks_reused = 0;    ///< reduction blocks taken from the result store (--resume)
   std::uint64_t blocks_computed = 0;  ///< reduction blocks computed by this run
+  /// Why the result store could not be written, when it could not (the run went on without
+  /// it: its results are complete, later blocks are not kept for --resume).
+  std::optional<std::string> store_failure;
   metrics::LatencySummary latency;  ///< per-wafer latency, seconds
   std::uint64_t peak_rss_max_bytes = 0;
   std::uint64_t peak_rss_total_bytes = 0;
