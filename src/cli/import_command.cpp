@@ -25,7 +25,8 @@ Command make_import_command(int argc, char** argv) {
     ("missing", po::value<std::string>(), "missing-value tokens, comma-separated; the word empty is an empty field (default \"NaN,nan,NA,?,empty\")")
     ("header", po::value<std::string>(), "auto (default: a first line without numbers) | yes | no")
     ("ragged", po::bool_switch(), "trace-per-row: accept traces of different lengths")
-    ("transpose", po::value<std::vector<std::string>>()->implicit_value({"*"}, "")->composing(), "file-per-wafer: files stored transposed (rows are sensors): --transpose alone for every file, --transpose=FILE (repeatable, a path or a file name) for some")
+    ("transpose", po::bool_switch(), "file-per-wafer: every file is stored transposed (rows are sensors, columns samples)")
+    ("transpose-file", po::value<std::vector<std::string>>()->composing(), "file-per-wafer: this file is stored transposed (repeatable; a path as given or a file name)")
     ("float32", po::bool_switch(), "store float32 samples (default float64, exact for decimal text of up to 15 digits)")
     ("gzip", po::value<int>(), "deflate level 1-9 with shuffle on /traces/values; 0 uncompressed (default)")
     ("buffer-mb", po::value<double>(), "sample rows held in memory before a write, MiB (default 16)")
@@ -71,12 +72,8 @@ Command make_import_command(int argc, char** argv) {
     else throw UsageError("--header \"" + h + "\": expected auto, yes or no");
   }
   if (vm["ragged"].as<bool>()) o.ragged = true;
-  if (vm.count("transpose")) {
-    for (const auto& t : vm["transpose"].as<std::vector<std::string>>()) {
-      if (t == "*") o.transpose_all = true;
-      else o.transpose_files.push_back(t);
-    }
-  }
+  if (vm["transpose"].as<bool>()) o.transpose_all = true;
+  if (vm.count("transpose-file")) o.transpose_files = vm["transpose-file"].as<std::vector<std::string>>();
   if (vm["float32"].as<bool>()) o.float32 = true;
   if (vm.count("gzip")) o.gzip_level = vm["gzip"].as<int>();
   if (vm.count("buffer-mb")) {

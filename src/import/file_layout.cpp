@@ -59,8 +59,8 @@ void blame_transposed_file(const ImportOptions& o, const std::vector<std::string
                      std::to_string(s.columns) + " values, while " +
                      std::to_string(common->second) + " other files have " +
                      std::to_string(n_columns) + " columns: this file looks stored transposed " +
-                     "(its rows are the sensors); pass --transpose=" + file_name(files[i]) +
-                     " to read it column by column (--transpose alone: every file)");
+                     "(its rows are the sensors); pass --transpose-file " + file_name(files[i]) +
+                     " to read it column by column (--transpose: every file)");
   }
 }
 

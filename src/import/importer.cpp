@@ -81,7 +81,7 @@ void ImportOptions::validate() const {
     throw UsageError("import: --ragged applies to --layout trace-per-row only");
   }
   if ((transpose_all || !transpose_files.empty()) && layout != Layout::file_per_wafer) {
-    throw UsageError("import: --transpose applies to --layout file-per-wafer only");
+    throw UsageError("import: --transpose and --transpose-file apply to --layout file-per-wafer only");
   }
   if (gzip_level < 0 || gzip_level > 9) throw UsageError("import: --gzip must be 0-9");
   if (buffer_bytes == 0) throw UsageError("import: --buffer-mb must be positive");
@@ -128,7 +128,7 @@ ImportSummary import_traces(const ImportOptions& o) {
     const bool found = std::any_of(files.begin(), files.end(), [&](const std::string& f) {
       return f == t || fs::path(f).filename().string() == t;
     });
-    if (!found) throw UsageError("import: --transpose names \"" + t + "\", which is not an input file");
+    if (!found) throw UsageError("import: --transpose-file \"" + t + "\" is not an input file");
   }
   // Before the scan: an existing output without --force fails at once.
   format::AtomicOutput out(o.output, o.force);

@@ -364,7 +364,7 @@ TEST(ImportFiles, TransposedFileIsNamedAndReadWithTranspose) {
                          "this file looks stored transposed"),
             std::string::npos)
       << message;
-  EXPECT_NE(message.find("--transpose=d00.dat"), std::string::npos) << message;
+  EXPECT_NE(message.find("--transpose-file d00.dat"), std::string::npos) << message;
   EXPECT_EQ(message.find("d01.dat"), std::string::npos) << message;
 
   o.transpose_files = {"d00.dat"};

@@ -46,7 +46,7 @@ struct ImportOptions {
   TimestampType timestamp_type = TimestampType::unix_seconds;
   /// trace_per_row: accept rows of different lengths (else a ragged row is an error).
   bool ragged = false;
-  /// file_per_wafer: files stored transposed (rows are sensors, columns samples), read
+  /// file_per_wafer (--transpose, --transpose-file): files stored transposed (rows are sensors, columns samples), read
   /// column by column. transpose_all: every file; else the files named in transpose_files
   /// (each matched by the path as given or by its file name).
   bool transpose_all = false;
