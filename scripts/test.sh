@@ -6,7 +6,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/install-deps.sh"
 export BUILD_DIR=${BUILD_DIR:-$root/build-test}
 rm -rf "$BUILD_DIR"
-"$root/scripts/build.sh"
+# -Werror on our own targets keeps the Release build (CUDA included when found) warning-free.
+"$root/scripts/build.sh" -DWAFERMILL_WERROR=ON
 # Open MPI refuses root unless told; the tests also pass --allow-run-as-root where needed.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j"$(nproc)" "$@"

@@ -110,7 +110,12 @@ Command parse(int argc, char** argv) {
   const int sub_argc = argc - 1;
   char** sub_argv = argv + 1;
   std::string command_line;
-  for (int i = 0; i < argc; ++i) command_line += (i ? " " : "") + std::string(argv[i]);
+  // Appended piecewise: g++ 12 -O2 warns -Wrestrict (a false positive, GCC PR 105329) on
+  // `(i ? " " : "") + std::string(argv[i])`.
+  for (int i = 0; i < argc; ++i) {
+    if (i) command_line += ' ';
+    command_line += argv[i];
+  }
   if (name == "run") return make_run_command(sub_argc, sub_argv, command_line);
   if (name == "generate") return make_generate_command(sub_argc, sub_argv);
   if (name == "validate") return make_validate_command(sub_argc, sub_argv);

@@ -25,6 +25,8 @@ Command make_import_command(int argc, char** argv) {
     ("missing", po::value<std::string>(), "missing-value tokens, comma-separated; the word empty is an empty field (default \"NaN,nan,NA,?,empty\")")
     ("header", po::value<std::string>(), "auto (default: a first line without numbers) | yes | no")
     ("ragged", po::bool_switch(), "trace-per-row: accept traces of different lengths")
+    ("transpose", po::bool_switch(), "file-per-wafer: every file is stored transposed (rows are sensors, columns samples)")
+    ("transpose-file", po::value<std::vector<std::string>>()->composing(), "file-per-wafer: this file is stored transposed (repeatable; a path as given or a file name)")
     ("float32", po::bool_switch(), "store float32 samples (default float64, exact for decimal text of up to 15 digits)")
     ("gzip", po::value<int>(), "deflate level 1-9 with shuffle on /traces/values; 0 uncompressed (default)")
     ("buffer-mb", po::value<double>(), "sample rows held in memory before a write, MiB (default 16)")
@@ -70,6 +72,8 @@ Command make_import_command(int argc, char** argv) {
     else throw UsageError("--header \"" + h + "\": expected auto, yes or no");
   }
   if (vm["ragged"].as<bool>()) o.ragged = true;
+  if (vm["transpose"].as<bool>()) o.transpose_all = true;
+  if (vm.count("transpose-file")) o.transpose_files = vm["transpose-file"].as<std::vector<std::string>>();
   if (vm["float32"].as<bool>()) o.float32 = true;
   if (vm.count("gzip")) o.gzip_level = vm["gzip"].as<int>();
   if (vm.count("buffer-mb")) {
@@ -94,6 +98,7 @@ Command make_import_command(int argc, char** argv) {
                           static_cast<unsigned long long>(s.n_wafers - s.n_bad));
             }
             std::printf(", %.2f MB\n", static_cast<double>(s.output_bytes) / 1e6);
+            for (const auto& note : s.notes) std::fprintf(stderr, "note: %s\n", note.c_str());
             return 0;
           }};
 }

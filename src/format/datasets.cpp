@@ -47,6 +47,21 @@ std::optional<std::vector<std::uint8_t>> read_wafer_labels(const TraceIndex& ind
   return labels;
 }
 
+std::optional<std::vector<std::string>> read_wafer_strings(const std::string& path,
+                                                           const std::string& name,
+                                                           std::uint64_t n) {
+  const h5::File file = h5::File::open_read(path);
+  if (!file.has_group("wafers")) return std::nullopt;
+  const h5::Group wafers = file.open_group("wafers");
+  if (!wafers.has_dataset(name)) return std::nullopt;
+  const h5::Dataset d = wafers.open_dataset(name);
+  const auto dims = d.dims();
+  if (d.type().type_class != h5::TypeClass::string || dims.size() != 1 || dims[0] != n)
+    throw InputError(path + ": /wafers/" + name + " must be a 1-D string dataset of " +
+                     std::to_string(n) + " entries");
+  return d.read_strings(0, n);
+}
+
 std::vector<std::uint64_t> read_u64_dataset(const std::string& path, const std::string& dataset,
                                             std::vector<std::uint64_t>* dims) {
   const h5::File file = h5::File::open_read(path);

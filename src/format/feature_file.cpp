@@ -7,6 +7,7 @@
 #include "wafermill/error.hpp"
 #include "wafermill/format/atomic_output.hpp"
 #include "wafermill/format/h5.hpp"
+#include "wafermill/format/input_wafers.hpp"
 
 namespace wafermill::format {
 namespace {
@@ -14,8 +15,6 @@ namespace {
 /// Target size of one chunk of /features/*: large enough for few index entries, small enough
 /// that writing one block of wafers touches few chunks.
 constexpr std::uint64_t kTargetChunkBytes = 1ULL << 20;
-/// Rows of a /wafers/* field copied per read.
-constexpr std::uint64_t kCopyRows = 1ULL << 16;
 
 /// Chunk of a [W, inner...] dataset: whole inner dims, enough rows for ~kTargetChunkBytes.
 std::vector<std::uint64_t> row_chunk(const std::vector<std::uint64_t>& dims) {
@@ -32,11 +31,6 @@ void check_count(const std::string& file, const std::string& what, std::size_t h
     throw std::invalid_argument(file + ": " + what + ": " + std::to_string(have) +
                                 " values given, " + std::to_string(want) + " expected");
   }
-}
-
-/// Output name of an input /wafers/* field: score and flag are the writer's own.
-std::string output_field_name(const std::string& name) {
-  return name == "score" || name == "flag" ? "input_" + name : name;
 }
 
 }  // namespace
@@ -119,32 +113,8 @@ void FeatureFileWriter::copy_wafer_fields(const TraceIndex& input) {
     throw std::invalid_argument("copy_wafer_fields: input has a different number of wafers");
   }
   if (input.wafer_fields.empty()) return;
-  const h5::File in = h5::File::open_read(input.path);
-  const h5::Group in_wafers = in.open_group("wafers");
-  const std::uint64_t W = input.n_wafers;
-  for (const WaferField& field : input.wafer_fields) {
-    const h5::Dataset src = in_wafers.open_dataset(field.name);
-    const std::string name = output_field_name(field.name);
-    if (field.is_string) {
-      h5::Dataset dst = h_->wafers.create_string_dataset(name, W);
-      for (std::uint64_t first = 0; first < W; first += kCopyRows) {
-        const std::uint64_t n = std::min(kCopyRows, W - first);
-        dst.write_strings(first, src.read_strings(first, n));
-      }
-      continue;
-    }
-    // Numbers keep their stored type; they pass through memory in its native form.
-    h5::Dataset dst = h_->wafers.create_dataset_like(name, src, {W});
-    const h5::Handle mem = src.memory_type();
-    const std::size_t elem = H5Tget_size(mem.id());
-    if (elem == 0) h5::fail(input.path, src.path(), "H5Tget_size");
-    std::vector<unsigned char> buf(std::min(kCopyRows, W) * elem);
-    for (std::uint64_t first = 0; first < W; first += kCopyRows) {
-      const std::uint64_t n = std::min(kCopyRows, W - first);
-      src.read_hyperslab(mem.id(), buf.data(), {first}, {n});
-      dst.write_hyperslab(mem.id(), buf.data(), {first}, {n});
-    }
-  }
+  // The index has checked every field (1-D, n_wafers, numbers or strings).
+  copy_input_wafers(input.path, h_->file, &h_->wafers);
 }
 
 void FeatureFileWriter::write_scores(std::span<const double> score,

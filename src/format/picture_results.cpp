@@ -7,6 +7,7 @@
 #include "wafermill/error.hpp"
 #include "wafermill/format/atomic_output.hpp"
 #include "wafermill/format/h5.hpp"
+#include "wafermill/format/input_wafers.hpp"
 
 namespace wafermill::format {
 namespace {
@@ -96,7 +97,8 @@ PictureFileWriter::~PictureFileWriter() = default;  // AtomicOutput removes an u
 const std::string& PictureFileWriter::temp_path() const { return out_->out.temp_path(); }
 
 void PictureFileWriter::write_and_commit(
-    const PictureResults& results, const std::vector<std::pair<std::string, std::string>>& attributes) {
+    const PictureResults& results, const std::vector<std::pair<std::string, std::string>>& attributes,
+    const std::vector<std::pair<std::string, std::int64_t>>& int_attributes, const std::string& input_path) {
   const std::string& path = out_->out.temp_path();
   {
     h5::File file;
@@ -108,7 +110,9 @@ void PictureFileWriter::write_and_commit(
     }
     file.write_string_attribute("format", "wafermill features v1");
     for (const auto& [name, value] : attributes) file.write_string_attribute(name, value);
+    for (const auto& [name, value] : int_attributes) file.write_int_attribute(name, value);
     write_picture_results(file, results);
+    copy_input_wafers(input_path, file);
     file.close();
   }
   out_->out.commit();

@@ -80,8 +80,18 @@ void ImportOptions::validate() const {
   if (ragged && layout != Layout::trace_per_row) {
     throw UsageError("import: --ragged applies to --layout trace-per-row only");
   }
+  if ((transpose_all || !transpose_files.empty()) && layout != Layout::file_per_wafer) {
+    throw UsageError("import: --transpose and --transpose-file apply to --layout file-per-wafer only");
+  }
   if (gzip_level < 0 || gzip_level > 9) throw UsageError("import: --gzip must be 0-9");
   if (buffer_bytes == 0) throw UsageError("import: --buffer-mb must be positive");
+}
+
+bool ImportOptions::transposed(const std::string& path) const {
+  if (transpose_all) return true;
+  const std::string name = fs::path(path).filename().string();
+  return std::any_of(transpose_files.begin(), transpose_files.end(),
+                     [&](const std::string& t) { return t == path || t == name; });
 }
 
 ImportOptions preset(std::string_view name) {
@@ -114,6 +124,12 @@ ImportOptions preset(std::string_view name) {
 ImportSummary import_traces(const ImportOptions& o) {
   o.validate();
   const std::vector<std::string> files = resolve_inputs(o);
+  for (const auto& t : o.transpose_files) {
+    const bool found = std::any_of(files.begin(), files.end(), [&](const std::string& f) {
+      return f == t || fs::path(f).filename().string() == t;
+    });
+    if (!found) throw UsageError("import: --transpose-file \"" + t + "\" is not an input file");
+  }
   // Before the scan: an existing output without --force, or one that is an input, fails at once.
   std::vector<std::string> read = files;
   if (!o.labels_file.empty()) read.push_back(o.labels_file);
@@ -161,6 +177,7 @@ ImportSummary import_traces(const ImportOptions& o) {
   s.n_bad = scan.n_bad;
   s.has_timestamps = scan.has_timestamps;
   s.n_files = files.size();
+  s.notes = scan.notes;
   std::error_code ec;
   s.output_bytes = fs::file_size(o.output, ec);
   return s;

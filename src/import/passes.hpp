@@ -24,6 +24,7 @@ struct PassResult {
   std::uint64_t n_bad = 0;
   bool has_labels = false;
   bool has_timestamps = false;
+  std::vector<std::string> notes;  ///< things the user should look at, not errors
 };
 
 /// @brief A labels file opened for one pass, or none.

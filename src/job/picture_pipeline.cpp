@@ -424,17 +424,36 @@ json run_maps(const Team& team, const JobConfig& config, const format::MapIndex&
                   {"fail_counts_digest", digest(fails)},
                   {"load_balance", balance_json(ranks)},
                   {"per_rank", ranks}};
-  if (auto truth = read_truth(config.input, "map_pattern", index.n_wafers)) {
-    std::vector<double> planted(pictures::kMapPatterns, 0.0);
-    std::uint64_t agree = 0;
-    for (std::size_t i = 0; i < truth->size(); ++i) {
-      if ((*truth)[i] < pictures::kMapPatterns) planted[(*truth)[i]] += 1;
-      agree += (*truth)[i] == pattern[i];
+  // Planted patterns of a generated file, else real labels (WM-811K's /wafers/failure_type);
+  // labels that name no pattern leave their map out of the comparison.
+  std::string truth_source;
+  std::vector<std::uint64_t> truth;  // kMapPatterns: unlabelled
+  if (auto planted = read_truth(config.input, "map_pattern", index.n_wafers)) {
+    truth_source = "/truth/map_pattern";
+    truth = std::move(*planted);
+  } else if (auto labels = format::read_wafer_strings(config.input, "failure_type", index.n_wafers)) {
+    truth_source = "/wafers/failure_type";
+    for (const auto& label : *labels) {
+      const auto p = pictures::pattern_from_label(label);
+      truth.push_back(p ? static_cast<std::uint64_t>(*p) : std::uint64_t(pictures::kMapPatterns));
     }
-    section["accuracy"] = {{"truth_distribution", metrics::distribution(planted)},
-                           {"found_distribution", metrics::distribution(found)},
-                           {"kl_patterns", metrics::kl_divergence(planted, found, config.kl_smoothing)},
-                           {"agreement", double(agree) / double(std::max<std::uint64_t>(index.n_wafers, 1))},
+  }
+  std::uint64_t labelled = 0, agree = 0;
+  std::vector<double> truth_counts(pictures::kMapPatterns, 0.0), found_labelled(pictures::kMapPatterns, 0.0);
+  for (std::size_t i = 0; i < truth.size(); ++i) {
+    if (truth[i] >= std::uint64_t(pictures::kMapPatterns)) continue;
+    ++labelled;
+    truth_counts[truth[i]] += 1;
+    found_labelled[pattern[i]] += 1;
+    agree += truth[i] == pattern[i];
+  }
+  if (labelled > 0) {
+    section["accuracy"] = {{"truth_source", truth_source},
+                           {"labelled", labelled},
+                           {"truth_distribution", metrics::distribution(truth_counts)},
+                           {"found_distribution", metrics::distribution(found_labelled)},
+                           {"kl_patterns", metrics::kl_divergence(truth_counts, found_labelled, config.kl_smoothing)},
+                           {"agreement", double(agree) / double(labelled)},
                            {"smoothing_alpha", config.kl_smoothing}};
   }
   return section;
@@ -706,7 +725,8 @@ json run_images(const Team& team, const JobConfig& config, const format::ImageIn
     }
     const std::vector<double> p = {double(index.n_images - bad), double(bad)};
     const std::vector<double> q = {double(index.n_images - flagged), double(flagged)};
-    section["accuracy"] = {{"truth_distribution", metrics::distribution(p)}, {"flag_distribution", metrics::distribution(q)},
+    section["accuracy"] = {{"truth_source", "/truth/image_defects"},
+                           {"truth_distribution", metrics::distribution(p)}, {"flag_distribution", metrics::distribution(q)},
                            {"kl_flags", metrics::kl_divergence(p, q, config.kl_smoothing)},
                            {"tp", tp}, {"fp", fp}, {"tn", tn}, {"fn", fn},
                            {"smoothing_alpha", config.kl_smoothing}};
@@ -831,10 +851,10 @@ PictureOutcome run_pictures(const JobConfig& config, MPI_Comm comm, const StopRe
     writer->write_and_commit(*results, {{"wafermill_version", WAFERMILL_VERSION},
                                         {"git_revision", WAFERMILL_GIT_REVISION},
                                         {"configuration", config.to_json().dump()},
-                                        {"ranks", std::to_string(team.size)},
                                         {"policy", config.policy},
                                         {"backend", backend},
-                                        {"input", config.input}});
+                                        {"input", config.input}},
+                             {{"ranks", static_cast<std::int64_t>(team.size)}}, config.input);
   }
   const double wall_s = wall.elapsed();
   section["wall_s"] = wall_s;

@@ -517,6 +517,7 @@ report::RunReport build_report(const JobConfig& config, const LocalRun& run,
   p.n_samples = run.index.n_samples;
   p.n_sensors = run.index.n_sensors;
   p.n_steps = run.index.n_steps;
+  for (std::uint64_t w = 0; w < run.index.n_wafers; ++w) p.n_wafers_one_sample += run.index.wafer_rows(w) == 1;
   r.config = config.to_json();
   r.parallel = std::move(parallel);
   auto& c = r.comparison;

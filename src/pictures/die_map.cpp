@@ -3,6 +3,8 @@
 #include "wafermill/pictures/die_map.hpp"
 
 #include <algorithm>
+#include <cctype>
+#include <string>
 #include <cmath>
 #include <stdexcept>
 
@@ -110,6 +112,18 @@ std::string_view pattern_name(MapPattern p) {
   const auto i = static_cast<std::size_t>(p);
   if (i >= kMapPatterns) throw std::out_of_range("pattern_name: no such pattern");
   return kNames[i];
+}
+
+std::optional<MapPattern> pattern_from_label(std::string_view label) {
+  std::string lower(label);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  // WM-811K's spellings of three patterns.
+  if (lower == "center") return MapPattern::centre;
+  if (lower == "edge-loc") return MapPattern::edge_local;
+  if (lower == "loc") return MapPattern::local;
+  for (int i = 0; i < kMapPatterns; ++i)
+    if (lower == pattern_name(static_cast<MapPattern>(i))) return static_cast<MapPattern>(i);
+  return std::nullopt;
 }
 
 MapPattern classify_pattern(const MapFeatures& f) {

@@ -187,7 +187,8 @@ json to_json(const RunReport& r) {
                  {"wafers", p.n_wafers},
                  {"samples", p.n_samples},
                  {"sensors", p.n_sensors},
-                 {"steps", p.n_steps}}}};
+                 {"steps", p.n_steps},
+                 {"wafers_one_sample", p.n_wafers_one_sample}}}};
   const auto& c = r.comparison;
   json terms = json::object();
   for (const auto& [name, t] : c.score_terms)
@@ -250,6 +251,7 @@ RunReport run_report_from_json(const json& j) {
   v.n_samples = need(in, "samples").get<std::uint64_t>();
   v.n_sensors = need(in, "sensors").get<std::uint64_t>();
   v.n_steps = need(in, "steps").get<std::uint64_t>();
+  v.n_wafers_one_sample = get_opt<std::uint64_t>(in, "wafers_one_sample").value_or(0);  // older reports
   r.config = need(j, "config");
   if (j.contains("pictures") && !j.at("pictures").is_null()) r.pictures = j.at("pictures");
   r.parallel = run_figures_from_json(need(j, "parallel"));
@@ -344,13 +346,20 @@ void picture_lines(std::ostream& o, const json& pictures) {
            (s.contains("efficiency") ? fmt("%.2f", s.at("efficiency").get<double>()) : "n/a") + "  results " +
            (s.value("identical", false) ? "identical" : "DIFFER");
   };
+  // Planted truth only in generated files (/truth/*); anything else is the input's labels.
+  const auto versus = [](const json& accuracy) {
+    const std::string source = accuracy.value("truth_source", std::string("/truth/"));
+    return source.rfind("/truth/", 0) == 0 ? std::string("vs planted truth")
+                                           : "vs labels (" + source + ", " +
+                                                 std::to_string(accuracy.value("labelled", 0ULL)) + " labelled)";
+  };
   if (pictures.contains("maps")) {
     const json& m = pictures.at("maps");
     o << "maps: " << m.value("wafers", 0ULL) << " in " << fmt("%.3f s", m.value("wall_s", 0.0)) << "  "
       << fmt("%.0f maps/s", m.value("maps_per_s", 0.0)) << "  " << fmt("%.1f MB/s", m.value("mb_per_s", 0.0))
       << "  " << latency(m) << "  flagged " << m.value("flagged", 0ULL) << balance(m);
     if (m.contains("accuracy"))
-      o << "\n  vs planted truth: agreement " << fmt("%.3f", m.at("accuracy").value("agreement", 0.0))
+      o << "\n  " << versus(m.at("accuracy")) << ": agreement " << fmt("%.3f", m.at("accuracy").value("agreement", 0.0))
         << "  KL(truth||found) " << fmt("%.5f", m.at("accuracy").value("kl_patterns", 0.0));
     o << sequential(m) << "\n";
   }
@@ -363,7 +372,7 @@ void picture_lines(std::ostream& o, const json& pictures) {
       << m.value("flagged", 0ULL) << balance(m);
     if (m.contains("accuracy")) {
       const json& a = m.at("accuracy");
-      o << "\n  vs planted truth: tp " << a.value("tp", 0ULL) << ", fp " << a.value("fp", 0ULL) << ", tn "
+      o << "\n  " << versus(a) << ": tp " << a.value("tp", 0ULL) << ", fp " << a.value("fp", 0ULL) << ", tn "
         << a.value("tn", 0ULL) << ", fn " << a.value("fn", 0ULL) << "  KL(truth||flags) "
         << fmt("%.5f", a.value("kl_flags", 0.0));
     }
@@ -379,7 +388,11 @@ std::string text_summary(const RunReport& r) {
   const bool pictures_only = r.pictures && v.n_wafers == 0 && p.wafers == 0;
   if (pictures_only) {
     o << "wafermill " << v.version << " (" << v.git_revision << ")  " << v.input_path
-      << ": maps and images, no traces\n";
+      << ": "
+      << (r.pictures->contains("maps") && r.pictures->contains("images") ? "maps and images"
+          : r.pictures->contains("maps")                                  ? "maps"
+                                                                          : "images")
+      << ", no traces\n";
     o << "parallel   P=" << p.ranks << " policy=" << p.policy << " backend=" << p.backend
       << "  T_par=" << fmt("%.3f s", p.wall_s) << "\n";
     if (r.sequential)
@@ -398,6 +411,12 @@ std::string text_summary(const RunReport& r) {
   o << "wafermill " << v.version << " (" << v.git_revision << ")  " << v.input_path << ": "
     << v.n_wafers << " wafers, " << v.n_samples << " samples, " << v.n_sensors << " sensors, "
     << v.n_steps << " steps\n";
+  if (v.n_wafers_one_sample > 0) {
+    o << "note: " << v.n_wafers_one_sample << " of " << v.n_wafers << " wafers ("
+      << fmt("%.1f %%", 100.0 * double(v.n_wafers_one_sample) / double(v.n_wafers))
+      << ") have one sample: their rms is |x|; std, skewness, kurtosis and slope are undefined "
+         "(NaN) (docs/METRICS.md)\n";
+  }
   o << "parallel   P=" << p.ranks << " policy=" << p.policy << " backend=" << p.backend
     << " io=" << p.io << "  T_par=" << fmt("%.3f s", p.wall_s) << "  "
     << fmt("%.0f wafers/s", p.wafers_per_s()) << "  " << fmt("%.1f MB/s", p.mb_per_s()) << "\n";

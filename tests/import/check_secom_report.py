@@ -17,6 +17,9 @@ def check(cond, what):
 check(inp["wafers"] == 1567 and inp["samples"] == 1567 and inp["sensors"] == 590,
       f"input shape {inp['wafers']} wafers x {inp['sensors']} sensors")
 check(par["wafers"] == 1567, "every wafer processed")
+check(inp.get("wafers_one_sample") == 1567,
+      f"wafers of one sample: {inp.get('wafers_one_sample')}, expected 1567 (std, skewness, "
+      "kurtosis and slope are undefined for them)")
 c = acc["confusion"]
 check(c["tp"] + c["fn"] == 104, f"labelled fails tp+fn = {c['tp'] + c['fn']}, expected 104")
 check(c["fp"] + c["tn"] == 1463, f"labelled passes fp+tn = {c['fp'] + c['tn']}, expected 1463")

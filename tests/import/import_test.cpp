@@ -349,5 +349,77 @@ TEST(ImportFiles, FilesMustAgreeOnColumns) {
   EXPECT_NE(import_error(o, dir).find("f.tsv: empty file"), std::string::npos);
 }
 
+// Tennessee Eastman: d00.dat is stored transposed (52 x 500) among files of 480 x 52. Here
+// 3 x 5 among files of 4 x 3: the error names the transposed file, not the next one.
+TEST(ImportFiles, TransposedFileIsNamedAndReadWithTranspose) {
+  ScratchDir dir("per_wafer_transposed");
+  ImportOptions o;
+  o.layout = Layout::file_per_wafer;
+  o.output = dir.file("out.h5");
+  o.inputs = {dir.write("d00.dat", "1 2 3 4 5\n10 20 30 40 50\n100 200 300 400 500\n"),
+              dir.write("d01.dat", "1 2 3\n4 5 6\n7 8 9\n10 11 12\n"),
+              dir.write("d02.dat", "1 2 3\n4 5 6\n7 8 9\n10 11 12\n")};
+  const std::string message = import_error(o, dir);
+  EXPECT_NE(message.find("d00.dat: 3 rows of 5 values, while 2 other files have 3 columns: "
+                         "this file looks stored transposed"),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find("--transpose-file d00.dat"), std::string::npos) << message;
+  EXPECT_EQ(message.find("d01.dat"), std::string::npos) << message;
+
+  o.transpose_files = {"d00.dat"};
+  const ImportSummary s = import_traces(o);
+  EXPECT_TRUE(s.notes.empty());
+  const auto r = read_back(o.output);
+  EXPECT_EQ(r.index.n_sensors, 3u);
+  EXPECT_EQ(r.index.offsets, (std::vector<std::uint64_t>{0, 5, 9, 13}));
+  EXPECT_EQ(r.at(0, 0), 1.0);    // sample 0 of d00: column 0
+  EXPECT_EQ(r.at(0, 2), 100.0);
+  EXPECT_EQ(r.at(4, 1), 50.0);   // sample 4 of d00: column 4
+  EXPECT_EQ(r.at(5, 0), 1.0);    // d01 as written
+  EXPECT_EQ(r.at(8, 2), 12.0);
+
+  // A transposed file whose row count is not the others' column count.
+  o.output = dir.file("out2.h5");
+  o.transpose_files = {"d00.dat", dir.write("d03.dat", "1 2\n3 4\n")};
+  o.inputs.push_back(dir.file("d03.dat"));
+  EXPECT_NE(import_error(o, dir).find("d03.dat: transposed file has 2 rows (sensors), expected 3"),
+            std::string::npos);
+}
+
+TEST(ImportFiles, LoneWideFileGetsANoteAndTransposeAllFlipsIt) {
+  ScratchDir dir("per_wafer_wide");
+  ImportOptions o;
+  o.layout = Layout::file_per_wafer;
+  o.output = dir.file("out.h5");
+  o.inputs = {dir.write("d00.dat", "1 2 3 4 5\n10 20 30 40 50\n")};
+  const ImportSummary wide = import_traces(o);
+  ASSERT_EQ(wide.notes.size(), 1u);
+  EXPECT_NE(wide.notes[0].find("d00.dat: 2 rows of 5 values read as samples x sensors"),
+            std::string::npos)
+      << wide.notes[0];
+  EXPECT_NE(wide.notes[0].find("--transpose"), std::string::npos);
+  o.force = true;
+  o.transpose_all = true;
+  const ImportSummary s = import_traces(o);
+  EXPECT_TRUE(s.notes.empty());
+  const auto r = read_back(o.output);
+  EXPECT_EQ(r.index.n_sensors, 2u);
+  EXPECT_EQ(r.index.offsets, (std::vector<std::uint64_t>{0, 5}));
+  EXPECT_EQ(r.at(3, 1), 40.0);
+}
+
+TEST(ImportOptionsTest, TransposeNeedsFilesPerWaferAndAnInputName) {
+  ScratchDir dir("transpose_options");
+  ImportOptions o = rows_options(dir, {dir.write("a.txt", "1 2\n")});
+  o.transpose_all = true;
+  EXPECT_THROW(o.validate(), UsageError);
+  o.layout = Layout::file_per_wafer;
+  o.transpose_all = false;
+  o.transpose_files = {"b.txt"};
+  EXPECT_THROW(import_traces(o), UsageError);
+  EXPECT_FALSE(std::filesystem::exists(o.output));
+}
+
 }  // namespace
 }  // namespace wafermill::import

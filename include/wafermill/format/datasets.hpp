@@ -16,6 +16,13 @@ namespace wafermill::format {
 /// when the file has no such dataset. @throws InputError if it exists but is not numeric.
 std::optional<std::vector<std::uint8_t>> read_wafer_labels(const TraceIndex& index);
 
+/// @brief /wafers/<name> of `path` as strings, or nullopt when the file has no such dataset.
+/// @throws InputError naming file and dataset when it is not a 1-D string dataset of `n`
+/// entries.
+std::optional<std::vector<std::string>> read_wafer_strings(const std::string& path,
+                                                           const std::string& name,
+                                                           std::uint64_t n);
+
 /// @brief A whole uint64 dataset of an output file and its dims.
 /// @throws InputError naming file and dataset when absent or not an unsigned integer type.
 std::vector<std::uint64_t> read_u64_dataset(const std::string& path, const std::string& dataset,

@@ -42,7 +42,8 @@ class FeatureFileWriter {
                            std::span<const double> values);
   /// @brief Reads back /features/values rows (for the scoring pass).
   void read_features(std::uint64_t first_wafer, std::uint64_t n, std::span<double> out);
-  /// @brief Copies every /wafers/* dataset of the input (bounded chunks).
+  /// @brief Copies every /wafers/* dataset of the input (bounded chunks) to /input/wafers/
+  /// and, as before, to /wafers/ (score and flag renamed input_score, input_flag).
   void copy_wafer_fields(const TraceIndex& input);
   /// @brief Writes /wafers/score (double) and /wafers/flag (uint8) in full.
   void write_scores(std::span<const double> score, std::span<const std::uint8_t> flag);

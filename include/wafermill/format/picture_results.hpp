@@ -72,10 +72,15 @@ class PictureFileWriter {
 
   /// @brief The temporary path the file is written under.
   const std::string& temp_path() const;
-  /// @brief Writes the file with `attributes` (string name/value pairs) on its root and
-  /// renames it into place. @throws InputError when it cannot be created or renamed.
+  /// @brief Writes the file with `attributes` (string name/value pairs) and
+  /// `int_attributes` (int64) on its root, copies the /wafers/* metadata of `input_path` to
+  /// /input/wafers/ (input_wafers.hpp), and renames it into place.
+  /// @throws InputError when it cannot be created or renamed, or the input's /wafers is not
+  /// a group of 1-D numbers or strings.
   void write_and_commit(const PictureResults& results,
-                        const std::vector<std::pair<std::string, std::string>>& attributes);
+                        const std::vector<std::pair<std::string, std::string>>& attributes,
+                        const std::vector<std::pair<std::string, std::int64_t>>& int_attributes,
+                        const std::string& input_path);
 
  private:
   struct Output;

@@ -46,6 +46,11 @@ struct ImportOptions {
   TimestampType timestamp_type = TimestampType::unix_seconds;
   /// trace_per_row: accept rows of different lengths (else a ragged row is an error).
   bool ragged = false;
+  /// file_per_wafer (--transpose, --transpose-file): files stored transposed (rows are sensors, columns samples), read
+  /// column by column. transpose_all: every file; else the files named in transpose_files
+  /// (each matched by the path as given or by its file name).
+  bool transpose_all = false;
+  std::vector<std::string> transpose_files;
   bool float32 = false;  ///< store float32 samples (default float64, exact for text)
   int gzip_level = 0;    ///< 1-9: shuffle + deflate on /traces/values
   std::uint64_t buffer_bytes = 16ULL << 20;  ///< sample rows held before a write
@@ -53,6 +58,8 @@ struct ImportOptions {
 
   /// @brief Checks combinations. @throws UsageError naming the conflicting options.
   void validate() const;
+  /// @brief Whether the file at `path` is to be read transposed.
+  bool transposed(const std::string& path) const;
 };
 
 /// @brief Defaults of a named data set: "ucr" (UCR archive TSV: trace-per-row, class in the
@@ -72,6 +79,9 @@ struct ImportSummary {
   bool has_timestamps = false;
   std::uint64_t n_files = 0;  ///< data files read
   std::uint64_t output_bytes = 0;
+  /// Things worth a look that are not errors (e.g. every file has fewer rows than columns,
+  /// as a transposed file would).
+  std::vector<std::string> notes;
 };
 
 /// @brief Runs the import described by `options`.

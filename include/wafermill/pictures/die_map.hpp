@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 #include <span>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -68,6 +69,11 @@ inline constexpr int kMapPatterns = 9;
 /// @brief "none", "centre", "donut", "edge-local", "edge-ring", "local", "near-full",
 /// "random", "scratch". @throws std::out_of_range for a value above 8.
 std::string_view pattern_name(MapPattern p);
+
+/// @brief The pattern a label names: a pattern_name, or a WM-811K failure type ("Center",
+/// "Donut", "Edge-Loc", "Edge-Ring", "Loc", "Near-full", "Random", "Scratch", "none"), case
+/// ignored; nullopt for anything else (an unlabelled or unknown map).
+std::optional<MapPattern> pattern_from_label(std::string_view label);
 
 /// @brief Names the pattern of a map from its features with the fixed rules of
 /// docs/PICTURES.md (a transparent baseline, not a trained classifier).

@@ -111,6 +111,9 @@ struct Provenance {
   std::uint64_t input_bytes = 0;
   std::string input_fingerprint;   ///< hash of size, mtime and the index (docs/METRICS.md)
   std::uint64_t n_wafers = 0, n_samples = 0, n_sensors = 0, n_steps = 0;
+  /// Wafers of exactly one sample (UCI SECOM imported one row per wafer): their rms is |x|
+  /// and std, skewness, kurtosis and slope are undefined (docs/METRICS.md).
+  std::uint64_t n_wafers_one_sample = 0;
 };
 
 /// @brief The whole report.
