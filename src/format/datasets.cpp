@@ -29,6 +29,13 @@ h5::Dataset open_path(const h5::File& file, const std::string& dataset) {
 }  // namespace
 
 std::optional<std::vector<std::uint8_t>> read_wafer_labels(const TraceIndex& index) {
+  return read_wafer_labels(index, 0, index.n_wafers);
+}
+
+std::optional<std::vector<std::uint8_t>> read_wafer_labels(const TraceIndex& index, std::uint64_t first,
+                                                           std::uint64_t n) {
+  if (first + n > index.n_wafers)
+    throw std::invalid_argument("read_wafer_labels: wafers beyond n_wafers");
   const h5::File file = h5::File::open_read(index.path);
   if (!file.has_group("wafers")) return std::nullopt;
   const h5::Group wafers = file.open_group("wafers");
@@ -41,7 +48,8 @@ std::optional<std::vector<std::uint8_t>> read_wafer_labels(const TraceIndex& ind
   if (dims.size() != 1 || dims[0] != index.n_wafers)
     throw InputError(index.path + ": /wafers/label must have n_wafers = " +
                      std::to_string(index.n_wafers) + " elements");
-  const std::vector<double> values = d.read_all<double>();
+  std::vector<double> values(n);
+  if (n > 0) d.read(std::span<double>(values), {first}, {n});
   std::vector<std::uint8_t> labels(values.size());
   for (std::size_t i = 0; i < values.size(); ++i) labels[i] = values[i] != 0.0 ? 1 : 0;
   return labels;

@@ -3,6 +3,7 @@
 #include "wafermill/format/feature_file.hpp"
 
 #include <algorithm>
+#include <optional>
 
 #include "wafermill/error.hpp"
 #include "wafermill/format/atomic_output.hpp"
@@ -11,19 +12,6 @@
 
 namespace wafermill::format {
 namespace {
-
-/// Target size of one chunk of /features/*: large enough for few index entries, small enough
-/// that writing one block of wafers touches few chunks.
-constexpr std::uint64_t kTargetChunkBytes = 1ULL << 20;
-
-/// Chunk of a [W, inner...] dataset: whole inner dims, enough rows for ~kTargetChunkBytes.
-std::vector<std::uint64_t> row_chunk(const std::vector<std::uint64_t>& dims) {
-  std::uint64_t row_bytes = 8;
-  for (std::size_t i = 1; i < dims.size(); ++i) row_bytes *= std::max<std::uint64_t>(dims[i], 1);
-  std::vector<std::uint64_t> chunk = dims;
-  chunk[0] = std::max<std::uint64_t>(1, kTargetChunkBytes / row_bytes);
-  return chunk;
-}
 
 void check_count(const std::string& file, const std::string& what, std::size_t have,
                  std::uint64_t want) {
@@ -36,51 +24,90 @@ void check_count(const std::string& file, const std::string& what, std::size_t h
 }  // namespace
 
 struct FeatureFileWriter::Handles {
-  explicit Handles(const std::string& final_path, bool force) : out(final_path, force) {}
   // Declaration order is destruction order reversed: datasets close before groups, groups
-  // before the file, and the temporary file is removed last.
-  AtomicOutput out;
+  // before the file, and the temporary file is removed last (rank 0 owns it).
+  std::optional<AtomicOutput> out;
   h5::File file;
   h5::Group features;
   h5::Group wafers;
   h5::Group summary;
   h5::Dataset values;
   h5::Dataset by_step;
+  h5::Dataset score;
+  h5::Dataset flag;
 };
 
 FeatureFileWriter::FeatureFileWriter(std::string final_path, const FeatureFileLayout& layout,
-                                     bool force)
-    : h_(std::make_unique<Handles>(final_path, force)),
+                                     bool force, MPI_Comm comm)
+    : h_(std::make_unique<Handles>()),
       final_path_(std::move(final_path)),
-      temp_path_(h_->out.temp_path()),
-      layout_(layout) {
+      layout_(layout),
+      comm_(comm) {
+  if (comm_ != MPI_COMM_NULL) MPI_Comm_rank(comm_, &rank_);
+  if (rank_ == 0) {
+    h_->out.emplace(final_path_, force);
+    temp_path_ = h_->out->temp_path();
+  }
+  if (comm_ != MPI_COMM_NULL) {
+    int len = static_cast<int>(temp_path_.size());
+    MPI_Bcast(&len, 1, MPI_INT, 0, comm_);
+    temp_path_.resize(static_cast<std::size_t>(len));
+    MPI_Bcast(temp_path_.data(), len, MPI_CHAR, 0, comm_);
+  }
   const std::uint64_t W = layout.n_wafers;
   const std::uint64_t S = layout.sensor_names.size();
   const std::uint64_t F = layout.feature_names.size();
   const std::uint64_t K = layout.n_steps;
   try {
-    h_->file = h5::File::create(temp_path_, h5::CreateMode::exclusive);
+    h_->file = comm_ != MPI_COMM_NULL
+                   ? h5::File::create_mpio(temp_path_, comm_, h5::CreateMode::exclusive)
+                   : h5::File::create(temp_path_, h5::CreateMode::exclusive);
   } catch (const HdfError& e) {
     throw InputError(final_path_ + ": cannot create the output file " + temp_path_ + ": " +
                      e.what());
   }
-  h_->file.write_string_attribute("format", "wafermill features v1");
+  // Contiguous rows, no fill: every row is written once by the rank that computed it; a
+  // contiguous row is one file extent, so independent writes of two ranks never share a
+  // chunk or need a read-modify-write.
+  h5::DatasetOptions rows;
+  rows.no_fill = true;
   h_->features = h_->file.create_group("features");
   h_->wafers = h_->file.create_group("wafers");
   h_->summary = h_->file.create_group("summary");
-  const std::vector<std::uint64_t> dims{W, S, F};
-  h_->values =
-      h_->features.create_dataset("values", h5::Elem::f64, dims, {.chunk = row_chunk(dims)});
-  if (K > 0) {
-    const std::vector<std::uint64_t> step_dims{W, K, S, F};
-    h_->by_step = h_->features.create_dataset("by_step", h5::Elem::f64, step_dims,
-                                              {.chunk = row_chunk(step_dims)});
-  }
-  h_->features.write_string_dataset("names", layout.feature_names);
-  h_->features.write_string_dataset("sensor_names", layout.sensor_names);
+  h_->values = h_->features.create_dataset("values", h5::Elem::f64, {W, S, F}, rows);
+  if (K > 0) h_->by_step = h_->features.create_dataset("by_step", h5::Elem::f64, {W, K, S, F}, rows);
+  h_->score = h_->wafers.create_dataset("score", h5::Elem::f64, {W}, rows);
+  h_->flag = h_->wafers.create_dataset("flag", h5::Elem::u8, {W}, rows);
 }
 
 FeatureFileWriter::~FeatureFileWriter() = default;  // Handles closes, AtomicOutput removes
+
+void FeatureFileWriter::phase2_only(const char* what) const {
+  if (rows_open_ || rank_ != 0)
+    throw std::logic_error(std::string("FeatureFileWriter::") + what +
+                           ": rank 0 only, after finish_rows()");
+}
+
+void FeatureFileWriter::finish_rows() {
+  if (!rows_open_) return;
+  h_->flag = h5::Dataset();
+  h_->score = h5::Dataset();
+  h_->by_step = h5::Dataset();
+  h_->values = h5::Dataset();
+  h_->summary = h5::Group();
+  h_->wafers = h5::Group();
+  h_->features = h5::Group();
+  h_->file.close();  // collective under MPI-IO
+  rows_open_ = false;
+  if (rank_ != 0) return;
+  h_->file = h5::File::open_read_write(temp_path_);
+  h_->features = h_->file.open_group("features");
+  h_->wafers = h_->file.open_group("wafers");
+  h_->summary = h_->file.open_group("summary");
+  h_->file.write_string_attribute("format", "wafermill features v1");
+  h_->features.write_string_dataset("names", layout_.feature_names);
+  h_->features.write_string_dataset("sensor_names", layout_.sensor_names);
+}
 
 void FeatureFileWriter::write_features(std::uint64_t first_wafer, std::uint64_t n,
                                        std::span<const double> values) {
@@ -109,6 +136,7 @@ void FeatureFileWriter::read_features(std::uint64_t first_wafer, std::uint64_t n
 }
 
 void FeatureFileWriter::copy_wafer_fields(const TraceIndex& input) {
+  phase2_only("copy_wafer_fields");
   if (input.n_wafers != layout_.n_wafers) {
     throw std::invalid_argument("copy_wafer_fields: input has a different number of wafers");
   }
@@ -117,17 +145,18 @@ void FeatureFileWriter::copy_wafer_fields(const TraceIndex& input) {
   copy_input_wafers(input.path, h_->file, &h_->wafers);
 }
 
-void FeatureFileWriter::write_scores(std::span<const double> score,
+void FeatureFileWriter::write_scores(std::uint64_t first_wafer, std::span<const double> score,
                                      std::span<const std::uint8_t> flag) {
-  const std::uint64_t W = layout_.n_wafers;
-  check_count(final_path_, "/wafers/score", score.size(), W);
-  check_count(final_path_, "/wafers/flag", flag.size(), W);
-  h_->wafers.create_dataset("score", h5::Elem::f64, {W}).write_all(score);
-  h_->wafers.create_dataset("flag", h5::Elem::u8, {W}).write_all(flag);
+  check_count(final_path_, "/wafers/flag", flag.size(), score.size());
+  if (first_wafer + score.size() > layout_.n_wafers)
+    throw std::invalid_argument(final_path_ + ": /wafers/score: rows beyond n_wafers");
+  h_->score.write(score, {first_wafer}, {score.size()});
+  h_->flag.write(flag, {first_wafer}, {flag.size()});
 }
 
 void FeatureFileWriter::write_summary(const std::string& name, std::span<const double> values,
                                       const std::vector<std::uint64_t>& dims) {
+  phase2_only("write_summary");
   std::uint64_t n = 1;
   for (auto d : dims) n *= d;
   check_count(final_path_, "/summary/" + name, values.size(), n);
@@ -137,6 +166,7 @@ void FeatureFileWriter::write_summary(const std::string& name, std::span<const d
 void FeatureFileWriter::write_summary_u64(const std::string& name,
                                           std::span<const std::uint64_t> values,
                                           const std::vector<std::uint64_t>& dims) {
+  phase2_only("write_summary_u64");
   std::uint64_t n = 1;
   for (auto d : dims) n *= d;
   check_count(final_path_, "/summary/" + name, values.size(), n);
@@ -144,26 +174,28 @@ void FeatureFileWriter::write_summary_u64(const std::string& name,
 }
 
 void FeatureFileWriter::write_pictures(const PictureResults& results) {
+  phase2_only("write_pictures");
   write_picture_results(h_->file, results);
 }
 
 void FeatureFileWriter::set_attribute(const std::string& name, const std::string& value) {
+  phase2_only("set_attribute");
   h_->file.write_string_attribute(name, value);
 }
 
 void FeatureFileWriter::set_attribute(const std::string& name, std::int64_t value) {
+  phase2_only("set_attribute");
   h_->file.write_int_attribute(name, value);
 }
 
 void FeatureFileWriter::commit() {
   if (committed_) return;
-  h_->by_step = h5::Dataset();
-  h_->values = h5::Dataset();
+  phase2_only("commit");
   h_->summary = h5::Group();
   h_->wafers = h5::Group();
   h_->features = h5::Group();
   h_->file.close();
-  h_->out.commit();
+  h_->out->commit();
   committed_ = true;
 }
 

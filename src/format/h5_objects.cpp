@@ -84,6 +84,8 @@ Handle creation_plist(const std::vector<std::uint64_t>& dims, const DatasetOptio
                       const std::string& file, const std::string& object) {
   Handle dcpl(check_id(H5Pcreate(H5P_DATASET_CREATE), file, object, "H5Pcreate"),
               HandleKind::plist);
+  if (options.no_fill)
+    check(H5Pset_fill_time(dcpl.id(), H5D_FILL_TIME_NEVER), file, object, "H5Pset_fill_time");
   // A dataset without elements cannot be chunked with fixed max dims; it stays contiguous.
   if (options.chunk.empty() || product(dims) == 0) return dcpl;
   if (options.chunk.size() != dims.size()) reject(file, object, "chunk rank differs from rank");
@@ -449,6 +451,20 @@ File File::create(const std::string& path, CreateMode mode) {
     if (lock_failed(stack)) what += kLockingHint;
     throw HdfError(path, "", path + ": " + what + "; HDF5 error stack:" + stack);
   }
+  return File(Handle(id, HandleKind::file), path, "/");
+}
+
+File File::create_mpio(const std::string& path, MPI_Comm comm, CreateMode mode) {
+  initialize();
+  Handle fapl(check_id(H5Pcreate(H5P_FILE_ACCESS), path, "", "H5Pcreate"), HandleKind::plist);
+  check(H5Pset_fapl_mpio(fapl.id(), comm, MPI_INFO_NULL), path, "", "H5Pset_fapl_mpio");
+  check(H5Pset_libver_bounds(fapl.id(), H5F_LIBVER_V110, H5F_LIBVER_V110), path, "",
+        "H5Pset_libver_bounds");
+  const unsigned flags = mode == CreateMode::truncate ? H5F_ACC_TRUNC : H5F_ACC_EXCL;
+  const hid_t id = H5Fcreate(path.c_str(), flags, H5P_DEFAULT, fapl.id());
+  if (id < 0)
+    throw HdfError(path, "", path + ": cannot create (MPI-IO): H5Fcreate failed; HDF5 error stack:" +
+                                 error_stack());
   return File(Handle(id, HandleKind::file), path, "/");
 }
 

@@ -8,6 +8,13 @@
 
 namespace wafermill::job {
 
+Collector::Collector(format::FeatureFileWriter& writer, const features::FeatureLayout& layout,
+                     std::size_t histogram_bins, Progress* progress, double& busy_s,
+                     ResultStore* store)
+    : writer_(writer), fleet_(layout.n_sensors),
+      columns_(layout.n_sensors * layout.features.size(), histogram_bins), progress_(progress),
+      busy_s_(busy_s), store_(store) {}
+
 void Collector::accept(BatchResult& batch) {
   metrics::ScopedTimer t(busy_s_);
   // Stored first: a block counts as done only once it would survive a crash. A store that
@@ -15,8 +22,6 @@ void Collector::accept(BatchResult& batch) {
   if (store_ != nullptr) {
     try {
       store_->put(batch);
-      kept_ += batch.n_blocks;
-      set_blocks_kept(kept_);
     } catch (const std::runtime_error& e) {
       store_unwritable(store_->dir(), e.what());
       store_ = nullptr;
@@ -24,14 +29,15 @@ void Collector::accept(BatchResult& batch) {
   }
   write(batch);
   computed_ += batch.n_blocks;
+  // The count the SIGTERM message gives: this rank's (rank 0's) stored blocks.
+  if (store_ != nullptr) set_blocks_kept(computed_ + reused_);
 }
 
 void Collector::accept_reused(BatchResult& batch) {
   metrics::ScopedTimer t(busy_s_);
   write(batch);
   reused_ += batch.n_blocks;
-  kept_ += batch.n_blocks;
-  set_blocks_kept(kept_);
+  if (store_ != nullptr) set_blocks_kept(computed_ + reused_);
 }
 
 void Collector::write(BatchResult& batch) {
@@ -40,12 +46,17 @@ void Collector::write(BatchResult& batch) {
   if (b.layout.n_steps > 0) writer_.write_step_features(b.first_wafer, b.n_wafers, b.by_step);
   const std::size_t s = b.layout.n_sensors;
   for (std::uint64_t i = 0; i < batch.n_blocks; ++i) {
-    reducer_.set_block(batch.first_block + i,
-                       std::span<const reduce::Moments>(batch.partials).subspan(i * s, s));
-    keys_[batch.first_block + i] = batch.keys[i];
+    fleet_.add_block(std::span<const reduce::Moments>(batch.partials).subspan(i * s, s));
+    keys_.emplace_back(batch.first_block + i, batch.keys[i]);
   }
-  std::copy(batch.latency_s.begin(), batch.latency_s.end(), latency_s_.begin() + b.first_wafer);
-  progress_.add(b.n_wafers);
+  columns_.add(b.values, b.n_wafers);
+  for (double l : batch.latency_s) latency_.add(l);
+  if (!ranges_.empty() && ranges_.back().second == b.first_wafer)
+    ranges_.back().second += b.n_wafers;
+  else
+    ranges_.emplace_back(b.first_wafer, b.first_wafer + b.n_wafers);
+  wafers_ += b.n_wafers;
+  if (progress_ != nullptr) progress_->add(b.n_wafers);
 }
 
 }  // namespace wafermill::job

@@ -1,14 +1,18 @@
-// Rank 0's sink: writes each batch's features as it arrives, stores its block partials for
-// the block-ordered reduction, keeps per-wafer latencies and drives the progress display; puts
-// each computed batch into the result store before counting it done.
+// Every rank's sink (docs/SCALING.md): the batches this rank computed (or read back from the
+// result store) go into the output as its own rows, into the store (the rank that computed a
+// block keeps it), and into O(columns) partial statistics — block partials of the sensor
+// moments, exact column sums, a latency sketch — that are reduced over the ranks at the end.
+// Nothing per wafer crosses ranks. Private to job/.
 #pragma once
 
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "progress.hpp"
 #include "result_store.hpp"
 #include "wafermill/format/feature_file.hpp"
+#include "wafermill/metrics/latency_sketch.hpp"
 #include "wafermill/reduce/fleet.hpp"
 #include "worker.hpp"
 
@@ -16,40 +20,43 @@ namespace wafermill::job {
 
 class Collector : public ResultSink {
  public:
-  /// `store` may be null (no result store).
-  Collector(format::FeatureFileWriter& writer, reduce::BlockReducer& reducer,
-            std::uint64_t n_wafers, std::uint64_t n_blocks, Progress& progress, double& busy_s,
-            ResultStore* store)
-      : writer_(writer), reducer_(reducer), latency_s_(n_wafers, 0.0), keys_(n_blocks, 0),
-        progress_(progress), busy_s_(busy_s), store_(store) {}
+  /// `store` may be null (no result store); `progress` may be null (ranks above 0).
+  Collector(format::FeatureFileWriter& writer, const features::FeatureLayout& layout,
+            std::size_t histogram_bins, Progress* progress, double& busy_s, ResultStore* store);
 
-  /// A computed batch: into the store, then into the output.
+  /// A computed batch: into the store, then into the output and the partials.
   void accept(BatchResult& batch) override;
-  /// A batch read back from the store: into the output only.
+  /// A batch read back from the store: into the output and the partials only.
   void accept_reused(BatchResult& batch);
 
-  bool complete() const { return reducer_.complete(); }
-  const std::vector<double>& latencies() const { return latency_s_; }
-  /// Store key of every block received so far (0 for the others).
-  const std::vector<std::uint64_t>& keys() const { return keys_; }
+  /// The sensor moments' block partials of this rank's blocks.
+  const reduce::FleetMoments& fleet() const { return fleet_; }
+  /// This rank's column sums (pass 1 of the scoring pass).
+  reduce::FeatureColumnStats& columns() { return columns_; }
+  /// This rank's per-wafer latencies.
+  metrics::LatencySketch& latencies() { return latency_; }
+  /// The wafer ranges [first, end) whose rows this rank wrote, in the order written.
+  const std::vector<std::pair<std::uint64_t, std::uint64_t>>& wafer_ranges() const { return ranges_; }
+  /// (block, store key) of every block this rank wrote.
+  const std::vector<std::pair<std::uint64_t, std::uint64_t>>& keys() const { return keys_; }
   std::uint64_t blocks_computed() const { return computed_; }
   std::uint64_t blocks_reused() const { return reused_; }
   std::uint64_t blocks_done() const { return computed_ + reused_; }
-  /// Blocks the result store holds for --resume (reused or stored by this run).
-  std::uint64_t blocks_kept() const { return kept_; }
+  std::uint64_t wafers_done() const { return wafers_; }
   /// False once a write failed: the run goes on without the store.
   bool storing() const { return store_ != nullptr; }
 
  private:
   void write(BatchResult& batch);
   format::FeatureFileWriter& writer_;
-  reduce::BlockReducer& reducer_;
-  std::vector<double> latency_s_;
-  std::vector<std::uint64_t> keys_;
-  Progress& progress_;
+  reduce::FleetMoments fleet_;
+  reduce::FeatureColumnStats columns_;
+  metrics::LatencySketch latency_;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> ranges_, keys_;
+  Progress* progress_;
   double& busy_s_;
   ResultStore* store_;
-  std::uint64_t computed_ = 0, reused_ = 0, kept_ = 0;
+  std::uint64_t computed_ = 0, reused_ = 0, wafers_ = 0;
 };
 
 }  // namespace wafermill::job

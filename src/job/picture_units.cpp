@@ -98,8 +98,8 @@ bool for_each_unit(MPI_Comm comm, const partition::PartitionPolicy& policy,
       MPI_Status st;
       MPI_Iprobe(MPI_ANY_SOURCE, kTagPictureHeartbeat, comm, &flag, &st);
       if (flag) {
-        std::uint64_t u[2];
-        MPI_Recv(u, 2, MPI_UINT64_T, st.MPI_SOURCE, kTagPictureHeartbeat, comm, MPI_STATUS_IGNORE);
+        std::uint64_t u[3];  // the unit, and wafers done (unused here)
+        MPI_Recv(u, 3, MPI_UINT64_T, st.MPI_SOURCE, kTagPictureHeartbeat, comm, MPI_STATUS_IGNORE);
         workers.heard(st.MPI_SOURCE);
         workers.holds(st.MPI_SOURCE, WorkUnit{u[0], u[1]});
         any = true;

@@ -59,18 +59,6 @@ void sleepy_barrier(MPI_Comm comm) {
   }
 }
 
-// A broadcast from rank 0 that sleeps while it waits, like sleepy_barrier.
-void sleepy_bcast(int& value, MPI_Comm comm) {
-  MPI_Request req;
-  MPI_Ibcast(&value, 1, MPI_INT, 0, comm, &req);
-  int done = 0;
-  while (true) {
-    MPI_Test(&req, &done, MPI_STATUS_IGNORE);
-    if (done) return;
-    ::usleep(200);
-  }
-}
-
 // Removes `<output>.tmp.<pid>` files other than `keep`: a run killed with SIGKILL (no chance to
 // unlink) leaves its temporary output behind, and --resume is the rerun that cleans up.
 void remove_stale_output_temporaries(const std::string& output, const std::string& keep) {
@@ -122,13 +110,15 @@ struct LocalRun {
   format::TraceIndex index;
   WorkerStats stats;
   std::string backend;
-  // Rank 0 only:
-  std::vector<double> latencies;
+  // Reduced over the ranks (every rank has them):
+  metrics::LatencySummary latency;
   ScoringResult scoring;
+  std::uint64_t blocks_reused_all = 0, blocks_computed_all = 0;
+  // Rank 0 only:
   double wall_s = 0.0, index_s = 0.0, scoring_s = 0.0;
+  double serial_s = 0.0;  // rank 0's work no other rank overlaps (docs/SCALING.md)
   std::optional<double> gpu_utilisation;       // E_GPU, percent (rank 0's node)
   std::optional<double> kernel_busy_fraction;  // rank 0's device busy / wall
-  std::uint64_t blocks_reused = 0, blocks_computed = 0;
   bool stopped = false;      // every rank: the run stopped before every block was done
   std::string stop_message;  // rank 0: what to tell the user
 };
@@ -142,19 +132,14 @@ format::FeatureFileLayout output_layout(const format::TraceIndex& index, const J
   return l;
 }
 
-// Rank 0 reads the index and creates the output; bad input is broadcast so every rank throws
-// the same CollectiveInputError.
-std::unique_ptr<format::FeatureFileWriter> open_input_and_output(const JobConfig& config,
-                                                                 const Team& team, LocalRun& run) {
-  std::unique_ptr<format::FeatureFileWriter> writer;
+// Rank 0 reads the index; bad input is broadcast so every rank throws the same
+// CollectiveInputError. Then every rank has the index.
+void read_index_everywhere(const JobConfig& config, const Team& team, LocalRun& run) {
   std::string error;
   if (team.rank == 0) {
     metrics::Stopwatch watch;
     try {
       run.index = format::read_trace_index(config.input);
-      writer = std::make_unique<format::FeatureFileWriter>(config.output,
-                                                           output_layout(run.index, config),
-                                                           config.force);
     } catch (const InputError& e) {
       error = e.what();
       if (error.empty()) error = "bad input";
@@ -163,7 +148,7 @@ std::unique_ptr<format::FeatureFileWriter> open_input_and_output(const JobConfig
   }
   if (!team.mpi()) {
     if (!error.empty()) throw CollectiveInputError(error);
-    return writer;
+    return;
   }
   std::uint64_t len = error.size();
   MPI_Bcast(&len, 1, MPI_UINT64_T, 0, team.comm);
@@ -183,7 +168,6 @@ std::unique_ptr<format::FeatureFileWriter> open_input_and_output(const JobConfig
     MPI_Bcast(bytes.data() + off, piece, MPI_CHAR, 0, team.comm);
   }
   if (team.rank != 0) run.index = format::TraceIndex::deserialize(bytes);
-  return writer;
 }
 
 // Every rank must agree that the backend exists before any starts working.
@@ -203,16 +187,24 @@ std::unique_ptr<features::FeatureBackend> make_backend_everywhere(const JobConfi
   return backend;
 }
 
+std::uint64_t sum_over(const Team& team, std::uint64_t v) {
+  if (team.mpi()) MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_UINT64_T, MPI_SUM, team.comm);
+  return v;
+}
+
 // `pictures`: rank 0's results of the picture pass, written into the same output.
 LocalRun execute(const JobConfig& config, const Team& team, const std::string& policy_name,
                  const format::PictureResults* pictures, const StopRequest& stop) {
   LocalRun run;
   if (team.mpi()) MPI_Barrier(team.comm);
   metrics::Stopwatch wall;
-  auto writer = open_input_and_output(config, team, run);
-  std::unique_ptr<TempOutputGuard> guard;
-  if (writer) guard = std::make_unique<TempOutputGuard>(writer->temp_path());
+  read_index_everywhere(config, team, run);
   const format::TraceIndex& index = run.index;
+  // Every rank opens the output together and writes its own rows into it.
+  format::FeatureFileWriter writer(config.output, output_layout(index, config), config.force,
+                                   team.mpi() ? team.comm : MPI_COMM_NULL);
+  std::unique_ptr<TempOutputGuard> guard;
+  if (team.rank == 0) guard = std::make_unique<TempOutputGuard>(writer.temp_path());
 
   features::FeatureLayout layout;
   layout.n_sensors = index.n_sensors;
@@ -253,37 +245,36 @@ LocalRun execute(const JobConfig& config, const Team& team, const std::string& p
   const auto start_unit = [&faults, &units_started] { faults.at_unit_start(units_started++); };
   // Workers beat at a quarter of the timeout, so one late beat is no false alarm.
   const double rank_timeout = team.mpi() ? config.rank_timeout_s : 0.0;
-  int outcome = 0;  // broadcast by rank 0 at the end: 0 complete, 1 stopped early
+
+  // Every rank: its store (the rank that computes a block keeps it), its collector, its worker.
+  std::unique_ptr<ResultStore> store;
+  if (!store_dir.empty()) store = std::make_unique<ResultStore>(store_dir, plan, layout);
+  if (team.rank == 0 && config.resume) remove_stale_output_temporaries(config.output, writer.temp_path());
+  Progress progress(index.n_wafers, config.progress_interval_s, team.rank == 0 && !config.quiet);
+  Collector collector(writer, layout, config.histogram_bins, team.rank == 0 ? &progress : nullptr,
+                      stats.reduce_s, store.get());
+  Worker worker(index, config, plan, reader, *backend, collector);
+  worker.set_key_digest(digest);
+  worker.set_stop(&stop);
 
   if (team.rank == 0) {
-    reduce::BlockReducer reducer(plan.n_blocks(), index.n_sensors);
-    Progress progress(index.n_wafers, config.progress_interval_s, !config.quiet);
-    std::unique_ptr<ResultStore> store;
-    if (!store_dir.empty()) store = std::make_unique<ResultStore>(store_dir, plan, layout);
-    if (config.resume) remove_stale_output_temporaries(config.output, writer->temp_path());
-    Collector collector(*writer, reducer, index.n_wafers, plan.n_blocks(), progress,
-                        stats.reduce_s, store.get());
     auto dispenser = policy->dispenser(plan, team.size);
-    Worker worker(index, config, plan, reader, *backend, collector);
-    worker.set_key_digest(digest);
-    worker.set_stop(&stop);
     // Armed for the work phase only: the scoring pass and the baseline may legitimately run
     // longer than the timeout without a beat.
     auto watchdog = std::make_unique<SelfWatchdog>(team.comm, 0, rank_timeout, &plan, hint);
     SelfWatchdog& self = *watchdog;
     self.holds({}, "in the resume pass");
     std::vector<std::uint8_t> reused;
-    if (config.resume)
-      reused = resume_from_store(team.comm, 0, team.size, plan, worker, store.get(), &collector,
+    if (config.resume && store)
+      reused = resume_from_store(team.comm, 0, team.size, plan, worker, *store, collector,
                                  [&self] { self.beat(); }, config.quiet);
     worker.set_reused(reused.empty() ? nullptr : &reused);
 
     WorkerWatch watch(team.size, rank_timeout, plan, hint);
     std::unique_ptr<Coordinator> coordinator;
     if (team.mpi())
-      coordinator = std::make_unique<Coordinator>(team.comm, collector, layout,
-                                                  policy->dynamic() ? dispenser.get() : nullptr,
-                                                  stop, watch, self);
+      coordinator = std::make_unique<Coordinator>(team.comm, policy->dynamic() ? dispenser.get() : nullptr,
+                                                  stop, watch, self, progress);
     const auto poll = [&coordinator, &self] {
       if (coordinator)
         coordinator->poll();
@@ -303,58 +294,17 @@ LocalRun execute(const JobConfig& config, const Team& team, const std::string& p
     coordinator.reset();
     watchdog.reset();
     progress.finish();
-    stats = worker.stats() + stats;
-    run.blocks_reused = collector.blocks_reused();
-    run.blocks_computed = collector.blocks_computed();
-
-    if (collector.complete()) {
-      metrics::Stopwatch scoring;
-      run.scoring = score_and_summarise(*writer, index, config, reducer);
-      writer->copy_wafer_fields(index);
-      if (pictures) writer->write_pictures(*pictures);
-      writer->set_attribute("wafermill_version", std::string(WAFERMILL_VERSION));
-      writer->set_attribute("git_revision", std::string(WAFERMILL_GIT_REVISION));
-      writer->set_attribute("configuration", config.to_json().dump());
-      writer->set_attribute("ranks", static_cast<std::int64_t>(team.size));
-      writer->set_attribute("policy", policy_name);
-      writer->set_attribute("backend", run.backend);
-      writer->set_attribute("input", config.input);
-      writer->commit();
-      // The store now holds exactly this run's blocks: older versions of a block (the last,
-      // partial block of an input that has since grown) go.
-      if (store && collector.storing()) store->prune(collector.keys());
-      run.scoring_s = scoring.elapsed();
-      stats.reduce_s += run.scoring_s;
-      run.latencies = collector.latencies();
-    } else {
-      outcome = 1;
-      run.stopped = true;
-      run.stop_message =
-          "stopped early by " + (stop.requested() ? stop.reason() : std::string("a rank's stop request")) +
-          " after " + std::to_string(collector.blocks_done()) + " of " +
-          std::to_string(plan.n_blocks()) + " blocks; no output was written. " + hint;
-      writer.reset();  // removes the temporary output
-    }
-    run.wall_s = wall.elapsed();
-    if (gpu_sampler) {
-      if (auto u = gpu_sampler->stop()) run.gpu_utilisation = 100.0 * u->e_gpu;
-      if (run.wall_s > 0) run.kernel_busy_fraction = backend->busy_seconds() / run.wall_s;
-    }
   } else {
-    MpiSender sender(team.comm, stats);
-    Worker worker(index, config, plan, reader, *backend, sender);
-    worker.set_key_digest(digest);
-    worker.set_stop(&stop);
-    const auto nothing = [] {};
     std::vector<std::uint8_t> reused;
-    if (config.resume)
-      reused = resume_from_store(team.comm, team.rank, team.size, plan, worker, nullptr, nullptr,
+    const auto nothing = [] {};
+    if (config.resume && store)
+      reused = resume_from_store(team.comm, team.rank, team.size, plan, worker, *store, collector,
                                  nothing, config.quiet);
     worker.set_reused(reused.empty() ? nullptr : &reused);
     Heartbeat heartbeat(team.comm, rank_timeout / 4.0);
     const auto beat = [&heartbeat] { heartbeat.maybe_beat(); };
     const auto work = [&](const partition::WorkUnit& unit) {
-      heartbeat.holds(unit);
+      heartbeat.holds(unit, collector.wafers_done());
       start_unit();
       return worker.process(unit, beat);
     };
@@ -371,15 +321,69 @@ LocalRun execute(const JobConfig& config, const Team& team, const std::string& p
         if (!unit || !work(*unit)) break;
       }
     }
-    sender.flush();
+    heartbeat.holds({}, collector.wafers_done());
     heartbeat.done();
-    stats = worker.stats() + stats;
   }
+  stats = worker.stats() + stats;
+
+  // Complete when every block is somewhere: the ranks count together.
+  const std::uint64_t done = [&] {
+    metrics::ScopedTimer t(stats.wait_s);
+    return sum_over(team, collector.blocks_done());
+  }();
+  run.blocks_reused_all = sum_over(team, collector.blocks_reused());
+  run.blocks_computed_all = sum_over(team, collector.blocks_computed());
+  if (done != plan.n_blocks()) {
+    run.stopped = true;
+    if (team.rank == 0)
+      run.stop_message =
+          "stopped early by " + (stop.requested() ? stop.reason() : std::string("a rank's stop request")) +
+          " after " + std::to_string(done) + " of " + std::to_string(plan.n_blocks()) +
+          " blocks; no output was written. " + hint;
+    writer.finish_rows();  // collective; rank 0's temporary output is removed with the writer
+    return run;
+  }
+
+  // The scoring pass: every rank over its own rows; then the rows phase ends together.
+  metrics::Stopwatch scoring;
+  ScoringPass pass(index, config, collector, writer, team.mpi() ? team.comm : MPI_COMM_NULL);
+  run.scoring = pass.run();
+  metrics::LatencySketch& latency = collector.latencies();
+  latency.allreduce(team.mpi() ? team.comm : MPI_COMM_NULL);
+  run.latency = latency.summary();
+  writer.finish_rows();
+  // The store now holds exactly this run's blocks: every rank drops the older versions of its
+  // own blocks (the last, partial block of an input that has since grown).
+  if (store && collector.storing())
+    store->prune(collector.keys(), team.rank == 0 ? std::optional(plan.n_blocks()) : std::nullopt);
+  stats.reduce_s += scoring.elapsed();
+  if (team.rank == 0) {
+    // Phase 2 of the output, rank 0 alone: what is O(columns), or not per wafer.
+    metrics::Stopwatch serial;
+    pass.write_summary(writer);
+    writer.copy_wafer_fields(index);
+    if (pictures) writer.write_pictures(*pictures);
+    writer.set_attribute("wafermill_version", std::string(WAFERMILL_VERSION));
+    writer.set_attribute("git_revision", std::string(WAFERMILL_GIT_REVISION));
+    writer.set_attribute("configuration", config.to_json().dump());
+    writer.set_attribute("ranks", static_cast<std::int64_t>(team.size));
+    writer.set_attribute("policy", policy_name);
+    writer.set_attribute("backend", run.backend);
+    writer.set_attribute("input", config.input);
+    writer.commit();
+    run.serial_s = serial.elapsed();
+    stats.reduce_s += run.serial_s;
+  }
+  run.scoring_s = scoring.elapsed();
   if (team.mpi()) {
     metrics::ScopedTimer t(stats.wait_s);
-    sleepy_bcast(outcome, team.comm);  // rank 0 sends it after committing the output
+    sleepy_barrier(team.comm);  // the output is committed when every rank returns
   }
-  run.stopped = outcome != 0;
+  run.wall_s = wall.elapsed();
+  if (gpu_sampler) {
+    if (auto u = gpu_sampler->stop()) run.gpu_utilisation = 100.0 * u->e_gpu;
+    if (run.wall_s > 0) run.kernel_busy_fraction = backend->busy_seconds() / run.wall_s;
+  }
   return run;
 }
 
@@ -440,9 +444,10 @@ report::RunFigures run_figures(const LocalRun& run, std::vector<report::RankFigu
   f.wafers = run.index.n_wafers;
   f.samples = run.index.n_samples;
   f.flagged = run.scoring.flagged;
-  f.latency = metrics::summarize_latencies(run.latencies);
-  f.blocks_reused = run.blocks_reused;
-  f.blocks_computed = run.blocks_computed;
+  f.latency = run.latency;
+  f.blocks_reused = run.blocks_reused_all;
+  f.blocks_computed = run.blocks_computed_all;
+  f.serial_s = run.serial_s;
   std::vector<double> busy;
   for (const auto& r : ranks) {
     f.bytes += r.bytes;
@@ -573,17 +578,10 @@ report::RunReport build_report(const JobConfig& config, const LocalRun& run,
     std::remove(baseline_output->c_str());
   }
 
-  if (auto labels = format::read_wafer_labels(run.index)) {
-    std::uint64_t bad = 0, tp = 0, fp = 0, tn = 0, fn = 0;
-    for (std::size_t w = 0; w < labels->size(); ++w) {
-      const bool is_bad = (*labels)[w] != 0, flagged = run.scoring.flags[w] != 0;
-      bad += is_bad;
-      tp += is_bad && flagged;
-      fp += !is_bad && flagged;
-      tn += !is_bad && !flagged;
-      fn += is_bad && !flagged;
-    }
-    const std::uint64_t n = labels->size();
+  if (const auto& counts = run.scoring.labels) {
+    const std::uint64_t tp = counts->tp, fp = counts->fp, tn = counts->tn, fn = counts->fn;
+    const std::uint64_t bad = tp + fn;
+    const std::uint64_t n = tp + fp + tn + fn;
     const auto truth = two_bins(bad, n);
     const auto par = two_bins(r.parallel.flagged, n);
     a.label_distribution = metrics::distribution(truth);

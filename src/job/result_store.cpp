@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <filesystem>
 #include <stdexcept>
+#include <unordered_map>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -248,14 +249,20 @@ bool ResultStore::load(std::uint64_t b, std::uint64_t key, BatchResult& out,
   return true;
 }
 
-void ResultStore::prune(const std::vector<std::uint64_t>& keys) const {
+bool ResultStore::has(std::uint64_t b, std::uint64_t key) const {
+  return ::access(entry_path(b, key).c_str(), F_OK) == 0;
+}
+
+void ResultStore::prune(const std::vector<std::pair<std::uint64_t, std::uint64_t>>& mine,
+                        std::optional<std::uint64_t> beyond) const {
+  std::unordered_map<std::uint64_t, std::uint64_t> key_of(mine.begin(), mine.end());
   std::error_code ec;
   std::vector<fs::path> drop;
   for (fs::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
     std::uint64_t b = 0, key = 0;
-    if (parse_entry_name(it->path().filename().string(), b, key) &&
-        (b >= keys.size() || keys[b] != key))
-      drop.push_back(it->path());
+    if (!parse_entry_name(it->path().filename().string(), b, key)) continue;
+    const auto k = key_of.find(b);
+    if ((k != key_of.end() && k->second != key) || (beyond && b >= *beyond)) drop.push_back(it->path());
   }
   for (const auto& p : drop) fs::remove(p, ec);
 }

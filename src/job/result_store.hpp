@@ -2,7 +2,8 @@
 // stopped run resumes without recomputing them and a rerun over a grown input computes only the
 // new blocks (docs/RELIABILITY.md "Result store"). Private to job/.
 //
-// One file per block, `block-<index>-<key>.wmb`, holding what a BatchResult holds for that
+// One file per block, `block-<index>-<key>.wmb`, written by the rank that computed the block
+// (every rank holds a ResultStore on the same directory), holding what a BatchResult holds for that
 // block: per-wafer features, per-step features, the block's moments partial and the wafers'
 // latencies, behind a header (shape, key) and a checksum of the payload. Each file is written
 // under a temporary name, fsynced and renamed; the directory is fsynced after each batch.
@@ -11,6 +12,8 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -43,9 +46,15 @@ class ResultStore {
   /// checksum: the block is then recomputed.
   bool load(std::uint64_t b, std::uint64_t key, BatchResult& out, std::string& why) const;
 
-  /// Removes entries of blocks >= keys.size() and entries whose key is not keys[block]:
-  /// after a complete run the store holds exactly that run's blocks.
-  void prune(const std::vector<std::uint64_t>& keys) const;
+  /// True when block b's entry with `key` exists.
+  bool has(std::uint64_t b, std::uint64_t key) const;
+
+  /// Removes the entries of this rank's blocks (`mine`: (block, key) pairs) whose key is not
+  /// this run's, and with `beyond` every entry of a block >= `beyond` (an input that shrank).
+  /// Every rank prunes its own blocks, so after a complete run the store holds exactly that
+  /// run's blocks and no rank handles the others'.
+  void prune(const std::vector<std::pair<std::uint64_t, std::uint64_t>>& mine,
+             std::optional<std::uint64_t> beyond) const;
 
  private:
   std::string entry_path(std::uint64_t b, std::uint64_t key) const;

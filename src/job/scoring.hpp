@@ -1,12 +1,19 @@
-// The scoring pass on rank 0: fleet statistics from the block-ordered reduction, per-(sensor,
-// feature) statistics and histograms across wafers, anomaly scores and flags; all written into
-// the output. Reads the features back from the output in bounded chunks, in wafer order, so
-// every figure is reproducible for any number of ranks and any policy.
+// The scoring pass, on every rank over its own rows (docs/SCALING.md): the fleet's sensor
+// moments and the per-(sensor, feature) column statistics are reduced over the ranks (exact
+// sums: the same bits for any number of ranks, policy or budget); then each rank reads its
+// rows back in bounded chunks, bins them into the column histograms, scores and flags them
+// and writes its own /wafers/score and /wafers/flag rows; the integer histogram counts and
+// the flag and label counts are summed over the ranks. Rank 0 then writes the summary, which
+// is O(columns). Private to job/.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
+#include <mpi.h>
+
+#include "collector.hpp"
 #include "wafermill/format/feature_file.hpp"
 #include "wafermill/format/trace_index.hpp"
 #include "wafermill/job/job_config.hpp"
@@ -14,13 +21,35 @@
 
 namespace wafermill::job {
 
-struct ScoringResult {
-  std::vector<std::uint8_t> flags;  // [n_wafers]
-  std::uint64_t flagged = 0;
+/// Flags against the input's /wafers/label (good 0 / bad 1), over every rank's wafers.
+struct LabelCounts {
+  std::uint64_t tp = 0, fp = 0, tn = 0, fn = 0;
 };
 
-ScoringResult score_and_summarise(format::FeatureFileWriter& writer,
-                                  const format::TraceIndex& index, const JobConfig& config,
-                                  const reduce::BlockReducer& reducer);
+struct ScoringResult {
+  std::uint64_t flagged = 0;
+  std::optional<LabelCounts> labels;  // without /wafers/label: none
+};
+
+/// Collective over comm (MPI_COMM_NULL: one process). Every rank scores the rows `local`
+/// wrote; rank 0 writes /summary afterwards with write_summary() (after finish_rows()).
+/// `scoring_s` gets this rank's time in the pass.
+class ScoringPass {
+ public:
+  ScoringPass(const format::TraceIndex& index, const JobConfig& config, Collector& local,
+              format::FeatureFileWriter& writer, MPI_Comm comm);
+  /// Reduces, scores this rank's rows, writes them, reduces the counts.
+  ScoringResult run();
+  /// Rank 0, phase 2 of the writer: /summary/* (sensor and column statistics, histograms).
+  void write_summary(format::FeatureFileWriter& writer) const;
+
+ private:
+  const format::TraceIndex& index_;
+  const JobConfig& config_;
+  Collector& local_;
+  format::FeatureFileWriter& writer_;
+  MPI_Comm comm_;
+  std::vector<reduce::Moments> fleet_;
+};
 
 }  // namespace wafermill::job

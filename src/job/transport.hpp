@@ -1,26 +1,24 @@
 // MPI messages between workers and the coordinator (rank 0). Private to job/.
 //
-// Protocol (tags):
-//   RESULT    worker → 0   one BatchResult packed as doubles (header: first_block, n_blocks,
-//                           first_wafer, n_wafers; then values, by_step, partials, latencies,
-//                           and the blocks' store keys as raw 64-bit patterns)
+// No results travel: every rank writes its own rows and keeps its own partials (collector.hpp).
+// The messages only hand out work and watch the workers:
 //   REQUEST   worker → 0   empty: "give me a unit" (dynamic policy only)
 //   UNIT      0 → worker   two uint64: [first_block, end_block); first == end means "no more".
 //                           The first unit of every worker is sent unasked at the start.
-//   HEARTBEAT worker → 0   two uint64: the unit the worker holds; sent when it starts a unit and
-//                           between chunks at least every rank-timeout / 4 (watchdog.hpp)
-//   DONE      worker → 0   empty: the worker's last message (all its results were sent before)
+//   HEARTBEAT worker → 0   three uint64: the unit the worker holds and the wafers it has
+//                           finished; sent when it starts a unit and between chunks at least
+//                           every rank-timeout / 4 (watchdog.hpp)
+//   DONE      worker → 0   empty: the worker's last message
 // A worker keeps one request outstanding (it asks for unit k+1 before processing unit k), so the
 // coordinator's polling between its own chunks is hidden behind the worker's work.
 #pragma once
 
-#include <deque>
 #include <optional>
 #include <vector>
 
 #include <mpi.h>
 
-#include "collector.hpp"
+#include "progress.hpp"
 #include "stop_request.hpp"
 #include "watchdog.hpp"
 #include "wafermill/partition/policy.hpp"
@@ -29,36 +27,10 @@
 namespace wafermill::job {
 
 enum Tag : int {
-  kTagResult = 101,
   kTagRequest = 102,
   kTagUnit = 103,
   kTagHeartbeat = 104,
   kTagDone = 105
-};
-
-/// Packs a batch into `out` (resized).
-void pack_batch(const BatchResult& batch, std::vector<double>& out);
-/// Unpacks a buffer made by pack_batch for `layout`.
-void unpack_batch(const std::vector<double>& in, const features::FeatureLayout& layout,
-                  BatchResult& batch);
-
-/// A worker's sink: sends each batch to rank 0 without blocking, at most two in flight.
-class MpiSender : public ResultSink {
- public:
-  MpiSender(MPI_Comm comm, WorkerStats& stats) : comm_(comm), stats_(stats) {}
-  ~MpiSender() override;
-  void accept(BatchResult& batch) override;
-  /// Waits until every send has completed.
-  void flush();
-
- private:
-  struct Pending {
-    std::vector<double> buffer;
-    MPI_Request request = MPI_REQUEST_NULL;
-  };
-  MPI_Comm comm_;
-  WorkerStats& stats_;
-  std::deque<Pending> pending_;
 };
 
 /// A worker's heartbeats to rank 0 (see watchdog.hpp).
@@ -69,11 +41,11 @@ class Heartbeat {
   Heartbeat(MPI_Comm comm, double interval_s, int beat_tag = kTagHeartbeat, int done_tag = kTagDone)
       : comm_(comm), interval_s_(interval_s), beat_tag_(beat_tag), done_tag_(done_tag) {}
   ~Heartbeat();
-  /// The worker starts `unit`: tells rank 0 at once.
-  void holds(const partition::WorkUnit& unit);
+  /// The worker starts `unit` having finished `wafers_done` wafers: tells rank 0 at once.
+  void holds(const partition::WorkUnit& unit, std::uint64_t wafers_done = 0);
   /// Between chunks: beats if the interval has passed since the last one.
   void maybe_beat();
-  /// Sends DONE: no further message from this worker. Call after the last result was sent.
+  /// Sends DONE: no further message from this worker.
   void done();
 
  private:
@@ -82,40 +54,36 @@ class Heartbeat {
   double interval_s_;
   int beat_tag_, done_tag_;
   double last_ = 0.0;
-  std::uint64_t unit_[2] = {0, 0};
-  std::uint64_t payload_[2] = {0, 0};
+  std::uint64_t state_[3] = {0, 0, 0};
+  std::uint64_t payload_[3] = {0, 0, 0};
   MPI_Request request_ = MPI_REQUEST_NULL;
 };
 
-/// Rank 0's side of the protocol: receives results into the collector, answers requests from
-/// the dispenser, tracks the workers for the watchdog and stops handing out units once a stop
-/// is requested.
+/// Rank 0's side of the protocol: answers requests from the dispenser, tracks the workers for
+/// the watchdog and the progress display, and stops handing out units once a stop is
+/// requested.
 class Coordinator {
  public:
-  Coordinator(MPI_Comm comm, Collector& collector, const features::FeatureLayout& layout,
-              partition::UnitDispenser* dynamic_dispenser, const StopRequest& stop,
-              WorkerWatch& watch, SelfWatchdog& self);
+  Coordinator(MPI_Comm comm, partition::UnitDispenser* dynamic_dispenser, const StopRequest& stop,
+              WorkerWatch& watch, SelfWatchdog& self, Progress& progress);
   /// Sends every worker its first unit (dynamic policy); call once before rank 0's own work.
   void start();
   /// Handles every message already waiting (call between own chunks).
   void poll();
-  /// Waits, sleeping between polls, until every worker sent DONE. The results then hold every
-  /// block unless a stop was requested.
+  /// Waits, sleeping between polls, until every worker sent DONE.
   void finish(double& wait_s);
 
  private:
   void handle(const MPI_Status& status);
   void send_unit(int rank);
   MPI_Comm comm_;
-  Collector& collector_;
-  features::FeatureLayout layout_;
   partition::UnitDispenser* dispenser_;
   const StopRequest& stop_;
   WorkerWatch& watch_;
   SelfWatchdog& self_;
+  Progress& progress_;
+  std::vector<std::uint64_t> wafers_seen_;  // per worker, from its heartbeats
   int size_;
-  std::vector<double> buffer_;
-  BatchResult batch_;
 };
 
 /// A worker's source of units under the dynamic policy: one request always outstanding.

@@ -39,7 +39,8 @@ void Histogram::add(double x) {
 }
 
 FeatureColumnStats::FeatureColumnStats(std::size_t n_columns, std::size_t bins)
-    : moments_(n_columns), histograms_(n_columns), bins_(bins) {
+    : count_(n_columns, 0), sum_(n_columns), sum_sq_(n_columns), min_(n_columns, HUGE_VAL),
+      max_(n_columns, -HUGE_VAL), histograms_(n_columns), bins_(bins) {
   if (bins == 0) throw std::invalid_argument("FeatureColumnStats: a histogram needs at least one bin");
 }
 
@@ -54,31 +55,97 @@ void check_rows(std::span<const double> rows, std::uint64_t n_wafers, std::size_
   }
 }
 
+// Double-double arithmetic (Dekker; Knuth's two-sum): x = hi + lo, |lo| <= ulp(hi) / 2.
+struct DD {
+  double hi = 0.0, lo = 0.0;
+};
+
+DD two_sum(double a, double b) {
+  const double s = a + b, bb = s - a;
+  return {s, (a - (s - bb)) + (b - bb)};
+}
+
+DD normalise(double hi, double lo) {
+  const double s = hi + lo;
+  return {s, lo - (s - hi)};
+}
+
+DD mul(DD x, DD y) {
+  const double p = x.hi * y.hi;
+  const double e = std::fma(x.hi, y.hi, -p) + (x.hi * y.lo + x.lo * y.hi);
+  return normalise(p, e);
+}
+
+DD div(DD x, double n) {
+  const double q1 = x.hi / n;
+  // x - q1 n, exactly up to the rounding of the low part
+  const double p = q1 * n, e = std::fma(q1, n, -p);
+  const DD r = two_sum(x.hi, -p);
+  const double q2 = (r.hi + (r.lo - e + x.lo)) / n;
+  return normalise(q1, q2);
+}
+
+DD sub(DD x, DD y) {
+  const DD s = two_sum(x.hi, -y.hi);
+  return normalise(s.hi, s.lo + x.lo - y.lo);
+}
+
+DD pair(const ExactSum& e) {
+  DD d;
+  e.value_pair(d.hi, d.lo);
+  return d;
+}
+
 }  // namespace
 
 void FeatureColumnStats::add(std::span<const double> rows, std::uint64_t n_wafers) {
   if (histograms_started_) throw std::logic_error("FeatureColumnStats::add after start_histograms()");
   const std::size_t n_cols = n_columns();
   check_rows(rows, n_wafers, n_cols, "FeatureColumnStats::add");
-  // Merging single samples in wafer order is Welford's update extended to M3/M4 (Pébay 2008);
-  // the order is the file's, so the result does not depend on the rank count.
+  // Exact sums: the order of the rows, and so the ranks that hold them, cannot matter.
   for (std::uint64_t w = 0; w < n_wafers; ++w) {
     const double* row = rows.data() + w * n_cols;
     for (std::size_t c = 0; c < n_cols; ++c) {
-      if (std::isfinite(row[c])) moments_[c] = merge(moments_[c], single(row[c]));
+      const double x = row[c];
+      if (!std::isfinite(x)) continue;
+      ++count_[c];
+      sum_[c].add(x);
+      sum_sq_[c].add_product(x, x);
+      min_[c] = std::min(min_[c], x);
+      max_[c] = std::max(max_[c], x);
     }
   }
 }
 
-void FeatureColumnStats::start_histograms() {
+void FeatureColumnStats::start_histograms(MPI_Comm comm) {
   if (histograms_started_) throw std::logic_error("FeatureColumnStats::start_histograms called twice");
-  for (std::size_t c = 0; c < n_columns(); ++c) {
-    Histogram& h = histograms_[c];
-    const Moments& m = moments_[c];
-    h.lo = m.n > 0.0 ? m.min : 0.0;
-    h.hi = m.n > 0.0 ? m.max : 0.0;
-    h.counts.assign(bins_, 0);
+  const std::size_t n_cols = n_columns();
+  allreduce_exact(sum_.data(), n_cols, comm);
+  allreduce_exact(sum_sq_.data(), n_cols, comm);
+  if (comm != MPI_COMM_NULL && n_cols > 0) {
+    const int n = static_cast<int>(n_cols);
+    MPI_Allreduce(MPI_IN_PLACE, count_.data(), n, MPI_UINT64_T, MPI_SUM, comm);
+    MPI_Allreduce(MPI_IN_PLACE, min_.data(), n, MPI_DOUBLE, MPI_MIN, comm);
+    MPI_Allreduce(MPI_IN_PLACE, max_.data(), n, MPI_DOUBLE, MPI_MAX, comm);
   }
+  moments_.assign(n_cols, Moments{});
+  for (std::size_t c = 0; c < n_cols; ++c) {
+    Moments& m = moments_[c];
+    if (count_[c] == 0) continue;
+    const double n = static_cast<double>(count_[c]);
+    const DD s1 = pair(sum_[c]), s2 = pair(sum_sq_[c]);
+    m.n = n;
+    m.mean = div(s1, n).hi;
+    // M2 = Σx² - (Σx)²/n in double-double: the cancellation of a column whose mean is far
+    // larger than its spread costs digits of the ~106, not of the 53.
+    m.m2 = min_[c] == max_[c] ? 0.0 : std::max(0.0, sub(s2, div(mul(s1, s1), n)).hi);
+    m.min = min_[c];
+    m.max = max_[c];
+    Histogram& h = histograms_[c];
+    h.lo = m.min;
+    h.hi = m.max;
+  }
+  for (auto& h : histograms_) h.counts.assign(bins_, 0);
   histograms_started_ = true;
 }
 
@@ -94,8 +161,27 @@ void FeatureColumnStats::add_to_histograms(std::span<const double> rows, std::ui
   }
 }
 
+void FeatureColumnStats::reduce_histograms(MPI_Comm comm) {
+  if (comm == MPI_COMM_NULL) return;
+  // One buffer: bins are counts (integers), so the sum is exact in any order.
+  std::vector<std::uint64_t> all;
+  all.reserve(n_columns() * bins_);
+  for (const auto& h : histograms_) all.insert(all.end(), h.counts.begin(), h.counts.end());
+  constexpr std::size_t kPiece = 1 << 26;
+  for (std::size_t off = 0; off < all.size(); off += kPiece)
+    MPI_Allreduce(MPI_IN_PLACE, all.data() + off, static_cast<int>(std::min(kPiece, all.size() - off)),
+                  MPI_UINT64_T, MPI_SUM, comm);
+  for (std::size_t c = 0; c < n_columns(); ++c)
+    std::copy_n(all.begin() + c * bins_, bins_, histograms_[c].counts.begin());
+}
+
+const std::vector<Moments>& FeatureColumnStats::moments() const {
+  if (!histograms_started_) throw std::logic_error("FeatureColumnStats::moments before start_histograms()");
+  return moments_;
+}
+
 double FeatureColumnStats::stddev(std::size_t c) const {
-  return std::sqrt(sample_variance(moments_.at(c)));
+  return std::sqrt(sample_variance(moments().at(c)));
 }
 
 double anomaly_score(std::span<const double> wafer_row, const FeatureColumnStats& stats) {

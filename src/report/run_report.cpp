@@ -1,5 +1,7 @@
 #include "wafermill/report/run_report.hpp"
 
+#include "wafermill/metrics/latency_sketch.hpp"
+
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -39,8 +41,11 @@ double get_num(const json& j, const char* key) {
 }
 
 json latency_json(const metrics::LatencySummary& l) {
+  // The percentiles come from a mergeable histogram (metrics/latency_sketch.hpp): the bound on
+  // their relative error travels with them.
   return {{"n", l.n}, {"mean_s", num(l.mean)}, {"p50_s", num(l.p50)}, {"p95_s", num(l.p95)},
-          {"p99_s", num(l.p99)}, {"max_s", num(l.max)}};
+          {"p99_s", num(l.p99)}, {"max_s", num(l.max)},
+          {"percentile_relative_error", metrics::LatencySketch::relative_error()}};
 }
 
 metrics::LatencySummary latency_from(const json& j) {
@@ -122,6 +127,7 @@ json to_json(const RunFigures& r) {
           {"wall_s", r.wall_s},
           {"index_s", r.index_s},
           {"scoring_s", r.scoring_s},
+          {"serial_s", r.serial_s},
           {"wafers", r.wafers},
           {"samples", r.samples},
           {"bytes", r.bytes},
@@ -151,6 +157,7 @@ RunFigures run_figures_from_json(const json& j) {
   r.wall_s = get_num(j, "wall_s");
   r.index_s = get_num(j, "index_s");
   r.scoring_s = get_num(j, "scoring_s");
+  r.serial_s = j.value("serial_s", 0.0);  // absent before the rows were written in parallel
   r.wafers = need(j, "wafers").get<std::uint64_t>();
   r.samples = need(j, "samples").get<std::uint64_t>();
   r.bytes = need(j, "bytes").get<std::uint64_t>();

@@ -182,15 +182,20 @@ TEST_F(StoreTest, PruneKeepsExactlyTheRunsBlocksAndTemporariesGo) {
   BatchResult stale = batch(plan, 2, 3);
   stale.keys[0] = 0xDEAD;  // an older version of block 2
   store.put(stale);
-  std::ofstream(dir_ / "block-00000000000000000001-00000000000abc1.wmb.tmp.999") << "partial";
+  std::ofstream(dir_ / "block-00000000000000000001-000000000000abc1.wmb.tmp.999") << "partial";
+  std::ofstream(dir_ / "notes.tmp.1") << "not the store's: kept";
   EXPECT_EQ(store.remove_temporaries(), 1u);
   EXPECT_EQ(store.list().at(2).size(), 2u);
-  store.prune({0xABC0, 0xABC1, 0xABC2});
+  EXPECT_TRUE(std::filesystem::exists(dir_ / "notes.tmp.1"));
+  // Each rank prunes its own blocks: here one rank holds 0 and 2, another 1.
+  store.prune({{0, 0xABC0}, {2, 0xABC2}}, std::nullopt);
+  store.prune({{1, 0xABC1}}, std::nullopt);
   const auto listed = store.list();
   ASSERT_EQ(listed.size(), 3u);
   EXPECT_EQ(listed.at(2), std::vector<std::uint64_t>{0xABC2});
-  store.prune({0xABC0});  // the input shrank to one block
+  store.prune({{0, 0xABC0}}, 1);  // the input shrank to one block
   EXPECT_EQ(store.list().size(), 1u);
+  EXPECT_TRUE(std::filesystem::exists(dir_ / "notes.tmp.1"));
 }
 
 TEST(FaultInjection, ParsesAndRejects) {

@@ -42,11 +42,14 @@ void write_output(const std::string& out, const TraceIndex& idx, bool force, dou
   std::vector<double> back(S * F);
   w.read_features(1, 1, back);
   EXPECT_EQ(back[0], values[S * F]);
-  w.copy_wafer_fields(idx);
   std::vector<double> score(W, 0.75);
   std::vector<std::uint8_t> flag(W, 0);
   flag[1] = 1;
-  w.write_scores(score, flag);
+  w.write_scores(0, std::span<const double>(score).first(1), std::span<const std::uint8_t>(flag).first(1));
+  w.write_scores(1, std::span<const double>(score).subspan(1), std::span<const std::uint8_t>(flag).subspan(1));
+  EXPECT_THROW(w.write_summary("early", std::vector<double>(1, 0.0), {1}), std::logic_error);
+  w.finish_rows();  // the rows phase ends; rank 0 (this process) writes the rest
+  w.copy_wafer_fields(idx);
   w.write_summary("mean", std::vector<double>(S * F, 2.0), {S, F});
   w.write_summary_u64("counts", std::vector<std::uint64_t>{1, 2, 3}, {3});
   w.set_attribute("policy", "weighted");

@@ -54,6 +54,7 @@ TEST(H5py, WrittenFileValidatesAndReadsExactly) {
   const std::string out = testing::temp_path("h5py_out.h5");
   FeatureFileLayout layout{idx.n_wafers, idx.sensor_names, {"mean"}, 0};
   FeatureFileWriter w(out, layout, true);
+  w.finish_rows();
   w.copy_wafer_fields(idx);
   w.commit();
   const h5::File f = h5::File::open_read(out);

@@ -2,11 +2,16 @@
 #include <gtest/gtest.h>
 #include <mpi.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <span>
 #include <memory>
 #include <random>
 #include <vector>
 
+#include "wafermill/reduce/exact_sum.hpp"
+#include "wafermill/reduce/fleet.hpp"
 #include "wafermill/reduce/mpi_moments.hpp"
 
 namespace wr = wafermill::reduce;
@@ -68,6 +73,60 @@ TEST(MomentsMpi, AllreduceMatchesTheWholeSample) {
   EXPECT_EQ(all[1].n, n_ranks);
   EXPECT_DOUBLE_EQ(all[1].mean, (n_ranks - 1) / 2.0);
   EXPECT_EQ(all[1].max, n_ranks - 1.0);
+}
+
+// Fleet reductions over ranks: each rank holds a share of the blocks (uneven, interleaved);
+// the result must be the same bits as one process holding them all (exact sums).
+TEST(FleetMomentsMpi, BitwiseSameAsOneProcess) {
+  int rank = 0, n_ranks = 1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &n_ranks);
+  const std::vector<double> x = shared_sample();
+  wr::FleetMoments mine(2), all(2);
+  for (std::size_t first = 0, b = 0; first < x.size(); first += 13, ++b) {
+    const std::size_t end = std::min(x.size(), first + 13);
+    const wr::Moments block[2] = {fold(x, first, end), wr::single(x[first] * 1e6)};
+    all.add_block(block);
+    if (static_cast<int>((b * b) % n_ranks) == rank) mine.add_block(block);
+  }
+  const auto spread = mine.result(MPI_COMM_WORLD);
+  const auto alone = all.result(MPI_COMM_NULL);
+  ASSERT_EQ(spread.size(), 2u);
+  EXPECT_EQ(std::memcmp(spread.data(), alone.data(), 2 * sizeof(wr::Moments)), 0);
+
+  wr::FeatureColumnStats cols_mine(1, 8), cols_all(1, 8);
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    cols_all.add(std::span(&x[i], 1), 1);
+    if (static_cast<int>(i % n_ranks) == rank) cols_mine.add(std::span(&x[i], 1), 1);
+  }
+  cols_mine.start_histograms(MPI_COMM_WORLD);
+  cols_all.start_histograms(MPI_COMM_NULL);
+  EXPECT_EQ(std::memcmp(&cols_mine.moments()[0], &cols_all.moments()[0], sizeof(wr::Moments)), 0);
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    cols_all.add_to_histograms(std::span(&x[i], 1), 1);
+    if (static_cast<int>(i % n_ranks) == rank) cols_mine.add_to_histograms(std::span(&x[i], 1), 1);
+  }
+  cols_mine.reduce_histograms(MPI_COMM_WORLD);
+  EXPECT_EQ(cols_mine.histogram(0).counts, cols_all.histogram(0).counts);
+}
+
+TEST(ExactSumMpi, AllreduceIsTheExactSum) {
+  int rank = 0, n_ranks = 1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &n_ranks);
+  // 1e300, 1, -1e300 and 1e-300 spread over the ranks: the exact sum is 1 + 1e-300 -> 1.
+  const double terms[4] = {1e300, 1.0, -1e300, 3e-300};
+  wr::ExactSum s[2];
+  for (int t = 0; t < 4; ++t)
+    if (t % n_ranks == rank) s[0].add(terms[t]);
+  s[1].add(static_cast<double>(rank) + 0.5);
+  wr::allreduce_exact(s, 2, MPI_COMM_WORLD);
+  EXPECT_EQ(s[0].value(), 1.0);
+  double hi = 0, lo = 0;
+  s[0].value_pair(hi, lo);
+  EXPECT_EQ(hi, 1.0);
+  EXPECT_EQ(lo, 3e-300);
+  EXPECT_EQ(s[1].value(), n_ranks * (n_ranks - 1) / 2.0 + 0.5 * n_ranks);
 }
 
 // MPI is started once around all tests; ranks above 0 print nothing unless a test fails.

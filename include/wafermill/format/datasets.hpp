@@ -15,6 +15,10 @@ namespace wafermill::format {
 /// @brief /wafers/label of the input as 0 (good) / 1 (bad: any nonzero value), or nullopt
 /// when the file has no such dataset. @throws InputError if it exists but is not numeric.
 std::optional<std::vector<std::uint8_t>> read_wafer_labels(const TraceIndex& index);
+/// @brief Labels of wafers [first, first + n) only (each rank reads its own wafers'); nullopt
+/// without /wafers/label. @throws InputError as read_wafer_labels(index).
+std::optional<std::vector<std::uint8_t>> read_wafer_labels(const TraceIndex& index, std::uint64_t first,
+                                                           std::uint64_t n);
 
 /// @brief /wafers/<name> of `path` as strings, or nullopt when the file has no such dataset.
 /// @throws InputError naming file and dataset when it is not a 1-D string dataset of `n`

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <mpi.h>
+
 #include "wafermill/format/picture_results.hpp"
 #include "wafermill/format/trace_index.hpp"
 
@@ -23,30 +25,47 @@ struct FeatureFileLayout {
   std::uint32_t n_steps = 0;               ///< K; 0: no /features/by_step
 };
 
-/// @brief Writes one output file. Rank 0 alone writes it (serial HDF5, 1.10 file format
-/// with metadata checksums).
+/// @brief Writes one output file, in two phases (docs/FORMAT.md "Output", docs/SCALING.md):
+///
+/// 1. Rows (collective over `comm`, MPI-IO): every rank writes the per-wafer rows it computed
+///    (/features/values, /features/by_step, /wafers/score, /wafers/flag) as independent
+///    hyperslab writes into contiguous datasets created together, and may read them back.
+///    No rank handles another's rows, so rank 0's share does not grow with the wafers.
+/// 2. The rest (rank 0 alone, after finish_rows()): the file is reopened with the serial
+///    driver for what is O(columns) or not per wafer — names, /summary, attributes, picture
+///    results — and the input's /wafers copy (variable-length strings cannot be written in
+///    parallel by HDF5 1.10); then commit() renames it into place.
+/// With MPI_COMM_NULL (the sequential baseline) the one process does both with the serial
+/// driver. The file is 1.10 format (metadata checksums) throughout.
 class FeatureFileWriter {
  public:
-  /// @brief Creates `<final_path>.tmp.<pid>` beside the final name.
-  /// @throws UsageError if final_path exists and !force, InputError if it cannot be created.
-  FeatureFileWriter(std::string final_path, const FeatureFileLayout& layout, bool force);
-  /// @brief Removes the temporary file unless commit() succeeded.
+  /// @brief Collective: rank 0 reserves `<final_path>.tmp.<pid>` beside the final name, every
+  /// rank creates it together. @throws UsageError if final_path exists and !force (on rank 0;
+  /// the caller broadcasts), InputError if it cannot be created.
+  FeatureFileWriter(std::string final_path, const FeatureFileLayout& layout, bool force,
+                    MPI_Comm comm = MPI_COMM_NULL);
+  /// @brief Removes the temporary file (rank 0) unless commit() succeeded.
   ~FeatureFileWriter();
   FeatureFileWriter(const FeatureFileWriter&) = delete;
   FeatureFileWriter& operator=(const FeatureFileWriter&) = delete;
 
+  // ---- phase 1, any rank, its own rows -----------------------------------------------
   /// @brief Writes /features/values rows [first_wafer, first_wafer + n): n*S*F doubles.
   void write_features(std::uint64_t first_wafer, std::uint64_t n, std::span<const double> values);
   /// @brief Writes /features/by_step rows: n*K*S*F doubles.
   void write_step_features(std::uint64_t first_wafer, std::uint64_t n,
                            std::span<const double> values);
-  /// @brief Reads back /features/values rows (for the scoring pass).
+  /// @brief Reads back /features/values rows this rank wrote (the scoring pass).
   void read_features(std::uint64_t first_wafer, std::uint64_t n, std::span<double> out);
-  /// @brief Copies every /wafers/* dataset of the input (bounded chunks) to /input/wafers/
-  /// and, as before, to /wafers/ (score and flag renamed input_score, input_flag).
+  /// @brief Writes /wafers/score (double) and /wafers/flag (uint8) rows [first, first + n).
+  void write_scores(std::uint64_t first_wafer, std::span<const double> score,
+                    std::span<const std::uint8_t> flag);
+  /// @brief Collective: ends phase 1 (every rank's rows are in the file).
+  void finish_rows();
+
+  // ---- phase 2, rank 0 only, after finish_rows() ------------------------------------
+  /// @brief Copies every /wafers/* dataset of the input (bounded chunks).
   void copy_wafer_fields(const TraceIndex& input);
-  /// @brief Writes /wafers/score (double) and /wafers/flag (uint8) in full.
-  void write_scores(std::span<const double> score, std::span<const std::uint8_t> flag);
   /// @brief Writes /summary/<name> as a double array of the given dims.
   void write_summary(const std::string& name, std::span<const double> values,
                      const std::vector<std::uint64_t>& dims);
@@ -62,15 +81,19 @@ class FeatureFileWriter {
   /// @brief Flushes, closes, fsyncs and renames the file to its final name.
   void commit();
 
-  /// @brief The temporary path being written.
+  /// @brief The temporary path being written (the same on every rank).
   const std::string& temp_path() const { return temp_path_; }
 
  private:
   struct Handles;
+  void phase2_only(const char* what) const;
   std::unique_ptr<Handles> h_;
   std::string final_path_;
   std::string temp_path_;
   FeatureFileLayout layout_;
+  MPI_Comm comm_;
+  int rank_ = 0;
+  bool rows_open_ = true;
   bool committed_ = false;
 };
 

@@ -124,6 +124,7 @@ struct DatasetOptions {
   std::vector<std::uint64_t> chunk;  ///< empty: contiguous
   int deflate_level = 0;             ///< 1-9: shuffle + deflate (needs chunk)
   bool fletcher32 = false;           ///< checksum each chunk (needs chunk)
+  bool no_fill = false;              ///< never write fill values (every element is written)
 };
 
 /// @brief Kind of a link, checked before following it (external links open other files).
@@ -309,6 +310,9 @@ class File : public Group {
   static File open_read(const std::string& path);
   /// @brief Opens read-only through MPI-IO, collectively over `comm`. @throws HdfError
   static File open_read_mpio(const std::string& path, MPI_Comm comm);
+  /// @brief Creates a file collectively over `comm` with the MPI-IO driver (1.10 format, as
+  /// create()): every rank of comm must call it. @throws HdfError
+  static File create_mpio(const std::string& path, MPI_Comm comm, CreateMode mode);
   /// @brief Opens read-write with the sec2 driver. @throws HdfError
   static File open_read_write(const std::string& path);
   /// @brief True if `path` starts with an HDF5 signature (H5Fis_hdf5); false for a missing,

@@ -39,7 +39,8 @@ struct RunFigures {
   std::string io;
   double wall_s = 0.0;       ///< T: first barrier to committed output, on rank 0
   double index_s = 0.0;      ///< reading and validating the index (rank 0)
-  double scoring_s = 0.0;    ///< fleet statistics, scoring pass and output commit (rank 0)
+  double scoring_s = 0.0;    ///< reductions, scoring pass and output commit (rank 0's clock)
+  double serial_s = 0.0;     ///< rank 0's work no other rank overlaps: the output's O(columns) phase 2
   std::uint64_t wafers = 0;
   std::uint64_t samples = 0;
   std::uint64_t bytes = 0;
@@ -49,7 +50,8 @@ struct RunFigures {
   /// Why the result store could not be written, when it could not (the run went on without
   /// it: its results are complete, later blocks are not kept for --resume).
   std::optional<std::string> store_failure;
-  metrics::LatencySummary latency;  ///< per-wafer latency, seconds
+  metrics::LatencySummary latency;  ///< per-wafer latency, seconds (percentiles from a
+                                    ///< mergeable histogram: latency_sketch.hpp)
   std::uint64_t peak_rss_max_bytes = 0;
   std::uint64_t peak_rss_total_bytes = 0;
   metrics::LoadBalance balance;     ///< over the ranks' busy times
