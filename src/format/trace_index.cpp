@@ -393,6 +393,9 @@ TraceIndex Inspector::run(bool full_step_scan) {
   h5::File file;
   try {
     file = h5::File::open_read(path_);
+  } catch (const FileInUseError& e) {
+    problems_.add(e.what());  // held by a writer: not damage, and the message says what to do
+    return index;
   } catch (const HdfError& e) {
     std::string why = e.what();
     if (why.rfind(path_ + ": ", 0) == 0) why.erase(0, path_.size() + 2);
