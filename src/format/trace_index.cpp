@@ -436,8 +436,10 @@ TraceIndex Inspector::run(bool full_step_scan) {
       index.value_type = values_facts->type.size == 4 ? ValueType::float32 : ValueType::float64;
       index.values_chunked = values_facts->storage.layout == h5::Layout::chunked;
       index.values_filtered = !values_facts->storage.filters.empty();
-      if (index.values_chunked && !values_facts->storage.chunk.empty())
+      if (index.values_chunked && values_facts->storage.chunk.size() == 2) {
         index.values_chunk_rows = values_facts->storage.chunk[0];
+        index.values_chunk_cols = values_facts->storage.chunk[1];
+      }
       if (index.n_sensors == 0) problem(values->path(), "has no sensors (0 columns)");
       section([&] { read_sensor_names(*values, index); });
     }

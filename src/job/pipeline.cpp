@@ -627,11 +627,14 @@ report::RunReport run_parallel(const JobConfig& config, MPI_Comm comm) {
   StopRequest::install_signal_handler();
   // Rank 0 reads the input's metadata once in a child: a file on which HDF5 crashes or loops
   // is bad input (exit 2), not a dead or hung job. The other ranks wait for the verdict.
+  // Rank 0 alone warns about costly storage, once, before the work (and in the report).
+  std::vector<std::string> warnings;
   {
     std::string error;
     if (team.rank == 0) {
       try {
-        check_input_isolated(config.input, config.rank_timeout_s);
+        warnings = check_input_isolated(config.input, config.rank_timeout_s);
+        for (const auto& w : warnings) std::fprintf(stderr, "wafermill: warning: %s\n", w.c_str());
       } catch (const InputError& e) {
         error = e.what();
       }
@@ -673,6 +676,7 @@ report::RunReport run_parallel(const JobConfig& config, MPI_Comm comm) {
     report::RunFigures parallel = run_figures(run, std::move(all), config, config.policy, true);
     result = build_report(config, run, std::move(parallel), hosts, per_node, self_exe());
     result.pictures = pictures.json;
+    result.warnings = warnings;
     if (result.pictures && result.sequential && result.sequential->pictures)
       compare_pictures(*result.pictures, *result.sequential->pictures);
   } else {

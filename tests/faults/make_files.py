@@ -146,6 +146,14 @@ def hostile(d):
     # Every sample NaN: a valid file (docs/RELIABILITY.md "All-NaN data").
     valid(p("all_nan"), values=np.full((31, 4), np.nan, np.float32)).close()
 
+    # Valid but slow: one-row chunks of /traces/values (16 bytes each), 2000 rows.
+    rows = (500, 0, 1000, 500)
+    f = valid(p("slow_chunks"), rows=rows)
+    data = f["traces/values"][:]
+    del f["traces/values"]
+    f.create_dataset("traces/values", data=data, chunks=(1, 4))
+    f.close()
+
     # A SWMR writer killed by SIGKILL: the superblock keeps its "open for write" flags.
     writer = subprocess.Popen([sys.executable, __file__, "swmr_writer", p("swmr_crashed")],
                               stdout=subprocess.PIPE)
