@@ -48,15 +48,18 @@ std::vector<std::string> chunking_warnings(const TraceIndex& index) {
       index.n_samples == 0 || index.n_sensors == 0)
     return out;
   const std::uint64_t elem = index.value_type == ValueType::float32 ? 4 : 8;
+  std::uint64_t total_bytes = 0, row_bytes = 0;
+  // A validated index cannot overflow (its extent fits the file); a made-up one gets no advice.
+  if (__builtin_mul_overflow(index.n_sensors, elem, &row_bytes) ||
+      __builtin_mul_overflow(index.n_samples, row_bytes, &total_bytes))
+    return out;
+  if (total_bytes < kSlowChunkBytes) return out;
   // Edge chunks cover only the dataset, so a chunk larger than the dataset costs as its part.
+  // Both products below are at most total_bytes.
   const std::uint64_t rows = std::min(index.values_chunk_rows, index.n_samples);
   const std::uint64_t cols = std::min(index.values_chunk_cols, index.n_sensors);
-  const std::uint64_t chunk_bytes = rows * cols * elem;  // each <= the 256 MiB checked limit
+  const std::uint64_t chunk_bytes = rows * cols * elem;
   if (chunk_bytes >= kSlowChunkBytes) return out;
-  std::uint64_t total_bytes = 0;
-  if (__builtin_mul_overflow(index.n_samples, index.row_bytes(), &total_bytes))
-    total_bytes = UINT64_MAX;
-  if (total_bytes < kSlowChunkBytes) return out;
 
   const std::uint64_t across = (index.n_sensors + cols - 1) / cols;
   const std::uint64_t down = (index.n_samples + rows - 1) / rows;

@@ -78,6 +78,10 @@ TEST(ChunkAdvice, SmallDatasetsAreNot) {
   EXPECT_TRUE(chunking_warnings(index_of(0, 4, 1, 4)).empty());
 }
 
+TEST(ChunkAdvice, AnAbsurdIndexGetsNoAdviceAndNoOverflow) {
+  EXPECT_TRUE(chunking_warnings(index_of(1ULL << 62, 1ULL << 40, 1, 1)).empty());
+}
+
 TEST(ChunkAdvice, SuggestionIsCappedByTheRows) {
   const ChunkShape s = suggest_chunk(index_of(2000, 4, 1, 4));
   EXPECT_EQ(s.rows, 2000u);
