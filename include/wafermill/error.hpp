@@ -47,4 +47,14 @@ class HdfError : public std::runtime_error {
   std::string object_;
 };
 
+/// @brief The file cannot be opened because an HDF5 writer holds it, or left it marked open
+/// when it crashed (HDF5 1.10's superblock status flags, or another process's file lock).
+/// The message names the file and says how to proceed. An HdfError, so every open path treats
+/// it as one; the input checks turn it into InputError (exit code 2) without calling the file
+/// damaged.
+class FileInUseError : public HdfError {
+ public:
+  using HdfError::HdfError;
+};
+
 }  // namespace wafermill

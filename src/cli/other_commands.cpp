@@ -3,6 +3,7 @@
 
 #include "commands.hpp"
 #include "wafermill/error.hpp"
+#include "wafermill/format/chunk_advice.hpp"
 #include "wafermill/format/image_index.hpp"
 #include "wafermill/format/map_index.hpp"
 #include "wafermill/format/picture_reader.hpp"
@@ -183,6 +184,10 @@ Command make_validate_command(int argc, char** argv) {
                 if (c.maps) kinds += kinds.empty() ? "maps" : ", maps";
                 if (c.images) kinds += kinds.empty() ? "images" : ", images";
                 std::printf("%s: valid wafermill %s v1\n", f.c_str(), kinds.c_str());
+                // Valid but slow to read: said on stderr, the exit code stays 0.
+                if (c.traces)
+                  for (const auto& w : format::chunking_warnings(format::read_trace_index(f)))
+                    std::fprintf(stderr, "wafermill: warning: %s\n", w.c_str());
                 continue;
               }
               code = 2;

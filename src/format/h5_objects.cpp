@@ -1,8 +1,13 @@
 /// @file h5_objects.cpp
 /// @brief Datasets, groups and files of the HDF5 layer (include/wafermill/format/h5.hpp).
 #include <algorithm>
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <utility>
 
 #include "h5_detail.hpp"
+#include "wafermill/error.hpp"
 #include "wafermill/format/h5.hpp"
 
 namespace wafermill::format::h5 {
@@ -423,11 +428,79 @@ bool lock_failed(const std::string& stack) {
          stack.find("file locking") != std::string::npos;
 }
 
-/// Opens `path` with `fapl`, adding the locking hint when HDF5 reports a lock failure.
+/// The status flags byte of the superblock of `path` (format spec: versions 2 and 3 keep it at
+/// byte 11; bit 0 "open for write", bit 2 "open for SWMR write"), or -1 where there is none:
+/// older superblocks (versions 0 and 1, which HDF5 1.10 does not mark) or no signature found.
+/// The superblock sits at byte 0 or after a user block of 512, 1024, 2048... bytes.
+int superblock_status_flags(const std::string& path) {
+  static constexpr std::array<unsigned char, 8> kSignature = {0x89, 'H', 'D', 'F', '\r', '\n',
+                                                              0x1a, '\n'};
+  std::ifstream in(path, std::ios::binary);
+  for (std::uint64_t at = 0; in && at < (1ULL << 40); at = at == 0 ? 512 : 2 * at) {
+    std::array<unsigned char, 12> head{};
+    in.seekg(static_cast<std::streamoff>(at));
+    if (!in.read(reinterpret_cast<char*>(head.data()), head.size())) return -1;
+    if (!std::equal(kSignature.begin(), kSignature.end(), head.begin())) continue;
+    return head[8] >= 2 ? head[11] : -1;
+  }
+  return -1;
+}
+
+/// "0x05: write, SWMR write" for the status flags of superblock_status_flags.
+std::string describe_status_flags(int flags) {
+  char hex[8];
+  std::snprintf(hex, sizeof hex, "0x%02x", flags & 0xff);
+  std::string out = hex;
+  std::string sep = ": ";
+  if (flags & 0x01) out += std::exchange(sep, ", ") + "open for write";
+  if (flags & 0x04) out += std::exchange(sep, ", ") + "open for SWMR write";
+  return out;
+}
+
+/// Throws FileInUseError when H5Fopen failed because a writer holds the file or left it marked
+/// open; returns otherwise. HDF5 1.10 refuses a file whose superblock status flags are set
+/// ("file is already open for write (may use <h5clear file> ...)"): a writer sets them while it
+/// has a 1.10-format file open (in SWMR mode it also drops its file lock, so the flags are all a
+/// reader sees) and a writer that crashed leaves them set. A writer of an older-format file
+/// holds an exclusive lock instead, which our shared lock meets as EAGAIN (errno 11).
+void throw_if_in_use(const std::string& path, const std::string& stack) {
+  // The flags alone count only when they are the two a writer sets and the superblock passed
+  // its checksum: a damaged byte 11 is damage, not a writer.
+  const int flags = superblock_status_flags(path);
+  const bool writer_flags = flags > 0 && (flags & ~0x05) == 0 &&
+                            stack.find("checksum") == std::string::npos;
+  if (stack.find("already open for write") != std::string::npos || writer_flags) {
+    const std::string marked = flags > 0 ? " (superblock status flags " +
+                                               describe_status_flags(flags) + ")"
+                                         : "";
+    throw FileInUseError(
+        path, "",
+        path + ": the file is marked open for writing" + marked +
+            ": another process is writing it (an HDF5 writer, e.g. in SWMR mode), or a writer "
+            "crashed and left the mark; it is not damaged. Wait until the writer has closed the "
+            "file, then run again. Only if no writer is running any more: `h5clear -s "
+            "--increment " + path + "` clears the mark and keeps the data (plain `h5clear -s` "
+            "can destroy it, docs/RELIABILITY.md); to leave the file untouched, copy it first "
+            "(`cp " + path + " COPY.h5 && h5clear -s --increment COPY.h5`, then `h5repack` the "
+            "copy if you want a clean file) and read the copy; h5repack itself refuses a marked "
+            "file.");
+  }
+  if (lock_failed(stack) && (stack.find("errno = 11") != std::string::npos ||
+                             stack.find("Resource temporarily unavailable") != std::string::npos)) {
+    throw FileInUseError(path, "",
+                         path + ": the file is open for writing by another process (it holds "
+                                "the file's lock; HDF5 could not take a shared lock: errno 11). "
+                                "Wait until the writer has closed the file, then run again.");
+  }
+}
+
+/// Opens `path` with `fapl`: a file held by a writer is FileInUseError; otherwise the locking
+/// hint is added when HDF5 reports a lock failure.
 hid_t open_with(const std::string& path, unsigned flags, hid_t fapl) {
   const hid_t id = H5Fopen(path.c_str(), flags, fapl);
   if (id < 0) {
     const std::string stack = error_stack();
+    throw_if_in_use(path, stack);
     std::string what = "cannot open: H5Fopen failed";
     if (lock_failed(stack)) what += kLockingHint;
     throw HdfError(path, "", path + ": " + what + "; HDF5 error stack:" + stack);

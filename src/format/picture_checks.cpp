@@ -33,6 +33,8 @@ PictureChecker::PictureChecker(std::string path) : path_(std::move(path)) {
   if (!h5::File::is_hdf5(path_)) throw InputError(path_ + " is not an HDF5 file");
   try {
     file_ = h5::File::open_read(path_);
+  } catch (const FileInUseError& e) {
+    throw InputError(e.what());  // held by a writer: not damage
   } catch (const HdfError& e) {
     throw InputError(path_ + " cannot be opened as HDF5 (truncated or damaged?): " + e.what());
   }

@@ -393,6 +393,9 @@ TraceIndex Inspector::run(bool full_step_scan) {
   h5::File file;
   try {
     file = h5::File::open_read(path_);
+  } catch (const FileInUseError& e) {
+    problems_.add(e.what());  // held by a writer: not damage, and the message says what to do
+    return index;
   } catch (const HdfError& e) {
     std::string why = e.what();
     if (why.rfind(path_ + ": ", 0) == 0) why.erase(0, path_.size() + 2);
@@ -433,8 +436,10 @@ TraceIndex Inspector::run(bool full_step_scan) {
       index.value_type = values_facts->type.size == 4 ? ValueType::float32 : ValueType::float64;
       index.values_chunked = values_facts->storage.layout == h5::Layout::chunked;
       index.values_filtered = !values_facts->storage.filters.empty();
-      if (index.values_chunked && !values_facts->storage.chunk.empty())
+      if (index.values_chunked && values_facts->storage.chunk.size() == 2) {
         index.values_chunk_rows = values_facts->storage.chunk[0];
+        index.values_chunk_cols = values_facts->storage.chunk[1];
+      }
       if (index.n_sensors == 0) problem(values->path(), "has no sensors (0 columns)");
       section([&] { read_sensor_names(*values, index); });
     }

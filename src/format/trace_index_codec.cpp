@@ -75,6 +75,7 @@ std::vector<char> TraceIndex::serialize() const {
   w.put(static_cast<std::uint8_t>(values_chunked));
   w.put(static_cast<std::uint8_t>(values_filtered));
   w.put(values_chunk_rows);
+  w.put(values_chunk_cols);
   w.put(static_cast<std::uint8_t>(has_steps));
   w.put(n_steps);
   w.put<std::uint64_t>(offsets.size());
@@ -104,6 +105,7 @@ TraceIndex TraceIndex::deserialize(const std::vector<char>& bytes) {
   t.values_chunked = r.get<std::uint8_t>() != 0;
   t.values_filtered = r.get<std::uint8_t>() != 0;
   t.values_chunk_rows = r.get<std::uint64_t>();
+  t.values_chunk_cols = r.get<std::uint64_t>();
   t.has_steps = r.get<std::uint8_t>() != 0;
   t.n_steps = r.get<std::uint32_t>();
   t.offsets.resize(r.get_count(8));

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "wafermill/error.hpp"
+#include "wafermill/format/chunk_advice.hpp"
 #include "wafermill/format/image_index.hpp"
 #include "wafermill/format/map_index.hpp"
 #include "wafermill/format/picture_reader.hpp"
@@ -33,10 +34,10 @@ void write_all(int fd, const char* p, std::size_t n) {
   }
 }
 
-[[noreturn]] void child(const std::function<void()>& read, int fd) {
+[[noreturn]] void child(const std::function<std::string()>& read, int fd) {
   std::string out(1, kDone);
   try {
-    read();
+    out += read();
   } catch (const InputError& e) {
     out = std::string(1, kInputError) + e.what();
   } catch (const std::exception& e) {
@@ -48,7 +49,8 @@ void write_all(int fd, const char* p, std::size_t n) {
 
 }  // namespace
 
-void run_isolated(const std::string& path, double timeout_s, const std::function<void()>& read) {
+std::string run_isolated_text(const std::string& path, double timeout_s,
+                              const std::function<std::string()>& read) {
   int fds[2];
   if (::pipe(fds) != 0) throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
   const pid_t pid = ::fork();
@@ -99,16 +101,36 @@ void run_isolated(const std::string& path, double timeout_s, const std::function
   if (answer.empty()) throw std::runtime_error(path + ": the metadata check exited without an answer");
   if (answer[0] == kInputError) throw InputError(answer.substr(1));
   if (answer[0] == kOtherError) throw std::runtime_error(answer.substr(1));
+  return answer.substr(1);
 }
 
-void check_input_isolated(const std::string& path, double timeout_s) {
-  run_isolated(path, timeout_s, [&path] {
+void run_isolated(const std::string& path, double timeout_s, const std::function<void()>& read) {
+  (void)run_isolated_text(path, timeout_s, [&read] {
+    read();
+    return std::string();
+  });
+}
+
+std::vector<std::string> check_input_isolated(const std::string& path, double timeout_s) {
+  constexpr char kSeparator = '\x1e';  // a warning may span lines; this byte is in none
+  const std::string text = run_isolated_text(path, timeout_s, [&path] {
     const format::FileContents contents = format::probe_contents(path);
     std::optional<std::uint64_t> n_maps;
-    if (contents.traces) format::read_trace_index(path);
+    std::string warnings;
+    if (contents.traces)
+      for (const auto& w : format::chunking_warnings(format::read_trace_index(path)))
+        warnings += w + kSeparator;
     if (contents.maps) n_maps = format::read_map_index(path).n_wafers;
     if (contents.images) format::read_image_index(path, n_maps);
+    return warnings;
   });
+  std::vector<std::string> out;
+  for (std::size_t start = 0, end; start < text.size(); start = end + 1) {
+    end = text.find(kSeparator, start);
+    if (end == std::string::npos) end = text.size();
+    if (end > start) out.push_back(text.substr(start, end - start));
+  }
+  return out;
 }
 
 }  // namespace wafermill::job

@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace wafermill::job {
 
@@ -16,8 +17,14 @@ namespace wafermill::job {
 /// std::runtime_error for other failures.
 void run_isolated(const std::string& path, double timeout_s, const std::function<void()>& read);
 
+/// run_isolated for a `read` that returns text: returns what it returned in the child.
+/// @throws as run_isolated
+std::string run_isolated_text(const std::string& path, double timeout_s,
+                              const std::function<std::string()>& read);
+
 /// run_isolated over every metadata read rank 0 makes of an input: its contents, and the trace,
-/// map and image indexes that it holds.
-void check_input_isolated(const std::string& path, double timeout_s);
+/// map and image indexes that it holds. Returns the warnings about the traces' storage
+/// (format::chunking_warnings), so that rank 0 can print them once before the run.
+std::vector<std::string> check_input_isolated(const std::string& path, double timeout_s);
 
 }  // namespace wafermill::job

@@ -640,12 +640,15 @@ report::RunReport run_parallel(const JobConfig& requested, MPI_Comm comm) {
   // input (exit 2), not a dead or hung job. The other ranks wait for the verdict.
   std::unique_ptr<RunGuard> guard;
   JobConfig config = requested;
+  // Rank 0 alone warns about costly storage, once, before the work (and in the report).
+  std::vector<std::string> warnings;
   {
     std::string error;
     if (team.rank == 0) {
       try {
         guard = std::make_unique<RunGuard>(config);
-        check_input_isolated(config.input, config.rank_timeout_s);
+        warnings = check_input_isolated(config.input, config.rank_timeout_s);
+        for (const auto& w : warnings) std::fprintf(stderr, "wafermill: warning: %s\n", w.c_str());
       } catch (const InputError& e) {
         error = e.what();
       }
@@ -698,6 +701,7 @@ report::RunReport run_parallel(const JobConfig& requested, MPI_Comm comm) {
     parallel.store_failure = store_problem;
     result = build_report(config, run, std::move(parallel), hosts, per_node, self_exe());
     result.pictures = pictures.json;
+    result.warnings = warnings;
     if (result.pictures && result.sequential && result.sequential->pictures)
       compare_pictures(*result.pictures, *result.sequential->pictures);
   } else {

@@ -229,7 +229,8 @@ json to_json(const RunReport& r) {
               {"parallel", to_json(r.parallel)},
               {"sequential", r.sequential ? to_json(*r.sequential) : json(nullptr)},
               {"comparison", comp},
-              {"accuracy", acc}};
+              {"accuracy", acc},
+              {"warnings", r.warnings}};
   // Top-level per_rank mirrors parallel.per_rank for tools that only want hosts and ranks.
   out["per_rank"] = out["parallel"]["per_rank"];
   if (r.pictures) out["pictures"] = *r.pictures;
@@ -261,6 +262,8 @@ RunReport run_report_from_json(const json& j) {
   v.n_wafers_one_sample = get_opt<std::uint64_t>(in, "wafers_one_sample").value_or(0);  // older reports
   r.config = need(j, "config");
   if (j.contains("pictures") && !j.at("pictures").is_null()) r.pictures = j.at("pictures");
+  // Reports written before warnings existed have none.
+  if (j.contains("warnings")) r.warnings = j.at("warnings").get<std::vector<std::string>>();
   r.parallel = run_figures_from_json(need(j, "parallel"));
   if (!need(j, "sequential").is_null()) r.sequential = run_figures_from_json(j.at("sequential"));
   const json& c = need(j, "comparison");

@@ -4,11 +4,16 @@
                                          before wafers were appended to it)
   make_files.py hostile DIR             write every hostile input of tests/faults/CMakeLists.txt
                                          into DIR (one file per case, named CASE.h5)
+  make_files.py swmr_writer FILE        write a valid FILE in SWMR mode, print "ready" and keep
+                                         it open until killed
 
 Run with Debian's /usr/bin/python3 (python3-h5py, python3-numpy).
 """
 import os
+import signal
+import subprocess
 import sys
+import time
 
 import h5py
 import numpy as np
@@ -141,11 +146,39 @@ def hostile(d):
     # Every sample NaN: a valid file (docs/RELIABILITY.md "All-NaN data").
     valid(p("all_nan"), values=np.full((31, 4), np.nan, np.float32)).close()
 
+    # Valid but slow: one-row chunks of /traces/values (16 bytes each), 2000 rows.
+    rows = (500, 0, 1000, 500)
+    f = valid(p("slow_chunks"), rows=rows)
+    data = f["traces/values"][:]
+    del f["traces/values"]
+    f.create_dataset("traces/values", data=data, chunks=(1, 4))
+    f.close()
+
+    # A SWMR writer killed by SIGKILL: the superblock keeps its "open for write" flags.
+    writer = subprocess.Popen([sys.executable, __file__, "swmr_writer", p("swmr_crashed")],
+                              stdout=subprocess.PIPE)
+    assert writer.stdout.readline().strip() == b"ready", "the SWMR writer did not start"
+    writer.send_signal(signal.SIGKILL)
+    writer.wait()
+
+
+def swmr_writer(path):
+    """Writes a valid file in SWMR mode (the 1.10 format), says "ready" on stdout and keeps it
+    open until killed: a writer that is still running, or, killed, one that crashed."""
+    f = valid(path, libver="latest")
+    f.swmr_mode = True
+    f.flush()
+    print("ready", flush=True)
+    while True:
+        time.sleep(1)
+
 
 if __name__ == "__main__":
     if sys.argv[1] == "prefix":
         prefix(sys.argv[2], sys.argv[3], int(sys.argv[4]))
     elif sys.argv[1] == "hostile":
         hostile(sys.argv[2])
+    elif sys.argv[1] == "swmr_writer":
+        swmr_writer(sys.argv[2])
     else:
         sys.exit("usage: make_files.py prefix IN OUT N | hostile DIR")

@@ -29,6 +29,7 @@ struct TraceIndex {
   bool values_chunked = false;
   bool values_filtered = false;        ///< gzip/shuffle/fletcher32 present
   std::uint64_t values_chunk_rows = 0; ///< rows of one chunk of /traces/values (0: contiguous)
+  std::uint64_t values_chunk_cols = 0; ///< columns of one chunk of /traces/values (0: contiguous)
   std::vector<std::uint64_t> offsets;  ///< n_wafers + 1 row offsets
   bool has_steps = false;
   std::uint32_t n_steps = 0;              ///< 1 + largest step value (0 without steps)

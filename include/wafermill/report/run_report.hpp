@@ -129,6 +129,9 @@ struct RunReport {
   /// Maps and images (docs/PICTURES.md): throughput, latency, digests, accuracy; absent
   /// when the input has neither.
   std::optional<nlohmann::json> pictures;
+  /// Things about the input that cost the run (e.g. a chunk shape that makes reading slow),
+  /// each a sentence saying what and how to fix it; also printed to stderr once by rank 0.
+  std::vector<std::string> warnings;
 };
 
 /// @brief JSON of rank figures / run figures / a report, and back.
