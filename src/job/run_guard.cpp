@@ -92,6 +92,8 @@ RunGuard::RunGuard(const JobConfig& config) {
   const std::string store = config.store_path();
   if (store.empty()) return;
   store_lock_ = std::make_unique<format::FileLock>(store, "result store");
+  std::error_code ec;
+  created_store_ = !fs::exists(store, ec);
   const std::string problem = claim_store_directory(store);
   if (problem.empty())
     store_dir_ = store;
@@ -99,6 +101,13 @@ RunGuard::RunGuard(const JobConfig& config) {
     store_unwritable(store, problem);
 }
 
-RunGuard::~RunGuard() = default;
+RunGuard::~RunGuard() {
+  if (!created_store_ || store_dir_.empty()) return;
+  std::error_code ec;
+  for (fs::directory_iterator it(store_dir_, ec), end; !ec && it != end; it.increment(ec))
+    if (it->path().filename() != kStoreMarker) return;  // it holds work: kept
+  fs::remove(fs::path(store_dir_) / kStoreMarker, ec);
+  fs::remove(store_dir_, ec);
+}
 
 }  // namespace wafermill::job

@@ -26,6 +26,8 @@ class RunGuard {
   /// Checks the paths, locks the output and the store and claims the store directory.
   /// @throws UsageError (exit code 2) before anything is written.
   explicit RunGuard(const JobConfig& config);
+  /// Releases the locks; a store directory this run created and left empty (bad input, no
+  /// block finished) is removed, so a run that exits 2 leaves nothing behind.
   ~RunGuard();
   RunGuard(const RunGuard&) = delete;
   RunGuard& operator=(const RunGuard&) = delete;
@@ -37,6 +39,7 @@ class RunGuard {
  private:
   std::unique_ptr<format::FileLock> output_lock_, store_lock_;
   std::string store_dir_;
+  bool created_store_ = false;  // removed again if the run leaves nothing in it
 };
 
 }  // namespace wafermill::job
