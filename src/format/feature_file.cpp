@@ -2,8 +2,12 @@
 /// @brief The output file writer (feature_file.hpp; layout in docs/FORMAT.md "Output").
 #include "wafermill/format/feature_file.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <optional>
+#include <utility>
 
 #include "wafermill/error.hpp"
 #include "wafermill/format/atomic_output.hpp"
@@ -23,6 +27,36 @@ void check_count(const std::string& file, const std::string& what, std::size_t h
 
 }  // namespace
 
+// Writeback of this process's rows, started as they are written and awaited when the rows
+// phase ends, so the data reach the disk while the ranks still compute, each its own ranges,
+// and the commit's fsync on rank 0 finds little left to write (measured: a 155 MB output's
+// fsync took 53 ms of rank 0's 63 ms phase 2 on the 2-core VM). Linux sync_file_range only
+// moves data; the commit's fsync still makes file and metadata durable, so this is speed, not
+// correctness, and it does nothing where the call is missing or refused.
+class RowWriteback {
+ public:
+  void open(const std::string& path) { fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC); }
+  ~RowWriteback() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  void started(std::optional<std::uint64_t> base, std::uint64_t offset, std::uint64_t bytes) {
+    if (fd_ < 0 || !base || bytes == 0) return;
+    const auto at = static_cast<off64_t>(*base + offset);
+    ::sync_file_range(fd_, at, static_cast<off64_t>(bytes), SYNC_FILE_RANGE_WRITE);
+    ranges_.emplace_back(at, static_cast<off64_t>(bytes));
+  }
+  void wait() {
+    for (const auto& [at, n] : ranges_)
+      ::sync_file_range(fd_, at, n,
+                        SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+    ranges_.clear();
+  }
+
+ private:
+  int fd_ = -1;
+  std::vector<std::pair<off64_t, off64_t>> ranges_;
+};
+
 struct FeatureFileWriter::Handles {
   // Declaration order is destruction order reversed: datasets close before groups, groups
   // before the file, and the temporary file is removed last (rank 0 owns it).
@@ -35,6 +69,9 @@ struct FeatureFileWriter::Handles {
   h5::Dataset by_step;
   h5::Dataset score;
   h5::Dataset flag;
+  // File offsets of the contiguous row datasets (allocated at creation under MPI-IO).
+  std::optional<std::uint64_t> values_at, by_step_at;
+  RowWriteback writeback;
 };
 
 FeatureFileWriter::FeatureFileWriter(std::string final_path, const FeatureFileLayout& layout,
@@ -78,6 +115,9 @@ FeatureFileWriter::FeatureFileWriter(std::string final_path, const FeatureFileLa
   if (K > 0) h_->by_step = h_->features.create_dataset("by_step", h5::Elem::f64, {W, K, S, F}, rows);
   h_->score = h_->wafers.create_dataset("score", h5::Elem::f64, {W}, rows);
   h_->flag = h_->wafers.create_dataset("flag", h5::Elem::u8, {W}, rows);
+  h_->values_at = h_->values.storage().file_offset;
+  if (K > 0) h_->by_step_at = h_->by_step.storage().file_offset;
+  h_->writeback.open(temp_path_);
 }
 
 FeatureFileWriter::~FeatureFileWriter() = default;  // Handles closes, AtomicOutput removes
@@ -90,6 +130,7 @@ void FeatureFileWriter::phase2_only(const char* what) const {
 
 void FeatureFileWriter::finish_rows() {
   if (!rows_open_) return;
+  h_->writeback.wait();
   h_->flag = h5::Dataset();
   h_->score = h5::Dataset();
   h_->by_step = h5::Dataset();
@@ -115,6 +156,7 @@ void FeatureFileWriter::write_features(std::uint64_t first_wafer, std::uint64_t 
   const std::uint64_t F = layout_.feature_names.size();
   check_count(final_path_, "/features/values", values.size(), n * S * F);
   h_->values.write(values, {first_wafer, 0, 0}, {n, S, F});
+  h_->writeback.started(h_->values_at, first_wafer * S * F * 8, n * S * F * 8);
 }
 
 void FeatureFileWriter::write_step_features(std::uint64_t first_wafer, std::uint64_t n,
@@ -125,6 +167,7 @@ void FeatureFileWriter::write_step_features(std::uint64_t first_wafer, std::uint
   if (K == 0) throw std::logic_error("write_step_features: the layout has no steps");
   check_count(final_path_, "/features/by_step", values.size(), n * K * S * F);
   h_->by_step.write(values, {first_wafer, 0, 0, 0}, {n, K, S, F});
+  h_->writeback.started(h_->by_step_at, first_wafer * K * S * F * 8, n * K * S * F * 8);
 }
 
 void FeatureFileWriter::read_features(std::uint64_t first_wafer, std::uint64_t n,

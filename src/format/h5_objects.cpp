@@ -89,8 +89,11 @@ Handle creation_plist(const std::vector<std::uint64_t>& dims, const DatasetOptio
                       const std::string& file, const std::string& object) {
   Handle dcpl(check_id(H5Pcreate(H5P_DATASET_CREATE), file, object, "H5Pcreate"),
               HandleKind::plist);
-  if (options.no_fill)
+  if (options.no_fill) {
     check(H5Pset_fill_time(dcpl.id(), H5D_FILL_TIME_NEVER), file, object, "H5Pset_fill_time");
+    // Allocated now, as MPI-IO always does: the file offset is known from the start.
+    check(H5Pset_alloc_time(dcpl.id(), H5D_ALLOC_TIME_EARLY), file, object, "H5Pset_alloc_time");
+  }
   // A dataset without elements cannot be chunked with fixed max dims; it stays contiguous.
   if (options.chunk.empty() || product(dims) == 0) return dcpl;
   if (options.chunk.size() != dims.size()) reject(file, object, "chunk rank differs from rank");

@@ -124,7 +124,7 @@ struct DatasetOptions {
   std::vector<std::uint64_t> chunk;  ///< empty: contiguous
   int deflate_level = 0;             ///< 1-9: shuffle + deflate (needs chunk)
   bool fletcher32 = false;           ///< checksum each chunk (needs chunk)
-  bool no_fill = false;              ///< never write fill values (every element is written)
+  bool no_fill = false;              ///< allocate at creation, never write fill values (every element is written)
 };
 
 /// @brief Kind of a link, checked before following it (external links open other files).
