@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <initializer_list>
 #include <optional>
 #include <utility>
 
@@ -120,7 +121,17 @@ FeatureFileWriter::FeatureFileWriter(std::string final_path, const FeatureFileLa
   h_->writeback.open(temp_path_);
 }
 
-FeatureFileWriter::~FeatureFileWriter() = default;  // Handles closes, AtomicOutput removes
+FeatureFileWriter::~FeatureFileWriter() {
+  // Every normal path ends the rows phase (finish_rows) first. Destroyed with the rows phase
+  // open under MPI-IO means an exception on this rank: the others may be anywhere, so the
+  // collective closes would hang; the handles are abandoned (main aborts the job) and rank 0's
+  // AtomicOutput still removes the temporary file.
+  if (rows_open_ && comm_ != MPI_COMM_NULL) {
+    for (h5::Location* l : std::initializer_list<h5::Location*>{&h_->flag, &h_->score, &h_->by_step, &h_->values,
+                                                               &h_->summary, &h_->wafers, &h_->features, &h_->file})
+      l->abandon();
+  }
+}
 
 void FeatureFileWriter::phase2_only(const char* what) const {
   if (rows_open_ || rank_ != 0)

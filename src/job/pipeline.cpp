@@ -200,11 +200,6 @@ LocalRun execute(const JobConfig& config, const Team& team, const std::string& p
   metrics::Stopwatch wall;
   read_index_everywhere(config, team, run);
   const format::TraceIndex& index = run.index;
-  // Every rank opens the output together and writes its own rows into it.
-  format::FeatureFileWriter writer(config.output, output_layout(index, config), config.force,
-                                   team.mpi() ? team.comm : MPI_COMM_NULL);
-  std::unique_ptr<TempOutputGuard> guard;
-  if (team.rank == 0) guard = std::make_unique<TempOutputGuard>(writer.temp_path());
 
   features::FeatureLayout layout;
   layout.n_sensors = index.n_sensors;
@@ -224,6 +219,12 @@ LocalRun execute(const JobConfig& config, const Team& team, const std::string& p
   } catch (const InputError& e) {
     throw CollectiveInputError(e.what());
   }
+  // Every rank opens the output together and writes its own rows into it. From here on an
+  // error is one rank's (the job is aborted): every collective error was raised above.
+  format::FeatureFileWriter writer(config.output, output_layout(index, config), config.force,
+                                   team.mpi() ? team.comm : MPI_COMM_NULL);
+  std::unique_ptr<TempOutputGuard> guard;
+  if (team.rank == 0) guard = std::make_unique<TempOutputGuard>(writer.temp_path());
 
   const partition::BlockPlan plan(index.offsets, config.block_size);
   partition::PolicyOptions popt;

@@ -105,7 +105,7 @@ std::string ResultStore::entry_path(std::uint64_t b, std::uint64_t key) const {
 
 void ResultStore::ensure_directory() {
   if (dir_ready_) return;
-  if (::mkdir(dir_.c_str(), 0777) != 0 && errno != EEXIST) fail(dir_, "cannot create");
+  ensure_store_directory(dir_);  // the directory and its marker (store_directory.hpp)
   dir_ready_ = true;
 }
 

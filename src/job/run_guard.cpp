@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "store_directory.hpp"
+#include "temp_output_guard.hpp"
 #include "wafermill/error.hpp"
 
 namespace wafermill::job {
@@ -88,26 +89,31 @@ void check_run_paths(const JobConfig& config) {
 
 RunGuard::RunGuard(const JobConfig& config) {
   check_run_paths(config);
-  output_lock_ = std::make_unique<format::FileLock>(config.output, "output");
-  const std::string store = config.store_path();
-  if (store.empty()) return;
-  store_lock_ = std::make_unique<format::FileLock>(store, "result store");
-  std::error_code ec;
-  created_store_ = !fs::exists(store, ec);
-  const std::string problem = claim_store_directory(store);
-  if (problem.empty())
-    store_dir_ = store;
-  else
-    store_unwritable(store, problem);
+  hold_termination_handler();
+  try {
+    output_lock_ = std::make_unique<format::FileLock>(config.output, "output");
+    const std::string store = config.store_path();
+    if (!store.empty()) {
+      store_lock_ = std::make_unique<format::FileLock>(store, "result store");
+      const std::string problem = claim_store_directory(store);
+      if (problem.empty())
+        store_dir_ = store;
+      else
+        store_unwritable(store, problem);
+    }
+  } catch (...) {
+    release_termination_handler();
+    throw;
+  }
+  std::vector<std::string> locks;
+  for (const auto* l : {output_lock_.get(), store_lock_.get()})
+    if (l != nullptr && l->held()) locks.push_back(l->path());
+  guard_lock_files(locks);
 }
 
 RunGuard::~RunGuard() {
-  if (!created_store_ || store_dir_.empty()) return;
-  std::error_code ec;
-  for (fs::directory_iterator it(store_dir_, ec), end; !ec && it != end; it.increment(ec))
-    if (it->path().filename() != kStoreMarker) return;  // it holds work: kept
-  fs::remove(fs::path(store_dir_) / kStoreMarker, ec);
-  fs::remove(store_dir_, ec);
+  guard_lock_files({});
+  release_termination_handler();
 }
 
 }  // namespace wafermill::job

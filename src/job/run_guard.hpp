@@ -26,20 +26,19 @@ class RunGuard {
   /// Checks the paths, locks the output and the store and claims the store directory.
   /// @throws UsageError (exit code 2) before anything is written.
   explicit RunGuard(const JobConfig& config);
-  /// Releases the locks; a store directory this run created and left empty (bad input, no
-  /// block finished) is removed, so a run that exits 2 leaves nothing behind.
+  /// Releases the locks. While alive, SIGTERM/SIGINT remove the lock files too.
   ~RunGuard();
   RunGuard(const RunGuard&) = delete;
   RunGuard& operator=(const RunGuard&) = delete;
 
-  /// The store directory this run uses: "" with --store none, or when the directory cannot
-  /// be created or marked (the run then goes on without one, and says so).
+  /// The store directory this run uses: "" with --store none, or when the directory is unusable
+  /// (the run then goes on without one, and says so). It is created, with its marker, by the
+  /// first entry written (ensure_store_directory), so a run that finishes no block leaves none.
   const std::string& store_dir() const { return store_dir_; }
 
  private:
   std::unique_ptr<format::FileLock> output_lock_, store_lock_;
   std::string store_dir_;
-  bool created_store_ = false;  // removed again if the run leaves nothing in it
 };
 
 }  // namespace wafermill::job

@@ -5,7 +5,8 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
+#include <fcntl.h>
+#include <unistd.h>
 #include <vector>
 
 #include "wafermill/error.hpp"
@@ -55,29 +56,43 @@ bool is_store_file_name(const std::string& name, bool* temporary) {
 std::string claim_store_directory(const std::string& dir) {
   std::error_code ec;
   const fs::file_status st = fs::symlink_status(dir, ec);
-  if (fs::exists(st) && !fs::is_directory(fs::status(dir, ec)))
+  if (!fs::exists(st)) return "";  // created, with its parents, by the first entry
+  if (!fs::is_directory(fs::status(dir, ec)))
     throw UsageError("--store " + dir + ": exists and is not a directory");
   if (fs::exists(dir + "/" + kStoreMarker, ec)) return "";
-  if (fs::exists(st)) {
-    std::vector<std::string> foreign;
-    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-      const std::string name = it->path().filename().string();
-      if (!is_store_file_name(name)) foreign.push_back(name);
-    }
-    if (ec) return dir + ": cannot list: " + ec.message();
-    if (!foreign.empty())
-      throw UsageError("--store " + dir + ": the directory holds " + std::to_string(foreign.size()) +
-                       " file(s) that are not a wafermill result store's (e.g. '" + foreign.front() +
-                       "'); a store removes the entries it no longer needs, so it needs a directory "
-                       "of its own: name a new or empty directory (or --store none)");
-  } else if (!fs::create_directories(dir, ec) && ec) {
-    return dir + ": cannot create: " + ec.message();
+  std::vector<std::string> foreign;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (!is_store_file_name(name)) foreign.push_back(name);
   }
-  std::ofstream marker(dir + "/" + kStoreMarker, std::ios::trunc);
-  marker << "wafermill result store 1: the files named block-*, maps-*, scores-* here are wafermill's\n";
-  marker.flush();
-  if (!marker) return dir + "/" + kStoreMarker + ": cannot write: " + std::strerror(errno);
+  if (ec) return dir + ": cannot list: " + ec.message();
+  if (!foreign.empty())
+    throw UsageError("--store " + dir + ": the directory holds " + std::to_string(foreign.size()) +
+                     " file(s) that are not a wafermill result store's (e.g. '" + foreign.front() +
+                     "'); a store removes the entries it no longer needs, so it needs a directory "
+                     "of its own: name a new or empty directory (or --store none)");
   return "";
+}
+
+void ensure_store_directory(const std::string& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw std::runtime_error("cannot create " + dir + ": " + ec.message());
+  const std::string marker = dir + "/" + kStoreMarker;
+  const int fd = ::open(marker.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    if (errno == EEXIST) return;  // another rank, or an earlier run
+    throw std::runtime_error("cannot create " + marker + ": " + std::strerror(errno));
+  }
+  static const char text[] =
+      "wafermill result store 1: the files named block-*, maps-*, scores-* here are wafermill's\n";
+  const bool ok = ::write(fd, text, sizeof text - 1) == static_cast<ssize_t>(sizeof text - 1);
+  const int err = errno;
+  ::close(fd);
+  if (!ok) {
+    ::unlink(marker.c_str());
+    throw std::runtime_error("cannot write " + marker + ": " + std::strerror(err));
+  }
 }
 
 void store_unwritable(const std::string& dir, const std::string& why) {

@@ -13,12 +13,16 @@ namespace wafermill::job {
 /// The marker file's name inside a store directory.
 inline constexpr const char* kStoreMarker = "WAFERMILL-STORE";
 
-/// Makes `dir` a store directory this run may use: creates it (and its marker) when missing,
-/// adopts an empty directory or one holding only store entries (stores made before the
-/// marker existed). Returns "" when the store is usable, otherwise why not (an I/O error:
+/// Checks, before any work, that `dir` may be this run's store: missing (created by the first
+/// entry), carrying the marker, empty, or holding only store entries (stores made before the
+/// marker existed). Creates nothing. Returns "" when usable, otherwise why not (an I/O error:
 /// the run then goes on without a store, see store_unwritable()).
 /// @throws UsageError when `dir` exists but is not a directory, or holds files of others.
 std::string claim_store_directory(const std::string& dir);
+
+/// Creates `dir` and its marker if missing (any rank, before its first entry; idempotent and
+/// safe when several ranks race). @throws std::runtime_error naming the path on failure.
+void ensure_store_directory(const std::string& dir);
 
 /// True for the names the stores write: `block-<20 digits>-<16 hex>.wmb`,
 /// `maps-…/scores-…` `.wmp` entries, each optionally followed by `.tmp.<pid>` (`temporary`

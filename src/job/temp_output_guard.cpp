@@ -5,6 +5,8 @@
 #include <cstring>
 #include <unistd.h>
 
+#include <vector>
+
 namespace wafermill::job {
 namespace {
 
@@ -12,6 +14,9 @@ namespace {
 // raise), so nothing is allocated or formatted with stdio there.
 char g_temp_path[4096] = {0};
 char g_store_dir[4096] = {0};
+constexpr int kLockFiles = 2;
+char g_lock_path[kLockFiles][4096] = {};
+int g_handler_holders = 0;  // main thread only
 volatile std::sig_atomic_t g_kept_known = 0;
 std::atomic<std::uint64_t> g_kept{0};
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
@@ -36,6 +41,9 @@ void say_number(std::uint64_t v) {
 
 extern "C" void remove_temp_and_reraise(int sig) {
   unlink_guarded_temp_output();
+  // The locks die with the process; their files go too, so nothing of the run is left.
+  for (auto& p : g_lock_path)
+    if (p[0] != '\0') ::unlink(p);
   say(sig == SIGINT ? "wafermill: interrupted (SIGINT)" : "wafermill: terminated (SIGTERM)");
   say("; no output was written. ");
   if (g_store_dir[0] == '\0') {
@@ -71,15 +79,32 @@ void unlink_guarded_temp_output() {
   if (g_temp_path[0] != '\0') ::unlink(g_temp_path);
 }
 
-TempOutputGuard::TempOutputGuard(const std::string& path) {
-  std::strncpy(g_temp_path, path.c_str(), sizeof g_temp_path - 1);
+void hold_termination_handler() {
+  if (g_handler_holders++ > 0) return;
   std::signal(SIGTERM, remove_temp_and_reraise);
   std::signal(SIGINT, remove_temp_and_reraise);
 }
 
-TempOutputGuard::~TempOutputGuard() {
+void release_termination_handler() {
+  if (--g_handler_holders > 0) return;
   std::signal(SIGTERM, SIG_DFL);
   std::signal(SIGINT, SIG_DFL);
+}
+
+void guard_lock_files(const std::vector<std::string>& paths) {
+  for (int i = 0; i < kLockFiles; ++i) {
+    const std::string p = i < static_cast<int>(paths.size()) ? paths[static_cast<std::size_t>(i)] : "";
+    std::strncpy(g_lock_path[i], p.c_str(), sizeof g_lock_path[i] - 1);
+  }
+}
+
+TempOutputGuard::TempOutputGuard(const std::string& path) {
+  std::strncpy(g_temp_path, path.c_str(), sizeof g_temp_path - 1);
+  hold_termination_handler();
+}
+
+TempOutputGuard::~TempOutputGuard() {
+  release_termination_handler();
   g_temp_path[0] = '\0';
 }
 

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace wafermill::job {
 
@@ -20,6 +21,14 @@ class TempOutputGuard {
 
 /// Unlinks the guarded temporary output now, if any (async-signal-safe).
 void unlink_guarded_temp_output();
+
+/// Installs the SIGTERM/SIGINT handler of this file while held (counted: the run guard holds
+/// it for the whole run, each temporary output for its own life).
+void hold_termination_handler();
+void release_termination_handler();
+
+/// The run's lock files (at most two: output, store), unlinked by the handler; empty: none.
+void guard_lock_files(const std::vector<std::string>& paths);
 
 /// What the message on SIGTERM/SIGINT says about resuming: the run's store ("" none).
 void set_termination_store(const std::string& dir);

@@ -49,6 +49,10 @@ class Handle {
   void reset() noexcept;
   /// @brief Closes the id and reports a failure. @throws HdfError if the close fails.
   void close(const std::string& file, const std::string& object);
+  /// @brief Forgets the id without closing it: for an object of a file opened with MPI-IO
+  /// whose close is collective, when this rank fails alone and the job is about to be
+  /// aborted (a close would wait forever for the other ranks).
+  void abandon() noexcept { id_ = -1; }
 
  private:
   hid_t id_ = -1;
@@ -169,6 +173,9 @@ class Location {
   std::vector<std::string> read_strings_attribute(const std::string& name) const;
   /// @brief Reads a scalar integer attribute converted to int64. @throws HdfError
   std::int64_t read_int_attribute(const std::string& name) const;
+
+  /// @brief See Handle::abandon().
+  void abandon() noexcept { h_.abandon(); }
 
  protected:
   Location() = default;
