@@ -9,7 +9,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <ctime>
 #include <filesystem>
 
 #include "wafermill/error.hpp"
@@ -25,21 +24,6 @@ fs::path resolved(const std::string& p) {
   if (ec) return fs::path(p).lexically_normal();
   fs::path r = fs::weakly_canonical(abs, ec);
   return ec ? abs.lexically_normal() : r;
-}
-
-std::string host_name() {
-  char buf[256] = {0};
-  ::gethostname(buf, sizeof buf - 1);
-  return buf;
-}
-
-std::string utc_now() {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 // The holder's line ("host H pid P since T"), as far as it was written.
@@ -70,7 +54,8 @@ bool inside_directory(const std::string& path, const std::string& dir) {
   return pi != p.end();
 }
 
-FileLock::FileLock(const std::string& target, const std::string& what) : path_(target + ".lock") {
+FileLock::FileLock(const std::string& target, const std::string& what, const std::string& holder)
+    : path_(target + ".lock") {
   // Lock, then check that the name still leads to the locked file: a holder that finished
   // unlinks it, and a lock taken on the unlinked file would exclude nobody.
   for (int attempt = 0; attempt < 100; ++attempt) {
@@ -84,10 +69,10 @@ FileLock::FileLock(const std::string& target, const std::string& what) : path_(t
     if (::fcntl(fd, F_SETLK, &fl) != 0) {
       const int err = errno;
       if (err == EACCES || err == EAGAIN) {
-        const std::string holder = read_holder(fd);
+        const std::string other = read_holder(fd);
         ::close(fd);
         throw UsageError("the " + what + " " + target + " is in use by another wafermill job (" +
-                         holder + "; lock " + path_ + "). Wait for that job to end, or name another " +
+                         other + "; lock " + path_ + "). Wait for that job to end, or name another " +
                          (what == "output" ? std::string("--output") : std::string("--store")) +
                          ". A job that died releases its lock by itself.");
       }
@@ -104,8 +89,7 @@ FileLock::FileLock(const std::string& target, const std::string& what) : path_(t
       ::close(fd);  // the holder before us removed it: take the new one
       continue;
     }
-    const std::string line = "host " + host_name() + " pid " + std::to_string(::getpid()) +
-                             " since " + utc_now() + "\n";
+    const std::string line = holder + "\n";
     if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, line.data(), line.size(), 0) < 0) {
       // The lock holds without its text; a second job's message then says less.
     }

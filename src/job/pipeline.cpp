@@ -99,12 +99,6 @@ std::string fingerprint(const format::TraceIndex& index) {
   return buf;
 }
 
-std::string host_name() {
-  char buf[256] = {0};
-  ::gethostname(buf, sizeof buf - 1);
-  return buf;
-}
-
 // What one process did in a run.
 struct LocalRun {
   format::TraceIndex index;

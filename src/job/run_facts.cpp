@@ -1,6 +1,7 @@
 #include "run_facts.hpp"
 
 #include <ctime>
+#include <unistd.h>
 
 namespace wafermill::job {
 
@@ -10,6 +11,12 @@ std::string utc_now() {
   ::gmtime_r(&t, &tm);
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string host_name() {
+  char buf[256] = {0};
+  ::gethostname(buf, sizeof buf - 1);
   return buf;
 }
 

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <vector>
 
+#include "run_facts.hpp"
 #include "store_directory.hpp"
 #include "temp_output_guard.hpp"
 #include "wafermill/error.hpp"
@@ -91,10 +92,12 @@ RunGuard::RunGuard(const JobConfig& config) {
   check_run_paths(config);
   hold_termination_handler();
   try {
-    output_lock_ = std::make_unique<format::FileLock>(config.output, "output");
+    const std::string holder = "host " + host_name() + " pid " + std::to_string(::getpid()) +
+                               " since " + utc_now();
+    output_lock_ = std::make_unique<format::FileLock>(config.output, "output", holder);
     const std::string store = config.store_path();
     if (!store.empty()) {
-      store_lock_ = std::make_unique<format::FileLock>(store, "result store");
+      store_lock_ = std::make_unique<format::FileLock>(store, "result store", holder);
       const std::string problem = claim_store_directory(store);
       if (problem.empty())
         store_dir_ = store;

@@ -4,17 +4,12 @@
 #include <cstdio>
 #include <unistd.h>
 
+#include "run_facts.hpp"
 #include "temp_output_guard.hpp"
 #include "wafermill/metrics/metrics.hpp"
 
 namespace wafermill::job {
 namespace {
-
-std::string host_name() {
-  char buf[256] = {0};
-  ::gethostname(buf, sizeof buf - 1);
-  return buf;
-}
 
 [[noreturn]] void abort_job(MPI_Comm comm, const std::string& message, int code = kExitRankHung) {
   std::fprintf(stderr, "wafermill: error: %s\n", message.c_str());

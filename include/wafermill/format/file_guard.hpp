@@ -22,11 +22,12 @@ bool inside_directory(const std::string& path, const std::string& dir);
 /// job gets. Removed when released.
 class FileLock {
  public:
-  /// @brief Takes the lock for `what` ("output", "result store") of `target`.
+  /// @brief Takes the lock for `what` ("output", "result store") of `target`; `holder`
+  /// describes this process for the message a second job gets (e.g. "host H pid P since T").
   /// @throws UsageError naming the holder (host, pid, since) and how to proceed when another
   /// process holds it. On a file system without POSIX locks, warns once on stderr and holds
   /// nothing (held() is false).
-  FileLock(const std::string& target, const std::string& what);
+  FileLock(const std::string& target, const std::string& what, const std::string& holder);
   /// @brief Unlinks the lock file and releases the lock.
   ~FileLock();
   FileLock(const FileLock&) = delete;
