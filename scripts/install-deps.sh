@@ -7,6 +7,7 @@ packages=(
   openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools
   libboost-program-options-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-h5py python3-numpy python3-dask
+  liblapacke-dev libopenblas-dev
   "$@"
 )
 missing=()

@@ -21,6 +21,8 @@ const char* kUsage =
     "\n"
     "commands:\n"
     "  run        extract per-wafer features, fleet statistics and flags (under mpirun/srun)\n"
+    "  fit        fit a model of good wafers (PCA, T2 and SPE limits) for `run --model`\n"
+    "  export     write an output's per-wafer verdicts and contributions as CSV\n"
     "  generate   write a synthetic trace file with planted anomalies\n"
     "  validate   check a file against the wafermill format (traces, maps, images)\n"
     "  compare    are two output files bitwise equal?\n"
@@ -123,6 +125,8 @@ Command parse(int argc, char** argv) {
   if (name == "compare") return make_compare_command(sub_argc, sub_argv);
   if (name == "study") return make_study_command(sub_argc, sub_argv);
   if (name == "import") return make_import_command(sub_argc, sub_argv);
+  if (name == "fit") return make_fit_command(sub_argc, sub_argv);
+  if (name == "export") return make_export_command(sub_argc, sub_argv);
   throw UsageError("unknown command \"" + name + "\"\n" + kUsage);
 }
 

@@ -29,5 +29,7 @@ Command make_sequential_command(int argc, char** argv);
 Command make_compare_command(int argc, char** argv);
 Command make_study_command(int argc, char** argv);
 Command make_import_command(int argc, char** argv);
+Command make_fit_command(int argc, char** argv);
+Command make_export_command(int argc, char** argv);
 
 }  // namespace wafermill::cli

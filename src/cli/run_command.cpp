@@ -26,6 +26,8 @@ Command make_run_command(int argc, char** argv, const std::string& command_line)
     ("dynamic-factor", po::value<double>()->default_value(d.dynamic_factor), "dynamic policy: unit = remaining work / (factor * P)")
     ("histogram-bins", po::value<std::size_t>()->default_value(d.histogram_bins), "bins of each (sensor, feature) histogram")
     ("threshold", po::value<double>()->default_value(d.threshold), "flag a wafer whose anomaly score (max |z|) exceeds this")
+    ("model", po::value<std::string>()->default_value(""), "a model of good wafers from `wafermill fit`: flag by T2 and SPE, keep the top contributions (docs/MONITORING.md)")
+    ("contributions", po::value<std::uint32_t>()->default_value(d.contributions), "with --model: contributions kept per flagged wafer")
     ("defect-k-sigma", po::value<double>()->default_value(d.defects.k_sigma), "images: a pixel deviates when |x - golden mean| > k * max(golden std, floor)")
     ("defect-std-floor", po::value<double>()->default_value(d.defects.std_floor), "images: the floor of the golden std, grey levels")
     ("defect-min-blob", po::value<std::uint64_t>()->default_value(d.defects.min_blob), "images: flag an image whose largest blob of deviating pixels has this many pixels")
@@ -65,6 +67,8 @@ Command make_run_command(int argc, char** argv, const std::string& command_line)
   c.dynamic_factor = vm["dynamic-factor"].as<double>();
   c.histogram_bins = vm["histogram-bins"].as<std::size_t>();
   c.threshold = vm["threshold"].as<double>();
+  c.model = vm["model"].as<std::string>();
+  c.contributions = vm["contributions"].as<std::uint32_t>();
   c.defects = {vm["defect-k-sigma"].as<double>(), vm["defect-std-floor"].as<double>(),
                vm["defect-min-blob"].as<std::uint64_t>()};
   c.weights = {vm["w-time"].as<double>(), vm["w-kl"].as<double>(), vm["w-memory"].as<double>(),

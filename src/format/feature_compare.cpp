@@ -157,7 +157,9 @@ std::optional<std::string> compare_feature_files(const std::string& a, const std
   const h5::File fb = h5::File::open_read(b);
   const std::pair<const char*, const char*> fixed[] = {
       {"features", "values"},       {"features", "by_step"}, {"features", "names"},
-      {"features", "sensor_names"}, {"wafers", "score"},     {"wafers", "flag"}};
+      {"features", "sensor_names"}, {"wafers", "score"},     {"wafers", "flag"},
+      {"wafers", "t2"},             {"wafers", "spe"},       {"wafers", "reason"},
+      {"wafers", "contrib_column"}, {"wafers", "contrib_share"}};
   for (const auto& [group, name] : fixed) {
     if (auto d = compare_dataset(fa, fb, group, name)) return d;
   }

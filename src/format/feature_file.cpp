@@ -70,6 +70,7 @@ struct FeatureFileWriter::Handles {
   h5::Dataset by_step;
   h5::Dataset score;
   h5::Dataset flag;
+  h5::Dataset t2, spe, reason, contrib_column, contrib_share;  // with a model only
   // File offsets of the contiguous row datasets (allocated at creation under MPI-IO).
   std::optional<std::uint64_t> values_at, by_step_at;
   RowWriteback writeback;
@@ -116,6 +117,13 @@ FeatureFileWriter::FeatureFileWriter(std::string final_path, const FeatureFileLa
   if (K > 0) h_->by_step = h_->features.create_dataset("by_step", h5::Elem::f64, {W, K, S, F}, rows);
   h_->score = h_->wafers.create_dataset("score", h5::Elem::f64, {W}, rows);
   h_->flag = h_->wafers.create_dataset("flag", h5::Elem::u8, {W}, rows);
+  if (const std::uint64_t N = layout.contributions; N > 0) {
+    h_->t2 = h_->wafers.create_dataset("t2", h5::Elem::f64, {W}, rows);
+    h_->spe = h_->wafers.create_dataset("spe", h5::Elem::f64, {W}, rows);
+    h_->reason = h_->wafers.create_dataset("reason", h5::Elem::u8, {W}, rows);
+    h_->contrib_column = h_->wafers.create_dataset("contrib_column", h5::Elem::i32, {W, N}, rows);
+    h_->contrib_share = h_->wafers.create_dataset("contrib_share", h5::Elem::f64, {W, N}, rows);
+  }
   h_->values_at = h_->values.storage().file_offset;
   if (K > 0) h_->by_step_at = h_->by_step.storage().file_offset;
   h_->writeback.open(temp_path_);
@@ -142,6 +150,11 @@ void FeatureFileWriter::phase2_only(const char* what) const {
 void FeatureFileWriter::finish_rows() {
   if (!rows_open_) return;
   h_->writeback.wait();
+  h_->contrib_share = h5::Dataset();
+  h_->contrib_column = h5::Dataset();
+  h_->reason = h5::Dataset();
+  h_->spe = h5::Dataset();
+  h_->t2 = h5::Dataset();
   h_->flag = h5::Dataset();
   h_->score = h5::Dataset();
   h_->by_step = h5::Dataset();
@@ -206,6 +219,23 @@ void FeatureFileWriter::write_scores(std::uint64_t first_wafer, std::span<const 
     throw std::invalid_argument(final_path_ + ": /wafers/score: rows beyond n_wafers");
   h_->score.write(score, {first_wafer}, {score.size()});
   h_->flag.write(flag, {first_wafer}, {flag.size()});
+}
+
+void FeatureFileWriter::write_verdicts(std::uint64_t first_wafer, const VerdictRows& r) {
+  const std::uint64_t n = r.t2.size();
+  const std::uint64_t N = layout_.contributions;
+  if (N == 0) throw std::logic_error("FeatureFileWriter::write_verdicts: the layout has no model");
+  check_count(final_path_, "/wafers/spe", r.spe.size(), n);
+  check_count(final_path_, "/wafers/reason", r.reason.size(), n);
+  check_count(final_path_, "/wafers/contrib_column", r.contrib_column.size(), n * N);
+  check_count(final_path_, "/wafers/contrib_share", r.contrib_share.size(), n * N);
+  if (first_wafer + n > layout_.n_wafers)
+    throw std::invalid_argument(final_path_ + ": /wafers/t2: rows beyond n_wafers");
+  h_->t2.write(r.t2, {first_wafer}, {n});
+  h_->spe.write(r.spe, {first_wafer}, {n});
+  h_->reason.write(r.reason, {first_wafer}, {n});
+  h_->contrib_column.write(r.contrib_column, {first_wafer, 0}, {n, N});
+  h_->contrib_share.write(r.contrib_share, {first_wafer, 0}, {n, N});
 }
 
 void FeatureFileWriter::write_summary(const std::string& name, std::span<const double> values,

@@ -16,7 +16,11 @@ constexpr std::uint64_t kCopyRows = 1ULL << 16;
 
 /// Name of an input field inside the trace output's /wafers: score and flag are the job's own.
 std::string legacy_name(const std::string& name) {
-  return name == "score" || name == "flag" ? "input_" + name : name;
+  // The names the job writes under /wafers (with a model: docs/MONITORING.md).
+  static const char* const kJob[] = {"score", "flag", "t2", "spe", "reason", "contrib_column", "contrib_share"};
+  for (const char* j : kJob)
+    if (name == j) return "input_" + name;
+  return name;
 }
 
 void copy_strings(const h5::Dataset& src, std::uint64_t n, std::vector<h5::Group*> into,

@@ -22,6 +22,8 @@ nlohmann::json JobConfig::to_json() const {
           {"dynamic_factor", dynamic_factor},
           {"histogram_bins", histogram_bins},
           {"threshold", threshold},
+          {"model", model},
+          {"contributions", contributions},
           {"defects", {{"k_sigma", defects.k_sigma}, {"std_floor", defects.std_floor},
                        {"min_blob", defects.min_blob}}},
           {"weights", {{"time", weights.time}, {"kl", weights.kl}, {"memory", weights.memory},
@@ -54,6 +56,8 @@ JobConfig JobConfig::from_json(const nlohmann::json& j) {
     c.dynamic_factor = j.at("dynamic_factor").get<double>();
     c.histogram_bins = j.at("histogram_bins").get<std::size_t>();
     c.threshold = j.at("threshold").get<double>();
+    c.model = j.value("model", "");
+    c.contributions = j.value("contributions", 5u);
     if (j.contains("defects")) {
       const auto& d = j.at("defects");
       c.defects = {d.at("k_sigma").get<double>(), d.at("std_floor").get<double>(),
@@ -93,6 +97,7 @@ void JobConfig::validate() const {
     throw UsageError("--histogram-bins must be in 1..65536");
   if (!(dynamic_factor >= 1.0)) throw UsageError("--dynamic-factor must be >= 1");
   if (!std::isfinite(threshold) || threshold <= 0.0) throw UsageError("--threshold must be > 0");
+  if (contributions < 1 || contributions > 64) throw UsageError("--contributions must be in 1..64");
   if (!std::isfinite(defects.k_sigma) || defects.k_sigma <= 0.0)
     throw UsageError("--defect-k-sigma must be > 0");
   if (!std::isfinite(defects.std_floor) || defects.std_floor < 0.0)

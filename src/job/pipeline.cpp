@@ -107,6 +107,7 @@ struct LocalRun {
   // Reduced over the ranks (every rank has them):
   metrics::LatencySummary latency;
   ScoringResult scoring;
+  std::optional<BoundModel> model;  // --model: every rank binds it
   std::uint64_t blocks_reused_all = 0, blocks_computed_all = 0;
   // Rank 0 only:
   double wall_s = 0.0, index_s = 0.0, scoring_s = 0.0;
@@ -123,7 +124,25 @@ format::FeatureFileLayout output_layout(const format::TraceIndex& index, const J
   l.sensor_names = index.sensor_names;
   l.feature_names = config.features.names();
   l.n_steps = index.n_steps;
+  l.contributions = config.model.empty() ? 0 : config.contributions;
   return l;
+}
+
+// Every rank reads and binds the model; a bad model is every rank's CollectiveInputError.
+std::optional<BoundModel> bind_model_everywhere(const JobConfig& config, const format::TraceIndex& index,
+                                                MPI_Comm comm) {
+  if (config.model.empty()) return std::nullopt;
+  std::string error;
+  std::optional<BoundModel> b;
+  try {
+    b = bind_model(config.model, index.sensor_names, config.features.names());
+  } catch (const InputError& e) {
+    error = e.what();
+  }
+  int bad = error.empty() ? 0 : 1;
+  if (comm != MPI_COMM_NULL) MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT, MPI_MAX, comm);
+  if (bad) throw CollectiveInputError(error.empty() ? config.model + ": a rank could not read the model" : error);
+  return b;
 }
 
 // Rank 0 reads the index; bad input is broadcast so every rank throws the same
@@ -194,6 +213,7 @@ LocalRun execute(const JobConfig& config, const Team& team, const std::string& p
   metrics::Stopwatch wall;
   read_index_everywhere(config, team, run);
   const format::TraceIndex& index = run.index;
+  run.model = bind_model_everywhere(config, index, team.mpi() ? team.comm : MPI_COMM_NULL);
 
   features::FeatureLayout layout;
   layout.n_sensors = index.n_sensors;
@@ -341,7 +361,8 @@ LocalRun execute(const JobConfig& config, const Team& team, const std::string& p
 
   // The scoring pass: every rank over its own rows; then the rows phase ends together.
   metrics::Stopwatch scoring;
-  ScoringPass pass(index, config, collector, writer, team.mpi() ? team.comm : MPI_COMM_NULL);
+  ScoringPass pass(index, config, collector, writer, team.mpi() ? team.comm : MPI_COMM_NULL,
+                   run.model ? &*run.model : nullptr);
   run.scoring = pass.run();
   metrics::LatencySketch& latency = collector.latencies();
   latency.allreduce(team.mpi() ? team.comm : MPI_COMM_NULL);
@@ -356,6 +377,11 @@ LocalRun execute(const JobConfig& config, const Team& team, const std::string& p
     // Phase 2 of the output, rank 0 alone: what is O(columns), or not per wafer.
     metrics::Stopwatch serial;
     pass.write_summary(writer);
+    if (run.model) {
+      const model::PcaModel& m = run.model->model;
+      writer.write_summary("model_limits", std::vector<double>{m.t2_limit, m.spe_limit}, {2});
+      writer.set_attribute("model", run.model->path);
+    }
     writer.copy_wafer_fields(index);
     if (pictures) writer.write_pictures(*pictures);
     writer.set_attribute("wafermill_version", std::string(WAFERMILL_VERSION));
@@ -697,6 +723,23 @@ report::RunReport run_parallel(const JobConfig& requested, MPI_Comm comm) {
     result = build_report(config, run, std::move(parallel), hosts, per_node, self_exe());
     result.pictures = pictures.json;
     result.warnings = warnings;
+    if (run.model) {
+      const model::PcaModel& m = run.model->model;
+      result.monitoring = nlohmann::json{{"path", run.model->path},
+                                         {"components", m.n_components},
+                                         {"columns", m.n_columns()},
+                                         {"t2_limit", m.t2_limit},
+                                         {"spe_limit", m.spe_limit},
+                                         {"false_alarm_rate", m.false_alarm_rate},
+                                         {"heldout_false_alarm_rate", m.heldout_false_alarm_rate},
+                                         {"n_reference", m.n_reference},
+                                         {"method", m.method},
+                                         {"warning", m.warning},
+                                         {"flagged", run.scoring.flagged},
+                                         {"flagged_t2", run.scoring.flagged_t2},
+                                         {"flagged_spe", run.scoring.flagged_spe}};
+      if (!m.warning.empty()) result.warnings.push_back(run.model->path + ": " + m.warning);
+    }
     if (result.pictures && result.sequential && result.sequential->pictures)
       compare_pictures(*result.pictures, *result.sequential->pictures);
   } else {

@@ -3,13 +3,33 @@
 #include <algorithm>
 #include <cmath>
 
+#include "wafermill/error.hpp"
 #include "wafermill/format/datasets.hpp"
 
 namespace wafermill::job {
 
+BoundModel bind_model(const std::string& path, const std::vector<std::string>& sensor_names,
+                      const std::vector<std::string>& feature_names) {
+  BoundModel b;
+  b.path = path;
+  b.model = model::read_model(path);
+  const std::size_t F = feature_names.size();
+  for (std::size_t j = 0; j < b.model.n_columns(); ++j) {
+    const auto s = std::find(sensor_names.begin(), sensor_names.end(), b.model.column_sensor[j]);
+    const auto f = std::find(feature_names.begin(), feature_names.end(), b.model.column_feature[j]);
+    if (s == sensor_names.end() || f == feature_names.end())
+      throw InputError(path + ": /column_sensor index " + std::to_string(j) + ": the model needs sensor \"" +
+                       b.model.column_sensor[j] + "\" feature \"" + b.model.column_feature[j] +
+                       "\", which this run does not compute (check the input's sensors and --features)");
+    b.columns.push_back(static_cast<std::size_t>(s - sensor_names.begin()) * F +
+                        static_cast<std::size_t>(f - feature_names.begin()));
+  }
+  return b;
+}
+
 ScoringPass::ScoringPass(const format::TraceIndex& index, const JobConfig& config, Collector& local,
-                         format::FeatureFileWriter& writer, MPI_Comm comm)
-    : index_(index), config_(config), local_(local), writer_(writer), comm_(comm) {}
+                         format::FeatureFileWriter& writer, MPI_Comm comm, const BoundModel* model)
+    : index_(index), config_(config), local_(local), writer_(writer), comm_(comm), model_(model) {}
 
 ScoringResult ScoringPass::run() {
   // O(sensors) and O(columns) reductions: every rank gets the fleet's figures.
@@ -35,12 +55,18 @@ ScoringResult ScoringPass::run() {
       stats.add_to_histograms(rows, m);
       scores.resize(m);
       flags.resize(m);
-      for (std::uint64_t i = 0; i < m; ++i) {
-        scores[i] = reduce::anomaly_score(std::span<const double>(rows).subspan(i * columns, columns), stats);
-        flags[i] = scores[i] > config_.threshold ? 1 : 0;
-        result.flagged += flags[i];
+      if (model_) {
+        score_with_model(rows, m, columns, scores, flags, result);
+        writer_.write_scores(w, scores, flags);
+        writer_.write_verdicts(w, {t2_, spe_, reason_, contrib_column_, contrib_share_});
+      } else {
+        for (std::uint64_t i = 0; i < m; ++i) {
+          scores[i] = reduce::anomaly_score(std::span<const double>(rows).subspan(i * columns, columns), stats);
+          flags[i] = scores[i] > config_.threshold ? 1 : 0;
+          result.flagged += flags[i];
+        }
+        writer_.write_scores(w, scores, flags);
       }
-      writer_.write_scores(w, scores, flags);
       if (have_labels) {
         const auto labels = format::read_wafer_labels(index_, w, m);
         for (std::uint64_t i = 0; i < m; ++i) {
@@ -54,11 +80,57 @@ ScoringResult ScoringPass::run() {
     }
   }
   stats.reduce_histograms(comm_);
-  std::uint64_t tally[5] = {result.flagged, counts.tp, counts.fp, counts.tn, counts.fn};
-  if (comm_ != MPI_COMM_NULL) MPI_Allreduce(MPI_IN_PLACE, tally, 5, MPI_UINT64_T, MPI_SUM, comm_);
+  std::uint64_t tally[7] = {result.flagged, counts.tp, counts.fp, counts.tn, counts.fn,
+                            result.flagged_t2, result.flagged_spe};
+  if (comm_ != MPI_COMM_NULL) MPI_Allreduce(MPI_IN_PLACE, tally, 7, MPI_UINT64_T, MPI_SUM, comm_);
   result.flagged = tally[0];
+  result.flagged_t2 = tally[5];
+  result.flagged_spe = tally[6];
   if (have_labels) result.labels = LabelCounts{tally[1], tally[2], tally[3], tally[4]};
   return result;
+}
+
+// A model's verdicts: score = max(T²/limit, SPE/limit), flag when > 1, and for a flagged wafer
+// the columns that contribute most to the statistic further above its limit, as shares of it.
+void ScoringPass::score_with_model(std::span<const double> rows, std::uint64_t m, std::size_t columns,
+                                   std::vector<double>& scores, std::vector<std::uint8_t>& flags,
+                                   ScoringResult& result) {
+  const model::PcaModel& pm = model_->model;
+  const std::size_t J = pm.n_columns();
+  const std::size_t N = config_.contributions;
+  t2_.resize(m);
+  spe_.resize(m);
+  reason_.resize(m);
+  contrib_column_.assign(m * N, -1);
+  contrib_share_.assign(m * N, 0.0);
+  std::vector<double> x(J), contrib;
+  std::vector<std::size_t> order(J);
+  for (std::uint64_t i = 0; i < m; ++i) {
+    for (std::size_t j = 0; j < J; ++j) x[j] = rows[i * columns + model_->columns[j]];
+    const model::WaferVerdict v = model::score_wafer(pm, x, &contrib);
+    t2_[i] = v.t2;
+    spe_[i] = v.spe;
+    reason_[i] = v.reason;
+    scores[i] = v.score;
+    flags[i] = v.reason != model::kReasonNone ? 1 : 0;
+    result.flagged += flags[i];
+    result.flagged_t2 += (v.reason & model::kReasonT2) != 0;
+    result.flagged_spe += (v.reason & model::kReasonSpe) != 0;
+    if (!flags[i]) continue;
+    const double total = v.t2 / pm.t2_limit > v.spe / pm.spe_limit ? v.t2 : v.spe;
+    for (std::size_t j = 0; j < J; ++j) order[j] = j;
+    const std::size_t top = std::min(N, J);
+    // Largest |contribution| first; ties by column, so every rank orders them alike.
+    std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(top), order.end(),
+                      [&contrib](std::size_t a, std::size_t b) {
+                        const double ca = std::fabs(contrib[a]), cb = std::fabs(contrib[b]);
+                        return ca != cb ? ca > cb : a < b;
+                      });
+    for (std::size_t k = 0; k < top; ++k) {
+      contrib_column_[i * N + k] = static_cast<std::int32_t>(model_->columns[order[k]]);
+      contrib_share_[i * N + k] = total > 0 ? contrib[order[k]] / total : 0.0;
+    }
+  }
 }
 
 void ScoringPass::write_summary(format::FeatureFileWriter& writer) const {

@@ -9,6 +9,8 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
+#include <string>
 #include <vector>
 
 #include <mpi.h>
@@ -17,6 +19,7 @@
 #include "wafermill/format/feature_file.hpp"
 #include "wafermill/format/trace_index.hpp"
 #include "wafermill/job/job_config.hpp"
+#include "wafermill/model/pca_model.hpp"
 #include "wafermill/reduce/fleet.hpp"
 
 namespace wafermill::job {
@@ -26,8 +29,22 @@ struct LabelCounts {
   std::uint64_t tp = 0, fp = 0, tn = 0, fn = 0;
 };
 
+/// @brief A model of good wafers bound to a run's output layout: columns[j] is the position in
+/// a /features/values row of the model's column j.
+struct BoundModel {
+  std::string path;
+  model::PcaModel model;
+  std::vector<std::size_t> columns;
+};
+
+/// @brief Reads `path` and binds it to the run's sensors and features. @throws InputError naming
+/// the model file and the (sensor, feature) the run does not compute.
+BoundModel bind_model(const std::string& path, const std::vector<std::string>& sensor_names,
+                      const std::vector<std::string>& feature_names);
+
 struct ScoringResult {
   std::uint64_t flagged = 0;
+  std::uint64_t flagged_t2 = 0, flagged_spe = 0;  // with a model: wafers over each limit
   std::optional<LabelCounts> labels;  // without /wafers/label: none
 };
 
@@ -37,7 +54,7 @@ struct ScoringResult {
 class ScoringPass {
  public:
   ScoringPass(const format::TraceIndex& index, const JobConfig& config, Collector& local,
-              format::FeatureFileWriter& writer, MPI_Comm comm);
+              format::FeatureFileWriter& writer, MPI_Comm comm, const BoundModel* model = nullptr);
   /// Reduces, scores this rank's rows, writes them, reduces the counts.
   ScoringResult run();
   /// Rank 0, phase 2 of the writer: /summary/* (sensor and column statistics, histograms).
@@ -49,6 +66,12 @@ class ScoringPass {
   Collector& local_;
   format::FeatureFileWriter& writer_;
   MPI_Comm comm_;
+  const BoundModel* model_;
+  void score_with_model(std::span<const double> rows, std::uint64_t m, std::size_t columns,
+                        std::vector<double>& scores, std::vector<std::uint8_t>& flags, ScoringResult& result);
+  std::vector<double> t2_, spe_, contrib_share_;
+  std::vector<std::uint8_t> reason_;
+  std::vector<std::int32_t> contrib_column_;
   std::vector<reduce::Moments> fleet_;
 };
 

@@ -234,6 +234,7 @@ json to_json(const RunReport& r) {
   // Top-level per_rank mirrors parallel.per_rank for tools that only want hosts and ranks.
   out["per_rank"] = out["parallel"]["per_rank"];
   if (r.pictures) out["pictures"] = *r.pictures;
+  if (r.monitoring) out["monitoring"] = *r.monitoring;
   return out;
 }
 
@@ -264,6 +265,7 @@ RunReport run_report_from_json(const json& j) {
   if (j.contains("pictures") && !j.at("pictures").is_null()) r.pictures = j.at("pictures");
   // Reports written before warnings existed have none.
   if (j.contains("warnings")) r.warnings = j.at("warnings").get<std::vector<std::string>>();
+  if (j.contains("monitoring") && !j.at("monitoring").is_null()) r.monitoring = j.at("monitoring");
   r.parallel = run_figures_from_json(need(j, "parallel"));
   if (!need(j, "sequential").is_null()) r.sequential = run_figures_from_json(j.at("sequential"));
   const json& c = need(j, "comparison");
@@ -457,6 +459,19 @@ std::string text_summary(const RunReport& r) {
   if (a.tp)
     o << "  vs labels: tp " << *a.tp << ", fp " << *a.fp << ", tn " << *a.tn << ", fn " << *a.fn;
   o << "\n";
+  if (const auto& m = r.monitoring) {
+    char line[512];
+    std::snprintf(line, sizeof line,
+                  "model %s: %d components, T2 limit %.4g, SPE limit %.4g, expected false-alarm rate "
+                  "%.3g (held-out %.3g); flagged by T2 %llu, by SPE %llu\n",
+                  m->value("path", "").c_str(), m->value("components", 0), m->value("t2_limit", 0.0),
+                  m->value("spe_limit", 0.0), m->value("false_alarm_rate", 0.0),
+                  m->value("heldout_false_alarm_rate", 0.0),
+                  static_cast<unsigned long long>(m->value("flagged_t2", 0ULL)),
+                  static_cast<unsigned long long>(m->value("flagged_spe", 0ULL)));
+    o << line;
+    if (!m->value("warning", std::string()).empty()) o << "model warning: " << m->value("warning", std::string()) << "\n";
+  }
   o << "KL(labels||flags): parallel " << fmt_opt("%.5f", a.kl_labels_parallel) << ", sequential "
     << fmt_opt("%.5f", a.kl_labels_sequential) << ", R_accuracy "
     << fmt_opt("%.3f", a.accuracy_ratio) << ";  KL(f64 reference||histograms) max "

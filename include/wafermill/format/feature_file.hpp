@@ -23,6 +23,18 @@ struct FeatureFileLayout {
   std::vector<std::string> sensor_names;   ///< S entries
   std::vector<std::string> feature_names;  ///< F entries
   std::uint32_t n_steps = 0;               ///< K; 0: no /features/by_step
+  /// N > 0: a model scores the run (docs/MONITORING.md): /wafers/t2, /wafers/spe,
+  /// /wafers/reason and the top N contributions /wafers/contrib_column, /wafers/contrib_share.
+  std::uint32_t contributions = 0;
+};
+
+/// @brief One chunk of a model's verdicts, rows [first, first + n): n entries each, N per row
+/// for the contributions (column index s*F + f of /features/values, -1 when none).
+struct VerdictRows {
+  std::span<const double> t2, spe;
+  std::span<const std::uint8_t> reason;
+  std::span<const std::int32_t> contrib_column;
+  std::span<const double> contrib_share;
 };
 
 /// @brief Writes one output file, in two phases (docs/FORMAT.md "Output", docs/SCALING.md):
@@ -60,6 +72,8 @@ class FeatureFileWriter {
   /// @brief Writes /wafers/score (double) and /wafers/flag (uint8) rows [first, first + n).
   void write_scores(std::uint64_t first_wafer, std::span<const double> score,
                     std::span<const std::uint8_t> flag);
+  /// @brief Writes the model's rows (layout.contributions > 0) [first_wafer, first_wafer + n).
+  void write_verdicts(std::uint64_t first_wafer, const VerdictRows& rows);
   /// @brief Collective: ends phase 1 (every rank's rows are in the file).
   void finish_rows();
 

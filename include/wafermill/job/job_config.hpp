@@ -38,6 +38,9 @@ struct JobConfig {
   double dynamic_factor = 2.0;      ///< dynamic policy: unit = remaining / (factor · P)
   std::size_t histogram_bins = 32;
   double threshold = 6.0;           ///< flag when the anomaly score exceeds this
+  /// A model of good wafers from `wafermill fit` (docs/MONITORING.md); "": max |z| scoring.
+  std::string model;
+  std::uint32_t contributions = 5;  ///< with a model: top contributions kept per wafer
   pictures::DefectSettings defects;  ///< how inspection images are scored (docs/PICTURES.md)
   ScoreWeights weights;
   double kl_smoothing = 0.5;        ///< additive smoothing of KL histograms (docs/METRICS.md)

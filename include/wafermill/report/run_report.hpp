@@ -132,6 +132,9 @@ struct RunReport {
   /// Things about the input that cost the run (e.g. a chunk shape that makes reading slow),
   /// each a sentence saying what and how to fix it; also printed to stderr once by rank 0.
   std::vector<std::string> warnings;
+  /// The model that scored the run (docs/MONITORING.md): its file, limits, expected false-alarm
+  /// rate and the flags by reason; absent without --model.
+  std::optional<nlohmann::json> monitoring;
 };
 
 /// @brief JSON of rank figures / run figures / a report, and back.

@@ -1,0 +1,44 @@
+/// @file fit.hpp
+/// @brief `wafermill fit`: a model of good wafers from reference wafers (docs/MONITORING.md).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <mpi.h>
+
+#include "wafermill/model/pca_fit.hpp"
+
+namespace wafermill::job {
+
+/// @brief What `fit` is asked to do.
+struct FitConfig {
+  std::string input;     ///< a trace file (features computed as `run` does) or a run's output
+  std::string output;    ///< the model file
+  bool force = false;
+  std::string features;  ///< comma list of feature names; "": all but count and invalid_count
+  std::string select;    ///< which wafers are the reference, e.g. "label == 0 and index % 2 == 0"
+  model::FitOptions options;
+  bool quiet = false;
+};
+
+/// @brief One clause of a selection: `FIELD [% M] OP VALUE`, FIELD a /wafers/ dataset or `index`.
+struct SelectClause {
+  std::string field;
+  std::uint64_t modulus = 0;  ///< 0: none
+  std::string op;             ///< == != < <= > >=
+  double value = 0.0;
+};
+
+/// @brief Parses "CLAUSE [and CLAUSE]..." ("&&" also joins). "" selects every wafer.
+/// @throws UsageError naming the clause that cannot be read.
+std::vector<SelectClause> parse_select(const std::string& text);
+/// @brief Whether a value passes a clause.
+bool passes(const SelectClause& c, double value);
+
+/// @brief Collective over comm: fits and writes the model (rank 0, temporary name then rename).
+/// Rank 0 returns the model (the others an empty one). @throws CollectiveInputError on bad input.
+model::PcaModel run_fit(const FitConfig& config, MPI_Comm comm);
+
+}  // namespace wafermill::job

@@ -1,0 +1,44 @@
+/// @file pca_fit.hpp
+/// @brief Fitting a PcaModel over reference wafers spread across ranks (docs/MONITORING.md):
+/// every sum is exact (reduce/exact_sum.hpp), the decomposition runs once on rank 0 with one
+/// BLAS thread and is broadcast, so the model is the same bits for any number of ranks.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <mpi.h>
+
+#include "wafermill/model/pca_model.hpp"
+
+namespace wafermill::model {
+
+/// @brief How a model is fitted.
+struct FitOptions {
+  double false_alarm_rate = 0.01;  ///< A: the limits' out-of-sample false-alarm rate
+  double variance_target = 0.9;    ///< components: smallest A with cumulative variance ≥ this
+  std::uint32_t folds = 5;         ///< cross-validation folds for the limits
+  std::uint64_t memory_budget_bytes = 256ULL << 20;  ///< bound of the exact sums per rank
+};
+
+/// @brief This rank's reference wafers: consecutive ordinals of the reference, in wafer order
+/// (rank r holds the ordinals after those of ranks < r), and the candidate columns' names.
+struct ReferenceRows {
+  std::vector<std::string> column_sensor;   ///< C candidate columns
+  std::vector<std::string> column_feature;  ///< C
+  std::vector<double> values;               ///< m × C, this rank's rows
+  std::uint64_t first_ordinal = 0;          ///< the reference ordinal of the first local row
+  /// @brief m.
+  std::size_t rows() const { return column_sensor.empty() ? 0 : values.size() / column_sensor.size(); }
+};
+
+/// @brief Collective over comm (MPI_COMM_NULL: one process). Keeps the candidate columns that
+/// are finite on at least half the reference, not constant and not a bitwise copy of an
+/// earlier column of the same sensor; fits the model on the whole reference and on each
+/// training split of `folds`-fold cross-validation (wafer ordinal mod folds), and sets the
+/// limits from the held-out wafers' T² and SPE. @throws InputError when the reference has fewer
+/// than max(3, folds) wafers, no usable column, or needs more exact sums than the budget.
+PcaModel fit_pca(const ReferenceRows& local, const FitOptions& options, MPI_Comm comm);
+
+}  // namespace wafermill::model

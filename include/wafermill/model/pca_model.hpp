@@ -1,0 +1,68 @@
+/// @file pca_model.hpp
+/// @brief A model of good wafers (docs/MONITORING.md): principal components of the autoscaled
+/// feature vector, with Hotelling's T² and the squared prediction error (SPE, Q) against
+/// limits calibrated out of sample (Wise & Gallagher 1996; Nomikos & MacGregor 1995).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace wafermill::model {
+
+/// @brief Why a wafer was flagged (bit set): 1 T² above its limit, 2 SPE above its limit.
+enum Reason : std::uint8_t { kReasonNone = 0, kReasonT2 = 1, kReasonSpe = 2 };
+
+/// @brief A fitted PCA monitoring model. Columns are (sensor, feature) pairs named by string so
+/// that a model fits any output whose layout holds them.
+struct PcaModel {
+  std::vector<std::string> column_sensor;   ///< J sensor names
+  std::vector<std::string> column_feature;  ///< J feature names
+  std::vector<double> centre;               ///< J: column means of the reference
+  std::vector<double> scale;                ///< J: column standard deviations (1 where 0)
+  std::uint32_t n_components = 0;           ///< A
+  std::vector<double> loadings;             ///< J×A, row-major (column j, component a)
+  std::vector<double> eigenvalues;          ///< A: variance of each score
+  std::vector<double> explained;            ///< A: cumulative fraction of the total variance
+  double t2_limit = 0.0;                    ///< flag when T² > t2_limit
+  double spe_limit = 0.0;                   ///< flag when SPE > spe_limit
+  double false_alarm_rate = 0.01;           ///< A asked for
+  double heldout_false_alarm_rate = 0.0;    ///< fraction of held-out reference wafers flagged
+  double insample_false_alarm_rate = 0.0;   ///< the final model on its own reference wafers
+  double variance_target = 0.9;             ///< the component rule's cumulative variance
+  std::uint64_t n_reference = 0;            ///< reference wafers
+  std::uint32_t folds = 0;                  ///< cross-validation folds of the limits
+  std::string method;                       ///< how the matrix was formed (docs/MONITORING.md)
+  std::string warning;                      ///< a limit the reference is too small for, or ""
+
+  /// @brief J.
+  std::size_t n_columns() const { return centre.size(); }
+};
+
+/// @brief T², SPE and the verdict of one wafer.
+struct WaferVerdict {
+  double t2 = 0.0;
+  double spe = 0.0;
+  double score = 0.0;  ///< max(T²/T²_lim, SPE/SPE_lim): > 1 is flagged
+  std::uint8_t reason = kReasonNone;
+};
+
+/// @brief Scores one wafer's model columns `x` (J values, in model column order). A non-finite
+/// value is imputed by the column centre (it contributes nothing). `contributions`, when not
+/// null, receives J per-column contributions to the statistic that is further above its limit
+/// (SPE: e_j², summing to SPE; T²: z_j Σ_a p_ja t_a/λ_a, summing to T²).
+WaferVerdict score_wafer(const PcaModel& m, std::span<const double> x,
+                         std::vector<double>* contributions = nullptr);
+
+/// @brief The conformal (1-a) quantile of `values`: the ⌈(1-a)(n+1)⌉-th smallest, so that a new
+/// exchangeable value exceeds it with probability ≤ a. When (1-a)(n+1) > n it returns the largest
+/// value and sets `too_few` (the sample is too small for a).
+double conformal_quantile(std::vector<double> values, double a, bool* too_few = nullptr);
+
+/// @brief Writes the model to an HDF5 file (docs/FORMAT.md "Model"). @throws HdfError
+void write_model(const PcaModel& m, const std::string& path);
+/// @brief Reads a model file. @throws InputError naming the file and dataset when malformed.
+PcaModel read_model(const std::string& path);
+
+}  // namespace wafermill::model

@@ -1,0 +1,261 @@
+#include "wafermill/job/fit.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <sstream>
+#include <unistd.h>
+
+#include "wafermill/error.hpp"
+#include "wafermill/format/atomic_output.hpp"
+#include "wafermill/format/h5.hpp"
+#include "wafermill/job/pipeline.hpp"
+
+namespace wafermill::job {
+namespace h5 = format::h5;
+namespace {
+
+// Rank 0's (or any rank's) error becomes every rank's CollectiveInputError.
+void agree(const std::string& error, MPI_Comm comm) {
+  std::string text = error;
+  int len = static_cast<int>(text.size());
+  int most = len;
+  MPI_Allreduce(&len, &most, 1, MPI_INT, MPI_MAX, comm);
+  if (most == 0) return;
+  // The first rank with an error tells the others.
+  int rank = 0, size = 1;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  int who = len > 0 ? rank : size;
+  MPI_Allreduce(MPI_IN_PLACE, &who, 1, MPI_INT, MPI_MIN, comm);
+  MPI_Bcast(&len, 1, MPI_INT, who, comm);
+  text.resize(static_cast<std::size_t>(len));
+  MPI_Bcast(text.data(), len, MPI_CHAR, who, comm);
+  throw CollectiveInputError(text);
+}
+
+std::string trim(const std::string& s) {
+  const auto a = s.find_first_not_of(" \t");
+  if (a == std::string::npos) return "";
+  return s.substr(a, s.find_last_not_of(" \t") - a + 1);
+}
+
+bool has_features(const std::string& path) {
+  if (!h5::File::is_hdf5(path)) throw InputError(path + ": not an HDF5 file");
+  const h5::File f = h5::File::open_read(path);
+  return f.has_group("features") && f.open_group("features").has_dataset("values");
+}
+
+// The reference rows of this rank: wafers [W r / P, W (r+1) / P) that pass the selection.
+model::ReferenceRows read_reference(const std::string& path, const FitConfig& config, MPI_Comm comm) {
+  int rank = 0, size = 1;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  const h5::File f = h5::File::open_read(path);
+  const h5::Group fg = f.open_group("features");
+  const h5::Dataset values = fg.open_dataset("values");
+  const auto dims = values.dims();
+  if (dims.size() != 3) throw InputError(path + ": /features/values: expected [wafers, sensors, features]");
+  const std::uint64_t W = dims[0], S = dims[1], F = dims[2];
+  const auto fnames = fg.open_dataset("names").read_strings(0, F);
+  const auto snames = fg.open_dataset("sensor_names").read_strings(0, S);
+  std::vector<std::string> wanted;
+  if (config.features.empty()) {
+    for (const auto& n : fnames)
+      if (n != "count" && n != "invalid_count") wanted.push_back(n);
+  } else {
+    std::stringstream ss(config.features);
+    for (std::string item; std::getline(ss, item, ',');) {
+      item = trim(item);
+      if (std::find(fnames.begin(), fnames.end(), item) == fnames.end())
+        throw UsageError(path + ": /features/names has no feature \"" + item + "\" (--features)");
+      wanted.push_back(item);
+    }
+  }
+  std::vector<std::size_t> cols;  // positions in a row of S*F
+  model::ReferenceRows ref;
+  for (std::uint64_t s = 0; s < S; ++s)
+    for (std::uint64_t k = 0; k < F; ++k)
+      if (std::find(wanted.begin(), wanted.end(), fnames[k]) != wanted.end()) {
+        cols.push_back(s * F + k);
+        ref.column_sensor.push_back(snames[s]);
+        ref.column_feature.push_back(fnames[k]);
+      }
+  const std::uint64_t first = W * rank / size, end = W * (rank + 1) / size, m = end - first;
+  const auto clauses = parse_select(config.select);
+  std::vector<char> keep(m, 1);
+  for (const auto& c : clauses) {
+    std::vector<double> v(m);
+    if (c.field == "index") {
+      for (std::uint64_t i = 0; i < m; ++i) v[i] = static_cast<double>(first + i);
+    } else {
+      const h5::Group wg = f.has_group("wafers") ? f.open_group("wafers") : h5::Group();
+      if (!f.has_group("wafers") || !wg.has_dataset(c.field))
+        throw UsageError(path + ": --select: no dataset /wafers/" + c.field);
+      const h5::Dataset d = wg.open_dataset(c.field);
+      if (d.dims() != std::vector<std::uint64_t>{W} || d.type().type_class == h5::TypeClass::string)
+        throw InputError(path + ": /wafers/" + c.field + ": expected " + std::to_string(W) + " numbers");
+      if (m > 0) d.read(std::span<double>(v), {first}, {m});
+    }
+    for (std::uint64_t i = 0; i < m; ++i) keep[i] = keep[i] && passes(c, v[i]);
+  }
+  const std::uint64_t row = S * F;
+  if (m * row * sizeof(double) > config.options.memory_budget_bytes)
+    throw InputError(path + ": this rank's " + std::to_string(m) + " wafers need " +
+                     std::to_string((m * row * 8) >> 20) + " MiB, more than --memory-budget: run on more ranks");
+  std::vector<double> all(m * row);
+  if (m > 0) values.read(std::span<double>(all), {first, 0, 0}, {m, S, F});
+  for (std::uint64_t i = 0; i < m; ++i) {
+    if (!keep[i]) continue;
+    for (auto c : cols) ref.values.push_back(all[i * row + c]);
+  }
+  return ref;
+}
+
+}  // namespace
+
+std::vector<SelectClause> parse_select(const std::string& text) {
+  std::vector<SelectClause> out;
+  std::string rest;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text.compare(i, 2, "&&") == 0) {
+      rest += " and ";
+      ++i;
+    } else {
+      rest += text[i];
+    }
+  }
+  // Split on the word "and".
+  std::vector<std::string> parts;
+  std::stringstream ss(rest);
+  std::string word, cur;
+  while (ss >> word) {
+    if (word == "and") {
+      parts.push_back(cur);
+      cur.clear();
+    } else {
+      cur += (cur.empty() ? "" : " ") + word;
+    }
+  }
+  if (!trim(cur).empty() || !parts.empty()) parts.push_back(cur);
+  for (const auto& p : parts) {
+    SelectClause c;
+    const std::string clause = trim(p);
+    const auto bad = [&clause] {
+      return UsageError("--select: cannot read \"" + clause +
+                        "\" (expected FIELD [% M] OP NUMBER, OP one of == != < <= > >=, clauses joined by 'and')");
+    };
+    const auto op_at = clause.find_first_of("=!<>");
+    if (clause.empty() || op_at == std::string::npos || op_at == 0) throw bad();
+    std::string lhs = trim(clause.substr(0, op_at));
+    std::size_t op_len = (op_at + 1 < clause.size() && clause[op_at + 1] == '=') ? 2 : 1;
+    c.op = clause.substr(op_at, op_len);
+    if (c.op == "=" || c.op == "!") throw bad();
+    const std::string rhs = trim(clause.substr(op_at + op_len));
+    if (const auto pct = lhs.find('%'); pct != std::string::npos) {
+      const std::string mod = trim(lhs.substr(pct + 1));
+      lhs = trim(lhs.substr(0, pct));
+      char* e = nullptr;
+      const unsigned long long mv = std::strtoull(mod.c_str(), &e, 10);
+      if (mod.empty() || *e != '\0' || mv == 0) throw bad();
+      c.modulus = mv;
+    }
+    if (lhs.empty() || lhs.find_first_of(" /") != std::string::npos) throw bad();
+    c.field = lhs;
+    char* e = nullptr;
+    c.value = std::strtod(rhs.c_str(), &e);
+    if (rhs.empty() || *e != '\0') throw bad();
+    out.push_back(c);
+  }
+  return out;
+}
+
+bool passes(const SelectClause& c, double value) {
+  double v = value;
+  if (c.modulus > 0) {
+    if (!(v >= 0) || v != std::floor(v)) return false;
+    v = std::fmod(v, static_cast<double>(c.modulus));
+  }
+  if (c.op == "==") return v == c.value;
+  if (c.op == "!=") return v != c.value;
+  if (c.op == "<") return v < c.value;
+  if (c.op == "<=") return v <= c.value;
+  if (c.op == ">") return v > c.value;
+  return v >= c.value;  // ">=", the parser admits nothing else
+}
+
+model::PcaModel run_fit(const FitConfig& config, MPI_Comm comm) {
+  int rank = 0;
+  MPI_Comm_rank(comm, &rank);
+  std::string error;
+  std::unique_ptr<format::AtomicOutput> out;
+  int traces = 0;
+  if (rank == 0) {
+    try {
+      if (config.input.empty() || config.output.empty()) throw UsageError("fit needs --input and --output");
+      out = std::make_unique<format::AtomicOutput>(config.output, config.force,
+                                                   std::vector<std::string>{config.input});
+      traces = has_features(config.input) ? 0 : 1;
+    } catch (const InputError& e) {
+      error = e.what();
+    } catch (const HdfError& e) {
+      error = config.input + ": " + e.what();
+    }
+  }
+  agree(error, comm);
+  MPI_Bcast(&traces, 1, MPI_INT, 0, comm);
+  // A trace file: the features as `run` computes them, into a temporary output beside the model.
+  std::string features_path = config.input;
+  std::string temp;
+  if (traces) {
+    temp = config.output + ".features.tmp." + std::to_string(::getpid());
+    int len = static_cast<int>(temp.size());
+    MPI_Bcast(&len, 1, MPI_INT, 0, comm);
+    temp.resize(static_cast<std::size_t>(len));
+    MPI_Bcast(temp.data(), len, MPI_CHAR, 0, comm);
+    JobConfig run;
+    run.input = config.input;
+    run.output = temp;
+    run.force = true;
+    run.baseline = "none";
+    run.quiet = true;
+    run.store = "none";
+    run.memory_budget_bytes = config.options.memory_budget_bytes;
+    run_parallel(run, comm);
+    features_path = temp;
+  }
+  model::ReferenceRows ref;
+  error.clear();
+  try {
+    ref = read_reference(features_path, config, comm);
+  } catch (const InputError& e) {
+    error = e.what();
+  } catch (const HdfError& e) {
+    error = features_path + ": " + e.what();
+  }
+  if (!error.empty() && traces) {
+    std::string input_name = config.input + " (features of)";
+    error = input_name + " " + error;
+  }
+  agree(error, comm);
+  std::uint64_t mine = ref.rows(), before = 0;
+  MPI_Exscan(&mine, &before, 1, MPI_UINT64_T, MPI_SUM, comm);
+  ref.first_ordinal = rank == 0 ? 0 : before;
+  model::PcaModel m;
+  try {
+    m = model::fit_pca(ref, config.options, comm);
+  } catch (const InputError& e) {
+    if (rank == 0 && !temp.empty()) std::remove(temp.c_str());
+    throw CollectiveInputError(config.input + ": " + e.what());
+  }
+  if (rank == 0) {
+    if (!temp.empty()) std::remove(temp.c_str());
+    model::write_model(m, out->temp_path());
+    out->commit();
+  }
+  MPI_Barrier(comm);
+  return rank == 0 ? m : model::PcaModel{};
+}
+
+}  // namespace wafermill::job

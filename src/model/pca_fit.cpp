@@ -1,0 +1,316 @@
+#include "wafermill/model/pca_fit.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <map>
+
+#include <lapacke.h>
+
+#include "wafermill/error.hpp"
+#include "wafermill/reduce/exact_sum.hpp"
+
+// OpenBLAS's own control (libopenblas): the thread count changes the eigenvectors' last bits
+// (FIELD_NOTES "Eigendecomposition for PCA"), so the one decomposition runs with one thread.
+extern "C" void openblas_set_num_threads(int);
+extern "C" int openblas_get_num_threads(void);
+
+namespace wafermill::model {
+namespace {
+
+struct Comm {
+  MPI_Comm comm = MPI_COMM_NULL;
+  int rank = 0;
+  int size = 1;
+  explicit Comm(MPI_Comm c) : comm(c) {
+    if (comm != MPI_COMM_NULL) {
+      MPI_Comm_rank(comm, &rank);
+      MPI_Comm_size(comm, &size);
+    }
+  }
+  bool mpi() const { return comm != MPI_COMM_NULL; }
+  template <class T>
+  void allreduce(T* v, int n, MPI_Datatype t, MPI_Op op) const {
+    if (mpi()) MPI_Allreduce(MPI_IN_PLACE, v, n, t, op, comm);
+  }
+  void bcast(double* v, std::size_t n) const {
+    if (mpi() && n > 0) MPI_Bcast(v, static_cast<int>(n), MPI_DOUBLE, 0, comm);
+  }
+};
+
+std::size_t tri(std::size_t i, std::size_t j, std::size_t J) {  // i <= j, upper triangle row-major
+  return i * J - i * (i - 1) / 2 + (j - i);
+}
+
+// The exact sums of one fold: Σ d_j and Σ d_i d_j (i ≤ j) over its wafers, rounded to double
+// after the exact all-reduce, so every rank holds the same bits for any P.
+struct FoldSums {
+  std::uint64_t n = 0;
+  std::vector<double> sum;   // J
+  std::vector<double> prod;  // J(J+1)/2
+};
+
+// One eigendecomposition, rank 0, one BLAS thread; broadcast. Returns eigenvalues descending and
+// eigenvectors as columns of a J×J row-major matrix in the same order.
+void decompose(std::vector<double>& r, std::vector<double>& lambda, std::size_t J, const Comm& c) {
+  lambda.assign(J, 0.0);
+  if (c.rank == 0) {
+    const int before = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+    const lapack_int info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'U', static_cast<lapack_int>(J),
+                                           r.data(), static_cast<lapack_int>(J), lambda.data());
+    openblas_set_num_threads(before);
+    if (info != 0) throw std::runtime_error("LAPACKE_dsyevd failed with info " + std::to_string(info));
+    // Ascending → descending; each vector's largest entry made positive (a fixed sign).
+    std::vector<double> v(J * J);
+    std::vector<double> l(J);
+    for (std::size_t k = 0; k < J; ++k) {
+      const std::size_t src = J - 1 - k;
+      l[k] = lambda[src];
+      std::size_t big = 0;
+      for (std::size_t i = 0; i < J; ++i)
+        if (std::fabs(r[i * J + src]) > std::fabs(r[big * J + src])) big = i;
+      const double sign = r[big * J + src] < 0 ? -1.0 : 1.0;
+      for (std::size_t i = 0; i < J; ++i) v[i * J + k] = sign * r[i * J + src];
+    }
+    r.swap(v);
+    lambda.swap(l);
+  }
+  c.bcast(lambda.data(), J);
+  c.bcast(r.data(), J * J);
+}
+
+// The model of one training set: all folds but `held` (held = folds: all of them).
+PcaModel model_of(const std::vector<FoldSums>& folds, std::size_t held, const std::vector<double>& mean,
+                  const FitOptions& o, const Comm& c) {
+  const std::size_t J = mean.size();
+  std::uint64_t n = 0;
+  std::vector<double> s(J, 0.0), p(J * (J + 1) / 2, 0.0);
+  for (std::size_t f = 0; f < folds.size(); ++f) {  // fixed order: the same bits everywhere
+    if (f == held) continue;
+    n += folds[f].n;
+    for (std::size_t j = 0; j < J; ++j) s[j] += folds[f].sum[j];
+    for (std::size_t k = 0; k < p.size(); ++k) p[k] += folds[f].prod[k];
+  }
+  const double nd = static_cast<double>(n);
+  std::vector<double> shift(J), cov(J * J);
+  for (std::size_t j = 0; j < J; ++j) shift[j] = s[j] / nd;
+  for (std::size_t i = 0; i < J; ++i)
+    for (std::size_t j = i; j < J; ++j)
+      cov[i * J + j] = cov[j * J + i] = (p[tri(i, j, J)] - nd * shift[i] * shift[j]) / (nd - 1.0);
+  PcaModel m;
+  m.centre.resize(J);
+  m.scale.resize(J);
+  for (std::size_t j = 0; j < J; ++j) {
+    m.centre[j] = mean[j] + shift[j];
+    const double sd = std::sqrt(std::max(0.0, cov[j * J + j]));
+    m.scale[j] = sd > 0.0 ? sd : 1.0;
+  }
+  for (std::size_t i = 0; i < J; ++i)
+    for (std::size_t j = 0; j < J; ++j) cov[i * J + j] /= m.scale[i] * m.scale[j];
+  std::vector<double> lambda;
+  decompose(cov, lambda, J, c);
+  double total = 0.0;
+  for (double l : lambda) total += std::max(0.0, l);
+  // The rule: the fewest components whose cumulative variance reaches the target, at most
+  // n-1 (the rank of n centred wafers) and only eigenvalues above 1e-9 of the largest.
+  std::size_t usable = 0;
+  while (usable < J && lambda[usable] > 1e-9 * lambda[0]) ++usable;
+  const std::size_t cap = std::max<std::size_t>(1, std::min<std::size_t>(usable, n - 1));
+  std::size_t A = 0;
+  double cum = 0.0;
+  while (A < cap) {
+    cum += lambda[A];
+    ++A;
+    if (cum >= o.variance_target * total) break;
+  }
+  m.n_components = static_cast<std::uint32_t>(A);
+  m.loadings.resize(J * A);
+  for (std::size_t j = 0; j < J; ++j)
+    for (std::size_t a = 0; a < A; ++a) m.loadings[j * A + a] = cov[j * J + a];
+  cum = 0.0;
+  for (std::size_t a = 0; a < A; ++a) {
+    m.eigenvalues.push_back(lambda[a]);
+    cum += lambda[a];
+    m.explained.push_back(total > 0 ? cum / total : 1.0);
+  }
+  m.t2_limit = m.spe_limit = 1.0;  // raw statistics until the limits are calibrated
+  m.n_reference = n;
+  return m;
+}
+
+}  // namespace
+
+PcaModel fit_pca(const ReferenceRows& local, const FitOptions& o, MPI_Comm comm) {
+  const Comm c(comm);
+  const std::size_t C = local.column_sensor.size();
+  const std::size_t rows = local.rows();
+  if (!(o.false_alarm_rate > 0.0 && o.false_alarm_rate < 1.0))
+    throw UsageError("--false-alarm-rate must be in (0, 1)");
+  if (!(o.variance_target > 0.0 && o.variance_target <= 1.0)) throw UsageError("--variance must be in (0, 1]");
+  if (o.folds < 2) throw UsageError("--folds must be at least 2");
+  std::uint64_t n = rows;
+  c.allreduce(&n, 1, MPI_UINT64_T, MPI_SUM);
+  if (n < std::max<std::uint64_t>(3, o.folds))
+    throw InputError("the reference holds " + std::to_string(n) + " wafers; a model needs at least " +
+                     std::to_string(std::max<std::uint64_t>(3, o.folds)) + " (one per fold)");
+
+  // Pass 1: per column the finite count, exact sum, range; which columns copy an earlier one.
+  std::vector<std::uint64_t> finite(C, 0);
+  std::vector<reduce::ExactSum> sum(C);
+  std::vector<double> lo(C, std::numeric_limits<double>::infinity()), hi(C, -lo[0]);
+  std::vector<std::pair<std::size_t, std::size_t>> pairs;  // (earlier, later), same sensor
+  for (std::size_t b = 0; b < C; ++b)
+    for (std::size_t a = 0; a < b; ++a)
+      if (local.column_sensor[a] == local.column_sensor[b]) pairs.emplace_back(a, b);
+  std::vector<int> differ(pairs.size(), 0);
+  for (std::size_t r = 0; r < rows; ++r) {
+    const double* x = &local.values[r * C];
+    for (std::size_t j = 0; j < C; ++j) {
+      if (!std::isfinite(x[j])) continue;
+      ++finite[j];
+      sum[j].add(x[j]);
+      lo[j] = std::min(lo[j], x[j]);
+      hi[j] = std::max(hi[j], x[j]);
+    }
+    for (std::size_t q = 0; q < pairs.size(); ++q)
+      differ[q] |= std::memcmp(&x[pairs[q].first], &x[pairs[q].second], sizeof(double)) != 0;
+  }
+  c.allreduce(finite.data(), static_cast<int>(C), MPI_UINT64_T, MPI_SUM);
+  reduce::allreduce_exact(sum.data(), C, comm);
+  c.allreduce(lo.data(), static_cast<int>(C), MPI_DOUBLE, MPI_MIN);
+  c.allreduce(hi.data(), static_cast<int>(C), MPI_DOUBLE, MPI_MAX);
+  c.allreduce(differ.data(), static_cast<int>(differ.size()), MPI_INT, MPI_MAX);
+  std::vector<char> usable(C, 0);
+  for (std::size_t j = 0; j < C; ++j) usable[j] = 2 * finite[j] >= n && lo[j] < hi[j];
+  for (std::size_t q = 0; q < pairs.size(); ++q)
+    if (!differ[q] && usable[pairs[q].first]) usable[pairs[q].second] = 0;
+  std::vector<std::size_t> keep;
+  for (std::size_t j = 0; j < C; ++j)
+    if (usable[j]) keep.push_back(j);
+  const std::size_t J = keep.size();
+  if (J == 0)
+    throw InputError("no feature column of the reference is usable (finite on half the wafers, "
+                     "not constant, not a copy of another)");
+  const std::uint64_t need = (J + J * (J + 1) / 2) * sizeof(reduce::ExactSum);
+  if (need > o.memory_budget_bytes)
+    throw InputError(std::to_string(J) + " model columns need " + std::to_string(need >> 20) +
+                     " MiB of exact sums, more than the memory budget (" +
+                     std::to_string(o.memory_budget_bytes >> 20) +
+                     " MiB): raise --memory-budget or choose fewer --features");
+  std::vector<double> mean(J);
+  for (std::size_t k = 0; k < J; ++k) mean[k] = sum[keep[k]].value() / static_cast<double>(finite[keep[k]]);
+
+  // Centred values, a non-finite one imputed by the mean (0): the same bits on every rank.
+  std::vector<double> d(rows * J);
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t k = 0; k < J; ++k) {
+      const double x = local.values[r * C + keep[k]];
+      d[r * J + k] = std::isfinite(x) ? x - mean[k] : 0.0;
+    }
+
+  // Pass 2, fold by fold (one fold's exact sums in memory at a time).
+  const std::size_t folds = o.folds;
+  std::vector<FoldSums> fs(folds);
+  {
+    std::vector<reduce::ExactSum> acc;
+    for (std::size_t f = 0; f < folds; ++f) {
+      acc.assign(J + J * (J + 1) / 2, reduce::ExactSum());
+      for (std::size_t r = 0; r < rows; ++r) {
+        if ((local.first_ordinal + r) % folds != f) continue;
+        const double* x = &d[r * J];
+        for (std::size_t i = 0; i < J; ++i) {
+          acc[i].add(x[i]);
+          reduce::ExactSum* row = &acc[J + tri(i, i, J)];
+          for (std::size_t j = i; j < J; ++j) row[j - i].add_product(x[i], x[j]);
+        }
+      }
+      reduce::allreduce_exact(acc.data(), acc.size(), comm);
+      fs[f].n = n / folds + (f < n % folds ? 1 : 0);
+      fs[f].sum.resize(J);
+      fs[f].prod.resize(J * (J + 1) / 2);
+      for (std::size_t i = 0; i < J; ++i) fs[f].sum[i] = acc[i].value();
+      for (std::size_t k = 0; k < fs[f].prod.size(); ++k) fs[f].prod[k] = acc[J + k].value();
+    }
+  }
+
+  // The held-out statistics: each wafer scored by the model of the folds it is not in.
+  std::vector<double> mine(2 * rows);
+  {
+    std::vector<double> x(J);
+    for (std::size_t f = 0; f < folds; ++f) {
+      const PcaModel split = model_of(fs, f, mean, o, c);
+      for (std::size_t r = 0; r < rows; ++r) {
+        if ((local.first_ordinal + r) % folds != f) continue;
+        for (std::size_t k = 0; k < J; ++k) x[k] = local.values[r * C + keep[k]];
+        const WaferVerdict v = score_wafer(split, x);
+        mine[2 * r] = v.t2;
+        mine[2 * r + 1] = v.spe;
+      }
+    }
+  }
+  std::vector<double> all(2 * n);
+  if (c.mpi()) {
+    std::vector<int> counts(c.size), displs(c.size);
+    const int count = static_cast<int>(mine.size());
+    MPI_Allgather(&count, 1, MPI_INT, counts.data(), 1, MPI_INT, comm);
+    for (int r = 1; r < c.size; ++r) displs[r] = displs[r - 1] + counts[r - 1];
+    MPI_Allgatherv(mine.data(), count, MPI_DOUBLE, all.data(), counts.data(), displs.data(), MPI_DOUBLE,
+                   comm);
+  } else {
+    all = mine;
+  }
+
+  PcaModel m = model_of(fs, folds, mean, o, c);
+  for (std::size_t k = 0; k < J; ++k) {
+    m.column_sensor.push_back(local.column_sensor[keep[k]]);
+    m.column_feature.push_back(local.column_feature[keep[k]]);
+  }
+  // Limits: T² and SPE, each divided by its held-out median, are combined by their maximum;
+  // the conformal (1-A) quantile of that maximum over the held-out wafers is the one limit,
+  // so a good wafer the model has not seen is flagged with probability ≤ A (either statistic).
+  std::vector<double> t2(n), spe(n), u(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    t2[i] = all[2 * i];
+    spe[i] = all[2 * i + 1];
+  }
+  auto median = [](std::vector<double> v) {
+    std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
+    const double med = v[v.size() / 2];
+    return med > 0.0 ? med : 1.0;
+  };
+  const double mt = median(t2), mq = median(spe);
+  for (std::size_t i = 0; i < n; ++i) u[i] = std::max(t2[i] / mt, spe[i] / mq);
+  bool too_few = false;
+  const double limit = conformal_quantile(u, o.false_alarm_rate, &too_few);
+  m.t2_limit = limit * mt;
+  m.spe_limit = limit * mq;
+  std::uint64_t over = 0;
+  for (double v : u) over += v > limit;
+  m.heldout_false_alarm_rate = static_cast<double>(over) / static_cast<double>(n);
+  if (too_few)
+    m.warning = "the reference's " + std::to_string(n) + " wafers cannot calibrate a false-alarm rate of " +
+                std::to_string(o.false_alarm_rate) + " (at least " +
+                std::to_string(static_cast<std::uint64_t>(std::ceil(1.0 / o.false_alarm_rate)) - 1) +
+                " are needed): the limit is the largest held-out value, and the rate is not guaranteed";
+  // The final model on its own wafers, for the record (optimistic, unlike the held-out rate).
+  std::uint64_t flagged = 0;
+  {
+    std::vector<double> x(J);
+    for (std::size_t r = 0; r < rows; ++r) {
+      for (std::size_t k = 0; k < J; ++k) x[k] = local.values[r * C + keep[k]];
+      flagged += score_wafer(m, x).reason != kReasonNone;
+    }
+  }
+  c.allreduce(&flagged, 1, MPI_UINT64_T, MPI_SUM);
+  m.insample_false_alarm_rate = static_cast<double>(flagged) / static_cast<double>(n);
+  m.false_alarm_rate = o.false_alarm_rate;
+  m.variance_target = o.variance_target;
+  m.folds = o.folds;
+  m.method = "covariance of the autoscaled features (exact sums over ranks), LAPACKE_dsyevd on rank 0 "
+             "with one OpenBLAS thread; limits from " + std::to_string(folds) + "-fold cross-validation";
+  return m;
+}
+
+}  // namespace wafermill::model

@@ -1,0 +1,160 @@
+#include "wafermill/model/pca_model.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "wafermill/error.hpp"
+#include "wafermill/format/h5.hpp"
+
+namespace wafermill::model {
+namespace h5 = format::h5;
+
+WaferVerdict score_wafer(const PcaModel& m, std::span<const double> x, std::vector<double>* contributions) {
+  const std::size_t J = m.n_columns();
+  const std::size_t A = m.n_components;
+  std::vector<double> z(J), t(A, 0.0);
+  for (std::size_t j = 0; j < J; ++j) z[j] = std::isfinite(x[j]) ? (x[j] - m.centre[j]) / m.scale[j] : 0.0;
+  for (std::size_t j = 0; j < J; ++j)
+    for (std::size_t a = 0; a < A; ++a) t[a] += z[j] * m.loadings[j * A + a];
+  WaferVerdict v;
+  for (std::size_t a = 0; a < A; ++a) v.t2 += t[a] * t[a] / m.eigenvalues[a];
+  std::vector<double> e(J);
+  for (std::size_t j = 0; j < J; ++j) {
+    double fit = 0.0;
+    for (std::size_t a = 0; a < A; ++a) fit += m.loadings[j * A + a] * t[a];
+    e[j] = z[j] - fit;
+    v.spe += e[j] * e[j];
+  }
+  const double rt = v.t2 / m.t2_limit, rq = v.spe / m.spe_limit;
+  v.score = std::max(rt, rq);
+  v.reason = static_cast<std::uint8_t>((rt > 1.0 ? kReasonT2 : 0) | (rq > 1.0 ? kReasonSpe : 0));
+  if (contributions) {
+    contributions->assign(J, 0.0);
+    if (rq >= rt) {
+      for (std::size_t j = 0; j < J; ++j) (*contributions)[j] = e[j] * e[j];
+    } else {
+      for (std::size_t j = 0; j < J; ++j) {
+        double w = 0.0;
+        for (std::size_t a = 0; a < A; ++a) w += m.loadings[j * A + a] * t[a] / m.eigenvalues[a];
+        (*contributions)[j] = z[j] * w;
+      }
+    }
+  }
+  return v;
+}
+
+double conformal_quantile(std::vector<double> values, double a, bool* too_few) {
+  if (values.empty()) throw std::invalid_argument("conformal_quantile: no values");
+  const std::size_t n = values.size();
+  const double rank = std::ceil((1.0 - a) * static_cast<double>(n + 1) - 1e-9);
+  std::size_t k = rank < 1.0 ? 1 : static_cast<std::size_t>(rank);
+  if (too_few) *too_few = k > n;
+  k = std::min(k, n);
+  std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(k - 1), values.end());
+  return values[k - 1];
+}
+
+namespace {
+
+constexpr const char* kFormat = "wafermill pca model v1";
+
+template <class T>
+void put(h5::Group& g, const std::string& name, const std::vector<T>& v, std::vector<std::uint64_t> dims = {}) {
+  if (dims.empty()) dims = {v.size()};
+  auto d = g.create_dataset(name, h5::elem_of<T>(), dims);
+  if (!v.empty()) d.write_all(std::span<const T>(v));
+}
+
+std::vector<double> get(const h5::File& f, const std::string& path, const std::string& name,
+                        std::size_t expected) {
+  if (!f.has_dataset(name)) throw InputError(path + ": /" + name + ": missing (not a wafermill model?)");
+  const auto d = f.open_dataset(name);
+  std::uint64_t n = 1;
+  for (auto x : d.dims()) n *= x;
+  if (n != expected)
+    throw InputError(path + ": /" + name + ": " + std::to_string(n) + " values, expected " +
+                     std::to_string(expected));
+  return d.read_all<double>();
+}
+
+double scalar(const h5::File& f, const std::string& path, const std::string& name) {
+  return get(f, path, name, 1)[0];
+}
+
+}  // namespace
+
+void write_model(const PcaModel& m, const std::string& path) {
+  h5::File f = h5::File::create(path);
+  f.write_string_attribute("format", kFormat);
+  f.write_string_attribute("method", m.method);
+  f.write_string_attribute("warning", m.warning);
+  f.write_string_dataset("column_sensor", m.column_sensor);
+  f.write_string_dataset("column_feature", m.column_feature);
+  put(f, "centre", m.centre);
+  put(f, "scale", m.scale);
+  put(f, "loadings", m.loadings, {m.n_columns(), m.n_components});
+  put(f, "eigenvalues", m.eigenvalues);
+  put(f, "explained", m.explained);
+  put(f, "t2_limit", std::vector<double>{m.t2_limit});
+  put(f, "spe_limit", std::vector<double>{m.spe_limit});
+  put(f, "false_alarm_rate", std::vector<double>{m.false_alarm_rate});
+  put(f, "heldout_false_alarm_rate", std::vector<double>{m.heldout_false_alarm_rate});
+  put(f, "insample_false_alarm_rate", std::vector<double>{m.insample_false_alarm_rate});
+  put(f, "variance_target", std::vector<double>{m.variance_target});
+  put(f, "n_reference", std::vector<std::uint64_t>{m.n_reference});
+  put(f, "folds", std::vector<std::uint64_t>{m.folds});
+  f.close();
+}
+
+PcaModel read_model(const std::string& path) {
+  if (!h5::File::is_hdf5(path)) throw InputError(path + ": not an HDF5 file (expected a model from `wafermill fit`)");
+  PcaModel m;
+  try {
+    const h5::File f = h5::File::open_read(path);
+    std::string format;
+    try {
+      format = f.read_string_attribute("format");
+    } catch (const HdfError&) {
+    }
+    if (format != kFormat)
+      throw InputError(path + ": attribute format is \"" + format + "\", expected \"" + kFormat + "\"");
+    m.method = f.read_string_attribute("method");
+    m.warning = f.read_string_attribute("warning");
+    for (const char* name : {"column_sensor", "column_feature", "centre", "loadings", "eigenvalues"})
+      if (!f.has_dataset(name)) throw InputError(path + ": /" + std::string(name) + ": missing");
+    const auto cs = f.open_dataset("column_sensor");
+    const std::uint64_t J = cs.dims().at(0);
+    m.column_sensor = cs.read_strings(0, J);
+    m.column_feature = f.open_dataset("column_feature").read_strings(0, J);
+    const auto ld = f.open_dataset("loadings").dims();
+    if (ld.size() != 2 || ld[0] != J)
+      throw InputError(path + ": /loadings: expected [" + std::to_string(J) + ", A]");
+    m.n_components = static_cast<std::uint32_t>(ld[1]);
+    m.centre = get(f, path, "centre", J);
+    m.scale = get(f, path, "scale", J);
+    m.loadings = get(f, path, "loadings", J * m.n_components);
+    m.eigenvalues = get(f, path, "eigenvalues", m.n_components);
+    m.explained = get(f, path, "explained", m.n_components);
+    m.t2_limit = scalar(f, path, "t2_limit");
+    m.spe_limit = scalar(f, path, "spe_limit");
+    m.false_alarm_rate = scalar(f, path, "false_alarm_rate");
+    m.heldout_false_alarm_rate = scalar(f, path, "heldout_false_alarm_rate");
+    m.insample_false_alarm_rate = scalar(f, path, "insample_false_alarm_rate");
+    m.variance_target = scalar(f, path, "variance_target");
+    m.n_reference = static_cast<std::uint64_t>(scalar(f, path, "n_reference"));
+    m.folds = static_cast<std::uint32_t>(scalar(f, path, "folds"));
+  } catch (const HdfError& e) {
+    throw InputError(path + ": cannot read the model: " + e.what());
+  }
+  for (std::size_t j = 0; j < m.n_columns(); ++j)
+    if (!std::isfinite(m.centre[j]) || !(m.scale[j] > 0.0))
+      throw InputError(path + ": /scale or /centre index " + std::to_string(j) + " is not usable");
+  for (std::size_t a = 0; a < m.n_components; ++a)
+    if (!(m.eigenvalues[a] > 0.0))
+      throw InputError(path + ": /eigenvalues index " + std::to_string(a) + " is not positive");
+  if (!(m.t2_limit > 0.0) || !(m.spe_limit > 0.0))
+    throw InputError(path + ": /t2_limit and /spe_limit must be positive");
+  return m;
+}
+
+}  // namespace wafermill::model

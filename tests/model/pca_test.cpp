@@ -1,0 +1,203 @@
+// The PCA model of good wafers (docs/MONITORING.md): the fit, its limits' out-of-sample
+// false-alarm rate, contributions, the column rules and the model file.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "wafermill/error.hpp"
+#include "wafermill/model/pca_fit.hpp"
+#include "wafermill/model/pca_model.hpp"
+
+namespace wm = wafermill::model;
+
+namespace {
+
+constexpr std::size_t kCols = 12;
+
+// Good wafers: 3 latent factors drive 12 columns, plus noise; columns on different scales.
+struct Process {
+  std::mt19937_64 rng;
+  std::normal_distribution<double> g{0.0, 1.0};
+  std::vector<double> mix;
+  explicit Process(std::uint64_t seed) : rng(seed), mix(3 * kCols) {
+    std::mt19937_64 fixed(1234);
+    std::normal_distribution<double> h(0.0, 1.0);
+    for (double& m : mix) m = h(fixed);
+  }
+  std::vector<double> row() {
+    double f[3] = {g(rng), g(rng), g(rng)};
+    std::vector<double> x(kCols);
+    for (std::size_t j = 0; j < kCols; ++j) {
+      x[j] = 0.3 * g(rng);
+      for (int k = 0; k < 3; ++k) x[j] += mix[k * kCols + j] * f[k];
+      x[j] = 100.0 * static_cast<double>(j + 1) + static_cast<double>(j + 1) * x[j];
+    }
+    return x;
+  }
+};
+
+wm::ReferenceRows reference(Process& p, std::size_t n) {
+  wm::ReferenceRows r;
+  for (std::size_t j = 0; j < kCols; ++j) {
+    std::string name = "s";  // appended, not `"s" + ...`: GCC PR 105329 (-Wrestrict)
+    name += std::to_string(j);
+    r.column_sensor.push_back(name);
+    r.column_feature.push_back("mean");
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto x = p.row();
+    r.values.insert(r.values.end(), x.begin(), x.end());
+  }
+  return r;
+}
+
+}  // namespace
+
+TEST(PcaModel, ConformalQuantileIsTheRankedValue) {
+  std::vector<double> v;
+  for (int i = 1; i <= 99; ++i) v.push_back(i);
+  // ceil(0.95 * 100) = 95th smallest.
+  EXPECT_EQ(wm::conformal_quantile(v, 0.05), 95.0);
+  bool few = false;
+  EXPECT_EQ(wm::conformal_quantile({1.0, 2.0, 3.0}, 0.01, &few), 3.0);
+  EXPECT_TRUE(few);
+}
+
+TEST(PcaModel, FitIsOrthonormalAndCentred) {
+  Process p(1);
+  const auto ref = reference(p, 300);
+  wm::FitOptions o;
+  o.false_alarm_rate = 0.05;
+  const wm::PcaModel m = wm::fit_pca(ref, o, MPI_COMM_NULL);
+  ASSERT_EQ(m.n_columns(), kCols);
+  EXPECT_GE(m.n_components, 2u);
+  EXPECT_LE(m.n_components, 4u);  // 3 factors + noise reach 90 % within 4 components
+  EXPECT_GE(m.explained.back(), 0.9);
+  const std::size_t A = m.n_components;
+  for (std::size_t a = 0; a < A; ++a)
+    for (std::size_t b = 0; b < A; ++b) {
+      double dot = 0;
+      for (std::size_t j = 0; j < kCols; ++j) dot += m.loadings[j * A + a] * m.loadings[j * A + b];
+      EXPECT_NEAR(dot, a == b ? 1.0 : 0.0, 1e-10);
+    }
+  const wm::WaferVerdict v = wm::score_wafer(m, m.centre);
+  EXPECT_NEAR(v.t2, 0.0, 1e-20);
+  EXPECT_NEAR(v.spe, 0.0, 1e-20);
+  EXPECT_EQ(v.reason, wm::kReasonNone);
+  EXPECT_TRUE(m.warning.empty());
+}
+
+// The stated rate holds on good wafers the model has not seen: within the binomial error of
+// the test wafers and of the reference's own calibration (sd ≈ sqrt(A(1-A)/n) each).
+TEST(PcaModel, OutOfSampleFalseAlarmRateIsTheOneAskedFor) {
+  for (const double rate : {0.01, 0.05}) {
+    Process p(7);
+    const std::size_t n = 800, fresh = 20000;
+    const auto ref = reference(p, n);
+    wm::FitOptions o;
+    o.false_alarm_rate = rate;
+    const wm::PcaModel m = wm::fit_pca(ref, o, MPI_COMM_NULL);
+    std::size_t flagged = 0;
+    for (std::size_t i = 0; i < fresh; ++i) flagged += wm::score_wafer(m, p.row()).reason != wm::kReasonNone;
+    const double observed = static_cast<double>(flagged) / fresh;
+    const double sd = std::sqrt(rate * (1 - rate) * (1.0 / fresh + 1.0 / n));
+    EXPECT_NEAR(observed, rate, 3.0 * sd) << "A = " << rate;
+    EXPECT_NEAR(m.heldout_false_alarm_rate, rate, 3.0 * std::sqrt(rate * (1 - rate) / n));
+  }
+}
+
+TEST(PcaModel, ContributionsNameTheFaultyColumn) {
+  Process p(3);
+  const auto ref = reference(p, 400);
+  const wm::PcaModel m = wm::fit_pca(ref, {}, MPI_COMM_NULL);
+  for (std::size_t bad = 0; bad < kCols; ++bad) {
+    auto x = p.row();
+    x[bad] += 8.0 * m.scale[bad];
+    std::vector<double> c;
+    const wm::WaferVerdict v = wm::score_wafer(m, x, &c);
+    ASSERT_NE(v.reason, wm::kReasonNone) << bad;
+    std::size_t top = 0;
+    for (std::size_t j = 1; j < kCols; ++j)
+      if (std::fabs(c[j]) > std::fabs(c[top])) top = j;
+    EXPECT_EQ(top, bad);
+    double sum = 0;
+    for (double v2 : c) sum += v2;
+    EXPECT_NEAR(sum, v.spe / m.spe_limit >= v.t2 / m.t2_limit ? v.spe : v.t2, 1e-9 * (v.spe + v.t2));
+  }
+}
+
+TEST(PcaModel, ColumnRulesDropCopiesConstantsAndMostlyMissing) {
+  Process p(5);
+  auto ref = reference(p, 100);
+  wm::ReferenceRows r;
+  const std::size_t C = kCols + 3;
+  for (std::size_t j = 0; j < kCols; ++j) {
+    r.column_sensor.push_back(ref.column_sensor[j]);
+    r.column_feature.push_back("mean");
+  }
+  r.column_sensor.insert(r.column_sensor.end(), {"s0", "s1", "s2"});
+  r.column_feature.insert(r.column_feature.end(), {"median", "std", "max"});
+  for (std::size_t i = 0; i < 100; ++i) {
+    for (std::size_t j = 0; j < kCols; ++j) r.values.push_back(ref.values[i * kCols + j]);
+    r.values.push_back(ref.values[i * kCols + 0]);   // s0/median: a copy of s0/mean
+    r.values.push_back(i % 3 == 0 ? 1.0 : NAN);      // s1/std: mostly missing
+    r.values.push_back(4.0);                         // s2/max: constant
+  }
+  ASSERT_EQ(r.values.size(), 100 * C);
+  const wm::PcaModel m = wm::fit_pca(r, {}, MPI_COMM_NULL);
+  EXPECT_EQ(m.n_columns(), kCols);
+  for (std::size_t j = 0; j < m.n_columns(); ++j) EXPECT_EQ(m.column_feature[j], "mean");
+}
+
+TEST(PcaModel, TooFewWafersIsBadInput) {
+  Process p(2);
+  const auto ref = reference(p, 4);
+  EXPECT_THROW(wm::fit_pca(ref, {}, MPI_COMM_NULL), wafermill::InputError);
+}
+
+TEST(PcaModel, SmallReferenceWarnsThatItCannotCalibrateTheRate) {
+  Process p(2);
+  const auto ref = reference(p, 30);
+  wm::FitOptions o;
+  o.false_alarm_rate = 0.01;
+  const wm::PcaModel m = wm::fit_pca(ref, o, MPI_COMM_NULL);
+  EXPECT_NE(m.warning.find("cannot calibrate"), std::string::npos);
+}
+
+TEST(PcaModel, FileRoundTripKeepsEveryBit) {
+  Process p(9);
+  const auto ref = reference(p, 200);
+  const wm::PcaModel m = wm::fit_pca(ref, {}, MPI_COMM_NULL);
+  const std::string path = ::testing::TempDir() + "/pca_round_trip.h5";
+  wm::write_model(m, path);
+  const wm::PcaModel r = wm::read_model(path);
+  EXPECT_EQ(r.column_sensor, m.column_sensor);
+  EXPECT_EQ(r.column_feature, m.column_feature);
+  EXPECT_EQ(r.centre, m.centre);
+  EXPECT_EQ(r.scale, m.scale);
+  EXPECT_EQ(r.loadings, m.loadings);
+  EXPECT_EQ(r.eigenvalues, m.eigenvalues);
+  EXPECT_EQ(r.t2_limit, m.t2_limit);
+  EXPECT_EQ(r.spe_limit, m.spe_limit);
+  EXPECT_EQ(r.n_reference, m.n_reference);
+  EXPECT_EQ(r.method, m.method);
+  std::remove(path.c_str());
+}
+
+TEST(PcaModel, ReadingSomethingElseNamesTheFile) {
+  const std::string path = ::testing::TempDir() + "/not_a_model.txt";
+  std::FILE* f = std::fopen(path.c_str(), "w");
+  std::fputs("hello", f);
+  std::fclose(f);
+  try {
+    wm::read_model(path);
+    FAIL() << "no error";
+  } catch (const wafermill::InputError& e) {
+    EXPECT_NE(std::string(e.what()).find(path), std::string::npos);
+  }
+  std::remove(path.c_str());
+}
