@@ -26,16 +26,21 @@ void check_map(const MapView& map) {
 }  // namespace
 
 std::vector<std::string_view> map_feature_names() {
-  return {"die_count",        "fail_count",        "yield",           "fail_centre",
-          "fail_middle",      "fail_edge",         "edge_ring_ratio", "n_clusters",
-          "largest_cluster",  "largest_elongation", "largest_rho",    "edge_sectors_failing"};
+  std::vector<std::string_view> names = {
+      "die_count",       "fail_count",         "yield",       "fail_centre",
+      "fail_middle",     "fail_edge",          "edge_ring_ratio", "n_clusters",
+      "largest_cluster", "largest_elongation", "largest_rho", "edge_sectors_failing"};
+  for (const auto name : geometry_names()) names.push_back(name);
+  return names;
 }
 
 std::vector<double> to_values(const MapFeatures& f) {
-  return {double(f.die_count),        double(f.fail_count),    f.yield,
-          f.zone_fail[0],             f.zone_fail[1],          f.zone_fail[2],
-          f.edge_ring_ratio,          double(f.n_clusters),    double(f.largest_cluster),
-          f.largest_elongation,       f.largest_rho,           double(f.edge_sectors_failing)};
+  std::vector<double> v = {double(f.die_count),   double(f.fail_count),    f.yield,
+                           f.zone_fail[0],         f.zone_fail[1],          f.zone_fail[2],
+                           f.edge_ring_ratio,      double(f.n_clusters),    double(f.largest_cluster),
+                           f.largest_elongation,   f.largest_rho,           double(f.edge_sectors_failing)};
+  for (const double x : geometry_values(f.geometry)) v.push_back(x);
+  return v;
 }
 
 MapFeatures map_features(const MapView& map, std::vector<std::uint32_t>& scratch) {
@@ -74,7 +79,9 @@ MapFeatures map_features(const MapView& map, std::vector<std::uint32_t>& scratch
     }
   }
   const ComponentSummary clusters = find_components(fail_mask, map.rows, map.cols, scratch);
-  return detail::finish_map_features(t, clusters, map.rows, map.cols);
+  MapFeatures f = detail::finish_map_features(t, clusters, map.rows, map.cols);
+  f.geometry = map_geometry(map);
+  return f;
 }
 
 namespace detail {

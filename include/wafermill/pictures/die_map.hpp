@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "wafermill/pictures/map_geometry.hpp"
 #include "wafermill/pictures/picture_math.hpp"
 
 namespace wafermill::pictures {
@@ -41,9 +42,11 @@ struct MapFeatures {
   double largest_elongation = 0.0;          ///< ComponentShape::elongation of the largest
   double largest_rho = 0.0;                 ///< ρ of the largest cluster's centroid
   std::uint32_t edge_sectors_failing = 0;   ///< edge sectors with fail fraction ≥ 0.3
+  MapGeometry geometry;                     ///< descriptors in die pitches (columns 13 on)
 };
 
-/// @brief Names of the MapFeatures fields as written to outputs, in to_values() order.
+/// @brief Names of the MapFeatures fields as written to outputs, in to_values() order: the
+/// 12 first columns, then geometry_names().
 std::vector<std::string_view> map_feature_names();
 /// @brief The features as doubles, in map_feature_names() order.
 std::vector<double> to_values(const MapFeatures& f);
