@@ -133,28 +133,6 @@ std::optional<MapPattern> pattern_from_label(std::string_view label) {
   return std::nullopt;
 }
 
-MapPattern classify_pattern(const MapFeatures& f) {
-  if (f.die_count == 0) return MapPattern::none;
-  const double fail = double(f.fail_count) / double(f.die_count);
-  const double centre = f.zone_fail[0], middle = f.zone_fail[1], edge = f.zone_fail[2];
-  // Whole-wafer patterns first: they also make large clusters, so cluster rules come last.
-  if (fail >= 0.7) return MapPattern::near_full;
-  const double zmax = std::max({centre, middle, edge}), zmin = std::min({centre, middle, edge});
-  if (fail >= 0.2 && zmax - zmin < 0.25) return MapPattern::random;
-  if (edge >= 0.35 && f.edge_sectors_failing >= 6 && middle < 0.5 * edge)
-    return MapPattern::edge_ring;
-  if (centre >= 0.35 && middle < 0.5 * centre && edge < 0.5 * centre) return MapPattern::centre;
-  if (middle >= 0.25 && centre < 0.5 * middle && edge < 0.5 * middle) return MapPattern::donut;
-  // One dominant cluster: at least 5 dies (background failures at a few per cent rarely
-  // join that many).
-  if (f.largest_cluster >= 5) {
-    if (f.largest_elongation >= 4.0) return MapPattern::scratch;
-    if (f.largest_rho > 0.72) return MapPattern::edge_local;
-    return MapPattern::local;
-  }
-  return MapPattern::none;
-}
-
 void FailCountMap::add(const MapView& map) {
   check_map(map);
   if (map.rows != rows || map.cols != cols)

@@ -78,9 +78,18 @@ std::string_view pattern_name(MapPattern p);
 /// ignored; nullopt for anything else (an unlabelled or unknown map).
 std::optional<MapPattern> pattern_from_label(std::string_view label);
 
-/// @brief Names the pattern of a map from its features with the fixed rules of
-/// docs/PICTURES.md (a transparent baseline, not a trained classifier).
+/// @brief Names the pattern of a map from its features: the gradient-boosted trees of
+/// map_model_params.hpp (trained by tools/map_model, docs/PICTURES.md "Classifier"); a map
+/// without dies is none.
 MapPattern classify_pattern(const MapFeatures& f);
+
+/// @brief The classifier's score of each pattern for a row of to_values() (the largest names
+/// the pattern; ties go to the lower pattern). @throws std::invalid_argument on a row of
+/// another length.
+std::array<double, kMapPatterns> pattern_scores(std::span<const double> features);
+
+/// @brief The feature names the shipped model was trained on (equal to map_feature_names()).
+std::vector<std::string_view> model_feature_names();
 
 /// @brief Fail counts per cell over the wafers of one map shape (the fleet's fail-probability
 /// map is counts / wafers). Integer sums: exact and order-independent.

@@ -98,6 +98,17 @@ WAFERMILL_HD inline double elongation(double var_row, double var_col, double cov
   return ::sqrt(hi / lo);
 }
 
+/// @brief The leaf value of one decision tree for the feature row x: from node `root`, go to
+/// `left` when x[feature] <= threshold, else to `right`, until a node whose feature is −1. The
+/// map classifier's trees (map_model_params.hpp) are walked by this one function.
+WAFERMILL_HD inline double tree_leaf(const double* x, std::int32_t root, const std::int16_t* feature,
+                                     const double* threshold, const std::int32_t* left,
+                                     const std::int32_t* right, const double* value) {
+  std::int32_t k = root;
+  while (feature[k] >= 0) k = x[feature[k]] <= threshold[k] ? left[k] : right[k];
+  return value[k];
+}
+
 /// @brief Whether value x deviates from the golden image: |x − mean| > k · max(std, floor).
 WAFERMILL_HD inline bool value_deviates(double x, double mean, double std, double k_sigma,
                                         double std_floor) {
