@@ -1,6 +1,6 @@
 /// @file die_map.hpp
-/// @brief Features of one die map (WM-811K cell convention) and the rule that names its
-/// failure pattern. Zone boundaries and rules: docs/PICTURES.md.
+/// @brief Features of one die map (WM-811K cell convention) and the trained classifier that
+/// names its failure pattern. Zones, descriptors and the classifier: docs/PICTURES.md.
 #pragma once
 
 #include <array>
