@@ -77,7 +77,7 @@ struct PictureContext {
 };
 
 // Seeds of the store keys: a change of what a block's result means changes its seed.
-constexpr std::uint64_t kMapsKeySeed = 0x31'7370'616d;    // "maps1"
+constexpr std::uint64_t kMapsKeySeed = 0x32'7370'616d;    // "maps2": 37 features, trained patterns
 constexpr std::uint64_t kScoresKeySeed = 0x31'7365'726f;  // "ores1"
 
 // Work figures of one rank in one pass.
@@ -200,7 +200,8 @@ std::optional<std::vector<std::uint64_t>> read_truth(const std::string& path, co
 
 // ---- die maps --------------------------------------------------------------------------
 
-constexpr std::size_t kMapRow = 15;  // wafer, 12 features, pattern, latency
+// wafer, the features (map_feature_names()), pattern, latency
+const std::size_t kMapRow = 3 + pictures::map_feature_names().size();
 
 // `device`: the CUDA device computing the features, or none for the CPU.
 json run_maps(const Team& team, const JobConfig& config, const format::MapIndex& index,

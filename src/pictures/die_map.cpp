@@ -26,16 +26,21 @@ void check_map(const MapView& map) {
 }  // namespace
 
 std::vector<std::string_view> map_feature_names() {
-  return {"die_count",        "fail_count",        "yield",           "fail_centre",
-          "fail_middle",      "fail_edge",         "edge_ring_ratio", "n_clusters",
-          "largest_cluster",  "largest_elongation", "largest_rho",    "edge_sectors_failing"};
+  std::vector<std::string_view> names = {
+      "die_count",       "fail_count",         "yield",       "fail_centre",
+      "fail_middle",     "fail_edge",          "edge_ring_ratio", "n_clusters",
+      "largest_cluster", "largest_elongation", "largest_rho", "edge_sectors_failing"};
+  for (const auto name : geometry_names()) names.push_back(name);
+  return names;
 }
 
 std::vector<double> to_values(const MapFeatures& f) {
-  return {double(f.die_count),        double(f.fail_count),    f.yield,
-          f.zone_fail[0],             f.zone_fail[1],          f.zone_fail[2],
-          f.edge_ring_ratio,          double(f.n_clusters),    double(f.largest_cluster),
-          f.largest_elongation,       f.largest_rho,           double(f.edge_sectors_failing)};
+  std::vector<double> v = {double(f.die_count),   double(f.fail_count),    f.yield,
+                           f.zone_fail[0],         f.zone_fail[1],          f.zone_fail[2],
+                           f.edge_ring_ratio,      double(f.n_clusters),    double(f.largest_cluster),
+                           f.largest_elongation,   f.largest_rho,           double(f.edge_sectors_failing)};
+  for (const double x : geometry_values(f.geometry)) v.push_back(x);
+  return v;
 }
 
 MapFeatures map_features(const MapView& map, std::vector<std::uint32_t>& scratch) {
@@ -74,7 +79,9 @@ MapFeatures map_features(const MapView& map, std::vector<std::uint32_t>& scratch
     }
   }
   const ComponentSummary clusters = find_components(fail_mask, map.rows, map.cols, scratch);
-  return detail::finish_map_features(t, clusters, map.rows, map.cols);
+  MapFeatures f = detail::finish_map_features(t, clusters, map.rows, map.cols);
+  f.geometry = map_geometry(map);
+  return f;
 }
 
 namespace detail {
@@ -124,28 +131,6 @@ std::optional<MapPattern> pattern_from_label(std::string_view label) {
   for (int i = 0; i < kMapPatterns; ++i)
     if (lower == pattern_name(static_cast<MapPattern>(i))) return static_cast<MapPattern>(i);
   return std::nullopt;
-}
-
-MapPattern classify_pattern(const MapFeatures& f) {
-  if (f.die_count == 0) return MapPattern::none;
-  const double fail = double(f.fail_count) / double(f.die_count);
-  const double centre = f.zone_fail[0], middle = f.zone_fail[1], edge = f.zone_fail[2];
-  // Whole-wafer patterns first: they also make large clusters, so cluster rules come last.
-  if (fail >= 0.7) return MapPattern::near_full;
-  const double zmax = std::max({centre, middle, edge}), zmin = std::min({centre, middle, edge});
-  if (fail >= 0.2 && zmax - zmin < 0.25) return MapPattern::random;
-  if (edge >= 0.35 && f.edge_sectors_failing >= 6 && middle < 0.5 * edge)
-    return MapPattern::edge_ring;
-  if (centre >= 0.35 && middle < 0.5 * centre && edge < 0.5 * centre) return MapPattern::centre;
-  if (middle >= 0.25 && centre < 0.5 * middle && edge < 0.5 * middle) return MapPattern::donut;
-  // One dominant cluster: at least 5 dies (background failures at a few per cent rarely
-  // join that many).
-  if (f.largest_cluster >= 5) {
-    if (f.largest_elongation >= 4.0) return MapPattern::scratch;
-    if (f.largest_rho > 0.72) return MapPattern::edge_local;
-    return MapPattern::local;
-  }
-  return MapPattern::none;
 }
 
 void FailCountMap::add(const MapView& map) {

@@ -1,6 +1,6 @@
 /// @file die_map.hpp
-/// @brief Features of one die map (WM-811K cell convention) and the rule that names its
-/// failure pattern. Zone boundaries and rules: docs/PICTURES.md.
+/// @brief Features of one die map (WM-811K cell convention) and the trained classifier that
+/// names its failure pattern. Zones, descriptors and the classifier: docs/PICTURES.md.
 #pragma once
 
 #include <array>
@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "wafermill/pictures/map_geometry.hpp"
 #include "wafermill/pictures/picture_math.hpp"
 
 namespace wafermill::pictures {
@@ -41,9 +42,11 @@ struct MapFeatures {
   double largest_elongation = 0.0;          ///< ComponentShape::elongation of the largest
   double largest_rho = 0.0;                 ///< ρ of the largest cluster's centroid
   std::uint32_t edge_sectors_failing = 0;   ///< edge sectors with fail fraction ≥ 0.3
+  MapGeometry geometry;                     ///< descriptors in die pitches (columns 13 on)
 };
 
-/// @brief Names of the MapFeatures fields as written to outputs, in to_values() order.
+/// @brief Names of the MapFeatures fields as written to outputs, in to_values() order: the
+/// 12 first columns, then geometry_names().
 std::vector<std::string_view> map_feature_names();
 /// @brief The features as doubles, in map_feature_names() order.
 std::vector<double> to_values(const MapFeatures& f);
@@ -75,9 +78,18 @@ std::string_view pattern_name(MapPattern p);
 /// ignored; nullopt for anything else (an unlabelled or unknown map).
 std::optional<MapPattern> pattern_from_label(std::string_view label);
 
-/// @brief Names the pattern of a map from its features with the fixed rules of
-/// docs/PICTURES.md (a transparent baseline, not a trained classifier).
+/// @brief Names the pattern of a map from its features: the gradient-boosted trees of
+/// map_model_params.hpp (trained by tools/map_model, docs/PICTURES.md "Classifier"); a map
+/// without dies is none.
 MapPattern classify_pattern(const MapFeatures& f);
+
+/// @brief The classifier's score of each pattern for a row of to_values() (the largest names
+/// the pattern; ties go to the lower pattern). @throws std::invalid_argument on a row of
+/// another length.
+std::array<double, kMapPatterns> pattern_scores(std::span<const double> features);
+
+/// @brief The feature names the shipped model was trained on (equal to map_feature_names()).
+std::vector<std::string_view> model_feature_names();
 
 /// @brief Fail counts per cell over the wafers of one map shape (the fleet's fail-probability
 /// map is counts / wafers). Integer sums: exact and order-independent.

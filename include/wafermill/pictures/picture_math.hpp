@@ -52,13 +52,20 @@ WAFERMILL_HD inline int zone_of(double d_sq, double radius) {
   return rho <= kCentreMaxRho ? 0 : rho <= kMiddleMaxRho ? 1 : 2;
 }
 
-/// @brief Edge sector 0..7 of cell (r, c): the angle atan2(r − cr, c − cc) + π in eighths of a
-/// turn (2π itself folds into sector 7). Host only: atan2 differs between glibc and CUDA.
-inline int edge_sector(std::uint32_t r, std::uint32_t c, std::uint32_t rows, std::uint32_t cols) {
+/// @brief Angular sector 0..n−1 of cell (r, c): the angle atan2(r − cr, c − cc) + π in n-ths
+/// of a turn (2π itself folds into sector n − 1). Host only: atan2 differs between glibc and
+/// CUDA.
+inline int angle_sector(std::uint32_t r, std::uint32_t c, std::uint32_t rows, std::uint32_t cols,
+                        int n) {
   const double cr = 0.5 * (double(rows) - 1.0), cc = 0.5 * (double(cols) - 1.0);
   const double angle = std::atan2(r - cr, c - cc) + std::numbers::pi;  // [0, 2π]
-  const int s = static_cast<int>(angle / (2 * std::numbers::pi) * kEdgeSectors);
-  return s < kEdgeSectors - 1 ? s : kEdgeSectors - 1;
+  const int s = static_cast<int>(angle / (2 * std::numbers::pi) * n);
+  return s < n - 1 ? s : n - 1;
+}
+
+/// @brief Edge sector 0..7 of cell (r, c): angle_sector with kEdgeSectors sectors.
+inline int edge_sector(std::uint32_t r, std::uint32_t c, std::uint32_t rows, std::uint32_t cols) {
+  return angle_sector(r, c, rows, cols, kEdgeSectors);
 }
 
 /// @brief Shape of a set of cells from exact sums of its coordinates (integers below 2^53,
@@ -89,6 +96,17 @@ WAFERMILL_HD inline double elongation(double var_row, double var_col, double cov
   const double hi = m + root < kCellVariance ? kCellVariance : m + root;
   const double lo = m - root < kCellVariance ? kCellVariance : m - root;
   return ::sqrt(hi / lo);
+}
+
+/// @brief The leaf value of one decision tree for the feature row x: from node `root`, go to
+/// `left` when x[feature] <= threshold, else to `right`, until a node whose feature is −1. The
+/// map classifier's trees (map_model_params.hpp) are walked by this one function.
+WAFERMILL_HD inline double tree_leaf(const double* x, std::int32_t root, const std::int16_t* feature,
+                                     const double* threshold, const std::int32_t* left,
+                                     const std::int32_t* right, const double* value) {
+  std::int32_t k = root;
+  while (feature[k] >= 0) k = x[feature[k]] <= threshold[k] ? left[k] : right[k];
+  return value[k];
 }
 
 /// @brief Whether value x deviates from the golden image: |x − mean| > k · max(std, floor).

@@ -32,7 +32,8 @@ MapBatchResult emulate_map_batch(std::span<const std::uint8_t> cells,
         MapCounts counts;
         map_block(ex, cells.data() + offsets[m], shape.rows, shape.cols, shape.sectors.data(),
                   work.data(), tally, fleet[group.shape].data(), &counts);
-        out.features[m] = finish_map(counts, shape.rows, shape.cols);
+        const MapView view{cells.subspan(offsets[m], n), shape.rows, shape.cols};
+        out.features[m] = finish_map(counts, view);
       }
     }
   }

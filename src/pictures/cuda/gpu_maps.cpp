@@ -98,8 +98,12 @@ MapBatchResult map_features_batch(std::span<const std::uint8_t> cells,
     at = 0;
     for (const MapGroup& g : chunk.groups) {
       const MapShape& shape = plan.shapes[g.shape];
-      for (const std::uint32_t m : g.maps)
-        out.features[m] = finish_map(counts[at++], shape.rows, shape.cols);
+      const std::uint64_t n = std::uint64_t{shape.rows} * shape.cols;
+      for (const std::uint32_t m : g.maps) {
+        // The geometry descriptors are computed on the host from the cells (map_geometry).
+        const MapView view{cells.subspan(offsets[m], n), shape.rows, shape.cols};
+        out.features[m] = finish_map(counts[at++], view);
+      }
     }
   }
 

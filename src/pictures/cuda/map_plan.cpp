@@ -65,7 +65,7 @@ std::vector<std::uint8_t> sector_table(std::uint32_t rows, std::uint32_t cols) {
   return t;
 }
 
-MapFeatures finish_map(const MapCounts& counts, std::uint32_t rows, std::uint32_t cols) {
+MapFeatures finish_map(const MapCounts& counts, const MapView& map) {
   pictures::detail::MapTallies t;
   t.die_count = counts.die_count;
   t.fail_count = counts.fail_count;
@@ -84,7 +84,9 @@ MapFeatures finish_map(const MapCounts& counts, std::uint32_t rows, std::uint32_
     clusters.largest =
         shape_from_sums(counts.largest, double(counts.s_r), double(counts.s_c), double(counts.s_rr),
                         double(counts.s_cc), double(counts.s_rc));
-  return pictures::detail::finish_map_features(t, clusters, rows, cols);
+  MapFeatures f = pictures::detail::finish_map_features(t, clusters, map.rows, map.cols);
+  f.geometry = map_geometry(map);
+  return f;
 }
 
 }  // namespace wafermill::pictures::gpu::detail

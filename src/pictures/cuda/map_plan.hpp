@@ -53,7 +53,8 @@ MapBatchPlan plan_map_batch(std::span<const std::uint8_t> cells,
 /// @brief math::edge_sector of every cell of a rows × cols map (depends on the shape only).
 std::vector<std::uint8_t> sector_table(std::uint32_t rows, std::uint32_t cols);
 
-/// @brief The MapFeatures of a block's counts: detail::finish_map_features, as map_features.
-MapFeatures finish_map(const MapCounts& counts, std::uint32_t rows, std::uint32_t cols);
+/// @brief The MapFeatures of a block's counts and the map's cells: detail::finish_map_features
+/// and map_geometry (computed on the host from the cells), as map_features.
+MapFeatures finish_map(const MapCounts& counts, const MapView& map);
 
 }  // namespace wafermill::pictures::gpu::detail
