@@ -1,5 +1,6 @@
 #include "baseline.hpp"
 
+#include <filesystem>
 #include <fstream>
 #include <spawn.h>
 #include <stdexcept>
@@ -30,9 +31,12 @@ BaselineRun run_baseline_child(const JobConfig& config, const std::string& exe) 
 
   JobConfig child = config;
   child.output = run.output_path;
-  // The baseline measures a whole computation: no store to reuse or fill, no early stop.
+  // The baseline measures a whole computation, the same work as the parallel run: a store of
+  // its own to fill when the run keeps one (never one to reuse), no early stop. Otherwise the
+  // speedup would compare a run that writes its store with one that does not.
   child.resume = false;
-  child.store = "none";
+  const std::string child_store = run.output_path + ".wmstore";
+  child.store = config.store_path().empty() ? "none" : child_store;
   child.time_limit_s = 0.0;
   child.report.clear();
   child.baseline = "none";
@@ -59,6 +63,8 @@ BaselineRun run_baseline_child(const JobConfig& config, const std::string& exe) 
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   std::remove(config_path.c_str());
+  std::error_code ignored;
+  std::filesystem::remove_all(child_store, ignored);  // named by this process: nobody else's
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     std::remove(figures_path.c_str());
     std::remove(run.output_path.c_str());
