@@ -71,7 +71,8 @@ Command make_export_command(int argc, char** argv) {
   desc.add_options()
     ("input,i", po::value<std::string>(), "a run's output file")
     ("output,o", po::value<std::string>(), "CSV file")
-    ("flagged-only", po::bool_switch(), "only the flagged wafers");
+    ("flagged-only", po::bool_switch(), "only the flagged wafers")
+    ("force", po::bool_switch(), "overwrite an existing CSV file");
   bool help = false;
   const po::variables_map vm = parse_options("export", argc, argv, desc, nullptr, &help);
   if (help) {
@@ -80,9 +81,9 @@ Command make_export_command(int argc, char** argv) {
   }
   if (!vm.count("input") || !vm.count("output")) throw UsageError("wafermill export needs --input and --output");
   const std::string in = vm["input"].as<std::string>(), out = vm["output"].as<std::string>();
-  const bool flagged = vm["flagged-only"].as<bool>();
-  return {"export", false, [in, out, flagged](MPI_Comm) {
-            format::export_verdicts(in, out, flagged);
+  const bool flagged = vm["flagged-only"].as<bool>(), force = vm["force"].as<bool>();
+  return {"export", false, [in, out, flagged, force](MPI_Comm) {
+            format::export_verdicts(in, out, flagged, force);
             return 0;
           }};
 }

@@ -1,5 +1,7 @@
 #include "wafermill/format/verdict_csv.hpp"
 
+#include "wafermill/format/atomic_output.hpp"
+
 #include <cstdio>
 #include <fstream>
 #include <vector>
@@ -25,7 +27,11 @@ std::string number(double v) {
 
 }  // namespace
 
-void export_verdicts(const std::string& output, const std::string& csv_path, bool flagged_only) {
+void export_verdicts(const std::string& output, const std::string& csv_path, bool flagged_only,
+                     bool force) {
+  // Before anything is read: the CSV may not replace the run's output (or any existing file
+  // without --force).
+  AtomicOutput atomic(csv_path, force, {output});
   if (!h5::File::is_hdf5(output)) throw InputError(output + ": not an HDF5 file (expected a run's output)");
   const h5::File f = h5::File::open_read(output);
   if (!f.has_group("wafers") || !f.open_group("wafers").has_dataset("score"))
@@ -64,7 +70,7 @@ void export_verdicts(const std::string& output, const std::string& csv_path, boo
     if (share.size() != column.size())
       throw InputError(output + ": /wafers/contrib_share: expected the shape of /wafers/contrib_column");
   }
-  std::ofstream out(csv_path);
+  std::ofstream out(atomic.temp_path());
   if (!out) throw UsageError(csv_path + ": cannot write the CSV file");
   out << "wafer" << (labels ? ",label" : "") << ",score,flag";
   if (model) {
@@ -95,7 +101,9 @@ void export_verdicts(const std::string& output, const std::string& csv_path, boo
     }
     out << "\n";
   }
-  if (!out.flush()) throw UsageError(csv_path + ": write failed");
+  out.close();
+  if (!out) throw UsageError(csv_path + ": write failed");
+  atomic.commit();
 }
 
 }  // namespace wafermill::format

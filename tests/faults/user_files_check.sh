@@ -43,6 +43,11 @@ case "$case_name" in
     expect_exit 2 "--output o.h5 and --report ./o.h5 are the same file" \
       before_work launch 2 --input in.h5 --output o.h5 --report ./o.h5 --force "${run[@]}"
     unchanged o.h5 "$out_before"; unchanged in.h5 "$before"
+    # `export` may not write its CSV over the output it reads, nor over a file without --force.
+    expect_exit 2 "the output ./o.h5 and the input o.h5 are the same file" "$WM" export --input o.h5 --output ./o.h5
+    unchanged o.h5 "$out_before"
+    "$WM" export --input o.h5 --output v.csv || fail "export failed"
+    expect_exit 2 "v.csv exists; pass --force" "$WM" export --input o.h5 --output v.csv
     # Any other file that is not a report needs --force; a report is replaced.
     printf 'my notes\n' > notes.txt; notes=$(sum notes.txt)
     expect_exit 2 "--report notes.txt: exists and is not a report" \
