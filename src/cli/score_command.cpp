@@ -3,6 +3,7 @@
 
 #include "commands.hpp"
 #include "wafermill/error.hpp"
+#include "wafermill/job/fit.hpp"
 #include "wafermill/job/online_score.hpp"
 #include "wafermill/report/run_report.hpp"
 
@@ -14,6 +15,7 @@ Command make_score_command(int argc, char** argv) {
   desc.add_options()
     ("model,m", po::value<std::string>(), "model file from `wafermill fit`")
     ("input,i", po::value<std::string>(), "the lot: a trace file")
+    ("select", po::value<std::string>()->default_value(""), "the lot's wafers in the input, e.g. \"lot_id == 40\" (FIELD is a /wafers/ dataset or index; default all)")
     ("output,o", po::value<std::string>()->default_value(""), "verdicts: FILE.csv (CSV) or any other name (HDF5, docs/FORMAT.md \"Score\")")
     ("report", po::value<std::string>()->default_value(""), "JSON report: latency per wafer and lot, drift, flags")
     ("update", po::bool_switch(), "fold the lot's unflagged wafers into the model's sums and reference histograms")
@@ -34,6 +36,8 @@ Command make_score_command(int argc, char** argv) {
   if (vm.count("model")) c.model = vm["model"].as<std::string>();
   if (vm.count("input")) c.input = vm["input"].as<std::string>();
   if (c.model.empty() || c.input.empty()) throw UsageError("wafermill score needs --model and --input");
+  c.select = vm["select"].as<std::string>();
+  job::parse_select(c.select);  // a bad expression is a usage error before any file is read
   c.output = vm["output"].as<std::string>();
   c.report = vm["report"].as<std::string>();
   c.update = vm["update"].as<bool>();

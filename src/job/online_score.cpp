@@ -14,6 +14,7 @@
 #include "wafermill/format/h5.hpp"
 #include "wafermill/format/trace_index.hpp"
 #include "wafermill/format/trace_reader.hpp"
+#include "wafermill/job/fit.hpp"
 #include "wafermill/metrics/metrics.hpp"
 #include "wafermill/model/pca_fit.hpp"
 
@@ -41,6 +42,35 @@ features::FeatureSet features_of(const model::PcaModel& m, const std::string& pa
   }
 }
 
+// The wafers of the lot: those that pass --select (fit's clauses), in file order.
+std::vector<std::uint64_t> select_wafers(const format::TraceIndex& index, const std::string& select) {
+  const auto clauses = parse_select(select);
+  const std::uint64_t W = index.n_wafers;
+  std::vector<char> keep(W, 1);
+  if (!clauses.empty()) {
+    const h5::File f = h5::File::open_read(index.path);
+    for (const auto& c : clauses) {
+      std::vector<double> v(W);
+      if (c.field == "index") {
+        for (std::uint64_t i = 0; i < W; ++i) v[i] = static_cast<double>(i);
+      } else {
+        if (!f.has_group("wafers") || !f.open_group("wafers").has_dataset(c.field))
+          throw UsageError(index.path + ": --select: no dataset /wafers/" + c.field);
+        const h5::Dataset d = f.open_group("wafers").open_dataset(c.field);
+        if (d.dims() != std::vector<std::uint64_t>{W} || d.type().type_class == h5::TypeClass::string)
+          throw InputError(index.path + ": /wafers/" + c.field + ": expected " + std::to_string(W) + " numbers");
+        if (W > 0) d.read(std::span<double>(v), {0}, {W});
+      }
+      for (std::uint64_t i = 0; i < W; ++i) keep[i] = keep[i] && passes(c, v[i]);
+    }
+  }
+  std::vector<std::uint64_t> out;
+  for (std::uint64_t i = 0; i < W; ++i)
+    if (keep[i]) out.push_back(i);
+  if (out.empty()) throw InputError(index.path + ": --select \"" + select + "\" selects no wafer");
+  return out;
+}
+
 class OnlineScorer {
  public:
   explicit OnlineScorer(const ScoreConfig& c) : config_(c) {}
@@ -49,6 +79,7 @@ class OnlineScorer {
   void start() {
     const auto t = Clock::now();
     index_ = format::read_trace_index(config_.input);
+    wafers_ = select_wafers(index_, config_.select);
     model::PcaModel probe = model::read_model(config_.model);
     set_ = features_of(probe, config_.model);
     bound_ = bind_model(config_.model, index_.sensor_names, set_.names());
@@ -64,11 +95,11 @@ class OnlineScorer {
   // Each wafer: its rows, its features, its verdict and its drift bins, timed together.
   void score_wafers() {
     const std::size_t J = bound_.model.n_columns();
-    const std::size_t F = set_.size();
     std::vector<double> x(J);
-    rows_.resize(index_.n_wafers * J);
-    for (std::uint64_t w = 0; w < index_.n_wafers; ++w) {
+    rows_.resize(wafers_.size() * J);
+    for (std::size_t i = 0; i < wafers_.size(); ++i) {
       const auto t = Clock::now();
+      const std::uint64_t w = wafers_[i];
       const std::uint64_t n = index_.wafer_rows(w);
       buffer_.resize(n * index_.row_bytes());
       steps_.resize(index_.n_steps > 0 ? n : 0);
@@ -86,15 +117,15 @@ class OnlineScorer {
       for (std::size_t j = 0; j < J; ++j) x[j] = block_.values[bound_.columns[j]];
       model::ExplainedVerdict v = model::explain_wafer(bound_.model, x, config_.contributions);
       if (tally_) tally_->add(x);
-      std::copy(x.begin(), x.end(), rows_.begin() + static_cast<std::ptrdiff_t>(w * J));
+      std::copy(x.begin(), x.end(), rows_.begin() + static_cast<std::ptrdiff_t>(i * J));
       out_.flagged += v.verdict.reason != model::kReasonNone;
       out_.flagged_t2 += (v.verdict.reason & model::kReasonT2) != 0;
       out_.flagged_spe += (v.verdict.reason & model::kReasonSpe) != 0;
       out_.verdicts.push_back(std::move(v));
       out_.wafer_s.push_back(seconds_since(t));
     }
-    (void)F;
-    out_.wafers = index_.n_wafers;
+    out_.wafers = wafers_.size();
+    out_.wafer_index = wafers_;
     for (double s : out_.wafer_s) out_.lot_s += s;
     out_.per_wafer = latency_percentiles(out_.wafer_s);
     if (tally_)
@@ -178,7 +209,7 @@ class OnlineScorer {
       const auto& v = out_.verdicts[w];
       std::snprintf(num, sizeof num, "%.17g,%d,%.17g,%.17g", v.verdict.score, v.verdict.reason != 0, v.verdict.t2,
                     v.verdict.spe);
-      f << w << "," << num << "," << kReason[v.verdict.reason & 3];
+      f << wafers_[w] << "," << num << "," << kReason[v.verdict.reason & 3];
       for (std::size_t k = 0; k < config_.contributions; ++k) {
         if (k < v.top_columns.size()) {
           std::snprintf(num, sizeof num, "%.6g", v.top_shares[k]);
@@ -214,19 +245,22 @@ class OnlineScorer {
     f.write_string_attribute("format", "wafermill score v1");
     f.write_string_attribute("model", config_.model);
     f.write_string_attribute("input", config_.input);
-    h5::Group g = f.create_group("wafers");
-    const auto put = [&g](const std::string& name, const auto& v, std::vector<std::uint64_t> dims) {
-      using T = typename std::decay_t<decltype(v)>::value_type;
-      auto d = g.create_dataset(name, h5::elem_of<T>(), dims);
-      if (!v.empty()) d.write_all(std::span<const T>(v));
-    };
-    put("score", score, {n});
-    put("flag", flag, {n});
-    put("t2", t2, {n});
-    put("spe", spe, {n});
-    put("reason", reason, {n});
-    put("contrib_column", column, {n, N});
-    put("contrib_share", share, {n, N});
+    {  // the group closes before the file
+      h5::Group g = f.create_group("wafers");
+      const auto put = [&g](const std::string& name, const auto& v, std::vector<std::uint64_t> dims) {
+        using T = typename std::decay_t<decltype(v)>::value_type;
+        auto d = g.create_dataset(name, h5::elem_of<T>(), dims);
+        if (!v.empty()) d.write_all(std::span<const T>(v));
+      };
+      put("index", wafers_, {n});
+      put("score", score, {n});
+      put("flag", flag, {n});
+      put("t2", t2, {n});
+      put("spe", spe, {n});
+      put("reason", reason, {n});
+      put("contrib_column", column, {n, N});
+      put("contrib_share", share, {n, N});
+    }
     f.write_string_dataset("column_names", [this] {
       std::vector<std::string> names;
       for (std::size_t j = 0; j < bound_.model.n_columns(); ++j) names.push_back(column_of(j));
@@ -246,7 +280,8 @@ class OnlineScorer {
   features::FeatureBlock block_;
   std::vector<char> buffer_;
   std::vector<std::int32_t> steps_;
-  std::vector<double> rows_;  // wafers × J model columns, for --update
+  std::vector<std::uint64_t> wafers_;  // the lot's wafers (file indices)
+  std::vector<double> rows_;  // the lot's wafers × J model columns, for --update
   ScoreOutcome out_;
 };
 

@@ -19,6 +19,7 @@ namespace wafermill::job {
 struct ScoreConfig {
   std::string model;          ///< MODEL.h5 from `wafermill fit`
   std::string input;          ///< the lot: a trace file
+  std::string select;         ///< its wafers, fit's clauses (e.g. "lot_id == 40"); "": all
   std::string output;         ///< "" none; *.csv a CSV, otherwise HDF5 (docs/FORMAT.md "Score")
   std::string report;         ///< "" none; a JSON report (latency, drift, verdict counts)
   bool update = false;        ///< fold the lot's unflagged wafers into the model
@@ -37,7 +38,8 @@ struct LatencyPercentiles {
 struct ScoreOutcome {
   std::uint64_t wafers = 0;
   std::uint64_t flagged = 0, flagged_t2 = 0, flagged_spe = 0;
-  std::vector<model::ExplainedVerdict> verdicts;  ///< one per wafer, file order
+  std::vector<std::uint64_t> wafer_index;          ///< the scored wafers' indices in the file
+  std::vector<model::ExplainedVerdict> verdicts;  ///< one per scored wafer, file order
   model::DriftReport drift;
   double startup_s = 0.0;     ///< model, index, backend: before the first wafer
   std::vector<double> wafer_s;  ///< per wafer: read, features, score
