@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Checks `wafermill score` on one lot (tests/mpi/CMakeLists.txt mpi.score): the CSV and HDF5
-verdicts agree, the report has one latency per wafer and p50 <= p95 <= p99, and the updated
+verdicts agree, score of the whole file equals run --model's verdicts, the report has one latency per wafer and p50 <= p95 <= p99, and the updated
 model's sums hold exactly the lot's unflagged wafers more than the model's."""
 import csv
 import json
@@ -31,5 +31,10 @@ with h5py.File(f"{d}/model.h5") as a, h5py.File(f"{d}/updated.h5") as b:
     assert b["n_reference"][0] == b["sum_n"][0]
     assert b["hist_counts"][:].sum() >= a["hist_counts"][:].sum()
     assert np.array_equal(a["t2_limit"][:], b["t2_limit"][:])
+# One scoring function (model::explain_wafer) behind both commands: the same bits.
+with h5py.File(f"{d}/all.h5") as s, h5py.File(f"{d}/run.h5") as r:
+    for k in ("score", "t2", "spe", "flag", "reason", "contrib_share"):
+        assert np.array_equal(s["wafers/" + k][:], r["wafers/" + k][:]), k
+    assert np.array_equal(s["wafers/contrib_column"][:] >= 0, r["wafers/contrib_column"][:] >= 0)
 print(f"{good} of 25 unflagged wafers folded in; p99 {lat['wafer_p99']:.3f} ms")
 print("score checks passed")
