@@ -2,6 +2,7 @@
 // so that the start-up (model, index, backend) is not charged to the first wafer.
 #include "wafermill/job/online_score.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -26,17 +27,15 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-// The features the model needs, in enum order (the layout of a feature row).
+// The features the model needs (FeatureSet keeps them in enum order: the feature row layout).
 features::FeatureSet features_of(const model::PcaModel& m, const std::string& path) {
+  std::vector<std::string> names;
+  for (const auto& f : m.column_feature)
+    if (std::find(names.begin(), names.end(), f) == names.end()) names.push_back(f);
   std::string list;
-  for (std::size_t j = 0; j < m.n_columns(); ++j)
-    if (list.find("," + m.column_feature[j] + ",") == std::string::npos) list += "," + m.column_feature[j] + ",";
-  std::string names;
-  for (std::size_t i = 0; i < list.size(); ++i)
-    if (!(list[i] == ',' && (i == 0 || list[i - 1] == ','))) names += list[i];
-  if (!names.empty() && names.back() == ',') names.pop_back();
+  for (const auto& n : names) list += (list.empty() ? "" : ",") + n;
   try {
-    return features::FeatureSet::parse(names);
+    return features::FeatureSet::parse(list);
   } catch (const UsageError& e) {
     throw InputError(path + ": /column_feature: " + e.what());
   }
@@ -80,9 +79,9 @@ class OnlineScorer {
     const auto t = Clock::now();
     index_ = format::read_trace_index(config_.input);
     wafers_ = select_wafers(index_, config_.select);
-    model::PcaModel probe = model::read_model(config_.model);
-    set_ = features_of(probe, config_.model);
-    bound_ = bind_model(config_.model, index_.sensor_names, set_.names());
+    model::PcaModel m = model::read_model(config_.model);
+    set_ = features_of(m, config_.model);
+    bound_ = bind_model(config_.model, std::move(m), index_.sensor_names, set_.names());
     layout_.n_sensors = index_.n_sensors;
     layout_.n_steps = index_.n_steps;
     layout_.features = set_;

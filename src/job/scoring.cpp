@@ -10,9 +10,14 @@ namespace wafermill::job {
 
 BoundModel bind_model(const std::string& path, const std::vector<std::string>& sensor_names,
                       const std::vector<std::string>& feature_names) {
+  return bind_model(path, model::read_model(path), sensor_names, feature_names);
+}
+
+BoundModel bind_model(const std::string& path, model::PcaModel model, const std::vector<std::string>& sensor_names,
+                      const std::vector<std::string>& feature_names) {
   BoundModel b;
   b.path = path;
-  b.model = model::read_model(path);
+  b.model = std::move(model);
   const std::size_t F = feature_names.size();
   for (std::size_t j = 0; j < b.model.n_columns(); ++j) {
     const auto s = std::find(sensor_names.begin(), sensor_names.end(), b.model.column_sensor[j]);

@@ -42,6 +42,9 @@ struct BoundModel {
 /// the model file and the (sensor, feature) the run does not compute.
 BoundModel bind_model(const std::string& path, const std::vector<std::string>& sensor_names,
                       const std::vector<std::string>& feature_names);
+/// @brief Binds a model already read from `path` (named in errors).
+BoundModel bind_model(const std::string& path, model::PcaModel model, const std::vector<std::string>& sensor_names,
+                      const std::vector<std::string>& feature_names);
 
 struct ScoringResult {
   std::uint64_t flagged = 0;
