@@ -57,11 +57,14 @@ Command make_score_command(int argc, char** argv) {
                         "lot %.2f ms\n",
                         o.startup_s * 1e3, o.per_wafer.p50 * 1e3, o.per_wafer.p95 * 1e3, o.per_wafer.p99 * 1e3,
                         o.per_wafer.max * 1e3, o.lot_s * 1e3);
-            if (o.report.contains("drift")) std::fputs(report::drift_line(o.report.at("drift")).c_str(), stdout);
+            if (o.report.contains("drift"))
+              std::fputs(report::drift_line(o.report.at("drift")).c_str(), stdout);
+            else
+              std::printf("drift: the model has no reference histograms (format v1): refit it for drift\n");
             if (c.update)
-              std::printf("model %s updated with %llu unflagged wafers\n",
+              std::printf("model %s updated with %llu unflagged wafers in %.2f ms\n",
                           (c.updated_model.empty() ? c.model : c.updated_model).c_str(),
-                          static_cast<unsigned long long>(o.updated_with));
+                          static_cast<unsigned long long>(o.updated_with), o.update_s * 1e3);
             return 0;
           }};
 }

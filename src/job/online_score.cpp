@@ -143,6 +143,7 @@ class OnlineScorer {
   // The lot's unflagged wafers into the model's sums and histograms, then the model file.
   void update() {
     if (!config_.update) return;
+    const auto t = Clock::now();
     const std::size_t J = bound_.model.n_columns();
     std::vector<double> good;
     for (std::uint64_t w = 0; w < out_.wafers; ++w)
@@ -161,6 +162,7 @@ class OnlineScorer {
     format::AtomicOutput out(path, config_.updated_model.empty() || config_.force);
     model::write_model(m, out.temp_path());
     out.commit();
+    out_.update_s = seconds_since(t);
   }
 
   void write_report() {
@@ -181,7 +183,10 @@ class OnlineScorer {
                        {"per_wafer", nlohmann::json::array()}}}};
     for (double s : out_.wafer_s) r["latency_ms"]["per_wafer"].push_back(ms(s));
     if (tally_) r["drift"] = model::drift_json(bound_.model, out_.drift);
-    if (config_.update) r["updated_with"] = out_.updated_with;
+    if (config_.update) {
+      r["updated_with"] = out_.updated_with;
+      r["latency_ms"]["update"] = ms(out_.update_s);
+    }
     out_.report = r;
     if (config_.report.empty()) return;
     format::AtomicOutput out(config_.report, config_.force);

@@ -31,6 +31,11 @@ with h5py.File(f"{d}/model.h5") as a, h5py.File(f"{d}/updated.h5") as b:
     assert b["n_reference"][0] == b["sum_n"][0]
     assert b["hist_counts"][:].sum() >= a["hist_counts"][:].sum()
     assert np.array_equal(a["t2_limit"][:], b["t2_limit"][:])
+assert rep["latency_ms"]["update"] > 0
+# --update without --updated-model replaces the model with the same updated model.
+with h5py.File(f"{d}/updated.h5") as a, h5py.File(f"{d}/in_place.h5") as b:
+    for k in ("sum_n", "sum_d", "sum_dd", "hist_counts", "centre", "loadings"):
+        assert np.array_equal(a[k][:], b[k][:]), k
 # One scoring function (model::explain_wafer) behind both commands: the same bits.
 with h5py.File(f"{d}/all.h5") as s, h5py.File(f"{d}/run.h5") as r:
     for k in ("score", "t2", "spe", "flag", "reason", "contrib_share"):

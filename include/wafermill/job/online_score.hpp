@@ -46,6 +46,7 @@ struct ScoreOutcome {
   LatencyPercentiles per_wafer;
   double lot_s = 0.0;         ///< every wafer of the lot (sum of the loop, after start-up)
   std::uint64_t updated_with = 0;  ///< wafers folded into the model (with --update)
+  double update_s = 0.0;           ///< --update: sums, decomposition, model file
   nlohmann::json report;      ///< the JSON report (also written when config.report is set)
 };
 
