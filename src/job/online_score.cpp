@@ -25,7 +25,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
 // The features the model needs (FeatureSet keeps them in enum order: the feature row layout).
 features::FeatureSet features_of(const model::PcaModel& m, const std::string& path) {
@@ -42,7 +44,8 @@ features::FeatureSet features_of(const model::PcaModel& m, const std::string& pa
 }
 
 // The wafers of the lot: those that pass --select (fit's clauses), in file order.
-std::vector<std::uint64_t> select_wafers(const format::TraceIndex& index, const std::string& select) {
+std::vector<std::uint64_t> select_wafers(const format::TraceIndex& index,
+                                         const std::string& select) {
   const auto clauses = parse_select(select);
   const std::uint64_t W = index.n_wafers;
   std::vector<char> keep(W, 1);
@@ -56,8 +59,10 @@ std::vector<std::uint64_t> select_wafers(const format::TraceIndex& index, const 
         if (!f.has_group("wafers") || !f.open_group("wafers").has_dataset(c.field))
           throw UsageError(index.path + ": --select: no dataset /wafers/" + c.field);
         const h5::Dataset d = f.open_group("wafers").open_dataset(c.field);
-        if (d.dims() != std::vector<std::uint64_t>{W} || d.type().type_class == h5::TypeClass::string)
-          throw InputError(index.path + ": /wafers/" + c.field + ": expected " + std::to_string(W) + " numbers");
+        if (d.dims() != std::vector<std::uint64_t>{W} ||
+            d.type().type_class == h5::TypeClass::string)
+          throw InputError(index.path + ": /wafers/" + c.field + ": expected " + std::to_string(W) +
+                           " numbers");
         if (W > 0) d.read(std::span<double>(v), {0}, {W});
       }
       for (std::uint64_t i = 0; i < W; ++i) keep[i] = keep[i] && passes(c, v[i]);
@@ -107,7 +112,7 @@ class OnlineScorer {
       chunk.first_wafer = w;
       chunk.offsets = std::span<const std::uint64_t>(index_.offsets).subspan(w, 2);
       chunk.type = index_.value_type == format::ValueType::float32 ? features::SampleType::float32
-                                                                  : features::SampleType::float64;
+                                                                   : features::SampleType::float64;
       chunk.values = buffer_.data();
       chunk.n_columns = index_.n_sensors;
       chunk.steps = steps_;
@@ -128,15 +133,19 @@ class OnlineScorer {
     for (double s : out_.wafer_s) out_.lot_s += s;
     out_.per_wafer = latency_percentiles(out_.wafer_s);
     if (tally_)
-      out_.drift = model::assess_drift(bound_.model, tally_->counts(), tally_->wafers(), config_.drift_threshold);
+      out_.drift = model::assess_drift(bound_.model, tally_->counts(), tally_->wafers(),
+                                       config_.drift_threshold);
   }
 
   void write_output() const {
     if (config_.output.empty()) return;
     format::AtomicOutput out(config_.output, config_.force, {config_.input, config_.model});
-    const bool csv = config_.output.size() >= 4 && config_.output.compare(config_.output.size() - 4, 4, ".csv") == 0;
-    if (csv) write_csv(out.temp_path());
-    else write_h5(out.temp_path());
+    const bool csv = config_.output.size() >= 4 &&
+                     config_.output.compare(config_.output.size() - 4, 4, ".csv") == 0;
+    if (csv)
+      write_csv(out.temp_path());
+    else
+      write_h5(out.temp_path());
     out.commit();
   }
 
@@ -205,14 +214,15 @@ class OnlineScorer {
   void write_csv(const std::string& path) const {
     std::ofstream f(path);
     f << "wafer,score,flag,t2,spe,reason";
-    for (std::uint32_t k = 1; k <= config_.contributions; ++k) f << ",contribution_" << k << ",share_" << k;
+    for (std::uint32_t k = 1; k <= config_.contributions; ++k)
+      f << ",contribution_" << k << ",share_" << k;
     f << "\n";
     static const char* kReason[] = {"", "T2", "SPE", "T2+SPE"};
     char num[128];
     for (std::uint64_t w = 0; w < out_.wafers; ++w) {
       const auto& v = out_.verdicts[w];
-      std::snprintf(num, sizeof num, "%.17g,%d,%.17g,%.17g", v.verdict.score, v.verdict.reason != 0, v.verdict.t2,
-                    v.verdict.spe);
+      std::snprintf(num, sizeof num, "%.17g,%d,%.17g,%.17g", v.verdict.score, v.verdict.reason != 0,
+                    v.verdict.t2, v.verdict.spe);
       f << wafers_[w] << "," << num << "," << kReason[v.verdict.reason & 3];
       for (std::size_t k = 0; k < config_.contributions; ++k) {
         if (k < v.top_columns.size()) {
@@ -251,7 +261,8 @@ class OnlineScorer {
     f.write_string_attribute("input", config_.input);
     {  // the group closes before the file
       h5::Group g = f.create_group("wafers");
-      const auto put = [&g](const std::string& name, const auto& v, std::vector<std::uint64_t> dims) {
+      const auto put = [&g](const std::string& name, const auto& v,
+                            std::vector<std::uint64_t> dims) {
         using T = typename std::decay_t<decltype(v)>::value_type;
         auto d = g.create_dataset(name, h5::elem_of<T>(), dims);
         if (!v.empty()) d.write_all(std::span<const T>(v));
@@ -285,7 +296,7 @@ class OnlineScorer {
   std::vector<char> buffer_;
   std::vector<std::int32_t> steps_;
   std::vector<std::uint64_t> wafers_;  // the lot's wafers (file indices)
-  std::vector<double> rows_;  // the lot's wafers × J model columns, for --update
+  std::vector<double> rows_;           // the lot's wafers × J model columns, for --update
   ScoreOutcome out_;
 };
 
@@ -302,9 +313,11 @@ LatencyPercentiles latency_percentiles(const std::vector<double>& s) {
 }
 
 ScoreOutcome run_score(const ScoreConfig& config) {
-  if (config.model.empty() || config.input.empty()) throw UsageError("wafermill score needs --model and --input");
+  if (config.model.empty() || config.input.empty())
+    throw UsageError("wafermill score needs --model and --input");
   if (!(config.drift_threshold > 0.0)) throw UsageError("--drift-threshold must be > 0");
-  if (config.contributions < 1 || config.contributions > 64) throw UsageError("--contributions must be in 1..64");
+  if (config.contributions < 1 || config.contributions > 64)
+    throw UsageError("--contributions must be in 1..64");
   OnlineScorer s(config);
   s.start();
   s.score_wafers();

@@ -11,13 +11,16 @@ std::vector<ColumnDrift> DriftReport::drifted() const {
   std::vector<ColumnDrift> out;
   for (const auto& c : columns)
     if (c.drifted) out.push_back(c);
-  std::stable_sort(out.begin(), out.end(), [](const ColumnDrift& a, const ColumnDrift& b) { return a.psi > b.psi; });
+  std::stable_sort(out.begin(), out.end(),
+                   [](const ColumnDrift& a, const ColumnDrift& b) { return a.psi > b.psi; });
   return out;
 }
 
 DriftTally::DriftTally(const PcaModel& m) : model_(m) {
   if (!m.has_histograms())
-    throw InputError("the model has no reference histograms (format v1): refit it with `wafermill fit` for drift");
+    throw InputError(
+        "the model has no reference histograms (format v1): refit it with `wafermill fit` for "
+        "drift");
   counts_.assign(m.n_columns() * kReferenceBins, 0);
 }
 
@@ -29,8 +32,8 @@ void DriftTally::add(std::span<const double> x) {
   ++wafers_;
 }
 
-DriftReport assess_drift(const PcaModel& m, std::span<const std::uint64_t> counts, std::uint64_t wafers,
-                         double threshold) {
+DriftReport assess_drift(const PcaModel& m, std::span<const std::uint64_t> counts,
+                         std::uint64_t wafers, double threshold) {
   DriftReport r;
   r.wafers = wafers;
   r.threshold = threshold;
@@ -57,8 +60,12 @@ DriftReport assess_drift(const PcaModel& m, std::span<const std::uint64_t> count
 nlohmann::json drift_json(const PcaModel& m, const DriftReport& r) {
   nlohmann::json cols = nlohmann::json::array(), named = nlohmann::json::array();
   for (const auto& c : r.columns)
-    cols.push_back({{"column", column_name(m, c.column)}, {"kl", c.kl}, {"psi", c.psi}, {"drifted", c.drifted}});
-  for (const auto& c : r.drifted()) named.push_back({{"column", column_name(m, c.column)}, {"psi", c.psi}, {"kl", c.kl}});
+    cols.push_back({{"column", column_name(m, c.column)},
+                    {"kl", c.kl},
+                    {"psi", c.psi},
+                    {"drifted", c.drifted}});
+  for (const auto& c : r.drifted())
+    named.push_back({{"column", column_name(m, c.column)}, {"psi", c.psi}, {"kl", c.kl}});
   return {{"wafers", r.wafers},
           {"reference_wafers", m.sum_n},
           {"bins", kReferenceBins},
@@ -68,6 +75,8 @@ nlohmann::json drift_json(const PcaModel& m, const DriftReport& r) {
           {"drifted", named}};
 }
 
-std::string column_name(const PcaModel& m, std::size_t j) { return m.column_sensor[j] + "/" + m.column_feature[j]; }
+std::string column_name(const PcaModel& m, std::size_t j) {
+  return m.column_sensor[j] + "/" + m.column_feature[j];
+}
 
 }  // namespace wafermill::model

@@ -33,7 +33,8 @@ std::vector<double> wafers(std::uint64_t seed, std::size_t n, std::size_t shifte
     for (std::size_t j = 0; j < kCols; ++j) {
       double x = mix[j] * f0 + mix[kCols + j] * f1 + 0.4 * g(rng);
       // Column j's sd is about |mix| ~ 1 + 0.4; a shift of shift_sd in those units.
-      if (j == shifted_column) x += shift_sd * std::sqrt(mix[j] * mix[j] + mix[kCols + j] * mix[kCols + j] + 0.16);
+      if (j == shifted_column)
+        x += shift_sd * std::sqrt(mix[j] * mix[j] + mix[kCols + j] * mix[kCols + j] + 0.16);
       out.push_back(10.0 * static_cast<double>(j + 1) + static_cast<double>(j + 1) * x);
     }
   }
@@ -78,7 +79,9 @@ TEST(ModelUpdate, EqualsAFitOnTheUnionToRounding) {
   for (std::size_t j = 0; j < kCols; ++j) {
     EXPECT_LT(rel(updated.centre[j], union_fit.centre[j]), 1e-12) << j;
     EXPECT_LT(rel(updated.scale[j], union_fit.scale[j]), 1e-12) << j;
-    EXPECT_LT(rel(updated.sum_d[j] + 425.0 * (updated.origin[j] - union_fit.origin[j]), union_fit.sum_d[j]), 1e-9);
+    EXPECT_LT(rel(updated.sum_d[j] + 425.0 * (updated.origin[j] - union_fit.origin[j]),
+                  union_fit.sum_d[j]),
+              1e-9);
   }
   for (std::size_t a = 0; a < updated.n_components; ++a)
     EXPECT_LT(rel(updated.eigenvalues[a], union_fit.eigenvalues[a]), 1e-9) << a;
@@ -100,7 +103,8 @@ TEST(ModelUpdate, TwoLotsEqualOneLotOfBoth) {
   wm::update_model(once, ab);
   // Each update rounds its sums once: two updates differ from one by a rounding of the sums.
   for (std::size_t j = 0; j < kCols; ++j) EXPECT_LT(rel(twice.sum_d[j], once.sum_d[j]), 1e-14) << j;
-  for (std::size_t k = 0; k < once.sum_dd.size(); ++k) EXPECT_LT(rel(twice.sum_dd[k], once.sum_dd[k]), 1e-14) << k;
+  for (std::size_t k = 0; k < once.sum_dd.size(); ++k)
+    EXPECT_LT(rel(twice.sum_dd[k], once.sum_dd[k]), 1e-14) << k;
   EXPECT_EQ(twice.hist_counts, once.hist_counts);  // integer counts: exact
   EXPECT_EQ(twice.sum_n, once.sum_n);
 }
@@ -136,7 +140,8 @@ TEST(Drift, APlantedShiftOfOneColumnIsFoundAndACleanNightIsQuiet) {
   const wm::PcaModel m = fit(wafers(10, 1000));
   const auto tally = [&m](const std::vector<double>& v) {
     wm::DriftTally t(m);
-    for (std::size_t i = 0; i < v.size() / kCols; ++i) t.add(std::span<const double>(v).subspan(i * kCols, kCols));
+    for (std::size_t i = 0; i < v.size() / kCols; ++i)
+      t.add(std::span<const double>(v).subspan(i * kCols, kCols));
     return wm::assess_drift(m, t.counts(), t.wafers(), wm::kDefaultPsiThreshold);
   };
   for (const std::size_t n : {25u, 500u}) {
@@ -152,8 +157,10 @@ TEST(Drift, APlantedShiftOfOneColumnIsFoundAndACleanNightIsQuiet) {
 TEST(Drift, PsiIsTheSymmetricKl) {
   const std::vector<double> p{5, 10, 20, 0}, q{8, 8, 8, 8};
   const double psi = wafermill::metrics::population_stability_index(p, q, 0.5);
-  EXPECT_NEAR(psi, wafermill::metrics::kl_divergence(p, q, 0.5) + wafermill::metrics::kl_divergence(q, p, 0.5),
-              1e-12);
+  EXPECT_NEAR(
+      psi,
+      wafermill::metrics::kl_divergence(p, q, 0.5) + wafermill::metrics::kl_divergence(q, p, 0.5),
+      1e-12);
   EXPECT_EQ(wafermill::metrics::population_stability_index(q, q, 0.5), 0.0);
   EXPECT_THROW(wafermill::metrics::population_stability_index(p, q, 0.0), std::invalid_argument);
 }

@@ -38,16 +38,16 @@ struct LatencyPercentiles {
 struct ScoreOutcome {
   std::uint64_t wafers = 0;
   std::uint64_t flagged = 0, flagged_t2 = 0, flagged_spe = 0;
-  std::vector<std::uint64_t> wafer_index;          ///< the scored wafers' indices in the file
+  std::vector<std::uint64_t> wafer_index;         ///< the scored wafers' indices in the file
   std::vector<model::ExplainedVerdict> verdicts;  ///< one per scored wafer, file order
   model::DriftReport drift;
-  double startup_s = 0.0;     ///< model, index, backend: before the first wafer
+  double startup_s = 0.0;       ///< model, index, backend: before the first wafer
   std::vector<double> wafer_s;  ///< per wafer: read, features, score
   LatencyPercentiles per_wafer;
-  double lot_s = 0.0;         ///< every wafer of the lot (sum of the loop, after start-up)
+  double lot_s = 0.0;              ///< every wafer of the lot (sum of the loop, after start-up)
   std::uint64_t updated_with = 0;  ///< wafers folded into the model (with --update)
   double update_s = 0.0;           ///< --update: sums, decomposition, model file
-  nlohmann::json report;      ///< the JSON report (also written when config.report is set)
+  nlohmann::json report;           ///< the JSON report (also written when config.report is set)
 };
 
 /// @brief p50, p95, p99, max of `seconds` (numpy's linear interpolation).

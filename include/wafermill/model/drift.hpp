@@ -24,14 +24,14 @@ struct ColumnDrift {
   std::size_t column = 0;  ///< model column
   double kl = 0.0;         ///< KL(tonight ‖ reference), smoothed
   double psi = 0.0;        ///< population stability index, smoothed
-  bool drifted = false;    ///< psi above the threshold that applies (DriftReport::applied_threshold)
+  bool drifted = false;  ///< psi above the threshold that applies (DriftReport::applied_threshold)
 };
 
 /// @brief Every model column's drift.
 struct DriftReport {
-  std::uint64_t wafers = 0;         ///< wafers binned tonight
+  std::uint64_t wafers = 0;                 ///< wafers binned tonight
   double threshold = kDefaultPsiThreshold;  ///< asked for
-  double applied_threshold = 0.0;   ///< max(threshold, 3 (B − 1)(1/n + 1/N)): above PSI's noise
+  double applied_threshold = 0.0;  ///< max(threshold, 3 (B − 1)(1/n + 1/N)): above PSI's noise
   std::vector<ColumnDrift> columns;
   /// @brief The drifted columns, largest PSI first.
   std::vector<ColumnDrift> drifted() const;
@@ -60,8 +60,8 @@ class DriftTally {
 /// its PSI exceeds max(threshold, 3 (B − 1)(1/n + 1/N)): (B − 1)(1/n + 1/N) is PSI's expected
 /// value when nothing moved (n tonight's wafers, N the reference's, B bins), so small lots are
 /// not flagged for their sampling noise.
-DriftReport assess_drift(const PcaModel& m, std::span<const std::uint64_t> counts, std::uint64_t wafers,
-                         double threshold);
+DriftReport assess_drift(const PcaModel& m, std::span<const std::uint64_t> counts,
+                         std::uint64_t wafers, double threshold);
 
 /// @brief "sensor/feature" of model column j.
 std::string column_name(const PcaModel& m, std::size_t j);

@@ -39,9 +39,10 @@ struct PcaModel {
   std::uint32_t folds = 0;                  ///< cross-validation folds of the limits
   std::string method;                       ///< how the matrix was formed (docs/MONITORING.md)
   std::string warning;                      ///< a limit the reference is too small for, or ""
-  // Mergeable sums of the reference (docs/MONITORING.md "score --update"): with d = x - origin
+  // Mergeable sums of the reference (docs/MONITORING.md "score"): with d = x - origin
   // (a non-finite x counts as d = 0), sum_d = Σ d_j and sum_dd = Σ d_i d_j (i ≤ j, upper
-  // triangle row-major) over sum_n wafers, each the exact sum rounded once to double.
+  // triangle row-major) over sum_n wafers: exact sums, rounded to double once by the fit and
+  // once by each update.
   std::vector<double> origin;               ///< J: the shift of the sums (the fit's column means)
   std::uint64_t sum_n = 0;                  ///< wafers in the sums
   std::vector<double> sum_d;                ///< J
@@ -52,8 +53,9 @@ struct PcaModel {
   std::vector<double> hist_hi;              ///< J
   std::vector<std::uint64_t> hist_counts;   ///< J × kReferenceBins
 
-  /// @brief Whether the model carries the sums and histograms (models of format v1 do not).
+  /// @brief Whether the model carries the mergeable sums (models of format v1 do not).
   bool has_sums() const { return sum_n > 0 && sum_d.size() == n_columns(); }
+  /// @brief Whether the model carries reference histograms (models of format v1 do not).
   bool has_histograms() const { return hist_lo.size() == n_columns() && !hist_lo.empty(); }
 
   /// @brief J.
