@@ -22,6 +22,7 @@ const char* kUsage =
     "commands:\n"
     "  run        extract per-wafer features, fleet statistics and flags (under mpirun/srun)\n"
     "  fit        fit a model of good wafers (PCA, T2 and SPE limits) for `run --model`\n"
+    "  score      score one lot against a model without MPI: latency, drift, optional model update\n"
     "  export     write an output's per-wafer verdicts and contributions as CSV\n"
     "  generate   write a synthetic trace file with planted anomalies\n"
     "  validate   check a file against the wafermill format (traces, maps, images)\n"
@@ -127,6 +128,7 @@ Command parse(int argc, char** argv) {
   if (name == "import") return make_import_command(sub_argc, sub_argv);
   if (name == "fit") return make_fit_command(sub_argc, sub_argv);
   if (name == "export") return make_export_command(sub_argc, sub_argv);
+  if (name == "score") return make_score_command(sub_argc, sub_argv);
   throw UsageError("unknown command \"" + name + "\"\n" + kUsage);
 }
 

@@ -31,5 +31,6 @@ Command make_study_command(int argc, char** argv);
 Command make_import_command(int argc, char** argv);
 Command make_fit_command(int argc, char** argv);
 Command make_export_command(int argc, char** argv);
+Command make_score_command(int argc, char** argv);
 
 }  // namespace wafermill::cli

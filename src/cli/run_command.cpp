@@ -28,6 +28,7 @@ Command make_run_command(int argc, char** argv, const std::string& command_line)
     ("threshold", po::value<double>()->default_value(d.threshold), "flag a wafer whose anomaly score (max |z|) exceeds this")
     ("model", po::value<std::string>()->default_value(""), "a model of good wafers from `wafermill fit`: flag by T2 and SPE, keep the top contributions (docs/MONITORING.md)")
     ("contributions", po::value<std::uint32_t>()->default_value(d.contributions), "with --model: contributions kept per flagged wafer")
+    ("drift-threshold", po::value<double>()->default_value(d.drift_threshold), "with --model: PSI above which a column's distribution has drifted from the model's reference (docs/MONITORING.md \"Drift\")")
     ("defect-k-sigma", po::value<double>()->default_value(d.defects.k_sigma), "images: a pixel deviates when |x - golden mean| > k * max(golden std, floor)")
     ("defect-std-floor", po::value<double>()->default_value(d.defects.std_floor), "images: the floor of the golden std, grey levels")
     ("defect-min-blob", po::value<std::uint64_t>()->default_value(d.defects.min_blob), "images: flag an image whose largest blob of deviating pixels has this many pixels")
@@ -69,6 +70,7 @@ Command make_run_command(int argc, char** argv, const std::string& command_line)
   c.threshold = vm["threshold"].as<double>();
   c.model = vm["model"].as<std::string>();
   c.contributions = vm["contributions"].as<std::uint32_t>();
+  c.drift_threshold = vm["drift-threshold"].as<double>();
   c.defects = {vm["defect-k-sigma"].as<double>(), vm["defect-std-floor"].as<double>(),
                vm["defect-min-blob"].as<std::uint64_t>()};
   c.weights = {vm["w-time"].as<double>(), vm["w-kl"].as<double>(), vm["w-memory"].as<double>(),

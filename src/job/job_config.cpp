@@ -24,6 +24,7 @@ nlohmann::json JobConfig::to_json() const {
           {"threshold", threshold},
           {"model", model},
           {"contributions", contributions},
+          {"drift_threshold", drift_threshold},
           {"defects", {{"k_sigma", defects.k_sigma}, {"std_floor", defects.std_floor},
                        {"min_blob", defects.min_blob}}},
           {"weights", {{"time", weights.time}, {"kl", weights.kl}, {"memory", weights.memory},
@@ -58,6 +59,7 @@ JobConfig JobConfig::from_json(const nlohmann::json& j) {
     c.threshold = j.at("threshold").get<double>();
     c.model = j.value("model", "");
     c.contributions = j.value("contributions", 5u);
+    c.drift_threshold = j.value("drift_threshold", 0.25);
     if (j.contains("defects")) {
       const auto& d = j.at("defects");
       c.defects = {d.at("k_sigma").get<double>(), d.at("std_floor").get<double>(),
@@ -98,6 +100,7 @@ void JobConfig::validate() const {
   if (!(dynamic_factor >= 1.0)) throw UsageError("--dynamic-factor must be >= 1");
   if (!std::isfinite(threshold) || threshold <= 0.0) throw UsageError("--threshold must be > 0");
   if (contributions < 1 || contributions > 64) throw UsageError("--contributions must be in 1..64");
+  if (!(drift_threshold > 0.0) || !std::isfinite(drift_threshold)) throw UsageError("--drift-threshold must be > 0");
   if (!std::isfinite(defects.k_sigma) || defects.k_sigma <= 0.0)
     throw UsageError("--defect-k-sigma must be > 0");
   if (!std::isfinite(defects.std_floor) || defects.std_floor < 0.0)

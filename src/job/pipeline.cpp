@@ -738,6 +738,7 @@ report::RunReport run_parallel(const JobConfig& requested, MPI_Comm comm) {
                                          {"flagged", run.scoring.flagged},
                                          {"flagged_t2", run.scoring.flagged_t2},
                                          {"flagged_spe", run.scoring.flagged_spe}};
+      if (const auto& d = run.scoring.drift) result.monitoring->operator[]("drift") = model::drift_json(m, *d);
       if (!m.warning.empty()) result.warnings.push_back(run.model->path + ": " + m.warning);
     }
     if (result.pictures && result.sequential && result.sequential->pictures)

@@ -10,9 +10,14 @@ namespace wafermill::job {
 
 BoundModel bind_model(const std::string& path, const std::vector<std::string>& sensor_names,
                       const std::vector<std::string>& feature_names) {
+  return bind_model(path, model::read_model(path), sensor_names, feature_names);
+}
+
+BoundModel bind_model(const std::string& path, model::PcaModel model, const std::vector<std::string>& sensor_names,
+                      const std::vector<std::string>& feature_names) {
   BoundModel b;
   b.path = path;
-  b.model = model::read_model(path);
+  b.model = std::move(model);
   const std::size_t F = feature_names.size();
   for (std::size_t j = 0; j < b.model.n_columns(); ++j) {
     const auto s = std::find(sensor_names.begin(), sensor_names.end(), b.model.column_sensor[j]);
@@ -29,7 +34,9 @@ BoundModel bind_model(const std::string& path, const std::vector<std::string>& s
 
 ScoringPass::ScoringPass(const format::TraceIndex& index, const JobConfig& config, Collector& local,
                          format::FeatureFileWriter& writer, MPI_Comm comm, const BoundModel* model)
-    : index_(index), config_(config), local_(local), writer_(writer), comm_(comm), model_(model) {}
+    : index_(index), config_(config), local_(local), writer_(writer), comm_(comm), model_(model) {
+  if (model_ && model_->model.has_histograms()) drift_.emplace(model_->model);
+}
 
 ScoringResult ScoringPass::run() {
   // O(sensors) and O(columns) reductions: every rank gets the fleet's figures.
@@ -80,6 +87,15 @@ ScoringResult ScoringPass::run() {
     }
   }
   stats.reduce_histograms(comm_);
+  if (drift_) {
+    // Integer counts: the same report for any number of ranks.
+    auto& bins = drift_->counts();
+    if (comm_ != MPI_COMM_NULL) {
+      MPI_Allreduce(MPI_IN_PLACE, bins.data(), static_cast<int>(bins.size()), MPI_UINT64_T, MPI_SUM, comm_);
+      MPI_Allreduce(MPI_IN_PLACE, &drift_->wafers(), 1, MPI_UINT64_T, MPI_SUM, comm_);
+    }
+    result.drift = model::assess_drift(model_->model, bins, drift_->wafers(), config_.drift_threshold);
+  }
   std::uint64_t tally[7] = {result.flagged, counts.tp, counts.fp, counts.tn, counts.fn,
                             result.flagged_t2, result.flagged_spe};
   if (comm_ != MPI_COMM_NULL) MPI_Allreduce(MPI_IN_PLACE, tally, 7, MPI_UINT64_T, MPI_SUM, comm_);
@@ -103,11 +119,12 @@ void ScoringPass::score_with_model(std::span<const double> rows, std::uint64_t m
   reason_.resize(m);
   contrib_column_.assign(m * N, -1);
   contrib_share_.assign(m * N, 0.0);
-  std::vector<double> x(J), contrib;
-  std::vector<std::size_t> order(J);
+  std::vector<double> x(J);
   for (std::uint64_t i = 0; i < m; ++i) {
     for (std::size_t j = 0; j < J; ++j) x[j] = rows[i * columns + model_->columns[j]];
-    const model::WaferVerdict v = model::score_wafer(pm, x, &contrib);
+    const model::ExplainedVerdict e = model::explain_wafer(pm, x, N);
+    const model::WaferVerdict& v = e.verdict;
+    if (drift_) drift_->add(x);
     t2_[i] = v.t2;
     spe_[i] = v.spe;
     reason_[i] = v.reason;
@@ -116,19 +133,9 @@ void ScoringPass::score_with_model(std::span<const double> rows, std::uint64_t m
     result.flagged += flags[i];
     result.flagged_t2 += (v.reason & model::kReasonT2) != 0;
     result.flagged_spe += (v.reason & model::kReasonSpe) != 0;
-    if (!flags[i]) continue;
-    const double total = v.t2 / pm.t2_limit > v.spe / pm.spe_limit ? v.t2 : v.spe;
-    for (std::size_t j = 0; j < J; ++j) order[j] = j;
-    const std::size_t top = std::min(N, J);
-    // Largest |contribution| first; ties by column, so every rank orders them alike.
-    std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(top), order.end(),
-                      [&contrib](std::size_t a, std::size_t b) {
-                        const double ca = std::fabs(contrib[a]), cb = std::fabs(contrib[b]);
-                        return ca != cb ? ca > cb : a < b;
-                      });
-    for (std::size_t k = 0; k < top; ++k) {
-      contrib_column_[i * N + k] = static_cast<std::int32_t>(model_->columns[order[k]]);
-      contrib_share_[i * N + k] = total > 0 ? contrib[order[k]] / total : 0.0;
+    for (std::size_t k = 0; k < e.top_columns.size(); ++k) {
+      contrib_column_[i * N + k] = static_cast<std::int32_t>(model_->columns[e.top_columns[k]]);
+      contrib_share_[i * N + k] = e.top_shares[k];
     }
   }
 }

@@ -19,6 +19,7 @@
 #include "wafermill/format/feature_file.hpp"
 #include "wafermill/format/trace_index.hpp"
 #include "wafermill/job/job_config.hpp"
+#include "wafermill/model/drift.hpp"
 #include "wafermill/model/pca_model.hpp"
 #include "wafermill/reduce/fleet.hpp"
 
@@ -41,11 +42,15 @@ struct BoundModel {
 /// the model file and the (sensor, feature) the run does not compute.
 BoundModel bind_model(const std::string& path, const std::vector<std::string>& sensor_names,
                       const std::vector<std::string>& feature_names);
+/// @brief Binds a model already read from `path` (named in errors).
+BoundModel bind_model(const std::string& path, model::PcaModel model, const std::vector<std::string>& sensor_names,
+                      const std::vector<std::string>& feature_names);
 
 struct ScoringResult {
   std::uint64_t flagged = 0;
   std::uint64_t flagged_t2 = 0, flagged_spe = 0;  // with a model: wafers over each limit
   std::optional<LabelCounts> labels;  // without /wafers/label: none
+  std::optional<model::DriftReport> drift;  // with a model that has reference histograms
 };
 
 /// Collective over comm (MPI_COMM_NULL: one process). Every rank scores the rows `local`
@@ -73,6 +78,7 @@ class ScoringPass {
   std::vector<std::uint8_t> reason_;
   std::vector<std::int32_t> contrib_column_;
   std::vector<reduce::Moments> fleet_;
+  std::optional<model::DriftTally> drift_;
 };
 
 }  // namespace wafermill::job

@@ -61,4 +61,19 @@ double kl_divergence(std::span<const double> p, std::span<const double> q, doubl
   return d;
 }
 
+double population_stability_index(std::span<const double> p, std::span<const double> q, double alpha) {
+  if (p.size() != q.size())
+    throw std::invalid_argument("population_stability_index: p has " + std::to_string(p.size()) + " bins, q " +
+                                std::to_string(q.size()));
+  if (!(alpha > 0.0) || !std::isfinite(alpha))
+    throw std::invalid_argument("population_stability_index: alpha = " + std::to_string(alpha) + " must be > 0");
+  const std::vector<double> ps = smoothed_distribution(p, alpha, "p");
+  const std::vector<double> qs = smoothed_distribution(q, alpha, "q");
+  // PSI = Σ (p_i − q_i) ln(p_i / q_i) (Yurdakul 2018, "Statistical properties of the population
+  // stability index"): every term is ≥ 0; smoothing keeps every p_i, q_i > 0.
+  double d = 0.0;
+  for (std::size_t i = 0; i < ps.size(); ++i) d += (ps[i] - qs[i]) * std::log(ps[i] / qs[i]);
+  return d;
+}
+
 }  // namespace wafermill::metrics

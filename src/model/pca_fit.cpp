@@ -81,18 +81,37 @@ void decompose(std::vector<double>& r, std::vector<double>& lambda, std::size_t 
   c.bcast(r.data(), J * J);
 }
 
-// The model of one training set: all folds but `held` (held = folds: all of them).
-PcaModel model_of(const std::vector<FoldSums>& folds, std::size_t held, const std::vector<double>& mean,
-                  const FitOptions& o, const Comm& c) {
-  const std::size_t J = mean.size();
+// The summed sums of one training set: all folds but `held` (held = folds: all of them), added
+// in a fixed order so every rank gets the same bits.
+std::uint64_t add_folds(const std::vector<FoldSums>& folds, std::size_t held, std::size_t J, std::vector<double>& s,
+                        std::vector<double>& p) {
   std::uint64_t n = 0;
-  std::vector<double> s(J, 0.0), p(J * (J + 1) / 2, 0.0);
-  for (std::size_t f = 0; f < folds.size(); ++f) {  // fixed order: the same bits everywhere
+  s.assign(J, 0.0);
+  p.assign(J * (J + 1) / 2, 0.0);
+  for (std::size_t f = 0; f < folds.size(); ++f) {
     if (f == held) continue;
     n += folds[f].n;
     for (std::size_t j = 0; j < J; ++j) s[j] += folds[f].sum[j];
     for (std::size_t k = 0; k < p.size(); ++k) p[k] += folds[f].prod[k];
   }
+  return n;
+}
+
+// The model of one training set.
+PcaModel model_of(const std::vector<FoldSums>& folds, std::size_t held, const std::vector<double>& mean,
+                  const FitOptions& o, const Comm& c) {
+  std::vector<double> s, p;
+  const std::uint64_t n = add_folds(folds, held, mean.size(), s, p);
+  return model_from_sums(n, mean, s, p, o.variance_target, 0, c.comm);
+}
+
+}  // namespace
+
+PcaModel model_from_sums(std::uint64_t n, const std::vector<double>& mean, const std::vector<double>& s,
+                         const std::vector<double>& p, double variance_target, std::uint32_t components,
+                         MPI_Comm comm) {
+  const Comm c(comm);
+  const std::size_t J = mean.size();
   const double nd = static_cast<double>(n);
   std::vector<double> shift(J), cov(J * J);
   for (std::size_t j = 0; j < J; ++j) shift[j] = s[j] / nd;
@@ -120,10 +139,14 @@ PcaModel model_of(const std::vector<FoldSums>& folds, std::size_t held, const st
   const std::size_t cap = std::max<std::size_t>(1, std::min<std::size_t>(usable, n - 1));
   std::size_t A = 0;
   double cum = 0.0;
-  while (A < cap) {
-    cum += lambda[A];
-    ++A;
-    if (cum >= o.variance_target * total) break;
+  if (components > 0) {
+    A = std::max<std::size_t>(1, std::min<std::size_t>(components, usable));
+  } else {
+    while (A < cap) {
+      cum += lambda[A];
+      ++A;
+      if (cum >= variance_target * total) break;
+    }
   }
   m.n_components = static_cast<std::uint32_t>(A);
   m.loadings.resize(J * A);
@@ -137,10 +160,47 @@ PcaModel model_of(const std::vector<FoldSums>& folds, std::size_t held, const st
   }
   m.t2_limit = m.spe_limit = 1.0;  // raw statistics until the limits are calibrated
   m.n_reference = n;
+  m.variance_target = variance_target;
   return m;
 }
 
-}  // namespace
+void update_model(PcaModel& m, std::span<const double> rows) {
+  if (!m.has_sums() || !m.has_histograms())
+    throw InputError("the model has no mergeable sums or reference histograms (format v1): refit it with "
+                     "`wafermill fit` to update it");
+  const std::size_t J = m.n_columns();
+  const std::size_t k = rows.size() / J;
+  // The stored double sums plus the new terms, exactly; one rounding per sum.
+  std::vector<reduce::ExactSum> acc(J + J * (J + 1) / 2);
+  for (std::size_t j = 0; j < J; ++j) acc[j].add(m.sum_d[j]);
+  for (std::size_t q = 0; q < m.sum_dd.size(); ++q) acc[J + q].add(m.sum_dd[q]);
+  std::vector<double> d(J);
+  for (std::size_t r = 0; r < k; ++r) {
+    for (std::size_t j = 0; j < J; ++j) {
+      const double x = rows[r * J + j];
+      d[j] = std::isfinite(x) ? x - m.origin[j] : 0.0;
+      const std::size_t b = reference_bin(m, j, x);
+      if (b < kReferenceBins) ++m.hist_counts[j * kReferenceBins + b];
+    }
+    for (std::size_t i = 0; i < J; ++i) {
+      acc[i].add(d[i]);
+      reduce::ExactSum* row = &acc[J + tri(i, i, J)];
+      for (std::size_t j = i; j < J; ++j) row[j - i].add_product(d[i], d[j]);
+    }
+  }
+  for (std::size_t j = 0; j < J; ++j) m.sum_d[j] = acc[j].value();
+  for (std::size_t q = 0; q < m.sum_dd.size(); ++q) m.sum_dd[q] = acc[J + q].value();
+  m.sum_n += k;
+  const PcaModel fresh =
+      model_from_sums(m.sum_n, m.origin, m.sum_d, m.sum_dd, m.variance_target, m.n_components, MPI_COMM_NULL);
+  m.centre = fresh.centre;
+  m.scale = fresh.scale;
+  m.n_components = fresh.n_components;
+  m.loadings = fresh.loadings;
+  m.eigenvalues = fresh.eigenvalues;
+  m.explained = fresh.explained;
+  m.n_reference = m.sum_n;
+}
 
 PcaModel fit_pca(const ReferenceRows& local, const FitOptions& o, MPI_Comm comm) {
   const Comm c(comm);
@@ -267,6 +327,24 @@ PcaModel fit_pca(const ReferenceRows& local, const FitOptions& o, MPI_Comm comm)
     m.column_sensor.push_back(local.column_sensor[keep[k]]);
     m.column_feature.push_back(local.column_feature[keep[k]]);
   }
+  m.origin = mean;
+  m.sum_n = add_folds(fs, folds, J, m.sum_d, m.sum_dd);
+  // Reference histograms: equal bins over the reference's range cut to centre ± 3 scale (so
+  // that one outlier does not squeeze the good wafers into a bin or two); integer counts,
+  // all-reduced, the same for any P.
+  m.hist_lo.resize(J);
+  m.hist_hi.resize(J);
+  for (std::size_t k = 0; k < J; ++k) {
+    m.hist_lo[k] = std::max(lo[keep[k]], m.centre[k] - 3.0 * m.scale[k]);
+    m.hist_hi[k] = std::min(hi[keep[k]], m.centre[k] + 3.0 * m.scale[k]);
+  }
+  m.hist_counts.assign(J * kReferenceBins, 0);
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t k = 0; k < J; ++k) {
+      const std::size_t b = reference_bin(m, k, local.values[r * C + keep[k]]);
+      if (b < kReferenceBins) ++m.hist_counts[k * kReferenceBins + b];
+    }
+  c.allreduce(m.hist_counts.data(), static_cast<int>(m.hist_counts.size()), MPI_UINT64_T, MPI_SUM);
   // Limits: T² and SPE, each divided by its held-out median, are combined by their maximum;
   // the conformal (1-A) quantile of that maximum over the held-out wafers is the one limit,
   // so a good wafer the model has not seen is flagged with probability ≤ A (either statistic).

@@ -43,6 +43,38 @@ WaferVerdict score_wafer(const PcaModel& m, std::span<const double> x, std::vect
   return v;
 }
 
+ExplainedVerdict explain_wafer(const PcaModel& m, std::span<const double> x, std::size_t top) {
+  ExplainedVerdict out;
+  std::vector<double> contrib;
+  out.verdict = score_wafer(m, x, &contrib);
+  if (out.verdict.reason == kReasonNone) return out;
+  const WaferVerdict& v = out.verdict;
+  const double total = v.t2 / m.t2_limit > v.spe / m.spe_limit ? v.t2 : v.spe;
+  const std::size_t J = m.n_columns();
+  std::vector<std::size_t> order(J);
+  for (std::size_t j = 0; j < J; ++j) order[j] = j;
+  const std::size_t n = std::min(top, J);
+  std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n), order.end(),
+                    [&contrib](std::size_t a, std::size_t b) {
+                      const double ca = std::fabs(contrib[a]), cb = std::fabs(contrib[b]);
+                      return ca != cb ? ca > cb : a < b;
+                    });
+  for (std::size_t k = 0; k < n; ++k) {
+    out.top_columns.push_back(order[k]);
+    out.top_shares.push_back(total > 0 ? contrib[order[k]] / total : 0.0);
+  }
+  return out;
+}
+
+std::size_t reference_bin(const PcaModel& m, std::size_t j, double x) {
+  if (!std::isfinite(x)) return kReferenceBins;
+  const double lo = m.hist_lo[j], hi = m.hist_hi[j];
+  if (!(hi > lo) || x <= lo) return 0;
+  if (x >= hi) return kReferenceBins - 1;
+  const auto b = static_cast<std::size_t>((x - lo) / (hi - lo) * static_cast<double>(kReferenceBins));
+  return std::min(b, kReferenceBins - 1);
+}
+
 double conformal_quantile(std::vector<double> values, double a, bool* too_few) {
   if (values.empty()) throw std::invalid_argument("conformal_quantile: no values");
   const std::size_t n = values.size();
@@ -56,7 +88,9 @@ double conformal_quantile(std::vector<double> values, double a, bool* too_few) {
 
 namespace {
 
-constexpr const char* kFormat = "wafermill pca model v1";
+// v2 adds the mergeable sums and the reference histograms; a v1 model still scores.
+constexpr const char* kFormat = "wafermill pca model v2";
+constexpr const char* kFormatV1 = "wafermill pca model v1";
 
 template <class T>
 void put(h5::Group& g, const std::string& name, const std::vector<T>& v, std::vector<std::uint64_t> dims = {}) {
@@ -103,6 +137,13 @@ void write_model(const PcaModel& m, const std::string& path) {
   put(f, "variance_target", std::vector<double>{m.variance_target});
   put(f, "n_reference", std::vector<std::uint64_t>{m.n_reference});
   put(f, "folds", std::vector<std::uint64_t>{m.folds});
+  put(f, "origin", m.origin);
+  put(f, "sum_n", std::vector<std::uint64_t>{m.sum_n});
+  put(f, "sum_d", m.sum_d);
+  put(f, "sum_dd", m.sum_dd);
+  put(f, "hist_lo", m.hist_lo);
+  put(f, "hist_hi", m.hist_hi);
+  put(f, "hist_counts", m.hist_counts, {m.n_columns(), kReferenceBins});
   f.close();
 }
 
@@ -116,7 +157,7 @@ PcaModel read_model(const std::string& path) {
       format = f.read_string_attribute("format");
     } catch (const HdfError&) {
     }
-    if (format != kFormat)
+    if (format != kFormat && format != kFormatV1)
       throw InputError(path + ": attribute format is \"" + format + "\", expected \"" + kFormat + "\"");
     m.method = f.read_string_attribute("method");
     m.warning = f.read_string_attribute("warning");
@@ -143,6 +184,20 @@ PcaModel read_model(const std::string& path) {
     m.variance_target = scalar(f, path, "variance_target");
     m.n_reference = static_cast<std::uint64_t>(scalar(f, path, "n_reference"));
     m.folds = static_cast<std::uint32_t>(scalar(f, path, "folds"));
+    if (format == kFormat) {
+      m.origin = get(f, path, "origin", J);
+      m.sum_n = static_cast<std::uint64_t>(scalar(f, path, "sum_n"));
+      m.sum_d = get(f, path, "sum_d", J);
+      m.sum_dd = get(f, path, "sum_dd", J * (J + 1) / 2);
+      m.hist_lo = get(f, path, "hist_lo", J);
+      m.hist_hi = get(f, path, "hist_hi", J);
+      if (!f.has_dataset("hist_counts")) throw InputError(path + ": /hist_counts: missing");
+      const auto hc = f.open_dataset("hist_counts");
+      if (hc.dims() != std::vector<std::uint64_t>{J, kReferenceBins})
+        throw InputError(path + ": /hist_counts: expected [" + std::to_string(J) + ", " +
+                         std::to_string(kReferenceBins) + "]");
+      m.hist_counts = hc.read_all<std::uint64_t>();
+    }
   } catch (const HdfError& e) {
     throw InputError(path + ": cannot read the model: " + e.what());
   }

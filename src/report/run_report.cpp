@@ -11,6 +11,29 @@
 #include "wafermill/error.hpp"
 
 namespace wafermill::report {
+
+std::string drift_line(const nlohmann::json& d) {
+  const auto& named = d.at("drifted");
+  char head[160];
+  std::snprintf(head, sizeof head, "drift (PSI > %.3g over %llu wafers): ", d.value("applied_psi_threshold", 0.0),
+                static_cast<unsigned long long>(d.value("wafers", 0ULL)));
+  std::string out = head;
+  if (named.empty()) return out + "none of " + std::to_string(d.at("columns").size()) + " columns\n";
+  out += std::to_string(named.size()) + " of " + std::to_string(d.at("columns").size()) + " columns:";
+  std::size_t shown = 0;
+  for (const auto& c : named) {
+    if (shown++ == 10) {
+      out += " ...";
+      break;
+    }
+    char item[200];
+    std::snprintf(item, sizeof item, " %s (PSI %.3g, KL %.3g)", c.at("column").get<std::string>().c_str(),
+                  c.at("psi").get<double>(), c.at("kl").get<double>());
+    out += item;
+  }
+  return out + "\n";
+}
+
 namespace {
 
 using nlohmann::json;
@@ -470,6 +493,7 @@ std::string text_summary(const RunReport& r) {
                   static_cast<unsigned long long>(m->value("flagged_t2", 0ULL)),
                   static_cast<unsigned long long>(m->value("flagged_spe", 0ULL)));
     o << line;
+    if (m->contains("drift")) o << drift_line(m->at("drift"));
     if (!m->value("warning", std::string()).empty()) o << "model warning: " << m->value("warning", std::string()) << "\n";
   }
   o << "KL(labels||flags): parallel " << fmt_opt("%.5f", a.kl_labels_parallel) << ", sequential "

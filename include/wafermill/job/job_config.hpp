@@ -41,6 +41,7 @@ struct JobConfig {
   /// A model of good wafers from `wafermill fit` (docs/MONITORING.md); "": max |z| scoring.
   std::string model;
   std::uint32_t contributions = 5;  ///< with a model: top contributions kept per wafer
+  double drift_threshold = 0.25;    ///< with a model: PSI above which a column has drifted
   pictures::DefectSettings defects;  ///< how inspection images are scored (docs/PICTURES.md)
   ScoreWeights weights;
   double kl_smoothing = 0.5;        ///< additive smoothing of KL histograms (docs/METRICS.md)

@@ -72,6 +72,10 @@ std::vector<double> distribution(std::span<const double> counts);
 /// p_i == 0 contribute 0. @throws std::invalid_argument on different sizes, negative or
 /// non-finite entries, a negative alpha or zero sums (an empty input sums to 0).
 double kl_divergence(std::span<const double> p, std::span<const double> q, double alpha = 0.0);
+/// @brief Population stability index of two histograms, Σ (p_i − q_i) ln(p_i / q_i) after the
+/// same additive smoothing as kl_divergence (the symmetric KL, KL(p‖q) + KL(q‖p)).
+/// @throws std::invalid_argument as kl_divergence.
+double population_stability_index(std::span<const double> p, std::span<const double> q, double alpha);
 
 /// @brief The scaling figures of a parallel run against the sequential baseline.
 struct Scaling {

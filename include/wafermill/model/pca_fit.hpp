@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -40,5 +41,20 @@ struct ReferenceRows {
 /// limits from the held-out wafers' T² and SPE. @throws InputError when the reference has fewer
 /// than max(3, folds) wafers, no usable column, or needs more exact sums than the budget.
 PcaModel fit_pca(const ReferenceRows& local, const FitOptions& options, MPI_Comm comm);
+
+/// @brief The model of n wafers from their mergeable sums: with d = x − origin, sum_d = Σ d_j
+/// and sum_dd = Σ d_i d_j (i ≤ j, upper triangle row-major). Sets centre, scale, components,
+/// eigenvalues and explained variance (limits 1, no column names). `components` 0 picks them by
+/// the variance rule, otherwise that many (at most the usable eigenvalues). Collective over
+/// comm for the decomposition (MPI_COMM_NULL: one process).
+PcaModel model_from_sums(std::uint64_t n, const std::vector<double>& origin, const std::vector<double>& sum_d,
+                         const std::vector<double>& sum_dd, double variance_target, std::uint32_t components,
+                         MPI_Comm comm);
+
+/// @brief Folds k wafers (`rows`, k × J in model column order) into the model's mergeable sums
+/// and reference histograms and recomputes centre, scale and components from the sums (same
+/// number of components; the limits, calibrated by the fit, are kept). No MPI.
+/// @throws InputError when the model has no sums (a v1 model: refit it).
+void update_model(PcaModel& m, std::span<const double> rows);
 
 }  // namespace wafermill::model

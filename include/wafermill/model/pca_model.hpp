@@ -14,6 +14,10 @@ namespace wafermill::model {
 /// @brief Why a wafer was flagged (bit set): 1 T² above its limit, 2 SPE above its limit.
 enum Reason : std::uint8_t { kReasonNone = 0, kReasonT2 = 1, kReasonSpe = 2 };
 
+/// @brief Bins of each column's reference histogram. Ten: with lots of 25 wafers more bins leave
+/// most of them empty and PSI's noise floor, (bins − 1)/n, grows (docs/MONITORING.md "Drift").
+inline constexpr std::size_t kReferenceBins = 10;
+
 /// @brief A fitted PCA monitoring model. Columns are (sensor, feature) pairs named by string so
 /// that a model fits any output whose layout holds them.
 struct PcaModel {
@@ -35,6 +39,24 @@ struct PcaModel {
   std::uint32_t folds = 0;                  ///< cross-validation folds of the limits
   std::string method;                       ///< how the matrix was formed (docs/MONITORING.md)
   std::string warning;                      ///< a limit the reference is too small for, or ""
+  // Mergeable sums of the reference (docs/MONITORING.md "score"): with d = x - origin
+  // (a non-finite x counts as d = 0), sum_d = Σ d_j and sum_dd = Σ d_i d_j (i ≤ j, upper
+  // triangle row-major) over sum_n wafers: exact sums, rounded to double once by the fit and
+  // once by each update.
+  std::vector<double> origin;               ///< J: the shift of the sums (the fit's column means)
+  std::uint64_t sum_n = 0;                  ///< wafers in the sums
+  std::vector<double> sum_d;                ///< J
+  std::vector<double> sum_dd;               ///< J(J+1)/2
+  // Reference histograms per column (drift, docs/MONITORING.md "Drift"): kReferenceBins equal
+  // bins over [hist_lo, hist_hi]; a value outside counts in the edge bin, a non-finite one not.
+  std::vector<double> hist_lo;              ///< J
+  std::vector<double> hist_hi;              ///< J
+  std::vector<std::uint64_t> hist_counts;   ///< J × kReferenceBins
+
+  /// @brief Whether the model carries the mergeable sums (models of format v1 do not).
+  bool has_sums() const { return sum_n > 0 && sum_d.size() == n_columns(); }
+  /// @brief Whether the model carries reference histograms (models of format v1 do not).
+  bool has_histograms() const { return hist_lo.size() == n_columns() && !hist_lo.empty(); }
 
   /// @brief J.
   std::size_t n_columns() const { return centre.size(); }
@@ -54,6 +76,21 @@ struct WaferVerdict {
 /// (SPE: e_j², summing to SPE; T²: z_j Σ_a p_ja t_a/λ_a, summing to T²).
 WaferVerdict score_wafer(const PcaModel& m, std::span<const double> x,
                          std::vector<double>* contributions = nullptr);
+
+/// @brief A wafer's verdict and, when flagged, the columns that explain it.
+struct ExplainedVerdict {
+  WaferVerdict verdict;
+  std::vector<std::size_t> top_columns;  ///< model columns, largest |contribution| first
+  std::vector<double> top_shares;        ///< their shares of the statistic further above its limit
+};
+
+/// @brief Scores one wafer (as score_wafer) and, when it is flagged, names the `top` columns
+/// with the largest |contribution| (ties by column index, so the order is deterministic).
+ExplainedVerdict explain_wafer(const PcaModel& m, std::span<const double> x, std::size_t top);
+
+/// @brief Index of the bin of `x` in column j's reference histogram (edge bins take values
+/// outside the range); kReferenceBins for a non-finite x.
+std::size_t reference_bin(const PcaModel& m, std::size_t j, double x);
 
 /// @brief The conformal (1-a) quantile of `values`: the ⌈(1-a)(n+1)⌉-th smallest, so that a new
 /// exchangeable value exceeds it with probability ≤ a. When (1-a)(n+1) > n it returns the largest

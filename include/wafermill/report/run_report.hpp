@@ -154,4 +154,8 @@ void write_report(const RunReport& r, const std::string& path);
 /// @brief The short readable summary rank 0 prints.
 std::string text_summary(const RunReport& r);
 
+/// @brief One line naming the drifted columns of a report's monitoring.drift section
+/// (model/drift.hpp drift_json), or saying that none drifted.
+std::string drift_line(const nlohmann::json& drift);
+
 }  // namespace wafermill::report

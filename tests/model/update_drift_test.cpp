@@ -1,0 +1,166 @@
+// The model's mergeable sums (score --update) and reference histograms (drift):
+// docs/MONITORING.md "score" and "Drift".
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "wafermill/error.hpp"
+#include "wafermill/metrics/metrics.hpp"
+#include "wafermill/model/drift.hpp"
+#include "wafermill/model/pca_fit.hpp"
+#include "wafermill/model/pca_model.hpp"
+
+namespace wm = wafermill::model;
+
+namespace {
+
+constexpr std::size_t kCols = 8;
+
+// Good wafers: 2 latent factors drive 8 columns on different scales, plus noise.
+std::vector<double> wafers(std::uint64_t seed, std::size_t n, std::size_t shifted_column = kCols,
+                           double shift_sd = 0.0) {
+  std::mt19937_64 rng(seed), fixed(99);
+  std::normal_distribution<double> g(0.0, 1.0);
+  std::vector<double> mix(2 * kCols);
+  for (double& m : mix) m = g(fixed);
+  std::vector<double> out;
+  for (std::size_t i = 0; i < n; ++i) {
+    const double f0 = g(rng), f1 = g(rng);
+    for (std::size_t j = 0; j < kCols; ++j) {
+      double x = mix[j] * f0 + mix[kCols + j] * f1 + 0.4 * g(rng);
+      // Column j's sd is about |mix| ~ 1 + 0.4; a shift of shift_sd in those units.
+      if (j == shifted_column)
+        x += shift_sd * std::sqrt(mix[j] * mix[j] + mix[kCols + j] * mix[kCols + j] + 0.16);
+      out.push_back(10.0 * static_cast<double>(j + 1) + static_cast<double>(j + 1) * x);
+    }
+  }
+  return out;
+}
+
+wm::ReferenceRows rows_of(const std::vector<double>& v) {
+  wm::ReferenceRows r;
+  for (std::size_t j = 0; j < kCols; ++j) {
+    std::string name = "s";
+    name += std::to_string(j);
+    r.column_sensor.push_back(name);
+    r.column_feature.push_back("mean");
+  }
+  r.values = v;
+  return r;
+}
+
+wm::PcaModel fit(const std::vector<double>& v) {
+  wm::FitOptions o;
+  o.false_alarm_rate = 0.05;
+  return wm::fit_pca(rows_of(v), o, MPI_COMM_NULL);
+}
+
+double rel(double a, double b) { return std::fabs(a - b) / std::max(1.0, std::fabs(b)); }
+
+}  // namespace
+
+TEST(ModelUpdate, EqualsAFitOnTheUnionToRounding) {
+  const auto first = wafers(1, 400), lot = wafers(2, 25);
+  std::vector<double> both = first;
+  both.insert(both.end(), lot.begin(), lot.end());
+  wm::PcaModel updated = fit(first);
+  const double t2_limit = updated.t2_limit;
+  wm::update_model(updated, lot);
+  const wm::PcaModel union_fit = fit(both);
+  ASSERT_EQ(updated.sum_n, 425u);
+  EXPECT_EQ(updated.n_reference, union_fit.n_reference);
+  ASSERT_EQ(updated.n_components, union_fit.n_components);
+  EXPECT_EQ(updated.t2_limit, t2_limit);  // the limits stay those the fit calibrated
+  // The docs' stated rounding: 1e-9 relative on centre, scale, eigenvalues and loadings.
+  for (std::size_t j = 0; j < kCols; ++j) {
+    EXPECT_LT(rel(updated.centre[j], union_fit.centre[j]), 1e-12) << j;
+    EXPECT_LT(rel(updated.scale[j], union_fit.scale[j]), 1e-12) << j;
+    EXPECT_LT(rel(updated.sum_d[j] + 425.0 * (updated.origin[j] - union_fit.origin[j]),
+                  union_fit.sum_d[j]),
+              1e-9);
+  }
+  for (std::size_t a = 0; a < updated.n_components; ++a)
+    EXPECT_LT(rel(updated.eigenvalues[a], union_fit.eigenvalues[a]), 1e-9) << a;
+  for (std::size_t k = 0; k < updated.loadings.size(); ++k)
+    EXPECT_LT(std::fabs(updated.loadings[k] - union_fit.loadings[k]), 1e-9) << k;
+  // A wafer's statistics agree to the same rounding.
+  const auto probe = wafers(3, 1);
+  const auto a = wm::score_wafer(updated, probe), b = wm::score_wafer(union_fit, probe);
+  EXPECT_LT(rel(a.spe, b.spe), 1e-8);
+}
+
+TEST(ModelUpdate, TwoLotsEqualOneLotOfBoth) {
+  const auto first = wafers(4, 300), lot_a = wafers(5, 25), lot_b = wafers(6, 25);
+  std::vector<double> ab = lot_a;
+  ab.insert(ab.end(), lot_b.begin(), lot_b.end());
+  wm::PcaModel twice = fit(first), once = twice;
+  wm::update_model(twice, lot_a);
+  wm::update_model(twice, lot_b);
+  wm::update_model(once, ab);
+  // Each update rounds its sums once: two updates differ from one by a rounding of the sums.
+  for (std::size_t j = 0; j < kCols; ++j) EXPECT_LT(rel(twice.sum_d[j], once.sum_d[j]), 1e-14) << j;
+  for (std::size_t k = 0; k < once.sum_dd.size(); ++k)
+    EXPECT_LT(rel(twice.sum_dd[k], once.sum_dd[k]), 1e-14) << k;
+  EXPECT_EQ(twice.hist_counts, once.hist_counts);  // integer counts: exact
+  EXPECT_EQ(twice.sum_n, once.sum_n);
+}
+
+TEST(ModelUpdate, AModelWithoutSumsIsRefused) {
+  wm::PcaModel m = fit(wafers(7, 100));
+  m.sum_n = 0;
+  m.sum_d.clear();
+  EXPECT_THROW(wm::update_model(m, wafers(8, 5)), wafermill::InputError);
+}
+
+TEST(ModelFile, SumsAndHistogramsRoundTrip) {
+  const wm::PcaModel m = fit(wafers(9, 200));
+  ASSERT_TRUE(m.has_sums());
+  ASSERT_TRUE(m.has_histograms());
+  std::uint64_t total = 0;
+  for (std::size_t b = 0; b < wm::kReferenceBins; ++b) total += m.hist_counts[b];
+  EXPECT_EQ(total, 200u);  // every finite value lands in a bin (edge bins take the outside)
+  const std::string path = ::testing::TempDir() + "model_v2_roundtrip.h5";
+  wm::write_model(m, path);
+  const wm::PcaModel r = wm::read_model(path);
+  EXPECT_EQ(r.origin, m.origin);
+  EXPECT_EQ(r.sum_n, m.sum_n);
+  EXPECT_EQ(r.sum_d, m.sum_d);
+  EXPECT_EQ(r.sum_dd, m.sum_dd);
+  EXPECT_EQ(r.hist_lo, m.hist_lo);
+  EXPECT_EQ(r.hist_hi, m.hist_hi);
+  EXPECT_EQ(r.hist_counts, m.hist_counts);
+  std::remove(path.c_str());
+}
+
+TEST(Drift, APlantedShiftOfOneColumnIsFoundAndACleanNightIsQuiet) {
+  const wm::PcaModel m = fit(wafers(10, 1000));
+  const auto tally = [&m](const std::vector<double>& v) {
+    wm::DriftTally t(m);
+    for (std::size_t i = 0; i < v.size() / kCols; ++i)
+      t.add(std::span<const double>(v).subspan(i * kCols, kCols));
+    return wm::assess_drift(m, t.counts(), t.wafers(), wm::kDefaultPsiThreshold);
+  };
+  for (const std::size_t n : {25u, 500u}) {
+    const auto clean = tally(wafers(11 + n, n));
+    EXPECT_TRUE(clean.drifted().empty()) << n << " wafers: " << clean.drifted().front().psi;
+    const auto moved = tally(wafers(12 + n, n, 3, 1.5));
+    ASSERT_EQ(moved.drifted().size(), 1u) << n << " wafers";
+    EXPECT_EQ(moved.drifted().front().column, 3u);
+    EXPECT_GT(moved.columns[3].kl, 0.0);
+  }
+}
+
+TEST(Drift, PsiIsTheSymmetricKl) {
+  const std::vector<double> p{5, 10, 20, 0}, q{8, 8, 8, 8};
+  const double psi = wafermill::metrics::population_stability_index(p, q, 0.5);
+  EXPECT_NEAR(
+      psi,
+      wafermill::metrics::kl_divergence(p, q, 0.5) + wafermill::metrics::kl_divergence(q, p, 0.5),
+      1e-12);
+  EXPECT_EQ(wafermill::metrics::population_stability_index(q, q, 0.5), 0.0);
+  EXPECT_THROW(wafermill::metrics::population_stability_index(p, q, 0.0), std::invalid_argument);
+}
