@@ -38,7 +38,10 @@ void PictureStore::put(const char* kind, std::uint64_t block, std::uint64_t key,
   const std::string final_path = path(kind, block, key);
   const std::string temp = final_path + ".tmp." + std::to_string(::getpid());
   try {
-    ensure_store_directory(dir_);
+    if (!dir_ready_) {
+      ensure_store_directory(dir_);  // once, as ResultStore does: not two syscalls per block
+      dir_ready_ = true;
+    }
     const std::uint64_t header[kHeaderWords] = {kMagic, key, block, rows.size() / width, width, checksum(rows)};
     {
       std::ofstream out(temp, std::ios::binary | std::ios::trunc);

@@ -38,6 +38,7 @@ class PictureStore {
  private:
   std::string path(const char* kind, std::uint64_t block, std::uint64_t key) const;
   std::string dir_;
+  bool dir_ready_ = false;  // the directory and its marker exist (made by the first put)
 };
 
 }  // namespace wafermill::job
