@@ -71,6 +71,9 @@ struct FeatureFileWriter::Handles {
   h5::Dataset score;
   h5::Dataset flag;
   h5::Dataset t2, spe, reason, contrib_column, contrib_share;  // with a model only
+  h5::Group maps, images;                                       // with pictures only
+  h5::Dataset map_features, map_pattern, map_flag;
+  h5::Dataset image_wafer, image_statistics, image_scores, image_flag;
   // File offsets of the contiguous row datasets (allocated at creation under MPI-IO).
   std::optional<std::uint64_t> values_at, by_step_at;
   RowWriteback writeback;
@@ -110,22 +113,38 @@ FeatureFileWriter::FeatureFileWriter(std::string final_path, const FeatureFileLa
   // chunk or need a read-modify-write.
   h5::DatasetOptions rows;
   rows.no_fill = true;
-  h_->features = h_->file.create_group("features");
-  h_->wafers = h_->file.create_group("wafers");
-  h_->summary = h_->file.create_group("summary");
-  h_->values = h_->features.create_dataset("values", h5::Elem::f64, {W, S, F}, rows);
-  if (K > 0) h_->by_step = h_->features.create_dataset("by_step", h5::Elem::f64, {W, K, S, F}, rows);
-  h_->score = h_->wafers.create_dataset("score", h5::Elem::f64, {W}, rows);
-  h_->flag = h_->wafers.create_dataset("flag", h5::Elem::u8, {W}, rows);
-  if (const std::uint64_t N = layout.contributions; N > 0) {
-    h_->t2 = h_->wafers.create_dataset("t2", h5::Elem::f64, {W}, rows);
-    h_->spe = h_->wafers.create_dataset("spe", h5::Elem::f64, {W}, rows);
-    h_->reason = h_->wafers.create_dataset("reason", h5::Elem::u8, {W}, rows);
-    h_->contrib_column = h_->wafers.create_dataset("contrib_column", h5::Elem::i32, {W, N}, rows);
-    h_->contrib_share = h_->wafers.create_dataset("contrib_share", h5::Elem::f64, {W, N}, rows);
+  if (layout.traces) {
+    h_->features = h_->file.create_group("features");
+    h_->wafers = h_->file.create_group("wafers");
+    h_->summary = h_->file.create_group("summary");
+    h_->values = h_->features.create_dataset("values", h5::Elem::f64, {W, S, F}, rows);
+    if (K > 0) h_->by_step = h_->features.create_dataset("by_step", h5::Elem::f64, {W, K, S, F}, rows);
+    h_->score = h_->wafers.create_dataset("score", h5::Elem::f64, {W}, rows);
+    h_->flag = h_->wafers.create_dataset("flag", h5::Elem::u8, {W}, rows);
+    if (const std::uint64_t N = layout.contributions; N > 0) {
+      h_->t2 = h_->wafers.create_dataset("t2", h5::Elem::f64, {W}, rows);
+      h_->spe = h_->wafers.create_dataset("spe", h5::Elem::f64, {W}, rows);
+      h_->reason = h_->wafers.create_dataset("reason", h5::Elem::u8, {W}, rows);
+      h_->contrib_column = h_->wafers.create_dataset("contrib_column", h5::Elem::i32, {W, N}, rows);
+      h_->contrib_share = h_->wafers.create_dataset("contrib_share", h5::Elem::f64, {W, N}, rows);
+    }
+    h_->values_at = h_->values.storage().file_offset;
+    if (K > 0) h_->by_step_at = h_->by_step.storage().file_offset;
   }
-  h_->values_at = h_->values.storage().file_offset;
-  if (K > 0) h_->by_step_at = h_->by_step.storage().file_offset;
+  if (const auto n = layout.n_maps) {
+    h_->maps = h_->file.create_group("map_results");
+    h_->map_features = h_->maps.create_dataset("features", h5::Elem::f64, {*n, layout.map_features}, rows);
+    h_->map_pattern = h_->maps.create_dataset("pattern", h5::Elem::u8, {*n}, rows);
+    h_->map_flag = h_->maps.create_dataset("flag", h5::Elem::u8, {*n}, rows);
+  }
+  if (const auto n = layout.n_images) {
+    h_->images = h_->file.create_group("image_results");
+    h_->image_wafer = h_->images.create_dataset("wafer", h5::Elem::i64, {*n}, rows);
+    h_->image_statistics =
+        h_->images.create_dataset("statistics", h5::Elem::f64, {*n, layout.image_channels, 4}, rows);
+    h_->image_scores = h_->images.create_dataset("scores", h5::Elem::u64, {*n, 3}, rows);
+    h_->image_flag = h_->images.create_dataset("flag", h5::Elem::u8, {*n}, rows);
+  }
   h_->writeback.open(temp_path_);
 }
 
@@ -135,8 +154,11 @@ FeatureFileWriter::~FeatureFileWriter() {
   // collective closes would hang; the handles are abandoned (main aborts the job) and rank 0's
   // AtomicOutput still removes the temporary file.
   if (rows_open_ && comm_ != MPI_COMM_NULL) {
-    for (h5::Location* l : std::initializer_list<h5::Location*>{&h_->flag, &h_->score, &h_->by_step, &h_->values,
-                                                               &h_->summary, &h_->wafers, &h_->features, &h_->file})
+    for (h5::Location* l : std::initializer_list<h5::Location*>{
+             &h_->image_flag, &h_->image_scores, &h_->image_statistics, &h_->image_wafer, &h_->map_flag,
+             &h_->map_pattern, &h_->map_features, &h_->images, &h_->maps, &h_->contrib_share,
+             &h_->contrib_column, &h_->reason, &h_->spe, &h_->t2, &h_->flag, &h_->score, &h_->by_step,
+             &h_->values, &h_->summary, &h_->wafers, &h_->features, &h_->file})
       l->abandon();
   }
 }
@@ -150,6 +172,11 @@ void FeatureFileWriter::phase2_only(const char* what) const {
 void FeatureFileWriter::finish_rows() {
   if (!rows_open_) return;
   h_->writeback.wait();
+  for (h5::Dataset* d : {&h_->image_flag, &h_->image_scores, &h_->image_statistics, &h_->image_wafer,
+                         &h_->map_flag, &h_->map_pattern, &h_->map_features})
+    *d = h5::Dataset();
+  h_->images = h5::Group();
+  h_->maps = h5::Group();
   h_->contrib_share = h5::Dataset();
   h_->contrib_column = h5::Dataset();
   h_->reason = h5::Dataset();
@@ -166,12 +193,46 @@ void FeatureFileWriter::finish_rows() {
   rows_open_ = false;
   if (rank_ != 0) return;
   h_->file = h5::File::open_read_write(temp_path_);
+  h_->file.write_string_attribute("format", "wafermill features v1");
+  if (!layout_.traces) return;
   h_->features = h_->file.open_group("features");
   h_->wafers = h_->file.open_group("wafers");
   h_->summary = h_->file.open_group("summary");
-  h_->file.write_string_attribute("format", "wafermill features v1");
   h_->features.write_string_dataset("names", layout_.feature_names);
   h_->features.write_string_dataset("sensor_names", layout_.sensor_names);
+}
+
+void FeatureFileWriter::write_map_rows(std::uint64_t first, std::span<const double> features,
+                                       std::span<const std::uint8_t> pattern,
+                                       std::span<const std::uint8_t> flag) {
+  if (!layout_.n_maps) throw std::logic_error("write_map_rows: the layout has no maps");
+  const std::uint64_t n = pattern.size(), F = layout_.map_features;
+  check_count(final_path_, "/map_results/features", features.size(), n * F);
+  check_count(final_path_, "/map_results/flag", flag.size(), n);
+  if (first + n > *layout_.n_maps)
+    throw std::invalid_argument(final_path_ + ": /map_results: rows beyond the maps");
+  if (n == 0) return;
+  h_->map_features.write(features, {first, 0}, {n, F});
+  h_->map_pattern.write(pattern, {first}, {n});
+  h_->map_flag.write(flag, {first}, {n});
+}
+
+void FeatureFileWriter::write_image_rows(std::uint64_t first, std::span<const std::int64_t> wafer,
+                                         std::span<const double> statistics,
+                                         std::span<const std::uint64_t> scores,
+                                         std::span<const std::uint8_t> flag) {
+  if (!layout_.n_images) throw std::logic_error("write_image_rows: the layout has no images");
+  const std::uint64_t n = flag.size(), C = layout_.image_channels;
+  check_count(final_path_, "/image_results/wafer", wafer.size(), n);
+  check_count(final_path_, "/image_results/statistics", statistics.size(), n * C * 4);
+  check_count(final_path_, "/image_results/scores", scores.size(), n * 3);
+  if (first + n > *layout_.n_images)
+    throw std::invalid_argument(final_path_ + ": /image_results: rows beyond the images");
+  if (n == 0) return;
+  h_->image_wafer.write(wafer, {first}, {n});
+  h_->image_statistics.write(statistics, {first, 0, 0}, {n, C, 4});
+  h_->image_scores.write(scores, {first, 0}, {n, 3});
+  h_->image_flag.write(flag, {first}, {n});
 }
 
 void FeatureFileWriter::write_features(std::uint64_t first_wafer, std::uint64_t n,
@@ -209,7 +270,7 @@ void FeatureFileWriter::copy_wafer_fields(const TraceIndex& input) {
   }
   if (input.wafer_fields.empty()) return;
   // The index has checked every field (1-D, n_wafers, numbers or strings).
-  copy_input_wafers(input.path, h_->file, &h_->wafers);
+  format::copy_input_wafers(input.path, h_->file, &h_->wafers);
 }
 
 void FeatureFileWriter::write_scores(std::uint64_t first_wafer, std::span<const double> score,
@@ -260,6 +321,11 @@ void FeatureFileWriter::write_summary_u64(const std::string& name,
 void FeatureFileWriter::write_pictures(const PictureResults& results) {
   phase2_only("write_pictures");
   write_picture_results(h_->file, results);
+}
+
+void FeatureFileWriter::copy_input_wafers(const std::string& input_path) {
+  phase2_only("copy_input_wafers");
+  format::copy_input_wafers(input_path, h_->file);
 }
 
 void FeatureFileWriter::set_attribute(const std::string& name, const std::string& value) {

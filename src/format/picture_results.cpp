@@ -5,9 +5,7 @@
 #include <stdexcept>
 
 #include "wafermill/error.hpp"
-#include "wafermill/format/atomic_output.hpp"
 #include "wafermill/format/h5.hpp"
-#include "wafermill/format/input_wafers.hpp"
 
 namespace wafermill::format {
 namespace {
@@ -39,13 +37,9 @@ void write(h5::Group& g, const std::string& name, h5::Elem type, const std::vect
 }
 
 void write_maps(h5::Group& root, const MapResults& m) {
-  const std::uint64_t n = m.n_wafers, F = m.feature_names.size();
-  h5::Group g = root.create_group("map_results");
-  write(g, "features", h5::Elem::f64, m.features, {n, F});
+  h5::Group g = root.open_group("map_results");
   g.write_string_dataset("feature_names", m.feature_names);
-  write(g, "pattern", h5::Elem::u8, m.pattern, {n});
   g.write_string_dataset("pattern_names", m.pattern_names);
-  write(g, "flag", h5::Elem::u8, m.flag, {n});
   h5::Group shapes = g.create_group("fail_maps");
   for (const auto& s : m.fail_maps) {
     h5::Group one = shapes.create_group(std::to_string(s.rows) + "x" + std::to_string(s.cols));
@@ -59,18 +53,13 @@ void write_maps(h5::Group& root, const MapResults& m) {
 }
 
 void write_images(h5::Group& root, const ImageResults& r) {
-  const std::uint64_t n = r.n_images;
-  h5::Group g = root.create_group("image_results");
+  h5::Group g = root.open_group("image_results");
   g.write_int_attribute("golden_images", static_cast<std::int64_t>(r.golden_images));
   g.write_double_attribute("k_sigma", r.k_sigma);
   g.write_double_attribute("std_floor", r.std_floor);
   g.write_int_attribute("min_blob", static_cast<std::int64_t>(r.min_blob));
-  write(g, "wafer", h5::Elem::i64, r.wafer, {n});
-  write(g, "statistics", h5::Elem::f64, r.statistics, {n, r.channels, 4});
   g.write_string_dataset("statistic_names", {"mean", "std", "min", "max"});
-  write(g, "scores", h5::Elem::u64, r.scores, {n, 3});
   g.write_string_dataset("score_names", {"beyond", "blobs", "largest_blob"});
-  write(g, "flag", h5::Elem::u8, r.flag, {n});
   std::vector<std::uint64_t> dims = {r.height, r.width};
   if (r.channels > 1) dims.push_back(r.channels);
   write(g, "golden_mean", h5::Elem::f64, r.golden_mean, dims);
@@ -82,40 +71,6 @@ void write_images(h5::Group& root, const ImageResults& r) {
 void write_picture_results(h5::Group& root, const PictureResults& results) {
   if (results.maps) write_maps(root, *results.maps);
   if (results.images) write_images(root, *results.images);
-}
-
-struct PictureFileWriter::Output {
-  Output(const std::string& path, bool force) : out(path, force) {}
-  AtomicOutput out;
-};
-
-PictureFileWriter::PictureFileWriter(std::string final_path, bool force)
-    : out_(std::make_unique<Output>(final_path, force)) {}
-
-PictureFileWriter::~PictureFileWriter() = default;  // AtomicOutput removes an uncommitted file
-
-const std::string& PictureFileWriter::temp_path() const { return out_->out.temp_path(); }
-
-void PictureFileWriter::write_and_commit(
-    const PictureResults& results, const std::vector<std::pair<std::string, std::string>>& attributes,
-    const std::vector<std::pair<std::string, std::int64_t>>& int_attributes, const std::string& input_path) {
-  const std::string& path = out_->out.temp_path();
-  {
-    h5::File file;
-    try {
-      file = h5::File::create(path, h5::CreateMode::exclusive);
-    } catch (const HdfError& e) {
-      throw InputError(out_->out.final_path() + ": cannot create the output file " + path + ": " +
-                       e.what());
-    }
-    file.write_string_attribute("format", "wafermill features v1");
-    for (const auto& [name, value] : attributes) file.write_string_attribute(name, value);
-    for (const auto& [name, value] : int_attributes) file.write_int_attribute(name, value);
-    write_picture_results(file, results);
-    copy_input_wafers(input_path, file);
-    file.close();
-  }
-  out_->out.commit();
 }
 
 }  // namespace wafermill::format

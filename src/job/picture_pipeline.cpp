@@ -13,6 +13,7 @@
 #include <numeric>
 
 #include "content_hash.hpp"
+#include "team.hpp"
 #include "fault_injection.hpp"
 #include "picture_store.hpp"
 #include "picture_units.hpp"
@@ -22,9 +23,11 @@
 #include "wafermill/config.hpp"
 #include "wafermill/error.hpp"
 #include "wafermill/format/datasets.hpp"
+#include "wafermill/format/feature_file.hpp"
 #include "wafermill/format/picture_reader.hpp"
 #include "wafermill/format/picture_results.hpp"
 #include "wafermill/job/pipeline.hpp"
+#include "wafermill/metrics/latency_sketch.hpp"
 #include "wafermill/metrics/metrics.hpp"
 #include "wafermill/partition/policy.hpp"
 #include "wafermill/pictures/die_map.hpp"
@@ -36,12 +39,6 @@ namespace wafermill::job {
 namespace {
 
 using nlohmann::json;
-
-struct Team {
-  MPI_Comm comm = MPI_COMM_NULL;
-  int rank = 0, size = 1;
-  bool mpi() const { return comm != MPI_COMM_NULL; }
-};
 
 // Where this rank's pictures are computed: `device` is the CUDA device, or none for the CPU;
 // `nccl` says the golden sums may be all-reduced with NCCL (every rank on a device of its own:
@@ -85,9 +82,6 @@ struct PassStats {
   double units = 0, items = 0, bytes = 0, read_s = 0, compute_s = 0;
 };
 
-// Largest element count per collective call (MPI counts are int).
-constexpr std::uint64_t kReducePiece = 1ULL << 26;
-
 // Hash64 of a buffer, as hex: equal digests across runs mean bitwise-equal results.
 template <class T>
 std::string digest(const std::vector<T>& v) {
@@ -98,42 +92,28 @@ std::string digest(const std::vector<T>& v) {
   return buf;
 }
 
-// Rank 0's error, thrown on every rank together.
-void share_error(const Team& team, std::string error) {
-  if (team.mpi()) {
-    std::uint64_t len = error.size();
-    MPI_Bcast(&len, 1, MPI_UINT64_T, 0, team.comm);
-    error.resize(len);
-    if (len > 0) MPI_Bcast(error.data(), static_cast<int>(len), MPI_CHAR, 0, team.comm);
+// A digest of per-item rows that does not depend on which rank computed a row or in what
+// order: the sum (mod 2^64) of each row's hash seeded by its item, reduced with one integer
+// sum. Equal digests across runs mean bitwise-equal rows (up to a 64-bit collision), with no
+// rank ever holding another's rows.
+class RowDigest {
+ public:
+  void add(std::uint64_t item, const double* row, std::size_t n) {
+    Hash64 h(item);
+    h.add_bytes(row, n * sizeof(double));
+    sum_ += h.finish();  // unsigned: wraps mod 2^64
   }
-  if (!error.empty()) throw CollectiveInputError(error);
-}
-
-void share_words(const Team& team, std::vector<std::uint64_t>& words) {
-  if (!team.mpi()) return;
-  std::uint64_t n = words.size();
-  MPI_Bcast(&n, 1, MPI_UINT64_T, 0, team.comm);
-  words.resize(n);
-  for (std::uint64_t off = 0; off < n; off += kReducePiece)
-    MPI_Bcast(words.data() + off, static_cast<int>(std::min(kReducePiece, n - off)), MPI_UINT64_T, 0,
-              team.comm);
-}
-
-// Sums `v` over the ranks, in pieces; the result lands on every rank (all) or rank 0.
-template <class T>
-void sum_over_ranks(const Team& team, std::vector<T>& v, bool all) {
-  if (!team.mpi()) return;
-  const MPI_Datatype type = sizeof(T) == 8 && std::is_floating_point_v<T> ? MPI_DOUBLE : MPI_UINT64_T;
-  for (std::uint64_t off = 0; off < v.size(); off += kReducePiece) {
-    const int n = static_cast<int>(std::min<std::uint64_t>(kReducePiece, v.size() - off));
-    if (all)
-      MPI_Allreduce(MPI_IN_PLACE, v.data() + off, n, type, MPI_SUM, team.comm);
-    else if (team.rank == 0)
-      MPI_Reduce(MPI_IN_PLACE, v.data() + off, n, type, MPI_SUM, 0, team.comm);
-    else
-      MPI_Reduce(v.data() + off, nullptr, n, type, MPI_SUM, 0, team.comm);
+  // Collective: the digest of every rank's rows, as hex, on every rank.
+  std::string text(const Team& team) const {
+    const std::uint64_t all = sum_over(team, sum_);
+    char buf[24];
+    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(all));
+    return buf;
   }
-}
+
+ private:
+  std::uint64_t sum_ = 0;
+};
 
 // Rows of `width` doubles from every rank, on rank 0, sorted by their first entry (the item).
 std::vector<double> gather_rows(const Team& team, const std::vector<double>& mine, std::size_t width) {
@@ -180,8 +160,10 @@ json balance_json(const json& per_rank) {
           {"imbalance", b.imbalance}, {"model_speedup", b.model_speedup}};
 }
 
-json latency_json(const std::vector<double>& latencies) {
-  const auto l = metrics::summarize_latencies(latencies);
+// Percentiles from a sketch merged over the ranks (metrics::LatencySketch: within
+// LatencySketch::relative_error()).
+json latency_json(const metrics::LatencySketch& sketch) {
+  const auto l = sketch.summary();
   return {{"n", l.n}, {"mean_s", l.mean}, {"p50_s", l.p50}, {"p95_s", l.p95}, {"p99_s", l.p99},
           {"max_s", l.max}};
 }
@@ -206,7 +188,7 @@ const std::size_t kMapRow = 3 + pictures::map_feature_names().size();
 // `device`: the CUDA device computing the features, or none for the CPU.
 json run_maps(const Team& team, const JobConfig& config, const format::MapIndex& index,
               const partition::PartitionPolicy& policy, std::optional<int> device,
-              PictureContext& ctx, format::MapResults& results) {
+              PictureContext& ctx, format::MapResults& results, PictureRows& mine) {
   if (team.mpi()) MPI_Barrier(team.comm);
   metrics::Stopwatch wall;
   const partition::BlockPlan plan(index.offsets, config.block_size);
@@ -364,34 +346,66 @@ json run_maps(const Team& team, const JobConfig& config, const format::MapIndex&
     if (team.rank == 0) ctx.store.prune("maps", keys);
   }
   sum_over_ranks(team, fails, false);
-  const auto all = gather_rows(team, rows, kMapRow);
+
+  // Every rank over its own rows: they become its rows of the output (written by it in the
+  // output's rows phase), and what the report needs of them is reduced in O(patterns) words.
+  const std::size_t n_features = pictures::map_feature_names().size();
+  const std::size_t n_rows = rows.size() / kMapRow;
+  mine.map_item.reserve(n_rows);
+  mine.map_features.reserve(n_rows * n_features);
+  RowDigest features_digest;
+  metrics::LatencySketch latency;
+  std::vector<std::uint64_t> found(pictures::kMapPatterns, 0);
+  for (std::size_t i = 0; i < n_rows; ++i) {
+    const double* r = &rows[i * kMapRow];
+    const auto w = static_cast<std::uint64_t>(r[0]);
+    const auto pattern = static_cast<std::uint8_t>(r[kMapRow - 2]);
+    features_digest.add(w, r + 1, kMapRow - 2);  // features and pattern, not the latency
+    latency.add(r[kMapRow - 1]);
+    mine.map_item.push_back(w);
+    mine.map_features.insert(mine.map_features.end(), r + 1, r + 1 + n_features);
+    mine.map_pattern.push_back(pattern);
+    mine.map_flag.push_back(pattern != static_cast<std::uint8_t>(pictures::MapPattern::none));
+    ++found[pattern];
+  }
+  rows = {};
+  // Planted patterns of a generated file, else real labels (WM-811K's /wafers/failure_type);
+  // labels that name no pattern leave their map out of the comparison. Each rank compares its
+  // own maps: [truth × found] counts, summed.
+  std::string truth_source;
+  std::vector<std::uint64_t> truth;  // kMapPatterns: unlabelled
+  if (auto planted = read_truth(config.input, "map_pattern", index.n_wafers)) {
+    truth_source = "/truth/map_pattern";
+    truth = std::move(*planted);
+  } else if (auto labels = format::read_wafer_strings(config.input, "failure_type", index.n_wafers)) {
+    truth_source = "/wafers/failure_type";
+    for (const auto& label : *labels) {
+      const auto p = pictures::pattern_from_label(label);
+      truth.push_back(p ? static_cast<std::uint64_t>(*p) : std::uint64_t(pictures::kMapPatterns));
+    }
+  }
+  const std::size_t K = pictures::kMapPatterns;
+  std::vector<std::uint64_t> confusion(truth.empty() ? 0 : K * K, 0);  // [truth][found]
+  for (std::size_t i = 0; i < mine.map_item.size() && !truth.empty(); ++i) {
+    const std::uint64_t t = truth[mine.map_item[i]];
+    if (t < K) ++confusion[t * K + mine.map_pattern[i]];
+  }
+  truth = {};
+  sum_over_ranks(team, found, false);
+  sum_over_ranks(team, confusion, false);
+  latency.allreduce(team.mpi() ? team.comm : MPI_COMM_NULL);
+  const std::string features_text = features_digest.text(team);
   json ranks = per_rank_json(team, stats);
   std::vector<double> bytes = {stats.bytes};
   sum_over_ranks(team, bytes, false);
   const double wall_s = wall.elapsed();
   if (team.rank != 0) return {};
 
-  // Rank 0: the results for the output file and the section of the report.
-  std::vector<double> features, latencies;
-  std::vector<double> found(pictures::kMapPatterns, 0.0);
-  std::vector<std::uint8_t>& pattern = results.pattern;
+  // Rank 0: what is O(patterns) and O(shapes), for the output file and the report.
   results.n_wafers = index.n_wafers;
   for (auto name : pictures::map_feature_names()) results.feature_names.emplace_back(name);
   for (int p = 0; p < pictures::kMapPatterns; ++p)
     results.pattern_names.emplace_back(pictures::pattern_name(static_cast<pictures::MapPattern>(p)));
-  const std::size_t n_features = results.feature_names.size();
-  pattern.assign(index.n_wafers, 0);
-  results.flag.assign(index.n_wafers, 0);
-  results.features.reserve(index.n_wafers * n_features);
-  for (std::size_t i = 0; i < index.n_wafers; ++i) {
-    const double* r = &all[i * kMapRow];
-    features.insert(features.end(), r, r + kMapRow - 1);  // all but the latency
-    results.features.insert(results.features.end(), r + 1, r + 1 + n_features);
-    pattern[i] = static_cast<std::uint8_t>(r[kMapRow - 2]);
-    results.flag[i] = pattern[i] != static_cast<std::uint8_t>(pictures::MapPattern::none);
-    found[pattern[i]] += 1;
-    latencies.push_back(r[kMapRow - 1]);
-  }
   json found_json = json::object();
   for (int p = 0; p < pictures::kMapPatterns; ++p)
     found_json[std::string(pictures::pattern_name(static_cast<pictures::MapPattern>(p)))] = found[p];
@@ -415,39 +429,26 @@ json run_maps(const Team& team, const JobConfig& config, const format::MapIndex&
                   {"wall_s", wall_s},
                   {"maps_per_s", wall_s > 0 ? index.n_wafers / wall_s : 0.0},
                   {"mb_per_s", wall_s > 0 ? bytes[0] / 1e6 / wall_s : 0.0},
-                  {"latency", latency_json(latencies)},
-                  {"flagged", index.n_wafers - std::uint64_t(found[0])},
+                  {"latency", latency_json(latency)},
+                  {"flagged", index.n_wafers - found[0]},
                   {"patterns_found", found_json},
                   {"shapes", shapes},
                   {"blocks", plan.n_blocks()},
                   {"blocks_reused", reused_all[0]},
-                  {"features_digest", digest(features)},
+                  {"features_digest", features_text},
                   {"fail_counts_digest", digest(fails)},
                   {"load_balance", balance_json(ranks)},
                   {"per_rank", ranks}};
-  // Planted patterns of a generated file, else real labels (WM-811K's /wafers/failure_type);
-  // labels that name no pattern leave their map out of the comparison.
-  std::string truth_source;
-  std::vector<std::uint64_t> truth;  // kMapPatterns: unlabelled
-  if (auto planted = read_truth(config.input, "map_pattern", index.n_wafers)) {
-    truth_source = "/truth/map_pattern";
-    truth = std::move(*planted);
-  } else if (auto labels = format::read_wafer_strings(config.input, "failure_type", index.n_wafers)) {
-    truth_source = "/wafers/failure_type";
-    for (const auto& label : *labels) {
-      const auto p = pictures::pattern_from_label(label);
-      truth.push_back(p ? static_cast<std::uint64_t>(*p) : std::uint64_t(pictures::kMapPatterns));
-    }
-  }
   std::uint64_t labelled = 0, agree = 0;
-  std::vector<double> truth_counts(pictures::kMapPatterns, 0.0), found_labelled(pictures::kMapPatterns, 0.0);
-  for (std::size_t i = 0; i < truth.size(); ++i) {
-    if (truth[i] >= std::uint64_t(pictures::kMapPatterns)) continue;
-    ++labelled;
-    truth_counts[truth[i]] += 1;
-    found_labelled[pattern[i]] += 1;
-    agree += truth[i] == pattern[i];
-  }
+  std::vector<double> truth_counts(K, 0.0), found_labelled(K, 0.0);
+  for (std::size_t t = 0; t < K && !confusion.empty(); ++t)
+    for (std::size_t f = 0; f < K; ++f) {
+      const std::uint64_t c = confusion[t * K + f];
+      labelled += c;
+      truth_counts[t] += double(c);
+      found_labelled[f] += double(c);
+      if (t == f) agree += c;
+    }
   if (labelled > 0) {
     section["accuracy"] = {{"truth_source", truth_source},
                            {"labelled", labelled},
@@ -466,7 +467,7 @@ json run_maps(const Team& team, const JobConfig& config, const format::MapIndex&
 // gpu::ImageEngine in runs), or none for the CPU (one image at a time).
 json run_images(const Team& team, const JobConfig& config, const format::ImageIndex& index,
                 const partition::PartitionPolicy& policy, const PictureDevice& where,
-                PictureContext& ctx, format::ImageResults& results) {
+                PictureContext& ctx, format::ImageResults& results, PictureRows& mine) {
   const std::optional<int>& device = where.device;
   const std::uint64_t values = index.values_per_image();
   // One image in uint16 plus Σx and Σx² in double per value, and the golden image (2 doubles).
@@ -520,16 +521,21 @@ json run_images(const Team& team, const JobConfig& config, const format::ImageIn
   };
   // Calls body(block, poll) for every block of this rank's units; every rank throws
   // StoppedEarly when a stop left units undone.
-  const auto for_each_block = [&](const char* pass, const auto& body) {
-    const bool left = for_each_unit(team.comm, policy, plan, ctx.watch, [&](const partition::WorkUnit& unit, const auto& poll) {
+  // Pass 2 scores the images each rank read in pass 1, unit for unit (a replay of its units):
+  // their content hashes and pass-1 latencies stay on the rank, nothing per image travels, and
+  // the load is as balanced as pass 1's (an image costs about the same in both passes).
+  std::vector<partition::WorkUnit> my_units;
+  const auto for_each_block = [&](const char* pass, const partition::PartitionPolicy& units_of,
+                                  const auto& body) {
+    const bool left = for_each_unit(team.comm, units_of, plan, ctx.watch, [&](const partition::WorkUnit& unit, const auto& poll) {
       ++stats.units;
       ctx.unit_started();
+      if (&units_of == &policy) my_units.push_back(unit);
       for (std::uint64_t b = unit.first_block; b < unit.end_block; ++b) body(b, poll);
     }, [&ctx] { return ctx.stop_requested(); });
     ctx.agree_complete(team, left, pass);
   };
-  // Content hash of every image (this rank's, summed over the ranks below: each image is read
-  // by one rank), for the store keys of pass 2; none without a store.
+  // Content hash of this rank's images, for the store keys of pass 2; none without a store.
   std::vector<std::uint64_t> image_hash(ctx.keyed ? index.n_images : 0, 0);
   // Pass 1: statistics and the per-pixel sums.
   const auto pass1_run = [&](std::uint64_t first, std::uint64_t n) {
@@ -559,8 +565,7 @@ json run_images(const Team& team, const JobConfig& config, const format::ImageIn
       ++stats.items;
     }
   };
-  for_each_block("first image pass", [&](std::uint64_t b, const auto& poll) { for_each_run(b, poll, pass1_run); });
-  sum_over_ranks(team, image_hash, true);
+  for_each_block("first image pass", policy, [&](std::uint64_t b, const auto& poll) { for_each_run(b, poll, pass1_run); });
   // Exact integer sums in double: any order of summation, MPI's or NCCL's, gives every rank the
   // same bits (docs/PICTURES.md).
   std::vector<double> n_images = {double(engine ? engine->images_summed() : sums.images)};
@@ -621,7 +626,8 @@ json run_images(const Team& team, const JobConfig& config, const format::ImageIn
                                            (read_s + compute_s) / double(n)});
     }
   };
-  for_each_block("image scoring pass", [&](std::uint64_t b, const auto& poll) {
+  const auto replay = partition::replay_policy(my_units);
+  for_each_block("image scoring pass", *replay, [&](std::uint64_t b, const auto& poll) {
     const std::uint64_t first_image = plan.first_wafer(b), end_image = plan.end_wafer(b);
     if (ctx.keyed) {
       Hash64 h(golden_key);
@@ -654,35 +660,56 @@ json run_images(const Team& team, const JobConfig& config, const format::ImageIn
     sum_over_ranks(team, keys, false);
     if (team.rank == 0) ctx.store.prune("scores", keys);
   }
-  const auto all_stats = gather_rows(team, stats_rows, stats_row);
-  const auto all_scores = gather_rows(team, score_rows, kScoreRow);
+  // Every rank over its own images (the same in both passes): its rows of the output, and
+  // what the report needs of them reduced in a few words.
+  const std::size_t n_mine = stats_rows.size() / stats_row;
+  if (score_rows.size() != n_mine * kScoreRow)
+    throw std::logic_error("image passes: the scoring pass did not score the images of the first");
+  RowDigest statistics_digest, scores_digest;
+  metrics::LatencySketch latency;
+  std::vector<std::uint64_t> counts(5, 0);  // flagged, tp, fp, tn, fn
+  const auto truth = read_truth(config.input, "image_defects", index.n_images);
+  for (std::size_t k = 0; k < n_mine; ++k) {
+    const double* a = &stats_rows[k * stats_row];
+    const double* b = &score_rows[k * kScoreRow];
+    const auto i = static_cast<std::uint64_t>(a[0]);
+    if (static_cast<std::uint64_t>(b[0]) != i)
+      throw std::logic_error("image passes: image " + std::to_string(i) + " scored out of order");
+    statistics_digest.add(i, a + 1, stats_row - 2);
+    scores_digest.add(i, b + 1, kScoreRow - 2);
+    latency.add(a[stats_row - 1] + b[kScoreRow - 1]);  // both passes
+    const bool flag = b[4] != 0;
+    mine.image_item.push_back(i);
+    mine.image_wafer.push_back(index.wafer[i]);
+    mine.image_statistics.insert(mine.image_statistics.end(), a + 1, a + 1 + 4 * ch);
+    for (int j = 1; j <= 3; ++j) mine.image_scores.push_back(static_cast<std::uint64_t>(b[j]));
+    mine.image_flag.push_back(flag);
+    counts[0] += flag;
+    if (truth) {
+      const bool is_bad = (*truth)[i] != 0;
+      counts[1] += is_bad && flag;
+      counts[2] += !is_bad && flag;
+      counts[3] += !is_bad && !flag;
+      counts[4] += is_bad && !flag;
+    }
+  }
+  stats_rows = {};
+  score_rows = {};
+  sum_over_ranks(team, counts, false);
+  latency.allreduce(team.mpi() ? team.comm : MPI_COMM_NULL);
+  const std::string statistics_text = statistics_digest.text(team);
+  const std::string scores_text = scores_digest.text(team);
   json ranks = per_rank_json(team, stats);
   std::vector<double> bytes = {stats.bytes};
   sum_over_ranks(team, bytes, false);
   const double wall_s = wall.elapsed();
   if (team.rank != 0) return {};
 
-  std::vector<double> per_image, latencies(index.n_images, 0.0), scores;
-  std::uint64_t flagged = 0;
+  const std::uint64_t flagged = counts[0];
   results.n_images = index.n_images;
   results.height = index.height;
   results.width = index.width;
   results.channels = ch;
-  results.wafer = index.wafer;
-  results.statistics.reserve(index.n_images * ch * 4);
-  results.scores.reserve(index.n_images * 3);
-  results.flag.reserve(index.n_images);
-  for (std::uint64_t i = 0; i < index.n_images; ++i) {
-    const double* a = &all_stats[i * stats_row];
-    const double* b = &all_scores[i * 6];
-    per_image.insert(per_image.end(), a, a + stats_row - 1);
-    scores.insert(scores.end(), b, b + 5);
-    results.statistics.insert(results.statistics.end(), a + 1, a + 1 + 4 * ch);
-    for (int k = 1; k <= 3; ++k) results.scores.push_back(static_cast<std::uint64_t>(b[k]));
-    results.flag.push_back(b[4] != 0);
-    flagged += b[4] != 0;
-    latencies[i] = a[stats_row - 1] + b[5];  // both passes
-  }
   double mean_std = 0;
   for (double s : golden.std) mean_std += s;
   const std::string golden_digest = digest(golden.mean) + digest(golden.std);
@@ -701,7 +728,7 @@ json run_images(const Team& team, const JobConfig& config, const format::ImageIn
                   {"wall_s", wall_s},
                   {"images_per_s", wall_s > 0 ? index.n_images / wall_s : 0.0},
                   {"mb_per_s", wall_s > 0 ? bytes[0] / 1e6 / wall_s : 0.0},
-                  {"latency", latency_json(latencies)},
+                  {"latency", latency_json(latency)},
                   {"settings", {{"k_sigma", settings.k_sigma}, {"std_floor", settings.std_floor},
                                 {"min_blob", settings.min_blob}}},
                   {"golden", {{"images", golden.images},
@@ -710,20 +737,13 @@ json run_images(const Team& team, const JobConfig& config, const format::ImageIn
                   {"flagged", flagged},
                   {"blocks", plan.n_blocks()},
                   {"score_blocks_reused", reused_all[0]},
-                  {"statistics_digest", digest(per_image)},
-                  {"scores_digest", digest(scores)},
+                  {"statistics_digest", statistics_text},
+                  {"scores_digest", scores_text},
                   {"load_balance", balance_json(ranks)},
                   {"per_rank", ranks}};
-  if (auto truth = read_truth(config.input, "image_defects", index.n_images)) {
-    std::uint64_t bad = 0, tp = 0, fp = 0, tn = 0, fn = 0;
-    for (std::uint64_t i = 0; i < index.n_images; ++i) {
-      const bool is_bad = (*truth)[i] != 0, flag = all_scores[i * 6 + 4] != 0;
-      bad += is_bad;
-      tp += is_bad && flag;
-      fp += !is_bad && flag;
-      tn += !is_bad && !flag;
-      fn += is_bad && !flag;
-    }
+  if (truth) {
+    const std::uint64_t tp = counts[1], fp = counts[2], tn = counts[3], fn = counts[4];
+    const std::uint64_t bad = tp + fn;
     const std::vector<double> p = {double(index.n_images - bad), double(bad)};
     const std::vector<double> q = {double(index.n_images - flagged), double(flagged)};
     section["accuracy"] = {{"truth_source", "/truth/image_defects"},
@@ -775,18 +795,10 @@ PictureDevice picture_device(const Team& team, const JobConfig& config) {
 }  // namespace
 
 PictureOutcome run_pictures(const JobConfig& config, MPI_Comm comm, const StopRequest& stop) {
-  Team team;
-  team.comm = comm;
-  if (team.mpi()) {
-    MPI_Comm_rank(comm, &team.rank);
-    MPI_Comm_size(comm, &team.size);
-  }
-  // Rank 0 reads and validates both indexes; everyone gets them or the same error. An input
-  // without traces gets an output of its own, reserved now: an existing one without --force
-  // fails before any work.
+  const Team team(comm);
+  // Rank 0 reads and validates both indexes; everyone gets them or the same error.
   std::vector<std::uint64_t> head(3, 0), map_words, image_words;
   std::string error;
-  std::unique_ptr<format::PictureFileWriter> writer;
   if (team.rank == 0) {
     try {
       const auto contents = format::probe_contents(config.input);
@@ -805,8 +817,6 @@ PictureOutcome run_pictures(const JobConfig& config, MPI_Comm comm, const StopRe
                            " whose per-pixel sums stay exact in double");
         image_words = im.serialize();
       }
-      if (!contents.traces && (contents.maps || contents.images))
-        writer = std::make_unique<format::PictureFileWriter>(config.output, config.force);
     } catch (const InputError& e) {
       error = e.what();
     }
@@ -819,8 +829,29 @@ PictureOutcome run_pictures(const JobConfig& config, MPI_Comm comm, const StopRe
   if (head[1] == 0 && head[2] == 0) return out;
   share_words(team, map_words);
   share_words(team, image_words);
+  std::optional<format::MapIndex> map_index;
+  std::optional<format::ImageIndex> image_index;
+  if (head[1] != 0) {
+    map_index = format::MapIndex::deserialize(map_words, config.input);
+    out.n_maps = map_index->n_wafers;
+  }
+  if (head[2] != 0) {
+    image_index = format::ImageIndex::deserialize(image_words, config.input);
+    out.n_images = image_index->n_images;
+    out.image_channels = image_index->channels;
+  }
+  // An input without traces gets an output of its own, created now by every rank together
+  // (an existing one without --force fails before any work); its rows are written by the
+  // ranks that computed them, as in the trace pass.
+  std::unique_ptr<format::FeatureFileWriter> writer;
   std::unique_ptr<TempOutputGuard> guard;
-  if (writer) guard = std::make_unique<TempOutputGuard>(writer->temp_path());
+  if (!out.has_traces) {
+    format::FeatureFileLayout layout;
+    layout.traces = false;
+    out.add_to(layout);
+    writer = std::make_unique<format::FeatureFileWriter>(config.output, layout, config.force, comm);
+    if (team.rank == 0) guard = std::make_unique<TempOutputGuard>(writer->temp_path());
+  }
 
   metrics::Stopwatch wall;
   partition::PolicyOptions popt;
@@ -835,28 +866,34 @@ PictureOutcome run_pictures(const JobConfig& config, MPI_Comm comm, const StopRe
                      FaultInjection::from_environment(team.rank), &stop, config.store_path(),
                      !config.store_path().empty(),
                      PassWatch{team.mpi() ? config.rank_timeout_s : 0.0, resume_hint(config.store_path())}};
-  if (head[1] != 0) {
+  if (map_index) {
     format::MapResults maps;
-    section["maps"] = run_maps(team, config, format::MapIndex::deserialize(map_words, config.input),
-                               *policy, device, ctx, maps);
+    section["maps"] = run_maps(team, config, *map_index, *policy, device, ctx, maps, out.rows);
     if (team.rank == 0) results->maps = std::move(maps);
   }
-  if (head[2] != 0) {
+  if (image_index) {
     format::ImageResults images;
-    section["images"] = run_images(team, config, format::ImageIndex::deserialize(image_words, config.input),
-                                   *policy, where, ctx, images);
+    section["images"] = run_images(team, config, *image_index, *policy, where, ctx, images, out.rows);
     if (team.rank == 0) results->images = std::move(images);
   }
-  if (team.rank != 0) return out;
   if (writer) {
-    writer->write_and_commit(*results, {{"wafermill_version", WAFERMILL_VERSION},
-                                        {"git_revision", WAFERMILL_GIT_REVISION},
-                                        {"configuration", config.to_json().dump()},
-                                        {"policy", config.policy},
-                                        {"backend", backend},
-                                        {"input", config.input}},
-                             {{"ranks", static_cast<std::int64_t>(team.size)}}, config.input);
+    out.write_rows(*writer);
+    writer->finish_rows();
+    if (team.rank == 0) {
+      writer->write_pictures(*results);
+      writer->set_attribute("wafermill_version", std::string(WAFERMILL_VERSION));
+      writer->set_attribute("git_revision", std::string(WAFERMILL_GIT_REVISION));
+      writer->set_attribute("configuration", config.to_json().dump());
+      writer->set_attribute("policy", config.policy);
+      writer->set_attribute("backend", backend);
+      writer->set_attribute("input", config.input);
+      writer->set_attribute("ranks", static_cast<std::int64_t>(team.size));
+      writer->copy_input_wafers(config.input);
+      writer->commit();
+    }
+    out.rows = PictureRows();
   }
+  if (team.rank != 0) return out;
   const double wall_s = wall.elapsed();
   section["wall_s"] = wall_s;
   out.json = section;
@@ -878,6 +915,45 @@ PictureOutcome run_pictures(const JobConfig& config, MPI_Comm comm, const StopRe
     r.pictures = section;
   }
   return out;
+}
+
+void PictureOutcome::add_to(format::FeatureFileLayout& layout) const {
+  layout.n_maps = n_maps;
+  layout.map_features = static_cast<std::uint32_t>(pictures::map_feature_names().size());
+  layout.n_images = n_images;
+  layout.image_channels = image_channels;
+}
+
+namespace {
+
+// Calls write(first, begin, end) for each run [begin, end) of consecutive items.
+template <class Write>
+void for_each_run_of_items(const std::vector<std::uint64_t>& items, const Write& write) {
+  for (std::size_t i = 0; i < items.size();) {
+    std::size_t j = i + 1;
+    while (j < items.size() && items[j] == items[j - 1] + 1) ++j;
+    write(items[i], i, j);
+    i = j;
+  }
+}
+
+}  // namespace
+
+void PictureOutcome::write_rows(format::FeatureFileWriter& writer) const {
+  const PictureRows& r = rows;
+  const std::size_t F = pictures::map_feature_names().size();
+  for_each_run_of_items(r.map_item, [&](std::uint64_t first, std::size_t i, std::size_t j) {
+    writer.write_map_rows(first, std::span<const double>(r.map_features).subspan(i * F, (j - i) * F),
+                          std::span<const std::uint8_t>(r.map_pattern).subspan(i, j - i),
+                          std::span<const std::uint8_t>(r.map_flag).subspan(i, j - i));
+  });
+  const std::size_t C = image_channels;
+  for_each_run_of_items(r.image_item, [&](std::uint64_t first, std::size_t i, std::size_t j) {
+    writer.write_image_rows(first, std::span<const std::int64_t>(r.image_wafer).subspan(i, j - i),
+                            std::span<const double>(r.image_statistics).subspan(i * C * 4, (j - i) * C * 4),
+                            std::span<const std::uint64_t>(r.image_scores).subspan(i * 3, (j - i) * 3),
+                            std::span<const std::uint8_t>(r.image_flag).subspan(i, j - i));
+  });
 }
 
 void compare_pictures(nlohmann::json& parallel, const nlohmann::json& sequential) {

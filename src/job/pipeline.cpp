@@ -23,6 +23,7 @@
 #include "scoring.hpp"
 #include "stop_request.hpp"
 #include "temp_output_guard.hpp"
+#include "team.hpp"
 #include "transport.hpp"
 #include "wafermill/config.hpp"
 #include "wafermill/error.hpp"
@@ -37,27 +38,6 @@
 
 namespace wafermill::job {
 namespace {
-
-// The ranks of a run. comm is MPI_COMM_NULL in the sequential baseline, which runs without MPI.
-struct Team {
-  MPI_Comm comm = MPI_COMM_NULL;
-  int rank = 0;
-  int size = 1;
-  bool mpi() const { return comm != MPI_COMM_NULL; }
-};
-
-// A barrier that sleeps instead of spinning, so idle ranks leave the cores to the busy ones
-// (Open MPI's blocking barrier polls at full speed; this machine may be oversubscribed).
-void sleepy_barrier(MPI_Comm comm) {
-  MPI_Request req;
-  MPI_Ibarrier(comm, &req);
-  int done = 0;
-  while (true) {
-    MPI_Test(&req, &done, MPI_STATUS_IGNORE);
-    if (done) return;
-    ::usleep(200);
-  }
-}
 
 // Removes `<output>.tmp.<pid>` files other than `keep`: a run killed with SIGKILL (no chance to
 // unlink) leaves its temporary output behind, and --resume is the rerun that cleans up.
@@ -200,14 +180,10 @@ std::unique_ptr<features::FeatureBackend> make_backend_everywhere(const JobConfi
   return backend;
 }
 
-std::uint64_t sum_over(const Team& team, std::uint64_t v) {
-  if (team.mpi()) MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_UINT64_T, MPI_SUM, team.comm);
-  return v;
-}
-
-// `pictures`: rank 0's results of the picture pass, written into the same output.
+// `pictures`: the picture pass's outcome (every rank's rows, rank 0's results), written into
+// the same output.
 LocalRun execute(const JobConfig& config, const Team& team, const std::string& policy_name,
-                 const format::PictureResults* pictures, const StopRequest& stop) {
+                 const PictureOutcome* pictures, const StopRequest& stop) {
   LocalRun run;
   if (team.mpi()) MPI_Barrier(team.comm);
   metrics::Stopwatch wall;
@@ -235,8 +211,11 @@ LocalRun execute(const JobConfig& config, const Team& team, const std::string& p
   }
   // Every rank opens the output together and writes its own rows into it. From here on an
   // error is one rank's (the job is aborted): every collective error was raised above.
-  format::FeatureFileWriter writer(config.output, output_layout(index, config), config.force,
+  format::FeatureFileLayout layout_out = output_layout(index, config);
+  if (pictures) pictures->add_to(layout_out);
+  format::FeatureFileWriter writer(config.output, layout_out, config.force,
                                    team.mpi() ? team.comm : MPI_COMM_NULL);
+  if (pictures) pictures->write_rows(writer);
   std::unique_ptr<TempOutputGuard> guard;
   if (team.rank == 0) guard = std::make_unique<TempOutputGuard>(writer.temp_path());
 
@@ -383,7 +362,7 @@ LocalRun execute(const JobConfig& config, const Team& team, const std::string& p
       writer.set_attribute("model", run.model->path);
     }
     writer.copy_wafer_fields(index);
-    if (pictures) writer.write_pictures(*pictures);
+    if (pictures && pictures->results) writer.write_pictures(*pictures->results);
     writer.set_attribute("wafermill_version", std::string(WAFERMILL_VERSION));
     writer.set_attribute("git_revision", std::string(WAFERMILL_GIT_REVISION));
     writer.set_attribute("configuration", config.to_json().dump());
@@ -651,10 +630,7 @@ WorkerStats operator+(const WorkerStats& a, const WorkerStats& b) {
 }
 
 report::RunReport run_parallel(const JobConfig& requested, MPI_Comm comm) {
-  Team team;
-  team.comm = comm;
-  MPI_Comm_rank(comm, &team.rank);
-  MPI_Comm_size(comm, &team.size);
+  const Team team(comm);
   StopRequest::install_signal_handler();
   // Rank 0 checks the paths, locks the output and the store (held until the run returns) and
   // reads the input's metadata once in a child: a file on which HDF5 crashes or loops is bad
@@ -701,7 +677,7 @@ report::RunReport run_parallel(const JobConfig& requested, MPI_Comm comm) {
     sleepy_barrier(comm);
     return r;
   }
-  const LocalRun run = execute(config, team, config.policy, pictures.results.get(), stop);
+  const LocalRun run = execute(config, team, config.policy, &pictures, stop);
   if (run.stopped) throw StoppedEarly(run.stop_message);
 
   const report::RankFigures mine = rank_figures(run, team.rank);
@@ -765,7 +741,7 @@ report::RunFigures run_sequential(const JobConfig& config) {
     f.pictures = pictures.json;
     return f;
   }
-  const LocalRun run = execute(config, team, "static", pictures.results.get(), stop);
+  const LocalRun run = execute(config, team, "static", &pictures, stop);
   if (run.stopped) throw StoppedEarly(run.stop_message);
   report::RunFigures f = run_figures(run, {rank_figures(run, 0)}, config, "sequential", false);
   f.pictures = pictures.json;

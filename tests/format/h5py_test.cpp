@@ -52,7 +52,10 @@ TEST(H5py, WrittenFileValidatesAndReadsExactly) {
 
   // Its /wafers/* fields, fixed-length strings included, copy to an output.
   const std::string out = testing::temp_path("h5py_out.h5");
-  FeatureFileLayout layout{idx.n_wafers, idx.sensor_names, {"mean"}, 0};
+  FeatureFileLayout layout;
+  layout.n_wafers = idx.n_wafers;
+  layout.sensor_names = idx.sensor_names;
+  layout.feature_names = {"mean"};
   FeatureFileWriter w(out, layout, true);
   w.finish_rows();
   w.copy_wafer_fields(idx);

@@ -26,6 +26,14 @@ struct FeatureFileLayout {
   /// N > 0: a model scores the run (docs/MONITORING.md): /wafers/t2, /wafers/spe,
   /// /wafers/reason and the top N contributions /wafers/contrib_column, /wafers/contrib_share.
   std::uint32_t contributions = 0;
+  /// False for an input that holds maps or images only: no /features, /wafers rows, /summary.
+  bool traces = true;
+  /// The picture rows (docs/FORMAT.md "Output: maps and images"), written like the trace rows
+  /// by the ranks that computed them; an absent kind has no group.
+  std::optional<std::uint64_t> n_maps;    ///< /map_results rows
+  std::uint32_t map_features = 0;         ///< columns of /map_results/features
+  std::optional<std::uint64_t> n_images;  ///< /image_results rows
+  std::uint32_t image_channels = 1;       ///< of /image_results/statistics
 };
 
 /// @brief One chunk of a model's verdicts, rows [first, first + n): n entries each, N per row
@@ -74,19 +82,32 @@ class FeatureFileWriter {
                     std::span<const std::uint8_t> flag);
   /// @brief Writes the model's rows (layout.contributions > 0) [first_wafer, first_wafer + n).
   void write_verdicts(std::uint64_t first_wafer, const VerdictRows& rows);
+  /// @brief Writes /map_results rows [first, first + n): n*map_features features, n pattern
+  /// codes and n flags.
+  void write_map_rows(std::uint64_t first, std::span<const double> features,
+                      std::span<const std::uint8_t> pattern, std::span<const std::uint8_t> flag);
+  /// @brief Writes /image_results rows [first, first + n): the input's wafer of each image,
+  /// n*channels*4 statistics, n*3 scores and n flags.
+  void write_image_rows(std::uint64_t first, std::span<const std::int64_t> wafer,
+                        std::span<const double> statistics, std::span<const std::uint64_t> scores,
+                        std::span<const std::uint8_t> flag);
   /// @brief Collective: ends phase 1 (every rank's rows are in the file).
   void finish_rows();
 
   // ---- phase 2, rank 0 only, after finish_rows() ------------------------------------
   /// @brief Copies every /wafers/* dataset of the input (bounded chunks).
   void copy_wafer_fields(const TraceIndex& input);
+  /// @brief Copies the /wafers/* metadata of an input without traces to /input/wafers/
+  /// (input_wafers.hpp).
+  void copy_input_wafers(const std::string& input_path);
   /// @brief Writes /summary/<name> as a double array of the given dims.
   void write_summary(const std::string& name, std::span<const double> values,
                      const std::vector<std::uint64_t>& dims);
   /// @brief Writes /summary/<name> as a uint64 array of the given dims.
   void write_summary_u64(const std::string& name, std::span<const std::uint64_t> values,
                          const std::vector<std::uint64_t>& dims);
-  /// @brief Writes /map_results and /image_results (picture_results.hpp).
+  /// @brief Writes what is not per item of /map_results and /image_results
+  /// (picture_results.hpp): names, the fleet fail-count maps, the golden image.
   void write_pictures(const PictureResults& results);
   /// @brief Sets a string attribute on the root group.
   void set_attribute(const std::string& name, const std::string& value);

@@ -1,27 +1,23 @@
 /// @file picture_results.hpp
-/// @brief The picture part of the output file (docs/FORMAT.md "Output: maps and images"):
-/// per-wafer map features and patterns, the fleet fail-count maps per shape, per-image
-/// statistics and scores, and the golden image. Plain data gathered on rank 0, written by
-/// rank 0 into the job's output (FeatureFileWriter::write_pictures) or, for an input with no
-/// traces, into an output of its own (PictureFileWriter).
+/// @brief The picture part of the output file (docs/FORMAT.md "Output: maps and images") that is
+/// not per item: names, the fleet fail-count maps per shape and the golden image. The per-map
+/// and per-image rows are written by the ranks that computed them
+/// (FeatureFileWriter::write_map_rows, write_image_rows); this part, O(shapes) and O(pixels),
+/// by rank 0 in the output's second phase (FeatureFileWriter::write_pictures).
 #pragma once
 
 #include <cstdint>
-#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace wafermill::format {
 
-/// @brief Results of the die maps of one input.
+/// @brief What the die maps of one input add to the output besides their rows.
 struct MapResults {
   std::uint64_t n_wafers = 0;
   std::vector<std::string> feature_names;  ///< F entries
-  std::vector<double> features;            ///< n_wafers × F
-  std::vector<std::uint8_t> pattern;       ///< n_wafers: the pictures::MapPattern code
   std::vector<std::string> pattern_names;  ///< name of each pattern code
-  std::vector<std::uint8_t> flag;          ///< n_wafers: pattern != none
   /// @brief One product shape's fail counts per cell over its wafers.
   struct FailMap {
     std::uint32_t rows = 0, cols = 0;
@@ -31,21 +27,17 @@ struct MapResults {
   std::vector<FailMap> fail_maps;  ///< in (rows, cols) order
 };
 
-/// @brief Results of the inspection images of one input.
+/// @brief What the inspection images of one input add to the output besides their rows.
 struct ImageResults {
   std::uint64_t n_images = 0;
   std::uint32_t height = 0, width = 0, channels = 1;
-  std::vector<std::int64_t> wafer;  ///< n_images: /images/wafer of the input, copied
-  std::vector<double> statistics;   ///< n_images × channels × 4: mean, std, min, max
-  std::vector<std::uint64_t> scores;  ///< n_images × 3: beyond, blobs, largest_blob
-  std::vector<std::uint8_t> flag;     ///< n_images
   std::uint64_t golden_images = 0;
   std::vector<double> golden_mean, golden_std;  ///< height × width × channels each
   double k_sigma = 0, std_floor = 0;
   std::uint64_t min_blob = 0;
 };
 
-/// @brief Everything the picture pass writes; either part may be absent.
+/// @brief Both parts; either may be absent.
 struct PictureResults {
   std::optional<MapResults> maps;
   std::optional<ImageResults> images;
@@ -55,36 +47,8 @@ namespace h5 {
 class Group;
 }
 
-/// @brief Writes /map_results and /image_results (those present) under `root`.
-/// @throws std::invalid_argument when a vector's size disagrees with the counts; HdfError.
+/// @brief Adds the non-row part of /map_results and /image_results (those present) under
+/// `root`, whose groups the rows phase created. @throws HdfError.
 void write_picture_results(h5::Group& root, const PictureResults& results);
-
-/// @brief An output file holding picture results only (an input without /traces): reserved
-/// under a temporary name at construction, so an existing output without --force fails
-/// before any work, and renamed into place by write_and_commit().
-class PictureFileWriter {
- public:
-  /// @throws UsageError if final_path exists and !force.
-  PictureFileWriter(std::string final_path, bool force);
-  ~PictureFileWriter();
-  PictureFileWriter(const PictureFileWriter&) = delete;
-  PictureFileWriter& operator=(const PictureFileWriter&) = delete;
-
-  /// @brief The temporary path the file is written under.
-  const std::string& temp_path() const;
-  /// @brief Writes the file with `attributes` (string name/value pairs) and
-  /// `int_attributes` (int64) on its root, copies the /wafers/* metadata of `input_path` to
-  /// /input/wafers/ (input_wafers.hpp), and renames it into place.
-  /// @throws InputError when it cannot be created or renamed, or the input's /wafers is not
-  /// a group of 1-D numbers or strings.
-  void write_and_commit(const PictureResults& results,
-                        const std::vector<std::pair<std::string, std::string>>& attributes,
-                        const std::vector<std::pair<std::string, std::int64_t>>& int_attributes,
-                        const std::string& input_path);
-
- private:
-  struct Output;
-  std::unique_ptr<Output> out_;
-};
 
 }  // namespace wafermill::format

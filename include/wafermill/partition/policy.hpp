@@ -93,6 +93,12 @@ struct PolicyOptions {
 /// is not finite and > 0, or a min_unit_weight that is not finite and >= 0.
 std::unique_ptr<PartitionPolicy> make_policy(std::string_view name, const PolicyOptions& options = {});
 
+/// @brief The units one rank took in an earlier pass over the same plan, again and in the same
+/// order: a static policy whose dispenser ignores the rank (each rank builds its own from its
+/// own units). A second pass over the same items then finds, on each rank, what the first pass
+/// left there (content hashes, latencies, warm pages), and is as balanced as the first.
+std::unique_ptr<PartitionPolicy> replay_policy(std::vector<WorkUnit> units);
+
 /// @brief Names of every policy, for --help.
 std::vector<std::string> policy_names();
 
