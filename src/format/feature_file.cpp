@@ -48,8 +48,9 @@ class RowWriteback {
   }
   void wait() {
     for (const auto& [at, n] : ranges_)
-      ::sync_file_range(fd_, at, n,
-                        SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+      ::sync_file_range(
+          fd_, at, n,
+          SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
     ranges_.clear();
   }
 
@@ -71,7 +72,7 @@ struct FeatureFileWriter::Handles {
   h5::Dataset score;
   h5::Dataset flag;
   h5::Dataset t2, spe, reason, contrib_column, contrib_share;  // with a model only
-  h5::Group maps, images;                                       // with pictures only
+  h5::Group maps, images;                                      // with pictures only
   h5::Dataset map_features, map_pattern, map_flag;
   h5::Dataset image_wafer, image_statistics, image_scores, image_flag;
   // File offsets of the contiguous row datasets (allocated at creation under MPI-IO).
@@ -118,7 +119,8 @@ FeatureFileWriter::FeatureFileWriter(std::string final_path, const FeatureFileLa
     h_->wafers = h_->file.create_group("wafers");
     h_->summary = h_->file.create_group("summary");
     h_->values = h_->features.create_dataset("values", h5::Elem::f64, {W, S, F}, rows);
-    if (K > 0) h_->by_step = h_->features.create_dataset("by_step", h5::Elem::f64, {W, K, S, F}, rows);
+    if (K > 0)
+      h_->by_step = h_->features.create_dataset("by_step", h5::Elem::f64, {W, K, S, F}, rows);
     h_->score = h_->wafers.create_dataset("score", h5::Elem::f64, {W}, rows);
     h_->flag = h_->wafers.create_dataset("flag", h5::Elem::u8, {W}, rows);
     if (const std::uint64_t N = layout.contributions; N > 0) {
@@ -133,15 +135,16 @@ FeatureFileWriter::FeatureFileWriter(std::string final_path, const FeatureFileLa
   }
   if (const auto n = layout.n_maps) {
     h_->maps = h_->file.create_group("map_results");
-    h_->map_features = h_->maps.create_dataset("features", h5::Elem::f64, {*n, layout.map_features}, rows);
+    h_->map_features =
+        h_->maps.create_dataset("features", h5::Elem::f64, {*n, layout.map_features}, rows);
     h_->map_pattern = h_->maps.create_dataset("pattern", h5::Elem::u8, {*n}, rows);
     h_->map_flag = h_->maps.create_dataset("flag", h5::Elem::u8, {*n}, rows);
   }
   if (const auto n = layout.n_images) {
     h_->images = h_->file.create_group("image_results");
     h_->image_wafer = h_->images.create_dataset("wafer", h5::Elem::i64, {*n}, rows);
-    h_->image_statistics =
-        h_->images.create_dataset("statistics", h5::Elem::f64, {*n, layout.image_channels, 4}, rows);
+    h_->image_statistics = h_->images.create_dataset("statistics", h5::Elem::f64,
+                                                     {*n, layout.image_channels, 4}, rows);
     h_->image_scores = h_->images.create_dataset("scores", h5::Elem::u64, {*n, 3}, rows);
     h_->image_flag = h_->images.create_dataset("flag", h5::Elem::u8, {*n}, rows);
   }
@@ -154,11 +157,28 @@ FeatureFileWriter::~FeatureFileWriter() {
   // collective closes would hang; the handles are abandoned (main aborts the job) and rank 0's
   // AtomicOutput still removes the temporary file.
   if (rows_open_ && comm_ != MPI_COMM_NULL) {
-    for (h5::Location* l : std::initializer_list<h5::Location*>{
-             &h_->image_flag, &h_->image_scores, &h_->image_statistics, &h_->image_wafer, &h_->map_flag,
-             &h_->map_pattern, &h_->map_features, &h_->images, &h_->maps, &h_->contrib_share,
-             &h_->contrib_column, &h_->reason, &h_->spe, &h_->t2, &h_->flag, &h_->score, &h_->by_step,
-             &h_->values, &h_->summary, &h_->wafers, &h_->features, &h_->file})
+    for (h5::Location* l : std::initializer_list<h5::Location*>{&h_->image_flag,
+                                                                &h_->image_scores,
+                                                                &h_->image_statistics,
+                                                                &h_->image_wafer,
+                                                                &h_->map_flag,
+                                                                &h_->map_pattern,
+                                                                &h_->map_features,
+                                                                &h_->images,
+                                                                &h_->maps,
+                                                                &h_->contrib_share,
+                                                                &h_->contrib_column,
+                                                                &h_->reason,
+                                                                &h_->spe,
+                                                                &h_->t2,
+                                                                &h_->flag,
+                                                                &h_->score,
+                                                                &h_->by_step,
+                                                                &h_->values,
+                                                                &h_->summary,
+                                                                &h_->wafers,
+                                                                &h_->features,
+                                                                &h_->file})
       l->abandon();
   }
 }
@@ -172,8 +192,8 @@ void FeatureFileWriter::phase2_only(const char* what) const {
 void FeatureFileWriter::finish_rows() {
   if (!rows_open_) return;
   h_->writeback.wait();
-  for (h5::Dataset* d : {&h_->image_flag, &h_->image_scores, &h_->image_statistics, &h_->image_wafer,
-                         &h_->map_flag, &h_->map_pattern, &h_->map_features})
+  for (h5::Dataset* d : {&h_->image_flag, &h_->image_scores, &h_->image_statistics,
+                         &h_->image_wafer, &h_->map_flag, &h_->map_pattern, &h_->map_features})
     *d = h5::Dataset();
   h_->images = h5::Group();
   h_->maps = h5::Group();

@@ -13,13 +13,13 @@
 #include <numeric>
 
 #include "content_hash.hpp"
-#include "team.hpp"
 #include "fault_injection.hpp"
 #include "picture_store.hpp"
-#include "picture_units.hpp"
 #include "run_facts.hpp"
 #include "stop_request.hpp"
+#include "team.hpp"
 #include "temp_output_guard.hpp"
+#include "units.hpp"
 #include "wafermill/config.hpp"
 #include "wafermill/error.hpp"
 #include "wafermill/format/datasets.hpp"
@@ -32,8 +32,8 @@
 #include "wafermill/partition/policy.hpp"
 #include "wafermill/pictures/die_map.hpp"
 #include "wafermill/pictures/gpu.hpp"
-#include "wafermill/reduce/device_sum.hpp"
 #include "wafermill/pictures/inspection_image.hpp"
+#include "wafermill/reduce/device_sum.hpp"
 
 namespace wafermill::job {
 namespace {
@@ -53,22 +53,39 @@ struct PictureDevice {
 struct PictureContext {
   PictureStore store;
   bool resume = false;
-  FaultInjection faults;
+  UnitFaults faults;
   const StopRequest* stop = nullptr;  // SIGUSR1 or --time-limit
   std::string store_dir;              // "" with --store none
   // Blocks get content keys only when there is a store to key (the same on every rank: a
   // rank whose store failed still takes part in the collective sums of the keys).
   bool keyed = false;
-  PassWatch watch;                    // --rank-timeout, as in the trace pass
-  std::uint64_t units = 0;
-  void unit_started() { faults.at_unit_start(units++); }
+  double timeout_s = 0.0;  // --rank-timeout, as in the trace pass
   bool stop_requested() const { return stop != nullptr && stop->requested(); }
+  // Runs body(unit, poll) over this rank's units through the driver every pass shares
+  // (units.hpp); returns true when this rank left units undone.
+  template <class Body>
+  bool drive(const Team& team, const partition::PartitionPolicy& policy,
+             const partition::BlockPlan& plan, const Body& body) {
+    UnitDriverOptions o;
+    o.tags = kPictureTags;
+    o.timeout_s = timeout_s;
+    o.resume_hint = resume_hint(store_dir);
+    o.stop = [this] { return stop_requested(); };
+    o.faults = &faults;
+    o.phase = "computing a picture unit";
+    return drive_units(team, policy, plan, o,
+                       [&body](const partition::WorkUnit& unit, const std::function<void()>& poll) {
+                         body(unit, poll);
+                         return true;
+                       });
+  }
   // After a pass's units: when any rank left units undone, every rank throws StoppedEarly.
   void agree_complete(const Team& team, bool left, const char* pass) const {
     int any = left ? 1 : 0;
     if (team.mpi()) MPI_Allreduce(MPI_IN_PLACE, &any, 1, MPI_INT, MPI_MAX, team.comm);
     if (!any) return;
-    throw StoppedEarly("stopped early by " + (stop_requested() ? stop->reason() : std::string("a rank's stop request")) +
+    throw StoppedEarly("stopped early by " +
+                       (stop_requested() ? stop->reason() : std::string("a rank's stop request")) +
                        " in the " + pass + "; no output was written. " + resume_hint(store_dir));
   }
 };
@@ -116,7 +133,8 @@ class RowDigest {
 };
 
 // Rows of `width` doubles from every rank, on rank 0, sorted by their first entry (the item).
-std::vector<double> gather_rows(const Team& team, const std::vector<double>& mine, std::size_t width) {
+std::vector<double> gather_rows(const Team& team, const std::vector<double>& mine,
+                                std::size_t width) {
   std::vector<double> all = mine;
   if (team.mpi()) {
     int len = static_cast<int>(mine.size());
@@ -133,7 +151,8 @@ std::vector<double> gather_rows(const Team& team, const std::vector<double>& min
   const std::size_t n = all.size() / width;
   std::vector<std::size_t> order(n);
   std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(), [&](auto a, auto b) { return all[a * width] < all[b * width]; });
+  std::sort(order.begin(), order.end(),
+            [&](auto a, auto b) { return all[a * width] < all[b * width]; });
   std::vector<double> sorted(all.size());
   for (std::size_t i = 0; i < n; ++i)
     std::copy_n(all.begin() + order[i] * width, width, sorted.begin() + i * width);
@@ -146,31 +165,39 @@ json per_rank_json(const Team& team, const PassStats& s) {
   const auto all = gather_rows(team, mine, mine.size());
   json out = json::array();
   for (std::size_t i = 0; i + 6 <= all.size(); i += 6)
-    out.push_back({{"rank", int(all[i])}, {"units", all[i + 1]}, {"items", all[i + 2]},
-                   {"bytes", all[i + 3]}, {"read_s", all[i + 4]}, {"compute_s", all[i + 5]}});
+    out.push_back({{"rank", int(all[i])},
+                   {"units", all[i + 1]},
+                   {"items", all[i + 2]},
+                   {"bytes", all[i + 3]},
+                   {"read_s", all[i + 4]},
+                   {"compute_s", all[i + 5]}});
   return out;
 }
 
 // Load balance of a pass over the ranks' busy times (read + compute), as for traces.
 json balance_json(const json& per_rank) {
   std::vector<double> busy;
-  for (const auto& r : per_rank) busy.push_back(r.at("read_s").get<double>() + r.at("compute_s").get<double>());
+  for (const auto& r : per_rank)
+    busy.push_back(r.at("read_s").get<double>() + r.at("compute_s").get<double>());
   const auto b = metrics::load_balance(busy);
-  return {{"busy_sum_s", b.sum}, {"busy_max_s", b.max}, {"busy_mean_s", b.mean},
-          {"imbalance", b.imbalance}, {"model_speedup", b.model_speedup}};
+  return {{"busy_sum_s", b.sum},
+          {"busy_max_s", b.max},
+          {"busy_mean_s", b.mean},
+          {"imbalance", b.imbalance},
+          {"model_speedup", b.model_speedup}};
 }
 
 // Percentiles from a sketch merged over the ranks (metrics::LatencySketch: within
 // LatencySketch::relative_error()).
 json latency_json(const metrics::LatencySketch& sketch) {
   const auto l = sketch.summary();
-  return {{"n", l.n}, {"mean_s", l.mean}, {"p50_s", l.p50}, {"p95_s", l.p95}, {"p99_s", l.p99},
-          {"max_s", l.max}};
+  return {{"n", l.n},       {"mean_s", l.mean}, {"p50_s", l.p50},
+          {"p95_s", l.p95}, {"p99_s", l.p99},   {"max_s", l.max}};
 }
 
 // /truth/<name> as 0..255 labels, or nothing when the file has none.
-std::optional<std::vector<std::uint64_t>> read_truth(const std::string& path, const std::string& name,
-                                                     std::uint64_t n) {
+std::optional<std::vector<std::uint64_t>> read_truth(const std::string& path,
+                                                     const std::string& name, std::uint64_t n) {
   try {
     auto t = format::read_u64_dataset(path, "/truth/" + name);
     if (t.size() == n) return t;
@@ -242,7 +269,8 @@ json run_maps(const Team& team, const JobConfig& config, const format::MapIndex&
         run_cols.push_back(index.cols[m]);
       }
       run_offsets.push_back(run_cells);
-      const auto batch = pictures::gpu::map_features_batch(cells, run_offsets, run_rows, run_cols, *device);
+      const auto batch =
+          pictures::gpu::map_features_batch(cells, run_offsets, run_rows, run_cols, *device);
       for (const auto& shape : batch.fail_counts) {
         std::uint64_t* counts = fails.data() + shape_at[{shape.rows, shape.cols}];
         for (std::size_t i = 0; i < shape.fails.size(); ++i) counts[i] += shape.fails[i];
@@ -252,7 +280,8 @@ json run_maps(const Team& team, const JobConfig& config, const format::MapIndex&
       for (const std::uint64_t run_first = w; w < run_end; ++w) {
         // Latency of a map: its share (by cells) of the run's read and batch.
         push_row(w, batch.features[w - run_first],
-                 (read_s + compute_s) * double(index.cells(w)) / double(std::max<std::uint64_t>(run_cells, 1)));
+                 (read_s + compute_s) * double(index.cells(w)) /
+                     double(std::max<std::uint64_t>(run_cells, 1)));
         poll();
       }
       return;
@@ -267,7 +296,9 @@ json run_maps(const Team& team, const JobConfig& config, const format::MapIndex&
       const double compute_s = compute.elapsed();
       stats.compute_s += compute_s;
       // Latency of a map: its share of the run's read plus its own computation.
-      push_row(w, f, read_s * double(index.cells(w)) / double(std::max<std::uint64_t>(run_cells, 1)) + compute_s);
+      push_row(w, f,
+               read_s * double(index.cells(w)) / double(std::max<std::uint64_t>(run_cells, 1)) +
+                   compute_s);
       poll();
     }
   };
@@ -287,57 +318,60 @@ json run_maps(const Team& team, const JobConfig& config, const format::MapIndex&
   std::vector<std::uint64_t> keys(plan.n_blocks(), 0);
   std::vector<double> stored;
   std::uint64_t reused = 0;
-  const bool left = for_each_unit(team.comm, policy, plan, ctx.watch, [&](const partition::WorkUnit& unit, const auto& poll) {
-    ++stats.units;
-    ctx.unit_started();
-    for (std::uint64_t b = unit.first_block; b < unit.end_block; ++b) {
-      const std::uint64_t first = plan.first_wafer(b), end = plan.end_wafer(b);
-      const std::uint64_t block_cells = index.offsets[end] - index.offsets[first];
-      if (block_cells > budget) {
-        // Giant maps: runs within the budget, no store entry.
-        for (std::uint64_t w = first; w < end;) {
-          std::uint64_t run_end = w + 1;
-          while (run_end < end && index.offsets[run_end + 1] - index.offsets[w] <= budget) ++run_end;
-          const std::uint64_t run_cells = index.offsets[run_end] - index.offsets[w];
-          compute_run(w, run_end, index.offsets[w], run_cells, read_cells(w, run_end), poll);
-          w = run_end;
+  const bool left =
+      ctx.drive(team, policy, plan, [&](const partition::WorkUnit& unit, const auto& poll) {
+        ++stats.units;
+        for (std::uint64_t b = unit.first_block; b < unit.end_block; ++b) {
+          const std::uint64_t first = plan.first_wafer(b), end = plan.end_wafer(b);
+          const std::uint64_t block_cells = index.offsets[end] - index.offsets[first];
+          if (block_cells > budget) {
+            // Giant maps: runs within the budget, no store entry.
+            for (std::uint64_t w = first; w < end;) {
+              std::uint64_t run_end = w + 1;
+              while (run_end < end && index.offsets[run_end + 1] - index.offsets[w] <= budget)
+                ++run_end;
+              const std::uint64_t run_cells = index.offsets[run_end] - index.offsets[w];
+              compute_run(w, run_end, index.offsets[w], run_cells, read_cells(w, run_end), poll);
+              w = run_end;
+            }
+            continue;
+          }
+          const double read_s = read_cells(first, end);
+          if (ctx.keyed) {
+            Hash64 h(kMapsKeySeed);
+            h.add(b);
+            for (std::uint64_t w = first; w < end; ++w) {
+              h.add(index.rows[w]);
+              h.add(index.cols[w]);
+              h.add_bytes(cells.data() + (index.offsets[w] - index.offsets[first]), index.cells(w));
+            }
+            keys[b] = h.finish();
+          }
+          std::string why;
+          if (ctx.resume &&
+              ctx.store.load("maps", b, keys[b], kMapRow - 1, end - first, stored, why)) {
+            for (std::uint64_t w = first; w < end; ++w) {
+              const double* r = &stored[(w - first) * (kMapRow - 1)];
+              rows.insert(rows.end(), r, r + kMapRow - 1);
+              rows.push_back(read_s * double(index.cells(w)) /
+                             double(std::max<std::uint64_t>(block_cells, 1)));
+              ++stats.items;
+              add_fails(w, cells.data() + (index.offsets[w] - index.offsets[first]));
+            }
+            ++reused;
+            poll();
+            continue;
+          }
+          const std::size_t at = rows.size();
+          compute_run(first, end, index.offsets[first], block_cells, read_s, poll);
+          if (ctx.store.enabled()) {
+            stored.clear();
+            for (std::size_t r = at; r < rows.size(); r += kMapRow)
+              stored.insert(stored.end(), rows.begin() + r, rows.begin() + r + kMapRow - 1);
+            ctx.store.put("maps", b, keys[b], kMapRow - 1, stored);
+          }
         }
-        continue;
-      }
-      const double read_s = read_cells(first, end);
-      if (ctx.keyed) {
-        Hash64 h(kMapsKeySeed);
-        h.add(b);
-        for (std::uint64_t w = first; w < end; ++w) {
-          h.add(index.rows[w]);
-          h.add(index.cols[w]);
-          h.add_bytes(cells.data() + (index.offsets[w] - index.offsets[first]), index.cells(w));
-        }
-        keys[b] = h.finish();
-      }
-      std::string why;
-      if (ctx.resume && ctx.store.load("maps", b, keys[b], kMapRow - 1, end - first, stored, why)) {
-        for (std::uint64_t w = first; w < end; ++w) {
-          const double* r = &stored[(w - first) * (kMapRow - 1)];
-          rows.insert(rows.end(), r, r + kMapRow - 1);
-          rows.push_back(read_s * double(index.cells(w)) / double(std::max<std::uint64_t>(block_cells, 1)));
-          ++stats.items;
-          add_fails(w, cells.data() + (index.offsets[w] - index.offsets[first]));
-        }
-        ++reused;
-        poll();
-        continue;
-      }
-      const std::size_t at = rows.size();
-      compute_run(first, end, index.offsets[first], block_cells, read_s, poll);
-      if (ctx.store.enabled()) {
-        stored.clear();
-        for (std::size_t r = at; r < rows.size(); r += kMapRow)
-          stored.insert(stored.end(), rows.begin() + r, rows.begin() + r + kMapRow - 1);
-        ctx.store.put("maps", b, keys[b], kMapRow - 1, stored);
-      }
-    }
-  }, [&ctx] { return ctx.stop_requested(); });
+      });
   ctx.agree_complete(team, left, "maps pass");
   std::vector<std::uint64_t> reused_all = {reused};
   sum_over_ranks(team, reused_all, false);
@@ -377,7 +411,8 @@ json run_maps(const Team& team, const JobConfig& config, const format::MapIndex&
   if (auto planted = read_truth(config.input, "map_pattern", index.n_wafers)) {
     truth_source = "/truth/map_pattern";
     truth = std::move(*planted);
-  } else if (auto labels = format::read_wafer_strings(config.input, "failure_type", index.n_wafers)) {
+  } else if (auto labels =
+                 format::read_wafer_strings(config.input, "failure_type", index.n_wafers)) {
     truth_source = "/wafers/failure_type";
     for (const auto& label : *labels) {
       const auto p = pictures::pattern_from_label(label);
@@ -405,10 +440,12 @@ json run_maps(const Team& team, const JobConfig& config, const format::MapIndex&
   results.n_wafers = index.n_wafers;
   for (auto name : pictures::map_feature_names()) results.feature_names.emplace_back(name);
   for (int p = 0; p < pictures::kMapPatterns; ++p)
-    results.pattern_names.emplace_back(pictures::pattern_name(static_cast<pictures::MapPattern>(p)));
+    results.pattern_names.emplace_back(
+        pictures::pattern_name(static_cast<pictures::MapPattern>(p)));
   json found_json = json::object();
   for (int p = 0; p < pictures::kMapPatterns; ++p)
-    found_json[std::string(pictures::pattern_name(static_cast<pictures::MapPattern>(p)))] = found[p];
+    found_json[std::string(pictures::pattern_name(static_cast<pictures::MapPattern>(p)))] =
+        found[p];
   json shapes = json::array();
   for (const auto& [shape, at] : shape_at) {
     const std::uint64_t n = std::uint64_t(shape.first) * shape.second, wafers = shape_wafers[shape];
@@ -417,9 +454,12 @@ json run_maps(const Team& team, const JobConfig& config, const format::MapIndex&
       max_fails = std::max(max_fails, fails[at + i]);
       sum_fails += fails[at + i];
     }
-    results.fail_maps.push_back({shape.first, shape.second, wafers,
-                                 std::vector<std::uint64_t>(fails.begin() + at, fails.begin() + at + n)});
-    shapes.push_back({{"rows", shape.first}, {"cols", shape.second}, {"wafers", wafers},
+    results.fail_maps.push_back(
+        {shape.first, shape.second, wafers,
+         std::vector<std::uint64_t>(fails.begin() + at, fails.begin() + at + n)});
+    shapes.push_back({{"rows", shape.first},
+                      {"cols", shape.second},
+                      {"wafers", wafers},
                       {"max_fail_probability", double(max_fails) / double(wafers)},
                       {"mean_fail_probability", double(sum_fails) / double(wafers * n)}});
   }
@@ -450,13 +490,14 @@ json run_maps(const Team& team, const JobConfig& config, const format::MapIndex&
       if (t == f) agree += c;
     }
   if (labelled > 0) {
-    section["accuracy"] = {{"truth_source", truth_source},
-                           {"labelled", labelled},
-                           {"truth_distribution", metrics::distribution(truth_counts)},
-                           {"found_distribution", metrics::distribution(found_labelled)},
-                           {"kl_patterns", metrics::kl_divergence(truth_counts, found_labelled, config.kl_smoothing)},
-                           {"agreement", double(agree) / double(labelled)},
-                           {"smoothing_alpha", config.kl_smoothing}};
+    section["accuracy"] = {
+        {"truth_source", truth_source},
+        {"labelled", labelled},
+        {"truth_distribution", metrics::distribution(truth_counts)},
+        {"found_distribution", metrics::distribution(found_labelled)},
+        {"kl_patterns", metrics::kl_divergence(truth_counts, found_labelled, config.kl_smoothing)},
+        {"agreement", double(agree) / double(labelled)},
+        {"smoothing_alpha", config.kl_smoothing}};
   }
   return section;
 }
@@ -474,8 +515,9 @@ json run_images(const Team& team, const JobConfig& config, const format::ImageIn
   const std::uint64_t need = values * (2 + 8 * 4 + 1);
   if (need > config.memory_budget_bytes)
     throw UsageError(config.input + ": /images/pixels: one image of " + std::to_string(values) +
-                     " values needs " + std::to_string(need) + " bytes of buffers and sums, more than " +
-                     "the memory budget of " + std::to_string(config.memory_budget_bytes) + " bytes");
+                     " values needs " + std::to_string(need) +
+                     " bytes of buffers and sums, more than " + "the memory budget of " +
+                     std::to_string(config.memory_budget_bytes) + " bytes");
   if (team.mpi()) MPI_Barrier(team.comm);
   metrics::Stopwatch wall;
   std::vector<std::uint64_t> item_offsets(index.n_images + 1);
@@ -489,9 +531,11 @@ json run_images(const Team& team, const JobConfig& config, const format::ImageIn
   if (device) {
     // Host memory per image in a run: the read buffer and the engine's pinned staging (two
     // batches of half a run: the upload of one overlaps the kernels of the other).
-    run_images_max = std::clamp<std::uint64_t>((config.memory_budget_bytes - values * 16) / (values * 4), 1, 64);
+    run_images_max =
+        std::clamp<std::uint64_t>((config.memory_budget_bytes - values * 16) / (values * 4), 1, 64);
     engine = std::make_unique<pictures::gpu::ImageEngine>(
-        index.height, index.width, index.channels, *device, static_cast<std::uint32_t>((run_images_max + 1) / 2));
+        index.height, index.width, index.channels, *device,
+        static_cast<std::uint32_t>((run_images_max + 1) / 2));
   }
   std::vector<std::uint16_t> px(values * run_images_max);
   const std::uint32_t ch = index.channels;
@@ -527,12 +571,12 @@ json run_images(const Team& team, const JobConfig& config, const format::ImageIn
   std::vector<partition::WorkUnit> my_units;
   const auto for_each_block = [&](const char* pass, const partition::PartitionPolicy& units_of,
                                   const auto& body) {
-    const bool left = for_each_unit(team.comm, units_of, plan, ctx.watch, [&](const partition::WorkUnit& unit, const auto& poll) {
-      ++stats.units;
-      ctx.unit_started();
-      if (&units_of == &policy) my_units.push_back(unit);
-      for (std::uint64_t b = unit.first_block; b < unit.end_block; ++b) body(b, poll);
-    }, [&ctx] { return ctx.stop_requested(); });
+    const bool left =
+        ctx.drive(team, units_of, plan, [&](const partition::WorkUnit& unit, const auto& poll) {
+          ++stats.units;
+          if (&units_of == &policy) my_units.push_back(unit);
+          for (std::uint64_t b = unit.first_block; b < unit.end_block; ++b) body(b, poll);
+        });
     ctx.agree_complete(team, left, pass);
   };
   // Content hash of this rank's images, for the store keys of pass 2; none without a store.
@@ -550,7 +594,8 @@ json run_images(const Team& team, const JobConfig& config, const format::ImageIn
     if (engine) {
       st = engine->add_images(std::span<const std::uint16_t>(px).first(n * values));
     } else {
-      st = pictures::image_stats({std::span<const std::uint16_t>(px).first(values), index.height, index.width, ch});
+      st = pictures::image_stats(
+          {std::span<const std::uint16_t>(px).first(values), index.height, index.width, ch});
       sums.add(std::span<const std::uint16_t>(px).first(values));
     }
     const double compute_s = compute.elapsed();
@@ -565,7 +610,8 @@ json run_images(const Team& team, const JobConfig& config, const format::ImageIn
       ++stats.items;
     }
   };
-  for_each_block("first image pass", policy, [&](std::uint64_t b, const auto& poll) { for_each_run(b, poll, pass1_run); });
+  for_each_block("first image pass", policy,
+                 [&](std::uint64_t b, const auto& poll) { for_each_run(b, poll, pass1_run); });
   // Exact integer sums in double: any order of summation, MPI's or NCCL's, gives every rank the
   // same bits (docs/PICTURES.md).
   std::vector<double> n_images = {double(engine ? engine->images_summed() : sums.images)};
@@ -615,8 +661,9 @@ json run_images(const Team& team, const JobConfig& config, const format::ImageIn
     if (engine)
       scored = engine->score_images(std::span<const std::uint16_t>(px).first(n * values));
     else
-      scored = {pictures::score_image({std::span<const std::uint16_t>(px).first(values), index.height, index.width, ch},
-                                      golden, settings, mask, scratch)};
+      scored = {pictures::score_image(
+          {std::span<const std::uint16_t>(px).first(values), index.height, index.width, ch}, golden,
+          settings, mask, scratch)};
     const double compute_s = compute.elapsed();
     stats.compute_s += compute_s;
     for (std::uint64_t k = 0; k < n; ++k) {
@@ -636,7 +683,8 @@ json run_images(const Team& team, const JobConfig& config, const format::ImageIn
       keys[b] = h.finish();
     }
     std::string why;
-    if (ctx.resume && ctx.store.load("scores", b, keys[b], kScoreRow - 1, end_image - first_image, stored, why)) {
+    if (ctx.resume &&
+        ctx.store.load("scores", b, keys[b], kScoreRow - 1, end_image - first_image, stored, why)) {
       for (std::size_t r = 0; r < stored.size(); r += kScoreRow - 1) {
         score_rows.insert(score_rows.end(), stored.begin() + r, stored.begin() + r + kScoreRow - 1);
         score_rows.push_back(0.0);  // neither read nor computed by this run
@@ -729,11 +777,14 @@ json run_images(const Team& team, const JobConfig& config, const format::ImageIn
                   {"images_per_s", wall_s > 0 ? index.n_images / wall_s : 0.0},
                   {"mb_per_s", wall_s > 0 ? bytes[0] / 1e6 / wall_s : 0.0},
                   {"latency", latency_json(latency)},
-                  {"settings", {{"k_sigma", settings.k_sigma}, {"std_floor", settings.std_floor},
-                                {"min_blob", settings.min_blob}}},
-                  {"golden", {{"images", golden.images},
-                              {"mean_std", values ? mean_std / double(values) : 0.0},
-                              {"digest", golden_digest}}},
+                  {"settings",
+                   {{"k_sigma", settings.k_sigma},
+                    {"std_floor", settings.std_floor},
+                    {"min_blob", settings.min_blob}}},
+                  {"golden",
+                   {{"images", golden.images},
+                    {"mean_std", values ? mean_std / double(values) : 0.0},
+                    {"digest", golden_digest}}},
                   {"flagged", flagged},
                   {"blocks", plan.n_blocks()},
                   {"score_blocks_reused", reused_all[0]},
@@ -747,9 +798,13 @@ json run_images(const Team& team, const JobConfig& config, const format::ImageIn
     const std::vector<double> p = {double(index.n_images - bad), double(bad)};
     const std::vector<double> q = {double(index.n_images - flagged), double(flagged)};
     section["accuracy"] = {{"truth_source", "/truth/image_defects"},
-                           {"truth_distribution", metrics::distribution(p)}, {"flag_distribution", metrics::distribution(q)},
+                           {"truth_distribution", metrics::distribution(p)},
+                           {"flag_distribution", metrics::distribution(q)},
                            {"kl_flags", metrics::kl_divergence(p, q, config.kl_smoothing)},
-                           {"tp", tp}, {"fp", fp}, {"tn", tn}, {"fn", fn},
+                           {"tp", tp},
+                           {"fp", fp},
+                           {"tn", tn},
+                           {"fn", fn},
                            {"smoothing_alpha", config.kl_smoothing}};
   }
   return section;
@@ -769,11 +824,12 @@ PictureDevice picture_device(const Team& team, const JobConfig& config) {
   if (team.mpi()) MPI_Allreduce(MPI_IN_PLACE, &usable, 1, MPI_INT, MPI_MIN, team.comm);
   if (!usable) {
     if (name == "auto") return {};
-    throw CollectiveInputError("--backend cuda: " + std::string(count == 0 ? "this rank sees no CUDA device"
-                                                                           : "a rank sees no CUDA device") +
-                               " (or this build has no CUDA)" +
-                               (wanted >= 0 ? ", or device " + std::to_string(wanted) + " is not visible" : "") +
-                               "; use --backend cpu or auto");
+    throw CollectiveInputError(
+        "--backend cuda: " +
+        std::string(count == 0 ? "this rank sees no CUDA device" : "a rank sees no CUDA device") +
+        " (or this build has no CUDA)" +
+        (wanted >= 0 ? ", or device " + std::to_string(wanted) + " is not visible" : "") +
+        "; use --backend cpu or auto");
   }
   int local_rank = 0, local_size = 1;
   if (team.mpi()) {
@@ -862,10 +918,13 @@ PictureOutcome run_pictures(const JobConfig& config, MPI_Comm comm, const StopRe
   const std::string backend = device ? "cuda" : "cpu";
   json section = {{"ranks", team.size}, {"policy", config.policy}, {"backend", backend}};
   auto results = std::make_shared<format::PictureResults>();
-  PictureContext ctx{PictureStore(config.store_path()), config.resume,
-                     FaultInjection::from_environment(team.rank), &stop, config.store_path(),
+  PictureContext ctx{PictureStore(config.store_path()),
+                     config.resume,
+                     UnitFaults{FaultInjection::from_environment(team.rank)},
+                     &stop,
+                     config.store_path(),
                      !config.store_path().empty(),
-                     PassWatch{team.mpi() ? config.rank_timeout_s : 0.0, resume_hint(config.store_path())}};
+                     team.mpi() ? config.rank_timeout_s : 0.0};
   if (map_index) {
     format::MapResults maps;
     section["maps"] = run_maps(team, config, *map_index, *policy, device, ctx, maps, out.rows);
@@ -873,7 +932,8 @@ PictureOutcome run_pictures(const JobConfig& config, MPI_Comm comm, const StopRe
   }
   if (image_index) {
     format::ImageResults images;
-    section["images"] = run_images(team, config, *image_index, *policy, where, ctx, images, out.rows);
+    section["images"] =
+        run_images(team, config, *image_index, *policy, where, ctx, images, out.rows);
     if (team.rank == 0) results->images = std::move(images);
   }
   if (writer) {
@@ -943,16 +1003,18 @@ void PictureOutcome::write_rows(format::FeatureFileWriter& writer) const {
   const PictureRows& r = rows;
   const std::size_t F = pictures::map_feature_names().size();
   for_each_run_of_items(r.map_item, [&](std::uint64_t first, std::size_t i, std::size_t j) {
-    writer.write_map_rows(first, std::span<const double>(r.map_features).subspan(i * F, (j - i) * F),
+    writer.write_map_rows(first,
+                          std::span<const double>(r.map_features).subspan(i * F, (j - i) * F),
                           std::span<const std::uint8_t>(r.map_pattern).subspan(i, j - i),
                           std::span<const std::uint8_t>(r.map_flag).subspan(i, j - i));
   });
   const std::size_t C = image_channels;
   for_each_run_of_items(r.image_item, [&](std::uint64_t first, std::size_t i, std::size_t j) {
-    writer.write_image_rows(first, std::span<const std::int64_t>(r.image_wafer).subspan(i, j - i),
-                            std::span<const double>(r.image_statistics).subspan(i * C * 4, (j - i) * C * 4),
-                            std::span<const std::uint64_t>(r.image_scores).subspan(i * 3, (j - i) * 3),
-                            std::span<const std::uint8_t>(r.image_flag).subspan(i, j - i));
+    writer.write_image_rows(
+        first, std::span<const std::int64_t>(r.image_wafer).subspan(i, j - i),
+        std::span<const double>(r.image_statistics).subspan(i * C * 4, (j - i) * C * 4),
+        std::span<const std::uint64_t>(r.image_scores).subspan(i * 3, (j - i) * 3),
+        std::span<const std::uint8_t>(r.image_flag).subspan(i, j - i));
   });
 }
 
@@ -970,8 +1032,10 @@ void compare_pictures(nlohmann::json& parallel, const nlohmann::json& sequential
     }
     // Same digests: the parallel results are bitwise the sequential ones.
     bool identical = true;
-    for (const char* d : {"features_digest", "fail_counts_digest", "statistics_digest", "scores_digest"})
-      if (par.contains(d) || seq.contains(d)) identical = identical && par.value(d, "") == seq.value(d, "");
+    for (const char* d :
+         {"features_digest", "fail_counts_digest", "statistics_digest", "scores_digest"})
+      if (par.contains(d) || seq.contains(d))
+        identical = identical && par.value(d, "") == seq.value(d, "");
     if (par.contains("golden") || seq.contains("golden"))
       identical = identical && par.value("/golden/digest"_json_pointer, "") ==
                                    seq.value("/golden/digest"_json_pointer, "");

@@ -1,30 +1,30 @@
 #include "wafermill/job/pipeline.hpp"
 
+#include <sys/stat.h>
+#include <unistd.h>
 #include <algorithm>
 #include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <map>
-#include <sys/stat.h>
 #include <thread>
-#include <unistd.h>
 
 #include "baseline.hpp"
 #include "collector.hpp"
-#include "picture_pipeline.hpp"
 #include "content_hash.hpp"
 #include "fault_injection.hpp"
 #include "input_sandbox.hpp"
+#include "picture_pipeline.hpp"
 #include "result_store.hpp"
 #include "resume.hpp"
 #include "run_facts.hpp"
 #include "run_guard.hpp"
-#include "store_directory.hpp"
 #include "scoring.hpp"
 #include "stop_request.hpp"
-#include "temp_output_guard.hpp"
+#include "store_directory.hpp"
 #include "team.hpp"
-#include "transport.hpp"
+#include "temp_output_guard.hpp"
+#include "units.hpp"
 #include "wafermill/config.hpp"
 #include "wafermill/error.hpp"
 #include "wafermill/format/datasets.hpp"
@@ -91,8 +91,8 @@ struct LocalRun {
   std::uint64_t blocks_reused_all = 0, blocks_computed_all = 0;
   // Rank 0 only:
   double wall_s = 0.0, index_s = 0.0, scoring_s = 0.0;
-  double serial_s = 0.0;  // rank 0's work no other rank overlaps (docs/SCALING.md)
-  std::optional<double> gpu_utilisation;       // E_GPU, percent (rank 0's node)
+  double serial_s = 0.0;                  // rank 0's work no other rank overlaps (docs/SCALING.md)
+  std::optional<double> gpu_utilisation;  // E_GPU, percent (rank 0's node)
   std::optional<double> kernel_busy_fraction;  // rank 0's device busy / wall
   bool stopped = false;      // every rank: the run stopped before every block was done
   std::string stop_message;  // rank 0: what to tell the user
@@ -109,8 +109,8 @@ format::FeatureFileLayout output_layout(const format::TraceIndex& index, const J
 }
 
 // Every rank reads and binds the model; a bad model is every rank's CollectiveInputError.
-std::optional<BoundModel> bind_model_everywhere(const JobConfig& config, const format::TraceIndex& index,
-                                                MPI_Comm comm) {
+std::optional<BoundModel> bind_model_everywhere(const JobConfig& config,
+                                                const format::TraceIndex& index, MPI_Comm comm) {
   if (config.model.empty()) return std::nullopt;
   std::string error;
   std::optional<BoundModel> b;
@@ -121,7 +121,9 @@ std::optional<BoundModel> bind_model_everywhere(const JobConfig& config, const f
   }
   int bad = error.empty() ? 0 : 1;
   if (comm != MPI_COMM_NULL) MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT, MPI_MAX, comm);
-  if (bad) throw CollectiveInputError(error.empty() ? config.model + ": a rank could not read the model" : error);
+  if (bad)
+    throw CollectiveInputError(error.empty() ? config.model + ": a rank could not read the model"
+                                             : error);
   return b;
 }
 
@@ -164,9 +166,8 @@ void read_index_everywhere(const JobConfig& config, const Team& team, LocalRun& 
 }
 
 // Every rank must agree that the backend exists before any starts working.
-std::unique_ptr<features::FeatureBackend> make_backend_everywhere(const JobConfig& config,
-                                                                   const features::FeatureLayout& layout,
-                                                                   const Team& team) {
+std::unique_ptr<features::FeatureBackend> make_backend_everywhere(
+    const JobConfig& config, const features::FeatureLayout& layout, const Team& team) {
   std::unique_ptr<features::FeatureBackend> backend;
   std::string error;
   try {
@@ -176,7 +177,8 @@ std::unique_ptr<features::FeatureBackend> make_backend_everywhere(const JobConfi
   }
   int bad = error.empty() ? 0 : 1;
   if (team.mpi()) MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT, MPI_MAX, team.comm);
-  if (bad) throw CollectiveInputError(error.empty() ? "a rank could not create the backend" : error);
+  if (bad)
+    throw CollectiveInputError(error.empty() ? "a rank could not create the backend" : error);
   return backend;
 }
 
@@ -225,25 +227,25 @@ LocalRun execute(const JobConfig& config, const Team& team, const std::string& p
   // A compressed chunk is decompressed by every rank that reads part of it: dynamic units of at
   // least four chunks keep that repeat work under a quarter (measured on the demo: busy time
   // doubled at P=2 with units smaller than a chunk).
-  if (index.values_filtered) popt.min_unit_weight = 4.0 * static_cast<double>(index.values_chunk_rows);
+  if (index.values_filtered)
+    popt.min_unit_weight = 4.0 * static_cast<double>(index.values_chunk_rows);
   const auto policy = partition::make_policy(policy_name, popt);
 
   format::TraceReader reader(index, team.mpi() ? config.io : format::IoDriver::posix,
                              team.mpi() ? team.comm : MPI_COMM_NULL);
   WorkerStats& stats = run.stats;
-  const FaultInjection faults = FaultInjection::from_environment(team.rank);
+  UnitFaults faults{FaultInjection::from_environment(team.rank)};
   const std::uint64_t digest = config_digest(config, index, run.backend);
   const std::string store_dir = config.store_path();
   const std::string hint = resume_hint(store_dir);
-  std::uint64_t units_started = 0;
-  const auto start_unit = [&faults, &units_started] { faults.at_unit_start(units_started++); };
   // Workers beat at a quarter of the timeout, so one late beat is no false alarm.
   const double rank_timeout = team.mpi() ? config.rank_timeout_s : 0.0;
 
   // Every rank: its store (the rank that computes a block keeps it), its collector, its worker.
   std::unique_ptr<ResultStore> store;
   if (!store_dir.empty()) store = std::make_unique<ResultStore>(store_dir, plan, layout);
-  if (team.rank == 0 && config.resume) remove_stale_output_temporaries(config.output, writer.temp_path());
+  if (team.rank == 0 && config.resume)
+    remove_stale_output_temporaries(config.output, writer.temp_path());
   Progress progress(index.n_wafers, config.progress_interval_s, team.rank == 0 && !config.quiet);
   Collector collector(writer, layout, config.histogram_bins, team.rank == 0 ? &progress : nullptr,
                       stats.reduce_s, store.get());
@@ -251,73 +253,35 @@ LocalRun execute(const JobConfig& config, const Team& team, const std::string& p
   worker.set_key_digest(digest);
   worker.set_stop(&stop);
 
-  if (team.rank == 0) {
-    auto dispenser = policy->dispenser(plan, team.size);
-    // Armed for the work phase only: the scoring pass and the baseline may legitimately run
-    // longer than the timeout without a beat.
-    auto watchdog = std::make_unique<SelfWatchdog>(team.comm, 0, rank_timeout, &plan, hint);
-    SelfWatchdog& self = *watchdog;
+  // The resume pass first (collective): blocks the store already holds are not computed again.
+  // Rank 0's main thread is watched through it as through the units.
+  std::vector<std::uint8_t> reused;
+  if (config.resume && store) {
+    SelfWatchdog self(team.comm, team.rank, team.rank == 0 ? rank_timeout : 0.0, &plan, hint);
     self.holds({}, "in the resume pass");
-    std::vector<std::uint8_t> reused;
-    if (config.resume && store)
-      reused = resume_from_store(team.comm, 0, team.size, plan, worker, *store, collector,
-                                 [&self] { self.beat(); }, config.quiet);
-    worker.set_reused(reused.empty() ? nullptr : &reused);
-
-    WorkerWatch watch(team.size, rank_timeout, plan, hint);
-    std::unique_ptr<Coordinator> coordinator;
-    if (team.mpi())
-      coordinator = std::make_unique<Coordinator>(team.comm, policy->dynamic() ? dispenser.get() : nullptr,
-                                                  stop, watch, self, progress);
-    const auto poll = [&coordinator, &self] {
-      if (coordinator)
-        coordinator->poll();
-      else
-        self.beat();
-    };
-    if (coordinator) coordinator->start();
-    while (!stop.requested()) {
-      const auto unit = dispenser->next(0);
-      if (!unit) break;
-      self.holds(*unit, "computing");
-      start_unit();
-      if (!worker.process(*unit, poll)) break;
-    }
-    self.holds({}, "between units");
-    if (coordinator) coordinator->finish(stats.wait_s);
-    coordinator.reset();
-    watchdog.reset();
-    progress.finish();
-  } else {
-    std::vector<std::uint8_t> reused;
-    const auto nothing = [] {};
-    if (config.resume && store)
-      reused = resume_from_store(team.comm, team.rank, team.size, plan, worker, *store, collector,
-                                 nothing, config.quiet);
-    worker.set_reused(reused.empty() ? nullptr : &reused);
-    Heartbeat heartbeat(team.comm, rank_timeout / 4.0);
-    const auto beat = [&heartbeat] { heartbeat.maybe_beat(); };
-    const auto work = [&](const partition::WorkUnit& unit) {
-      heartbeat.holds(unit, collector.wafers_done());
-      start_unit();
-      return worker.process(unit, beat);
-    };
-    if (policy->dynamic()) {
-      UnitRequester requester(team.comm, stats);
-      // After a stop, units still arriving are dropped: the coordinator learns of the stop on
-      // its own (the same signal or clock) or, at worst, hands out the rest unprocessed.
-      while (auto unit = requester.next())
-        if (!stop.requested()) work(*unit);
-    } else {
-      auto dispenser = policy->dispenser(plan, team.size);
-      while (!stop.requested()) {
-        const auto unit = dispenser->next(team.rank);
-        if (!unit || !work(*unit)) break;
-      }
-    }
-    heartbeat.holds({}, collector.wafers_done());
-    heartbeat.done();
+    reused = resume_from_store(
+        team.comm, team.rank, team.size, plan, worker, *store, collector, [&self] { self.beat(); },
+        config.quiet);
   }
+  worker.set_reused(reused.empty() ? nullptr : &reused);
+
+  // The units, through the driver every pass shares (units.hpp). Its watchdogs are armed for
+  // the units only: the scoring pass and the baseline may legitimately run longer than the
+  // timeout without a beat.
+  UnitDriverOptions units;
+  units.tags = kTraceTags;
+  units.timeout_s = rank_timeout;
+  units.resume_hint = hint;
+  units.stop = [&stop] { return stop.requested(); };
+  units.faults = &faults;
+  units.progress = team.rank == 0 ? &progress : nullptr;
+  units.items_done = [&collector] { return collector.wafers_done(); };
+  units.wait_s = &stats.wait_s;
+  drive_units(team, *policy, plan, units,
+              [&worker](const partition::WorkUnit& unit, const std::function<void()>& poll) {
+                return worker.process(unit, poll);
+              });
+  if (team.rank == 0) progress.finish();
   stats = worker.stats() + stats;
 
   // Complete when every block is somewhere: the ranks count together.
@@ -330,10 +294,11 @@ LocalRun execute(const JobConfig& config, const Team& team, const std::string& p
   if (done != plan.n_blocks()) {
     run.stopped = true;
     if (team.rank == 0)
-      run.stop_message =
-          "stopped early by " + (stop.requested() ? stop.reason() : std::string("a rank's stop request")) +
-          " after " + std::to_string(done) + " of " + std::to_string(plan.n_blocks()) +
-          " blocks; no output was written. " + hint;
+      run.stop_message = "stopped early by " +
+                         (stop.requested() ? stop.reason() : std::string("a rank's stop request")) +
+                         " after " + std::to_string(done) + " of " +
+                         std::to_string(plan.n_blocks()) + " blocks; no output was written. " +
+                         hint;
     writer.finish_rows();  // collective; rank 0's temporary output is removed with the writer
     return run;
   }
@@ -424,8 +389,8 @@ std::vector<report::RankFigures> gather_figures(const report::RankFigures& mine,
   std::vector<report::RankFigures> out;
   if (team.rank == 0)
     for (int r = 0; r < team.size; ++r)
-      out.push_back(report::rank_figures_from_json(
-          nlohmann::json::parse(all.substr(displs[r], lens[r]))));
+      out.push_back(
+          report::rank_figures_from_json(nlohmann::json::parse(all.substr(displs[r], lens[r]))));
   return out;
 }
 
@@ -466,7 +431,8 @@ std::optional<std::string> store_failure_anywhere(const Team& team) {
   int failed = store_failure().empty() ? 0 : 1;
   if (team.mpi()) MPI_Allreduce(MPI_IN_PLACE, &failed, 1, MPI_INT, MPI_MAX, team.comm);
   if (!failed) return std::nullopt;
-  return store_failure().empty() ? std::string("a rank could not write its blocks") : store_failure();
+  return store_failure().empty() ? std::string("a rank could not write its blocks")
+                                 : store_failure();
 }
 
 std::vector<double> two_bins(std::uint64_t bad, std::uint64_t total) {
@@ -522,7 +488,8 @@ report::RunReport build_report(const JobConfig& config, const LocalRun& run,
   p.n_samples = run.index.n_samples;
   p.n_sensors = run.index.n_sensors;
   p.n_steps = run.index.n_steps;
-  for (std::uint64_t w = 0; w < run.index.n_wafers; ++w) p.n_wafers_one_sample += run.index.wafer_rows(w) == 1;
+  for (std::uint64_t w = 0; w < run.index.n_wafers; ++w)
+    p.n_wafers_one_sample += run.index.wafer_rows(w) == 1;
   r.config = config.to_json();
   r.parallel = std::move(parallel);
   auto& c = r.comparison;
@@ -542,7 +509,8 @@ report::RunReport build_report(const JobConfig& config, const LocalRun& run,
   if (r.sequential) {
     c.scaling = metrics::scaling(r.sequential->wall_s, r.parallel.wall_s, r.parallel.ranks);
     if (r.parallel.peak_rss_total_bytes > 0)
-      c.memory_efficiency = double(r.sequential->peak_rss_total_bytes) / r.parallel.peak_rss_total_bytes;
+      c.memory_efficiency =
+          double(r.sequential->peak_rss_total_bytes) / r.parallel.peak_rss_total_bytes;
   }
   if (baseline_output) {
     c.outputs_identical = true;
@@ -557,7 +525,8 @@ report::RunReport build_report(const JobConfig& config, const LocalRun& run,
     const std::size_t bins = dims.empty() ? 0 : dims.back();
     double kl_max = 0.0, kl_sum = 0.0;
     std::size_t columns = 0;
-    for (std::size_t off = 0; bins > 0 && off + bins <= ref.size() && off + bins <= got.size(); off += bins) {
+    for (std::size_t off = 0; bins > 0 && off + bins <= ref.size() && off + bins <= got.size();
+         off += bins) {
       std::vector<double> pv(ref.begin() + off, ref.begin() + off + bins);
       std::vector<double> qv(got.begin() + off, got.begin() + off + bins);
       double sp = 0, sq = 0;
@@ -591,7 +560,8 @@ report::RunReport build_report(const JobConfig& config, const LocalRun& run,
       const auto seq = two_bins(r.sequential->flagged, n);
       a.sequential_flag_distribution = metrics::distribution(seq);
       a.kl_labels_sequential = metrics::kl_divergence(truth, seq, config.kl_smoothing);
-      if (*a.kl_labels_parallel > 0) a.accuracy_ratio = *a.kl_labels_sequential / *a.kl_labels_parallel;
+      if (*a.kl_labels_parallel > 0)
+        a.accuracy_ratio = *a.kl_labels_sequential / *a.kl_labels_parallel;
     }
     a.tp = tp;
     a.fp = fp;
@@ -604,10 +574,12 @@ report::RunReport build_report(const JobConfig& config, const LocalRun& run,
   if (a.kl_labels_parallel && *a.kl_labels_parallel > 0) inv_kl = 1.0 / *a.kl_labels_parallel;
   std::optional<double> gpu;
   if (r.parallel.gpu_utilisation) gpu = *r.parallel.gpu_utilisation / 100.0;
-  c.score_terms = {{"inverse_time", {w.time, r.parallel.wall_s > 0 ? std::optional(1.0 / r.parallel.wall_s) : std::nullopt}},
-                   {"inverse_kl", {w.kl, inv_kl}},
-                   {"memory_efficiency", {w.memory, c.memory_efficiency}},
-                   {"gpu_efficiency", {w.gpu, gpu}}};
+  c.score_terms = {
+      {"inverse_time",
+       {w.time, r.parallel.wall_s > 0 ? std::optional(1.0 / r.parallel.wall_s) : std::nullopt}},
+      {"inverse_kl", {w.kl, inv_kl}},
+      {"memory_efficiency", {w.memory, c.memory_efficiency}},
+      {"gpu_efficiency", {w.gpu, gpu}}};
   std::vector<metrics::ScoreTerm> terms;
   for (const auto& [name, t] : c.score_terms) terms.push_back(t);
   c.score = metrics::combined_score(terms);
@@ -714,7 +686,8 @@ report::RunReport run_parallel(const JobConfig& requested, MPI_Comm comm) {
                                          {"flagged", run.scoring.flagged},
                                          {"flagged_t2", run.scoring.flagged_t2},
                                          {"flagged_spe", run.scoring.flagged_spe}};
-      if (const auto& d = run.scoring.drift) result.monitoring->operator[]("drift") = model::drift_json(m, *d);
+      if (const auto& d = run.scoring.drift)
+        result.monitoring->operator[]("drift") = model::drift_json(m, *d);
       if (!m.warning.empty()) result.warnings.push_back(run.model->path + ": " + m.warning);
     }
     if (result.pictures && result.sequential && result.sequential->pictures)

@@ -33,8 +33,8 @@ void share_words(const Team& team, std::vector<std::uint64_t>& words) {
   MPI_Bcast(&n, 1, MPI_UINT64_T, 0, team.comm);
   words.resize(n);
   for (std::uint64_t off = 0; off < n; off += kReducePiece)
-    MPI_Bcast(words.data() + off, static_cast<int>(std::min(kReducePiece, n - off)), MPI_UINT64_T, 0,
-              team.comm);
+    MPI_Bcast(words.data() + off, static_cast<int>(std::min(kReducePiece, n - off)), MPI_UINT64_T,
+              0, team.comm);
 }
 
 std::uint64_t sum_over(const Team& team, std::uint64_t v) {

@@ -1,9 +1,10 @@
 #include "transport.hpp"
 
+#include <unistd.h>
 #include <algorithm>
 #include <cstring>
 #include <stdexcept>
-#include <unistd.h>
+#include <utility>
 
 #include "wafermill/metrics/metrics.hpp"
 
@@ -43,10 +44,15 @@ void Heartbeat::done() {
   check(MPI_Send(nullptr, 0, MPI_BYTE, 0, done_tag_, comm_), "MPI_Send");
 }
 
-Coordinator::Coordinator(MPI_Comm comm, partition::UnitDispenser* dynamic_dispenser,
-                         const StopRequest& stop, WorkerWatch& watch, SelfWatchdog& self,
-                         Progress& progress)
-    : comm_(comm), dispenser_(dynamic_dispenser), stop_(stop), watch_(watch), self_(self),
+Coordinator::Coordinator(MPI_Comm comm, const PassTags& tags,
+                         partition::UnitDispenser* dynamic_dispenser, std::function<bool()> stop,
+                         WorkerWatch& watch, SelfWatchdog& self, Progress* progress)
+    : comm_(comm),
+      tags_(tags),
+      dispenser_(dynamic_dispenser),
+      stop_(std::move(stop)),
+      watch_(watch),
+      self_(self),
       progress_(progress) {
   MPI_Comm_size(comm, &size_);
   wafers_seen_.assign(static_cast<std::size_t>(size_), 0);
@@ -55,13 +61,17 @@ Coordinator::Coordinator(MPI_Comm comm, partition::UnitDispenser* dynamic_dispen
 void Coordinator::send_unit(int rank) {
   std::uint64_t unit[2] = {0, 0};
   // Once a stop is requested no unit is handed out: the workers finish what they hold.
-  if (dispenser_ != nullptr && !stop_.requested()) {
+  if (dispenser_ != nullptr) {
     if (auto u = dispenser_->next(rank)) {
-      unit[0] = u->first_block;
-      unit[1] = u->end_block;
+      if (stop_ && stop_()) {
+        left_ = true;
+      } else {
+        unit[0] = u->first_block;
+        unit[1] = u->end_block;
+      }
     }
   }
-  check(MPI_Send(unit, 2, MPI_UINT64_T, rank, kTagUnit, comm_), "MPI_Send");
+  check(MPI_Send(unit, 2, MPI_UINT64_T, rank, tags_.unit, comm_), "MPI_Send");
 }
 
 void Coordinator::start() {
@@ -84,22 +94,22 @@ void Coordinator::poll() {
 void Coordinator::handle(const MPI_Status& status) {
   const int source = status.MPI_SOURCE;
   watch_.heard(source);
-  if (status.MPI_TAG == kTagRequest) {
-    check(MPI_Recv(nullptr, 0, MPI_BYTE, source, kTagRequest, comm_, MPI_STATUS_IGNORE),
+  if (status.MPI_TAG == tags_.request) {
+    check(MPI_Recv(nullptr, 0, MPI_BYTE, source, tags_.request, comm_, MPI_STATUS_IGNORE),
           "MPI_Recv");
     send_unit(source);
-  } else if (status.MPI_TAG == kTagHeartbeat) {
+  } else if (status.MPI_TAG == tags_.heartbeat) {
     std::uint64_t beat[3];
-    check(MPI_Recv(beat, 3, MPI_UINT64_T, source, kTagHeartbeat, comm_, MPI_STATUS_IGNORE),
+    check(MPI_Recv(beat, 3, MPI_UINT64_T, source, tags_.heartbeat, comm_, MPI_STATUS_IGNORE),
           "MPI_Recv");
     watch_.holds(source, partition::WorkUnit{beat[0], beat[1]});
     std::uint64_t& seen = wafers_seen_[static_cast<std::size_t>(source)];
     if (beat[2] > seen) {
-      progress_.add(beat[2] - seen);
+      if (progress_ != nullptr) progress_->add(beat[2] - seen);
       seen = beat[2];
     }
-  } else if (status.MPI_TAG == kTagDone) {
-    check(MPI_Recv(nullptr, 0, MPI_BYTE, source, kTagDone, comm_, MPI_STATUS_IGNORE), "MPI_Recv");
+  } else if (status.MPI_TAG == tags_.done) {
+    check(MPI_Recv(nullptr, 0, MPI_BYTE, source, tags_.done, comm_, MPI_STATUS_IGNORE), "MPI_Recv");
     watch_.finished(source);
   } else {
     throw std::runtime_error("unexpected message tag " + std::to_string(status.MPI_TAG) +
@@ -107,8 +117,9 @@ void Coordinator::handle(const MPI_Status& status) {
   }
 }
 
-void Coordinator::finish(double& wait_s) {
-  metrics::ScopedTimer t(wait_s);
+void Coordinator::finish(double* wait_s) {
+  double ignored = 0.0;
+  metrics::ScopedTimer t(wait_s != nullptr ? *wait_s : ignored);
   self_.holds({}, "waiting for the workers to finish their units");
   // Polls and sleeps rather than blocking in MPI_Probe: a worker that never answers must not
   // keep rank 0 from noticing (watchdog.hpp), and sleeping leaves the cores to the workers.
@@ -118,20 +129,22 @@ void Coordinator::finish(double& wait_s) {
   }
 }
 
-UnitRequester::UnitRequester(MPI_Comm comm, WorkerStats& stats) : comm_(comm), stats_(stats) {
+UnitRequester::UnitRequester(MPI_Comm comm, const PassTags& tags, double* wait_s)
+    : comm_(comm), tags_(tags), wait_s_(wait_s) {
   // No initial request: the coordinator sends every worker its first unit unasked (start()).
 }
 
 void UnitRequester::request() {
-  check(MPI_Send(nullptr, 0, MPI_BYTE, 0, kTagRequest, comm_), "MPI_Send");
+  check(MPI_Send(nullptr, 0, MPI_BYTE, 0, tags_.request, comm_), "MPI_Send");
 }
 
 std::optional<partition::WorkUnit> UnitRequester::next() {
   if (finished_) return std::nullopt;
   std::uint64_t unit[2];
   {
-    metrics::ScopedTimer t(stats_.wait_s);
-    check(MPI_Recv(unit, 2, MPI_UINT64_T, 0, kTagUnit, comm_, MPI_STATUS_IGNORE), "MPI_Recv");
+    double ignored = 0.0;
+    metrics::ScopedTimer t(wait_s_ != nullptr ? *wait_s_ : ignored);
+    check(MPI_Recv(unit, 2, MPI_UINT64_T, 0, tags_.unit, comm_, MPI_STATUS_IGNORE), "MPI_Recv");
   }
   if (unit[0] == unit[1]) {
     finished_ = true;

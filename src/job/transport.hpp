@@ -13,33 +13,32 @@
 // coordinator's polling between its own chunks is hidden behind the worker's work.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <vector>
 
 #include <mpi.h>
 
 #include "progress.hpp"
-#include "stop_request.hpp"
-#include "watchdog.hpp"
 #include "wafermill/partition/policy.hpp"
-#include "worker.hpp"
+#include "watchdog.hpp"
 
 namespace wafermill::job {
 
-enum Tag : int {
-  kTagRequest = 102,
-  kTagUnit = 103,
-  kTagHeartbeat = 104,
-  kTagDone = 105
+/// The message tags of one pass; passes run one after another, each with its own tags, so a
+/// late message of one can never be read as the next's.
+struct PassTags {
+  int request, unit, heartbeat, done;
 };
+inline constexpr PassTags kTraceTags{102, 103, 104, 105};
+inline constexpr PassTags kPictureTags{201, 202, 203, 204};
 
 /// A worker's heartbeats to rank 0 (see watchdog.hpp).
 class Heartbeat {
  public:
-  /// Beats at least every `interval_s` seconds when asked; interval 0 disables them. The
-  /// picture pass sends its beats and DONE under tags of its own (picture_units.hpp).
-  Heartbeat(MPI_Comm comm, double interval_s, int beat_tag = kTagHeartbeat, int done_tag = kTagDone)
-      : comm_(comm), interval_s_(interval_s), beat_tag_(beat_tag), done_tag_(done_tag) {}
+  /// Beats at least every `interval_s` seconds when asked; interval 0 disables them.
+  Heartbeat(MPI_Comm comm, double interval_s, const PassTags& tags)
+      : comm_(comm), interval_s_(interval_s), beat_tag_(tags.heartbeat), done_tag_(tags.done) {}
   ~Heartbeat();
   /// The worker starts `unit` having finished `wafers_done` wafers: tells rank 0 at once.
   void holds(const partition::WorkUnit& unit, std::uint64_t wafers_done = 0);
@@ -64,24 +63,30 @@ class Heartbeat {
 /// requested.
 class Coordinator {
  public:
-  Coordinator(MPI_Comm comm, partition::UnitDispenser* dynamic_dispenser, const StopRequest& stop,
-              WorkerWatch& watch, SelfWatchdog& self, Progress& progress);
+  /// `stop` (null: never) is asked before each unit handed out; `progress` may be null.
+  Coordinator(MPI_Comm comm, const PassTags& tags, partition::UnitDispenser* dynamic_dispenser,
+              std::function<bool()> stop, WorkerWatch& watch, SelfWatchdog& self,
+              Progress* progress);
   /// Sends every worker its first unit (dynamic policy); call once before rank 0's own work.
   void start();
   /// Handles every message already waiting (call between own chunks).
   void poll();
   /// Waits, sleeping between polls, until every worker sent DONE.
-  void finish(double& wait_s);
+  void finish(double* wait_s);
+  /// True when a stop kept a unit from being handed out.
+  bool left_undone() const { return left_; }
 
  private:
   void handle(const MPI_Status& status);
   void send_unit(int rank);
   MPI_Comm comm_;
+  PassTags tags_;
   partition::UnitDispenser* dispenser_;
-  const StopRequest& stop_;
+  std::function<bool()> stop_;
   WorkerWatch& watch_;
   SelfWatchdog& self_;
-  Progress& progress_;
+  Progress* progress_;
+  bool left_ = false;
   std::vector<std::uint64_t> wafers_seen_;  // per worker, from its heartbeats
   int size_;
 };
@@ -89,14 +94,16 @@ class Coordinator {
 /// A worker's source of units under the dynamic policy: one request always outstanding.
 class UnitRequester {
  public:
-  UnitRequester(MPI_Comm comm, WorkerStats& stats);
+  /// `wait_s` (may be null) gets the time spent waiting for units.
+  UnitRequester(MPI_Comm comm, const PassTags& tags, double* wait_s);
   /// The next unit, or nullopt when the coordinator has no more.
   std::optional<partition::WorkUnit> next();
 
  private:
   void request();
   MPI_Comm comm_;
-  WorkerStats& stats_;
+  PassTags tags_;
+  double* wait_s_;
   bool finished_ = false;
 };
 

@@ -25,7 +25,8 @@ class ReplayPolicy final : public PartitionPolicy {
   explicit ReplayPolicy(std::vector<WorkUnit> units) : units_(std::move(units)) {}
   std::string_view name() const override { return "replay"; }
   bool dynamic() const override { return false; }
-  std::unique_ptr<UnitDispenser> dispenser(const BlockPlan& /*plan*/, int /*n_ranks*/) const override {
+  std::unique_ptr<UnitDispenser> dispenser(const BlockPlan& /*plan*/,
+                                           int /*n_ranks*/) const override {
     return std::make_unique<ReplayDispenser>(units_);
   }
 

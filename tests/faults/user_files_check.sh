@@ -121,7 +121,7 @@ case "$case_name" in
     # Job A (slowed) holds the output; job B on the same output ends at once with exit 2
     # naming A; A's output is A's. Then a job killed by SIGKILL leaves no lock that blocks.
     "$WM" generate --output other.h5 --wafers 50 --sensors 4 --seed 9 > /dev/null || fail "generate failed"
-    WAFERMILL_FAULT=delay:rank=all:ms=150 launch_bg 2 --input in.h5 --output o.h5 --dynamic-factor 16 "${run[@]}"
+    WAFERMILL_FAULT=delay:rank=all:ms=300 launch_bg 2 --input in.h5 --output o.h5 --dynamic-factor 16 "${run[@]}"
     a=$launcher
     for _ in $(seq 100); do [[ -e o.h5.lock ]] && break; sleep 0.05; done
     sleep 0.3
@@ -207,7 +207,7 @@ case "$case_name" in
 
   sigterm)
     # SIGTERM to mpirun: the job says it was terminated and what --resume will reuse.
-    WAFERMILL_FAULT=delay:rank=all:ms=150 launch_bg 2 --input in.h5 --output o.h5 --dynamic-factor 16 \
+    WAFERMILL_FAULT=delay:rank=all:ms=300 launch_bg 2 --input in.h5 --output o.h5 --dynamic-factor 16 \
       "${run[@]}" 2> err.txt
     sleep 2.5
     kill -TERM "$launcher"; wait "$launcher"; rc=$?

@@ -221,3 +221,24 @@ TEST(Policies, NamesFlagsAndErrors) {
   EXPECT_THROW(d->next(2), std::out_of_range);
   EXPECT_THROW(d->next(-1), std::out_of_range);
 }
+
+TEST(Policies, ReplayGivesOneRanksUnitsAgainInOrder) {
+  // Rank 1's units of a dynamic first pass over 40 blocks of 4 ranks, replayed: the same units
+  // in the same order, whatever rank asks, then nothing; a second dispenser starts over.
+  std::vector<std::uint64_t> offsets(161);
+  for (std::size_t i = 0; i < offsets.size(); ++i) offsets[i] = i * (1 + i % 7);
+  const wp::BlockPlan plan(offsets, 4);
+  auto first = wp::make_policy("dynamic")->dispenser(plan, 4);
+  const auto units = wp::drain(*first, 4);
+  ASSERT_FALSE(units[1].empty());
+  const auto replay = wp::replay_policy(units[1]);
+  EXPECT_FALSE(replay->dynamic());
+  EXPECT_EQ(replay->name(), "replay");
+  for (int round = 0; round < 2; ++round) {
+    auto d = replay->dispenser(plan, 4);
+    std::vector<wp::WorkUnit> again;
+    while (auto u = d->next(round == 0 ? 1 : 3)) again.push_back(*u);
+    EXPECT_EQ(again, units[1]);
+    EXPECT_FALSE(d->next(1).has_value());
+  }
+}
