@@ -226,7 +226,7 @@ TEST(Policies, ReplayGivesOneRanksUnitsAgainInOrder) {
   // Rank 1's units of a dynamic first pass over 40 blocks of 4 ranks, replayed: the same units
   // in the same order, whatever rank asks, then nothing; a second dispenser starts over.
   std::vector<std::uint64_t> offsets(161);
-  for (std::size_t i = 0; i < offsets.size(); ++i) offsets[i] = i * (1 + i % 7);
+  for (std::size_t i = 1; i < offsets.size(); ++i) offsets[i] = offsets[i - 1] + 1 + i % 7;
   const wp::BlockPlan plan(offsets, 4);
   auto first = wp::make_policy("dynamic")->dispenser(plan, 4);
   const auto units = wp::drain(*first, 4);
