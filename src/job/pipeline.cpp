@@ -170,8 +170,16 @@ std::unique_ptr<features::FeatureBackend> make_backend_everywhere(
     const JobConfig& config, const features::FeatureLayout& layout, const Team& team) {
   std::unique_ptr<features::FeatureBackend> backend;
   std::string error;
+  // --backend auto means what it means in the picture pass: the GPUs only when every rank has
+  // one (a job whose ranks compute on different backends would be measured as neither).
+  features::BackendOptions options = config.backend;
+  if (options.name == "auto") {
+    int every = features::cuda_device_count() > 0 ? 1 : 0;
+    if (team.mpi()) MPI_Allreduce(MPI_IN_PLACE, &every, 1, MPI_INT, MPI_MIN, team.comm);
+    options.name = every ? "cuda" : "cpu";
+  }
   try {
-    backend = features::make_backend(config.backend, layout);
+    backend = features::make_backend(options, layout);
   } catch (const InputError& e) {
     error = e.what();
   }
