@@ -10,8 +10,8 @@
 #include "wafermill/format/trace_index.hpp"
 #include "wafermill/generate/generator.hpp"
 #include "wafermill/generate/maps_images.hpp"
-#include "../job/baseline.hpp"
-#include "../job/input_sandbox.hpp"
+#include "wafermill/job/baseline.hpp"
+#include "wafermill/job/input_sandbox.hpp"
 
 namespace wafermill::cli {
 namespace {

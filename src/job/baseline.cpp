@@ -1,4 +1,4 @@
-#include "baseline.hpp"
+#include "wafermill/job/baseline.hpp"
 
 #include <filesystem>
 #include <fstream>

@@ -1,4 +1,4 @@
-#include "input_sandbox.hpp"
+#include "wafermill/job/input_sandbox.hpp"
 
 #include <cerrno>
 #include <csignal>

@@ -9,11 +9,11 @@
 #include <map>
 #include <thread>
 
-#include "baseline.hpp"
+#include "wafermill/job/baseline.hpp"
 #include "collector.hpp"
 #include "content_hash.hpp"
 #include "fault_injection.hpp"
-#include "input_sandbox.hpp"
+#include "wafermill/job/input_sandbox.hpp"
 #include "picture_pipeline.hpp"
 #include "result_store.hpp"
 #include "resume.hpp"

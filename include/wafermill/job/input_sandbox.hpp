@@ -2,7 +2,7 @@
 // crashes or loops forever on some damaged files (docs/RELIABILITY.md "HDF5 findings"); in a
 // child, that becomes a clear InputError (exit code 2) instead of a dead or hung rank 0.
 // The reads are deterministic, so a file whose metadata the child read safely is then read
-// in-process by the pipeline. Private to job/.
+// in-process by the pipeline. Public: `validate` runs its checks the same way.
 #pragma once
 
 #include <functional>
