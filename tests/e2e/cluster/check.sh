@@ -178,42 +178,56 @@ case "$case_name" in
   usr1-requeue)
     # The time-limit warning as Slurm sends it (`--signal=B:USR1`: to the batch shell only):
     # run.sbatch must forward it to every task of the step, then requeue the job.
+    # One retry of the whole case when Slurm itself marked the requeued job FAILED before its
+    # batch script ran (seen once on a loaded 2-core VM: the first attempt had stopped correctly
+    # on all three nodes; a race of the one-machine cluster's requeue, not of run.sbatch).
     export PROBE_DIR=$WORK
     printf 'policy=static\n' >job.ini
-    id=$(WAFERMILL_BIN=$REPO/tests/e2e/cluster/usr1_probe.sh WAFERMILL_MAX_REQUEUES=1 \
-      on_head sbatch --parsable -N 3 --ntasks-per-node=1 --output="$WORK/job.out" \
-      "$REPO/slurm/run.sbatch" job.ini) || fail "sbatch failed"
-    note "job $id"
-    for ((i = 0; i < 100; i++)); do
-      (($(cat started.log 2>/dev/null | wc -l) >= 3)) && break
-      sleep 0.2
-    done
-    (($(cat started.log 2>/dev/null | wc -l) >= 3)) || { cat job.out; fail "the three tasks did not start within 20 s"; }
-    on_head scancel --batch --signal=USR1 "$id" || fail "scancel --batch --signal=USR1 failed"
-    for ((i = 0; i < 60; i++)); do
-      grep -q 'Restarts=1' <(on_head scontrol show job "$id") && break
-      sleep 0.5
-    done
-    cat job.out
-    note "tasks that received USR1:"; cat usr1.log 2>/dev/null
-    (($(grep -c ': USR1$' usr1.log 2>/dev/null) == 3)) || fail "USR1 did not reach all 3 tasks"
-    grep -q 'requeueing job' job.out || fail "run.sbatch did not requeue the job"
-    # Slurm holds a requeued job back for 2 minutes (BeginTime); release it as soon as the first
-    # attempt's step daemons have finished cleaning up: the new step reuses the id "$id.0", and
-    # Slurm's PMIx plugin cannot bind its socket while the old one still exists.
-    for ((i = 0; i < 60; i++)); do
-      compgen -G "$CLUSTER_DIR/nodes/*/spool/stepd.slurm.pmix.$id.*" >/dev/null || break
-      sleep 0.5
-    done
-    on_head scontrol update JobId="$id" StartTime=now || fail "scontrol update StartTime=now failed"
-    for ((i = 0; i < 120; i++)); do
-      state=$(on_head squeue -h -j "$id" -o %T 2>/dev/null)
-      [[ -z $state || $state == COMPLETED ]] && break
-      sleep 0.5
-    done
-    on_head scontrol show job "$id" | grep -E 'JobState|Restarts|ExitCode'
-    on_head scontrol show job "$id" | grep -q 'JobState=COMPLETED' || fail "the requeued job did not complete"
-    (($(cat resumed.log 2>/dev/null | wc -l) == 3)) || fail "the second attempt did not run on all 3 tasks"
+    usr1_attempt() {
+      rm -f started.log usr1.log resumed.log job.out
+      id=$(WAFERMILL_BIN=$REPO/tests/e2e/cluster/usr1_probe.sh WAFERMILL_MAX_REQUEUES=1 \
+        on_head sbatch --parsable -N 3 --ntasks-per-node=1 --output="$WORK/job.out" \
+        "$REPO/slurm/run.sbatch" job.ini) || fail "sbatch failed"
+      note "job $id"
+      for ((i = 0; i < 100; i++)); do
+        (($(cat started.log 2>/dev/null | wc -l) >= 3)) && break
+        sleep 0.2
+      done
+      (($(cat started.log 2>/dev/null | wc -l) >= 3)) || { cat job.out; fail "the three tasks did not start within 20 s"; }
+      on_head scancel --batch --signal=USR1 "$id" || fail "scancel --batch --signal=USR1 failed"
+      for ((i = 0; i < 60; i++)); do
+        grep -q 'Restarts=1' <(on_head scontrol show job "$id") && break
+        sleep 0.5
+      done
+      cat job.out
+      note "tasks that received USR1:"; cat usr1.log 2>/dev/null
+      (($(grep -c ': USR1$' usr1.log 2>/dev/null) == 3)) || fail "USR1 did not reach all 3 tasks"
+      grep -q 'requeueing job' job.out || fail "run.sbatch did not requeue the job"
+      # Slurm holds a requeued job back for 2 minutes (BeginTime); release it as soon as the first
+      # attempt's step daemons have finished cleaning up: the new step reuses the id "$id.0", and
+      # Slurm's PMIx plugin cannot bind its socket while the old one still exists.
+      for ((i = 0; i < 60; i++)); do
+        compgen -G "$CLUSTER_DIR/nodes/*/spool/stepd.slurm.pmix.$id.*" >/dev/null || break
+        sleep 0.5
+      done
+      on_head scontrol update JobId="$id" StartTime=now || fail "scontrol update StartTime=now failed"
+      for ((i = 0; i < 120; i++)); do
+        state=$(on_head squeue -h -j "$id" -o %T 2>/dev/null)
+        [[ -z $state || $state == COMPLETED ]] && break
+        sleep 0.5
+      done
+      on_head scontrol show job "$id" | grep -E 'JobState|Restarts|ExitCode'
+      if ! on_head scontrol show job "$id" | grep -q 'JobState=COMPLETED'; then
+        # Retried only when the second attempt never started: its batch script printed nothing.
+        (($(cat resumed.log 2>/dev/null | wc -l) == 0)) || fail "the requeued job did not complete"
+        return 1
+      fi
+      (($(cat resumed.log 2>/dev/null | wc -l) == 3)) || fail "the second attempt did not run on all 3 tasks"
+    }
+    if ! usr1_attempt; then
+      note "retrying once: Slurm ended the requeued job before its second attempt started"
+      usr1_attempt || fail "the requeued job did not complete, twice"
+    fi
     note "ok: USR1 forwarded to 3 tasks on 3 nodes, job requeued and completed on its second attempt"
     ;;
 
