@@ -9,11 +9,9 @@
 #include <map>
 #include <thread>
 
-#include "wafermill/job/baseline.hpp"
 #include "collector.hpp"
 #include "content_hash.hpp"
 #include "fault_injection.hpp"
-#include "wafermill/job/input_sandbox.hpp"
 #include "picture_pipeline.hpp"
 #include "result_store.hpp"
 #include "resume.hpp"
@@ -30,9 +28,12 @@
 #include "wafermill/format/datasets.hpp"
 #include "wafermill/format/feature_file.hpp"
 #include "wafermill/format/trace_index.hpp"
+#include "wafermill/job/baseline.hpp"
+#include "wafermill/job/input_sandbox.hpp"
 #include "wafermill/metrics/gpu_utilisation.hpp"
 #include "wafermill/metrics/metrics.hpp"
 #include "wafermill/partition/policy.hpp"
+#include "wafermill/report/comparison.hpp"
 #include "watchdog.hpp"
 #include "worker.hpp"
 
@@ -443,10 +444,6 @@ std::optional<std::string> store_failure_anywhere(const Team& team) {
                                  : store_failure();
 }
 
-std::vector<double> two_bins(std::uint64_t bad, std::uint64_t total) {
-  return {static_cast<double>(total - bad), static_cast<double>(bad)};
-}
-
 std::string self_exe() {
   char exe[4096] = {0};
   const ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -530,67 +527,16 @@ report::RunReport build_report(const JobConfig& config, const LocalRun& run,
     std::vector<std::uint64_t> dims;
     const auto ref = format::read_u64_dataset(*baseline_output, "/summary/feature_hist", &dims);
     const auto got = format::read_u64_dataset(config.output, "/summary/feature_hist");
-    const std::size_t bins = dims.empty() ? 0 : dims.back();
-    double kl_max = 0.0, kl_sum = 0.0;
-    std::size_t columns = 0;
-    for (std::size_t off = 0; bins > 0 && off + bins <= ref.size() && off + bins <= got.size();
-         off += bins) {
-      std::vector<double> pv(ref.begin() + off, ref.begin() + off + bins);
-      std::vector<double> qv(got.begin() + off, got.begin() + off + bins);
-      double sp = 0, sq = 0;
-      for (std::size_t i = 0; i < bins; ++i) {
-        sp += pv[i];
-        sq += qv[i];
-      }
-      if (sp == 0 && sq == 0) continue;  // a feature that is never finite
-      const double kl = metrics::kl_divergence(pv, qv, config.kl_smoothing);
-      kl_max = std::max(kl_max, kl);
-      kl_sum += kl;
-      ++columns;
-    }
-    if (columns > 0) {
-      a.kl_histograms_max = kl_max;
-      a.kl_histograms_mean = kl_sum / columns;
-    }
+    report::add_histogram_kl(a, ref, got, dims.empty() ? 0 : dims.back());
     std::remove(baseline_output->c_str());
   }
 
-  if (const auto& counts = run.scoring.labels) {
-    const std::uint64_t tp = counts->tp, fp = counts->fp, tn = counts->tn, fn = counts->fn;
-    const std::uint64_t bad = tp + fn;
-    const std::uint64_t n = tp + fp + tn + fn;
-    const auto truth = two_bins(bad, n);
-    const auto par = two_bins(r.parallel.flagged, n);
-    a.label_distribution = metrics::distribution(truth);
-    a.parallel_flag_distribution = metrics::distribution(par);
-    a.kl_labels_parallel = metrics::kl_divergence(truth, par, config.kl_smoothing);
-    if (r.sequential) {
-      const auto seq = two_bins(r.sequential->flagged, n);
-      a.sequential_flag_distribution = metrics::distribution(seq);
-      a.kl_labels_sequential = metrics::kl_divergence(truth, seq, config.kl_smoothing);
-      if (*a.kl_labels_parallel > 0)
-        a.accuracy_ratio = *a.kl_labels_sequential / *a.kl_labels_parallel;
-    }
-    a.tp = tp;
-    a.fp = fp;
-    a.tn = tn;
-    a.fn = fn;
-  }
-
+  if (const auto& counts = run.scoring.labels)
+    report::add_label_accuracy(a, counts->tp, counts->fp, counts->tn, counts->fn,
+                               r.parallel.flagged,
+                               r.sequential ? std::optional(r.sequential->flagged) : std::nullopt);
   const auto& w = config.weights;
-  std::optional<double> inv_kl;
-  if (a.kl_labels_parallel && *a.kl_labels_parallel > 0) inv_kl = 1.0 / *a.kl_labels_parallel;
-  std::optional<double> gpu;
-  if (r.parallel.gpu_utilisation) gpu = *r.parallel.gpu_utilisation / 100.0;
-  c.score_terms = {
-      {"inverse_time",
-       {w.time, r.parallel.wall_s > 0 ? std::optional(1.0 / r.parallel.wall_s) : std::nullopt}},
-      {"inverse_kl", {w.kl, inv_kl}},
-      {"memory_efficiency", {w.memory, c.memory_efficiency}},
-      {"gpu_efficiency", {w.gpu, gpu}}};
-  std::vector<metrics::ScoreTerm> terms;
-  for (const auto& [name, t] : c.score_terms) terms.push_back(t);
-  c.score = metrics::combined_score(terms);
+  report::add_combined_score(r, {w.time, w.kl, w.memory, w.gpu});
   return r;
 }
 
