@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include "store_directory.hpp"
-#include "temp_output_guard.hpp"
+#include "store/store_directory.hpp"
+#include "safety/temp_output_guard.hpp"
 #include "wafermill/metrics/metrics.hpp"
 
 namespace wafermill::job {

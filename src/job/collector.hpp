@@ -9,8 +9,8 @@
 #include <utility>
 #include <vector>
 
-#include "progress.hpp"
-#include "result_store.hpp"
+#include "drive/progress.hpp"
+#include "store/result_store.hpp"
 #include "wafermill/format/feature_file.hpp"
 #include "wafermill/metrics/latency_sketch.hpp"
 #include "wafermill/reduce/fleet.hpp"

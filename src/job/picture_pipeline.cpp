@@ -12,14 +12,15 @@
 #include <memory>
 #include <numeric>
 
-#include "content_hash.hpp"
-#include "fault_injection.hpp"
-#include "picture_store.hpp"
-#include "run_facts.hpp"
-#include "stop_request.hpp"
-#include "team.hpp"
-#include "temp_output_guard.hpp"
-#include "units.hpp"
+#include "store/content_hash.hpp"
+#include "drive/fault_injection.hpp"
+#include "store/picture_store.hpp"
+#include "store/store_directory.hpp"
+#include "wafermill/metrics/metrics.hpp"
+#include "drive/stop_request.hpp"
+#include "drive/team.hpp"
+#include "safety/temp_output_guard.hpp"
+#include "drive/units.hpp"
 #include "wafermill/config.hpp"
 #include "wafermill/error.hpp"
 #include "wafermill/format/datasets.hpp"
@@ -962,7 +963,7 @@ PictureOutcome run_pictures(const JobConfig& config, MPI_Comm comm, const StopRe
     auto& r = out.report;
     r.provenance.version = WAFERMILL_VERSION;
     r.provenance.git_revision = WAFERMILL_GIT_REVISION;
-    r.provenance.started_utc = utc_now();
+    r.provenance.started_utc = metrics::utc_now();
     r.provenance.command_line = config.command_line;
     r.provenance.input_path = config.input;
     r.config = config.to_json();

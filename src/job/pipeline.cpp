@@ -10,19 +10,20 @@
 #include <thread>
 
 #include "collector.hpp"
-#include "content_hash.hpp"
-#include "fault_injection.hpp"
+#include "store/content_hash.hpp"
+#include "drive/fault_injection.hpp"
 #include "picture_pipeline.hpp"
-#include "result_store.hpp"
-#include "resume.hpp"
-#include "run_facts.hpp"
-#include "run_guard.hpp"
+#include "store/result_store.hpp"
+#include "store/resume.hpp"
+#include "store/store_directory.hpp"
+#include "wafermill/metrics/metrics.hpp"
+#include "safety/run_guard.hpp"
 #include "scoring.hpp"
-#include "stop_request.hpp"
-#include "store_directory.hpp"
-#include "team.hpp"
-#include "temp_output_guard.hpp"
-#include "units.hpp"
+#include "drive/stop_request.hpp"
+#include "store/store_directory.hpp"
+#include "drive/team.hpp"
+#include "safety/temp_output_guard.hpp"
+#include "drive/units.hpp"
 #include "wafermill/config.hpp"
 #include "wafermill/error.hpp"
 #include "wafermill/format/datasets.hpp"
@@ -34,7 +35,7 @@
 #include "wafermill/metrics/metrics.hpp"
 #include "wafermill/partition/policy.hpp"
 #include "wafermill/report/comparison.hpp"
-#include "watchdog.hpp"
+#include "drive/watchdog.hpp"
 #include "worker.hpp"
 
 namespace wafermill::job {
@@ -364,7 +365,7 @@ LocalRun execute(const JobConfig& config, const Team& team, const std::string& p
 report::RankFigures rank_figures(const LocalRun& run, int rank) {
   report::RankFigures f;
   f.rank = rank;
-  f.host = host_name();
+  f.host = metrics::host_name();
   f.units = run.stats.units;
   f.wafers = run.stats.wafers;
   f.samples = run.stats.samples;
@@ -480,7 +481,7 @@ report::RunReport build_report(const JobConfig& config, const LocalRun& run,
   auto& p = r.provenance;
   p.version = WAFERMILL_VERSION;
   p.git_revision = WAFERMILL_GIT_REVISION;
-  p.started_utc = utc_now();
+  p.started_utc = metrics::utc_now();
   p.command_line = config.command_line;
   p.hosts = hosts;
   p.ranks_per_node = ranks_per_node;

@@ -12,8 +12,8 @@
 #include "wafermill/job/job_config.hpp"
 #include "wafermill/partition/policy.hpp"
 #include "wafermill/reduce/moments.hpp"
-#include "content_hash.hpp"
-#include "stop_request.hpp"
+#include "store/content_hash.hpp"
+#include "drive/stop_request.hpp"
 
 namespace wafermill::job {
 

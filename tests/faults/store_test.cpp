@@ -8,9 +8,9 @@
 #include <numeric>
 #include <unistd.h>
 
-#include "content_hash.hpp"
-#include "fault_injection.hpp"
-#include "result_store.hpp"
+#include "store/content_hash.hpp"
+#include "drive/fault_injection.hpp"
+#include "store/result_store.hpp"
 #include "wafermill/error.hpp"
 
 namespace wafermill::job {

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <string>
 #include <optional>
 #include <span>
 #include <vector>
@@ -49,6 +50,10 @@ class ScopedTimer {
 std::uint64_t peak_rss_bytes();
 /// @brief This process's current resident set (VmRSS, bytes), 0 if unknown.
 std::uint64_t current_rss_bytes();
+/// @brief The current UTC time as ISO 8601, e.g. "2026-11-21T22:40:00Z" (reports, locks).
+std::string utc_now();
+/// @brief This machine's host name (reports, messages and lock files).
+std::string host_name();
 
 /// @brief Percentile p (0..100) with linear interpolation between closest ranks (numpy's
 /// default). Sorts a copy. NaN for an empty input or one holding a NaN (as numpy).

@@ -1,4 +1,4 @@
-#include "content_hash.hpp"
+#include "store/content_hash.hpp"
 
 #include <cstring>
 

@@ -1,8 +1,8 @@
-#include "units.hpp"
+#include "drive/units.hpp"
 
 #include <memory>
 
-#include "watchdog.hpp"
+#include "drive/watchdog.hpp"
 
 namespace wafermill::job {
 namespace {

@@ -1,4 +1,4 @@
-#include "stop_request.hpp"
+#include "drive/stop_request.hpp"
 
 #include <csignal>
 #include <cstdio>

@@ -37,4 +37,8 @@ void store_unwritable(const std::string& dir, const std::string& why);
 /// The first store failure of this process ("" when none).
 const std::string& store_failure();
 
+/// What a stopped or aborted run tells the user about its finished blocks, given the result
+/// store directory ("" with --store none).
+std::string resume_hint(const std::string& store_dir);
+
 }  // namespace wafermill::job

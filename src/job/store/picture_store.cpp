@@ -1,4 +1,4 @@
-#include "picture_store.hpp"
+#include "store/picture_store.hpp"
 
 #include <cinttypes>
 #include <cstdio>
@@ -7,8 +7,8 @@
 #include <fstream>
 #include <unistd.h>
 
-#include "content_hash.hpp"
-#include "store_directory.hpp"
+#include "store/content_hash.hpp"
+#include "store/store_directory.hpp"
 
 namespace wafermill::job {
 namespace {

@@ -1,12 +1,12 @@
-#include "store_directory.hpp"
+#include "store/store_directory.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
 #include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fcntl.h>
-#include <unistd.h>
 #include <vector>
 
 #include "wafermill/error.hpp"
@@ -106,5 +106,10 @@ void store_unwritable(const std::string& dir, const std::string& why) {
 }
 
 const std::string& store_failure() { return g_failure; }
+
+std::string resume_hint(const std::string& store_dir) {
+  return store_dir.empty() ? std::string("No result store (--store none): a rerun starts over.")
+                           : "Finished blocks are kept in " + store_dir + ": rerun with --resume.";
+}
 
 }  // namespace wafermill::job

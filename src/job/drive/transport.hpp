@@ -19,9 +19,9 @@
 
 #include <mpi.h>
 
-#include "progress.hpp"
+#include "drive/progress.hpp"
 #include "wafermill/partition/policy.hpp"
-#include "watchdog.hpp"
+#include "drive/watchdog.hpp"
 
 namespace wafermill::job {
 

@@ -15,10 +15,10 @@
 #include <functional>
 #include <string>
 
-#include "fault_injection.hpp"
-#include "progress.hpp"
-#include "team.hpp"
-#include "transport.hpp"
+#include "drive/fault_injection.hpp"
+#include "drive/progress.hpp"
+#include "drive/team.hpp"
+#include "drive/transport.hpp"
 #include "wafermill/partition/policy.hpp"
 
 namespace wafermill::job {

@@ -1,4 +1,4 @@
-#include "temp_output_guard.hpp"
+#include "safety/temp_output_guard.hpp"
 
 #include <atomic>
 #include <csignal>

@@ -19,7 +19,7 @@
 #include <mpi.h>
 
 #include "collector.hpp"
-#include "result_store.hpp"
+#include "store/result_store.hpp"
 #include "worker.hpp"
 
 namespace wafermill::job {

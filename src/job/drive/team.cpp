@@ -1,4 +1,4 @@
-#include "team.hpp"
+#include "drive/team.hpp"
 
 #include <unistd.h>
 

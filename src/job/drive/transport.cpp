@@ -1,4 +1,4 @@
-#include "transport.hpp"
+#include "drive/transport.hpp"
 
 #include <unistd.h>
 #include <algorithm>

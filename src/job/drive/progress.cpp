@@ -1,4 +1,4 @@
-#include "progress.hpp"
+#include "drive/progress.hpp"
 
 #include <cstdio>
 #include <unistd.h>

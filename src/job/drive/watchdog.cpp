@@ -1,11 +1,12 @@
-#include "watchdog.hpp"
+#include "drive/watchdog.hpp"
 
 #include <chrono>
 #include <cstdio>
 #include <unistd.h>
 
-#include "run_facts.hpp"
-#include "temp_output_guard.hpp"
+#include "store/store_directory.hpp"
+#include "wafermill/metrics/metrics.hpp"
+#include "safety/temp_output_guard.hpp"
 #include "wafermill/metrics/metrics.hpp"
 
 namespace wafermill::job {
@@ -99,7 +100,7 @@ void SelfWatchdog::watch() {
     const partition::WorkUnit u{first_block_.load(), end_block_.load()};
     char secs[32];
     std::snprintf(secs, sizeof secs, "%.1f", silent);
-    const std::string head = "rank " + std::to_string(rank_) + " (" + host_name() +
+    const std::string head = "rank " + std::to_string(rank_) + " (" + metrics::host_name() +
                              ") made no progress for " + secs + " s (--rank-timeout " +
                              std::to_string(static_cast<long>(timeout_s_)) + ") while " +
                              phase_.load();

@@ -1,4 +1,4 @@
-#include "fault_injection.hpp"
+#include "drive/fault_injection.hpp"
 
 #include <csignal>
 #include <cstdio>

@@ -1,4 +1,4 @@
-#include "resume.hpp"
+#include "store/resume.hpp"
 
 #include <algorithm>
 #include <cstdio>

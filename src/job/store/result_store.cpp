@@ -1,4 +1,4 @@
-#include "result_store.hpp"
+#include "store/result_store.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -12,8 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "content_hash.hpp"
-#include "store_directory.hpp"
+#include "store/content_hash.hpp"
+#include "store/store_directory.hpp"
 
 namespace wafermill::job {
 namespace {

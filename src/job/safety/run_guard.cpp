@@ -1,4 +1,4 @@
-#include "run_guard.hpp"
+#include "safety/run_guard.hpp"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -8,9 +8,10 @@
 #include <fstream>
 #include <vector>
 
-#include "run_facts.hpp"
-#include "store_directory.hpp"
-#include "temp_output_guard.hpp"
+#include "store/store_directory.hpp"
+#include "wafermill/metrics/metrics.hpp"
+#include "store/store_directory.hpp"
+#include "safety/temp_output_guard.hpp"
 #include "wafermill/error.hpp"
 
 namespace wafermill::job {
@@ -92,8 +93,8 @@ RunGuard::RunGuard(const JobConfig& config) {
   check_run_paths(config);
   hold_termination_handler();
   try {
-    const std::string holder = "host " + host_name() + " pid " + std::to_string(::getpid()) +
-                               " since " + utc_now();
+    const std::string holder = "host " + metrics::host_name() + " pid " + std::to_string(::getpid()) +
+                               " since " + metrics::utc_now();
     output_lock_ = std::make_unique<format::FileLock>(config.output, "output", holder);
     const std::string store = config.store_path();
     if (!store.empty()) {
