@@ -37,7 +37,7 @@ std::string drift_line(const nlohmann::json& d) {
   double lowest = d.value("applied_psi_threshold", 0.0);
   for (const auto& c : d.at("columns")) lowest = std::min(lowest, c.value("psi_threshold", lowest));
   std::snprintf(head, sizeof head,
-                "drift (PSI > %.3g-%.3g by column over %llu wafers; noise floor %.3g, false-alarm rate %.3g a night): ",
+                "drift (PSI > %.3g-%.3g by column over %llu wafers; noise floor %.3g, false-alarm rate %.3g): ",
                 lowest, d.value("applied_psi_threshold", 0.0), wafers, d.value("noise_floor_psi", 0.0),
                 d.value("false_alarm_rate", 0.0));
   std::string out = head;

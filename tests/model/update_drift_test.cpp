@@ -69,13 +69,14 @@ TEST(ModelUpdate, EqualsAFitOnTheUnionToRounding) {
   std::vector<double> both = first;
   both.insert(both.end(), lot.begin(), lot.end());
   wm::PcaModel updated = fit(first);
-  const double t2_limit = updated.t2_limit;
+  const double t2_limit = updated.t2_limit, spe_limit = updated.spe_limit;
   wm::update_model(updated, lot);
   const wm::PcaModel union_fit = fit(both);
   ASSERT_EQ(updated.sum_n, 425u);
   EXPECT_EQ(updated.n_reference, union_fit.n_reference);
   ASSERT_EQ(updated.n_components, union_fit.n_components);
   EXPECT_EQ(updated.t2_limit, t2_limit);  // the limits stay those the fit calibrated
+  EXPECT_EQ(updated.spe_limit, spe_limit);
   // The docs' stated rounding: 1e-9 relative on centre, scale, eigenvalues and loadings.
   for (std::size_t j = 0; j < kCols; ++j) {
     EXPECT_LT(rel(updated.centre[j], union_fit.centre[j]), 1e-12) << j;
@@ -147,7 +148,7 @@ wm::DriftReport drift_of(const wm::PcaModel& m, const std::vector<double>& v,
 
 TEST(Drift, APlantedShiftOfOneColumnIsFoundAndACleanNightIsQuiet) {
   const wm::PcaModel m = fit(wafers(10, 1000));
-  for (const std::size_t n : {60u, 500u}) {
+  for (const std::size_t n : {500u, 1000u}) {
     const auto clean = drift_of(m, wafers(11 + n, n));
     EXPECT_TRUE(clean.assessed);
     EXPECT_TRUE(clean.drifted().empty()) << n << " wafers: " << clean.drifted().front().psi;
@@ -160,30 +161,32 @@ TEST(Drift, APlantedShiftOfOneColumnIsFoundAndACleanNightIsQuiet) {
 
 TEST(Drift, ALotTooSmallForTheChiSquareReferenceIsNotAssessed) {
   const wm::PcaModel m = fit(wafers(10, 1000));
-  // 25 wafers < 5 per bin: kl and psi are there, nothing is named, the noise floor is stated.
+  // 25 wafers < kMinDriftWafers: kl and psi are there, nothing is named, the noise floor is
+  // stated.
   const auto moved = drift_of(m, wafers(13, 25, 3, 3.0));
   EXPECT_FALSE(moved.assessed);
   EXPECT_TRUE(moved.drifted().empty());
   EXPECT_GT(moved.columns[3].psi, moved.noise_floor);
   EXPECT_NEAR(moved.noise_floor, 9.0 * (1.0 / 25 + 1.0 / 1000), 1e-12);
+  EXPECT_FALSE(drift_of(m, wafers(14, wm::kMinDriftWafers - 1)).assessed);
   EXPECT_TRUE(drift_of(m, wafers(14, wm::kMinDriftWafers)).assessed);
 }
 
 TEST(Drift, TheThresholdIsTheChiSquareQuantileScaledByTheSampleSizes) {
   const wm::PcaModel m = fit(wafers(10, 1000));
-  const auto r = drift_of(m, wafers(15, 200), 1e-9);
+  const auto r = drift_of(m, wafers(15, 500), 1e-9);
   // χ²_9 upper quantile at α/J = 0.01/8 = 0.00125: 27.2948 (the closed form for odd degrees,
   // Q(x; 9) = erfc(√(x/2)) + √(2x/π) e^{−x/2} (1 + x/3 + x²/15 + x³/105), gives 0.00125 there).
   EXPECT_NEAR(r.chi2_quantile, 27.2948, 1e-3);
   // The 8 columns share the feature "mean": one inflation, the median X over them, ≥ 1;
   // independent wafers leave it near 1.
   double x[kCols];
-  for (std::size_t j = 0; j < kCols; ++j) x[j] = r.columns[j].psi / (1.0 / 200 + 1.0 / 1000);
+  for (std::size_t j = 0; j < kCols; ++j) x[j] = r.columns[j].psi / (1.0 / 500 + 1.0 / 1000);
   std::sort(x, x + kCols);
   EXPECT_NEAR(r.inflation, std::max(1.0, 0.5 * (x[3] + x[4]) / 8.3428), 1e-3);
   EXPECT_LT(r.inflation, 1.6);
   for (std::size_t j = 0; j < kCols; ++j) EXPECT_EQ(r.column_inflation[j], r.inflation);
-  EXPECT_NEAR(r.statistical_threshold, r.inflation * r.chi2_quantile * (1.0 / 200 + 1.0 / 1000),
+  EXPECT_NEAR(r.statistical_threshold, r.inflation * r.chi2_quantile * (1.0 / 500 + 1.0 / 1000),
               1e-12);
   EXPECT_EQ(r.applied_threshold, r.statistical_threshold);
   EXPECT_EQ(r.columns[0].threshold, r.statistical_threshold);
@@ -197,15 +200,15 @@ TEST(Drift, ACleanNightNamesAColumnAtMostAtTheStatedRate) {
   const int nights = 400;
   int alarms = 0;
   for (int k = 0; k < nights; ++k)
-    alarms += drift_of(m, wafers(1000 + static_cast<std::uint64_t>(k), 200), 1e-9).drifted().empty()
+    alarms += drift_of(m, wafers(1000 + static_cast<std::uint64_t>(k), 500), 1e-9).drifted().empty()
                   ? 0
                   : 1;
   // α = 0.01: 4 expected of 400; 3 sd of the binomial is 6 more.
   EXPECT_LE(alarms, 10) << alarms << " of " << nights << " clean nights named a column";
-  // And the rule is not vacuous: a shift of 0.5 sd of one column over 200 wafers is found.
+  // And the rule is not vacuous: a shift of 0.4 sd of one column over 500 wafers is found.
   int found = 0;
   for (int k = 0; k < 20; ++k)
-    found += drift_of(m, wafers(5000 + static_cast<std::uint64_t>(k), 200, 5, 0.5), 1e-9)
+    found += drift_of(m, wafers(5000 + static_cast<std::uint64_t>(k), 500, 5, 0.4), 1e-9)
                  .columns[5]
                  .drifted;
   EXPECT_GE(found, 18);
