@@ -16,6 +16,8 @@
 #   --out DIR               where reports/ and study/ go
 #   --kind strong|weak|auto
 #   --baseline-study DIR    reference study for the gate;  --tolerances FILE  its tolerances
+#   --drift-reports DIR     the nights' `run --model --report` files (named in night order): the
+#                           study adds "Drift night over night" (docs/MONITORING.md "Drift")
 # Environment: WAFERMILL_BIN (default build/wafermill, then PATH), MPIRUN (default mpirun).
 # Exit code: that of `wafermill study` (0 ok, 1 regression, 2 bad input); 2 for bad options here.
 set -euo pipefail
@@ -38,10 +40,10 @@ ini_get() {
 declare -A opt=()
 while (($#)); do
   case "$1" in
-    --input | --ranks | --repetitions | --policies | --warmup | --out | --kind | --baseline-study | --tolerances)
+    --input | --ranks | --repetitions | --policies | --warmup | --out | --kind | --baseline-study | --tolerances | --drift-reports)
       (($# >= 2)) || die "$1 needs a value"
       opt[${1#--}]=$2; shift 2 ;;
-    -h | --help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
     -*) die "unknown option $1 (see --help)" ;;
     *) break ;;
   esac
@@ -65,6 +67,7 @@ out=$(setting output-dir out/study)
 kind=$(setting kind auto)
 reference=$(setting baseline-study "")
 tolerances=$(setting tolerances "")
+drift_reports=$(setting drift-reports "")
 read -r -a mpirun_args <<<"$(setting mpirun-args --oversubscribe)"
 
 [[ -n $input ]] || die "no input: set input in [study] of $config or pass --input"
@@ -75,6 +78,7 @@ for p in $ranks; do [[ $p =~ ^[1-9][0-9]*$ ]] || die "ranks: '$p' is not a rank 
 ranks=$(printf '%s\n' 1 $ranks | sort -n -u | tr '\n' ' ')
 input_for() { printf '%s' "${input//\{P\}/$1}"; }
 for p in $ranks; do [[ -r $(input_for "$p") ]] || die "cannot read input '$(input_for "$p")' (P=$p)"; done
+[[ -z $drift_reports || -d $drift_reports ]] || die "--drift-reports '$drift_reports' is not a directory"
 
 bin=${WAFERMILL_BIN:-}
 [[ -z $bin && -x $root/build/wafermill ]] && bin=$root/build/wafermill
@@ -112,7 +116,7 @@ args=(study --output-dir "$out/study" --kind "$kind")
 [[ -n $reference ]] && args+=(--baseline-study "$reference")
 [[ -n $tolerances ]] && args+=(--tolerances "$tolerances")
 set +e
-"$bin" "${args[@]}" "$out/reports"
+"$bin" "${args[@]}" "$out/reports" ${drift_reports:+"$drift_reports"}
 code=$?
 set -e
 printf 'study.sh: study in %s/study (study.md, study.html, study.json), exit %d\n' "$out" "$code"

@@ -39,7 +39,12 @@ Command make_generate_command(int argc, char** argv) {
     ("empty-fraction", po::value<double>()->default_value(d.empty_fraction), "fraction of wafers without samples")
     ("anomaly-fraction", po::value<double>()->default_value(d.anomaly_fraction), "fraction of planted anomalous wafers")
     ("nan-fraction", po::value<double>()->default_value(d.nan_fraction), "fraction of NaN/Inf samples")
-    ("drift", po::value<double>()->default_value(d.drift), "tool drift per wafer, in sensor std units")
+    ("drift", po::value<double>()->default_value(d.drift), "tool drift per wafer, in sensor std units (each tool's own direction, reset at maintenance every 500 wafers)")
+    ("night", po::value<std::uint64_t>()->default_value(d.night), "night K of a series: wafers K*wafers .. (K+1)*wafers-1 of the fleet's history, so night K continues night K-1's drift (docs/MONITORING.md \"Planted drift\")")
+    ("drift-sensor", po::value<std::string>()->default_value(""), "only this sensor (by name) drifts: --drift sigmas per wafer from wafer 0 on, on every tool, no maintenance reset")
+    ("step-sensor", po::value<std::string>()->default_value(""), "shift this sensor (by name) by --step-size sigmas from night --step-night on")
+    ("step-size", po::value<double>()->default_value(d.step_size), "the step of --step-sensor, in sensor std units")
+    ("step-night", po::value<std::uint64_t>()->default_value(d.step_night), "the first night (--night numbering) with the step")
     ("float64", po::bool_switch(), "write float64 samples (default float32)")
     ("gzip", po::value<int>()->default_value(d.gzip_level), "deflate level 1-9 with shuffle; 0 uncompressed")
     ("chunk-rows", po::value<std::uint64_t>()->default_value(d.chunk_rows), "HDF5 chunk rows")
@@ -72,6 +77,11 @@ Command make_generate_command(int argc, char** argv) {
   o.anomaly_fraction = vm["anomaly-fraction"].as<double>();
   o.nan_fraction = vm["nan-fraction"].as<double>();
   o.drift = vm["drift"].as<double>();
+  o.night = vm["night"].as<std::uint64_t>();
+  o.drift_sensor = vm["drift-sensor"].as<std::string>();
+  o.step_sensor = vm["step-sensor"].as<std::string>();
+  o.step_size = vm["step-size"].as<double>();
+  o.step_night = vm["step-night"].as<std::uint64_t>();
   o.float64 = vm["float64"].as<bool>();
   o.gzip_level = vm["gzip"].as<int>();
   o.chunk_rows = vm["chunk-rows"].as<std::uint64_t>();

@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "random.hpp"
+#include "wafermill/error.hpp"
 
 namespace wafermill::generate {
 namespace {
@@ -85,6 +86,24 @@ FleetModel::FleetModel(const GeneratorOptions& options)
   for (std::uint32_t t = 0; t < kToolCount; ++t) {
     maintenance_phase_.push_back(rng.below(kMaintenanceInterval));
   }
+  // The planted drift and step sensors, by name (after every draw, so naming them changes
+  // no other value of the file).
+  auto sensor_named = [&](const std::string& name, const char* option) {
+    std::string names;
+    for (std::size_t s = 0; s < sensors_.size(); ++s) {
+      if (sensors_[s].name == name) return s;
+      names += (s ? ", " : "") + sensors_[s].name;
+    }
+    throw UsageError(std::string("generate: ") + option + " " + name +
+                     ": no such sensor (the file's sensors: " + names + ")");
+  };
+  if (!options.drift_sensor.empty())
+    drift_sensor_ = sensor_named(options.drift_sensor, "--drift-sensor");
+  if (!options.step_sensor.empty()) {
+    step_sensor_ = sensor_named(options.step_sensor, "--step-sensor");
+    step_size_ = options.step_size;
+    step_first_wafer_ = options.step_night * options.n_wafers;
+  }
 }
 
 LotModel FleetModel::lot(std::uint64_t lot_index) const {
@@ -98,9 +117,15 @@ LotModel FleetModel::lot(std::uint64_t lot_index) const {
 }
 
 double FleetModel::drift(std::uint64_t wafer, std::uint32_t tool, std::size_t sensor) const {
+  if (drift_sensor_ != kNoSensor)
+    return sensor == drift_sensor_ ? drift_per_wafer_ * static_cast<double>(wafer) : 0.0;
   const std::uint64_t since_maintenance = (wafer + maintenance_phase_[tool]) % kMaintenanceInterval;
   return drift_per_wafer_ * static_cast<double>(since_maintenance) *
          sensors_[sensor].tool_drift[tool];
+}
+
+double FleetModel::step(std::uint64_t wafer, std::size_t sensor) const {
+  return sensor == step_sensor_ && wafer >= step_first_wafer_ ? step_size_ : 0.0;
 }
 
 }  // namespace wafermill::generate

@@ -3,6 +3,7 @@
 /// levels, the tools with their offsets and maintenance-cycle drift, lots of 25 wafers.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -54,11 +55,20 @@ class FleetModel {
   /// @brief Tool drift of sensor s on wafer w run on `tool`, in sigmas: a sawtooth that
   /// grows by options.drift per wafer and restarts at each maintenance. The wafer index
   /// stands for time (the fab runs lots in order); each tool has its own maintenance phase.
+  /// With options.drift_sensor, only that sensor drifts: drift · wafer on every tool.
   double drift(std::uint64_t wafer, std::uint32_t tool, std::size_t sensor) const;
+  /// @brief The planted step of sensor s on wafer w, in sigmas: step_size for the step
+  /// sensor from wafer step_night · n_wafers on, else 0.
+  double step(std::uint64_t wafer, std::size_t sensor) const;
 
  private:
   std::uint64_t seed_;
   double drift_per_wafer_;
+  static constexpr std::size_t kNoSensor = SIZE_MAX;
+  std::size_t drift_sensor_ = kNoSensor;  ///< the only drifting sensor, if named
+  std::size_t step_sensor_ = kNoSensor;   ///< the stepped sensor, if named
+  double step_size_ = 0.0;
+  std::uint64_t step_first_wafer_ = 0;
   std::vector<SensorModel> sensors_;
   std::vector<double> step_weights_;
   std::vector<std::uint64_t> maintenance_phase_;  ///< per tool

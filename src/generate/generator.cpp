@@ -45,6 +45,14 @@ void check_options(const GeneratorOptions& o) {
   require(is_fraction(o.anomaly_fraction), "--anomaly-fraction must be in [0, 1]");
   require(is_fraction(o.nan_fraction), "--nan-fraction must be in [0, 1]");
   require(std::isfinite(o.drift) && std::abs(o.drift) <= 1.0, "--drift must be in [-1, 1]");
+  require(o.drift_sensor.empty() ||
+              o.drift * static_cast<double>(o.night + 1) * static_cast<double>(o.n_wafers) <= 1e6,
+          "--drift × wafers × (--night + 1) must be at most 1e6 sigmas");
+  require(std::isfinite(o.step_size) && std::abs(o.step_size) <= 1e3,
+          "--step-size must be in [-1000, 1000] sigmas");
+  require(o.night <= (1ULL << 40) / std::max<std::uint64_t>(1, o.n_wafers) &&
+              o.step_night <= (1ULL << 40) / std::max<std::uint64_t>(1, o.n_wafers),
+          "--night and --step-night times --wafers must be at most 2^40");
   require(o.gzip_level >= 0 && o.gzip_level <= 9, "--gzip must be in [0, 9]");
   require(o.n_steps <= 1024, "--steps must be at most 1024");
   require(o.chunk_rows >= 1, "--chunk-rows must be at least 1");
@@ -68,8 +76,9 @@ std::vector<std::int64_t> draw_offsets(const GeneratorOptions& o, std::uint64_t&
   std::vector<std::int64_t> offsets(o.n_wafers + 1, 0);
   n_eligible = 0;
   std::uint64_t total = 0;
+  const std::uint64_t first = o.night * o.n_wafers;
   for (std::uint64_t w = 0; w < o.n_wafers; ++w) {
-    const std::uint64_t length = wafer_length(o, w);
+    const std::uint64_t length = wafer_length(o, first + w);
     if (length >= kMinAnomalyLength) ++n_eligible;
     require(total <= (1ULL << 62) - length, "the requested file has more than 2^62 samples");
     total += length;
@@ -111,9 +120,10 @@ std::uint64_t write_samples(TraceFileWriter& writer, const GeneratorOptions& o,
   WaferBatch wafers;
   std::uint64_t batch_first_wafer = 0;
   std::uint64_t n_anomalous = 0;
+  const std::uint64_t first = o.night * o.n_wafers;  // the night's first wafer of the fleet
   for (std::uint64_t w = 0; w < o.n_wafers; ++w) {
     const auto length = static_cast<std::uint64_t>(offsets[w + 1] - offsets[w]);
-    const WaferPlan plan = plan_wafer(o, fleet, w, length, anomaly_probability);
+    const WaferPlan plan = plan_wafer(o, fleet, first + w, length, anomaly_probability);
     if (plan.anomaly.kind != AnomalyKind::none) ++n_anomalous;
     record(wafers, plan);
 

@@ -110,6 +110,13 @@ void TraceFileWriter::write_run_attributes(const GeneratorOptions& o, std::uint6
   file_.write_double_attribute("generator_anomaly_fraction", o.anomaly_fraction);
   file_.write_double_attribute("generator_nan_fraction", o.nan_fraction);
   file_.write_double_attribute("generator_drift", o.drift);
+  file_.write_int_attribute("generator_night", static_cast<std::int64_t>(o.night));
+  file_.write_int_attribute("generator_first_wafer",
+                            static_cast<std::int64_t>(o.night * o.n_wafers));
+  file_.write_string_attribute("generator_drift_sensor", o.drift_sensor);
+  file_.write_string_attribute("generator_step_sensor", o.step_sensor);
+  file_.write_double_attribute("generator_step_size", o.step_size);
+  file_.write_int_attribute("generator_step_night", static_cast<std::int64_t>(o.step_night));
   file_.write_string_attribute("generator_value_type", o.float64 ? "float64" : "float32");
   file_.write_int_attribute("generator_gzip_level", o.gzip_level);
   file_.write_int_attribute("generator_chunk_rows", static_cast<std::int64_t>(o.chunk_rows));

@@ -25,8 +25,8 @@ WaferSampler::WaferSampler(const GeneratorOptions& options, const FleetModel& fl
   wafer_offset_.resize(sensors.size());
   ar_state_.resize(sensors.size());
   for (std::size_t s = 0; s < sensors.size(); ++s) {
-    wafer_offset_[s] =
-        sensors[s].tool_offset[plan.tool] + lot.offset[s] + fleet.drift(plan.index, plan.tool, s);
+    wafer_offset_[s] = sensors[s].tool_offset[plan.tool] + lot.offset[s] +
+                       fleet.drift(plan.index, plan.tool, s) + fleet.step(plan.index, s);
     const double noise = sensors[s].step_noise.empty() ? 1.0 : sensors[s].step_noise[0];
     ar_state_[s] = noise * noise_rng_.normal();  // start in the stationary distribution
   }

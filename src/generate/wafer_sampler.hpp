@@ -14,7 +14,7 @@
 namespace wafermill::generate {
 
 /// @brief The sample model of one wafer. Sensor s in recipe step k, row r, reads
-///   base_s + sigma_s · (level_{s,k} + tool_{t,s} + lot_{l,s} + drift_{t,s}(w)
+///   base_s + sigma_s · (level_{s,k} + tool_{t,s} + lot_{l,s} + drift_{t,s}(w) + step_s(w)
 ///                       + transient + e_r + anomaly_r)
 /// where the transient (level_{s,k-1} − level_{s,k}) · e^{−r_k / tau_s} settles the
 /// change from the previous step (r_k: row within step k) and the noise is AR(1),
@@ -49,7 +49,7 @@ class WaferSampler {
   std::uint64_t row_ = 0;
   std::size_t step_ = 0;
   std::uint64_t row_in_step_ = 0;
-  std::vector<double> wafer_offset_;  // per sensor: tool + lot + drift, in sigmas
+  std::vector<double> wafer_offset_;  // per sensor: tool + lot + drift + step, in sigmas
   std::vector<double> ar_state_;      // per sensor
   std::size_t next_spike_ = 0;
   double last_value_ = 0.0;  // of the anomalous sensor, for a stuck sensor

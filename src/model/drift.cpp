@@ -1,11 +1,25 @@
 #include "wafermill/model/drift.hpp"
 
 #include <algorithm>
+#include <map>
+
+#include <boost/math/distributions/chi_squared.hpp>
 
 #include "wafermill/error.hpp"
 #include "wafermill/metrics/metrics.hpp"
 
 namespace wafermill::model {
+namespace {
+
+double median(std::vector<double> x) {
+  const std::size_t h = x.size() / 2;
+  std::nth_element(x.begin(), x.begin() + static_cast<std::ptrdiff_t>(h), x.end());
+  const double hi = x[h];
+  if (x.size() % 2 == 1) return hi;
+  return 0.5 * (*std::max_element(x.begin(), x.begin() + static_cast<std::ptrdiff_t>(h)) + hi);
+}
+
+}  // namespace
 
 std::vector<ColumnDrift> DriftReport::drifted() const {
   std::vector<ColumnDrift> out;
@@ -40,7 +54,12 @@ DriftReport assess_drift(const PcaModel& m, std::span<const std::uint64_t> count
   const double B = static_cast<double>(kReferenceBins);
   const double n = static_cast<double>(std::max<std::uint64_t>(1, wafers));
   const double N = static_cast<double>(std::max<std::uint64_t>(1, m.sum_n));
-  r.applied_threshold = std::max(threshold, 3.0 * (B - 1.0) * (1.0 / n + 1.0 / N));
+  const double scale = 1.0 / n + 1.0 / N;  // PSI / scale ~ χ²_{B−1} when nothing moved
+  const boost::math::chi_squared chi2(B - 1.0);
+  const double J = static_cast<double>(std::max<std::size_t>(1, m.n_columns()));
+  r.assessed = wafers >= kMinDriftWafers;
+  r.noise_floor = (B - 1.0) * scale;
+  r.chi2_quantile = boost::math::quantile(boost::math::complement(chi2, r.false_alarm_rate / J));
   std::vector<double> p(kReferenceBins), q(kReferenceBins);
   for (std::size_t j = 0; j < m.n_columns(); ++j) {
     for (std::size_t b = 0; b < kReferenceBins; ++b) {
@@ -51,8 +70,35 @@ DriftReport assess_drift(const PcaModel& m, std::span<const std::uint64_t> count
     c.column = j;
     c.kl = metrics::kl_divergence(p, q, kDriftSmoothing);
     c.psi = metrics::population_stability_index(p, q, kDriftSmoothing);
-    c.drifted = wafers > 0 && c.psi > r.applied_threshold;
     r.columns.push_back(c);
+  }
+  // Inflation (genomic control): the median X over the columns, in units of χ²'s median, at
+  // least 1; per feature when kMinInflationColumns sensors share the feature (lot and tool
+  // offsets inflate location features far more than spread or shape features), else over all
+  // columns when there are kMinInflationColumns, else 1.
+  const double chi2_median = boost::math::median(chi2);
+  auto inflation_of = [&](auto&& in_group) {
+    std::vector<double> x;
+    for (const auto& c : r.columns)
+      if (in_group(c.column)) x.push_back(c.psi / scale);
+    return x.size() >= kMinInflationColumns ? std::max(1.0, median(x) / chi2_median) : 0.0;
+  };
+  r.inflation = std::max(1.0, inflation_of([](std::size_t) { return true; }));
+  r.column_inflation.assign(m.n_columns(), r.inflation);
+  std::map<std::string, double> by_feature;
+  for (std::size_t j = 0; j < m.n_columns(); ++j) {
+    const std::string& f = m.column_feature[j];
+    if (!by_feature.count(f))
+      by_feature[f] = inflation_of([&](std::size_t k) { return m.column_feature[k] == f; });
+    if (by_feature[f] > 0.0) r.column_inflation[j] = by_feature[f];
+  }
+  double largest = 0.0;
+  for (double l : r.column_inflation) largest = std::max(largest, l);
+  r.statistical_threshold = largest * scale * r.chi2_quantile;
+  r.applied_threshold = std::max(threshold, r.statistical_threshold);
+  for (auto& c : r.columns) {
+    c.threshold = std::max(threshold, r.column_inflation[c.column] * scale * r.chi2_quantile);
+    c.drifted = r.assessed && c.psi > c.threshold;
   }
   return r;
 }
@@ -63,12 +109,24 @@ nlohmann::json drift_json(const PcaModel& m, const DriftReport& r) {
     cols.push_back({{"column", column_name(m, c.column)},
                     {"kl", c.kl},
                     {"psi", c.psi},
+                    {"inflation", r.column_inflation[c.column]},
+                    {"psi_threshold", c.threshold},
                     {"drifted", c.drifted}});
   for (const auto& c : r.drifted())
-    named.push_back({{"column", column_name(m, c.column)}, {"psi", c.psi}, {"kl", c.kl}});
+    named.push_back({{"column", column_name(m, c.column)},
+                     {"psi", c.psi},
+                     {"kl", c.kl},
+                     {"psi_threshold", c.threshold}});
   return {{"wafers", r.wafers},
           {"reference_wafers", m.sum_n},
           {"bins", kReferenceBins},
+          {"assessed", r.assessed},
+          {"min_wafers", kMinDriftWafers},
+          {"false_alarm_rate", r.false_alarm_rate},
+          {"noise_floor_psi", r.noise_floor},
+          {"chi2_quantile", r.chi2_quantile},
+          {"inflation", r.inflation},
+          {"statistical_psi_threshold", r.statistical_threshold},
           {"psi_threshold", r.threshold},
           {"applied_psi_threshold", r.applied_threshold},
           {"columns", cols},

@@ -2,6 +2,7 @@
 
 #include "wafermill/metrics/latency_sketch.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -11,12 +12,34 @@
 #include "wafermill/error.hpp"
 
 namespace wafermill::report {
+namespace {
+
+double max_psi(const nlohmann::json& d) {
+  double m = 0.0;
+  for (const auto& c : d.at("columns")) m = std::max(m, c.value("psi", 0.0));
+  return m;
+}
+
+}  // namespace
 
 std::string drift_line(const nlohmann::json& d) {
   const auto& named = d.at("drifted");
-  char head[160];
-  std::snprintf(head, sizeof head, "drift (PSI > %.3g over %llu wafers): ", d.value("applied_psi_threshold", 0.0),
-                static_cast<unsigned long long>(d.value("wafers", 0ULL)));
+  const auto wafers = static_cast<unsigned long long>(d.value("wafers", 0ULL));
+  char head[320];
+  if (!d.value("assessed", true)) {
+    // Too few wafers for the chi-square reference: say so and what noise to expect.
+    std::snprintf(head, sizeof head,
+                  "drift: not assessed, %llu wafers < %llu (PSI's noise floor at this size %.3g, largest PSI %.3g)\n",
+                  wafers, static_cast<unsigned long long>(d.value("min_wafers", 0ULL)), d.value("noise_floor_psi", 0.0),
+                  max_psi(d));
+    return head;
+  }
+  double lowest = d.value("applied_psi_threshold", 0.0);
+  for (const auto& c : d.at("columns")) lowest = std::min(lowest, c.value("psi_threshold", lowest));
+  std::snprintf(head, sizeof head,
+                "drift (PSI > %.3g-%.3g by column over %llu wafers; noise floor %.3g, false-alarm rate %.3g): ",
+                lowest, d.value("applied_psi_threshold", 0.0), wafers, d.value("noise_floor_psi", 0.0),
+                d.value("false_alarm_rate", 0.0));
   std::string out = head;
   if (named.empty()) return out + "none of " + std::to_string(d.at("columns").size()) + " columns\n";
   out += std::to_string(named.size()) + " of " + std::to_string(d.at("columns").size()) + " columns:";

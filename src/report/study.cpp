@@ -44,10 +44,12 @@ StudyPoint make_point(int ranks, const std::vector<std::size_t>& indices,
   for (const RunReport* r : runs)
     p.nodes = std::max(p.nodes, static_cast<int>(r->provenance.hosts.size()));
   p.time_s = summarise(collect(runs, [](const RunReport& r) { return r.parallel.wall_s; }));
-  p.wafers = static_cast<std::uint64_t>(
-      summarise(collect(runs, [](const RunReport& r) { return double(r.parallel.wafers); })).median);
+  p.wafers = static_cast<std::uint64_t>(summarise(collect(runs, [](const RunReport& r) {
+                                          return double(r.parallel.wafers);
+                                        })).median);
   auto phase = [&](double RankFigures::*member) {
-    return summarise(collect(runs, [&](const RunReport& r) { return mean_over_ranks(r.parallel, member); }));
+    return summarise(
+        collect(runs, [&](const RunReport& r) { return mean_over_ranks(r.parallel, member); }));
   };
   p.phases.read = phase(&RankFigures::read_s);
   p.phases.compute = phase(&RankFigures::compute_s);
@@ -61,8 +63,10 @@ StudyPoint make_point(int ranks, const std::vector<std::size_t>& indices,
       accounted += mean_over_ranks(f, m);
     return std::max(0.0, f.wall_s - accounted);
   }));
-  p.imbalance = summarise(collect(runs, [](const RunReport& r) { return r.parallel.balance.imbalance; }));
-  p.wafers_per_s = summarise(collect(runs, [](const RunReport& r) { return r.parallel.wafers_per_s(); }));
+  p.imbalance =
+      summarise(collect(runs, [](const RunReport& r) { return r.parallel.balance.imbalance; }));
+  p.wafers_per_s =
+      summarise(collect(runs, [](const RunReport& r) { return r.parallel.wafers_per_s(); }));
   p.mb_per_s = summarise(collect(runs, [](const RunReport& r) { return r.parallel.mb_per_s(); }));
   return p;
 }
@@ -161,6 +165,40 @@ bool is_report_json(const fs::path& path) {
   return !j.is_discarded() && j.is_object() && j.contains("wafermill_report");
 }
 
+// The runs whose report has a monitoring.drift section (run --model with a v2 model), ordered
+// by report file name: name them in night order (night_00.json, night_01.json, ...).
+std::vector<DriftNight> drift_nights(const std::vector<StudyRun>& runs) {
+  std::vector<DriftNight> out;
+  for (const auto& run : runs) {
+    const auto& m = run.report.monitoring;
+    if (!m || !m->is_object() || !m->contains("drift")) continue;
+    const nlohmann::json& d = m->at("drift");
+    DriftNight n;
+    n.source = run.source;
+    n.input = run.report.provenance.input_path;
+    try {
+      n.wafers = d.value("wafers", std::uint64_t{0});
+      n.assessed = d.value("assessed", true);
+      n.threshold = d.value("applied_psi_threshold", 0.0);
+      n.noise_floor = d.value("noise_floor_psi", 0.0);
+      n.inflation = d.value("inflation", 1.0);
+      n.false_alarm_rate = d.value("false_alarm_rate", 0.0);
+      n.threshold_lo = n.threshold;
+      for (const auto& c : d.at("columns")) {
+        n.psi.emplace_back(c.at("column").get<std::string>(), c.at("psi").get<double>());
+        n.threshold_lo = std::min(n.threshold_lo, c.value("psi_threshold", n.threshold));
+      }
+      for (const auto& c : d.at("drifted")) n.drifted.push_back(c.at("column").get<std::string>());
+    } catch (const nlohmann::json::exception& e) {
+      throw InputError(run.source + ": monitoring.drift is malformed: " + e.what());
+    }
+    out.push_back(std::move(n));
+  }
+  std::stable_sort(out.begin(), out.end(),
+                   [](const DriftNight& a, const DriftNight& b) { return a.source < b.source; });
+  return out;
+}
+
 }  // namespace
 
 std::string to_string(ScalingKind kind) { return kind == ScalingKind::strong ? "strong" : "weak"; }
@@ -221,8 +259,9 @@ Study build_study(std::vector<StudyRun> runs, std::optional<ScalingKind> kind) {
   }
   study.kind = kind.value_or(one_input_per_series ? ScalingKind::strong : ScalingKind::weak);
   if (study.kind == ScalingKind::strong && !one_input_per_series)
-    study.notes.push_back("strong scaling was asked for, but the runs of a series read different "
-                          "inputs (fingerprints differ): speedups compare different work");
+    study.notes.push_back(
+        "strong scaling was asked for, but the runs of a series read different "
+        "inputs (fingerprints differ): speedups compare different work");
 
   for (const auto& [key, by_p] : grouped) {
     StudySeries s;
@@ -239,11 +278,22 @@ Study build_study(std::vector<StudyRun> runs, std::optional<ScalingKind> kind) {
       }
     }
     scaling_figures(s, runs, study.kind);
-    if (s.baseline_ranks != 1 || !s.baseline_s) study.notes.push_back(s.label + ": " + s.baseline_note);
+    if (s.baseline_ranks != 1 || !s.baseline_s)
+      study.notes.push_back(s.label + ": " + s.baseline_note);
     study.series.push_back(std::move(s));
   }
   study.runs = std::move(runs);
+  study.drift = drift_nights(study.runs);
   return study;
+}
+
+std::vector<std::string> DriftNight::drifted_sensors() const {
+  std::vector<std::string> out;
+  for (const auto& c : drifted) {
+    const std::string sensor = c.substr(0, c.find('/'));
+    if (std::find(out.begin(), out.end(), sensor) == out.end()) out.push_back(sensor);
+  }
+  return out;
 }
 
 }  // namespace wafermill::report

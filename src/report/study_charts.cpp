@@ -1,4 +1,5 @@
 // Which charts a study has, and what goes into each (the drawing is svg_chart.cpp's).
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <set>
@@ -138,13 +139,58 @@ ChartSpec comparison_chart(const Study& s) {
 
 }  // namespace
 
+// Drift night over night: the largest PSI of each sensor named on some night, the largest of
+// the other sensors, and the applied threshold (dashed).
+ChartSpec drift_chart(const Study& s) {
+  ChartSpec c;
+  c.id = "drift";
+  c.title = "Drift night over night: largest PSI per sensor";
+  c.x_label = "night";
+  c.y_label = "PSI";
+  std::vector<std::string> named;
+  for (const auto& n : s.drift)
+    for (const auto& sensor : n.drifted_sensors())
+      if (std::find(named.begin(), named.end(), sensor) == named.end()) named.push_back(sensor);
+  auto sensor_of = [](const std::string& column) { return column.substr(0, column.find('/')); };
+  for (std::size_t k = 0; k <= named.size(); ++k) {
+    ChartSeries line;
+    line.name = k < named.size() ? named[k] : "other sensors";
+    line.color = k < named.size() ? series_color(k) : kReference;
+    for (std::size_t i = 0; i < s.drift.size(); ++i) {
+      double top = 0.0;
+      for (const auto& [column, psi] : s.drift[i].psi) {
+        const std::string sensor = sensor_of(column);
+        const bool mine = k < named.size()
+                              ? sensor == named[k]
+                              : std::find(named.begin(), named.end(), sensor) == named.end();
+        if (mine) top = std::max(top, psi);
+      }
+      line.x.push_back(static_cast<double>(i + 1));
+      line.y.push_back(top);
+    }
+    c.series.push_back(std::move(line));
+  }
+  ChartSeries threshold;
+  threshold.name = "threshold";
+  threshold.color = kReference;
+  threshold.dashed = true;
+  threshold.markers = false;
+  for (std::size_t i = 0; i < s.drift.size(); ++i) {
+    threshold.x.push_back(static_cast<double>(i + 1));
+    threshold.y.push_back(s.drift[i].threshold);
+  }
+  c.series.push_back(std::move(threshold));
+  return c;
+}
+
 std::vector<ChartSpec> study_charts(const Study& s) {
   std::vector<ChartSpec> charts;
   const bool strong = s.kind == ScalingKind::strong;
   const auto ranks = all_ranks(s);
 
-  ChartSpec time = per_point_chart(s, "time", strong ? "Wall time T(P) with the Amdahl fit" : "Wall time T(P)",
-                                   "seconds", [](const StudyPoint& p) { return std::optional(p.time_s); });
+  ChartSpec time =
+      per_point_chart(s, "time", strong ? "Wall time T(P) with the Amdahl fit" : "Wall time T(P)",
+                      "seconds", [](const StudyPoint& p) { return std::optional(p.time_s); });
   if (strong) {
     for (std::size_t k = 0; k < s.series.size(); ++k) {
       const StudySeries& series = s.series[k];
@@ -167,33 +213,43 @@ std::vector<ChartSpec> study_charts(const Study& s) {
   }
   charts.push_back(std::move(time));
 
-  ChartSpec speedup = per_point_chart(s, "speedup", strong ? "Speedup against the ideal S = P" : "Scaled speedup P*E against the ideal",
-                                      strong ? "speedup S" : "scaled speedup", [](const StudyPoint& p) { return p.speedup; });
-  speedup.series.push_back(ideal_line(ranks, [](int p) { return double(p); }, "ideal"));
+  ChartSpec speedup = per_point_chart(
+      s, "speedup",
+      strong ? "Speedup against the ideal S = P" : "Scaled speedup P*E against the ideal",
+      strong ? "speedup S" : "scaled speedup", [](const StudyPoint& p) { return p.speedup; });
+  speedup.series.push_back(ideal_line(
+      ranks, [](int p) { return double(p); }, "ideal"));
   charts.push_back(std::move(speedup));
 
-  ChartSpec eff = per_point_chart(s, "efficiency", strong ? "Parallel efficiency E = S/P" : "Weak-scaling efficiency E = T_base/T(P)",
-                                  "efficiency", [](const StudyPoint& p) { return p.efficiency; });
-  eff.series.push_back(ideal_line(ranks, [](int) { return 1.0; }, "ideal"));
+  ChartSpec eff = per_point_chart(
+      s, "efficiency",
+      strong ? "Parallel efficiency E = S/P" : "Weak-scaling efficiency E = T_base/T(P)",
+      "efficiency", [](const StudyPoint& p) { return p.efficiency; });
+  eff.series.push_back(ideal_line(
+      ranks, [](int) { return 1.0; }, "ideal"));
   charts.push_back(std::move(eff));
 
   if (strong) {
-    ChartSpec kf = per_point_chart(s, "karp-flatt", "Karp-Flatt serial fraction e(P)", "serial fraction e",
-                                   [](const StudyPoint& p) {
-                                     return p.karp_flatt ? std::optional(Spread{*p.karp_flatt, *p.karp_flatt, *p.karp_flatt, 1})
-                                                         : std::optional<Spread>();
-                                   });
+    ChartSpec kf = per_point_chart(
+        s, "karp-flatt", "Karp-Flatt serial fraction e(P)", "serial fraction e",
+        [](const StudyPoint& p) {
+          return p.karp_flatt
+                     ? std::optional(Spread{*p.karp_flatt, *p.karp_flatt, *p.karp_flatt, 1})
+                     : std::optional<Spread>();
+        });
     if (!kf.series.empty()) charts.push_back(std::move(kf));
   }
 
-  charts.push_back(per_point_chart(s, "throughput", "Throughput", "wafers per second",
-                                   [](const StudyPoint& p) { return std::optional(p.wafers_per_s); }));
+  charts.push_back(
+      per_point_chart(s, "throughput", "Throughput", "wafers per second",
+                      [](const StudyPoint& p) { return std::optional(p.wafers_per_s); }));
   for (std::size_t i = 0; i < s.series.size(); ++i) charts.push_back(phase_chart(s.series[i], i));
   charts.push_back(imbalance_chart(s));
   if (s.comparison) {
     ChartSpec change = comparison_chart(s);
     if (!change.series.empty()) charts.push_back(std::move(change));
   }
+  if (!s.drift.empty()) charts.push_back(drift_chart(s));
   return charts;
 }
 

@@ -52,10 +52,14 @@ json series_json(const StudySeries& s, const Study& study) {
               {"t1_s", num(s.amdahl->t1_s)},
               {"residual_rms_s", num(s.amdahl->residual_rms_s)},
               {"n_runs", s.amdahl->n_runs}};
-  return {{"label", s.label},     {"policy", s.policy},
-          {"backend", s.backend}, {"io", s.io},
-          {"baseline_s", num(s.baseline_s)}, {"baseline_ranks", s.baseline_ranks},
-          {"baseline_note", s.baseline_note}, {"amdahl", amdahl},
+  return {{"label", s.label},
+          {"policy", s.policy},
+          {"backend", s.backend},
+          {"io", s.io},
+          {"baseline_s", num(s.baseline_s)},
+          {"baseline_ranks", s.baseline_ranks},
+          {"baseline_note", s.baseline_note},
+          {"amdahl", amdahl},
           {"points", points}};
 }
 
@@ -94,9 +98,33 @@ json comparison_json(const StudyComparison& c) {
                       {"upper", num(m.upper)},
                       {"change", num(m.change())},
                       {"status", m.status}});
-  return {{"reference", c.reference_source}, {"passed", c.regressed().empty()},
-          {"regressed", c.regressed()},     {"notes", c.notes},
+  return {{"reference", c.reference_source},
+          {"passed", c.regressed().empty()},
+          {"regressed", c.regressed()},
+          {"notes", c.notes},
           {"checks", checks}};
+}
+
+// Drift night over night: per night the thresholds, the drifted columns and sensors, every PSI.
+json drift_json(const Study& study) {
+  json nights = json::array();
+  for (const auto& n : study.drift) {
+    json psi = json::object();
+    for (const auto& [c, v] : n.psi) psi[c] = num(v);
+    nights.push_back({{"source", n.source},
+                      {"input", n.input},
+                      {"wafers", n.wafers},
+                      {"assessed", n.assessed},
+                      {"applied_psi_threshold", num(n.threshold)},
+                      {"lowest_psi_threshold", num(n.threshold_lo)},
+                      {"noise_floor_psi", num(n.noise_floor)},
+                      {"inflation", num(n.inflation)},
+                      {"false_alarm_rate", num(n.false_alarm_rate)},
+                      {"drifted", n.drifted},
+                      {"drifted_sensors", n.drifted_sensors()},
+                      {"psi", psi}});
+  }
+  return nights;
 }
 
 class JsonStudyWriter final : public StudyWriter {
@@ -121,11 +149,14 @@ json study_to_json(const Study& study) {
           {"config_common", cfg.common},
           {"config_differing", cfg.differing},
           {"notes", study.notes},
+          {"drift", drift_json(study)},
           {"comparison", study.comparison ? comparison_json(*study.comparison) : json(nullptr)}};
 }
 
 namespace detail {
-std::unique_ptr<StudyWriter> make_json_study_writer() { return std::make_unique<JsonStudyWriter>(); }
+std::unique_ptr<StudyWriter> make_json_study_writer() {
+  return std::make_unique<JsonStudyWriter>();
+}
 }  // namespace detail
 
 }  // namespace wafermill::report

@@ -340,3 +340,104 @@ TEST(Generate, FilePassesTheFormatValidator) {
 
 }  // namespace
 }  // namespace wafermill::generate
+
+namespace wafermill::generate {
+namespace {
+
+using testing::load;
+using testing::LoadedTraces;
+using testing::ScratchDir;
+using testing::small_options;
+
+// Planted drift and step for the night-over-night drift tests (docs/MONITORING.md "Planted
+// drift, night over night").
+GeneratorOptions night_options(const std::string& output) {
+  GeneratorOptions o = small_options(output);
+  o.anomaly_fraction = 0.0;  // the anomaly probability depends on the file's wafer count
+  o.n_wafers = 100;
+  o.drift = 0.01;
+  o.drift_sensor = "rf_forward_power_w";
+  o.step_sensor = "dc_bias_v";
+  o.step_size = 2.0;
+  o.step_night = 1;
+  return o;
+}
+
+TEST(GenerateNights, NightKContinuesTheFleetsHistory) {
+  ScratchDir dir;
+  GeneratorOptions whole = night_options(dir.file("whole.h5"));
+  whole.n_wafers = 200;
+  whole.step_night = 0;  // the step from wafer 0 · 200 = 0 ...
+  GeneratorOptions n0 = night_options(dir.file("n0.h5")), n1 = night_options(dir.file("n1.h5"));
+  n0.step_night = n1.step_night = 0;  // ... and from wafer 0 · 100 = 0: the same wafers
+  n1.night = 1;
+  generate_traces(whole);
+  generate_traces(n0);
+  generate_traces(n1);
+  const LoadedTraces w = load(whole.output), a = load(n0.output), b = load(n1.output);
+  ASSERT_EQ(a.wafer_id.size() + b.wafer_id.size(), w.wafer_id.size());
+  EXPECT_EQ(b.wafer_id.front(), 100);
+  EXPECT_EQ(b.lot_id.front(), 4);
+  std::vector<double> joined = a.values;
+  joined.insert(joined.end(), b.values.begin(), b.values.end());
+  ASSERT_EQ(joined.size(), w.values.size());
+  EXPECT_EQ(std::memcmp(joined.data(), w.values.data(), joined.size() * sizeof(double)), 0);
+  for (std::size_t k = 0; k < b.wafer_id.size(); ++k) EXPECT_EQ(b.tool_id[k], w.tool_id[100 + k]);
+}
+
+// Mean over wafers [first, last) of sensor s's samples.
+double mean_of(const LoadedTraces& t, std::size_t first, std::size_t last, std::size_t s) {
+  double sum = 0.0;
+  std::size_t n = 0;
+  for (std::size_t w = first; w < last; ++w)
+    for (std::uint64_t r = 0; r < t.rows(w); ++r)
+      if (std::isfinite(t.at(w, r, s))) sum += t.at(w, r, s), ++n;
+  return sum / static_cast<double>(n);
+}
+
+TEST(GenerateNights, OnlyTheNamedSensorsMoveByTheirPlantedAmounts) {
+  ScratchDir dir;
+  GeneratorOptions planted = night_options(dir.file("planted.h5"));
+  planted.night = 1;  // wafers 100-199: drift 1.0-1.99 sigma, step 2 sigma
+  GeneratorOptions plain = planted;
+  plain.output = dir.file("plain.h5");
+  plain.drift = 0.0;
+  plain.drift_sensor.clear();
+  plain.step_sensor.clear();
+  generate_traces(planted);
+  generate_traces(plain);
+  const LoadedTraces p = load(planted.output), q = load(plain.output);
+  ASSERT_EQ(p.offsets, q.offsets);
+  // rf_forward_power_w (1, sigma 6) by drift · wafer; dc_bias_v (3, sigma 3) by 2 sigma; the
+  // others not at all (bit for bit: the same draws).
+  for (std::size_t s : {0u, 2u, 4u})
+    for (std::size_t i = 0; i < p.values.size() / p.n_sensors; ++i) {
+      const double x = p.values[i * p.n_sensors + s], y = q.values[i * q.n_sensors + s];
+      ASSERT_TRUE(x == y || (std::isnan(x) && std::isnan(y))) << "sensor " << s << " row " << i;
+    }
+  // The sample-weighted mean of 6 · 0.01 · (wafer index), within the resolution's rounding.
+  double planted_sum = 0.0, rows = 0.0;
+  for (std::size_t w = 0; w < 100; ++w) {
+    planted_sum += 6.0 * 0.01 * static_cast<double>(100 + w) * static_cast<double>(p.rows(w));
+    rows += static_cast<double>(p.rows(w));
+  }
+  EXPECT_NEAR(mean_of(p, 0, 100, 1) - mean_of(q, 0, 100, 1), planted_sum / rows, 0.05);
+  EXPECT_NEAR(mean_of(p, 0, 100, 3) - mean_of(q, 0, 100, 3), 3.0 * 2.0, 0.05);
+}
+
+TEST(GenerateNights, AnUnknownSensorNameIsRefused) {
+  ScratchDir dir;
+  GeneratorOptions o = night_options(dir.file("bad.h5"));
+  o.step_sensor = "no_such_sensor";
+  try {
+    generate_traces(o);
+    FAIL() << "no error";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("--step-sensor no_such_sensor"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_FALSE(std::filesystem::exists(o.output));
+}
+
+}  // namespace
+}  // namespace wafermill::generate

@@ -2,6 +2,7 @@
 // docs/MONITORING.md "score" and "Drift".
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <random>
@@ -68,13 +69,14 @@ TEST(ModelUpdate, EqualsAFitOnTheUnionToRounding) {
   std::vector<double> both = first;
   both.insert(both.end(), lot.begin(), lot.end());
   wm::PcaModel updated = fit(first);
-  const double t2_limit = updated.t2_limit;
+  const double t2_limit = updated.t2_limit, spe_limit = updated.spe_limit;
   wm::update_model(updated, lot);
   const wm::PcaModel union_fit = fit(both);
   ASSERT_EQ(updated.sum_n, 425u);
   EXPECT_EQ(updated.n_reference, union_fit.n_reference);
   ASSERT_EQ(updated.n_components, union_fit.n_components);
   EXPECT_EQ(updated.t2_limit, t2_limit);  // the limits stay those the fit calibrated
+  EXPECT_EQ(updated.spe_limit, spe_limit);
   // The docs' stated rounding: 1e-9 relative on centre, scale, eigenvalues and loadings.
   for (std::size_t j = 0; j < kCols; ++j) {
     EXPECT_LT(rel(updated.centre[j], union_fit.centre[j]), 1e-12) << j;
@@ -136,22 +138,80 @@ TEST(ModelFile, SumsAndHistogramsRoundTrip) {
   std::remove(path.c_str());
 }
 
+wm::DriftReport drift_of(const wm::PcaModel& m, const std::vector<double>& v,
+                         double floor = wm::kDefaultPsiThreshold) {
+  wm::DriftTally t(m);
+  for (std::size_t i = 0; i < v.size() / kCols; ++i)
+    t.add(std::span<const double>(v).subspan(i * kCols, kCols));
+  return wm::assess_drift(m, t.counts(), t.wafers(), floor);
+}
+
 TEST(Drift, APlantedShiftOfOneColumnIsFoundAndACleanNightIsQuiet) {
   const wm::PcaModel m = fit(wafers(10, 1000));
-  const auto tally = [&m](const std::vector<double>& v) {
-    wm::DriftTally t(m);
-    for (std::size_t i = 0; i < v.size() / kCols; ++i)
-      t.add(std::span<const double>(v).subspan(i * kCols, kCols));
-    return wm::assess_drift(m, t.counts(), t.wafers(), wm::kDefaultPsiThreshold);
-  };
-  for (const std::size_t n : {25u, 500u}) {
-    const auto clean = tally(wafers(11 + n, n));
+  for (const std::size_t n : {500u, 1000u}) {
+    const auto clean = drift_of(m, wafers(11 + n, n));
+    EXPECT_TRUE(clean.assessed);
     EXPECT_TRUE(clean.drifted().empty()) << n << " wafers: " << clean.drifted().front().psi;
-    const auto moved = tally(wafers(12 + n, n, 3, 1.5));
+    const auto moved = drift_of(m, wafers(12 + n, n, 3, 1.5));
     ASSERT_EQ(moved.drifted().size(), 1u) << n << " wafers";
     EXPECT_EQ(moved.drifted().front().column, 3u);
     EXPECT_GT(moved.columns[3].kl, 0.0);
   }
+}
+
+TEST(Drift, ALotTooSmallForTheChiSquareReferenceIsNotAssessed) {
+  const wm::PcaModel m = fit(wafers(10, 1000));
+  // 25 wafers < kMinDriftWafers: kl and psi are there, nothing is named, the noise floor is
+  // stated.
+  const auto moved = drift_of(m, wafers(13, 25, 3, 3.0));
+  EXPECT_FALSE(moved.assessed);
+  EXPECT_TRUE(moved.drifted().empty());
+  EXPECT_GT(moved.columns[3].psi, moved.noise_floor);
+  EXPECT_NEAR(moved.noise_floor, 9.0 * (1.0 / 25 + 1.0 / 1000), 1e-12);
+  EXPECT_FALSE(drift_of(m, wafers(14, wm::kMinDriftWafers - 1)).assessed);
+  EXPECT_TRUE(drift_of(m, wafers(14, wm::kMinDriftWafers)).assessed);
+}
+
+TEST(Drift, TheThresholdIsTheChiSquareQuantileScaledByTheSampleSizes) {
+  const wm::PcaModel m = fit(wafers(10, 1000));
+  const auto r = drift_of(m, wafers(15, 500), 1e-9);
+  // χ²_9 upper quantile at α/J = 0.01/8 = 0.00125: 27.2948 (the closed form for odd degrees,
+  // Q(x; 9) = erfc(√(x/2)) + √(2x/π) e^{−x/2} (1 + x/3 + x²/15 + x³/105), gives 0.00125 there).
+  EXPECT_NEAR(r.chi2_quantile, 27.2948, 1e-3);
+  // The 8 columns share the feature "mean": one inflation, the median X over them, ≥ 1;
+  // independent wafers leave it near 1.
+  double x[kCols];
+  for (std::size_t j = 0; j < kCols; ++j) x[j] = r.columns[j].psi / (1.0 / 500 + 1.0 / 1000);
+  std::sort(x, x + kCols);
+  EXPECT_NEAR(r.inflation, std::max(1.0, 0.5 * (x[3] + x[4]) / 8.3428), 1e-3);
+  EXPECT_LT(r.inflation, 1.6);
+  for (std::size_t j = 0; j < kCols; ++j) EXPECT_EQ(r.column_inflation[j], r.inflation);
+  EXPECT_NEAR(r.statistical_threshold, r.inflation * r.chi2_quantile * (1.0 / 500 + 1.0 / 1000),
+              1e-12);
+  EXPECT_EQ(r.applied_threshold, r.statistical_threshold);
+  EXPECT_EQ(r.columns[0].threshold, r.statistical_threshold);
+}
+
+// The stated false-alarm rate: over many clean nights of independent good wafers, the share of
+// nights that name any column is at most α (0.01) plus binomial noise, with the PSI floor off so
+// that only the chi-square reference decides.
+TEST(Drift, ACleanNightNamesAColumnAtMostAtTheStatedRate) {
+  const wm::PcaModel m = fit(wafers(20, 2000));
+  const int nights = 400;
+  int alarms = 0;
+  for (int k = 0; k < nights; ++k)
+    alarms += drift_of(m, wafers(1000 + static_cast<std::uint64_t>(k), 500), 1e-9).drifted().empty()
+                  ? 0
+                  : 1;
+  // α = 0.01: 4 expected of 400; 3 sd of the binomial is 6 more.
+  EXPECT_LE(alarms, 10) << alarms << " of " << nights << " clean nights named a column";
+  // And the rule is not vacuous: a shift of 0.4 sd of one column over 500 wafers is found.
+  int found = 0;
+  for (int k = 0; k < 20; ++k)
+    found += drift_of(m, wafers(5000 + static_cast<std::uint64_t>(k), 500, 5, 0.4), 1e-9)
+                 .columns[5]
+                 .drifted;
+  EXPECT_GE(found, 18);
 }
 
 TEST(Drift, PsiIsTheSymmetricKl) {

@@ -5,6 +5,10 @@ plant FILE SENSOR FIRST SD: adds SD standard deviations of the per-wafer means o
 (over wafers < FIRST) to that sensor's samples of wafers >= FIRST: a step change of its mean.
 quiet REPORT: the report's drift section names no column.
 found REPORT SENSOR_NAME: every drifted column is of SENSOR_NAME and its mean is among them.
+sensors REPORT NAMES: the sensors of the drifted columns are exactly NAMES (comma-separated;
+  "" for none), and each named sensor's mean column is among them.
+study STUDY_DIR NAMES...: study.json's drift section has one night per NAMES argument with
+  exactly those sensors named; study.md has the table and study.html the drift chart.
 """
 import json
 import sys
@@ -16,6 +20,10 @@ import numpy as np
 def drift_of(report):
     r = json.load(open(report))
     return r["monitoring"]["drift"] if "monitoring" in r else r["drift"]
+
+
+def sensor_set(arg):
+    return {s for s in arg.split(",") if s}
 
 
 def main():
@@ -47,6 +55,27 @@ def main():
         other = [c for c in named if not c.startswith(sensor + "/")]
         assert not other, f"columns of other sensors named drifted: {other}"
         print(f"found: {named}")
+    elif mode == "sensors":
+        d, want = drift_of(sys.argv[2]), sensor_set(sys.argv[3])
+        named = [c["column"] for c in d["drifted"]]
+        got = {c.split("/")[0] for c in named}
+        assert got == want, f"{sys.argv[2]}: named sensors {sorted(got)}, expected {sorted(want)}: {named}"
+        for s in want:
+            assert s + "/mean" in named, f"{s}/mean not among the drifted columns {named}"
+        top = max(d["columns"], key=lambda c: c["psi"])
+        print(f"{sys.argv[2]}: named {sorted(got)} ({len(named)} columns), largest PSI {top['psi']:.4g} "
+              f"({top['column']}), thresholds up to {d['applied_psi_threshold']:.4g}")
+    elif mode == "study":
+        study_dir, wants = sys.argv[2], [sensor_set(a) for a in sys.argv[3:]]
+        nights = json.load(open(f"{study_dir}/study.json"))["drift"]
+        assert len(nights) == len(wants), f"{len(nights)} nights in the study, expected {len(wants)}"
+        for k, (n, want) in enumerate(zip(nights, wants)):
+            assert set(n["drifted_sensors"]) == want, f"night {k + 1}: {n['drifted_sensors']}, expected {want}"
+        md = open(f"{study_dir}/study.md").read()
+        assert "## Drift night over night" in md and "PSI night over night" in md, "study.md lacks the drift tables"
+        html = open(f"{study_dir}/study.html").read()
+        assert 'id="chart-drift"' in html, "study.html lacks the drift chart"
+        print(f"study: {[n['drifted_sensors'] for n in nights]}")
     else:
         sys.exit(f"unknown mode {mode}")
     print("drift checks passed")

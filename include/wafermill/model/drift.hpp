@@ -17,21 +17,43 @@ namespace wafermill::model {
 /// @brief Additive smoothing of both histograms (half a count per bin, Jeffreys).
 inline constexpr double kDriftSmoothing = 0.5;
 /// @brief The default PSI threshold: 0.25, the usual "major shift" of credit scoring practice.
+/// A floor of practical size under the statistical threshold below.
 inline constexpr double kDefaultPsiThreshold = 0.25;
+/// @brief The drift alarm's false-alarm rate per assessment (a night or a lot): the chance that
+/// a clean night names any column, Bonferroni over the model's columns.
+inline constexpr double kDriftFalseAlarmRate = 0.01;
+/// @brief Fewest wafers for which drift is assessed (columns named): 20 lots of 25. The chi-square
+/// reference assumes independent wafers; a lot's 25 share its offsets, so a few lots differ from
+/// the reference by their own lot-to-lot variation (measured on generated clean nights: 2 lots
+/// name a column in 31 % of assessments, 10 lots in 7.5-15 %, 20 lots in 0-5 %, 40 lots in
+/// 0-10 %; docs/MONITORING.md "Drift"). Fewer: kl, psi and the noise floor are reported,
+/// nothing is named.
+inline constexpr std::uint64_t kMinDriftWafers = 500;
+/// @brief Fewest columns from which an inflation factor (genomic control) is estimated: the
+/// median of 5 stands when 2 of them drifted.
+inline constexpr std::size_t kMinInflationColumns = 5;
 
 /// @brief One column's distance from its reference.
 struct ColumnDrift {
   std::size_t column = 0;  ///< model column
   double kl = 0.0;         ///< KL(tonight ‖ reference), smoothed
   double psi = 0.0;        ///< population stability index, smoothed
-  bool drifted = false;  ///< psi above the threshold that applies (DriftReport::applied_threshold)
+  double threshold = 0.0;  ///< max(floor, λ_j (1/n + 1/N) χ²_{B−1}(1 − α/J)): this column's
+  bool drifted = false;    ///< psi above threshold (and the report assessed)
 };
 
-/// @brief Every model column's drift.
+/// @brief Every model column's drift (docs/MONITORING.md "Drift": the alarm rule).
 struct DriftReport {
-  std::uint64_t wafers = 0;                 ///< wafers binned tonight
-  double threshold = kDefaultPsiThreshold;  ///< asked for
-  double applied_threshold = 0.0;  ///< max(threshold, 3 (B − 1)(1/n + 1/N)): above PSI's noise
+  std::uint64_t wafers = 0;                        ///< wafers binned tonight
+  double threshold = kDefaultPsiThreshold;         ///< asked for (the PSI floor)
+  double false_alarm_rate = kDriftFalseAlarmRate;  ///< α per assessment, all columns together
+  bool assessed = false;       ///< wafers ≥ kMinDriftWafers: columns may be named
+  double noise_floor = 0.0;    ///< PSI's expected value when nothing moved: (B − 1)(1/n + 1/N)
+  double chi2_quantile = 0.0;  ///< χ²_{B−1} quantile 1 − α/J
+  double inflation = 1.0;      ///< λ over all columns: max(1, median_j X_j / median χ²_{B−1})
+  std::vector<double> column_inflation;  ///< λ_j: its feature's λ, or the overall λ
+  double statistical_threshold = 0.0;    ///< max_j λ_j (1/n + 1/N) χ²_{B−1}(1 − α/J)
+  double applied_threshold = 0.0;        ///< max(threshold, statistical_threshold): the highest
   std::vector<ColumnDrift> columns;
   /// @brief The drifted columns, largest PSI first.
   std::vector<ColumnDrift> drifted() const;
@@ -56,10 +78,17 @@ class DriftTally {
   std::uint64_t wafers_ = 0;
 };
 
-/// @brief Compares tally counts to the model's reference histograms. A column is drifted when
-/// its PSI exceeds max(threshold, 3 (B − 1)(1/n + 1/N)): (B − 1)(1/n + 1/N) is PSI's expected
-/// value when nothing moved (n tonight's wafers, N the reference's, B bins), so small lots are
-/// not flagged for their sampling noise.
+/// @brief Compares tally counts to the model's reference histograms. When nothing moved and the
+/// wafers are independent, X = PSI / (1/n + 1/N) is about χ² with B − 1 degrees of freedom (PSI
+/// is to second order the two-sample Pearson χ² scaled by 1/n + 1/N; n tonight's wafers, N the
+/// reference's, B bins). Wafers of a lot or a tool share offsets, which inflates X, location
+/// features (mean, median, rms) far more than spread or shape: column j's inflation λ_j is the
+/// median X over the columns of its feature (all sensors' "mean") divided by χ²'s median
+/// (genomic control, Devlin & Roeder 1999), at least 1; with fewer than kMinInflationColumns
+/// columns of the feature, the median over all columns; with fewer columns in all, 1. Column j
+/// is drifted when PSI > max(threshold, λ_j (1/n + 1/N) χ²_{B−1}(1 − α/J)),
+/// α = kDriftFalseAlarmRate: a clean night names any of the J columns with probability at most
+/// α (Bonferroni). With fewer than kMinDriftWafers wafers nothing is named (assessed false).
 DriftReport assess_drift(const PcaModel& m, std::span<const std::uint64_t> counts,
                          std::uint64_t wafers, double threshold);
 

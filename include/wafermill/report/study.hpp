@@ -48,10 +48,10 @@ struct PhaseBreakdown {
 /// @brief The runs of one series at one rank count.
 struct StudyPoint {
   int ranks = 1;
-  int nodes = 1;                     ///< most distinct hosts among its runs
-  std::vector<std::size_t> runs;     ///< indices into Study::runs
-  std::uint64_t wafers = 0;          ///< median input wafers (grows with P in weak scaling)
-  Spread time_s;                     ///< wall time T(P)
+  int nodes = 1;                  ///< most distinct hosts among its runs
+  std::vector<std::size_t> runs;  ///< indices into Study::runs
+  std::uint64_t wafers = 0;       ///< median input wafers (grows with P in weak scaling)
+  Spread time_s;                  ///< wall time T(P)
   /// Strong: S = T_base / T(P) (scaled by P_base when the baseline is not P = 1);
   /// weak: scaled speedup P·E. Bars from T(P)'s max and min.
   std::optional<Spread> speedup;
@@ -60,7 +60,7 @@ struct StudyPoint {
   /// e = (1/S − 1/P) / (1 − 1/P) from the median speedup, strong scaling with P > 1 only.
   std::optional<double> karp_flatt;
   PhaseBreakdown phases;
-  Spread imbalance;                  ///< λ = max/mean busy time over ranks
+  Spread imbalance;  ///< λ = max/mean busy time over ranks
   Spread wafers_per_s;
   Spread mb_per_s;
 };
@@ -77,7 +77,8 @@ struct AmdahlFit {
 /// T = a + b x, f = a / (a + b), T1 = a + b; the standard error of f propagates the
 /// covariance σ² (XᵀX)⁻¹ of (a, b), σ² = SSR / (n − 2). nullopt when fewer than two distinct
 /// P or a + b is not positive. @throws std::invalid_argument when the spans differ in size.
-std::optional<AmdahlFit> fit_amdahl(const std::vector<int>& ranks, const std::vector<double>& times_s);
+std::optional<AmdahlFit> fit_amdahl(const std::vector<int>& ranks,
+                                    const std::vector<double>& times_s);
 
 /// @brief Runs with the same policy, backend and I/O driver, by rank count.
 struct StudySeries {
@@ -93,10 +94,11 @@ struct StudySeries {
 
 /// @brief One gated or reported figure of the comparison with a reference study.
 struct MetricCheck {
-  std::string metric;                ///< "dynamic/cpu P=4 time_s"
+  std::string metric;  ///< "dynamic/cpu P=4 time_s"
   std::optional<double> reference;
   std::optional<double> value;
-  std::optional<double> lower, upper;  ///< tolerance fractions (lower ≤ 0 ≤ upper), absent = unbounded
+  std::optional<double> lower,
+      upper;  ///< tolerance fractions (lower ≤ 0 ≤ upper), absent = unbounded
   /// "pass", "regressed", "ungated" (no tolerance for it), "new" (not in the reference),
   /// "missing" (in the reference, not in this study).
   std::string status;
@@ -113,12 +115,31 @@ struct StudyComparison {
   std::vector<std::string> regressed() const;
 };
 
+/// @brief One night's drift (a report of `run --model` with a monitoring.drift section,
+/// docs/MONITORING.md "Drift"), for the night-over-night table and chart.
+struct DriftNight {
+  std::string source;  ///< the report file; nights are ordered by it
+  std::string input;   ///< the night's input file
+  std::uint64_t wafers = 0;
+  bool assessed = true;
+  double threshold = 0.0;     ///< the highest column PSI threshold (applied_psi_threshold)
+  double threshold_lo = 0.0;  ///< the lowest column PSI threshold
+  double noise_floor = 0.0;
+  double inflation = 1.0;
+  double false_alarm_rate = 0.0;
+  std::vector<std::pair<std::string, double>> psi;  ///< every column ("sensor/feature", PSI)
+  std::vector<std::string> drifted;                 ///< the drifted columns, largest PSI first
+  /// @brief The sensors of the drifted columns, in the order they are first named.
+  std::vector<std::string> drifted_sensors() const;
+};
+
 /// @brief The whole study.
 struct Study {
   ScalingKind kind = ScalingKind::strong;
   std::vector<StudyRun> runs;
   std::vector<StudySeries> series;
-  std::vector<std::string> notes;       ///< warnings about the inputs (mixed inputs, no baseline...)
+  std::vector<DriftNight> drift;   ///< the runs with a drift section, by report file name
+  std::vector<std::string> notes;  ///< warnings about the inputs (mixed inputs, no baseline...)
   std::optional<StudyComparison> comparison;
 };
 
