@@ -123,7 +123,8 @@ nlohmann::json fleet_fit_json(const FleetFitSummary& s, bool old_rule) {
         "t "
         "limit at A split over the columns (Bonferroni), widened for a heavy-tailed column to the "
         "t of its "
-        "kurtosis; the reference refitted without the wafers it flags until the flags settle";
+        "kurtosis (of the whole fleet); fitted on the fleet, then refitted once without the wafers "
+        "it flagged";
     j["false_alarm_rate"] = s.false_alarm_rate;
     j["columns_dropped"] = s.columns_dropped;
     j["reference"] = s.reference;

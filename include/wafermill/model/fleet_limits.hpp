@@ -2,7 +2,7 @@
 /// @brief The verdict of a run without a model (docs/MONITORING.md "Without a model"): each
 /// scored column's studentised prediction residual against the fleet's other wafers, a
 /// per-column limit from Student's t at the false-alarm rate A split over the columns
-/// (Bonferroni), and a reference refitted without the wafers it flags until the flags settle.
+/// (Bonferroni), and a reference refitted once without the wafers the first fit flags.
 #pragma once
 
 #include <cstdint>
@@ -81,9 +81,9 @@ struct FleetFitSummary {
   std::size_t columns = 0;           ///< scored columns
   std::size_t columns_dropped = 0;   ///< count/invalid_count, undefined, constant or copies
   std::uint64_t wafers = 0;          ///< the fleet
-  std::uint64_t reference = 0;       ///< wafers in the final reference (the unflagged)
-  std::uint32_t rounds = 0;          ///< fit → exclude → refit rounds
-  bool converged = true;             ///< the flags were the same in the last two rounds
+  std::uint64_t reference = 0;       ///< wafers in the final fit (those the first did not flag)
+  std::uint32_t rounds = 0;          ///< fits: 2 (fit, exclude, refit), 1 when nothing was flagged
+  bool converged = true;             ///< the last fit flagged the wafers the one before did
   double limit = 0.0;                ///< |t| limit at the final reference's size
   double limit_unbounded = 0.0;      ///< |t| limit of an unbounded fleet (normal quantile)
   std::uint64_t smallest_fleet = 0;  ///< smallest_fleet(columns, A)
