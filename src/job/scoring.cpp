@@ -199,17 +199,26 @@ model::FleetFitSummary ScoringPass::fit_fleet(std::vector<double>& scores,
       for (std::size_t a = 0; a < b; ++a)
         if (candidate[s * F + a] && candidate[s * F + b]) pairs.emplace_back(s * F + a, s * F + b);
   std::vector<int> differ(pairs.size(), 0);
-  std::vector<double> origin(columns, 0.0);
+  // The first fit's sums over the candidates only (slot[c] is column c's place among them).
+  std::vector<double> origin(columns, 0.0), candidate_origin;
+  std::vector<std::size_t> slot(columns, 0), candidates;
   for (std::size_t c = 0; c < columns; ++c)
-    if (candidate[c]) origin[c] = stats.moments()[c].mean;
-  model::ReferenceSums all(origin);
+    if (candidate[c]) {
+      origin[c] = stats.moments()[c].mean;
+      slot[c] = candidates.size();
+      candidates.push_back(c);
+      candidate_origin.push_back(origin[c]);
+    }
+  model::ReferenceSums all(candidate_origin);
+  std::vector<double> picked(candidates.size());
   for_each_chunk([&](std::uint64_t, std::uint64_t m, std::span<const double> rows) {
     stats.add_to_histograms(rows, m);
     for (std::uint64_t i = 0; i < m; ++i) {
       const double* x = rows.data() + i * columns;
       for (std::size_t q = 0; q < pairs.size(); ++q)
         differ[q] |= std::memcmp(&x[pairs[q].first], &x[pairs[q].second], sizeof(double)) != 0;
-      all.add(rows.subspan(i * columns, columns));
+      for (std::size_t k = 0; k < candidates.size(); ++k) picked[k] = x[candidates[k]];
+      all.add(picked);
     }
   });
   if (comm_ != MPI_COMM_NULL && !differ.empty())
@@ -232,7 +241,7 @@ model::FleetFitSummary ScoringPass::fit_fleet(std::vector<double>& scores,
   s.limit_unbounded = model::normal_limit(std::max<std::size_t>(1, J), A);
   const std::vector<model::ColumnFit> fits_all = all.reduce(comm_);
   std::vector<model::ColumnFit> fit(J);
-  for (std::size_t k = 0; k < J; ++k) fit[k] = fits_all[cols[k]];
+  for (std::size_t k = 0; k < J; ++k) fit[k] = fits_all[slot[cols[k]]];
 
   std::uint64_t local_rows = 0;
   for (const auto& [first, end] : local_.wafer_ranges()) local_rows += end - first;
@@ -296,7 +305,7 @@ model::FleetFitSummary ScoringPass::fit_fleet(std::vector<double>& scores,
     fit = next.reduce(comm_);
     // The tails are the whole fleet's: a reference cut by its own limits is lighter-tailed
     // than the good wafers, and its kurtosis would tighten the limits round after round.
-    for (std::size_t k = 0; k < J; ++k) fit[k].kurtosis = fits_all[cols[k]].kurtosis;
+    for (std::size_t k = 0; k < J; ++k) fit[k].kurtosis = fits_all[slot[cols[k]]].kurtosis;
   }
   s.reference = reference;
   s.limit = s.reference >= 3
