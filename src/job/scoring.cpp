@@ -277,7 +277,9 @@ model::FleetFitSummary ScoringPass::fit_fleet(std::vector<double>& scores,
                    : heavy      ? model::column_limit(fit[k], fit[k].n - 1, J, A)
                                 : limit(fit[k].n - 1);
     }
-    model::ReferenceSums next(next_origin);
+    // The refit's sums: its kurtosis is the whole fleet's, and the last round's are not used.
+    model::ReferenceSums next(next_origin, false);
+    const bool last = s.rounds == kRounds;
     std::uint64_t at = 0;
     for_each_chunk([&](std::uint64_t, std::uint64_t m, std::span<const double> rows) {
       for (std::uint64_t i = 0; i < m; ++i, ++at) {
@@ -291,7 +293,7 @@ model::FleetFitSummary ScoringPass::fit_fleet(std::vector<double>& scores,
         }
         scores[at] = score;
         flags[at] = score > 1.0 ? 1 : 0;
-        if (!flags[at]) next.add(x);
+        if (!flags[at] && !last) next.add(x);
       }
     });
     std::uint64_t changed = 0;

@@ -67,8 +67,11 @@ Residual prediction_residual(const ColumnFit& c, double x, bool in_reference) {
   return r;
 }
 
-ReferenceSums::ReferenceSums(std::vector<double> origin)
-    : origin_(std::move(origin)), n_(origin_.size(), 0), sums_(4 * origin_.size()) {}
+ReferenceSums::ReferenceSums(std::vector<double> origin, bool kurtosis)
+    : origin_(std::move(origin)),
+      n_(origin_.size(), 0),
+      per_(kurtosis ? 4 : 2),
+      sums_(per_ * origin_.size()) {}
 
 void ReferenceSums::add(std::span<const double> x) {
   if (x.size() != origin_.size())
@@ -77,11 +80,14 @@ void ReferenceSums::add(std::span<const double> x) {
     if (!std::isfinite(x[j])) continue;
     const double d = x[j] - origin_[j];
     ++n_[j];
-    const double d2 = d * d;  // rounded once per wafer: the same bits on any rank
-    sums_[4 * j].add(d);
-    sums_[4 * j + 1].add_product(d, d);
-    sums_[4 * j + 2].add_product(d2, d);
-    sums_[4 * j + 3].add_product(d2, d2);
+    reduce::ExactSum* s = &sums_[per_ * j];
+    s[0].add(d);
+    s[1].add_product(d, d);
+    if (per_ == 4) {
+      const double d2 = d * d;  // rounded once per wafer: the same bits on any rank
+      s[2].add_product(d2, d);
+      s[3].add_product(d2, d2);
+    }
   }
 }
 
@@ -97,12 +103,12 @@ std::vector<ColumnFit> ReferenceSums::reduce(MPI_Comm comm) {
     c.n = n_[j];
     if (c.n == 0) continue;
     const double n = static_cast<double>(c.n);
-    const double s1 = sums_[4 * j].value(), s2 = sums_[4 * j + 1].value();
-    const double s3 = sums_[4 * j + 2].value(), s4 = sums_[4 * j + 3].value();
+    const double s1 = sums_[per_ * j].value(), s2 = sums_[per_ * j + 1].value();
     const double e = s1 / n;  // the mean's offset from the origin
     c.mean = origin_[j] + e;
     c.m2 = std::max(0.0, s2 - s1 * e);
-    if (c.n >= 4 && c.m2 > 0.0) {
+    if (per_ == 4 && c.n >= 4 && c.m2 > 0.0) {
+      const double s3 = sums_[per_ * j + 2].value(), s4 = sums_[per_ * j + 3].value();
       const double m4 = s4 - 4.0 * e * s3 + 6.0 * e * e * s2 - 3.0 * n * e * e * e * e;
       c.kurtosis = n * m4 / (c.m2 * c.m2) - 3.0;
     }

@@ -62,7 +62,8 @@ Residual prediction_residual(const ColumnFit& c, double x, bool in_reference);
 /// column means), over ranks. A value that is not finite is skipped.
 class ReferenceSums {
  public:
-  explicit ReferenceSums(std::vector<double> origin);
+  /// @brief `kurtosis` false: only Σ d and Σ d² are kept (ColumnFit::kurtosis stays 0).
+  explicit ReferenceSums(std::vector<double> origin, bool kurtosis = true);
   /// @brief Adds one wafer's values (in column order).
   void add(std::span<const double> x);
   /// @brief Sums over comm (MPI_COMM_NULL: this process alone) and returns each column's fit:
@@ -72,7 +73,8 @@ class ReferenceSums {
  private:
   std::vector<double> origin_;
   std::vector<std::uint64_t> n_;
-  std::vector<reduce::ExactSum> sums_;  // per column: Σ d, Σ d²
+  std::size_t per_ = 4;  // sums per column: Σ d, Σ d² (, Σ d³, Σ d⁴)
+  std::vector<reduce::ExactSum> sums_;
 };
 
 /// @brief What the run's own fit did, for the report (`monitoring`, kind "fleet").
