@@ -22,6 +22,7 @@ nlohmann::json JobConfig::to_json() const {
           {"dynamic_factor", dynamic_factor},
           {"histogram_bins", histogram_bins},
           {"threshold", threshold},
+          {"false_alarm_rate", false_alarm_rate},
           {"model", model},
           {"contributions", contributions},
           {"drift_threshold", drift_threshold},
@@ -57,6 +58,7 @@ JobConfig JobConfig::from_json(const nlohmann::json& j) {
     c.dynamic_factor = j.at("dynamic_factor").get<double>();
     c.histogram_bins = j.at("histogram_bins").get<std::size_t>();
     c.threshold = j.at("threshold").get<double>();
+    c.false_alarm_rate = j.value("false_alarm_rate", 0.01);
     c.model = j.value("model", "");
     c.contributions = j.value("contributions", 5u);
     c.drift_threshold = j.value("drift_threshold", 0.25);
@@ -98,7 +100,9 @@ void JobConfig::validate() const {
   if (histogram_bins == 0 || histogram_bins > 65536)
     throw UsageError("--histogram-bins must be in 1..65536");
   if (!(dynamic_factor >= 1.0)) throw UsageError("--dynamic-factor must be >= 1");
-  if (!std::isfinite(threshold) || threshold <= 0.0) throw UsageError("--threshold must be > 0");
+  if (!std::isfinite(threshold) || threshold < 0.0)
+    throw UsageError("--threshold must be >= 0 (0: limits from --false-alarm-rate)");
+  if (!(false_alarm_rate > 0.0 && false_alarm_rate < 1.0)) throw UsageError("--false-alarm-rate must be in (0, 1)");
   if (contributions < 1 || contributions > 64) throw UsageError("--contributions must be in 1..64");
   if (!(drift_threshold > 0.0) || !std::isfinite(drift_threshold)) throw UsageError("--drift-threshold must be > 0");
   if (!std::isfinite(defects.k_sigma) || defects.k_sigma <= 0.0)

@@ -644,6 +644,12 @@ report::RunReport run_parallel(const JobConfig& requested, MPI_Comm comm) {
       if (const auto& d = run.scoring.drift)
         result.monitoring->operator[]("drift") = model::drift_json(m, *d);
       if (!m.warning.empty()) result.warnings.push_back(run.model->path + ": " + m.warning);
+    } else if (const auto& f = run.scoring.fleet) {  // issue 15: the verdict without a model
+      result.monitoring = model::fleet_fit_json(*f, config.threshold > 0.0);
+      if (!f->warning.empty()) {
+        std::fprintf(stderr, "wafermill: warning: %s\n", f->warning.c_str());
+        result.warnings.push_back(f->warning);
+      }
     }
     if (result.pictures && result.sequential && result.sequential->pictures)
       compare_pictures(*result.pictures, *result.sequential->pictures);

@@ -20,6 +20,7 @@
 #include "wafermill/format/trace_index.hpp"
 #include "wafermill/job/job_config.hpp"
 #include "wafermill/model/drift.hpp"
+#include "wafermill/model/fleet_limits.hpp"
 #include "wafermill/model/pca_model.hpp"
 #include "wafermill/reduce/fleet.hpp"
 
@@ -43,14 +44,16 @@ struct BoundModel {
 BoundModel bind_model(const std::string& path, const std::vector<std::string>& sensor_names,
                       const std::vector<std::string>& feature_names);
 /// @brief Binds a model already read from `path` (named in errors).
-BoundModel bind_model(const std::string& path, model::PcaModel model, const std::vector<std::string>& sensor_names,
+BoundModel bind_model(const std::string& path, model::PcaModel model,
+                      const std::vector<std::string>& sensor_names,
                       const std::vector<std::string>& feature_names);
 
 struct ScoringResult {
   std::uint64_t flagged = 0;
   std::uint64_t flagged_t2 = 0, flagged_spe = 0;  // with a model: wafers over each limit
-  std::optional<LabelCounts> labels;  // without /wafers/label: none
-  std::optional<model::DriftReport> drift;  // with a model that has reference histograms
+  std::optional<LabelCounts> labels;              // without /wafers/label: none
+  std::optional<model::DriftReport> drift;        // with a model that has reference histograms
+  std::optional<model::FleetFitSummary> fleet;    // without a model: the run's own fit
 };
 
 /// Collective over comm (MPI_COMM_NULL: one process). Every rank scores the rows `local`
@@ -72,8 +75,18 @@ class ScoringPass {
   format::FeatureFileWriter& writer_;
   MPI_Comm comm_;
   const BoundModel* model_;
+  // Without a model (docs/MONITORING.md "Without a model"): the fit on the fleet, refitted
+  // without what it flags until the flags settle; fills `scores`/`flags` for this rank's rows in
+  // the order of wafer_ranges().
+  model::FleetFitSummary fit_fleet(std::vector<double>& scores, std::vector<std::uint8_t>& flags);
+  // The old rule (--threshold T > 0): max |z| against the whole fleet, every column.
+  model::FleetFitSummary max_z(std::vector<double>& scores, std::vector<std::uint8_t>& flags);
+  // Calls f(first wafer, wafers, rows) for this rank's rows in chunks within the budget.
+  template <class F>
+  void for_each_chunk(F&& f);
   void score_with_model(std::span<const double> rows, std::uint64_t m, std::size_t columns,
-                        std::vector<double>& scores, std::vector<std::uint8_t>& flags, ScoringResult& result);
+                        std::vector<double>& scores, std::vector<std::uint8_t>& flags,
+                        ScoringResult& result);
   std::vector<double> t2_, spe_, contrib_share_;
   std::vector<std::uint8_t> reason_;
   std::vector<std::int32_t> contrib_column_;

@@ -505,7 +505,21 @@ std::string text_summary(const RunReport& r) {
   if (a.tp)
     o << "  vs labels: tp " << *a.tp << ", fp " << *a.fp << ", tn " << *a.tn << ", fn " << *a.fn;
   o << "\n";
-  if (const auto& m = r.monitoring) {
+  if (const auto& mon = r.monitoring; mon && mon->contains("kind")) {  // a run without a model
+    const nlohmann::json* m = &*mon;
+    char line[512];
+    std::snprintf(line, sizeof line, "verdict: %s, %llu columns, limit %.4g%s\n",
+                  m->value("kind", "") == "fleet" ? "the fleet's own fit" : "max |z| (--threshold)",
+                  static_cast<unsigned long long>(m->value("columns", 0ULL)), m->value("limit", 0.0),
+                  m->value("kind", "") == "fleet"
+                      ? (", expected false-alarm rate " + fmt("%.3g", m->value("false_alarm_rate", 0.0)) + ", " +
+                         std::to_string(m->value("rounds", 0)) + " rounds")
+                            .c_str()
+                      : "");
+    o << line;
+    if (!m->value("warning", std::string()).empty())
+      o << "verdict warning: " << m->value("warning", std::string()) << "\n";
+  } else if (const auto& m = r.monitoring) {
     char line[512];
     std::snprintf(line, sizeof line,
                   "model %s: %d components, T2 limit %.4g, SPE limit %.4g, expected false-alarm rate "

@@ -37,8 +37,11 @@ struct JobConfig {
   std::uint64_t block_size = 32;    ///< wafers per reduction block (fixed, rank-independent)
   double dynamic_factor = 2.0;      ///< dynamic policy: unit = remaining / (factor · P)
   std::size_t histogram_bins = 32;
-  double threshold = 6.0;           ///< flag when the anomaly score exceeds this
-  /// A model of good wafers from `wafermill fit` (docs/MONITORING.md); "": max |z| scoring.
+  /// Without a model: 0 (default) flags by the run's own fit at `false_alarm_rate`
+  /// (docs/MONITORING.md "Without a model"); > 0 the old rule, max |z| over every column > this.
+  double threshold = 0.0;
+  double false_alarm_rate = 0.01;   ///< without a model: the per-wafer false-alarm rate A
+  /// A model of good wafers from `wafermill fit` (docs/MONITORING.md); "": the run fits one on its own fleet.
   std::string model;
   std::uint32_t contributions = 5;  ///< with a model: top contributions kept per wafer
   double drift_threshold = 0.25;    ///< with a model: PSI above which a column has drifted

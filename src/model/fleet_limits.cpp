@@ -1,0 +1,146 @@
+#include "wafermill/model/fleet_limits.hpp"
+
+#include <cmath>
+#include <stdexcept>
+
+#include <boost/math/distributions/normal.hpp>
+#include <boost/math/distributions/students_t.hpp>
+
+namespace wafermill::model {
+
+double prediction_limit(std::uint64_t dof, std::size_t columns, double a) {
+  if (dof == 0) return std::numeric_limits<double>::infinity();
+  if (!(a > 0.0 && a < 1.0))
+    throw std::invalid_argument("prediction_limit: the false-alarm rate must be in (0, 1)");
+  const double tail = a / (2.0 * static_cast<double>(std::max<std::size_t>(1, columns)));
+  const boost::math::students_t dist(static_cast<double>(dof));
+  return boost::math::quantile(boost::math::complement(dist, tail));
+}
+
+double normal_limit(std::size_t columns, double a) {
+  if (!(a > 0.0 && a < 1.0))
+    throw std::invalid_argument("normal_limit: the false-alarm rate must be in (0, 1)");
+  const double tail = a / (2.0 * static_cast<double>(std::max<std::size_t>(1, columns)));
+  return boost::math::quantile(boost::math::complement(boost::math::normal(), tail));
+}
+
+std::uint64_t smallest_fleet(std::size_t columns, double a) {
+  const double unbounded = normal_limit(columns, a);
+  std::uint64_t n = 3;
+  while (prediction_limit(n - 2, columns, a) > 1.5 * unbounded) ++n;
+  return n;
+}
+
+double column_limit(const ColumnFit& c, std::uint64_t dof, std::size_t columns, double a) {
+  if (dof == 0) return std::numeric_limits<double>::infinity();
+  if (c.kurtosis > 0.0) {
+    const double nu = 4.0 + 6.0 / c.kurtosis;
+    if (nu < static_cast<double>(dof)) {
+      const double tail = a / (2.0 * static_cast<double>(std::max<std::size_t>(1, columns)));
+      const boost::math::students_t dist(nu);
+      return boost::math::quantile(boost::math::complement(dist, tail)) *
+             std::sqrt((nu - 2.0) / nu);
+    }
+  }
+  return prediction_limit(dof, columns, a);
+}
+
+Residual prediction_residual(const ColumnFit& c, double x, bool in_reference) {
+  Residual r;
+  if (!std::isfinite(x)) return r;
+  const double n = static_cast<double>(c.n);
+  const double d = x - c.mean;
+  if (in_reference) {
+    // The reference without x: n − 1 values, x − mean' = d n/(n − 1), m2' = m2 − d² n/(n − 1).
+    if (c.n < 3) return r;
+    const double m2 = c.m2 - d * d * n / (n - 1.0);
+    if (!(m2 > 0.0)) return r;  // the others are constant: no rate can be stated
+    const double s = std::sqrt(m2 / (n - 2.0));
+    r.t = d * n / (n - 1.0) / (s * std::sqrt(n / (n - 1.0)));
+    r.dof = c.n - 2;
+  } else {
+    if (c.n < 2 || !(c.m2 > 0.0)) return r;
+    const double s = std::sqrt(c.m2 / (n - 1.0));
+    r.t = d / (s * std::sqrt(1.0 + 1.0 / n));
+    r.dof = c.n - 1;
+  }
+  return r;
+}
+
+ReferenceSums::ReferenceSums(std::vector<double> origin, bool kurtosis)
+    : origin_(std::move(origin)),
+      n_(origin_.size(), 0),
+      per_(kurtosis ? 4 : 2),
+      sums_(per_ * origin_.size()) {}
+
+void ReferenceSums::add(std::span<const double> x) {
+  if (x.size() != origin_.size())
+    throw std::invalid_argument("ReferenceSums::add: wrong number of columns");
+  for (std::size_t j = 0; j < x.size(); ++j) {
+    if (!std::isfinite(x[j])) continue;
+    const double d = x[j] - origin_[j];
+    ++n_[j];
+    reduce::ExactSum* s = &sums_[per_ * j];
+    s[0].add(d);
+    s[1].add_product(d, d);
+    if (per_ == 4) {
+      const double d2 = d * d;  // rounded once per wafer: the same bits on any rank
+      s[2].add_product(d2, d);
+      s[3].add_product(d2, d2);
+    }
+  }
+}
+
+std::vector<ColumnFit> ReferenceSums::reduce(MPI_Comm comm) {
+  if (comm != MPI_COMM_NULL) {
+    MPI_Allreduce(MPI_IN_PLACE, n_.data(), static_cast<int>(n_.size()), MPI_UINT64_T, MPI_SUM,
+                  comm);
+    reduce::allreduce_exact(sums_.data(), sums_.size(), comm);
+  }
+  std::vector<ColumnFit> out(origin_.size());
+  for (std::size_t j = 0; j < out.size(); ++j) {
+    ColumnFit& c = out[j];
+    c.n = n_[j];
+    if (c.n == 0) continue;
+    const double n = static_cast<double>(c.n);
+    const double s1 = sums_[per_ * j].value(), s2 = sums_[per_ * j + 1].value();
+    const double e = s1 / n;  // the mean's offset from the origin
+    c.mean = origin_[j] + e;
+    c.m2 = std::max(0.0, s2 - s1 * e);
+    if (per_ == 4 && c.n >= 4 && c.m2 > 0.0) {
+      const double s3 = sums_[per_ * j + 2].value(), s4 = sums_[per_ * j + 3].value();
+      const double m4 = s4 - 4.0 * e * s3 + 6.0 * e * e * s2 - 3.0 * n * e * e * e * e;
+      c.kurtosis = n * m4 / (c.m2 * c.m2) - 3.0;
+    }
+  }
+  return out;
+}
+
+nlohmann::json fleet_fit_json(const FleetFitSummary& s, bool old_rule) {
+  nlohmann::json j{{"kind", old_rule ? "max_z" : "fleet"},
+                   {"columns", s.columns},
+                   {"wafers", s.wafers},
+                   {"limit", s.limit},
+                   {"smallest_fleet", s.smallest_fleet},
+                   {"warning", s.warning}};
+  if (!old_rule) {
+    j["method"] =
+        "per-column studentised prediction residual (leave-one-out for a reference wafer), Student "
+        "t "
+        "limit at A split over the columns (Bonferroni), widened for a heavy-tailed column to the "
+        "t of its "
+        "kurtosis (of the whole fleet); fitted on the fleet, then refitted once without the wafers "
+        "it flagged";
+    j["false_alarm_rate"] = s.false_alarm_rate;
+    j["columns_dropped"] = s.columns_dropped;
+    j["reference"] = s.reference;
+    j["rounds"] = s.rounds;
+    j["converged"] = s.converged;
+    j["limit_unbounded"] = s.limit_unbounded;
+  } else {
+    j["method"] = "max |z| of every column against the whole fleet (--threshold)";
+  }
+  return j;
+}
+
+}  // namespace wafermill::model

@@ -1,0 +1,148 @@
+// The verdict of a run without a model (docs/MONITORING.md "Without a model"): the per-column
+// limits, the leave-one-out residual, the mergeable sums and the out-of-sample false-alarm rate
+// of the rule on normal and heavy-tailed columns.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <random>
+#include <vector>
+
+#include "wafermill/model/fleet_limits.hpp"
+
+namespace wm = wafermill::model;
+
+namespace {
+
+// Mean and m2 of values, skipping one index (or none).
+wm::ColumnFit direct(const std::vector<double>& v, std::size_t skip = SIZE_MAX) {
+  wm::ColumnFit c;
+  double s = 0.0;
+  for (std::size_t i = 0; i < v.size(); ++i)
+    if (i != skip) {
+      s += v[i];
+      ++c.n;
+    }
+  c.mean = s / static_cast<double>(c.n);
+  for (std::size_t i = 0; i < v.size(); ++i)
+    if (i != skip) c.m2 += (v[i] - c.mean) * (v[i] - c.mean);
+  return c;
+}
+
+}  // namespace
+
+TEST(FleetLimits, StudentAndNormalQuantiles) {
+  // Tables: t_10 two-sided 1 % is 3.1693; normal two-sided 5 % is 1.95996; Bonferroni over 10
+  // columns of 5 % is the two-sided 0.5 % point, 2.80703.
+  EXPECT_NEAR(wm::prediction_limit(10, 1, 0.01), 3.16927, 1e-4);
+  EXPECT_NEAR(wm::normal_limit(1, 0.05), 1.959964, 1e-6);
+  EXPECT_NEAR(wm::normal_limit(10, 0.05), 2.807034, 1e-6);
+  EXPECT_TRUE(std::isinf(wm::prediction_limit(0, 5, 0.01)));
+  EXPECT_GT(wm::prediction_limit(5, 100, 0.01), wm::prediction_limit(50, 100, 0.01));
+}
+
+TEST(FleetLimits, SmallestFleet) {
+  // 1.5 × 1.96 = 2.94: t_3 (3.18) is above, t_4 (2.776) below: n − 2 = 4, n = 6.
+  EXPECT_EQ(wm::smallest_fleet(1, 0.05), 6u);
+  const std::uint64_t n = wm::smallest_fleet(480, 0.01);
+  EXPECT_LE(wm::prediction_limit(n - 2, 480, 0.01), 1.5 * wm::normal_limit(480, 0.01));
+  EXPECT_GT(wm::prediction_limit(n - 3, 480, 0.01), 1.5 * wm::normal_limit(480, 0.01));
+}
+
+TEST(FleetLimits, LeaveOneOutResidualEqualsTheFitWithoutTheWafer) {
+  std::mt19937_64 rng(3);
+  std::normal_distribution<double> g(5.0, 2.0);
+  std::vector<double> v(40);
+  for (double& x : v) x = g(rng);
+  v[7] = 30.0;  // an outlier
+  const wm::ColumnFit all = direct(v);
+  for (std::size_t i : {0, 7, 39}) {
+    const wm::ColumnFit without = direct(v, i);
+    const double s = std::sqrt(without.m2 / static_cast<double>(without.n - 1));
+    const double expect =
+        (v[i] - without.mean) / (s * std::sqrt(1.0 + 1.0 / static_cast<double>(without.n)));
+    const wm::Residual loo = wm::prediction_residual(all, v[i], true);
+    EXPECT_NEAR(loo.t, expect, 1e-9 * std::fabs(expect)) << i;
+    EXPECT_EQ(loo.dof, 38u);
+    // Out of the reference: against the fit of all 40.
+    const wm::Residual out = wm::prediction_residual(without, v[i], false);
+    EXPECT_NEAR(out.t, expect, 1e-12 * std::fabs(expect));
+    EXPECT_EQ(out.dof, 38u);
+  }
+  // The outlier's z against statistics that hold it is bounded by (n − 1)/√n; its LOO t is not.
+  const double z = (v[7] - all.mean) / std::sqrt(all.m2 / 39.0);
+  EXPECT_LT(z, 39.0 / std::sqrt(40.0));
+  EXPECT_GT(wm::prediction_residual(all, v[7], true).t, 2.0 * z);
+  EXPECT_EQ(wm::prediction_residual(all, NAN, true).dof, 0u);
+  EXPECT_EQ(wm::prediction_residual(direct({1.0, 1.0, 1.0, 2.0}), 2.0, true).dof,
+            0u);  // others constant
+}
+
+TEST(FleetLimits, ReferenceSumsMatchDirectMomentsAndSkipNonFinite) {
+  std::mt19937_64 rng(8);
+  std::student_t_distribution<double> t(5.0);
+  std::vector<double> v(500);
+  for (double& x : v) x = 100.0 + t(rng);
+  wm::ReferenceSums sums({100.5});
+  for (double x : v) sums.add(std::span<const double>(&x, 1));
+  const double nan = NAN;
+  sums.add(std::span<const double>(&nan, 1));
+  const wm::ColumnFit c = sums.reduce(MPI_COMM_NULL)[0];
+  const wm::ColumnFit d = direct(v);
+  EXPECT_EQ(c.n, 500u);
+  EXPECT_NEAR(c.mean, d.mean, 1e-13 * std::fabs(d.mean));
+  EXPECT_NEAR(c.m2, d.m2, 1e-10 * d.m2);
+  double m4 = 0.0;
+  for (double x : v) m4 += std::pow(x - d.mean, 4);
+  EXPECT_NEAR(c.kurtosis, 500.0 * m4 / (d.m2 * d.m2) - 3.0, 1e-8);
+  EXPECT_GT(c.kurtosis, 1.0);  // t_5 has excess kurtosis 6
+}
+
+// The rule out of sample: a reference of good wafers, then new good wafers scored against it.
+// Returns the fraction of new wafers with any column beyond its limit.
+double false_alarms(bool heavy_tails, bool kurtosis_limits, double a) {
+  constexpr std::size_t J = 20, n = 400, trials = 20000;
+  std::mt19937_64 rng(heavy_tails ? 11 : 12);
+  std::normal_distribution<double> g(0.0, 1.0);
+  std::student_t_distribution<double> t(5.0);
+  auto draw = [&](std::size_t j) {
+    return 10.0 * static_cast<double>(j) + (heavy_tails ? t(rng) : g(rng));
+  };
+  std::vector<double> origin(J);
+  for (std::size_t j = 0; j < J; ++j) origin[j] = 10.0 * static_cast<double>(j);
+  wm::ReferenceSums sums(origin);
+  std::vector<double> x(J);
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t j = 0; j < J; ++j) x[j] = draw(j);
+    sums.add(x);
+  }
+  const std::vector<wm::ColumnFit> fit = sums.reduce(MPI_COMM_NULL);
+  std::vector<double> limit(J);
+  for (std::size_t j = 0; j < J; ++j)
+    limit[j] =
+        kurtosis_limits ? wm::column_limit(fit[j], n - 1, J, a) : wm::prediction_limit(n - 1, J, a);
+  std::size_t flagged = 0;
+  for (std::size_t i = 0; i < trials; ++i) {
+    bool any = false;
+    for (std::size_t j = 0; j < J; ++j)
+      any |= std::fabs(wm::prediction_residual(fit[j], draw(j), false).t) > limit[j];
+    flagged += any;
+  }
+  return static_cast<double>(flagged) / trials;
+}
+
+TEST(FleetLimits, OutOfSampleFalseAlarmsAtMostTheStatedRate) {
+  const double a = 0.01, band = 3.0 * std::sqrt(a * (1 - a) / 20000.0);
+  // Normal columns: Bonferroni holds (at most a, within the binomial band).
+  EXPECT_LE(false_alarms(false, true, a), a + band);
+  // Heavy tails (t_5): the normal-theory limit breaks its promise (measured 0.08); the kurtosis
+  // limit cuts the excess but does not remove it (measured 0.031: a sample kurtosis of t_5
+  // underestimates its tails), as docs/MONITORING.md "Without a model" says.
+  const double normal = false_alarms(true, false, a), widened = false_alarms(true, true, a);
+  std::printf("t_5 columns at a = %.2f: normal-theory limits %.4f, kurtosis limits %.4f\n", a,
+              normal, widened);
+  EXPECT_GT(normal, 4.0 * a);
+  EXPECT_LT(widened, 0.5 * normal);
+  EXPECT_LE(widened, 4.0 * a);
+}

@@ -1,0 +1,43 @@
+"""A run without a model (docs/MONITORING.md "Without a model"): the verdicts of P = 1, 2, 3 and
+three policies are the same bits; count and invalid_count are not scored; the fleet's own fit
+flags the generator's planted anomalies and few good wafers; the report says what it did.
+
+usage: check_fleet_verdict.py REPORT.json OUT_1.h5 OUT_2.h5 [OUT_3.h5 ...]"""
+import json
+import sys
+
+import h5py
+import numpy as np
+
+report = json.load(open(sys.argv[1]))
+outs = sys.argv[2:]
+first = h5py.File(outs[0], "r")
+score, flag = first["wafers/score"][:], first["wafers/flag"][:]
+for o in outs[1:]:
+    f = h5py.File(o, "r")
+    assert f["wafers/score"][:].tobytes() == score.tobytes(), f"{o}: /wafers/score differs from {outs[0]}"
+    assert f["wafers/flag"][:].tobytes() == flag.tobytes(), f"{o}: /wafers/flag differs from {outs[0]}"
+
+m = report["monitoring"]
+assert m["kind"] == "fleet", m
+names = [n.decode() if isinstance(n, bytes) else n for n in first["features/names"][:]]
+sensors = first["features/values"].shape[1]
+scored = len([n for n in names if n not in ("count", "invalid_count")])
+# Trace lengths vary (--length-sigma), so count would be a usable column: it must not be scored.
+counts = first["features/values"][:, 0, names.index("count")]
+assert counts.min() < counts.max(), "the test needs varying trace lengths"
+assert m["columns"] == sensors * scored, (m["columns"], sensors, scored)
+assert m["rounds"] == 2 and m["warning"] == "", m
+assert len(flag) - int(flag.sum()) <= m["reference"] <= len(flag), m
+
+label = first["wafers/label"][:]
+good, bad = label == 0, label != 0
+fa = flag[good].mean()
+recall = flag[bad].mean()
+a = m["false_alarm_rate"]
+band = 3 * np.sqrt(a * (1 - a) / good.sum())
+print(f"fleet verdict: {int(flag.sum())} flagged, false alarms on good {fa:.4f} (A = {a}, band {band:.4f}), "
+      f"recall {recall:.3f}, {m['rounds']} rounds, limit {m['limit']:.3f}")
+assert fa <= a + band, f"false alarms {fa} above A = {a} + {band}"
+assert recall >= 0.9, f"recall {recall}"
+print("fleet verdict checks passed")
