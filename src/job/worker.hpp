@@ -83,7 +83,8 @@ class Worker {
   // Reads wafer w one sensor column at a time; `column` gets each column in turn.
   void read_oversize_wafer(std::uint64_t w, const std::function<void(std::uint64_t, double)>& column);
   void process_oversize_wafer(std::uint64_t w);
-  void hash_oversize_wafer(std::uint64_t w, std::uint64_t& hash);
+  // Wafer w's hash from its whole rows, read in slices within the read budget.
+  std::uint64_t hash_oversize_wafer(std::uint64_t w);
 
   const format::TraceIndex& index_;
   const JobConfig& config_;
