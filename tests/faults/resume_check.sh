@@ -127,6 +127,29 @@ case "$case_name" in
     identical
     ;;
 
+  cache_budget)
+    # The oversize path (a wafer wider than the read budget, read one column at a time) keys its
+    # blocks by the same row hash as the row path: a run with a budget too small for the widest
+    # wafer's rows, then a rerun with the default budget, reuses every block.
+    budget=$(/usr/bin/python3 - "$DATA/in.h5" <<'PY'
+import h5py, sys
+f = h5py.File(sys.argv[1], "r")
+off = f["traces/offsets"][:]
+rows = int(max(off[1:] - off[:-1]))
+width, size = f["traces/values"].shape[1], f["traces/values"].dtype.itemsize
+assert width >= 4, "the test needs at least 4 sensors"
+# read budget = half the memory budget = two columns of the widest wafer: fewer than its rows
+print(f"{4 * rows * size / 2**20:.6f}")
+PY
+) || fail "cannot read the input's shape"
+    launch 2 "${run[@]}" --memory-budget "$budget" || fail "the run with the small budget failed"
+    launch 2 "${run[@]}" --resume --force --report "$work/again.json" || fail "the rerun failed"
+    reused=$(figure again.json blocks_reused) computed=$(figure again.json blocks_computed)
+    note "budget $budget MiB then the default: reused $reused, computed $computed"
+    ((reused == blocks && computed == 0)) || fail "the oversize path's keys differ from the row path's"
+    identical
+    ;;
+
   append)
     # Nightly growth: 300 wafers, then the same file with 100 more. Blocks 0-36 are unchanged;
     # block 37 (wafers 296-303) was partial and now holds more wafers; 38-49 are new.
