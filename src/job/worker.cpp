@@ -178,12 +178,18 @@ void Worker::read_rows(std::uint64_t w0, std::uint64_t w1) {
   const std::uint64_t row0 = index_.offsets[w0];
   const std::uint64_t rows = index_.offsets[w1] - row0;
   const std::uint64_t bytes = rows * index_.row_bytes();
-  if (buffer_.size() < bytes) buffer_.resize(bytes);
   if (index_.has_steps && steps_.size() < rows) steps_.resize(rows);
   const std::span<std::int32_t> steps =
       index_.has_steps ? std::span<std::int32_t>(steps_.data(), rows) : std::span<std::int32_t>();
   metrics::ScopedTimer t(stats_.read_s);
-  if (rows > 0) reader_.read_rows(row0, rows, buffer_.data(), steps);
+  // In place where the file stores the native array (TraceReader::map_rows), else a copy.
+  rows_ =
+      rows > 0 ? static_cast<const unsigned char*>(reader_.map_rows(row0, rows, steps)) : nullptr;
+  if (rows_ == nullptr) {
+    if (buffer_.size() < bytes) buffer_.resize(bytes);
+    if (rows > 0) reader_.read_rows(row0, rows, buffer_.data(), steps);
+    rows_ = buffer_.data();
+  }
   stats_.samples += rows;
   stats_.bytes += bytes;
 }
@@ -193,7 +199,7 @@ void Worker::hash_rows(std::uint64_t w0, std::uint64_t w1, std::uint64_t* hashes
   for (std::uint64_t w = w0; w < w1; ++w) {
     const std::uint64_t first = index_.offsets[w] - row0, rows = index_.wafer_rows(w);
     hasher_.reset(rows, index_.row_bytes());
-    hasher_.add_rows(buffer_.data() + first * index_.row_bytes(), rows);
+    hasher_.add_rows(rows_ + first * index_.row_bytes(), rows);
     if (index_.has_steps)
       hasher_.add_steps(std::span<const std::int32_t>(steps_.data() + first, rows));
     hashes[w - w0] = hasher_.finish();
@@ -215,7 +221,7 @@ void Worker::process_wafers(std::uint64_t w0, std::uint64_t w1) {
   chunk.first_wafer = w0;
   chunk.offsets = std::span<const std::uint64_t>(index_.offsets).subspan(w0, w1 - w0 + 1);
   chunk.type = sample_type(index_.value_type);
-  chunk.values = buffer_.data();
+  chunk.values = rows_;
   chunk.first_sensor = 0;
   chunk.n_columns = index_.n_sensors;
   chunk.steps = steps;

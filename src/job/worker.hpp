@@ -96,6 +96,7 @@ class Worker {
   std::uint64_t read_budget_;    // bytes of sample buffer
   std::uint64_t result_budget_;  // bytes of one batch's results
   std::vector<unsigned char> buffer_;
+  const unsigned char* rows_ = nullptr;  // read_rows' rows: a mapping of the file or buffer_
   std::vector<std::int32_t> steps_;
   BatchResult batch_;
   WorkerStats stats_;
