@@ -249,8 +249,21 @@ fi
 # -- 4. Tests (docs/GPU.md "For a session with a GPU", docs/PICTURES.md "Checking on a GPU"). --
 step "ctest Cuda|BackendRegistry|PicturesGpu" \
   ctest --test-dir "$build" -R 'Cuda|BackendRegistry|PicturesGpu' --output-on-failure --timeout 300
-step "pictures_gpu_test (none skipped)" bash -c \
-  "'$build/tests/pictures/pictures_gpu_test' --gtest_filter='PicturesGpu.*' | tee /dev/stderr | grep -q 'SKIPPED' && exit 3 || exit 0"
+# no_skips BINARY FILTER: the gtest binary passes and skips nothing (a skip means no device).
+no_skips() {
+  local out rc
+  out=$("$1" --gtest_filter="$2" 2>&1)
+  rc=$?
+  printf '%s\n' "$out"
+  ((rc == 0)) || return "$rc"
+  if grep -q '^\[  SKIPPED \]' <<<"$out"; then
+    echo "some cases skipped"
+    return 3
+  fi
+}
+step "pictures_gpu_test (none skipped)" no_skips "$build/tests/pictures/pictures_gpu_test" 'PicturesGpu.*'
+step "features_cuda_test (none skipped)" no_skips "$build/tests/features/features_cuda_test" 'Cuda*'
+
 if [[ ${DEVICE_CHECK_SANITIZE:-1} != 0 ]] && command -v compute-sanitizer >/dev/null; then
   step "compute-sanitizer memcheck PicturesGpu" timeout 300 compute-sanitizer --tool memcheck \
     --error-exitcode 9 "$build/tests/pictures/pictures_gpu_test" --gtest_filter='PicturesGpu.*'
