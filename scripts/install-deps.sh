@@ -8,6 +8,7 @@ packages=(
   libboost-program-options-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-h5py python3-numpy python3-dask
   liblapacke-dev libopenblas-dev
+  libxxhash-dev
   "$@"
 )
 missing=()

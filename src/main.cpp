@@ -1,6 +1,8 @@
 // wafermill: parse the command line, start MPI when the command needs it, run, and turn an
 // exception into an exit code (0 success, 1 runtime failure, 2 usage or bad input).
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <unistd.h>
 
@@ -31,6 +33,28 @@ int rank_of(MPI_Comm comm) {
   std::exit(code);
 }
 
+// Start-up (docs/BENCHMARKS.md, issue 18): when every rank runs on this node, Open MPI's default
+// selection still initialises UCX, which probes the network devices for 0.2-0.3 s of MPI_Init
+// and is then not used: shared memory carries everything. Unless the user chose the transports
+// (OMPI_MCA_pml or OMPI_MCA_btl, also set by `mpirun --mca`), take ob1 over shared memory. Only
+// for mpirun with every rank local (its OMPI_COMM_WORLD_SIZE equals OMPI_COMM_WORLD_LOCAL_SIZE)
+// or a process started alone (no launcher's variables at all): never under srun or a launcher
+// that does not say where the ranks are.
+void prefer_shared_memory_on_one_node() {
+  if (std::getenv("OMPI_MCA_pml") || std::getenv("OMPI_MCA_btl")) return;
+  const char* size = std::getenv("OMPI_COMM_WORLD_SIZE");
+  const char* local = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+  bool one_node = false;
+  if (size && local)
+    one_node = std::strcmp(size, local) == 0;
+  else
+    one_node = !size && !local && !std::getenv("PMIX_RANK") && !std::getenv("PMI_RANK") &&
+               !std::getenv("PMI_SIZE") && !std::getenv("SLURM_STEP_NUM_TASKS");
+  if (!one_node) return;
+  ::setenv("OMPI_MCA_pml", "ob1", 0);
+  ::setenv("OMPI_MCA_btl", "self,vader", 0);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -52,6 +76,7 @@ int main(int argc, char** argv) {
     }
   }
 
+  prefer_shared_memory_on_one_node();
   int provided = 0;
   MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
   const MPI_Comm comm = MPI_COMM_WORLD;

@@ -2,7 +2,15 @@
 /// @brief Hyperslab reads of /traces/values and /traces/step (trace_reader.hpp).
 #include "wafermill/format/trace_reader.hpp"
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <algorithm>
+#include <bit>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <optional>
 #include <stdexcept>
 
@@ -58,7 +66,71 @@ struct TraceReader::Handles {
   h5::Dataset values;
   std::optional<h5::Dataset> step;
   h5::Elem value_elem = h5::Elem::f32;
+  // In-place reads (map_rows): the file, the values' address in it, the current mapping.
+  int fd = -1;
+  std::uint64_t data_offset = 0;
+  void* map = nullptr;
+  std::size_t map_len = 0;
+  void unmap() {
+    if (map != nullptr) ::munmap(map, map_len);
+    map = nullptr;
+    map_len = 0;
+  }
+  ~Handles() {
+    unmap();
+    if (fd >= 0) ::close(fd);
+  }
 };
+
+namespace {
+
+// The file address where the values' bytes form exactly the native row-major array read_rows
+// would give, or nothing: stored in this machine's byte order (the file type equals the native
+// float or double), without filter or external file, at an address aligned for the type, and
+// either contiguous, or chunked in chunks of whole rows that lie one after the other in row
+// order (as a writer filling the dataset in order allocates them; edge chunks are stored at
+// full size), which is then one contiguous run too.
+std::optional<std::uint64_t> native_run(const h5::Dataset& values, const h5::StorageInfo& st,
+                                        h5::Elem elem, std::uint64_t rows, std::uint64_t width) {
+  if (!st.filters.empty() || st.external_files != 0 || std::endian::native != std::endian::little)
+    return std::nullopt;
+  const hid_t type = H5Dget_type(values.id());
+  if (type < 0) return std::nullopt;
+  const htri_t same = H5Tequal(type, h5::native_type(elem));
+  H5Tclose(type);
+  if (same <= 0) return std::nullopt;
+  std::optional<std::uint64_t> base;
+  if (st.layout == h5::Layout::contiguous) {
+    base = st.file_offset;
+  } else if (st.layout == h5::Layout::chunked && st.chunk.size() == 2 && st.chunk[1] == width &&
+             st.chunk[0] > 0) {
+    const std::uint64_t chunk_rows = st.chunk[0];
+    const std::uint64_t chunk_bytes = chunk_rows * width * h5::elem_size(elem);
+    const std::uint64_t expected = (rows + chunk_rows - 1) / chunk_rows;
+    const hid_t space = H5Dget_space(values.id());
+    if (space < 0) return std::nullopt;
+    hsize_t n = 0;
+    bool ok = H5Dget_num_chunks(values.id(), space, &n) >= 0 && n == expected && n > 0;
+    for (hsize_t i = 0; ok && i < n; ++i) {
+      hsize_t offset[2] = {0, 0}, size = 0;
+      unsigned mask = 0;
+      haddr_t addr = HADDR_UNDEF;
+      ok = H5Dget_chunk_info(values.id(), space, i, offset, &mask, &addr, &size) >= 0 &&
+           addr != HADDR_UNDEF && mask == 0 && size == chunk_bytes && offset[1] == 0 &&
+           offset[0] % chunk_rows == 0;
+      if (!ok) break;
+      const std::uint64_t k = offset[0] / chunk_rows;
+      if (!base && addr >= k * chunk_bytes) base = addr - k * chunk_bytes;
+      ok = base && addr == *base + k * chunk_bytes;
+    }
+    H5Sclose(space);
+    if (!ok) base.reset();
+  }
+  if (base && *base % h5::elem_size(elem) != 0) base.reset();
+  return base;
+}
+
+}  // namespace
 
 TraceReader::TraceReader(const TraceIndex& index, IoDriver driver, MPI_Comm comm)
     : h_(std::make_unique<Handles>()), index_(index) {
@@ -82,6 +154,18 @@ TraceReader::TraceReader(const TraceIndex& index, IoDriver driver, MPI_Comm comm
     if (st.layout == h5::Layout::chunked && st.chunk.size() == 2) {
       h_->values = h5::Dataset();
       h_->values = traces.open_dataset("values", cache_for(st, index.n_sensors, elem));
+    }
+    // In-place reads for the posix driver where the bytes on disk are the native array; any
+    // other storage (filters, scattered or partial-width chunks, external files, another byte
+    // order, mpio) reads by hyperslab. WAFERMILL_READ_IN_PLACE=0 turns them off (a diagnostic
+    // switch).
+    const char* in_place = std::getenv("WAFERMILL_READ_IN_PLACE");
+    if (driver == IoDriver::posix && !(in_place && std::strcmp(in_place, "0") == 0)) {
+      if (const auto base =
+              native_run(h_->values, st, h_->value_elem, index.n_samples, index.n_sensors)) {
+        h_->fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        h_->data_offset = *base;
+      }
     }
     if (index.has_steps) {
       h_->step = traces.open_dataset("step");
@@ -136,6 +220,50 @@ void TraceReader::read_rows(std::uint64_t first_row, std::uint64_t n_rows, void*
     throw InputError(index_.path + ": reading rows [" + std::to_string(first_row) + ", " +
                      std::to_string(first_row + n_rows) + "): " + e.what());
   }
+}
+
+bool TraceReader::maps_in_place() const { return h_->fd >= 0; }
+
+const void* TraceReader::map_rows(std::uint64_t first_row, std::uint64_t n_rows,
+                                  std::span<std::int32_t> steps) {
+  check_range(index_, first_row, n_rows);
+  h_->unmap();
+  if (h_->fd < 0 || n_rows == 0) return nullptr;
+  const std::uint64_t begin = h_->data_offset + first_row * index_.row_bytes();
+  const std::uint64_t bytes = n_rows * index_.row_bytes();
+  const std::uint64_t page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+  const std::uint64_t floor = begin / page * page;
+  // A file cut short since the index was read must fail as a read does, not with SIGBUS.
+  struct stat sb {};
+  if (::fstat(h_->fd, &sb) != 0 || static_cast<std::uint64_t>(sb.st_size) < begin + bytes) {
+    throw InputError(index_.path + ": reading rows [" + std::to_string(first_row) + ", " +
+                     std::to_string(first_row + n_rows) + "): the file is shorter than " +
+                     "/traces/values (changed while the job ran?)");
+  }
+  const std::size_t len = static_cast<std::size_t>(begin + bytes - floor);
+  void* m = ::mmap(nullptr, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, h_->fd,
+                   static_cast<off_t>(floor));
+  if (m == MAP_FAILED) return nullptr;  // the hyperslab read still works
+  ::madvise(m, len, MADV_SEQUENTIAL);
+  // MAP_POPULATE maps what the page cache holds but may leave a cold file's pages to fault in
+  // later, inside the compute: touch one byte per page so that the read is done (and timed as
+  // a read) here.
+  unsigned char sum = 0;
+  for (std::size_t at = 0; at < len; at += page) sum ^= static_cast<volatile unsigned char*>(m)[at];
+  asm volatile("" : : "r"(sum));
+  h_->map = m;
+  h_->map_len = len;
+  bytes_read_ += bytes;
+  try {
+    if (h_->step && !steps.empty()) {
+      if (steps.size() != n_rows) throw std::invalid_argument("map_rows: steps size != n_rows");
+      read_steps(index_, *h_->step, first_row, steps);
+    }
+  } catch (const HdfError& e) {
+    throw InputError(index_.path + ": reading steps [" + std::to_string(first_row) + ", " +
+                     std::to_string(first_row + n_rows) + "): " + e.what());
+  }
+  return static_cast<const unsigned char*>(m) + (begin - floor);
 }
 
 void TraceReader::read_column(std::uint64_t first_row, std::uint64_t n_rows, std::uint64_t sensor,

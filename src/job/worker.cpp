@@ -165,7 +165,7 @@ void Worker::hash_blocks(std::uint64_t first_block, std::uint64_t end_block,
         read_rows(w0, w1);
         hash_rows(w0, w1, hashes.data() + (w0 - w_begin));
       },
-      [&](std::uint64_t w) { hash_oversize_wafer(w, hashes[w - w_begin]); }, between_chunks);
+      [&](std::uint64_t w) { hashes[w - w_begin] = hash_oversize_wafer(w); }, between_chunks);
   for (std::uint64_t b = first_block; b < end_block; ++b) {
     const std::uint64_t a = plan_.first_wafer(b) - w_begin;
     const std::uint64_t n = plan_.end_wafer(b) - plan_.first_wafer(b);
@@ -178,12 +178,18 @@ void Worker::read_rows(std::uint64_t w0, std::uint64_t w1) {
   const std::uint64_t row0 = index_.offsets[w0];
   const std::uint64_t rows = index_.offsets[w1] - row0;
   const std::uint64_t bytes = rows * index_.row_bytes();
-  if (buffer_.size() < bytes) buffer_.resize(bytes);
   if (index_.has_steps && steps_.size() < rows) steps_.resize(rows);
   const std::span<std::int32_t> steps =
       index_.has_steps ? std::span<std::int32_t>(steps_.data(), rows) : std::span<std::int32_t>();
   metrics::ScopedTimer t(stats_.read_s);
-  if (rows > 0) reader_.read_rows(row0, rows, buffer_.data(), steps);
+  // In place where the file stores the native array (TraceReader::map_rows), else a copy.
+  rows_ =
+      rows > 0 ? static_cast<const unsigned char*>(reader_.map_rows(row0, rows, steps)) : nullptr;
+  if (rows_ == nullptr) {
+    if (buffer_.size() < bytes) buffer_.resize(bytes);
+    if (rows > 0) reader_.read_rows(row0, rows, buffer_.data(), steps);
+    rows_ = buffer_.data();
+  }
   stats_.samples += rows;
   stats_.bytes += bytes;
 }
@@ -192,8 +198,8 @@ void Worker::hash_rows(std::uint64_t w0, std::uint64_t w1, std::uint64_t* hashes
   const std::uint64_t row0 = index_.offsets[w0];
   for (std::uint64_t w = w0; w < w1; ++w) {
     const std::uint64_t first = index_.offsets[w] - row0, rows = index_.wafer_rows(w);
-    hasher_.reset(rows, index_.n_sensors, value_size(index_.value_type));
-    hasher_.add_values(buffer_.data() + first * index_.row_bytes(), rows, 0, index_.n_sensors);
+    hasher_.reset(rows, index_.row_bytes());
+    hasher_.add_rows(rows_ + first * index_.row_bytes(), rows);
     if (index_.has_steps)
       hasher_.add_steps(std::span<const std::int32_t>(steps_.data() + first, rows));
     hashes[w - w0] = hasher_.finish();
@@ -215,7 +221,7 @@ void Worker::process_wafers(std::uint64_t w0, std::uint64_t w1) {
   chunk.first_wafer = w0;
   chunk.offsets = std::span<const std::uint64_t>(index_.offsets).subspan(w0, w1 - w0 + 1);
   chunk.type = sample_type(index_.value_type);
-  chunk.values = buffer_.data();
+  chunk.values = rows_;
   chunk.first_sensor = 0;
   chunk.n_columns = index_.n_sensors;
   chunk.steps = steps;
@@ -254,32 +260,45 @@ void Worker::read_oversize_wafer(std::uint64_t w,
   stats_.samples += rows;
 }
 
-void Worker::hash_oversize_wafer(std::uint64_t w, std::uint64_t& hash) {
+std::uint64_t Worker::hash_oversize_wafer(std::uint64_t w) {
+  // The column pass cannot give the rows' hash: read the wafer once more as whole rows, in
+  // slices within the read budget (at least one row).
+  const std::uint64_t row0 = index_.offsets[w];
   const std::uint64_t rows = index_.wafer_rows(w);
-  hasher_.reset(rows, index_.n_sensors, value_size(index_.value_type));
-  read_oversize_wafer(w, [&](std::uint64_t s, double) {
-    hasher_.add_values(buffer_.data(), rows, s, 1);
-    if (s == 0 && index_.has_steps)
-      hasher_.add_steps(std::span<const std::int32_t>(steps_.data(), rows));
-  });
-  hash = hasher_.finish();
+  const std::uint64_t row_bytes = index_.row_bytes();
+  const std::uint64_t slice = std::max<std::uint64_t>(1, read_budget_ / row_bytes);
+  if (buffer_.size() < slice * row_bytes) buffer_.resize(slice * row_bytes);
+  if (index_.has_steps && steps_.size() < slice) steps_.resize(slice);
+  hasher_.reset(rows, row_bytes);
+  for (std::uint64_t r = 0; r < rows; r += slice) {
+    const std::uint64_t n = std::min(slice, rows - r);
+    const std::span<std::int32_t> steps =
+        index_.has_steps ? std::span<std::int32_t>(steps_.data(), n) : std::span<std::int32_t>();
+    {
+      metrics::ScopedTimer t(stats_.read_s);
+      reader_.read_rows(row0 + r, n, buffer_.data(), steps);
+    }
+    stats_.bytes += n * row_bytes;
+    hasher_.add_rows(buffer_.data(), n);
+    hasher_.add_steps(steps);
+  }
+  return hasher_.finish();
 }
 
 void Worker::process_oversize_wafer(std::uint64_t w) {
   const std::uint64_t rows = index_.wafer_rows(w);
   const std::uint64_t base = batch_.block.first_wafer;
   double read_total = 0.0;
-  hasher_.reset(rows, index_.n_sensors, value_size(index_.value_type));
+  if (hash_content_) {
+    const double read_before = stats_.read_s;
+    wafer_hash_[w - base] = hash_oversize_wafer(w);
+    read_total += stats_.read_s - read_before;
+  }
   read_oversize_wafer(w, [&](std::uint64_t s, double read_s) {
     metrics::Stopwatch watch;
     // steps_ was sized by read_oversize_wafer: take the span only now.
-    const std::span<std::int32_t> steps = index_.has_steps
-                                              ? std::span<std::int32_t>(steps_.data(), rows)
-                                              : std::span<std::int32_t>();
-    if (hash_content_) {
-      hasher_.add_values(buffer_.data(), rows, s, 1);
-      if (s == 0 && index_.has_steps) hasher_.add_steps(steps);
-    }
+    const std::span<std::int32_t> steps =
+        index_.has_steps ? std::span<std::int32_t>(steps_.data(), rows) : std::span<std::int32_t>();
     features::TraceChunk chunk;
     chunk.first_wafer = w;
     chunk.offsets = std::span<const std::uint64_t>(index_.offsets).subspan(w, 2);
@@ -292,7 +311,6 @@ void Worker::process_oversize_wafer(std::uint64_t w) {
     stats_.compute_s += watch.elapsed();
     read_total += read_s;
   });
-  if (hash_content_) wafer_hash_[w - base] = hasher_.finish();
   // The backend adds each column's time into compute_seconds.
   batch_.latency_s[w - base] = read_total + batch_.block.compute_seconds[w - base];
 }

@@ -83,7 +83,8 @@ class Worker {
   // Reads wafer w one sensor column at a time; `column` gets each column in turn.
   void read_oversize_wafer(std::uint64_t w, const std::function<void(std::uint64_t, double)>& column);
   void process_oversize_wafer(std::uint64_t w);
-  void hash_oversize_wafer(std::uint64_t w, std::uint64_t& hash);
+  // Wafer w's hash from its whole rows, read in slices within the read budget.
+  std::uint64_t hash_oversize_wafer(std::uint64_t w);
 
   const format::TraceIndex& index_;
   const JobConfig& config_;
@@ -95,6 +96,7 @@ class Worker {
   std::uint64_t read_budget_;    // bytes of sample buffer
   std::uint64_t result_budget_;  // bytes of one batch's results
   std::vector<unsigned char> buffer_;
+  const unsigned char* rows_ = nullptr;  // read_rows' rows: a mapping of the file or buffer_
   std::vector<std::int32_t> steps_;
   BatchResult batch_;
   WorkerStats stats_;

@@ -127,6 +127,24 @@ case "$case_name" in
     identical
     ;;
 
+  cache_budget)
+    # The oversize path (a wafer wider than the read budget, read one column at a time) keys its
+    # blocks by the same row hash as the row path: a run with the smallest budget (32 KiB of
+    # reads) over wafers of 3000 rows x 8 float32 sensors (96 KB; a column 12 KB), then a rerun
+    # with the default budget, reuses every block and writes what a run without a store writes.
+    "$WM" generate --output "$work/wide.h5" --force --wafers 40 --sensors 8 --mean-length 3000 \
+      --length-sigma 0 --seed 3 >/dev/null || fail "cannot generate the wide input"
+    wide=(--input "$work/wide.h5" --output "$out" --quiet --baseline none --block-size 8)
+    launch 2 "${wide[@]}" --memory-budget 0.0625 || fail "the run with the small budget failed"
+    launch 2 "${wide[@]}" --resume --force --report "$work/again.json" || fail "the rerun failed"
+    reused=$(figure again.json blocks_reused) computed=$(figure again.json blocks_computed)
+    note "budget 64 KiB then the default: reused $reused, computed $computed"
+    ((reused == 5 && computed == 0)) || fail "the oversize path's keys differ from the row path's"
+    launch 2 --input "$work/wide.h5" --output "$work/plain.h5" --quiet --baseline none \
+      --block-size 8 --store none || fail "the run without a store failed"
+    "$WM" compare "$work/plain.h5" "$out" || fail "the reused output differs from a plain run"
+    ;;
+
   append)
     # Nightly growth: 300 wafers, then the same file with 100 more. Blocks 0-36 are unchanged;
     # block 37 (wafers 296-303) was partial and now holds more wafers; 38-49 are new.

@@ -2,11 +2,12 @@
 // result_store.hpp), and the parser of the test-only fault injection.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <numeric>
-#include <unistd.h>
 
 #include "store/content_hash.hpp"
 #include "drive/fault_injection.hpp"
@@ -18,30 +19,29 @@ namespace {
 
 namespace fs = std::filesystem;
 
-TEST(WaferHasher, RowsAndColumnsGiveTheSameHash) {
-  // 6 rows x 3 sensors, row-major, hashed as whole rows, in two row groups, and by columns.
+TEST(WaferHasher, AnyGroupingOfRowsGivesTheSameHash) {
+  // 6 rows x 3 sensors, row-major, hashed as whole rows, in two row groups and row by row (the
+  // oversize path's slices).
   std::vector<float> v(18);
   std::iota(v.begin(), v.end(), 0.5f);
   const std::vector<std::int32_t> steps = {0, 0, 1, 1, 2, 2};
   WaferHasher h;
-  h.reset(6, 3, 4);
-  h.add_values(v.data(), 6, 0, 3);
+  h.reset(6, 3 * sizeof(float));
+  h.add_rows(v.data(), 6);
   h.add_steps(steps);
   const std::uint64_t whole = h.finish();
 
-  h.reset(6, 3, 4);
-  h.add_values(v.data(), 2, 0, 3);
-  h.add_values(v.data() + 6, 4, 0, 3);
+  h.reset(6, 3 * sizeof(float));
+  h.add_rows(v.data(), 2);
+  h.add_rows(v.data() + 6, 4);
   h.add_steps(std::span(steps).first(2));
   h.add_steps(std::span(steps).subspan(2));
   EXPECT_EQ(h.finish(), whole);
 
-  h.reset(6, 3, 4);
-  for (std::size_t s = 0; s < 3; ++s) {
-    std::vector<float> column(6);
-    for (std::size_t r = 0; r < 6; ++r) column[r] = v[r * 3 + s];
-    h.add_values(column.data(), 6, s, 1);
-    if (s == 0) h.add_steps(steps);
+  h.reset(6, 3 * sizeof(float));
+  for (std::size_t r = 0; r < 6; ++r) {
+    h.add_rows(v.data() + r * 3, 1);
+    h.add_steps(std::span(steps).subspan(r, 1));
   }
   EXPECT_EQ(h.finish(), whole);
 }
@@ -49,10 +49,10 @@ TEST(WaferHasher, RowsAndColumnsGiveTheSameHash) {
 TEST(WaferHasher, AnyChangedSampleOrStepChangesTheHash) {
   std::vector<double> v(12, 1.0);
   std::vector<std::int32_t> steps(4, 0);
-  const auto hash = [&] {
+  const auto hash = [&](std::uint64_t rows = 4, std::size_t row_bytes = 3 * sizeof(double)) {
     WaferHasher h;
-    h.reset(4, 3, 8);
-    h.add_values(v.data(), 4, 0, 3);
+    h.reset(rows, row_bytes);
+    h.add_rows(v.data(), v.size() * sizeof(double) / row_bytes);
     h.add_steps(steps);
     return h.finish();
   };
@@ -65,10 +65,40 @@ TEST(WaferHasher, AnyChangedSampleOrStepChangesTheHash) {
   steps[3] = 1;
   EXPECT_NE(hash(), base);
   steps[3] = 0;
-  // Two columns swapped: each column is hashed on its own, then in column order.
-  std::swap(v[0], v[1]);
+  // Two samples swapped.
   v[0] = 2.0;
-  EXPECT_NE(hash(), base);
+  const std::uint64_t changed = hash();
+  std::swap(v[0], v[1]);
+  EXPECT_NE(hash(), changed);
+  v[1] = 1.0;
+  // The same bytes as another shape.
+  EXPECT_NE(hash(6, 2 * sizeof(double)), base);
+  EXPECT_EQ(hash(), base);
+}
+
+TEST(BlockKey, ChangesWithAnyInputSample) {
+  // A block of two wafers of 4 rows x 2 float32 sensors: changing any one sample (its lowest bit)
+  // changes the block's key.
+  std::vector<float> v(16);
+  std::iota(v.begin(), v.end(), 1.0f);
+  const auto key = [&] {
+    WaferHasher h;
+    std::vector<std::uint64_t> wafers;
+    for (std::size_t w = 0; w < 2; ++w) {
+      h.reset(4, 2 * sizeof(float));
+      h.add_rows(v.data() + w * 8, 4);
+      wafers.push_back(h.finish());
+    }
+    return block_key(42, 0, wafers);
+  };
+  const std::uint64_t base = key();
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    const float keep = v[i];
+    v[i] = std::nextafter(keep, 1e9f);
+    EXPECT_NE(key(), base) << "sample " << i;
+    v[i] = keep;
+  }
+  EXPECT_EQ(key(), base);
 }
 
 TEST(BlockKey, DependsOnDigestPositionAndWafers) {
@@ -102,7 +132,8 @@ class StoreTest : public ::testing::Test {
     for (std::size_t i = 0; i < b.block.values.size(); ++i) b.block.values[i] = 1000.0 * w0 + i;
     for (std::size_t i = 0; i < b.block.by_step.size(); ++i) b.block.by_step[i] = -1.0 * i;
     b.partials.resize(b.n_blocks * layout_.n_sensors);
-    for (std::size_t i = 0; i < b.partials.size(); ++i) b.partials[i] = reduce::single(double(first + i));
+    for (std::size_t i = 0; i < b.partials.size(); ++i)
+      b.partials[i] = reduce::single(double(first + i));
     b.latency_s.assign(n, 0.25);
     for (std::uint64_t k = first; k < end; ++k) b.keys.push_back(0xABC0 + k);
     return b;
@@ -114,7 +145,7 @@ class StoreTest : public ::testing::Test {
 
 TEST_F(StoreTest, PutThenLoadGivesEachBlockBack) {
   const std::vector<std::uint64_t> offsets = {0, 3, 3, 7, 9, 12, 20, 21};  // 7 wafers
-  const partition::BlockPlan plan(offsets, 3);                          // blocks of 3, 3, 1
+  const partition::BlockPlan plan(offsets, 3);                             // blocks of 3, 3, 1
   ResultStore store(dir_.string(), plan, layout_);
   EXPECT_TRUE(store.list().empty());  // no directory yet
   const BatchResult b = batch(plan, 0, 3);
@@ -130,7 +161,8 @@ TEST_F(StoreTest, PutThenLoadGivesEachBlockBack) {
     EXPECT_EQ(got.block.first_wafer, w0);
     EXPECT_EQ(got.block.n_wafers, n);
     const std::size_t sf = 2 * 3;
-    for (std::size_t i = 0; i < n * sf; ++i) EXPECT_EQ(got.block.values[i], b.block.values[w0 * sf + i]);
+    for (std::size_t i = 0; i < n * sf; ++i)
+      EXPECT_EQ(got.block.values[i], b.block.values[w0 * sf + i]);
     for (std::size_t i = 0; i < n * sf * 2; ++i)
       EXPECT_EQ(got.block.by_step[i], b.block.by_step[w0 * sf * 2 + i]);
     EXPECT_EQ(got.partials[0].mean, b.partials[k * 2].mean);
@@ -171,6 +203,17 @@ TEST_F(StoreTest, DamagedOrForeignEntriesAreRejected) {
   ResultStore other(dir_.string(), plan, wider);
   store.put(batch(plan, 1, 2));
   EXPECT_FALSE(other.load(1, 0xABC1, got, why));
+  EXPECT_NE(why.find("header does not match"), std::string::npos) << why;
+
+  // An entry of a version-1 store (the hand-written hash's keys) under a matching name: a miss.
+  store.put(batch(plan, 0, 1));
+  ASSERT_TRUE(store.load(0, 0xABC0, got, why)) << why;
+  {
+    std::fstream f(entry(0), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(0);
+    f.write("WMSTORE1", 8);
+  }
+  EXPECT_FALSE(store.load(0, 0xABC0, got, why));
   EXPECT_NE(why.find("header does not match"), std::string::npos) << why;
 }
 

@@ -2,6 +2,8 @@
 /// @brief TraceReader (posix driver, MPI not initialised): exact rows for every storage kind.
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include <mpi.h>
 
 #include "sample_files.hpp"
@@ -70,6 +72,49 @@ TEST_P(ReaderStorage, ReturnsExactRowsWithoutMpi) {
   }
   EXPECT_EQ(reader.bytes_read(),
             idx.n_samples * idx.row_bytes() + idx.n_samples * (p.float64 ? 8 : 4));
+}
+
+// In-place reads (map_rows) give exactly read_rows' bytes where the storage allows them, and
+// nothing (so the caller copies) where it does not: filters, partial-width chunks, unaligned
+// addresses.
+TEST_P(ReaderStorage, MapRowsGivesReadRowsBytesOrNothing) {
+  const Storage& p = GetParam();
+  const std::string path = temp_path(std::string("map_") + p.name + ".h5");
+  SampleSpec spec;
+  spec.wafer_rows = {40, 0, 77, 13, 100};
+  spec.n_sensors = 5;
+  spec.float64 = p.float64;
+  spec.chunk = p.chunk;
+  spec.deflate_level = p.deflate;
+  write_sample(path, spec);
+  const TraceIndex idx = read_trace_index(path);
+  TraceReader reader(idx, IoDriver::posix, MPI_COMM_NULL);
+  if (p.deflate > 0 || (!p.chunk.empty() && p.chunk[1] != spec.n_sensors)) {
+    EXPECT_FALSE(reader.maps_in_place()) << "a filtered or partial-width layout must be copied";
+  }
+  if (p.chunk.empty()) {  // contiguous: mapped exactly when the address keeps values aligned
+    const h5::StorageInfo st =
+        h5::File::open_read(path).open_group("traces").open_dataset("values").storage();
+    ASSERT_TRUE(st.file_offset.has_value());
+    EXPECT_EQ(reader.maps_in_place(), *st.file_offset % (p.float64 ? 8 : 4) == 0)
+        << "offset " << *st.file_offset;
+    std::printf("%s: values at %llu, in place: %d\n", p.name,
+                static_cast<unsigned long long>(*st.file_offset), int(reader.maps_in_place()));
+  }
+  std::vector<std::int32_t> steps(idx.n_samples), copied_steps(idx.n_samples);
+  for (std::uint64_t w = 0; w < idx.n_wafers; ++w) {
+    const std::uint64_t first = idx.offsets[w], n = idx.wafer_rows(w);
+    std::vector<unsigned char> copied(n * idx.row_bytes());
+    reader.read_rows(first, n, copied.data(), std::span(copied_steps).first(n));
+    const void* mapped = reader.map_rows(first, n, std::span(steps).first(n));
+    if (!reader.maps_in_place() || n == 0) {
+      EXPECT_EQ(mapped, nullptr);
+      continue;
+    }
+    ASSERT_NE(mapped, nullptr);
+    EXPECT_EQ(std::memcmp(mapped, copied.data(), copied.size()), 0) << "wafer " << w;
+    EXPECT_TRUE(std::equal(copied_steps.begin(), copied_steps.begin() + n, steps.begin()));
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Storages, ReaderStorage,

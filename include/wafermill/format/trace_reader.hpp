@@ -49,6 +49,19 @@ class TraceReader {
   void read_column(std::uint64_t first_row, std::uint64_t n_rows, std::uint64_t sensor,
                    void* values, std::span<std::int32_t> steps);
 
+  /// @brief True when map_rows can read in place: the posix driver, and /traces/values stored
+  /// contiguous, allocated, unfiltered, in the file itself and in this machine's byte order.
+  bool maps_in_place() const;
+
+  /// @brief Rows [first_row, first_row + n_rows) of every sensor in place: a read-only mapping
+  /// of the file holding exactly what read_rows would copy out, valid until the next map_rows
+  /// call or the reader's end (one mapping at a time, so memory stays within one chunk), and
+  /// the steps as read_rows reads them. Returns nullptr, having read nothing, when the dataset
+  /// cannot be mapped (maps_in_place() is false) or the mapping fails: use read_rows then.
+  /// @throws InputError as read_rows does, or when the file became shorter than the dataset.
+  const void* map_rows(std::uint64_t first_row, std::uint64_t n_rows,
+                       std::span<std::int32_t> steps);
+
   /// @brief Bytes read from /traces/values so far.
   std::uint64_t bytes_read() const { return bytes_read_; }
 

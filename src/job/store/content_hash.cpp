@@ -1,90 +1,77 @@
 #include "store/content_hash.hpp"
 
-#include <cstring>
+#include <xxhash.h>
+#include <new>
 
 #include "wafermill/config.hpp"
 
 namespace wafermill::job {
 namespace {
 
-// Bump when a change to the feature code or the store's entry layout changes what an entry
-// holds for the same input: old entries then miss instead of being reused.
-constexpr std::uint64_t kStoreSchema = 1;
+// Bump when a change to the feature code, the store's entry layout or these hashes changes what
+// a key or an entry means for the same input: old entries then miss instead of being reused.
+// 2: XXH3 (libxxhash) over whole rows replaced the hand-written per-column chain of schema 1.
+constexpr std::uint64_t kStoreSchema = 2;
 
-template <typename T>
-void hash_columns(const void* values, std::uint64_t n_rows, std::size_t n_columns,
-                  Hash64* columns) {
-  const T* v = static_cast<const T*>(values);
-  for (std::uint64_t r = 0; r < n_rows; ++r, v += n_columns)
-    for (std::size_t c = 0; c < n_columns; ++c) {
-      T x = v[c];
-      std::uint64_t w = 0;
-      std::memcpy(&w, &x, sizeof x);
-      columns[c].add(w);
-    }
+Xxh3State new_state() {
+  Xxh3State s(XXH3_createState());
+  if (!s) throw std::bad_alloc();
+  return s;
 }
 
 }  // namespace
 
+void Xxh3StateFree::operator()(XXH3_state_s* s) const { XXH3_freeState(s); }
+
+Hash64::Hash64(std::uint64_t seed) : state_(new_state()) {
+  XXH3_64bits_reset_withSeed(state_.get(), seed);
+}
+
+void Hash64::flush() {
+  if (n_ > 0) XXH3_64bits_update(state_.get(), words_, n_ * sizeof(std::uint64_t));
+  n_ = 0;
+}
+
 void Hash64::add_bytes(const void* data, std::size_t n) {
-  const auto* p = static_cast<const unsigned char*>(data);
   add(n);
-  for (; n >= 8; n -= 8, p += 8) {
-    std::uint64_t w;
-    std::memcpy(&w, p, 8);
-    add(w);
-  }
-  if (n > 0) {
-    std::uint64_t w = 0;
-    std::memcpy(&w, p, n);
-    add(w);
-  }
+  flush();
+  if (n > 0) XXH3_64bits_update(state_.get(), data, n);
 }
 
-std::uint64_t Hash64::finish() const {
-  std::uint64_t h = h_;
-  h ^= h >> 33;
-  h *= kPrime2;
-  h ^= h >> 29;
-  h *= kPrime3;
-  h ^= h >> 32;
-  return h;
+std::uint64_t Hash64::finish() {
+  flush();
+  return XXH3_64bits_digest(state_.get());
 }
 
-void WaferHasher::reset(std::uint64_t rows, std::size_t n_sensors, std::size_t value_bytes) {
+WaferHasher::WaferHasher() : values_(new_state()), steps_(new_state()) {}
+
+void WaferHasher::reset(std::uint64_t rows, std::size_t row_bytes) {
   rows_ = rows;
-  value_bytes_ = value_bytes;
-  columns_.assign(n_sensors, Hash64(2));
-  steps_ = Hash64(1);
+  row_bytes_ = row_bytes;
+  XXH3_64bits_reset_withSeed(values_.get(), 2);
+  XXH3_64bits_reset_withSeed(steps_.get(), 1);
 }
 
-void WaferHasher::add_values(const void* values, std::uint64_t n_rows, std::size_t first_column,
-                             std::size_t n_columns) {
-  Hash64* cols = columns_.data() + first_column;
-  if (value_bytes_ == 4)
-    hash_columns<std::uint32_t>(values, n_rows, n_columns, cols);
-  else
-    hash_columns<std::uint64_t>(values, n_rows, n_columns, cols);
+void WaferHasher::add_rows(const void* rows, std::uint64_t n_rows) {
+  if (n_rows > 0) XXH3_64bits_update(values_.get(), rows, n_rows * row_bytes_);
 }
 
 void WaferHasher::add_steps(std::span<const std::int32_t> steps) {
-  for (std::int32_t s : steps) steps_.add(static_cast<std::uint32_t>(s));
+  if (!steps.empty()) XXH3_64bits_update(steps_.get(), steps.data(), steps.size_bytes());
 }
 
-std::uint64_t WaferHasher::finish() const {
-  Hash64 h(3);
-  h.add(rows_);
-  h.add(steps_.finish());
-  for (const Hash64& c : columns_) h.add(c.finish());
-  return h.finish();
+std::uint64_t WaferHasher::finish() {
+  const std::uint64_t parts[4] = {rows_, row_bytes_, XXH3_64bits_digest(values_.get()),
+                                  XXH3_64bits_digest(steps_.get())};
+  return XXH3_64bits_withSeed(parts, sizeof parts, 3);
 }
 
 std::uint64_t config_digest(const JobConfig& config, const format::TraceIndex& index,
                             const std::string& backend_name) {
   Hash64 h(4);
   h.add(kStoreSchema);
-  const std::string text = std::string(WAFERMILL_VERSION) + "|" + config.features.to_string() +
-                           "|" + backend_name;
+  const std::string text =
+      std::string(WAFERMILL_VERSION) + "|" + config.features.to_string() + "|" + backend_name;
   h.add_bytes(text.data(), text.size());
   h.add(config.block_size);
   h.add(index.n_sensors);
@@ -100,7 +87,7 @@ std::uint64_t block_key(std::uint64_t digest, std::uint64_t first_wafer,
   h.add(digest);
   h.add(first_wafer);
   h.add(wafer_hashes.size());
-  for (std::uint64_t w : wafer_hashes) h.add(w);
+  h.add_bytes(wafer_hashes.data(), wafer_hashes.size_bytes());
   return h.finish();
 }
 

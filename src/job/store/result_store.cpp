@@ -20,7 +20,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr std::uint64_t kMagic = 0x3145524F54534D57ULL;  // "WMSTORE1", little-endian
+// "WMSTORE2", little-endian. 2: keys and checksums are XXH3 (content_hash.hpp, schema 2); an
+// entry of a version-1 store never matches a key of this version and is recomputed.
+constexpr std::uint64_t kMagic = 0x3245524F54534D57ULL;
 constexpr std::size_t kHeaderWords = 11;
 constexpr std::size_t kMomentDoubles = sizeof(reduce::Moments) / sizeof(double);
 constexpr const char* kTempMarker = ".tmp.";  // store_directory.hpp knows the pattern
