@@ -108,10 +108,12 @@ namespace {
 /// limit are values of T held in doubles. Grids that do not select (empty, constant, wide)
 /// have scale 0: every finite sample lands in bucket 0, and nothing reads those counts.
 template <class T>
-inline std::uint16_t bucket_of(T x, double lo, double scale, double limit, std::uint32_t nb) {
-  const T t = (x - static_cast<T>(lo)) * static_cast<T>(scale);
-  const bool inside = t >= T(0) && t < static_cast<T>(limit);
-  const std::uint32_t b = std::min(static_cast<std::uint32_t>(inside ? t : T(0)), nb - 1);
+inline std::uint16_t bucket_of(T x, T lo, T scale, T limit, std::int32_t nb) {
+  const T t = (x - lo) * scale;
+  const bool inside = t >= T(0) && t < limit;
+  // t < n_buckets + 1 <= 2^15 + 1: a signed conversion (one instruction; an unsigned one
+  // has none before AVX-512).
+  const std::int32_t b = std::min(static_cast<std::int32_t>(inside ? t : T(0)), nb - 1);
   return static_cast<std::uint16_t>(inside ? b : nb);
 }
 
@@ -122,8 +124,15 @@ template <class T>
                                                      double lo, double scale, double limit,
                                                      std::uint32_t nb, std::uint16_t* idx,
                                                      std::uint32_t* counts) {
-  for (std::size_t i = begin; i < end; ++i) idx[i] = bucket_of(x[i], lo, scale, limit, nb);
-  for (std::size_t i = begin; i < end; ++i) ++counts[idx[i]];
+  const T lo_t = static_cast<T>(lo);
+  const T scale_t = static_cast<T>(scale);
+  const T limit_t = static_cast<T>(limit);
+  const auto n_t = static_cast<std::int32_t>(nb);
+  const T* __restrict in = x + begin;
+  std::uint16_t* __restrict out = idx + begin;
+  const std::size_t n = end - begin;
+  for (std::size_t i = 0; i < n; ++i) out[i] = bucket_of(in[i], lo_t, scale_t, limit_t, n_t);
+  for (std::size_t i = 0; i < n; ++i) ++counts[out[i]];
 }
 
 /// Appends to cand[m...] the x[i] whose idx[i] == b and raises `low` to the largest x[i]
