@@ -12,6 +12,10 @@
 #include <limits>
 #include <utility>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 namespace wafermill::features::detail {
 
 double median_midpoint(double lower, double upper) {
@@ -138,7 +142,7 @@ template <class T>
 /// Appends to cand[m...] the x[i] whose idx[i] == b and raises `low` to the largest x[i]
 /// whose idx[i] == below (when need_below); returns the new m. The bucket holds a few of the
 /// samples (two on average for a smooth distribution): 16 indices are compared at a time and
-/// only a group with a match is looked at sample by sample.
+/// only the matching lanes of a group are visited, from its byte mask (pmovmskb).
 template <class T>
 [[gnu::always_inline]] inline std::size_t collect_body(const T* x, const std::uint16_t* idx,
                                                        std::size_t begin, std::size_t end,
@@ -166,7 +170,27 @@ template <class T>
     const U16 hit = (v == want) | (v == want_below);
     U64 h;
     std::memcpy(&h, &hit, sizeof h);
-    if ((h[0] | h[1] | h[2] | h[3]) != 0) scalar(i, i + 16);
+    if ((h[0] | h[1] | h[2] | h[3]) == 0) continue;
+#if defined(__x86_64__)
+    // Two bits per matching lane. SSE2's byte mask, as the AVX2 one cannot be inlined here
+    // (this body is not itself compiled for AVX2).
+    __m128i half[2];
+    std::memcpy(half, &hit, sizeof half);
+    std::uint32_t bits = static_cast<std::uint32_t>(_mm_movemask_epi8(half[0])) |
+                         (static_cast<std::uint32_t>(_mm_movemask_epi8(half[1])) << 16);
+    while (bits != 0) {
+      const std::size_t k = i + static_cast<std::size_t>(__builtin_ctz(bits)) / 2;
+      bits &= bits - 1;
+      bits &= bits - 1;
+      if (idx[k] == b) {
+        cand[m++] = x[k];
+      } else if (x[k] > low) {
+        low = x[k];
+      }
+    }
+#else
+    scalar(i, i + 16);
+#endif
   }
   scalar(i, end);
   return m;
