@@ -28,8 +28,10 @@ using Clock = std::chrono::steady_clock;
 
 class CpuBackend final : public FeatureBackend {
  public:
-  explicit CpuBackend(const FeatureLayout& layout)
-      : layout_(layout), want_median_(layout.features.contains(Feature::median)) {
+  CpuBackend(const FeatureLayout& layout, std::uint64_t scratch_bytes)
+      : layout_(layout),
+        want_median_(layout.features.contains(Feature::median)),
+        column_scratch_bytes_(std::max<std::uint64_t>(scratch_bytes / 3, 1)) {
     for (const Feature f : layout.features.list()) selected_.push_back(static_cast<std::size_t>(f));
   }
 
@@ -161,7 +163,7 @@ class CpuBackend final : public FeatureBackend {
   }
 
   // medians_[c·(1 + K) + 0] = median of column c over the wafer, [.. + 1 + k] over step k.
-  // Columns of up to kColumnScratchBytes are copied, as many at a time as fit that many
+  // Columns of up to column_scratch_bytes_ are copied, as many at a time as fit that many
   // bytes, into a column-major buffer of the samples' type (one pass over the rows, not one
   // strided gather per column) and selected there; a longer column (a wafer larger than
   // that, e.g. one read a column at a time) is selected in place by StridedMedians, so the
@@ -180,7 +182,7 @@ class CpuBackend final : public FeatureBackend {
       }
     };
     const std::size_t column_bytes = n_rows * sizeof(T);
-    if (column_bytes > kColumnScratchBytes) {
+    if (column_bytes > column_scratch_bytes_) {
       for (std::size_t c = 0; c < n_columns; ++c) {
         fill_ranges(c);
         strided_.medians(rows + c, n_columns, n_rows, steps, n_steps, ranges_.data(),
@@ -194,7 +196,7 @@ class CpuBackend final : public FeatureBackend {
     constexpr std::size_t kLine = 64 / sizeof(T);
     const std::size_t ld = (n_rows + kLine - 1) / kLine * kLine + kLine;
     const std::size_t block =
-        std::clamp<std::size_t>(kColumnScratchBytes / (ld * sizeof(T)), 1, n_columns);
+        std::clamp<std::size_t>(column_scratch_bytes_ / (ld * sizeof(T)), 1, n_columns);
     std::vector<T>& buffer = column_buffer<T>();
     if (buffer.size() < block * ld) buffer.resize(block * ld);
     if (n_steps > 0) detail::find_step_runs(steps, n_rows, step_runs_);
@@ -278,7 +280,9 @@ class CpuBackend final : public FeatureBackend {
   std::vector<double> pad_double_;
   std::vector<detail::ColumnGroup> groups_;
   // Median scratch, reused from wafer to wafer: no allocation once the largest is seen.
-  static constexpr std::size_t kColumnScratchBytes = std::size_t{8} << 20;
+  // A third of the scratch bound: the column copy; its 16-bit bucket indices (two arrays) and
+  // the candidates take at most as much again each for float32, less for float64.
+  std::size_t column_scratch_bytes_;
   std::vector<float> column_float_;
   std::vector<double> column_double_;
   detail::ColumnMedians column_;
@@ -295,8 +299,9 @@ class CpuBackend final : public FeatureBackend {
 
 }  // namespace
 
-std::unique_ptr<FeatureBackend> make_cpu_backend(const FeatureLayout& layout) {
-  return std::make_unique<CpuBackend>(layout);
+std::unique_ptr<FeatureBackend> make_cpu_backend(const FeatureLayout& layout,
+                                                 std::uint64_t scratch_bytes) {
+  return std::make_unique<CpuBackend>(layout, scratch_bytes);
 }
 
 }  // namespace wafermill::features

@@ -190,7 +190,11 @@ std::unique_ptr<features::FeatureBackend> make_backend_everywhere(const JobConfi
   std::unique_ptr<features::FeatureBackend> backend;
   std::string error;
   try {
-    backend = features::make_backend(config.backend, layout);
+    // The backend's median buffers take an eighth of the budget (the worker leaves it a
+    // quarter: worker.cpp).
+    features::BackendOptions options = config.backend;
+    options.host_scratch_bytes = std::max<std::uint64_t>(config.memory_budget_bytes / 8, 1);
+    backend = features::make_backend(options, layout);
   } catch (const InputError& e) {
     error = e.what();
   }
