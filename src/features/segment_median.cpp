@@ -294,14 +294,18 @@ bool ColumnMedians::medians(const T* x, std::size_t n_rows, const std::vector<St
           static_cast<std::uint32_t>(std::clamp<std::size_t>(range.count / 2, 1, kMaxBuckets));
       const T width = static_cast<T>(range.max) - static_cast<T>(range.min);
       const T scale = static_cast<T>(n_buckets) / width;
-      if (!std::isfinite(width) || !std::isfinite(scale)) {
+      // The max must land below the limit, or it would count as non-finite: true whenever
+      // scale is a normal number (t_max <= n_buckets·(1 + 2 eps)); checked for denormal ones.
+      const T t_max = width * scale;
+      const T limit = static_cast<T>(n_buckets) + T(1);
+      if (!std::isfinite(width) || !std::isfinite(scale) || !(t_max < limit)) {
         g.mode = Mode::wide;
       } else {
         g.mode = Mode::buckets;
         g.n_buckets = n_buckets;
         g.lo = range.min;
         g.scale = static_cast<double>(scale);
-        g.limit = static_cast<double>(n_buckets) + 1.0;
+        g.limit = static_cast<double>(limit);
       }
     }
     g.base = n_counts;

@@ -230,6 +230,9 @@ void check_many(std::uint64_t seed) {
          return T(tiny * T(small_int(rng) + 3)) * T(unit(rng) < 0.5 ? -1 : 1);
        }},
       {"huge range", [&](std::size_t i, std::size_t n) { return i < n / 2 ? -big : big; }},
+      // [0, max]: the grid's scale n_buckets / max is a denormal for few buckets.
+      {"zero to max",
+       [&](std::size_t i, std::size_t) { return i % 3 == 0 ? big : T(unit(rng) * 1e-30); }},
       {"huge and normal",
        [&](std::size_t, std::size_t) {
          const double u = unit(rng);
