@@ -471,8 +471,22 @@ void StridedMedians::medians(const T* x, std::size_t stride, std::size_t n_rows,
     const unsigned shift = kBits - done - width;
     const std::uint64_t mask = (std::uint64_t{1} << width) - 1;
     hist_.assign(targets_.size() * kDigits, 0);
+    // The two middle ranks of an even count mostly share their high bits (always before the
+    // first pass): one histogram serves both then.
+    source_.resize(targets_.size());
+    counted_end_.resize(n_segments);
+    for (std::size_t s = 0; s < n_segments; ++s) {
+      const std::size_t b = first_target_[s];
+      const std::size_t e = first_target_[s + 1];
+      counted_end_[s] = e;
+      for (std::size_t t = b; t < e; ++t) source_[t] = t;
+      if (e - b == 2 && targets_[b].prefix == targets_[b + 1].prefix) {
+        source_[b + 1] = b;
+        counted_end_[s] = b + 1;
+      }
+    }
     const auto count = [&](std::size_t segment, std::uint64_t key) {
-      for (std::size_t t = first_target_[segment]; t < first_target_[segment + 1]; ++t) {
+      for (std::size_t t = first_target_[segment]; t < counted_end_[segment]; ++t) {
         if (done == 0 || (key >> (kBits - done)) == targets_[t].prefix)
           ++hist_[t * kDigits + ((key >> shift) & mask)];
       }
@@ -485,7 +499,7 @@ void StridedMedians::medians(const T* x, std::size_t stride, std::size_t n_rows,
       if (n_steps > 0) count(1 + static_cast<std::size_t>(steps[r]), key);
     }
     for (std::size_t t = 0; t < targets_.size(); ++t) {
-      const std::uint64_t* h = hist_.data() + t * kDigits;
+      const std::uint64_t* h = hist_.data() + source_[t] * kDigits;
       std::uint64_t d = 0;
       while (h[d] <= targets_[t].rank) targets_[t].rank -= h[d++];
       targets_[t].prefix = (targets_[t].prefix << width) | d;

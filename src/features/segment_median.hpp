@@ -121,6 +121,8 @@ class StridedMedians {
   };
   std::vector<Target> targets_;
   std::vector<std::size_t> first_target_;  // per segment, into targets_; +1 entry
+  std::vector<std::size_t> counted_end_;   // per segment: its targets that count this pass
+  std::vector<std::size_t> source_;        // per target: whose histogram it reads
   std::vector<std::uint64_t> hist_;
 };
 
