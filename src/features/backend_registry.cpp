@@ -8,10 +8,11 @@ namespace wafermill::features {
 
 std::unique_ptr<FeatureBackend> make_backend(const BackendOptions& options,
                                              const FeatureLayout& layout) {
-  if (options.name == "cpu") return make_cpu_backend(layout);
+  if (options.name == "cpu") return make_cpu_backend(layout, options.host_scratch_bytes);
   if (options.name == "cuda") return make_cuda_backend(options, layout);
   if (options.name == "auto") {
-    return cuda_device_count() > 0 ? make_cuda_backend(options, layout) : make_cpu_backend(layout);
+    return cuda_device_count() > 0 ? make_cuda_backend(options, layout)
+                                   : make_cpu_backend(layout, options.host_scratch_bytes);
   }
   throw UsageError("unknown feature backend '" + options.name +
                    "'; valid backends: cpu, cuda, auto");

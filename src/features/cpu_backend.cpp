@@ -1,12 +1,14 @@
 /// @file cpu_backend.cpp
 /// @brief The CPU feature backend: one pass over each wafer's rows into structure-of-arrays
 /// sums (column_sums.hpp) by the SIMD strip kernel (strip_kernel.hpp), which keeps the sums of
-/// a few adjacent sensors in registers over a block of rows; medians by selection on a
-/// reused scratch buffer, only when the median is selected.
+/// a few adjacent sensors in registers over a block of rows; when the median is selected, the
+/// wafer's columns are transposed once (in the samples' own type) into a reused buffer and
+/// each column's medians selected there (segment_median.hpp).
 ///
 /// Every segment sees its samples in file order whatever the chunking, and a column's sums do
 /// not depend on the other columns of the chunk, so a wafer gives bitwise the same results
 /// in any chunk and in the one-column-at-a-time path for wafers too large for memory.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <stdexcept>
@@ -26,8 +28,10 @@ using Clock = std::chrono::steady_clock;
 
 class CpuBackend final : public FeatureBackend {
  public:
-  explicit CpuBackend(const FeatureLayout& layout)
-      : layout_(layout), want_median_(layout.features.contains(Feature::median)) {
+  CpuBackend(const FeatureLayout& layout, std::uint64_t scratch_bytes)
+      : layout_(layout),
+        want_median_(layout.features.contains(Feature::median)),
+        column_scratch_bytes_(std::max<std::uint64_t>(scratch_bytes / 3, 1)) {
     for (const Feature f : layout.features.list()) selected_.push_back(static_cast<std::size_t>(f));
   }
 
@@ -86,6 +90,7 @@ class CpuBackend final : public FeatureBackend {
       const T* rows = values + begin * chunk.n_columns;
       const std::int32_t* steps = layout_.n_steps > 0 ? chunk.steps.data() + begin : nullptr;
       accumulate_wafer(rows, n_rows, steps, chunk.n_columns);
+      if (want_median_) wafer_medians(rows, n_rows, steps, chunk.n_columns);
       write_wafer(rows, n_rows, steps, chunk, chunk.first_wafer + i, out);
       out.compute_seconds[chunk.first_wafer + i - out.first_wafer] +=
           std::chrono::duration<double>(Clock::now() - start).count();
@@ -143,16 +148,92 @@ class CpuBackend final : public FeatureBackend {
                    const TraceChunk& chunk, std::uint64_t wafer, FeatureBlock& out) {
     const std::size_t n_steps = layout_.n_steps;
     const std::size_t block_row = (wafer - out.first_wafer) * layout_.n_sensors;
+    const std::size_t per_column = 1 + n_steps;
     for (std::size_t c = 0; c < chunk.n_columns; ++c) {
       const std::size_t sensor = chunk.first_sensor + c;
-      if (want_median_) column_medians(rows, n_rows, steps, c, chunk.n_columns);
+      const double* median = want_median_ ? medians_.data() + c * per_column : nullptr;
       const SegmentSums whole = sums_.segment(0, c);
-      write_features(whole, want_median_ ? medians_[0] : NAN, out.at(wafer, sensor));
+      write_features(whole, median != nullptr ? median[0] : NAN, out.at(wafer, sensor));
       out.moments[block_row + sensor] = to_moments(whole);
       for (std::size_t k = 0; k < n_steps; ++k) {
-        write_features(sums_.segment(1 + k, c), want_median_ ? medians_[1 + k] : NAN,
+        write_features(sums_.segment(1 + k, c), median != nullptr ? median[1 + k] : NAN,
                        out.at_step(wafer, k, sensor));
       }
+    }
+  }
+
+  // medians_[c·(1 + K) + 0] = median of column c over the wafer, [.. + 1 + k] over step k.
+  // Columns of up to column_scratch_bytes_ are copied, as many at a time as fit that many
+  // bytes, into a column-major buffer of the samples' type (one pass over the rows, not one
+  // strided gather per column) and selected there; a longer column (a wafer larger than
+  // that, e.g. one read a column at a time) is selected in place by StridedMedians, so the
+  // backend's scratch stays bounded whatever the input.
+  template <class T>
+  void wafer_medians(const T* rows, std::uint64_t n_rows, const std::int32_t* steps,
+                     std::size_t n_columns) {
+    const std::size_t n_steps = steps == nullptr ? 0 : layout_.n_steps;
+    const std::size_t per_column = 1 + layout_.n_steps;
+    medians_.resize(n_columns * per_column);
+    ranges_.resize(per_column);
+    const auto fill_ranges = [this, n_steps](std::size_t c) {
+      for (std::size_t s = 0; s <= n_steps; ++s) {
+        const detail::ColumnGroup& g = groups_[s];
+        ranges_[s] = {static_cast<std::size_t>(g.count[c]), g.min[c], g.max[c]};
+      }
+    };
+    const std::size_t column_bytes = n_rows * sizeof(T);
+    if (column_bytes > column_scratch_bytes_) {
+      for (std::size_t c = 0; c < n_columns; ++c) {
+        fill_ranges(c);
+        strided_.medians(rows + c, n_columns, n_rows, steps, n_steps, ranges_.data(),
+                         medians_.data() + c * per_column);
+      }
+      return;
+    }
+    // Columns lie `ld` samples apart: a multiple of 64 bytes plus 64, so that the columns of a
+    // row do not all map to the same cache set, as they would at a power-of-two distance (the
+    // copy ran 4 times slower at 2048 rows).
+    constexpr std::size_t kLine = 64 / sizeof(T);
+    const std::size_t ld = (n_rows + kLine - 1) / kLine * kLine + kLine;
+    const std::size_t block =
+        std::clamp<std::size_t>(column_scratch_bytes_ / (ld * sizeof(T)), 1, n_columns);
+    std::vector<T>& buffer = column_buffer<T>();
+    if (buffer.size() < block * ld) buffer.resize(block * ld);
+    if (n_steps > 0) detail::find_step_runs(steps, n_rows, step_runs_);
+    for (std::size_t c0 = 0; c0 < n_columns; c0 += block) {
+      const std::size_t width = std::min(block, n_columns - c0);
+      T* dst = buffer.data();
+      // Tiles of 8 rows: each column gets 8 consecutive samples (32 or 64 bytes) at a time
+      // from rows that stay in L1.
+      constexpr std::uint64_t kTile = 8;
+      const std::uint64_t full = n_rows - n_rows % kTile;
+      for (std::uint64_t r0 = 0; r0 < full; r0 += kTile) {
+        const T* tile = rows + r0 * n_columns + c0;
+        for (std::size_t j = 0; j < width; ++j) {
+          T* out = dst + j * ld + r0;
+          for (std::uint64_t r = 0; r < kTile; ++r) out[r] = tile[r * n_columns + j];
+        }
+      }
+      for (std::uint64_t r = full; r < n_rows; ++r) {
+        const T* row = rows + r * n_columns + c0;
+        for (std::size_t j = 0; j < width; ++j) dst[j * ld + r] = row[j];
+      }
+      for (std::size_t j = 0; j < width; ++j) {
+        const std::size_t c = c0 + j;
+        fill_ranges(c);
+        double* out = medians_.data() + c * per_column;
+        if (!column_.medians(dst + j * ld, n_rows, step_runs_, n_steps, ranges_.data(), out))
+          reference_medians(rows, n_rows, steps, c, n_columns, out);
+      }
+    }
+  }
+
+  template <class T>
+  std::vector<T>& column_buffer() {
+    if constexpr (sizeof(T) == sizeof(float)) {
+      return column_float_;
+    } else {
+      return column_double_;
     }
   }
 
@@ -162,15 +243,16 @@ class CpuBackend final : public FeatureBackend {
     for (std::size_t j = 0; j < selected_.size(); ++j) dst[j] = all[selected_[j]];
   }
 
-  // medians_[0] = median of column c over the wafer, medians_[1 + k] over step k. The finite
+  // The first implementation, kept for the one case ColumnMedians hands back: a zero median
+  // among zeros of both signs, whose sign depends on this exact sequence of permutations.
+  // out[0] = median of column c over the wafer, out[1 + k] over step k. The finite
   // samples are gathered into scratch_ grouped by step (a counting sort: the step sums
   // already hold each step's finite count), each step's range is selected in place, then
   // the whole range, which holds every finite sample of the column.
   template <class T>
-  void column_medians(const T* rows, std::uint64_t n_rows, const std::int32_t* steps, std::size_t c,
-                      std::size_t n_columns) {
+  void reference_medians(const T* rows, std::uint64_t n_rows, const std::int32_t* steps,
+                         std::size_t c, std::size_t n_columns, double* medians) {
     const std::size_t n_steps = steps == nullptr ? 0 : layout_.n_steps;
-    medians_.resize(1 + layout_.n_steps);
     const auto n_finite = static_cast<std::size_t>(groups_[0].count[c]);
     scratch_.resize(n_finite);
     double* out = scratch_.data();
@@ -193,11 +275,11 @@ class CpuBackend final : public FeatureBackend {
       }
       for (std::size_t k = 0; k < n_steps; ++k) {
         const detail::ColumnGroup& g = groups_[1 + k];
-        medians_[1 + k] = selector_.median(out + step_begin_[k],
-                                           step_begin_[k + 1] - step_begin_[k], g.min[c], g.max[c]);
+        medians[1 + k] = selector_.median(out + step_begin_[k], step_begin_[k + 1] - step_begin_[k],
+                                          g.min[c], g.max[c]);
       }
     }
-    medians_[0] = selector_.median(out, n_finite, groups_[0].min[c], groups_[0].max[c]);
+    medians[0] = selector_.median(out, n_finite, groups_[0].min[c], groups_[0].max[c]);
   }
 
   FeatureLayout layout_;
@@ -209,9 +291,18 @@ class CpuBackend final : public FeatureBackend {
   std::vector<double> pad_double_;
   std::vector<detail::ColumnGroup> groups_;
   // Median scratch, reused from wafer to wafer: no allocation once the largest is seen.
-  std::vector<double> scratch_;
-  detail::MedianSelector selector_;
+  // A third of the scratch bound: the column copy; its 16-bit bucket indices (two arrays) and
+  // the candidates take at most as much again each for float32, less for float64.
+  std::size_t column_scratch_bytes_;
+  std::vector<float> column_float_;
+  std::vector<double> column_double_;
+  detail::ColumnMedians column_;
+  detail::StridedMedians strided_;
+  std::vector<detail::SegmentRange> ranges_;
+  std::vector<detail::StepRun> step_runs_;
   std::vector<double> medians_;
+  std::vector<double> scratch_;  // reference_medians only
+  detail::MedianSelector selector_;
   std::vector<std::size_t> step_fill_;
   std::vector<std::size_t> step_begin_;
   double busy_seconds_ = 0.0;
@@ -219,8 +310,9 @@ class CpuBackend final : public FeatureBackend {
 
 }  // namespace
 
-std::unique_ptr<FeatureBackend> make_cpu_backend(const FeatureLayout& layout) {
-  return std::make_unique<CpuBackend>(layout);
+std::unique_ptr<FeatureBackend> make_cpu_backend(const FeatureLayout& layout,
+                                                 std::uint64_t scratch_bytes) {
+  return std::make_unique<CpuBackend>(layout, scratch_bytes);
 }
 
 }  // namespace wafermill::features

@@ -1,5 +1,15 @@
 /// @file segment_median.hpp
-/// @brief The median of a segment's finite samples (CPU backend, private).
+/// @brief The medians of a sensor column's segments (the whole wafer and each recipe step)
+/// over their finite samples (CPU backend, private).
+///
+/// Semantics, kept bit for bit from the first implementation (MedianSelector below): only
+/// finite samples count; n == 0 gives NaN; odd n gives the middle value; even n gives
+/// (lower + upper) / 2 of the two middle values, halved first where the sum overflows; a
+/// segment whose min equals its max gives that min (the sign add_sample saw first when -0 and
+/// +0 are both present). The one case where "the middle value" has two bit patterns is a zero
+/// median over zeros of both signs: there the first implementation returns whichever zero
+/// std::nth_element's permutation leaves at the middle. ColumnMedians reports that case and
+/// the backend reruns MedianSelector on the column, so every result stays what it was.
 #pragma once
 
 #include <cstddef>
@@ -12,14 +22,18 @@ namespace wafermill::features::detail {
 /// values when n is even; NaN when n == 0. Reorders v (std::nth_element, O(n) on average).
 double median_in_place(double* v, std::size_t n);
 
-/// @brief Exact medians by bucket selection, reusing its histogram from call to call.
+/// @brief (lower + upper) / 2, halving first where lower + upper overflows.
+double median_midpoint(double lower, double upper);
+
+/// @brief The first implementation: exact medians by bucket selection over samples widened to
+/// double, reusing its histogram from call to call. Kept as the reference the tests compare
+/// with and for the zero-sign case described above.
 ///
 /// The segment's min and max are known from its sums, so one counting pass over n/2 equal
 /// buckets between them finds the bucket that holds the middle rank; only that bucket's
 /// samples go through nth_element. Bucket index floor((x - min)·scale) is monotonic in x
 /// (subtracting a constant and multiplying by a positive one round monotonically), so the
-/// k-th smallest sample is the right one exactly, whatever the distribution: a skewed one
-/// only makes the chosen bucket larger. About 3 times faster than nth_element on all samples.
+/// k-th smallest sample is the right one exactly, whatever the distribution.
 class MedianSelector {
  public:
   /// @brief As median_in_place(), given lo = min and hi = max of v[0, n).
@@ -27,6 +41,89 @@ class MedianSelector {
 
  private:
   std::vector<std::uint32_t> counts_;
+};
+
+/// @brief What the sums already know of one segment: its finite samples' count, min and max.
+struct SegmentRange {
+  std::size_t count = 0;
+  double min = 0.0;
+  double max = 0.0;
+};
+
+/// @brief Rows [begin, end) of a wafer, all of recipe step `step`.
+struct StepRun {
+  std::size_t begin;
+  std::size_t end;
+  std::size_t step;
+};
+
+/// @brief The runs of equal steps[r], r in [0, n_rows), into `runs` (cleared first). Recipe
+/// steps are contiguous, so a wafer has a few; all its columns share them.
+void find_step_runs(const std::int32_t* steps, std::size_t n_rows, std::vector<StepRun>& runs);
+
+/// @brief Medians of one sensor column held contiguously in its own type (float stays float),
+/// non-finite samples included, for the whole wafer and each step at once.
+///
+/// One pass maps every sample to a bucket of its whole-wafer grid and of its step's grid (n/2
+/// equal buckets over the segment's [min, max], as MedianSelector; a non-finite sample maps to
+/// a bucket past the end) and counts them; a second pass copies only the chosen bucket's
+/// samples (a few) and selects among them. Buffers are kept from call to call: nothing is
+/// allocated once the longest column has been seen.
+class ColumnMedians {
+ public:
+  /// @brief out[0] = median over the rows [0, n_rows) of x, out[1 + k] = median over the rows
+  /// of step k, given as runs (find_step_runs; ignored when n_steps == 0). ranges[0] is the
+  /// whole column's, ranges[1 + k] step k's. Returns false (out then unspecified) when some
+  /// median is a zero chosen among zeros of both signs: the caller then asks MedianSelector.
+  template <class T>
+  bool medians(const T* x, std::size_t n_rows, const std::vector<StepRun>& runs,
+               std::size_t n_steps, const SegmentRange* ranges, double* out);
+
+ private:
+  /// How a segment's median is found: none (no finite sample), its min (min == max), among
+  /// all its samples (max - min overflows), or in one bucket of the grid.
+  enum class Mode : std::uint8_t { empty, constant, wide, buckets };
+  /// One segment's grid: n_buckets equal buckets over [lo, lo + n_buckets / scale].
+  struct Grid {
+    Mode mode = Mode::empty;
+    std::uint32_t n_buckets = 1;  // bucket n_buckets (past the end) takes non-finite samples
+    std::size_t base = 0;         // its first counter in counts_
+    double lo = 0.0;
+    double scale = 0.0;
+    double limit = 2.0;  // n_buckets + 1: every finite sample's (x - lo)·scale is below it
+  };
+  std::vector<Grid> grids_;
+  std::vector<std::uint32_t> counts_;
+  std::vector<std::uint16_t> whole_idx_;
+  std::vector<std::uint16_t> step_idx_;
+  std::vector<float> cand_float_;
+  std::vector<double> cand_double_;
+};
+
+/// @brief The same medians over a column read in place with a stride (rows of a wafer too
+/// large to copy), in memory bounded by the histograms: a radix selection over the samples'
+/// order-preserving bit patterns, 11 bits a pass (3 passes for float32, 6 for float64), every
+/// segment and both middle ranks in the same pass. Where the middle holds zeros of both signs
+/// it orders -0 before +0 (the one place it may differ from MedianSelector, whose choice
+/// there depends on its permutation).
+class StridedMedians {
+ public:
+  /// @brief As ColumnMedians::medians with x[r * stride] the sample of row r; always succeeds.
+  template <class T>
+  void medians(const T* x, std::size_t stride, std::size_t n_rows, const std::int32_t* steps,
+               std::size_t n_steps, const SegmentRange* ranges, double* out);
+
+ private:
+  /// One middle rank of one segment being narrowed down.
+  struct Target {
+    std::size_t rank = 0;      // rank still sought among the samples matching prefix
+    std::uint64_t prefix = 0;  // the high bits of its bit pattern chosen so far
+  };
+  std::vector<Target> targets_;
+  std::vector<std::size_t> first_target_;  // per segment, into targets_; +1 entry
+  std::vector<std::size_t> counted_end_;   // per segment: its targets that count this pass
+  std::vector<std::size_t> source_;        // per target: whose histogram it reads
+  std::vector<std::uint64_t> hist_;
 };
 
 }  // namespace wafermill::features::detail

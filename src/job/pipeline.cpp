@@ -181,6 +181,9 @@ std::unique_ptr<features::FeatureBackend> make_backend_everywhere(
     options.name = every ? "cuda" : "cpu";
   }
   try {
+    // The backend's median buffers take an eighth of the budget (the worker leaves it a
+    // quarter: worker.cpp).
+    options.host_scratch_bytes = std::max<std::uint64_t>(config.memory_budget_bytes / 8, 1);
     backend = features::make_backend(options, layout);
   } catch (const InputError& e) {
     error = e.what();

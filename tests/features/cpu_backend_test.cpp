@@ -13,6 +13,7 @@
 /// around 1e6 with a spread of 1e-2, where unshifted power sums would lose every digit.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -269,6 +270,52 @@ void expect_chunk_invariance(const FeatureSet& features) {
     EXPECT_TRUE(same_bits(whole.values, other.values)) << static_cast<int>(how);
     EXPECT_TRUE(same_bits(whole.by_step, other.by_step)) << static_cast<int>(how);
     EXPECT_TRUE(same_bits(whole.moments, other.moments)) << static_cast<int>(how);
+  }
+}
+
+// Columns longer than the backend's column scratch (a third of its default 16 MiB; 3 M rows
+// are 12 MB of float32, 24 MB of float64) are selected in place (StridedMedians), whole
+// wafers and one column at a time: the medians are still those of a sort.
+TEST(CpuBackend, MediansOfColumnsLongerThanTheScratch) {
+  RandomTraceSpec spec;
+  spec.n_wafers = 2;
+  spec.n_sensors = 2;
+  spec.n_steps = 3;
+  spec.max_rows = 3'000'000;
+  spec.seed = 18;
+  Traces t = random_traces(spec);
+  round_to_float(t);
+  ASSERT_GT(std::max(t.offsets[1] - t.offsets[0], t.offsets[2] - t.offsets[1]),
+            (std::uint64_t{8} << 20) / sizeof(float));
+  const FeatureSet median = FeatureSet::parse("median");
+  // want[(w · S + s) · (1 + K) + g]: g = 0 the whole wafer, 1 + k step k.
+  const std::size_t per = 1 + t.n_steps;
+  std::vector<double> want(t.n_wafers() * t.n_sensors * per);
+  for (std::uint64_t w = 0; w < t.n_wafers(); ++w) {
+    for (std::size_t s = 0; s < t.n_sensors; ++s) {
+      double* m = want.data() + (w * t.n_sensors + s) * per;
+      m[0] = reference_features(t.segment(w, s))[11];
+      for (std::size_t k = 0; k < t.n_steps; ++k)
+        m[1 + k] = reference_features(t.segment(w, s, static_cast<int>(k)))[11];
+    }
+  }
+  for (const Chunking how : {Chunking::whole, Chunking::column_at_a_time}) {
+    for (const bool f32 : {true, false}) {
+      FeatureBlock out =
+          f32 ? extract_all<float>(t, median, how) : extract_all<double>(t, median, how);
+      for (std::uint64_t w = 0; w < t.n_wafers(); ++w) {
+        for (std::size_t s = 0; s < t.n_sensors; ++s) {
+          const std::string where = std::string(f32 ? "float32" : "float64") + " wafer " +
+                                    std::to_string(w) + " sensor " + std::to_string(s);
+          const double* m = want.data() + (w * t.n_sensors + s) * per;
+          expect_close(out.at(w, s)[0], m[0], 0.0, 0.0, where);
+          for (std::size_t k = 0; k < t.n_steps; ++k) {
+            expect_close(out.at_step(w, k, s)[0], m[1 + k], 0.0, 0.0,
+                         where + " step " + std::to_string(k));
+          }
+        }
+      }
+    }
   }
 }
 

@@ -6,7 +6,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <functional>
+#include <limits>
 #include <random>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "segment_median.hpp"
@@ -67,4 +72,210 @@ TEST(SegmentMedian, MatchesSortOnManyDistributions) {
 }
 
 }  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// ColumnMedians and StridedMedians (issue 18) against a plain reference: each segment's finite
+// samples widened to double and median_in_place (std::nth_element), with a segment whose min
+// equals its max giving that min as add_sample keeps it (the first sign of zero seen).
+
+namespace {
+
+bool same_bits(double a, double b) {
+  if (std::isnan(a) && std::isnan(b)) return true;
+  return std::memcmp(&a, &b, sizeof a) == 0;
+}
+
+struct Segment {
+  std::vector<double> finite;
+  SegmentRange range{0, HUGE_VAL, -HUGE_VAL};
+  bool negative_zero = false;
+  bool positive_zero = false;
+};
+
+template <class T>
+std::vector<Segment> segments_of(const std::vector<T>& x, const std::vector<std::int32_t>& steps,
+                                 std::size_t n_steps) {
+  std::vector<Segment> segs(1 + n_steps);
+  const auto add = [](Segment& s, double v) {
+    s.finite.push_back(v);
+    ++s.range.count;
+    s.range.min = v < s.range.min ? v : s.range.min;  // add_sample's order of comparison
+    s.range.max = v > s.range.max ? v : s.range.max;
+    if (v == 0.0) (std::signbit(v) ? s.negative_zero : s.positive_zero) = true;
+  };
+  for (std::size_t r = 0; r < x.size(); ++r) {
+    const double v = static_cast<double>(x[r]);
+    if (!std::isfinite(v)) continue;
+    add(segs[0], v);
+    if (n_steps > 0) add(segs[1 + static_cast<std::size_t>(steps[r])], v);
+  }
+  return segs;
+}
+
+double reference_median(const Segment& s) {
+  if (s.range.count == 0) return NAN;
+  if (!(s.range.max > s.range.min))
+    return s.range.count % 2 == 1 ? s.range.min : median_midpoint(s.range.min, s.range.max);
+  std::vector<double> v = s.finite;
+  return median_in_place(v.data(), v.size());
+}
+
+// A zero median among zeros of both signs and other values: the sign is the reference's
+// permutation's choice. It matters only when every middle value is a zero (a middle pair of
+// a zero and a non-zero, or of -x and x, has one midpoint); when every sample is a zero,
+// min = max and the first sign wins.
+bool sign_is_open(const Segment& s, double /*want*/) {
+  if (!(s.negative_zero && s.positive_zero && s.range.max > s.range.min)) return false;
+  std::vector<double> v = s.finite;
+  std::sort(v.begin(), v.end());
+  const std::size_t h = v.size() / 2;
+  return v[h] == 0.0 && (v.size() % 2 == 1 || v[h - 1] == 0.0);
+}
+
+template <class T>
+void check_column(ColumnMedians& column, StridedMedians& strided, const std::vector<T>& x,
+                  const std::vector<std::int32_t>& steps, std::size_t n_steps,
+                  const std::string& what) {
+  const std::vector<Segment> segs = segments_of(x, steps, n_steps);
+  std::vector<SegmentRange> ranges;
+  for (const Segment& s : segs) ranges.push_back(s.range);
+  const std::int32_t* st = n_steps > 0 ? steps.data() : nullptr;
+  const std::string where = what + " n=" + std::to_string(x.size()) +
+                            " steps=" + std::to_string(n_steps) +
+                            (sizeof(T) == 4 ? " float32" : " float64");
+
+  std::vector<double> got(segs.size(), -1.0);
+  std::vector<StepRun> runs;
+  if (n_steps > 0) find_step_runs(steps.data(), steps.size(), runs);
+  const bool decided = column.medians(x.data(), x.size(), runs, n_steps, ranges.data(), got.data());
+  bool any_open = false;
+  for (std::size_t s = 0; s < segs.size(); ++s) {
+    const double want = reference_median(segs[s]);
+    const bool open = sign_is_open(segs[s], want);
+    any_open = any_open || open;
+    if (decided) {
+      ASSERT_FALSE(open) << where << " segment " << s << ": a zero among both signs was decided";
+      EXPECT_TRUE(same_bits(got[s], want))
+          << where << " segment " << s << ": got " << got[s] << " want " << want;
+    }
+  }
+  EXPECT_EQ(decided, !any_open) << where;
+
+  // The same column embedded at stride 3 in rows of garbage, read in place.
+  std::vector<T> rows(3 * x.size(), T(-12345));
+  for (std::size_t r = 0; r < x.size(); ++r) rows[3 * r + 1] = x[r];
+  std::vector<double> in_place(segs.size(), -1.0);
+  strided.medians(rows.data() + 1, 3, x.size(), st, n_steps, ranges.data(), in_place.data());
+  for (std::size_t s = 0; s < segs.size(); ++s) {
+    const double want = reference_median(segs[s]);
+    if (sign_is_open(segs[s], want)) {
+      EXPECT_EQ(in_place[s], 0.0) << where << " strided segment " << s;
+    } else {
+      EXPECT_TRUE(same_bits(in_place[s], want))
+          << where << " strided segment " << s << ": got " << in_place[s] << " want " << want;
+    }
+  }
+}
+
+// Steps in runs of random length (a step may recur, some may never occur).
+std::vector<std::int32_t> random_steps(std::mt19937_64& rng, std::size_t n, std::size_t n_steps) {
+  std::vector<std::int32_t> steps(n);
+  std::uniform_int_distribution<std::size_t> run_len(1, 40);
+  std::uniform_int_distribution<std::int32_t> pick(0, static_cast<std::int32_t>(n_steps) - 1);
+  for (std::size_t r = 0; r < n;) {
+    const std::size_t end = std::min(n, r + run_len(rng));
+    const std::int32_t k = pick(rng);
+    for (; r < end; ++r) steps[r] = k;
+  }
+  return steps;
+}
+
+template <class T>
+void check_many(std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  ColumnMedians column;
+  StridedMedians strided;
+  std::normal_distribution<double> normal(0.0, 1.0);
+  std::exponential_distribution<double> expo(1.0);
+  std::uniform_int_distribution<int> small_int(-2, 2);
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  const T inf = std::numeric_limits<T>::infinity();
+  const T big = std::numeric_limits<T>::max();
+  const T tiny = std::numeric_limits<T>::denorm_min();
+  std::vector<std::size_t> lengths;
+  for (std::size_t n = 1; n <= 130; ++n) lengths.push_back(n);
+  for (std::size_t n : {255, 256, 257, 1000, 1001, 4096, 4097}) lengths.push_back(n);
+
+  using Fill = std::function<T(std::size_t, std::size_t)>;
+  const std::vector<std::pair<std::string, Fill>> fills = {
+      {"normal", [&](std::size_t, std::size_t) { return T(normal(rng)); }},
+      {"normal+nan+inf",
+       [&](std::size_t, std::size_t) {
+         const double u = unit(rng);
+         return u < 0.05 ? T(NAN) : u < 0.08 ? inf : u < 0.1 ? -inf : T(normal(rng));
+       }},
+      {"all nan", [&](std::size_t, std::size_t) { return T(NAN); }},
+      {"skewed", [&](std::size_t, std::size_t) { return T(std::pow(expo(rng), 6.0)); }},
+      {"ties", [&](std::size_t, std::size_t) { return T(small_int(rng)); }},
+      {"constant", [&](std::size_t, std::size_t) { return T(7.25); }},
+      {"signed zeros",
+       [&](std::size_t, std::size_t) { return unit(rng) < 0.5 ? T(-0.0) : T(0.0); }},
+      {"zeros and ones",
+       [&](std::size_t, std::size_t) {
+         const double u = unit(rng);
+         return u < 0.3 ? T(-0.0) : u < 0.6 ? T(0.0) : u < 0.8 ? T(-1) : T(1);
+       }},
+      {"denormals",
+       [&](std::size_t, std::size_t) {
+         return T(tiny * T(small_int(rng) + 3)) * T(unit(rng) < 0.5 ? -1 : 1);
+       }},
+      {"huge range", [&](std::size_t i, std::size_t n) { return i < n / 2 ? -big : big; }},
+      // [0, max]: the grid's scale n_buckets / max is a denormal for few buckets.
+      {"zero to max",
+       [&](std::size_t i, std::size_t) { return i % 3 == 0 ? big : T(unit(rng) * 1e-30); }},
+      {"huge and normal",
+       [&](std::size_t, std::size_t) {
+         const double u = unit(rng);
+         return u < 0.1 ? -big : u < 0.2 ? big : T(normal(rng));
+       }},
+      {"two clusters",
+       [&](std::size_t i, std::size_t n) {
+         return T(i < n / 2 ? normal(rng) : 1e6 + normal(rng));
+       }},
+      {"outlier", [&](std::size_t i, std::size_t) { return i == 0 ? T(1e30) : T(normal(rng)); }},
+      {"sorted", [&](std::size_t i, std::size_t) { return T(double(i) * 0.5); }},
+  };
+  for (const std::size_t n : lengths) {
+    for (const auto& [name, fill] : fills) {
+      std::vector<T> x(n);
+      for (std::size_t i = 0; i < n; ++i) x[i] = fill(i, n);
+      check_column(column, strided, x, {}, 0, name);
+      for (const std::size_t k : {1, 3}) {
+        const std::vector<std::int32_t> steps = random_steps(rng, n, k);
+        check_column(column, strided, x, steps, k, name);
+      }
+    }
+  }
+}
+
+TEST(ColumnMedians, MatchReferenceFloat32) { check_many<float>(18); }
+TEST(ColumnMedians, MatchReferenceFloat64) { check_many<double>(1818); }
+
+// A bucket the grid leaves wide (most samples in one bucket of a few-bucket grid), and the
+// upper middle value as the first sample of its bucket with the lower one several buckets
+// below: both paths of the even case.
+TEST(ColumnMedians, EvenCountAcrossEmptyBuckets) {
+  ColumnMedians column;
+  StridedMedians strided;
+  for (std::size_t n = 2; n <= 64; n += 2) {
+    std::vector<double> x(n);
+    for (std::size_t i = 0; i < n; ++i) x[i] = i < n / 2 ? double(i) * 1e-9 : 1e3 + double(i);
+    check_column(column, strided, x, {}, 0, "gap");
+    std::vector<float> f(x.begin(), x.end());
+    check_column(column, strided, f, {}, 0, "gap");
+  }
+}
+
+}  // namespace
+
 }  // namespace wafermill::features::detail

@@ -53,9 +53,9 @@ struct FeatureBlock {
   std::uint64_t first_wafer = 0;
   std::uint64_t n_wafers = 0;
   FeatureLayout layout;
-  std::vector<double> values;              ///< [n_wafers, S, F]
-  std::vector<double> by_step;             ///< [n_wafers, K, S, F]; empty when K == 0
-  std::vector<reduce::Moments> moments;    ///< [n_wafers, S]: each wafer-sensor segment
+  std::vector<double> values;            ///< [n_wafers, S, F]
+  std::vector<double> by_step;           ///< [n_wafers, K, S, F]; empty when K == 0
+  std::vector<reduce::Moments> moments;  ///< [n_wafers, S]: each wafer-sensor segment
   /// [n_wafers]: backend time per wafer, summed over the extract() calls since reset() (a
   /// wafer processed one sensor column at a time gets the time of all its columns).
   std::vector<double> compute_seconds;
@@ -88,9 +88,12 @@ class FeatureBackend {
 
 /// @brief Options that pick and tune a backend.
 struct BackendOptions {
-  std::string name = "cpu";                     ///< "cpu", "cuda" or "auto"
-  int device = -1;                              ///< CUDA device; -1: node-local rank
+  std::string name = "cpu";                        ///< "cpu", "cuda" or "auto"
+  int device = -1;                                 ///< CUDA device; -1: node-local rank
   std::uint64_t device_memory_bytes = 1ULL << 30;  ///< bound on device buffers
+  /// CPU backend: bound on the median's buffers (a third holds copied columns; a longer
+  /// column is selected in place). The job gives it an eighth of --memory-budget.
+  std::uint64_t host_scratch_bytes = 16ULL << 20;
 };
 
 /// @brief Builds the backend `options.name` for `layout`.
@@ -98,8 +101,10 @@ struct BackendOptions {
 std::unique_ptr<FeatureBackend> make_backend(const BackendOptions& options,
                                              const FeatureLayout& layout);
 
-/// @brief The CPU backend, always available.
-std::unique_ptr<FeatureBackend> make_cpu_backend(const FeatureLayout& layout);
+/// @brief The CPU backend, always available; its median buffers stay within
+/// scratch_bytes (BackendOptions::host_scratch_bytes).
+std::unique_ptr<FeatureBackend> make_cpu_backend(const FeatureLayout& layout,
+                                                 std::uint64_t scratch_bytes = 16ULL << 20);
 
 /// @brief Number of CUDA devices visible to this process (0 in a CPU-only build).
 int cuda_device_count();
