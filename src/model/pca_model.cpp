@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 #include "wafermill/error.hpp"
 #include "wafermill/format/h5.hpp"
@@ -91,6 +92,8 @@ namespace {
 // v2 adds the mergeable sums and the reference histograms; a v1 model still scores.
 constexpr const char* kFormat = "wafermill pca model v2";
 constexpr const char* kFormatV1 = "wafermill pca model v1";
+// v2 with per-group scaling (written only by `fit --group-by`, so that older readers refuse it).
+constexpr const char* kFormatV3 = "wafermill pca model v3";
 
 template <class T>
 void put(h5::Group& g, const std::string& name, const std::vector<T>& v, std::vector<std::uint64_t> dims = {}) {
@@ -117,9 +120,58 @@ double scalar(const h5::File& f, const std::string& path, const std::string& nam
 
 }  // namespace
 
+std::size_t PcaModel::group_of(const std::string& key) const {
+  const auto it = std::lower_bound(group_names.begin(), group_names.end(), key);
+  return it != group_names.end() && *it == key ? static_cast<std::size_t>(it - group_names.begin())
+                                               : group_names.size();
+}
+
+void PcaModel::scale_to_group(std::size_t g, std::span<double> x) const {
+  if (!grouped()) return;
+  const std::size_t J = n_columns();
+  const bool known = g < group_names.size();
+  const double* c = known ? &group_centre[g * J] : fleet_centre.data();
+  const double* s = known ? &group_scale[g * J] : fleet_scale.data();
+  for (std::size_t j = 0; j < J; ++j)
+    if (std::isfinite(x[j])) x[j] = (x[j] - c[j]) / s[j];
+}
+
+std::vector<std::string> read_group_keys(const std::string& path, const std::string& name,
+                                         std::uint64_t n_wafers, std::uint64_t first,
+                                         std::uint64_t n) {
+  std::vector<std::string> keys;
+  try {
+    const h5::File f = h5::File::open_read(path);
+    if (!f.has_group("wafers") || !f.open_group("wafers").has_dataset(name))
+      throw InputError(path + ": /wafers/" + name +
+                       ": missing (the model's or --group-by's group dataset)");
+    const h5::Dataset d = f.open_group("wafers").open_dataset(name);
+    if (d.dims() != std::vector<std::uint64_t>{n_wafers})
+      throw InputError(path + ": /wafers/" + name + ": expected " + std::to_string(n_wafers) +
+                       " values");
+    const auto tc = d.type().type_class;
+    if (tc == h5::TypeClass::string) {
+      if (n > 0) keys = d.read_strings(first, n);
+    } else if (tc == h5::TypeClass::integer || tc == h5::TypeClass::floating) {
+      std::vector<double> v(n);
+      if (n > 0) d.read(std::span<double>(v), {first}, {n});
+      char buf[32];
+      for (double x : v) {
+        std::snprintf(buf, sizeof buf, "%.17g", x);
+        keys.emplace_back(buf);
+      }
+    } else {
+      throw InputError(path + ": /wafers/" + name + ": neither numbers nor strings");
+    }
+  } catch (const HdfError& e) {
+    throw InputError(path + ": /wafers/" + name + ": " + e.what());
+  }
+  return keys;
+}
+
 void write_model(const PcaModel& m, const std::string& path) {
   h5::File f = h5::File::create(path);
-  f.write_string_attribute("format", kFormat);
+  f.write_string_attribute("format", m.grouped() ? kFormatV3 : kFormat);
   f.write_string_attribute("method", m.method);
   f.write_string_attribute("warning", m.warning);
   f.write_string_dataset("column_sensor", m.column_sensor);
@@ -144,6 +196,15 @@ void write_model(const PcaModel& m, const std::string& path) {
   put(f, "hist_lo", m.hist_lo);
   put(f, "hist_hi", m.hist_hi);
   put(f, "hist_counts", m.hist_counts, {m.n_columns(), kReferenceBins});
+  if (m.grouped()) {
+    f.write_string_attribute("group_by", m.group_by);
+    f.write_string_dataset("group_names", m.group_names);
+    put(f, "group_count", m.group_count);
+    put(f, "group_centre", m.group_centre, {m.group_names.size(), m.n_columns()});
+    put(f, "group_scale", m.group_scale, {m.group_names.size(), m.n_columns()});
+    put(f, "fleet_centre", m.fleet_centre);
+    put(f, "fleet_scale", m.fleet_scale);
+  }
   f.close();
 }
 
@@ -157,6 +218,8 @@ PcaModel read_model(const std::string& path) {
       format = f.read_string_attribute("format");
     } catch (const HdfError&) {
     }
+    const bool v3 = format == kFormatV3;
+    if (v3) format = kFormat;
     if (format != kFormat && format != kFormatV1)
       throw InputError(path + ": attribute format is \"" + format + "\", expected \"" + kFormat + "\"");
     m.method = f.read_string_attribute("method");
@@ -197,6 +260,30 @@ PcaModel read_model(const std::string& path) {
         throw InputError(path + ": /hist_counts: expected [" + std::to_string(J) + ", " +
                          std::to_string(kReferenceBins) + "]");
       m.hist_counts = hc.read_all<std::uint64_t>();
+    }
+    if (v3) {
+      m.group_by = f.read_string_attribute("group_by");
+      if (!f.has_dataset("group_names"))
+        throw InputError(path + ": /group_names: missing (group_by is set)");
+      const auto gn = f.open_dataset("group_names");
+      const std::uint64_t G = gn.dims().at(0);
+      m.group_names = gn.read_strings(0, G);
+      const auto gc = get(f, path, "group_count", G);
+      for (double c : gc) m.group_count.push_back(static_cast<std::uint64_t>(c));
+      m.group_centre = get(f, path, "group_centre", G * J);
+      m.group_scale = get(f, path, "group_scale", G * J);
+      m.fleet_centre = get(f, path, "fleet_centre", J);
+      m.fleet_scale = get(f, path, "fleet_scale", J);
+      for (std::size_t q = 0; q < m.group_scale.size(); ++q)
+        if (!std::isfinite(m.group_centre[q]) || !(m.group_scale[q] > 0.0))
+          throw InputError(path + ": /group_scale or /group_centre index " + std::to_string(q) +
+                           " is not usable");
+      for (std::size_t j = 0; j < J; ++j)
+        if (!std::isfinite(m.fleet_centre[j]) || !(m.fleet_scale[j] > 0.0))
+          throw InputError(path + ": /fleet_scale or /fleet_centre index " + std::to_string(j) +
+                           " is not usable");
+      if (!std::is_sorted(m.group_names.begin(), m.group_names.end()))
+        throw InputError(path + ": /group_names: not sorted");
     }
   } catch (const HdfError& e) {
     throw InputError(path + ": cannot read the model: " + e.what());

@@ -52,6 +52,25 @@ struct PcaModel {
   std::vector<double> hist_lo;              ///< J
   std::vector<double> hist_hi;              ///< J
   std::vector<std::uint64_t> hist_counts;   ///< J × kReferenceBins
+  // Per-group autoscaling (`fit --group-by NAME`, docs/MONITORING.md "Groups"): a wafer of group
+  // g enters the model as (x − group_centre[g]) / group_scale[g]; a wafer of a group the model
+  // does not know as (x − fleet_centre) / fleet_scale. centre/scale above (and the sums and
+  // histograms) are then those of the group-scaled values. Empty group_by: no groups.
+  std::string group_by;                    ///< the /wafers/ dataset naming the group, or ""
+  std::vector<std::string> group_names;    ///< G, sorted as text (a number as %.17g)
+  std::vector<std::uint64_t> group_count;  ///< G reference wafers
+  std::vector<double> group_centre;        ///< G × J
+  std::vector<double> group_scale;         ///< G × J
+  std::vector<double> fleet_centre;        ///< J: the raw reference's means
+  std::vector<double> fleet_scale;         ///< J: the raw reference's standard deviations
+
+  /// @brief Whether the model scales each group apart.
+  bool grouped() const { return !group_by.empty(); }
+  /// @brief The index of group `key`, or group_names.size() when the model does not know it.
+  std::size_t group_of(const std::string& key) const;
+  /// @brief x (J raw values) scaled in place by group g's statistics (g ≥ G: the fleet's).
+  /// Non-finite values stay non-finite. Does nothing for a model without groups.
+  void scale_to_group(std::size_t g, std::span<double> x) const;
 
   /// @brief Whether the model carries the mergeable sums (models of format v1 do not).
   bool has_sums() const { return sum_n > 0 && sum_d.size() == n_columns(); }
@@ -96,6 +115,13 @@ std::size_t reference_bin(const PcaModel& m, std::size_t j, double x);
 /// exchangeable value exceeds it with probability ≤ a. When (1-a)(n+1) > n it returns the largest
 /// value and sets `too_few` (the sample is too small for a).
 double conformal_quantile(std::vector<double> values, double a, bool* too_few = nullptr);
+
+/// @brief The group keys of wafers [first, first + n) of `path`'s /wafers/`name`: strings as
+/// stored, numbers as %.17g text. @throws InputError naming the file and dataset when it is
+/// missing, not 1-D of `n_wafers`, or neither numbers nor strings.
+std::vector<std::string> read_group_keys(const std::string& path, const std::string& name,
+                                         std::uint64_t n_wafers, std::uint64_t first,
+                                         std::uint64_t n);
 
 /// @brief Writes the model to an HDF5 file (docs/FORMAT.md "Model"). @throws HdfError
 void write_model(const PcaModel& m, const std::string& path);
