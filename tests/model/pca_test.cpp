@@ -201,3 +201,68 @@ TEST(PcaModel, ReadingSomethingElseNamesTheFile) {
   }
   std::remove(path.c_str());
 }
+
+// fit --group-by: groups with large offsets. The model stores each group's centre and scale
+// (the group's mean and sd), a wafer of a known group is scaled by them, one of an unknown group
+// by the fleet's; the model file keeps them; a wafer at its group's mean scores lower than at
+// another group's mean.
+TEST(PcaModel, GroupByScalesEachGroupByItsOwnStatistics) {
+  Process p(7);
+  const std::size_t n = 400;
+  wm::ReferenceRows ref = reference(p, n);
+  const double shift[3] = {0.0, 40.0, -60.0};  // group offsets, many within-group sds
+  for (std::size_t i = 0; i < n; ++i) {
+    ref.group.push_back(std::to_string(i % 3));
+    for (std::size_t j = 0; j < kCols; ++j)
+      ref.values[i * kCols + j] += shift[i % 3] * static_cast<double>(j + 1);
+  }
+  wm::FitOptions o;
+  o.false_alarm_rate = 0.05;
+  o.group_by = "tool_id";
+  const wm::PcaModel m = wm::fit_pca(ref, o, MPI_COMM_NULL);
+  ASSERT_TRUE(m.grouped());
+  ASSERT_EQ(m.group_names, (std::vector<std::string>{"0", "1", "2"}));
+  EXPECT_EQ(m.group_count[0] + m.group_count[1] + m.group_count[2], n);
+  const std::size_t J = m.n_columns();
+  for (std::size_t g = 0; g < 3; ++g)
+    for (std::size_t j = 0; j < J; ++j) {
+      double s = 0, ss = 0, c = 0;
+      for (std::size_t i = g; i < n; i += 3) {
+        s += ref.values[i * kCols + j];
+        c += 1;
+      }
+      const double mean = s / c;
+      for (std::size_t i = g; i < n; i += 3) ss += std::pow(ref.values[i * kCols + j] - mean, 2);
+      EXPECT_NEAR(m.group_centre[g * J + j], mean, 1e-9 * std::fabs(mean));
+      EXPECT_NEAR(m.group_scale[g * J + j], std::sqrt(ss / (c - 1)), 1e-9 * m.group_scale[g * J + j]);
+    }
+  EXPECT_EQ(m.group_of("7"), 3u);
+  // Group 1's mean, scored as group 1: small; scored as group 2 (60 + 40 sds away): flagged.
+  std::vector<double> x(m.group_centre.begin() + static_cast<std::ptrdiff_t>(J),
+                        m.group_centre.begin() + static_cast<std::ptrdiff_t>(2 * J));
+  std::vector<double> own = x, other = x, fleet = x;
+  m.scale_to_group(1, own);
+  m.scale_to_group(2, other);
+  m.scale_to_group(m.group_of("unknown"), fleet);
+  for (std::size_t j = 0; j < J; ++j) EXPECT_NEAR(own[j], 0.0, 1e-9);
+  EXPECT_EQ(wm::score_wafer(m, own).reason, wm::kReasonNone);
+  EXPECT_NE(wm::score_wafer(m, other).reason, wm::kReasonNone);
+  for (std::size_t j = 0; j < J; ++j)
+    EXPECT_NEAR(fleet[j], (x[j] - m.fleet_centre[j]) / m.fleet_scale[j], 1e-12);
+  // The file keeps the groups bit for bit.
+  const std::string path = ::testing::TempDir() + "/grouped_model.h5";
+  wm::write_model(m, path);
+  const wm::PcaModel r = wm::read_model(path);
+  std::remove(path.c_str());
+  EXPECT_EQ(r.group_by, "tool_id");
+  EXPECT_EQ(r.group_names, m.group_names);
+  EXPECT_EQ(r.group_count, m.group_count);
+  EXPECT_EQ(r.group_centre, m.group_centre);
+  EXPECT_EQ(r.group_scale, m.group_scale);
+  EXPECT_EQ(r.fleet_centre, m.fleet_centre);
+  EXPECT_EQ(r.fleet_scale, m.fleet_scale);
+  // The same reference without groups: the model has none.
+  wm::FitOptions plain = o;
+  plain.group_by.clear();
+  EXPECT_FALSE(wm::fit_pca(ref, plain, MPI_COMM_NULL).grouped());
+}
