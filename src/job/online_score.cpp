@@ -133,6 +133,7 @@ class OnlineScorer {
       out_.flagged += v.verdict.reason != model::kReasonNone;
       out_.flagged_t2 += (v.verdict.reason & model::kReasonT2) != 0;
       out_.flagged_spe += (v.verdict.reason & model::kReasonSpe) != 0;
+      out_.flagged_univariate += (v.verdict.reason & model::kReasonUnivariate) != 0;
       out_.verdicts.push_back(std::move(v));
       out_.wafer_s.push_back(seconds_since(t));
     }
@@ -190,6 +191,7 @@ class OnlineScorer {
                      {"flagged", out_.flagged},
                      {"flagged_t2", out_.flagged_t2},
                      {"flagged_spe", out_.flagged_spe},
+                     {"flagged_univariate", out_.flagged_univariate},
                      {"group_by", bound_.model.group_by},
                      {"unknown_group", out_.unknown_group},
                      {"latency_ms",

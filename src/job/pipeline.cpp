@@ -643,6 +643,8 @@ report::RunReport run_parallel(const JobConfig& requested, MPI_Comm comm) {
                                          {"flagged", run.scoring.flagged},
                                          {"flagged_t2", run.scoring.flagged_t2},
                                          {"flagged_spe", run.scoring.flagged_spe},
+                                         {"flagged_univariate", run.scoring.flagged_univariate},
+                                         {"univariate_limit", m.univariate_limit},
                                          {"group_by", m.group_by},
                                          {"unknown_group", run.scoring.unknown_group}};
       if (run.scoring.unknown_group > 0)  // the stated rule: the fleet's statistics, counted

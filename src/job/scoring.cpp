@@ -121,12 +121,13 @@ ScoringResult ScoringPass::run() {
     result.drift =
         model::assess_drift(model_->model, bins, drift_->wafers(), config_.drift_threshold);
   }
-  std::uint64_t tally[8] = {result.flagged,     counts.tp,           counts.fp,
+  std::uint64_t tally[9] = {result.flagged,     counts.tp,           counts.fp,
                             counts.tn,          counts.fn,           result.flagged_t2,
-                            result.flagged_spe, result.unknown_group};
-  if (comm_ != MPI_COMM_NULL) MPI_Allreduce(MPI_IN_PLACE, tally, 8, MPI_UINT64_T, MPI_SUM, comm_);
+                            result.flagged_spe, result.unknown_group, result.flagged_univariate};
+  if (comm_ != MPI_COMM_NULL) MPI_Allreduce(MPI_IN_PLACE, tally, 9, MPI_UINT64_T, MPI_SUM, comm_);
   result.flagged = tally[0];
   result.unknown_group = tally[7];
+  result.flagged_univariate = tally[8];
   if (result.unknown_group > 0) {
     int rank = 0;
     if (comm_ != MPI_COMM_NULL) MPI_Comm_rank(comm_, &rank);
@@ -386,6 +387,7 @@ void ScoringPass::score_with_model(std::uint64_t first, std::span<const double> 
     result.flagged += flags[i];
     result.flagged_t2 += (v.reason & model::kReasonT2) != 0;
     result.flagged_spe += (v.reason & model::kReasonSpe) != 0;
+    result.flagged_univariate += (v.reason & model::kReasonUnivariate) != 0;
     for (std::size_t k = 0; k < e.top_columns.size(); ++k) {
       contrib_column_[i * N + k] = static_cast<std::int32_t>(model_->columns[e.top_columns[k]]);
       contrib_share_[i * N + k] = e.top_shares[k];

@@ -51,6 +51,7 @@ BoundModel bind_model(const std::string& path, model::PcaModel model,
 struct ScoringResult {
   std::uint64_t flagged = 0;
   std::uint64_t flagged_t2 = 0, flagged_spe = 0;  // with a model: wafers over each limit
+  std::uint64_t flagged_univariate = 0;  // with a model that has a univariate limit
   std::uint64_t unknown_group = 0;  // with a grouped model: wafers scaled by the fleet's statistics
   std::optional<LabelCounts> labels;            // without /wafers/label: none
   std::optional<model::DriftReport> drift;      // with a model that has reference histograms

@@ -370,7 +370,7 @@ PcaModel fit_pca(const ReferenceRows& local, const FitOptions& o, MPI_Comm comm)
   }
   const std::size_t folds = o.folds;
   std::vector<FoldSums> fs(folds);
-  std::vector<double> mine(2 * rows);
+  std::vector<double> mine(3 * rows);  // held-out T², SPE, largest |z|
   // Grouped: the final model's group statistics, its group-scaled rows and its sums.
   GroupStats final_groups;
   std::vector<double> final_z, grouped_sum, grouped_prod;
@@ -416,8 +416,9 @@ PcaModel fit_pca(const ReferenceRows& local, const FitOptions& o, MPI_Comm comm)
           if ((local.first_ordinal + r) % folds != f) continue;
           for (std::size_t k = 0; k < J; ++k) x[k] = local.values[r * C + keep[k]];
           const WaferVerdict v = score_wafer(split, x);
-          mine[2 * r] = v.t2;
-          mine[2 * r + 1] = v.spe;
+          mine[3 * r] = v.t2;
+          mine[3 * r + 1] = v.spe;
+          mine[3 * r + 2] = v.zmax;
         }
       }
     }
@@ -458,8 +459,9 @@ PcaModel fit_pca(const ReferenceRows& local, const FitOptions& o, MPI_Comm comm)
         for (std::size_t r = 0; r < rows; ++r) {
           if (train(r)) continue;
           const WaferVerdict v = score_wafer(split, std::span<const double>(&z[r * J], J));
-          mine[2 * r] = v.t2;
-          mine[2 * r + 1] = v.spe;
+          mine[3 * r] = v.t2;
+          mine[3 * r + 1] = v.spe;
+          mine[3 * r + 2] = v.zmax;
         }
       } else {
         grouped_model = std::move(split);
@@ -470,7 +472,7 @@ PcaModel fit_pca(const ReferenceRows& local, const FitOptions& o, MPI_Comm comm)
       }
     }
   }
-  std::vector<double> all(2 * n);
+  std::vector<double> all(3 * n);
   if (c.mpi()) {
     std::vector<int> counts(c.size), displs(c.size);
     const int count = static_cast<int>(mine.size());
@@ -541,22 +543,27 @@ PcaModel fit_pca(const ReferenceRows& local, const FitOptions& o, MPI_Comm comm)
   // Limits: T² and SPE, each divided by its held-out median, are combined by their maximum;
   // the conformal (1-A) quantile of that maximum over the held-out wafers is the one limit,
   // so a good wafer the model has not seen is flagged with probability ≤ A (either statistic).
-  std::vector<double> t2(n), spe(n), u(n);
+  std::vector<double> t2(n), spe(n), zmax(n), u(n);
   for (std::size_t i = 0; i < n; ++i) {
-    t2[i] = all[2 * i];
-    spe[i] = all[2 * i + 1];
+    t2[i] = all[3 * i];
+    spe[i] = all[3 * i + 1];
+    zmax[i] = all[3 * i + 2];
   }
   auto median = [](std::vector<double> v) {
     std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
     const double med = v[v.size() / 2];
     return med > 0.0 ? med : 1.0;
   };
-  const double mt = median(t2), mq = median(spe);
-  for (std::size_t i = 0; i < n; ++i) u[i] = std::max(t2[i] / mt, spe[i] / mq);
+  // With --univariate the largest |z| of a wafer, divided by its held-out median, is a third
+  // term of the maximum: one conformal limit for the three, so A holds for the three together.
+  const double mt = median(t2), mq = median(spe), mz = median(zmax);
+  for (std::size_t i = 0; i < n; ++i)
+    u[i] = std::max({t2[i] / mt, spe[i] / mq, o.univariate ? zmax[i] / mz : 0.0});
   bool too_few = false;
   const double limit = conformal_quantile(u, o.false_alarm_rate, &too_few);
   m.t2_limit = limit * mt;
   m.spe_limit = limit * mq;
+  m.univariate_limit = o.univariate ? limit * mz : 0.0;
   std::uint64_t over = 0;
   for (double v : u) over += v > limit;
   m.heldout_false_alarm_rate = static_cast<double>(over) / static_cast<double>(n);
@@ -581,6 +588,8 @@ PcaModel fit_pca(const ReferenceRows& local, const FitOptions& o, MPI_Comm comm)
   m.folds = o.folds;
   m.method = "covariance of the autoscaled features (exact sums over ranks), LAPACKE_dsyevd on rank 0 "
              "with one OpenBLAS thread; limits from " + std::to_string(folds) + "-fold cross-validation";
+  if (o.univariate)
+    m.method += "; a univariate limit on every column's |z|, calibrated with T² and SPE";
   if (grouped)
     m.method += "; each of the " + std::to_string(gnames.size()) + " groups of /wafers/" + o.group_by +
                 " centred and scaled by its own statistics first (per training set)";

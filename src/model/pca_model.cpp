@@ -26,12 +26,17 @@ WaferVerdict score_wafer(const PcaModel& m, std::span<const double> x, std::vect
     e[j] = z[j] - fit;
     v.spe += e[j] * e[j];
   }
+  for (std::size_t j = 0; j < J; ++j) v.zmax = std::max(v.zmax, std::fabs(z[j]));
   const double rt = v.t2 / m.t2_limit, rq = v.spe / m.spe_limit;
-  v.score = std::max(rt, rq);
-  v.reason = static_cast<std::uint8_t>((rt > 1.0 ? kReasonT2 : 0) | (rq > 1.0 ? kReasonSpe : 0));
+  const double ru = m.univariate_limit > 0.0 ? v.zmax / m.univariate_limit : 0.0;
+  v.score = std::max({rt, rq, ru});
+  v.reason = static_cast<std::uint8_t>((rt > 1.0 ? kReasonT2 : 0) | (rq > 1.0 ? kReasonSpe : 0) |
+                                       (ru > 1.0 ? kReasonUnivariate : 0));
   if (contributions) {
     contributions->assign(J, 0.0);
-    if (rq >= rt) {
+    if (ru > std::max(rt, rq)) {  // the univariate limit leads: each column's z², largest first
+      for (std::size_t j = 0; j < J; ++j) (*contributions)[j] = z[j] * z[j];
+    } else if (rq >= rt) {
       for (std::size_t j = 0; j < J; ++j) (*contributions)[j] = e[j] * e[j];
     } else {
       for (std::size_t j = 0; j < J; ++j) {
@@ -50,8 +55,13 @@ ExplainedVerdict explain_wafer(const PcaModel& m, std::span<const double> x, std
   out.verdict = score_wafer(m, x, &contrib);
   if (out.verdict.reason == kReasonNone) return out;
   const WaferVerdict& v = out.verdict;
-  const double total = v.t2 / m.t2_limit > v.spe / m.spe_limit ? v.t2 : v.spe;
   const std::size_t J = m.n_columns();
+  const double ru = m.univariate_limit > 0.0 ? v.zmax / m.univariate_limit : 0.0;
+  double total = v.t2 / m.t2_limit > v.spe / m.spe_limit ? v.t2 : v.spe;
+  if (ru > std::max(v.t2 / m.t2_limit, v.spe / m.spe_limit)) {
+    total = 0.0;
+    for (double c : contrib) total += c;
+  }
   std::vector<std::size_t> order(J);
   for (std::size_t j = 0; j < J; ++j) order[j] = j;
   const std::size_t n = std::min(top, J);
@@ -183,6 +193,7 @@ void write_model(const PcaModel& m, const std::string& path) {
   put(f, "explained", m.explained);
   put(f, "t2_limit", std::vector<double>{m.t2_limit});
   put(f, "spe_limit", std::vector<double>{m.spe_limit});
+  put(f, "univariate_limit", std::vector<double>{m.univariate_limit});
   put(f, "false_alarm_rate", std::vector<double>{m.false_alarm_rate});
   put(f, "heldout_false_alarm_rate", std::vector<double>{m.heldout_false_alarm_rate});
   put(f, "insample_false_alarm_rate", std::vector<double>{m.insample_false_alarm_rate});
@@ -241,6 +252,7 @@ PcaModel read_model(const std::string& path) {
     m.explained = get(f, path, "explained", m.n_components);
     m.t2_limit = scalar(f, path, "t2_limit");
     m.spe_limit = scalar(f, path, "spe_limit");
+    if (f.has_dataset("univariate_limit")) m.univariate_limit = scalar(f, path, "univariate_limit");
     m.false_alarm_rate = scalar(f, path, "false_alarm_rate");
     m.heldout_false_alarm_rate = scalar(f, path, "heldout_false_alarm_rate");
     m.insample_false_alarm_rate = scalar(f, path, "insample_false_alarm_rate");
@@ -296,6 +308,8 @@ PcaModel read_model(const std::string& path) {
       throw InputError(path + ": /eigenvalues index " + std::to_string(a) + " is not positive");
   if (!(m.t2_limit > 0.0) || !(m.spe_limit > 0.0))
     throw InputError(path + ": /t2_limit and /spe_limit must be positive");
+  if (!(m.univariate_limit >= 0.0) || !std::isfinite(m.univariate_limit))
+    throw InputError(path + ": /univariate_limit must be 0 (none) or positive");
   return m;
 }
 

@@ -266,3 +266,49 @@ TEST(PcaModel, GroupByScalesEachGroupByItsOwnStatistics) {
   plain.group_by.clear();
   EXPECT_FALSE(wm::fit_pca(ref, plain, MPI_COMM_NULL).grouped());
 }
+
+// fit --univariate: a third limit, on every column's |z|, calibrated with T² and SPE by one
+// conformal limit, so the stated rate still holds for the three together on unseen good wafers;
+// a wafer with one column far out (inside T² and SPE's limits) is flagged for it alone.
+TEST(PcaModel, UnivariateLimitKeepsTheRateAndFlagsOneColumn) {
+  for (const double rate : {0.01, 0.05}) {
+    Process p(11);
+    const std::size_t n = 800, fresh = 20000;
+    const auto ref = reference(p, n);
+    wm::FitOptions o;
+    o.false_alarm_rate = rate;
+    o.univariate = true;
+    const wm::PcaModel m = wm::fit_pca(ref, o, MPI_COMM_NULL);
+    ASSERT_GT(m.univariate_limit, 0.0);
+    std::size_t flagged = 0;
+    for (std::size_t i = 0; i < fresh; ++i)
+      flagged += wm::score_wafer(m, p.row()).reason != wm::kReasonNone;
+    const double observed = static_cast<double>(flagged) / fresh;
+    const double sd = std::sqrt(rate * (1 - rate) * (1.0 / fresh + 1.0 / n));
+    EXPECT_NEAR(observed, rate, 3.0 * sd) << "A = " << rate;
+    // One column pushed to just beyond the univariate limit along the model: only that reason.
+    wm::PcaModel loose = m;
+    loose.t2_limit = loose.spe_limit = 1e300;
+    auto x = m.centre;
+    x[4] += 1.01 * m.univariate_limit * m.scale[4];
+    const auto e = wm::explain_wafer(loose, x, 3);
+    EXPECT_EQ(e.verdict.reason, wm::kReasonUnivariate);
+    ASSERT_FALSE(e.top_columns.empty());
+    EXPECT_EQ(e.top_columns[0], 4u);
+    EXPECT_DOUBLE_EQ(e.top_shares[0], 1.0);
+  }
+  // The model file keeps the limit; a model without it (0) never flags for it.
+  Process p(12);
+  wm::FitOptions o;
+  o.univariate = true;
+  const wm::PcaModel m = wm::fit_pca(reference(p, 300), o, MPI_COMM_NULL);
+  const std::string path = ::testing::TempDir() + "/univariate_model.h5";
+  wm::write_model(m, path);
+  EXPECT_EQ(wm::read_model(path).univariate_limit, m.univariate_limit);
+  std::remove(path.c_str());
+  wm::PcaModel none = m;
+  none.univariate_limit = 0.0;
+  auto x = m.centre;
+  x[0] += 1e6 * m.scale[0];
+  EXPECT_EQ(wm::score_wafer(none, x).reason & wm::kReasonUnivariate, 0);
+}

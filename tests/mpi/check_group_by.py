@@ -78,6 +78,23 @@ check(mon["group_by"] == "tool_id" and mon["unknown_group"] == n3,
       f"unknown_group {mon.get('unknown_group')} vs {n3} wafers of tool 3")
 check(any("does not know" in w for w in rep["warnings"]), "warning about the unknown group")
 print(f"unknown group: {mon['unknown_group']} wafers of tool 3 counted and warned about")
+# --univariate: the third reason is counted in the report and named in the export; the rate
+# on unseen good wafers holds for the three limits together.
+with open(f"{d}/uni.json") as f:
+    mon = json.load(f)["monitoring"]
+with h5py.File(f"{d}/out_uni.h5", "r") as o:
+    reason, flag, label = o["wafers/reason"][:], o["wafers/flag"][:], o["wafers/label"][:]
+n_uni = int(((reason & 4) != 0).sum())
+check(mon["univariate_limit"] > 0 and mon["flagged_univariate"] == n_uni,
+      f"flagged_univariate {mon.get('flagged_univariate')} vs {n_uni} reasons with bit 4")
+with open(f"{d}/uni.csv") as f:
+    named = sum("univariate" in line.split(",")[6] for line in list(f)[1:] if line.count(",") > 6)
+check(named == n_uni, f"export names univariate {named} times, {n_uni} expected")
+good = (label == 0) & (np.arange(len(label)) % 2 == 1)
+rate = flag[good].mean()
+print(f"univariate limit |z| {mon['univariate_limit']:.3f}: {n_uni} wafers over it; "
+      f"false alarms on unseen good {rate:.4f}")
+check(abs(rate - A) <= band, "false-alarm rate with --univariate within the band of A")
 if fails:
     sys.exit(1)
 print("group-by checks passed")

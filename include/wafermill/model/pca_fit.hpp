@@ -22,6 +22,7 @@ struct FitOptions {
   std::uint32_t folds = 5;         ///< cross-validation folds for the limits
   std::uint64_t memory_budget_bytes = 256ULL << 20;  ///< bound of the exact sums per rank
   std::string group_by;  ///< the name of ReferenceRows::group's dataset (stored in the model)
+  bool univariate = false;  ///< also a limit on every column's |z|, calibrated with T² and SPE
 };
 
 /// @brief This rank's reference wafers: consecutive ordinals of the reference, in wafer order

@@ -11,8 +11,9 @@
 
 namespace wafermill::model {
 
-/// @brief Why a wafer was flagged (bit set): 1 T² above its limit, 2 SPE above its limit.
-enum Reason : std::uint8_t { kReasonNone = 0, kReasonT2 = 1, kReasonSpe = 2 };
+/// @brief Why a wafer was flagged (bit set): 1 T² above its limit, 2 SPE above its limit,
+/// 4 a column's |z| above the univariate limit (`fit --univariate`).
+enum Reason : std::uint8_t { kReasonNone = 0, kReasonT2 = 1, kReasonSpe = 2, kReasonUnivariate = 4 };
 
 /// @brief Bins of each column's reference histogram. Ten: with lots of 25 wafers more bins leave
 /// most of them empty and PSI's noise floor, (bins − 1)/n, grows (docs/MONITORING.md "Drift").
@@ -31,6 +32,8 @@ struct PcaModel {
   std::vector<double> explained;            ///< A: cumulative fraction of the total variance
   double t2_limit = 0.0;                    ///< flag when T² > t2_limit
   double spe_limit = 0.0;                   ///< flag when SPE > spe_limit
+  /// flag when some column's |z| = |x − centre|/scale exceeds it; 0: no univariate limit
+  double univariate_limit = 0.0;
   double false_alarm_rate = 0.01;           ///< A asked for
   double heldout_false_alarm_rate = 0.0;    ///< fraction of held-out reference wafers flagged
   double insample_false_alarm_rate = 0.0;   ///< the final model on its own reference wafers
@@ -85,7 +88,8 @@ struct PcaModel {
 struct WaferVerdict {
   double t2 = 0.0;
   double spe = 0.0;
-  double score = 0.0;  ///< max(T²/T²_lim, SPE/SPE_lim): > 1 is flagged
+  double zmax = 0.0;   ///< the largest |z| over the columns
+  double score = 0.0;  ///< max(T²/T²_lim, SPE/SPE_lim, zmax/univariate_lim): > 1 is flagged
   std::uint8_t reason = kReasonNone;
 };
 
