@@ -243,7 +243,12 @@ model::PcaModel run_fit(const FitConfig& config, MPI_Comm comm) {
     std::string input_name = config.input + " (features of)";
     error = input_name + " " + error;
   }
-  agree(error, comm);
+  try {
+    agree(error, comm);
+  } catch (const CollectiveInputError&) {  // a bad reference leaves no temporary features behind
+    if (rank == 0 && !temp.empty()) std::remove(temp.c_str());
+    throw;
+  }
   std::uint64_t mine = ref.rows(), before = 0;
   MPI_Exscan(&mine, &before, 1, MPI_UINT64_T, MPI_SUM, comm);
   ref.first_ordinal = rank == 0 ? 0 : before;
