@@ -648,8 +648,10 @@ report::RunReport run_parallel(const JobConfig& requested, MPI_Comm comm) {
                                          {"group_by", m.group_by},
                                          {"unknown_group", run.scoring.unknown_group}};
       if (run.scoring.unknown_group > 0)  // the stated rule: the fleet's statistics, counted
-        result.warnings.push_back(std::to_string(run.scoring.unknown_group) + " wafers of a group (/wafers/" +
-                                  m.group_by + ") the model does not know: scaled by the reference's fleet-wide statistics");
+        result.warnings.push_back(std::to_string(run.scoring.unknown_group) +
+                                  " wafers of a group (/wafers/" + m.group_by +
+                                  ") the model does not know: scaled by the reference's "
+                                  "fleet-wide statistics");
       if (const auto& d = run.scoring.drift)
         result.monitoring->operator[]("drift") = model::drift_json(m, *d);
       if (!m.warning.empty()) result.warnings.push_back(run.model->path + ": " + m.warning);
