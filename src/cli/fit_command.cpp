@@ -18,6 +18,8 @@ Command make_fit_command(int argc, char** argv) {
     ("force", po::bool_switch(), "overwrite an existing model file")
     ("features", po::value<std::string>()->default_value(""), "comma list of features to model (default: all but count and invalid_count)")
     ("select", po::value<std::string>()->default_value(""), "the reference wafers, e.g. \"label == 0 and index % 2 == 0\" (FIELD is a /wafers/ dataset or index)")
+    ("group-by", po::value<std::string>()->default_value(""), "NAME: a /wafers/NAME dataset (tool, chamber, recipe: numbers or strings); each group is centred and scaled by its own statistics")
+    ("univariate", po::bool_switch(), "also flag a wafer when one column's |z| exceeds a limit calibrated with T2 and SPE (reason univariate)")
     ("false-alarm-rate", po::value<double>()->default_value(d.options.false_alarm_rate), "A: fraction of good wafers the limits may flag (calibrated out of sample)")
     ("variance", po::value<double>()->default_value(d.options.variance_target), "components: the fewest whose cumulative variance reaches this fraction")
     ("folds", po::value<std::uint32_t>()->default_value(d.options.folds), "cross-validation folds for the limits")
@@ -37,6 +39,9 @@ Command make_fit_command(int argc, char** argv) {
   c.force = vm["force"].as<bool>();
   c.features = vm["features"].as<std::string>();
   c.select = vm["select"].as<std::string>();
+  c.group_by = vm["group-by"].as<std::string>();
+  c.options.univariate = vm["univariate"].as<bool>();
+  if (c.group_by.find('/') != std::string::npos) throw UsageError("--group-by: a name under /wafers/, without '/'");
   job::parse_select(c.select);  // a bad expression is a usage error before MPI starts
   c.options.false_alarm_rate = vm["false-alarm-rate"].as<double>();
   c.options.variance_target = vm["variance"].as<double>();
@@ -59,7 +64,16 @@ Command make_fit_command(int argc, char** argv) {
                           "in-sample rate %.4g (%u-fold cross-validation)\n",
                           m.t2_limit, m.spe_limit, m.false_alarm_rate, m.heldout_false_alarm_rate,
                           m.insample_false_alarm_rate, m.folds);
+              if (m.univariate_limit > 0.0)
+                std::printf("univariate limit: |z| %.6g on every column\n", m.univariate_limit);
               std::printf("method: %s\n", m.method.c_str());
+              if (m.grouped()) {
+                std::printf("groups (/wafers/%s):", m.group_by.c_str());
+                for (std::size_t g = 0; g < m.group_names.size(); ++g)
+                  std::printf(" %s (%llu)", m.group_names[g].c_str(),
+                              static_cast<unsigned long long>(m.group_count[g]));
+                std::printf("\n");
+              }
             }
             if (rank == 0 && !m.warning.empty()) std::fprintf(stderr, "wafermill: warning: %s\n", m.warning.c_str());
             return 0;

@@ -53,6 +53,11 @@ Command make_score_command(int argc, char** argv) {
             std::printf("lot %s: %llu wafers, %llu flagged (T2 %llu, SPE %llu)\n", c.input.c_str(),
                         static_cast<unsigned long long>(o.wafers), static_cast<unsigned long long>(o.flagged),
                         static_cast<unsigned long long>(o.flagged_t2), static_cast<unsigned long long>(o.flagged_spe));
+            if (o.unknown_group > 0)
+              std::fprintf(stderr,
+                           "wafermill: warning: %llu wafers of a group the model does not know: scaled by the "
+                           "reference's fleet-wide statistics\n",
+                           static_cast<unsigned long long>(o.unknown_group));
             std::printf("latency: start-up %.2f ms; per wafer p50 %.3f ms, p95 %.3f ms, p99 %.3f ms, max %.3f ms; "
                         "lot %.2f ms\n",
                         o.startup_s * 1e3, o.per_wafer.p50 * 1e3, o.per_wafer.p95 * 1e3, o.per_wafer.p99 * 1e3,

@@ -78,7 +78,8 @@ void export_verdicts(const std::string& output, const std::string& csv_path, boo
     for (std::uint64_t k = 1; k <= N; ++k) out << ",contribution_" << k << ",share_" << k;
   }
   out << "\n";
-  static const char* kReason[] = {"", "T2", "SPE", "T2+SPE"};
+  static const char* kReason[] = {"",           "T2",           "SPE",           "T2+SPE",
+                                  "univariate", "T2+univariate", "SPE+univariate", "T2+SPE+univariate"};
   for (std::uint64_t i = 0; i < W; ++i) {
     if (flagged_only && flag[i] == 0) continue;
     out << i;
@@ -86,7 +87,7 @@ void export_verdicts(const std::string& output, const std::string& csv_path, boo
     out << "," << number(score[i]) << "," << number(flag[i]);
     if (model) {
       const int r = static_cast<int>(reason[i]);
-      out << "," << number(t2[i]) << "," << number(spe[i]) << "," << (r >= 0 && r <= 3 ? kReason[r] : "?");
+      out << "," << number(t2[i]) << "," << number(spe[i]) << "," << (r >= 0 && r <= 7 ? kReason[r] : "?");
       for (std::uint64_t k = 0; k < N; ++k) {
         const std::int32_t c = column[i * N + k];
         if (c < 0) {

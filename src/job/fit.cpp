@@ -48,7 +48,8 @@ bool has_features(const std::string& path) {
 }
 
 // The reference rows of this rank: wafers [W r / P, W (r+1) / P) that pass the selection.
-model::ReferenceRows read_reference(const std::string& path, const FitConfig& config, MPI_Comm comm) {
+model::ReferenceRows read_reference(const std::string& path, const FitConfig& config, MPI_Comm comm,
+                                    std::vector<std::string>& keys) {
   int rank = 0, size = 1;
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &size);
@@ -106,9 +107,12 @@ model::ReferenceRows read_reference(const std::string& path, const FitConfig& co
                      std::to_string((m * row * 8) >> 20) + " MiB, more than --memory-budget: run on more ranks");
   std::vector<double> all(m * row);
   if (m > 0) values.read(std::span<double>(all), {first, 0, 0}, {m, S, F});
+  std::vector<std::string> group;
+  if (!config.group_by.empty()) group = model::read_group_keys(path, config.group_by, W, first, m);
   for (std::uint64_t i = 0; i < m; ++i) {
     if (!keep[i]) continue;
     for (auto c : cols) ref.values.push_back(all[i * row + c]);
+    if (!group.empty()) keys.push_back(group[i]);
   }
   return ref;
 }
@@ -226,9 +230,10 @@ model::PcaModel run_fit(const FitConfig& config, MPI_Comm comm) {
     features_path = temp;
   }
   model::ReferenceRows ref;
+  std::vector<std::string> keys;
   error.clear();
   try {
-    ref = read_reference(features_path, config, comm);
+    ref = read_reference(features_path, config, comm, keys);
   } catch (const InputError& e) {
     error = e.what();
   } catch (const HdfError& e) {
@@ -238,13 +243,21 @@ model::PcaModel run_fit(const FitConfig& config, MPI_Comm comm) {
     std::string input_name = config.input + " (features of)";
     error = input_name + " " + error;
   }
-  agree(error, comm);
+  try {
+    agree(error, comm);
+  } catch (const CollectiveInputError&) {  // a bad reference leaves no temporary features behind
+    if (rank == 0 && !temp.empty()) std::remove(temp.c_str());
+    throw;
+  }
   std::uint64_t mine = ref.rows(), before = 0;
   MPI_Exscan(&mine, &before, 1, MPI_UINT64_T, MPI_SUM, comm);
   ref.first_ordinal = rank == 0 ? 0 : before;
   model::PcaModel m;
   try {
-    m = model::fit_pca(ref, config.options, comm);
+    model::FitOptions options = config.options;
+    options.group_by = config.group_by;
+    ref.group = std::move(keys);
+    m = model::fit_pca(ref, options, comm);
   } catch (const InputError& e) {
     if (rank == 0 && !temp.empty()) std::remove(temp.c_str());
     throw CollectiveInputError(config.input + ": " + e.what());

@@ -93,6 +93,9 @@ class OnlineScorer {
     backend_ = features::make_cpu_backend(layout_);
     reader_ = std::make_unique<format::TraceReader>(index_, format::IoDriver::posix, MPI_COMM_NULL);
     if (bound_.model.has_histograms()) tally_.emplace(bound_.model);
+    if (bound_.model.grouped())
+      keys_ = model::read_group_keys(index_.path, bound_.model.group_by, index_.n_wafers, 0,
+                                     index_.n_wafers);
     out_.startup_s = seconds_since(t);
   }
 
@@ -119,12 +122,18 @@ class OnlineScorer {
       block_.reset(w, 1, layout_);
       backend_->extract(chunk, block_);
       for (std::size_t j = 0; j < J; ++j) x[j] = block_.values[bound_.columns[j]];
+      if (bound_.model.grouped()) {  // the group's statistics, the fleet's for a group not known
+        const std::size_t g = bound_.model.group_of(keys_[w]);
+        out_.unknown_group += g == bound_.model.group_names.size();
+        bound_.model.scale_to_group(g, x);
+      }
       model::ExplainedVerdict v = model::explain_wafer(bound_.model, x, config_.contributions);
       if (tally_) tally_->add(x);
       std::copy(x.begin(), x.end(), rows_.begin() + static_cast<std::ptrdiff_t>(i * J));
       out_.flagged += v.verdict.reason != model::kReasonNone;
       out_.flagged_t2 += (v.verdict.reason & model::kReasonT2) != 0;
       out_.flagged_spe += (v.verdict.reason & model::kReasonSpe) != 0;
+      out_.flagged_univariate += (v.verdict.reason & model::kReasonUnivariate) != 0;
       out_.verdicts.push_back(std::move(v));
       out_.wafer_s.push_back(seconds_since(t));
     }
@@ -182,6 +191,9 @@ class OnlineScorer {
                      {"flagged", out_.flagged},
                      {"flagged_t2", out_.flagged_t2},
                      {"flagged_spe", out_.flagged_spe},
+                     {"flagged_univariate", out_.flagged_univariate},
+                     {"group_by", bound_.model.group_by},
+                     {"unknown_group", out_.unknown_group},
                      {"latency_ms",
                       {{"startup", ms(out_.startup_s)},
                        {"lot", ms(out_.lot_s)},
@@ -292,6 +304,7 @@ class OnlineScorer {
   std::unique_ptr<features::FeatureBackend> backend_;
   std::unique_ptr<format::TraceReader> reader_;
   std::optional<model::DriftTally> tally_;
+  std::vector<std::string> keys_;  // a grouped model: every wafer's group
   features::FeatureBlock block_;
   std::vector<char> buffer_;
   std::vector<std::int32_t> steps_;

@@ -118,6 +118,8 @@ std::optional<BoundModel> bind_model_everywhere(const JobConfig& config,
   std::optional<BoundModel> b;
   try {
     b = bind_model(config.model, index.sensor_names, config.features.names());
+    if (b->model.grouped())  // the group dataset the model names must be in the input
+      model::read_group_keys(index.path, b->model.group_by, index.n_wafers, 0, 0);
   } catch (const InputError& e) {
     error = e.what();
   }
@@ -643,7 +645,16 @@ report::RunReport run_parallel(const JobConfig& requested, MPI_Comm comm) {
                                          {"warning", m.warning},
                                          {"flagged", run.scoring.flagged},
                                          {"flagged_t2", run.scoring.flagged_t2},
-                                         {"flagged_spe", run.scoring.flagged_spe}};
+                                         {"flagged_spe", run.scoring.flagged_spe},
+                                         {"flagged_univariate", run.scoring.flagged_univariate},
+                                         {"univariate_limit", m.univariate_limit},
+                                         {"group_by", m.group_by},
+                                         {"unknown_group", run.scoring.unknown_group}};
+      if (run.scoring.unknown_group > 0)  // the stated rule: the fleet's statistics, counted
+        result.warnings.push_back(std::to_string(run.scoring.unknown_group) +
+                                  " wafers of a group (/wafers/" + m.group_by +
+                                  ") the model does not know: scaled by the reference's "
+                                  "fleet-wide statistics");
       if (const auto& d = run.scoring.drift)
         result.monitoring->operator[]("drift") = model::drift_json(m, *d);
       if (!m.warning.empty()) result.warnings.push_back(run.model->path + ": " + m.warning);

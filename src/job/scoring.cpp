@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <map>
@@ -88,7 +89,7 @@ ScoringResult ScoringPass::run() {
       stats.add_to_histograms(rows, m);
       scores.resize(m);
       flags.resize(m);
-      score_with_model(rows, m, columns, scores, flags, result);
+      score_with_model(w, rows, m, columns, scores, flags, result);
       writer_.write_scores(w, scores, flags);
       writer_.write_verdicts(w, {t2_, spe_, reason_, contrib_column_, contrib_share_});
       count_labels(w, m, flags.data());
@@ -120,10 +121,24 @@ ScoringResult ScoringPass::run() {
     result.drift =
         model::assess_drift(model_->model, bins, drift_->wafers(), config_.drift_threshold);
   }
-  std::uint64_t tally[7] = {result.flagged, counts.tp,         counts.fp,         counts.tn,
-                            counts.fn,      result.flagged_t2, result.flagged_spe};
-  if (comm_ != MPI_COMM_NULL) MPI_Allreduce(MPI_IN_PLACE, tally, 7, MPI_UINT64_T, MPI_SUM, comm_);
+  std::uint64_t tally[9] = {result.flagged,     counts.tp,           counts.fp,
+                            counts.tn,          counts.fn,           result.flagged_t2,
+                            result.flagged_spe, result.unknown_group, result.flagged_univariate};
+  if (comm_ != MPI_COMM_NULL) MPI_Allreduce(MPI_IN_PLACE, tally, 9, MPI_UINT64_T, MPI_SUM, comm_);
   result.flagged = tally[0];
+  result.unknown_group = tally[7];
+  result.flagged_univariate = tally[8];
+  if (result.unknown_group > 0) {
+    int rank = 0;
+    if (comm_ != MPI_COMM_NULL) MPI_Comm_rank(comm_, &rank);
+    if (rank == 0)
+      std::fprintf(stderr,
+                   "wafermill: warning: %llu wafers of a group (/wafers/%s) the model does not "
+                   "know: scaled by "
+                   "the reference's fleet-wide statistics\n",
+                   static_cast<unsigned long long>(result.unknown_group),
+                   model_->model.group_by.c_str());
+  }
   result.flagged_t2 = tally[5];
   result.flagged_spe = tally[6];
   if (have_labels) result.labels = LabelCounts{tally[1], tally[2], tally[3], tally[4]};
@@ -336,9 +351,10 @@ model::FleetFitSummary ScoringPass::fit_fleet(std::vector<double>& scores,
 
 // A model's verdicts: score = max(T²/limit, SPE/limit), flag when > 1, and for a flagged wafer
 // the columns that contribute most to the statistic further above its limit, as shares of it.
-void ScoringPass::score_with_model(std::span<const double> rows, std::uint64_t m,
-                                   std::size_t columns, std::vector<double>& scores,
-                                   std::vector<std::uint8_t>& flags, ScoringResult& result) {
+void ScoringPass::score_with_model(std::uint64_t first, std::span<const double> rows,
+                                   std::uint64_t m, std::size_t columns,
+                                   std::vector<double>& scores, std::vector<std::uint8_t>& flags,
+                                   ScoringResult& result) {
   const model::PcaModel& pm = model_->model;
   const std::size_t J = pm.n_columns();
   const std::size_t N = config_.contributions;
@@ -348,8 +364,18 @@ void ScoringPass::score_with_model(std::span<const double> rows, std::uint64_t m
   contrib_column_.assign(m * N, -1);
   contrib_share_.assign(m * N, 0.0);
   std::vector<double> x(J);
+  // A grouped model: each wafer scaled by its group's statistics (the fleet's for a group the
+  // model does not know, counted), read from the input's /wafers/ dataset the model names.
+  std::vector<std::string> keys;
+  if (pm.grouped())
+    keys = model::read_group_keys(index_.path, pm.group_by, index_.n_wafers, first, m);
   for (std::uint64_t i = 0; i < m; ++i) {
     for (std::size_t j = 0; j < J; ++j) x[j] = rows[i * columns + model_->columns[j]];
+    if (pm.grouped()) {
+      const std::size_t g = pm.group_of(keys[i]);
+      result.unknown_group += g == pm.group_names.size();
+      pm.scale_to_group(g, x);
+    }
     const model::ExplainedVerdict e = model::explain_wafer(pm, x, N);
     const model::WaferVerdict& v = e.verdict;
     if (drift_) drift_->add(x);
@@ -361,6 +387,7 @@ void ScoringPass::score_with_model(std::span<const double> rows, std::uint64_t m
     result.flagged += flags[i];
     result.flagged_t2 += (v.reason & model::kReasonT2) != 0;
     result.flagged_spe += (v.reason & model::kReasonSpe) != 0;
+    result.flagged_univariate += (v.reason & model::kReasonUnivariate) != 0;
     for (std::size_t k = 0; k < e.top_columns.size(); ++k) {
       contrib_column_[i * N + k] = static_cast<std::int32_t>(model_->columns[e.top_columns[k]]);
       contrib_share_[i * N + k] = e.top_shares[k];

@@ -51,9 +51,11 @@ BoundModel bind_model(const std::string& path, model::PcaModel model,
 struct ScoringResult {
   std::uint64_t flagged = 0;
   std::uint64_t flagged_t2 = 0, flagged_spe = 0;  // with a model: wafers over each limit
-  std::optional<LabelCounts> labels;              // without /wafers/label: none
-  std::optional<model::DriftReport> drift;        // with a model that has reference histograms
-  std::optional<model::FleetFitSummary> fleet;    // without a model: the run's own fit
+  std::uint64_t flagged_univariate = 0;  // with a model that has a univariate limit
+  std::uint64_t unknown_group = 0;  // with a grouped model: wafers scaled by the fleet's statistics
+  std::optional<LabelCounts> labels;            // without /wafers/label: none
+  std::optional<model::DriftReport> drift;      // with a model that has reference histograms
+  std::optional<model::FleetFitSummary> fleet;  // without a model: the run's own fit
 };
 
 /// Collective over comm (MPI_COMM_NULL: one process). Every rank scores the rows `local`
@@ -84,9 +86,9 @@ class ScoringPass {
   // Calls f(first wafer, wafers, rows) for this rank's rows in chunks within the budget.
   template <class F>
   void for_each_chunk(F&& f);
-  void score_with_model(std::span<const double> rows, std::uint64_t m, std::size_t columns,
-                        std::vector<double>& scores, std::vector<std::uint8_t>& flags,
-                        ScoringResult& result);
+  void score_with_model(std::uint64_t first, std::span<const double> rows, std::uint64_t m,
+                        std::size_t columns, std::vector<double>& scores,
+                        std::vector<std::uint8_t>& flags, ScoringResult& result);
   std::vector<double> t2_, spe_, contrib_share_;
   std::vector<std::uint8_t> reason_;
   std::vector<std::int32_t> contrib_column_;

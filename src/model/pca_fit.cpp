@@ -105,6 +105,101 @@ PcaModel model_of(const std::vector<FoldSums>& folds, std::size_t held, const st
   return model_from_sums(n, mean, s, p, o.variance_target, 0, c.comm);
 }
 
+// The sorted union of the ranks' group keys.
+std::vector<std::string> group_union(const std::vector<std::string>& keys, const Comm& c) {
+  std::vector<std::string> mine(keys.begin(), keys.end());
+  std::sort(mine.begin(), mine.end());
+  mine.erase(std::unique(mine.begin(), mine.end()), mine.end());
+  if (!c.mpi()) return mine;
+  std::string packed;
+  for (const auto& k : mine) packed.append(k).push_back('\0');
+  int len = static_cast<int>(packed.size());
+  std::vector<int> lens(c.size), displs(c.size);
+  MPI_Allgather(&len, 1, MPI_INT, lens.data(), 1, MPI_INT, c.comm);
+  for (int r = 1; r < c.size; ++r) displs[r] = displs[r - 1] + lens[r - 1];
+  std::string all(static_cast<std::size_t>(displs[c.size - 1] + lens[c.size - 1]), '\0');
+  MPI_Allgatherv(packed.data(), len, MPI_CHAR, all.data(), lens.data(), displs.data(), MPI_CHAR,
+                 c.comm);
+  mine.clear();
+  for (std::size_t a = 0; a < all.size();) {
+    const std::size_t b = all.find('\0', a);
+    mine.push_back(all.substr(a, b - a));
+    a = b + 1;
+  }
+  std::sort(mine.begin(), mine.end());
+  mine.erase(std::unique(mine.begin(), mine.end()), mine.end());
+  return mine;
+}
+
+// Per-group centre and scale of the kept columns over one training set (the rows whose ordinal
+// is not in fold `held`; held = folds: every row), exact sums all-reduced: the same bits for any
+// P. A column with no finite value in a group takes the fleet's centre, one with fewer than two
+// or no spread the fleet's scale (a group absent from the training set is the fleet's); a zero
+// fleet scale is 1.
+struct GroupStats {
+  std::vector<std::uint64_t> count;  // G
+  std::vector<double> centre, scale;  // G × J
+  std::vector<double> fleet_centre, fleet_scale;  // J
+};
+
+GroupStats group_stats(const ReferenceRows& local, const std::vector<std::size_t>& keep,
+                       const std::vector<std::size_t>& group, std::size_t G, std::size_t held,
+                       std::size_t folds, const Comm& c) {
+  const std::size_t C = local.column_sensor.size(), J = keep.size(), rows = local.rows();
+  auto in = [&](std::size_t r) { return held == folds || (local.first_ordinal + r) % folds != held; };
+  const std::size_t slots = (G + 1) * J;  // groups, then the fleet
+  std::vector<std::uint64_t> finite(slots, 0);
+  GroupStats gs;
+  gs.count.assign(G, 0);
+  std::vector<reduce::ExactSum> acc(slots);
+  for (std::size_t r = 0; r < rows; ++r) {
+    if (!in(r)) continue;
+    ++gs.count[group[r]];
+    for (std::size_t k = 0; k < J; ++k) {
+      const double x = local.values[r * C + keep[k]];
+      if (!std::isfinite(x)) continue;
+      for (std::size_t g : {group[r], G}) {
+        ++finite[g * J + k];
+        acc[g * J + k].add(x);
+      }
+    }
+  }
+  c.allreduce(finite.data(), static_cast<int>(slots), MPI_UINT64_T, MPI_SUM);
+  c.allreduce(gs.count.data(), static_cast<int>(G), MPI_UINT64_T, MPI_SUM);
+  reduce::allreduce_exact(acc.data(), slots, c.comm);
+  std::vector<double> mean(slots, 0.0);
+  for (std::size_t q = 0; q < slots; ++q)
+    if (finite[q] > 0) mean[q] = acc[q].value() / static_cast<double>(finite[q]);
+  acc.assign(slots, reduce::ExactSum());
+  for (std::size_t r = 0; r < rows; ++r) {
+    if (!in(r)) continue;
+    for (std::size_t k = 0; k < J; ++k) {
+      const double x = local.values[r * C + keep[k]];
+      if (!std::isfinite(x)) continue;
+      for (std::size_t g : {group[r], G}) {
+        const double d = x - mean[g * J + k];
+        acc[g * J + k].add_product(d, d);
+      }
+    }
+  }
+  reduce::allreduce_exact(acc.data(), slots, c.comm);
+  std::vector<double> sd(slots, 0.0);
+  for (std::size_t q = 0; q < slots; ++q)
+    if (finite[q] > 1) sd[q] = std::sqrt(acc[q].value() / static_cast<double>(finite[q] - 1));
+  gs.fleet_centre.assign(mean.begin() + static_cast<std::ptrdiff_t>(G * J), mean.end());
+  gs.fleet_scale.resize(J);
+  for (std::size_t k = 0; k < J; ++k) gs.fleet_scale[k] = sd[G * J + k] > 0.0 ? sd[G * J + k] : 1.0;
+  gs.centre.resize(G * J);
+  gs.scale.resize(G * J);
+  for (std::size_t g = 0; g < G; ++g)
+    for (std::size_t k = 0; k < J; ++k) {
+      const std::size_t q = g * J + k;
+      gs.centre[q] = finite[q] > 0 ? mean[q] : gs.fleet_centre[k];
+      gs.scale[q] = sd[q] > 0.0 ? sd[q] : gs.fleet_scale[k];
+    }
+  return gs;
+}
+
 }  // namespace
 
 PcaModel model_from_sums(std::uint64_t n, const std::vector<double>& mean, const std::vector<double>& s,
@@ -262,55 +357,122 @@ PcaModel fit_pca(const ReferenceRows& local, const FitOptions& o, MPI_Comm comm)
   std::vector<double> mean(J);
   for (std::size_t k = 0; k < J; ++k) mean[k] = sum[keep[k]].value() / static_cast<double>(finite[keep[k]]);
 
-  // Centred values, a non-finite one imputed by the mean (0): the same bits on every rank.
-  std::vector<double> d(rows * J);
-  for (std::size_t r = 0; r < rows; ++r)
-    for (std::size_t k = 0; k < J; ++k) {
-      const double x = local.values[r * C + keep[k]];
-      d[r * J + k] = std::isfinite(x) ? x - mean[k] : 0.0;
-    }
-
-  // Pass 2, fold by fold (one fold's exact sums in memory at a time).
+  const bool grouped = !o.group_by.empty();
+  std::vector<std::string> gnames;
+  std::vector<std::size_t> gidx(rows, 0);
+  if (grouped) {
+    if (local.group.size() != rows)
+      throw std::invalid_argument("fit_pca: one group key per reference row is needed");
+    gnames = group_union(local.group, c);
+    for (std::size_t r = 0; r < rows; ++r)
+      gidx[r] = static_cast<std::size_t>(
+          std::lower_bound(gnames.begin(), gnames.end(), local.group[r]) - gnames.begin());
+  }
   const std::size_t folds = o.folds;
   std::vector<FoldSums> fs(folds);
-  {
+  std::vector<double> mine(3 * rows);  // held-out T², SPE, largest |z|
+  // Grouped: the final model's group statistics, its group-scaled rows and its sums.
+  GroupStats final_groups;
+  std::vector<double> final_z, grouped_sum, grouped_prod;
+  PcaModel grouped_model;
+  if (!grouped) {
+    // Centred values, a non-finite one imputed by the mean (0): the same bits on every rank.
+    std::vector<double> d(rows * J);
+    for (std::size_t r = 0; r < rows; ++r)
+      for (std::size_t k = 0; k < J; ++k) {
+        const double x = local.values[r * C + keep[k]];
+        d[r * J + k] = std::isfinite(x) ? x - mean[k] : 0.0;
+      }
+
+    // Pass 2, fold by fold (one fold's exact sums in memory at a time).
+    {
+      std::vector<reduce::ExactSum> acc;
+      for (std::size_t f = 0; f < folds; ++f) {
+        acc.assign(J + J * (J + 1) / 2, reduce::ExactSum());
+        for (std::size_t r = 0; r < rows; ++r) {
+          if ((local.first_ordinal + r) % folds != f) continue;
+          const double* x = &d[r * J];
+          for (std::size_t i = 0; i < J; ++i) {
+            acc[i].add(x[i]);
+            reduce::ExactSum* row = &acc[J + tri(i, i, J)];
+            for (std::size_t j = i; j < J; ++j) row[j - i].add_product(x[i], x[j]);
+          }
+        }
+        reduce::allreduce_exact(acc.data(), acc.size(), comm);
+        fs[f].n = n / folds + (f < n % folds ? 1 : 0);
+        fs[f].sum.resize(J);
+        fs[f].prod.resize(J * (J + 1) / 2);
+        for (std::size_t i = 0; i < J; ++i) fs[f].sum[i] = acc[i].value();
+        for (std::size_t k = 0; k < fs[f].prod.size(); ++k) fs[f].prod[k] = acc[J + k].value();
+      }
+    }
+
+    // The held-out statistics: each wafer scored by the model of the folds it is not in.
+    {
+      std::vector<double> x(J);
+      for (std::size_t f = 0; f < folds; ++f) {
+        const PcaModel split = model_of(fs, f, mean, o, c);
+        for (std::size_t r = 0; r < rows; ++r) {
+          if ((local.first_ordinal + r) % folds != f) continue;
+          for (std::size_t k = 0; k < J; ++k) x[k] = local.values[r * C + keep[k]];
+          const WaferVerdict v = score_wafer(split, x);
+          mine[3 * r] = v.t2;
+          mine[3 * r + 1] = v.spe;
+          mine[3 * r + 2] = v.zmax;
+        }
+      }
+    }
+  } else {
+    // Each training set (each fold held out, then none): its own group statistics, the rows
+    // scaled by them (a non-finite value stays non-finite: imputed by the centre, 0), the exact
+    // sums of the training rows, its model; the held-out rows are scored by it.
+    const std::vector<double> zero(J, 0.0);
+    std::vector<double> z(rows * J);
     std::vector<reduce::ExactSum> acc;
-    for (std::size_t f = 0; f < folds; ++f) {
+    for (std::size_t t = 0; t <= folds; ++t) {
+      GroupStats gs = group_stats(local, keep, gidx, gnames.size(), t, folds, c);
+      auto train = [&](std::size_t r) { return t == folds || (local.first_ordinal + r) % folds != t; };
+      for (std::size_t r = 0; r < rows; ++r)
+        for (std::size_t k = 0; k < J; ++k) {
+          const double x = local.values[r * C + keep[k]];
+          const std::size_t q = gidx[r] * J + k;
+          z[r * J + k] = std::isfinite(x) ? (x - gs.centre[q]) / gs.scale[q] : x;
+        }
       acc.assign(J + J * (J + 1) / 2, reduce::ExactSum());
       for (std::size_t r = 0; r < rows; ++r) {
-        if ((local.first_ordinal + r) % folds != f) continue;
-        const double* x = &d[r * J];
+        if (!train(r)) continue;
+        const double* x = &z[r * J];
         for (std::size_t i = 0; i < J; ++i) {
-          acc[i].add(x[i]);
+          const double xi = std::isfinite(x[i]) ? x[i] : 0.0;
+          acc[i].add(xi);
           reduce::ExactSum* row = &acc[J + tri(i, i, J)];
-          for (std::size_t j = i; j < J; ++j) row[j - i].add_product(x[i], x[j]);
+          for (std::size_t j = i; j < J; ++j) row[j - i].add_product(xi, std::isfinite(x[j]) ? x[j] : 0.0);
         }
       }
       reduce::allreduce_exact(acc.data(), acc.size(), comm);
-      fs[f].n = n / folds + (f < n % folds ? 1 : 0);
-      fs[f].sum.resize(J);
-      fs[f].prod.resize(J * (J + 1) / 2);
-      for (std::size_t i = 0; i < J; ++i) fs[f].sum[i] = acc[i].value();
-      for (std::size_t k = 0; k < fs[f].prod.size(); ++k) fs[f].prod[k] = acc[J + k].value();
-    }
-  }
-
-  // The held-out statistics: each wafer scored by the model of the folds it is not in.
-  std::vector<double> mine(2 * rows);
-  {
-    std::vector<double> x(J);
-    for (std::size_t f = 0; f < folds; ++f) {
-      const PcaModel split = model_of(fs, f, mean, o, c);
-      for (std::size_t r = 0; r < rows; ++r) {
-        if ((local.first_ordinal + r) % folds != f) continue;
-        for (std::size_t k = 0; k < J; ++k) x[k] = local.values[r * C + keep[k]];
-        const WaferVerdict v = score_wafer(split, x);
-        mine[2 * r] = v.t2;
-        mine[2 * r + 1] = v.spe;
+      std::vector<double> sums(J), prods(J * (J + 1) / 2);
+      for (std::size_t i = 0; i < J; ++i) sums[i] = acc[i].value();
+      for (std::size_t k = 0; k < prods.size(); ++k) prods[k] = acc[J + k].value();
+      const std::uint64_t held = t == folds ? 0 : n / folds + (t < n % folds ? 1 : 0);
+      PcaModel split = model_from_sums(n - held, zero, sums, prods, o.variance_target, 0, comm);
+      if (t < folds) {
+        for (std::size_t r = 0; r < rows; ++r) {
+          if (train(r)) continue;
+          const WaferVerdict v = score_wafer(split, std::span<const double>(&z[r * J], J));
+          mine[3 * r] = v.t2;
+          mine[3 * r + 1] = v.spe;
+          mine[3 * r + 2] = v.zmax;
+        }
+      } else {
+        grouped_model = std::move(split);
+        final_groups = std::move(gs);
+        final_z = z;
+        grouped_sum = std::move(sums);
+        grouped_prod = std::move(prods);
       }
     }
   }
-  std::vector<double> all(2 * n);
+  std::vector<double> all(3 * n);
   if (c.mpi()) {
     std::vector<int> counts(c.size), displs(c.size);
     const int count = static_cast<int>(mine.size());
@@ -322,48 +484,86 @@ PcaModel fit_pca(const ReferenceRows& local, const FitOptions& o, MPI_Comm comm)
     all = mine;
   }
 
-  PcaModel m = model_of(fs, folds, mean, o, c);
+  PcaModel m = grouped ? std::move(grouped_model) : model_of(fs, folds, mean, o, c);
   for (std::size_t k = 0; k < J; ++k) {
     m.column_sensor.push_back(local.column_sensor[keep[k]]);
     m.column_feature.push_back(local.column_feature[keep[k]]);
   }
-  m.origin = mean;
-  m.sum_n = add_folds(fs, folds, J, m.sum_d, m.sum_dd);
+  // The values the final model sees: the raw columns, or the group-scaled ones.
+  auto value = [&](std::size_t r, std::size_t k) {
+    return grouped ? final_z[r * J + k] : local.values[r * C + keep[k]];
+  };
+  std::vector<double> vlo(J), vhi(J);
+  if (grouped) {
+    m.origin.assign(J, 0.0);
+    m.sum_n = n;
+    m.sum_d = grouped_sum;
+    m.sum_dd = grouped_prod;
+    m.group_by = o.group_by;
+    m.group_names = gnames;
+    m.group_count = final_groups.count;
+    m.group_centre = final_groups.centre;
+    m.group_scale = final_groups.scale;
+    m.fleet_centre = final_groups.fleet_centre;
+    m.fleet_scale = final_groups.fleet_scale;
+    vlo.assign(J, std::numeric_limits<double>::infinity());
+    vhi.assign(J, -std::numeric_limits<double>::infinity());
+    for (std::size_t r = 0; r < rows; ++r)
+      for (std::size_t k = 0; k < J; ++k)
+        if (std::isfinite(final_z[r * J + k])) {
+          vlo[k] = std::min(vlo[k], final_z[r * J + k]);
+          vhi[k] = std::max(vhi[k], final_z[r * J + k]);
+        }
+    c.allreduce(vlo.data(), static_cast<int>(J), MPI_DOUBLE, MPI_MIN);
+    c.allreduce(vhi.data(), static_cast<int>(J), MPI_DOUBLE, MPI_MAX);
+  } else {
+    m.origin = mean;
+    m.sum_n = add_folds(fs, folds, J, m.sum_d, m.sum_dd);
+    for (std::size_t k = 0; k < J; ++k) {
+      vlo[k] = lo[keep[k]];
+      vhi[k] = hi[keep[k]];
+    }
+  }
   // Reference histograms: equal bins over the reference's range cut to centre ± 3 scale (so
   // that one outlier does not squeeze the good wafers into a bin or two); integer counts,
   // all-reduced, the same for any P.
   m.hist_lo.resize(J);
   m.hist_hi.resize(J);
   for (std::size_t k = 0; k < J; ++k) {
-    m.hist_lo[k] = std::max(lo[keep[k]], m.centre[k] - 3.0 * m.scale[k]);
-    m.hist_hi[k] = std::min(hi[keep[k]], m.centre[k] + 3.0 * m.scale[k]);
+    m.hist_lo[k] = std::max(vlo[k], m.centre[k] - 3.0 * m.scale[k]);
+    m.hist_hi[k] = std::min(vhi[k], m.centre[k] + 3.0 * m.scale[k]);
   }
   m.hist_counts.assign(J * kReferenceBins, 0);
   for (std::size_t r = 0; r < rows; ++r)
     for (std::size_t k = 0; k < J; ++k) {
-      const std::size_t b = reference_bin(m, k, local.values[r * C + keep[k]]);
+      const std::size_t b = reference_bin(m, k, value(r, k));
       if (b < kReferenceBins) ++m.hist_counts[k * kReferenceBins + b];
     }
   c.allreduce(m.hist_counts.data(), static_cast<int>(m.hist_counts.size()), MPI_UINT64_T, MPI_SUM);
   // Limits: T² and SPE, each divided by its held-out median, are combined by their maximum;
   // the conformal (1-A) quantile of that maximum over the held-out wafers is the one limit,
   // so a good wafer the model has not seen is flagged with probability ≤ A (either statistic).
-  std::vector<double> t2(n), spe(n), u(n);
+  std::vector<double> t2(n), spe(n), zmax(n), u(n);
   for (std::size_t i = 0; i < n; ++i) {
-    t2[i] = all[2 * i];
-    spe[i] = all[2 * i + 1];
+    t2[i] = all[3 * i];
+    spe[i] = all[3 * i + 1];
+    zmax[i] = all[3 * i + 2];
   }
   auto median = [](std::vector<double> v) {
     std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
     const double med = v[v.size() / 2];
     return med > 0.0 ? med : 1.0;
   };
-  const double mt = median(t2), mq = median(spe);
-  for (std::size_t i = 0; i < n; ++i) u[i] = std::max(t2[i] / mt, spe[i] / mq);
+  // With --univariate the largest |z| of a wafer, divided by its held-out median, is a third
+  // term of the maximum: one conformal limit for the three, so A holds for the three together.
+  const double mt = median(t2), mq = median(spe), mz = median(zmax);
+  for (std::size_t i = 0; i < n; ++i)
+    u[i] = std::max({t2[i] / mt, spe[i] / mq, o.univariate ? zmax[i] / mz : 0.0});
   bool too_few = false;
   const double limit = conformal_quantile(u, o.false_alarm_rate, &too_few);
   m.t2_limit = limit * mt;
   m.spe_limit = limit * mq;
+  m.univariate_limit = o.univariate ? limit * mz : 0.0;
   std::uint64_t over = 0;
   for (double v : u) over += v > limit;
   m.heldout_false_alarm_rate = static_cast<double>(over) / static_cast<double>(n);
@@ -377,7 +577,7 @@ PcaModel fit_pca(const ReferenceRows& local, const FitOptions& o, MPI_Comm comm)
   {
     std::vector<double> x(J);
     for (std::size_t r = 0; r < rows; ++r) {
-      for (std::size_t k = 0; k < J; ++k) x[k] = local.values[r * C + keep[k]];
+      for (std::size_t k = 0; k < J; ++k) x[k] = value(r, k);
       flagged += score_wafer(m, x).reason != kReasonNone;
     }
   }
@@ -388,6 +588,11 @@ PcaModel fit_pca(const ReferenceRows& local, const FitOptions& o, MPI_Comm comm)
   m.folds = o.folds;
   m.method = "covariance of the autoscaled features (exact sums over ranks), LAPACKE_dsyevd on rank 0 "
              "with one OpenBLAS thread; limits from " + std::to_string(folds) + "-fold cross-validation";
+  if (o.univariate)
+    m.method += "; a univariate limit on every column's |z|, calibrated with T² and SPE";
+  if (grouped)
+    m.method += "; each of the " + std::to_string(gnames.size()) + " groups of /wafers/" + o.group_by +
+                " centred and scaled by its own statistics first (per training set)";
   return m;
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 #include "wafermill/error.hpp"
 #include "wafermill/format/h5.hpp"
@@ -25,12 +26,17 @@ WaferVerdict score_wafer(const PcaModel& m, std::span<const double> x, std::vect
     e[j] = z[j] - fit;
     v.spe += e[j] * e[j];
   }
+  for (std::size_t j = 0; j < J; ++j) v.zmax = std::max(v.zmax, std::fabs(z[j]));
   const double rt = v.t2 / m.t2_limit, rq = v.spe / m.spe_limit;
-  v.score = std::max(rt, rq);
-  v.reason = static_cast<std::uint8_t>((rt > 1.0 ? kReasonT2 : 0) | (rq > 1.0 ? kReasonSpe : 0));
+  const double ru = m.univariate_limit > 0.0 ? v.zmax / m.univariate_limit : 0.0;
+  v.score = std::max({rt, rq, ru});
+  v.reason = static_cast<std::uint8_t>((rt > 1.0 ? kReasonT2 : 0) | (rq > 1.0 ? kReasonSpe : 0) |
+                                       (ru > 1.0 ? kReasonUnivariate : 0));
   if (contributions) {
     contributions->assign(J, 0.0);
-    if (rq >= rt) {
+    if (ru > std::max(rt, rq)) {  // the univariate limit leads: each column's z², largest first
+      for (std::size_t j = 0; j < J; ++j) (*contributions)[j] = z[j] * z[j];
+    } else if (rq >= rt) {
       for (std::size_t j = 0; j < J; ++j) (*contributions)[j] = e[j] * e[j];
     } else {
       for (std::size_t j = 0; j < J; ++j) {
@@ -49,8 +55,13 @@ ExplainedVerdict explain_wafer(const PcaModel& m, std::span<const double> x, std
   out.verdict = score_wafer(m, x, &contrib);
   if (out.verdict.reason == kReasonNone) return out;
   const WaferVerdict& v = out.verdict;
-  const double total = v.t2 / m.t2_limit > v.spe / m.spe_limit ? v.t2 : v.spe;
   const std::size_t J = m.n_columns();
+  const double ru = m.univariate_limit > 0.0 ? v.zmax / m.univariate_limit : 0.0;
+  double total = v.t2 / m.t2_limit > v.spe / m.spe_limit ? v.t2 : v.spe;
+  if (ru > std::max(v.t2 / m.t2_limit, v.spe / m.spe_limit)) {
+    total = 0.0;
+    for (double c : contrib) total += c;
+  }
   std::vector<std::size_t> order(J);
   for (std::size_t j = 0; j < J; ++j) order[j] = j;
   const std::size_t n = std::min(top, J);
@@ -91,6 +102,8 @@ namespace {
 // v2 adds the mergeable sums and the reference histograms; a v1 model still scores.
 constexpr const char* kFormat = "wafermill pca model v2";
 constexpr const char* kFormatV1 = "wafermill pca model v1";
+// v2 with per-group scaling (written only by `fit --group-by`, so that older readers refuse it).
+constexpr const char* kFormatV3 = "wafermill pca model v3";
 
 template <class T>
 void put(h5::Group& g, const std::string& name, const std::vector<T>& v, std::vector<std::uint64_t> dims = {}) {
@@ -117,9 +130,58 @@ double scalar(const h5::File& f, const std::string& path, const std::string& nam
 
 }  // namespace
 
+std::size_t PcaModel::group_of(const std::string& key) const {
+  const auto it = std::lower_bound(group_names.begin(), group_names.end(), key);
+  return it != group_names.end() && *it == key ? static_cast<std::size_t>(it - group_names.begin())
+                                               : group_names.size();
+}
+
+void PcaModel::scale_to_group(std::size_t g, std::span<double> x) const {
+  if (!grouped()) return;
+  const std::size_t J = n_columns();
+  const bool known = g < group_names.size();
+  const double* c = known ? &group_centre[g * J] : fleet_centre.data();
+  const double* s = known ? &group_scale[g * J] : fleet_scale.data();
+  for (std::size_t j = 0; j < J; ++j)
+    if (std::isfinite(x[j])) x[j] = (x[j] - c[j]) / s[j];
+}
+
+std::vector<std::string> read_group_keys(const std::string& path, const std::string& name,
+                                         std::uint64_t n_wafers, std::uint64_t first,
+                                         std::uint64_t n) {
+  std::vector<std::string> keys;
+  try {
+    const h5::File f = h5::File::open_read(path);
+    if (!f.has_group("wafers") || !f.open_group("wafers").has_dataset(name))
+      throw InputError(path + ": /wafers/" + name +
+                       ": missing (the model's or --group-by's group dataset)");
+    const h5::Dataset d = f.open_group("wafers").open_dataset(name);
+    if (d.dims() != std::vector<std::uint64_t>{n_wafers})
+      throw InputError(path + ": /wafers/" + name + ": expected " + std::to_string(n_wafers) +
+                       " values");
+    const auto tc = d.type().type_class;
+    if (tc == h5::TypeClass::string) {
+      if (n > 0) keys = d.read_strings(first, n);
+    } else if (tc == h5::TypeClass::integer || tc == h5::TypeClass::floating) {
+      std::vector<double> v(n);
+      if (n > 0) d.read(std::span<double>(v), {first}, {n});
+      char buf[32];
+      for (double x : v) {
+        std::snprintf(buf, sizeof buf, "%.17g", x);
+        keys.emplace_back(buf);
+      }
+    } else {
+      throw InputError(path + ": /wafers/" + name + ": neither numbers nor strings");
+    }
+  } catch (const HdfError& e) {
+    throw InputError(path + ": /wafers/" + name + ": " + e.what());
+  }
+  return keys;
+}
+
 void write_model(const PcaModel& m, const std::string& path) {
   h5::File f = h5::File::create(path);
-  f.write_string_attribute("format", kFormat);
+  f.write_string_attribute("format", m.grouped() ? kFormatV3 : kFormat);
   f.write_string_attribute("method", m.method);
   f.write_string_attribute("warning", m.warning);
   f.write_string_dataset("column_sensor", m.column_sensor);
@@ -131,6 +193,7 @@ void write_model(const PcaModel& m, const std::string& path) {
   put(f, "explained", m.explained);
   put(f, "t2_limit", std::vector<double>{m.t2_limit});
   put(f, "spe_limit", std::vector<double>{m.spe_limit});
+  put(f, "univariate_limit", std::vector<double>{m.univariate_limit});
   put(f, "false_alarm_rate", std::vector<double>{m.false_alarm_rate});
   put(f, "heldout_false_alarm_rate", std::vector<double>{m.heldout_false_alarm_rate});
   put(f, "insample_false_alarm_rate", std::vector<double>{m.insample_false_alarm_rate});
@@ -144,6 +207,15 @@ void write_model(const PcaModel& m, const std::string& path) {
   put(f, "hist_lo", m.hist_lo);
   put(f, "hist_hi", m.hist_hi);
   put(f, "hist_counts", m.hist_counts, {m.n_columns(), kReferenceBins});
+  if (m.grouped()) {
+    f.write_string_attribute("group_by", m.group_by);
+    f.write_string_dataset("group_names", m.group_names);
+    put(f, "group_count", m.group_count);
+    put(f, "group_centre", m.group_centre, {m.group_names.size(), m.n_columns()});
+    put(f, "group_scale", m.group_scale, {m.group_names.size(), m.n_columns()});
+    put(f, "fleet_centre", m.fleet_centre);
+    put(f, "fleet_scale", m.fleet_scale);
+  }
   f.close();
 }
 
@@ -157,6 +229,8 @@ PcaModel read_model(const std::string& path) {
       format = f.read_string_attribute("format");
     } catch (const HdfError&) {
     }
+    const bool v3 = format == kFormatV3;
+    if (v3) format = kFormat;
     if (format != kFormat && format != kFormatV1)
       throw InputError(path + ": attribute format is \"" + format + "\", expected \"" + kFormat + "\"");
     m.method = f.read_string_attribute("method");
@@ -178,6 +252,7 @@ PcaModel read_model(const std::string& path) {
     m.explained = get(f, path, "explained", m.n_components);
     m.t2_limit = scalar(f, path, "t2_limit");
     m.spe_limit = scalar(f, path, "spe_limit");
+    if (f.has_dataset("univariate_limit")) m.univariate_limit = scalar(f, path, "univariate_limit");
     m.false_alarm_rate = scalar(f, path, "false_alarm_rate");
     m.heldout_false_alarm_rate = scalar(f, path, "heldout_false_alarm_rate");
     m.insample_false_alarm_rate = scalar(f, path, "insample_false_alarm_rate");
@@ -198,6 +273,30 @@ PcaModel read_model(const std::string& path) {
                          std::to_string(kReferenceBins) + "]");
       m.hist_counts = hc.read_all<std::uint64_t>();
     }
+    if (v3) {
+      m.group_by = f.read_string_attribute("group_by");
+      if (!f.has_dataset("group_names"))
+        throw InputError(path + ": /group_names: missing (group_by is set)");
+      const auto gn = f.open_dataset("group_names");
+      const std::uint64_t G = gn.dims().at(0);
+      m.group_names = gn.read_strings(0, G);
+      const auto gc = get(f, path, "group_count", G);
+      for (double c : gc) m.group_count.push_back(static_cast<std::uint64_t>(c));
+      m.group_centre = get(f, path, "group_centre", G * J);
+      m.group_scale = get(f, path, "group_scale", G * J);
+      m.fleet_centre = get(f, path, "fleet_centre", J);
+      m.fleet_scale = get(f, path, "fleet_scale", J);
+      for (std::size_t q = 0; q < m.group_scale.size(); ++q)
+        if (!std::isfinite(m.group_centre[q]) || !(m.group_scale[q] > 0.0))
+          throw InputError(path + ": /group_scale or /group_centre index " + std::to_string(q) +
+                           " is not usable");
+      for (std::size_t j = 0; j < J; ++j)
+        if (!std::isfinite(m.fleet_centre[j]) || !(m.fleet_scale[j] > 0.0))
+          throw InputError(path + ": /fleet_scale or /fleet_centre index " + std::to_string(j) +
+                           " is not usable");
+      if (!std::is_sorted(m.group_names.begin(), m.group_names.end()))
+        throw InputError(path + ": /group_names: not sorted");
+    }
   } catch (const HdfError& e) {
     throw InputError(path + ": cannot read the model: " + e.what());
   }
@@ -209,6 +308,8 @@ PcaModel read_model(const std::string& path) {
       throw InputError(path + ": /eigenvalues index " + std::to_string(a) + " is not positive");
   if (!(m.t2_limit > 0.0) || !(m.spe_limit > 0.0))
     throw InputError(path + ": /t2_limit and /spe_limit must be positive");
+  if (!(m.univariate_limit >= 0.0) || !std::isfinite(m.univariate_limit))
+    throw InputError(path + ": /univariate_limit must be 0 (none) or positive");
   return m;
 }
 

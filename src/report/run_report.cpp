@@ -530,6 +530,9 @@ std::string text_summary(const RunReport& r) {
                   static_cast<unsigned long long>(m->value("flagged_t2", 0ULL)),
                   static_cast<unsigned long long>(m->value("flagged_spe", 0ULL)));
     o << line;
+    if (m->value("univariate_limit", 0.0) > 0.0)
+      o << "univariate limit |z| " << m->value("univariate_limit", 0.0) << ": flagged "
+        << m->value("flagged_univariate", 0ULL) << "\n";
     if (m->contains("drift")) o << drift_line(m->at("drift"));
     if (!m->value("warning", std::string()).empty()) o << "model warning: " << m->value("warning", std::string()) << "\n";
   }

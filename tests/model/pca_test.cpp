@@ -201,3 +201,114 @@ TEST(PcaModel, ReadingSomethingElseNamesTheFile) {
   }
   std::remove(path.c_str());
 }
+
+// fit --group-by: groups with large offsets. The model stores each group's centre and scale
+// (the group's mean and sd), a wafer of a known group is scaled by them, one of an unknown group
+// by the fleet's; the model file keeps them; a wafer at its group's mean scores lower than at
+// another group's mean.
+TEST(PcaModel, GroupByScalesEachGroupByItsOwnStatistics) {
+  Process p(7);
+  const std::size_t n = 400;
+  wm::ReferenceRows ref = reference(p, n);
+  const double shift[3] = {0.0, 40.0, -60.0};  // group offsets, many within-group sds
+  for (std::size_t i = 0; i < n; ++i) {
+    ref.group.push_back(std::to_string(i % 3));
+    for (std::size_t j = 0; j < kCols; ++j)
+      ref.values[i * kCols + j] += shift[i % 3] * static_cast<double>(j + 1);
+  }
+  wm::FitOptions o;
+  o.false_alarm_rate = 0.05;
+  o.group_by = "tool_id";
+  const wm::PcaModel m = wm::fit_pca(ref, o, MPI_COMM_NULL);
+  ASSERT_TRUE(m.grouped());
+  ASSERT_EQ(m.group_names, (std::vector<std::string>{"0", "1", "2"}));
+  EXPECT_EQ(m.group_count[0] + m.group_count[1] + m.group_count[2], n);
+  const std::size_t J = m.n_columns();
+  for (std::size_t g = 0; g < 3; ++g)
+    for (std::size_t j = 0; j < J; ++j) {
+      double s = 0, ss = 0, c = 0;
+      for (std::size_t i = g; i < n; i += 3) {
+        s += ref.values[i * kCols + j];
+        c += 1;
+      }
+      const double mean = s / c;
+      for (std::size_t i = g; i < n; i += 3) ss += std::pow(ref.values[i * kCols + j] - mean, 2);
+      EXPECT_NEAR(m.group_centre[g * J + j], mean, 1e-9 * std::fabs(mean));
+      EXPECT_NEAR(m.group_scale[g * J + j], std::sqrt(ss / (c - 1)), 1e-9 * m.group_scale[g * J + j]);
+    }
+  EXPECT_EQ(m.group_of("7"), 3u);
+  // Group 1's mean, scored as group 1: small; scored as group 2 (60 + 40 sds away): flagged.
+  std::vector<double> x(m.group_centre.begin() + static_cast<std::ptrdiff_t>(J),
+                        m.group_centre.begin() + static_cast<std::ptrdiff_t>(2 * J));
+  std::vector<double> own = x, other = x, fleet = x;
+  m.scale_to_group(1, own);
+  m.scale_to_group(2, other);
+  m.scale_to_group(m.group_of("unknown"), fleet);
+  for (std::size_t j = 0; j < J; ++j) EXPECT_NEAR(own[j], 0.0, 1e-9);
+  EXPECT_EQ(wm::score_wafer(m, own).reason, wm::kReasonNone);
+  EXPECT_NE(wm::score_wafer(m, other).reason, wm::kReasonNone);
+  for (std::size_t j = 0; j < J; ++j)
+    EXPECT_NEAR(fleet[j], (x[j] - m.fleet_centre[j]) / m.fleet_scale[j], 1e-12);
+  // The file keeps the groups bit for bit.
+  const std::string path = ::testing::TempDir() + "/grouped_model.h5";
+  wm::write_model(m, path);
+  const wm::PcaModel r = wm::read_model(path);
+  std::remove(path.c_str());
+  EXPECT_EQ(r.group_by, "tool_id");
+  EXPECT_EQ(r.group_names, m.group_names);
+  EXPECT_EQ(r.group_count, m.group_count);
+  EXPECT_EQ(r.group_centre, m.group_centre);
+  EXPECT_EQ(r.group_scale, m.group_scale);
+  EXPECT_EQ(r.fleet_centre, m.fleet_centre);
+  EXPECT_EQ(r.fleet_scale, m.fleet_scale);
+  // The same reference without groups: the model has none.
+  wm::FitOptions plain = o;
+  plain.group_by.clear();
+  EXPECT_FALSE(wm::fit_pca(ref, plain, MPI_COMM_NULL).grouped());
+}
+
+// fit --univariate: a third limit, on every column's |z|, calibrated with T² and SPE by one
+// conformal limit, so the stated rate still holds for the three together on unseen good wafers;
+// a wafer with one column far out (inside T² and SPE's limits) is flagged for it alone.
+TEST(PcaModel, UnivariateLimitKeepsTheRateAndFlagsOneColumn) {
+  for (const double rate : {0.01, 0.05}) {
+    Process p(11);
+    const std::size_t n = 800, fresh = 20000;
+    const auto ref = reference(p, n);
+    wm::FitOptions o;
+    o.false_alarm_rate = rate;
+    o.univariate = true;
+    const wm::PcaModel m = wm::fit_pca(ref, o, MPI_COMM_NULL);
+    ASSERT_GT(m.univariate_limit, 0.0);
+    std::size_t flagged = 0;
+    for (std::size_t i = 0; i < fresh; ++i)
+      flagged += wm::score_wafer(m, p.row()).reason != wm::kReasonNone;
+    const double observed = static_cast<double>(flagged) / fresh;
+    const double sd = std::sqrt(rate * (1 - rate) * (1.0 / fresh + 1.0 / n));
+    EXPECT_NEAR(observed, rate, 3.0 * sd) << "A = " << rate;
+    // One column pushed to just beyond the univariate limit along the model: only that reason.
+    wm::PcaModel loose = m;
+    loose.t2_limit = loose.spe_limit = 1e300;
+    auto x = m.centre;
+    x[4] += 1.01 * m.univariate_limit * m.scale[4];
+    const auto e = wm::explain_wafer(loose, x, 3);
+    EXPECT_EQ(e.verdict.reason, wm::kReasonUnivariate);
+    ASSERT_FALSE(e.top_columns.empty());
+    EXPECT_EQ(e.top_columns[0], 4u);
+    EXPECT_DOUBLE_EQ(e.top_shares[0], 1.0);
+  }
+  // The model file keeps the limit; a model without it (0) never flags for it.
+  Process p(12);
+  wm::FitOptions o;
+  o.univariate = true;
+  const wm::PcaModel m = wm::fit_pca(reference(p, 300), o, MPI_COMM_NULL);
+  const std::string path = ::testing::TempDir() + "/univariate_model.h5";
+  wm::write_model(m, path);
+  EXPECT_EQ(wm::read_model(path).univariate_limit, m.univariate_limit);
+  std::remove(path.c_str());
+  wm::PcaModel none = m;
+  none.univariate_limit = 0.0;
+  auto x = m.centre;
+  x[0] += 1e6 * m.scale[0];
+  EXPECT_EQ(wm::score_wafer(none, x).reason & wm::kReasonUnivariate, 0);
+}

@@ -19,6 +19,7 @@ struct FitConfig {
   bool force = false;
   std::string features;  ///< comma list of feature names; "": all but count and invalid_count
   std::string select;    ///< which wafers are the reference, e.g. "label == 0 and index % 2 == 0"
+  std::string group_by;  ///< a /wafers/ dataset: each group centred and scaled apart; "": none
   model::FitOptions options;
   bool quiet = false;
 };

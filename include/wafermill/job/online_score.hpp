@@ -38,7 +38,9 @@ struct LatencyPercentiles {
 struct ScoreOutcome {
   std::uint64_t wafers = 0;
   std::uint64_t flagged = 0, flagged_t2 = 0, flagged_spe = 0;
-  std::vector<std::uint64_t> wafer_index;         ///< the scored wafers' indices in the file
+  std::uint64_t flagged_univariate = 0;  ///< over the univariate limit
+  std::uint64_t unknown_group = 0;         ///< a grouped model: wafers of a group it does not know
+  std::vector<std::uint64_t> wafer_index;  ///< the scored wafers' indices in the file
   std::vector<model::ExplainedVerdict> verdicts;  ///< one per scored wafer, file order
   model::DriftReport drift;
   double startup_s = 0.0;       ///< model, index, backend: before the first wafer

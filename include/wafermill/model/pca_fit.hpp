@@ -21,6 +21,8 @@ struct FitOptions {
   double variance_target = 0.9;    ///< components: smallest A with cumulative variance ≥ this
   std::uint32_t folds = 5;         ///< cross-validation folds for the limits
   std::uint64_t memory_budget_bytes = 256ULL << 20;  ///< bound of the exact sums per rank
+  std::string group_by;  ///< the name of ReferenceRows::group's dataset (stored in the model)
+  bool univariate = false;  ///< also a limit on every column's |z|, calibrated with T² and SPE
 };
 
 /// @brief This rank's reference wafers: consecutive ordinals of the reference, in wafer order
@@ -30,6 +32,7 @@ struct ReferenceRows {
   std::vector<std::string> column_feature;  ///< C
   std::vector<double> values;               ///< m × C, this rank's rows
   std::uint64_t first_ordinal = 0;          ///< the reference ordinal of the first local row
+  std::vector<std::string> group;  ///< m group keys (`fit --group-by`), or empty: no groups
   /// @brief m.
   std::size_t rows() const { return column_sensor.empty() ? 0 : values.size() / column_sensor.size(); }
 };
@@ -38,7 +41,10 @@ struct ReferenceRows {
 /// are finite on at least half the reference, not constant and not a bitwise copy of an
 /// earlier column of the same sensor; fits the model on the whole reference and on each
 /// training split of `folds`-fold cross-validation (wafer ordinal mod folds), and sets the
-/// limits from the held-out wafers' T² and SPE. @throws InputError when the reference has fewer
+/// limits from the held-out wafers' T² and SPE. With `local.group` each training set's groups
+/// are centred and scaled by that training set's own group statistics (a held-out wafer by its
+/// group's statistics without its fold, the fleet's when its group is not in the training set),
+/// so the limits stay out of sample; the final model stores the whole reference's. @throws InputError when the reference has fewer
 /// than max(3, folds) wafers, no usable column, or needs more exact sums than the budget.
 PcaModel fit_pca(const ReferenceRows& local, const FitOptions& options, MPI_Comm comm);
 

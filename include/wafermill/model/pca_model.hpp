@@ -11,8 +11,9 @@
 
 namespace wafermill::model {
 
-/// @brief Why a wafer was flagged (bit set): 1 T² above its limit, 2 SPE above its limit.
-enum Reason : std::uint8_t { kReasonNone = 0, kReasonT2 = 1, kReasonSpe = 2 };
+/// @brief Why a wafer was flagged (bit set): 1 T² above its limit, 2 SPE above its limit,
+/// 4 a column's |z| above the univariate limit (`fit --univariate`).
+enum Reason : std::uint8_t { kReasonNone = 0, kReasonT2 = 1, kReasonSpe = 2, kReasonUnivariate = 4 };
 
 /// @brief Bins of each column's reference histogram. Ten: with lots of 25 wafers more bins leave
 /// most of them empty and PSI's noise floor, (bins − 1)/n, grows (docs/MONITORING.md "Drift").
@@ -31,6 +32,8 @@ struct PcaModel {
   std::vector<double> explained;            ///< A: cumulative fraction of the total variance
   double t2_limit = 0.0;                    ///< flag when T² > t2_limit
   double spe_limit = 0.0;                   ///< flag when SPE > spe_limit
+  /// flag when some column's |z| = |x − centre|/scale exceeds it; 0: no univariate limit
+  double univariate_limit = 0.0;
   double false_alarm_rate = 0.01;           ///< A asked for
   double heldout_false_alarm_rate = 0.0;    ///< fraction of held-out reference wafers flagged
   double insample_false_alarm_rate = 0.0;   ///< the final model on its own reference wafers
@@ -52,6 +55,25 @@ struct PcaModel {
   std::vector<double> hist_lo;              ///< J
   std::vector<double> hist_hi;              ///< J
   std::vector<std::uint64_t> hist_counts;   ///< J × kReferenceBins
+  // Per-group autoscaling (`fit --group-by NAME`, docs/MONITORING.md "Groups"): a wafer of group
+  // g enters the model as (x − group_centre[g]) / group_scale[g]; a wafer of a group the model
+  // does not know as (x − fleet_centre) / fleet_scale. centre/scale above (and the sums and
+  // histograms) are then those of the group-scaled values. Empty group_by: no groups.
+  std::string group_by;                    ///< the /wafers/ dataset naming the group, or ""
+  std::vector<std::string> group_names;    ///< G, sorted as text (a number as %.17g)
+  std::vector<std::uint64_t> group_count;  ///< G reference wafers
+  std::vector<double> group_centre;        ///< G × J
+  std::vector<double> group_scale;         ///< G × J
+  std::vector<double> fleet_centre;        ///< J: the raw reference's means
+  std::vector<double> fleet_scale;         ///< J: the raw reference's standard deviations
+
+  /// @brief Whether the model scales each group apart.
+  bool grouped() const { return !group_by.empty(); }
+  /// @brief The index of group `key`, or group_names.size() when the model does not know it.
+  std::size_t group_of(const std::string& key) const;
+  /// @brief x (J raw values) scaled in place by group g's statistics (g ≥ G: the fleet's).
+  /// Non-finite values stay non-finite. Does nothing for a model without groups.
+  void scale_to_group(std::size_t g, std::span<double> x) const;
 
   /// @brief Whether the model carries the mergeable sums (models of format v1 do not).
   bool has_sums() const { return sum_n > 0 && sum_d.size() == n_columns(); }
@@ -66,7 +88,8 @@ struct PcaModel {
 struct WaferVerdict {
   double t2 = 0.0;
   double spe = 0.0;
-  double score = 0.0;  ///< max(T²/T²_lim, SPE/SPE_lim): > 1 is flagged
+  double zmax = 0.0;   ///< the largest |z| over the columns
+  double score = 0.0;  ///< max(T²/T²_lim, SPE/SPE_lim, zmax/univariate_lim): > 1 is flagged
   std::uint8_t reason = kReasonNone;
 };
 
@@ -96,6 +119,13 @@ std::size_t reference_bin(const PcaModel& m, std::size_t j, double x);
 /// exchangeable value exceeds it with probability ≤ a. When (1-a)(n+1) > n it returns the largest
 /// value and sets `too_few` (the sample is too small for a).
 double conformal_quantile(std::vector<double> values, double a, bool* too_few = nullptr);
+
+/// @brief The group keys of wafers [first, first + n) of `path`'s /wafers/`name`: strings as
+/// stored, numbers as %.17g text. @throws InputError naming the file and dataset when it is
+/// missing, not 1-D of `n_wafers`, or neither numbers nor strings.
+std::vector<std::string> read_group_keys(const std::string& path, const std::string& name,
+                                         std::uint64_t n_wafers, std::uint64_t first,
+                                         std::uint64_t n);
 
 /// @brief Writes the model to an HDF5 file (docs/FORMAT.md "Model"). @throws HdfError
 void write_model(const PcaModel& m, const std::string& path);
