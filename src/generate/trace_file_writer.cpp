@@ -32,6 +32,9 @@ TraceFileWriter::TraceFileWriter(const std::string& path, const GeneratorOptions
   h5::DatasetOptions rows_layout;
   rows_layout.chunk = {options.chunk_rows, options.n_sensors};
   rows_layout.deflate_level = options.gzip_level;
+  // Uncompressed values are allocated at once, in order and page-aligned, so readers map them
+  // in place instead of copying (docs/BENCHMARKS.md "Item 3").
+  rows_layout.no_fill = options.gzip_level == 0;
   values_ =
       create_untimed_dataset(traces, "values", options.float64 ? h5::Elem::f64 : h5::Elem::f32,
                              {n_samples, options.n_sensors}, rows_layout);

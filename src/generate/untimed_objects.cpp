@@ -103,6 +103,13 @@ h5::Dataset create_untimed_dataset(h5::Group& parent, const std::string& name, h
             parent, object, "H5Pset_deflate");
     }
   }
+  if (options.no_fill && !empty) {
+    // Every chunk allocated at creation, one after the other in row order, each on a 4 KiB
+    // page (File::open_read_write aligns large objects): a layout readers map in place. Never
+    // filled: the generator writes every element.
+    check(H5Pset_fill_time(dcpl.id(), H5D_FILL_TIME_NEVER), parent, object, "H5Pset_fill_time");
+    check(H5Pset_alloc_time(dcpl.id(), H5D_ALLOC_TIME_EARLY), parent, object, "H5Pset_alloc_time");
+  }
   const std::vector<hsize_t> extent(dims.begin(), dims.end());
   const h5::Handle space =
       checked_id(H5Screate_simple(static_cast<int>(extent.size()), extent.data(), nullptr),
