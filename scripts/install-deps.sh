@@ -3,7 +3,7 @@
 # usage: scripts/install-deps.sh [extra-package...]
 set -euo pipefail
 packages=(
-  build-essential cmake pkg-config git procps
+  build-essential cmake pkg-config git procps strace
   openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools
   libboost-program-options-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-h5py python3-numpy python3-dask

@@ -40,8 +40,12 @@ run() {  # run INPUT OUTPUT [env]: the job alone, counting its in-place mappings
 mapped=$(run contig.h5 mapped.h5)
 copied=$(run contig.h5 copied.h5 WAFERMILL_READ_IN_PLACE=0)
 gz=$(run gz.h5 gz_out.h5)
-echo "in-place mappings: contiguous $mapped, switched off $copied, gzip $gz"
+gen=$(run gen.h5 gen_out.h5)
+echo "in-place mappings: contiguous $mapped, switched off $copied, gzip $gz, generated $gen"
 ((mapped > 0)) || fail "the contiguous file was not read in place"
+# The generator's own files: uncompressed values allocated at creation on 4 KiB pages.
+((gen > 0)) || fail "the generated (chunked, uncompressed) file was not read in place"
+"$WM" compare gen_out.h5 mapped.h5 || fail "the generated file's features differ"
 ((copied == 0 && gz == 0)) || fail "a mapping where the copy was expected"
 "$WM" compare copied.h5 mapped.h5 || fail "the in-place features differ from the copied ones"
 "$WM" compare gz_out.h5 mapped.h5 || fail "the gzip file's features differ"
