@@ -12,15 +12,14 @@
 #include <memory>
 #include <numeric>
 
-#include "store/content_hash.hpp"
 #include "drive/fault_injection.hpp"
-#include "store/picture_store.hpp"
-#include "store/store_directory.hpp"
-#include "wafermill/metrics/metrics.hpp"
 #include "drive/stop_request.hpp"
 #include "drive/team.hpp"
-#include "safety/temp_output_guard.hpp"
 #include "drive/units.hpp"
+#include "safety/temp_output_guard.hpp"
+#include "store/content_hash.hpp"
+#include "store/picture_store.hpp"
+#include "store/store_directory.hpp"
 #include "wafermill/config.hpp"
 #include "wafermill/error.hpp"
 #include "wafermill/format/datasets.hpp"
@@ -82,9 +81,7 @@ struct PictureContext {
   }
   // After a pass's units: when any rank left units undone, every rank throws StoppedEarly.
   void agree_complete(const Team& team, bool left, const char* pass) const {
-    int any = left ? 1 : 0;
-    if (team.mpi()) MPI_Allreduce(MPI_IN_PLACE, &any, 1, MPI_INT, MPI_MAX, team.comm);
-    if (!any) return;
+    if (!any_rank(team, left)) return;
     throw StoppedEarly("stopped early by " +
                        (stop_requested() ? stop->reason() : std::string("a rank's stop request")) +
                        " in the " + pass + "; no output was written. " + resume_hint(store_dir));
@@ -100,14 +97,19 @@ struct PassStats {
   double units = 0, items = 0, bytes = 0, read_s = 0, compute_s = 0;
 };
 
+// A 64-bit digest as 16 hex digits, as the report shows it.
+std::string hex64(std::uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
 // Hash64 of a buffer, as hex: equal digests across runs mean bitwise-equal results.
 template <class T>
 std::string digest(const std::vector<T>& v) {
   Hash64 h;
   h.add_bytes(v.data(), v.size() * sizeof(T));
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h.finish()));
-  return buf;
+  return hex64(h.finish());
 }
 
 // A digest of per-item rows that does not depend on which rank computed a row or in what
@@ -122,12 +124,7 @@ class RowDigest {
     sum_ += h.finish();  // unsigned: wraps mod 2^64
   }
   // Collective: the digest of every rank's rows, as hex, on every rank.
-  std::string text(const Team& team) const {
-    const std::uint64_t all = sum_over(team, sum_);
-    char buf[24];
-    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(all));
-    return buf;
-  }
+  std::string text(const Team& team) const { return hex64(sum_over(team, sum_)); }
 
  private:
   std::uint64_t sum_ = 0;
@@ -821,9 +818,7 @@ PictureDevice picture_device(const Team& team, const JobConfig& config) {
   if (name == "cpu") return {};
   const int count = pictures::gpu::device_count();
   const int wanted = config.backend.device;
-  int usable = count > 0 && wanted < count ? 1 : 0;
-  if (team.mpi()) MPI_Allreduce(MPI_IN_PLACE, &usable, 1, MPI_INT, MPI_MIN, team.comm);
-  if (!usable) {
+  if (!every_rank(team, count > 0 && wanted < count)) {
     if (name == "auto") return {};
     throw CollectiveInputError(
         "--backend cuda: " +
@@ -843,8 +838,7 @@ PictureDevice picture_device(const Team& team, const JobConfig& config) {
   PictureDevice out;
   out.device = wanted >= 0 ? wanted : local_rank % count;
   // Distinct devices: no fixed device, and no more ranks on this node than devices.
-  int distinct = wanted < 0 && local_size <= count ? 1 : 0;
-  if (team.mpi()) MPI_Allreduce(MPI_IN_PLACE, &distinct, 1, MPI_INT, MPI_MIN, team.comm);
+  const bool distinct = every_rank(team, wanted < 0 && local_size <= count);
   out.nccl = team.mpi() && distinct && reduce::DeviceSum::built();
   return out;
 }

@@ -10,20 +10,19 @@
 #include <thread>
 
 #include "collector.hpp"
-#include "store/content_hash.hpp"
 #include "drive/fault_injection.hpp"
+#include "drive/stop_request.hpp"
+#include "drive/team.hpp"
+#include "drive/units.hpp"
+#include "drive/watchdog.hpp"
 #include "picture_pipeline.hpp"
+#include "safety/run_guard.hpp"
+#include "safety/temp_output_guard.hpp"
+#include "scoring.hpp"
+#include "store/content_hash.hpp"
 #include "store/result_store.hpp"
 #include "store/resume.hpp"
 #include "store/store_directory.hpp"
-#include "wafermill/metrics/metrics.hpp"
-#include "safety/run_guard.hpp"
-#include "scoring.hpp"
-#include "drive/stop_request.hpp"
-#include "store/store_directory.hpp"
-#include "drive/team.hpp"
-#include "safety/temp_output_guard.hpp"
-#include "drive/units.hpp"
 #include "wafermill/config.hpp"
 #include "wafermill/error.hpp"
 #include "wafermill/format/datasets.hpp"
@@ -35,7 +34,6 @@
 #include "wafermill/metrics/metrics.hpp"
 #include "wafermill/partition/policy.hpp"
 #include "wafermill/report/comparison.hpp"
-#include "drive/watchdog.hpp"
 #include "worker.hpp"
 
 namespace wafermill::job {
@@ -123,9 +121,7 @@ std::optional<BoundModel> bind_model_everywhere(const JobConfig& config,
   } catch (const InputError& e) {
     error = e.what();
   }
-  int bad = error.empty() ? 0 : 1;
-  if (comm != MPI_COMM_NULL) MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT, MPI_MAX, comm);
-  if (bad)
+  if (any_rank(Team(comm), !error.empty()))
     throw CollectiveInputError(error.empty() ? config.model + ": a rank could not read the model"
                                              : error);
   return b;
@@ -145,17 +141,8 @@ void read_index_everywhere(const JobConfig& config, const Team& team, LocalRun& 
     }
     run.index_s = watch.elapsed();
   }
-  if (!team.mpi()) {
-    if (!error.empty()) throw CollectiveInputError(error);
-    return;
-  }
-  std::uint64_t len = error.size();
-  MPI_Bcast(&len, 1, MPI_UINT64_T, 0, team.comm);
-  if (len > 0) {
-    error.resize(len);
-    MPI_Bcast(error.data(), static_cast<int>(len), MPI_CHAR, 0, team.comm);
-    throw CollectiveInputError(error);
-  }
+  share_error(team, error);
+  if (!team.mpi()) return;
   std::vector<char> bytes;
   if (team.rank == 0) bytes = run.index.serialize();
   std::uint64_t n = bytes.size();
@@ -178,9 +165,7 @@ std::unique_ptr<features::FeatureBackend> make_backend_everywhere(
   // one (a job whose ranks compute on different backends would be measured as neither).
   features::BackendOptions options = config.backend;
   if (options.name == "auto") {
-    int every = features::cuda_device_count() > 0 ? 1 : 0;
-    if (team.mpi()) MPI_Allreduce(MPI_IN_PLACE, &every, 1, MPI_INT, MPI_MIN, team.comm);
-    options.name = every ? "cuda" : "cpu";
+    options.name = every_rank(team, features::cuda_device_count() > 0) ? "cuda" : "cpu";
   }
   try {
     // The backend's median buffers take an eighth of the budget (the worker leaves it a
@@ -190,9 +175,7 @@ std::unique_ptr<features::FeatureBackend> make_backend_everywhere(
   } catch (const InputError& e) {
     error = e.what();
   }
-  int bad = error.empty() ? 0 : 1;
-  if (team.mpi()) MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT, MPI_MAX, team.comm);
-  if (bad)
+  if (any_rank(team, !error.empty()))
     throw CollectiveInputError(error.empty() ? "a rank could not create the backend" : error);
   return backend;
 }
@@ -443,9 +426,7 @@ report::RunFigures run_figures(const LocalRun& run, std::vector<report::RankFigu
 // Why the result store could not be written on some rank (rank 0's reason when it has one),
 // or nothing: the report says so (store_directory.hpp). Collective.
 std::optional<std::string> store_failure_anywhere(const Team& team) {
-  int failed = store_failure().empty() ? 0 : 1;
-  if (team.mpi()) MPI_Allreduce(MPI_IN_PLACE, &failed, 1, MPI_INT, MPI_MAX, team.comm);
-  if (!failed) return std::nullopt;
+  if (!any_rank(team, !store_failure().empty())) return std::nullopt;
   return store_failure().empty() ? std::string("a rank could not write its blocks")
                                  : store_failure();
 }
@@ -582,13 +563,7 @@ report::RunReport run_parallel(const JobConfig& requested, MPI_Comm comm) {
         error = e.what();
       }
     }
-    int len = static_cast<int>(error.size());
-    MPI_Bcast(&len, 1, MPI_INT, 0, comm);
-    if (len > 0) {
-      error.resize(static_cast<std::size_t>(len));
-      MPI_Bcast(error.data(), len, MPI_CHAR, 0, comm);
-      throw CollectiveInputError(error);
-    }
+    share_error(team, error);
     // A store that cannot be created is no store for every rank (the run says so).
     int usable = team.rank == 0 && !guard->store_dir().empty() ? 1 : 0;
     MPI_Bcast(&usable, 1, MPI_INT, 0, comm);

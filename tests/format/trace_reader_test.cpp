@@ -48,12 +48,8 @@ void check_rows(TraceReader& reader, const TraceIndex& idx, std::uint64_t first,
   }
 }
 
-TEST_P(ReaderStorage, ReturnsExactRowsWithoutMpi) {
-  int mpi_initialized = 1;
-  MPI_Initialized(&mpi_initialized);
-  ASSERT_EQ(mpi_initialized, 0) << "this test checks the posix reader without MPI";
-  const Storage& p = GetParam();
-  const std::string path = temp_path(std::string("reader_") + p.name + ".h5");
+// Five wafers (one empty) of 5 sensors in the storage `p` describes; returns the spec written.
+SampleSpec write_storage_sample(const std::string& path, const Storage& p) {
   SampleSpec spec;
   spec.wafer_rows = {40, 0, 77, 13, 100};
   spec.n_sensors = 5;
@@ -61,6 +57,16 @@ TEST_P(ReaderStorage, ReturnsExactRowsWithoutMpi) {
   spec.chunk = p.chunk;
   spec.deflate_level = p.deflate;
   write_sample(path, spec);
+  return spec;
+}
+
+TEST_P(ReaderStorage, ReturnsExactRowsWithoutMpi) {
+  int mpi_initialized = 1;
+  MPI_Initialized(&mpi_initialized);
+  ASSERT_EQ(mpi_initialized, 0) << "this test checks the posix reader without MPI";
+  const Storage& p = GetParam();
+  const std::string path = temp_path(std::string("reader_") + p.name + ".h5");
+  write_storage_sample(path, p);
   const TraceIndex idx = read_trace_index(path);
   TraceReader reader(idx, IoDriver::posix, MPI_COMM_NULL);
   for (std::uint64_t w = 0; w < idx.n_wafers; ++w) {
@@ -80,13 +86,7 @@ TEST_P(ReaderStorage, ReturnsExactRowsWithoutMpi) {
 TEST_P(ReaderStorage, MapRowsGivesReadRowsBytesOrNothing) {
   const Storage& p = GetParam();
   const std::string path = temp_path(std::string("map_") + p.name + ".h5");
-  SampleSpec spec;
-  spec.wafer_rows = {40, 0, 77, 13, 100};
-  spec.n_sensors = 5;
-  spec.float64 = p.float64;
-  spec.chunk = p.chunk;
-  spec.deflate_level = p.deflate;
-  write_sample(path, spec);
+  const SampleSpec spec = write_storage_sample(path, p);
   const TraceIndex idx = read_trace_index(path);
   TraceReader reader(idx, IoDriver::posix, MPI_COMM_NULL);
   if (p.deflate > 0 || (!p.chunk.empty() && p.chunk[1] != spec.n_sensors)) {

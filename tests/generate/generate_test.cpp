@@ -338,17 +338,6 @@ TEST(Generate, FilePassesTheFormatValidator) {
   EXPECT_EQ(index.sensor_names.size(), o.n_sensors);
 }
 
-}  // namespace
-}  // namespace wafermill::generate
-
-namespace wafermill::generate {
-namespace {
-
-using testing::load;
-using testing::LoadedTraces;
-using testing::ScratchDir;
-using testing::small_options;
-
 // Planted drift and step for the night-over-night drift tests (docs/MONITORING.md "Planted
 // drift, night over night").
 GeneratorOptions night_options(const std::string& output) {

@@ -42,4 +42,16 @@ std::uint64_t sum_over(const Team& team, std::uint64_t v) {
   return v;
 }
 
+bool any_rank(const Team& team, bool mine) {
+  int v = mine ? 1 : 0;
+  if (team.mpi()) MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_INT, MPI_MAX, team.comm);
+  return v != 0;
+}
+
+bool every_rank(const Team& team, bool mine) {
+  int v = mine ? 1 : 0;
+  if (team.mpi()) MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_INT, MPI_MIN, team.comm);
+  return v != 0;
+}
+
 }  // namespace wafermill::job

@@ -41,6 +41,12 @@ void share_words(const Team& team, std::vector<std::uint64_t>& words);
 /// Σ v over the ranks, on every rank.
 std::uint64_t sum_over(const Team& team, std::uint64_t v);
 
+/// True on every rank when `mine` is true on at least one (collective).
+bool any_rank(const Team& team, bool mine);
+
+/// True on every rank when `mine` is true on all of them (collective).
+bool every_rank(const Team& team, bool mine);
+
 /// Largest element count per collective call (MPI counts are int).
 inline constexpr std::uint64_t kReducePiece = 1ULL << 26;
 
