@@ -54,7 +54,10 @@ Command make_run_command(int argc, char** argv, const std::string& command_line)
   }
   auto mib = [](double v) { return static_cast<std::uint64_t>(v * 1048576.0); };
   job::JobConfig c;
-  if (vm.count("input")) c.input = vm["input"].as<std::string>();
+  if (vm.count("input")) {
+    c.input = vm["input"].as<std::string>();
+    c.inputs = {c.input};
+  }
   if (vm.count("output")) c.output = vm["output"].as<std::string>();
   c.report = vm["report"].as<std::string>();
   c.force = vm["force"].as<bool>();

@@ -9,6 +9,8 @@ namespace wafermill::job {
 
 nlohmann::json JobConfig::to_json() const {
   return {{"input", input},
+          {"inputs", inputs},
+          {"skip_bad_files", skip_bad_files},
           {"output", output},
           {"report", report},
           {"force", force},
@@ -45,6 +47,8 @@ JobConfig JobConfig::from_json(const nlohmann::json& j) {
   try {
     JobConfig c;
     c.input = j.at("input").get<std::string>();
+    c.inputs = j.value("inputs", std::vector<std::string>{c.input});
+    c.skip_bad_files = j.value("skip_bad_files", false);
     c.output = j.at("output").get<std::string>();
     c.report = j.at("report").get<std::string>();
     c.force = j.at("force").get<bool>();

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -25,7 +26,15 @@ struct ScoreWeights {
 
 /// @brief The configuration of one `wafermill run`.
 struct JobConfig {
+  /// The input as given (one file, or the specifications of several: files, directories,
+  /// globs, @manifests), for messages and the report.
   std::string input;
+  /// The trace files, in order, after expansion (docs/FORMAT.md "Several input files"); wafers
+  /// are numbered globally in this order. One entry for a single file.
+  std::vector<std::string> inputs;
+  /// With several inputs: a file that fails validation is listed in the report and skipped
+  /// instead of ending the job with exit code 2.
+  bool skip_bad_files = false;
   std::string output;
   std::string report;            ///< JSON report path; empty: no file, summary only
   bool force = false;            ///< overwrite an existing output
@@ -59,6 +68,11 @@ struct JobConfig {
   double rank_timeout_s = 600.0;    ///< abort when a rank shows no progress this long (0: never)
   std::string command_line;         ///< as typed, for the report
 
+  /// @brief The trace files of the run: `inputs`, or `input` alone when `inputs` is empty
+  /// (a configuration built by hand).
+  std::vector<std::string> input_files() const {
+    return inputs.empty() ? std::vector<std::string>{input} : inputs;
+  }
   /// @brief The result store's directory, or "" when there is none.
   std::string store_path() const;
   /// @brief The configuration as JSON (written into the output and the report).
