@@ -27,7 +27,8 @@ double shift_of_samples(std::span<double> samples) {
 
 FleetMoments::FleetMoments(std::vector<double> shift)
     : shift_(std::move(shift)),
-      sums_(5 * shift_.size()),
+      count_(shift_.size(), 0),
+      sums_(4 * shift_.size()),
       lo_(shift_.size(), HUGE_VAL),
       hi_(shift_.size(), -HUGE_VAL) {
   for (double& c : shift_)
@@ -52,20 +53,17 @@ void FleetMoments::add(std::span<const Moments> per_wafer) {
       const Moments& p = per_wafer[w * S + s];
       if (p.n == 0.0) continue;
       // The wafer's samples sit at mean + deviations: expand (dev + d)^k, d = mean - c. Each
-      // product is rounded from this wafer's numbers alone; the sums are exact.
+      // term is rounded from this wafer's numbers alone, then added exactly. One rounding per
+      // term costs no accuracy: the even terms are >= 0, so their rounding errors stay below
+      // 2^-52 of the sum; all are far below the rounding the wafer's own moments carry.
       const double d = p.mean - shift_[s];
-      ExactSum* t = &sums_[5 * s];
-      t[0].add(p.n);
-      t[1].add_product(p.n, d);
-      t[2].add(p.m2);
-      t[2].add_product(p.n * d, d);
-      t[3].add(p.m3);
-      t[3].add_product(3.0 * d, p.m2);
-      t[3].add_product(p.n * d * d, d);
-      t[4].add(p.m4);
-      t[4].add_product(4.0 * d, p.m3);
-      t[4].add_product(6.0 * d * d, p.m2);
-      t[4].add_product(p.n * d * d * d, d);
+      const double nd = p.n * d;
+      ExactSum* t = &sums_[4 * s];
+      count_[s] += static_cast<std::uint64_t>(p.n);
+      t[0].add(nd);
+      t[1].add(p.m2 + nd * d);
+      t[2].add(p.m3 + d * (3.0 * p.m2 + nd * d));
+      t[3].add(p.m4 + d * (4.0 * p.m3 + d * (6.0 * p.m2 + nd * d)));
       lo_[s] = std::min(lo_[s], p.min);
       hi_[s] = std::max(hi_[s], p.max);
     }
@@ -75,18 +73,20 @@ void FleetMoments::add(std::span<const Moments> per_wafer) {
 std::vector<Moments> FleetMoments::result(MPI_Comm comm) const {
   const std::size_t S = shift_.size();
   std::vector<ExactSum> sums = sums_;
+  std::vector<std::uint64_t> count = count_;
   std::vector<double> lo = lo_, hi = hi_;
   allreduce_exact(sums.data(), sums.size(), comm);
   if (comm != MPI_COMM_NULL && S > 0) {
+    MPI_Allreduce(MPI_IN_PLACE, count.data(), static_cast<int>(S), MPI_UINT64_T, MPI_SUM, comm);
     MPI_Allreduce(MPI_IN_PLACE, lo.data(), static_cast<int>(S), MPI_DOUBLE, MPI_MIN, comm);
     MPI_Allreduce(MPI_IN_PLACE, hi.data(), static_cast<int>(S), MPI_DOUBLE, MPI_MAX, comm);
   }
   std::vector<Moments> out(S);
   for (std::size_t s = 0; s < S; ++s) {
-    const double N = sums[5 * s].value();
-    if (N == 0.0) continue;
-    const double s1 = sums[5 * s + 1].value(), s2 = sums[5 * s + 2].value();
-    const double s3 = sums[5 * s + 3].value(), s4 = sums[5 * s + 4].value();
+    if (count[s] == 0) continue;
+    const double N = static_cast<double>(count[s]);
+    const double s1 = sums[4 * s].value(), s2 = sums[4 * s + 1].value();
+    const double s3 = sums[4 * s + 2].value(), s4 = sums[4 * s + 3].value();
     const double a = s1 / N;  // mean - c
     Moments& m = out[s];
     m.n = N;

@@ -36,10 +36,11 @@ double shift_of_samples(std::span<double> samples);
 /// in src/job/fleet_shift.hpp, and broadcasts it). Each wafer adds its power sums about c,
 /// Σ (x - c)^k for k = 1..4, from its central moments (Pébay 2008, eq. 2.1-2.4 with the second
 /// set a single point at c: with d = mean_w - c, Σ(x-c) = n d, Σ(x-c)² = M2 + n d²,
-/// Σ(x-c)³ = M3 + 3 d M2 + n d³, Σ(x-c)⁴ = M4 + 4 d M3 + 6 d² M2 + n d⁴), each term rounded
-/// once in double from that wafer's moments alone and then added exactly; result() sums them
-/// over the ranks exactly and derives mean = c + S1/N and M2..M4 about the mean (binomial
-/// expansion), rounding only there.
+/// Σ(x-c)³ = M3 + 3 d M2 + n d³, Σ(x-c)⁴ = M4 + 4 d M3 + 6 d² M2 + n d⁴), each of the four
+/// evaluated in double from that wafer's moments alone (Horner in d) and then added exactly;
+/// the counts are integers. result() sums them over the ranks exactly and derives
+/// mean = c + S1/N and M2..M4 about the mean (binomial expansion), rounding only there. Cost:
+/// four exact adds per wafer and sensor.
 ///
 /// Why the shift keeps cancellation small: M2 = S2 - N a² with a = mean - c, and likewise for
 /// M3, M4. When c lies within the data (a median of real samples of the sensor), |a| and every
@@ -70,7 +71,8 @@ class FleetMoments {
 
  private:
   std::vector<double> shift_;
-  std::vector<ExactSum> sums_;  // [n_sensors, 5]: n, Σ(x-c), Σ(x-c)², Σ(x-c)³, Σ(x-c)⁴
+  std::vector<std::uint64_t> count_;  // samples per sensor
+  std::vector<ExactSum> sums_;        // [n_sensors, 4]: Σ(x-c), Σ(x-c)², Σ(x-c)³, Σ(x-c)⁴
   std::vector<double> lo_, hi_;
   std::uint64_t wafers_ = 0;
 };
