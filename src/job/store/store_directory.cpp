@@ -55,6 +55,7 @@ bool is_store_file_name(const std::string& name, bool* temporary) {
   }
   if (temporary != nullptr) *temporary = temp;
   if (!temp && name == kStoreMarker) return true;
+  if (base == "files.wmf") return true;  // file_records.hpp kFileRecordsName
   return key_entry_name(base) || entry_name(base, "block-", ".wmb") ||
          entry_name(base, "maps-", ".wmp") || entry_name(base, "scores-", ".wmp");
 }
