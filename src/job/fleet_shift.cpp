@@ -13,6 +13,13 @@
 namespace wafermill::job {
 namespace {
 
+// True when wafer w's file has no column for sensor s (several files, sensors the union).
+bool lacks_sensor(const format::TraceIndex& index, std::uint64_t w, std::uint64_t s) {
+  if (index.sources.empty()) return false;
+  const auto& columns = index.sources[index.source_of_wafer(w)].columns;
+  return !columns.empty() && columns[s] < 0;
+}
+
 std::vector<double> shift_on_rank0(const format::TraceIndex& index, format::TraceReader& reader) {
   const std::uint64_t S = index.n_sensors;
   const bool f32 = index.value_type == format::ValueType::float32;
@@ -23,6 +30,10 @@ std::vector<double> shift_on_rank0(const format::TraceIndex& index, format::Trac
   for (std::uint64_t s = 0; s < S; ++s) {
     std::uint64_t budget = kShiftRows;
     for (std::uint64_t w = 0; w < index.n_wafers && budget > 0; ++w) {
+      if (lacks_sensor(index, w, s)) {  // a whole file of invalid samples: not read, not counted
+        w = index.source_end_wafer(w) - 1;
+        continue;
+      }
       const std::uint64_t rows = std::min(index.wafer_rows(w), budget);
       if (rows == 0) continue;
       budget -= rows;

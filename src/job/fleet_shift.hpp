@@ -16,7 +16,8 @@ inline constexpr std::uint64_t kShiftRows = 4096;
 
 /// Per sensor: the median of the finite samples of the first wafer (in global wafer order) that
 /// has any for that sensor, looking at no more than kShiftRows rows of the sensor from wafer 0
-/// on, one sensor column at a time; 0 where none of them is finite. Rank 0 reads, every rank
+/// on, one sensor column at a time (files that lack the sensor are passed over unread); 0 where
+/// none of them is finite. Rank 0 reads, every rank
 /// gets the same values (they depend on the input alone: not on ranks, policy or memory budget).
 /// Collective over team. @throws CollectiveInputError on every rank when rank 0's read fails.
 std::vector<double> choose_fleet_shift(const format::TraceIndex& index, format::TraceReader& reader,

@@ -43,6 +43,30 @@ TEST(FleetShift, ReadsAtMostKShiftRowsOfASensor) {
   for (std::size_t s = 0; s < c.size(); ++s) EXPECT_EQ(c[s], ft::sample_value(kShiftRows / 2, s));
 }
 
+TEST(FleetShift, FilesThatLackTheSensorArePassedOverUnread) {
+  // B: one long wafer of 2 sensors, then A: 3 sensors; the union has A's third sensor, which B's
+  // kShiftRows + 10 rows lack. Read, they would use up the sensor's row budget (c = 0).
+  ft::SampleSpec sb;
+  sb.wafer_rows = {kShiftRows + 10};
+  sb.n_sensors = 2;
+  sb.n_steps = 0;
+  sb.wafer_fields = false;
+  ft::SampleSpec sa;
+  sa.n_steps = 0;
+  sa.wafer_fields = false;
+  const std::string b = ft::temp_path("shift_b.h5"), a = ft::temp_path("shift_a.h5");
+  ft::write_sample(b, sb);
+  ft::write_sample(a, sa);
+  const format::TraceIndex index =
+      format::merge_trace_indexes({format::read_trace_index(b), format::read_trace_index(a)}, "ba");
+  ASSERT_EQ(index.n_sensors, 3u);
+  ASSERT_EQ(index.sources.at(0).columns, (std::vector<std::int64_t>{0, 1, -1}));
+  format::TraceReader reader(index, format::IoDriver::posix, MPI_COMM_NULL);
+  const auto c = choose_fleet_shift(index, reader, Team());
+  for (std::size_t s = 0; s < 2; ++s) EXPECT_EQ(c[s], ft::sample_value(kShiftRows / 2, s));
+  EXPECT_EQ(c[2], ft::sample_value(1, 2)) << "the median of A's first wafer (its rows 0-2)";
+}
+
 TEST(FleetShift, NoWafersNoShift) {
   ft::SampleSpec spec;
   spec.wafer_rows = {0, 0};
