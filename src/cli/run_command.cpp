@@ -1,5 +1,7 @@
 #include <cstdio>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "commands.hpp"
 #include "wafermill/error.hpp"

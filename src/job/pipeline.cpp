@@ -66,10 +66,12 @@ std::string fingerprint(const format::TraceIndex& index) {
     const auto* b = static_cast<const unsigned char*>(p);
     for (std::size_t i = 0; i < n; ++i) h = (h ^ b[i]) * 1099511628211ULL;
   };
-  struct stat st {};
-  if (::stat(index.path.c_str(), &st) == 0) {
-    mix(&st.st_size, sizeof st.st_size);
-    mix(&st.st_mtim, sizeof st.st_mtim);
+  for (const auto& s : index.files()) {
+    struct stat st {};
+    if (::stat(s.path.c_str(), &st) == 0) {
+      mix(&st.st_size, sizeof st.st_size);
+      mix(&st.st_mtim, sizeof st.st_mtim);
+    }
   }
   mix(&index.n_samples, sizeof index.n_samples);
   mix(&index.n_sensors, sizeof index.n_sensors);
@@ -116,8 +118,9 @@ std::optional<BoundModel> bind_model_everywhere(const JobConfig& config,
   std::optional<BoundModel> b;
   try {
     b = bind_model(config.model, index.sensor_names, config.features.names());
-    if (b->model.grouped())  // the group dataset the model names must be in the input
-      model::read_group_keys(index.path, b->model.group_by, index.n_wafers, 0, 0);
+    if (b->model.grouped())  // the group dataset the model names must be in the input(s)
+      for (const auto& s : index.files())
+        model::read_group_keys(s.path, b->model.group_by, s.n_wafers, 0, 0);
   } catch (const InputError& e) {
     error = e.what();
   }
@@ -127,14 +130,91 @@ std::optional<BoundModel> bind_model_everywhere(const JobConfig& config,
   return b;
 }
 
+// The indexes of several files, read by every rank for its share of the files (file k by rank
+// k mod P), exchanged whole, and merged by every rank alike (format::merge_trace_indexes). The
+// first bad file in the input order is every rank's CollectiveInputError.
+format::TraceIndex read_indexes_spread(const JobConfig& config, const Team& team) {
+  const std::vector<std::string> files = config.input_files();
+  // Each entry: the file's number, 1 for an index or 0 for an error, the length, the bytes.
+  std::vector<char> mine;
+  auto put = [&mine](const void* p, std::size_t n) {
+    mine.insert(mine.end(), static_cast<const char*>(p), static_cast<const char*>(p) + n);
+  };
+  for (std::size_t k = static_cast<std::size_t>(team.rank); k < files.size();
+       k += static_cast<std::size_t>(team.size)) {
+    std::vector<char> bytes;
+    std::uint8_t ok = 1;
+    try {
+      bytes = format::read_trace_index(files[k]).serialize();
+    } catch (const InputError& e) {
+      const std::string what = e.what();
+      bytes.assign(what.begin(), what.end());
+      ok = 0;
+    }
+    const std::uint64_t key = k, len = bytes.size();
+    put(&key, sizeof key);
+    put(&ok, sizeof ok);
+    put(&len, sizeof len);
+    put(bytes.data(), bytes.size());
+  }
+  std::vector<char> all = mine;
+  if (team.mpi()) {
+    if (mine.size() > static_cast<std::size_t>(INT32_MAX))
+      throw CollectiveInputError(config.input + ": the input files' indexes exceed 2 GiB on a rank");
+    int len = static_cast<int>(mine.size());
+    std::vector<int> lens(team.size), displs(team.size);
+    MPI_Allgather(&len, 1, MPI_INT, lens.data(), 1, MPI_INT, team.comm);
+    std::uint64_t total = 0;
+    for (int r = 0; r < team.size; ++r) {
+      displs[r] = static_cast<int>(total);
+      total += static_cast<std::uint64_t>(lens[r]);
+    }
+    if (total > static_cast<std::uint64_t>(INT32_MAX))
+      throw CollectiveInputError(config.input + ": the input files' indexes exceed 2 GiB");
+    all.resize(total);
+    MPI_Allgatherv(mine.data(), len, MPI_CHAR, all.data(), lens.data(), displs.data(), MPI_CHAR,
+                   team.comm);
+  }
+  std::vector<format::TraceIndex> indexes(files.size());
+  std::vector<std::string> errors(files.size());
+  for (std::size_t at = 0; at < all.size();) {
+    std::uint64_t key = 0, len = 0;
+    std::uint8_t ok = 0;
+    std::memcpy(&key, all.data() + at, sizeof key);
+    std::memcpy(&ok, all.data() + at + 8, sizeof ok);
+    std::memcpy(&len, all.data() + at + 9, sizeof len);
+    at += 17;
+    std::vector<char> bytes(all.begin() + static_cast<std::ptrdiff_t>(at),
+                            all.begin() + static_cast<std::ptrdiff_t>(at + len));
+    at += len;
+    if (ok)
+      indexes[key] = format::TraceIndex::deserialize(bytes);
+    else
+      errors[key] = std::string(bytes.begin(), bytes.end());
+  }
+  for (const auto& e : errors)
+    if (!e.empty()) throw CollectiveInputError(e);
+  try {
+    return format::merge_trace_indexes(std::move(indexes), config.input);
+  } catch (const InputError& e) {
+    throw CollectiveInputError(e.what());
+  }
+}
+
 // Rank 0 reads the index; bad input is broadcast so every rank throws the same
-// CollectiveInputError. Then every rank has the index.
+// CollectiveInputError. Then every rank has the index. Several files: read_indexes_spread.
 void read_index_everywhere(const JobConfig& config, const Team& team, LocalRun& run) {
   std::string error;
+  if (config.input_files().size() > 1) {
+    metrics::Stopwatch watch;
+    run.index = read_indexes_spread(config, team);
+    run.index_s = watch.elapsed();
+    return;
+  }
   if (team.rank == 0) {
     metrics::Stopwatch watch;
     try {
-      run.index = format::read_trace_index(config.input);
+      run.index = format::read_trace_index(config.input_files().front());
     } catch (const InputError& e) {
       error = e.what();
       if (error.empty()) error = "bad input";
@@ -219,7 +299,9 @@ LocalRun execute(const JobConfig& config, const Team& team, const std::string& p
   std::unique_ptr<TempOutputGuard> guard;
   if (team.rank == 0) guard = std::make_unique<TempOutputGuard>(writer.temp_path());
 
-  const partition::BlockPlan plan(index.offsets, config.block_size);
+  // Blocks restart at every input file (docs/FORMAT.md "Several input files").
+  const std::vector<std::uint64_t> file_starts = index.source_first_wafers();
+  const partition::BlockPlan plan(index.offsets, config.block_size, 0.0, file_starts);
   partition::PolicyOptions popt;
   popt.factor = config.dynamic_factor;
   // A compressed chunk is decompressed by every rank that reads part of it: dynamic units of at
@@ -574,6 +656,9 @@ report::RunReport run_parallel(const JobConfig& requested, MPI_Comm comm) {
       throw CollectiveInputError(e.what());
     }
     if (!config.inputs.empty()) config.inputs = verdict.files;  // else one `input`, built by hand
+    // One file left (a directory of one, a manifest of one, the rest skipped): the run is that
+    // file's run, as if named alone (the picture pass reads `input`).
+    if (verdict.files.size() == 1) config.input = verdict.files.front();
     warnings = std::move(verdict.warnings);
     skipped_files = std::move(verdict.skipped);
     if (team.rank == 0) {
