@@ -119,36 +119,49 @@ void copy_source_wafers(const TraceIndex& index, h5::Group& output_root, h5::Gro
   h5::Group input = output_root.has_group("input") ? output_root.open_group("input")
                                                    : output_root.create_group("input");
   h5::Group copy = input.create_group("wafers");
-  for (const auto& field : index.wafer_fields) {
+  // The datasets, shaped after the first file's; then each file opened once for all its fields.
+  struct Target {
     std::vector<h5::Dataset> dst;
     std::optional<h5::Handle> mem;
     std::size_t elem = 0;
-    for (const auto& s : sources) {
-      const h5::File in = h5::File::open_read(s.path);
-      const h5::Dataset src = in.open_group("wafers").open_dataset(field.name);
-      if (dst.empty()) {
-        for (auto* g : {&copy, &wafers}) {
-          const std::string name = g == &wafers ? legacy_name(field.name) : field.name;
-          dst.push_back(field.is_string ? g->create_string_dataset(name, W)
-                                        : g->create_dataset_like(name, src, {W}));
-        }
-        if (!field.is_string) {
-          mem.emplace(src.memory_type());
-          elem = H5Tget_size(mem->id());
-          if (elem == 0) h5::fail(s.path, src.path(), "H5Tget_size");
-        }
+  };
+  std::vector<Target> targets(index.wafer_fields.size());
+  {
+    const h5::File in = h5::File::open_read(sources.front().path);
+    const h5::Group g = in.open_group("wafers");
+    for (std::size_t i = 0; i < targets.size(); ++i) {
+      const WaferField& field = index.wafer_fields[i];
+      const h5::Dataset src = g.open_dataset(field.name);
+      for (auto* group : {&copy, &wafers}) {
+        const std::string name = group == &wafers ? legacy_name(field.name) : field.name;
+        targets[i].dst.push_back(field.is_string ? group->create_string_dataset(name, W)
+                                                 : group->create_dataset_like(name, src, {W}));
       }
-      std::vector<unsigned char> buf;
+      if (!field.is_string) {
+        targets[i].mem.emplace(src.memory_type());
+        targets[i].elem = H5Tget_size(targets[i].mem->id());
+        if (targets[i].elem == 0) h5::fail(sources.front().path, src.path(), "H5Tget_size");
+      }
+    }
+  }
+  std::vector<unsigned char> buf;
+  for (const auto& s : sources) {
+    if (s.n_wafers == 0) continue;
+    const h5::File in = h5::File::open_read(s.path);
+    const h5::Group g = in.open_group("wafers");
+    for (std::size_t i = 0; i < targets.size(); ++i) {
+      const h5::Dataset src = g.open_dataset(index.wafer_fields[i].name);
+      Target& t = targets[i];
       for (std::uint64_t first = 0; first < s.n_wafers; first += kCopyRows) {
         const std::uint64_t n = std::min(kCopyRows, s.n_wafers - first);
-        if (field.is_string) {
+        if (index.wafer_fields[i].is_string) {
           const auto values = src.read_strings(first, n);
-          for (auto& d : dst) d.write_strings(s.first_wafer + first, values);
+          for (auto& d : t.dst) d.write_strings(s.first_wafer + first, values);
         } else {
           // Converted to the first file's type where the files' types differ.
-          buf.resize(n * elem);
-          src.read_hyperslab(mem->id(), buf.data(), {first}, {n});
-          for (auto& d : dst) d.write_hyperslab(mem->id(), buf.data(), {s.first_wafer + first}, {n});
+          buf.resize(n * t.elem);
+          src.read_hyperslab(t.mem->id(), buf.data(), {first}, {n});
+          for (auto& d : t.dst) d.write_hyperslab(t.mem->id(), buf.data(), {s.first_wafer + first}, {n});
         }
       }
     }

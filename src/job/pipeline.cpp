@@ -91,6 +91,7 @@ struct LocalRun {
   ScoringResult scoring;
   std::optional<BoundModel> model;  // --model: every rank binds it
   std::uint64_t blocks_reused_all = 0, blocks_computed_all = 0;
+  std::uint64_t files_reused = 0;  // input files whose every block came from the store
   // Rank 0 only:
   double wall_s = 0.0, index_s = 0.0, scoring_s = 0.0;
   double serial_s = 0.0;                  // rank 0's work no other rank overlaps (docs/SCALING.md)
@@ -344,6 +345,15 @@ LocalRun execute(const JobConfig& config, const Team& team, const std::string& p
         config.quiet);
   }
   worker.set_reused(reused.empty() ? nullptr : &reused);
+  if (!reused.empty())
+    for (std::size_t k = 0; k < file_starts.size(); ++k) {
+      const std::uint64_t b0 = plan.first_block_at(file_starts[k]);
+      const std::uint64_t b1 =
+          k + 1 < file_starts.size() ? plan.first_block_at(file_starts[k + 1]) : plan.n_blocks();
+      run.files_reused += b1 > b0 && std::all_of(reused.begin() + static_cast<std::ptrdiff_t>(b0),
+                                                 reused.begin() + static_cast<std::ptrdiff_t>(b1),
+                                                 [](std::uint8_t r) { return r != 0; });
+    }
 
   // The units, through the driver every pass shares (units.hpp). Its watchdogs are armed for
   // the units only: the scoring pass and the baseline may legitimately run longer than the
@@ -492,6 +502,8 @@ report::RunFigures run_figures(const LocalRun& run, std::vector<report::RankFigu
   f.latency = run.latency;
   f.blocks_reused = run.blocks_reused_all;
   f.blocks_computed = run.blocks_computed_all;
+  f.files = run.index.n_files();
+  f.files_reused = run.files_reused;
   f.serial_s = run.serial_s;
   std::vector<double> busy;
   for (const auto& r : ranks) {

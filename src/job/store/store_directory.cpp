@@ -49,6 +49,7 @@ bool is_store_file_name(const std::string& name, bool* temporary) {
   }
   if (temporary != nullptr) *temporary = temp;
   if (!temp && name == kStoreMarker) return true;
+  if (base == "files.wmf") return true;  // file_records.hpp kFileRecordsName
   return entry_name(base, "block-", ".wmb") || entry_name(base, "maps-", ".wmp") ||
          entry_name(base, "scores-", ".wmp");
 }
