@@ -102,7 +102,8 @@ void check_run_paths(const JobConfig& config) {
   // the report are replaced by rename: they may not hide among its entries either.
   if (!store.empty())
     for (const auto& p : paths)
-      if (p.option != std::string("--store") && p.option != std::string("--baseline") && format::inside_directory(p.path, store) &&
+      if (p.option != std::string("--store") && p.option != std::string("--baseline") &&
+          format::inside_directory(p.path, store) &&
           is_store_file_name(fs::path(p.path).filename().string()))
         throw UsageError(std::string(p.option) + " " + p.path + ": a name the result store " + store +
                          " uses for its own entries");
