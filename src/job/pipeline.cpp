@@ -19,6 +19,7 @@
 #include "safety/run_guard.hpp"
 #include "safety/temp_output_guard.hpp"
 #include "scoring.hpp"
+#include "fleet_shift.hpp"
 #include "store/content_hash.hpp"
 #include "store/result_store.hpp"
 #include "store/resume.hpp"
@@ -329,7 +330,7 @@ LocalRun execute(const JobConfig& config, const Team& team, const std::string& p
     remove_stale_output_temporaries(config.output, writer.temp_path());
   Progress progress(index.n_wafers, config.progress_interval_s, team.rank == 0 && !config.quiet);
   Collector collector(writer, layout, config.histogram_bins, team.rank == 0 ? &progress : nullptr,
-                      stats.reduce_s, store.get());
+                      stats.reduce_s, store.get(), choose_fleet_shift(index, reader, team));
   Worker worker(index, config, plan, reader, *backend, collector);
   worker.set_key_digest(digest);
   worker.set_stop(&stop);
@@ -402,10 +403,9 @@ LocalRun execute(const JobConfig& config, const Team& team, const std::string& p
   latency.allreduce(team.mpi() ? team.comm : MPI_COMM_NULL);
   run.latency = latency.summary();
   writer.finish_rows();
-  // The store now holds exactly this run's blocks: every rank drops the older versions of its
-  // own blocks (the last, partial block of an input that has since grown).
-  if (store && collector.storing())
-    store->prune(collector.keys(), team.rank == 0 ? std::optional(plan.n_blocks()) : std::nullopt);
+  // The store now holds exactly this run's keys: rank 0 gathers them and drops every other entry
+  // (collective; store/resume.hpp).
+  if (store) prune_to_run(team.comm, team.rank, *store, collector.keys(), collector.storing());
   stats.reduce_s += scoring.elapsed();
   if (team.rank == 0) {
     // Phase 2 of the output, rank 0 alone: what is O(columns), or not per wafer.
