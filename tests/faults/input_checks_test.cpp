@@ -6,6 +6,8 @@
 
 #include <unistd.h>
 
+#include <csignal>
+
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -88,6 +90,45 @@ TEST(InputChecks, WithoutRanksOneProcessChecksAll) {
   ASSERT_EQ(checks.size(), 2u);
   EXPECT_EQ(checks[0].outcome, Outcome::good);
   EXPECT_EQ(checks[1].outcome, Outcome::bad);
+}
+
+// A check that crashes on "late.h5" only when "poison.h5" was checked before it in the same
+// process, as a file that leaves HDF5's heap damaged would; "crash.h5" crashes always.
+FileCheck poisoned_check() {
+  return [poisoned = false](const std::string& path) mutable {
+    if (path == "poison.h5") poisoned = true;
+    if (path == "crash.h5" || (path == "late.h5" && poisoned)) std::raise(SIGSEGV);
+    if (path == "bad.h5") throw InputError("bad.h5: /traces: missing");
+    return std::string();
+  };
+}
+
+TEST(InputChecks, CrashOnlyAfterAnotherFileIsNamedWithIt) {
+  const std::vector<std::string> paths = {"a.h5", "poison.h5", "b.h5", "late.h5", "c.h5"};
+  const auto checks = check_files_isolated(paths, 60.0, poisoned_check());
+  ASSERT_EQ(checks.size(), paths.size());
+  // late.h5 reads alone, but the job would read it after poison.h5 in one process as the
+  // check did: it is the file the job cannot get past.
+  for (std::size_t i : {0u, 1u, 2u, 4u})
+    EXPECT_EQ(checks[i].outcome, Outcome::good) << paths[i] << ": " << checks[i].message;
+  EXPECT_EQ(checks[3].outcome, Outcome::bad);
+  EXPECT_HAS(checks[3].message,
+             "late.h5: HDF5 crashed (Segmentation fault) reading the file's "
+             "metadata after 3 other files' in the same process (the last "
+             "b.h5), though it reads alone");
+  // Alone, or first in its child, it is good.
+  EXPECT_EQ(check_files_isolated({"late.h5", "poison.h5"}, 60.0, poisoned_check())[0].outcome,
+            Outcome::good);
+}
+
+TEST(InputChecks, CrashAloneAfterOthersIsThatFilesAndTheRestGoOn) {
+  const std::vector<std::string> paths = {"a.h5", "bad.h5", "crash.h5", "b.h5", "crash.h5", "c.h5"};
+  const auto checks = check_files_isolated(paths, 60.0, poisoned_check());
+  const std::vector<Outcome> want = {Outcome::good, Outcome::bad, Outcome::bad,
+                                     Outcome::good, Outcome::bad, Outcome::good};
+  for (std::size_t i = 0; i < paths.size(); ++i) EXPECT_EQ(checks[i].outcome, want[i]) << i;
+  EXPECT_EQ(checks[1].message, "bad.h5: /traces: missing");
+  EXPECT_HAS(checks[2].message, "crash.h5: HDF5 crashed (Segmentation fault)");
 }
 
 InputCheck good(std::vector<std::string> warnings = {}) {

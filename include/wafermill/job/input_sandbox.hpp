@@ -46,14 +46,23 @@ struct InputCheck {
 };
 
 /// @brief check_input_isolated's reads of every file, in as few children as it takes: one
-/// child reads the files in order and reports each as it finishes; when it crashes or makes no
-/// progress for timeout_s (> 0) on a file, that file is checked again first in a fresh child
-/// (alone there, a crash is its own: bad) and the rest continue in another. A file that checks
-/// alone as good after such a crash has the files before it in that child re-checked one per
-/// child (a damaged file may corrupt the child's heap and crash it later).
+/// child reads the files in order and reports each as it finishes, and the rest continue in a
+/// fresh child when it ends early. A file on which it makes no progress for timeout_s (> 0) is
+/// bad. A file on which it crashes is checked again alone: a crash there is its own; when alone
+/// it reads fine, it is bad all the same (HDF5 crashed on it after the files before it, as the
+/// job's in-process reads of the same files in the same order would), the message says so.
 /// @throws std::runtime_error when no child can be started.
 std::vector<InputCheck> check_inputs_isolated(const std::vector<std::string>& paths,
                                               double timeout_s);
+
+/// @brief What a check does with one file in the child: returns its warnings joined by '\x1e';
+/// throws InputError for a bad file.
+using FileCheck = std::function<std::string(const std::string& path)>;
+
+/// @brief check_inputs_isolated with another check of each file (tests give one that crashes
+/// on cue).
+std::vector<InputCheck> check_files_isolated(const std::vector<std::string>& paths,
+                                             double timeout_s, const FileCheck& read);
 
 /// @brief Collective over `comm` (MPI_COMM_NULL: this process checks every file): `paths`
 /// becomes rank 0's list on every rank, rank r checks the files i ≡ r (mod P) with
