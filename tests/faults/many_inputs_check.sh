@@ -106,6 +106,8 @@ EOF
     printf 'lot-b.h5\n' > night/.hidden-notes.h5  # hidden: not a trace file of the directory
     mkdir -p lists
     printf '# the night, in name order\n\n../night/lot-a.h5\n  ../night/lot-b.h5\n%s\n' "$PWD/night/lot-c.h5" > lists/night.txt
+    printf '../night/lot-c.h5\n' > lists/c.txt
+    printf '../night/lot-b.h5\n../night/lot-c.h5\n' > lists/bc.txt
     launch 2 --input night/lot-a.h5 night/lot-b.h5 night/lot-c.h5 --output files.h5 --report files.json \
       "${run[@]}" || fail "several files"
     launch 2 --input night --output dir.h5 "${run[@]}" || fail "a directory"
@@ -129,7 +131,24 @@ assert files["inputs"] == ["night/lot-a.h5", "night/lot-b.h5", "night/lot-c.h5"]
 assert files["input"] == "night/lot-a.h5 night/lot-b.h5 night/lot-c.h5", files["input"]
 assert one["inputs"] == ["night/lot-b.h5"], one["inputs"]
 EOF
-    note "files, a directory, a glob, a manifest, the option repeated and INI lines: one output"
+    # slurm/run.sbatch (outside Slurm, with mpirun) passes several inputs after the INI file.
+    WAFERMILL_BIN=$WM WAFERMILL_LAUNCHER=mpirun WAFERMILL_MPIRUN_FLAGS="-np 2 $MPI_FLAGS" \
+      bash "$SOURCE/slurm/run.sbatch" job.ini --input 'night/lot-[ab].h5' @lists/c.txt \
+      --output sbatch.h5 > sbatch.log 2>&1 < /dev/null || { cat sbatch.log; fail "run.sbatch"; }
+    "$WM" compare files.h5 sbatch.h5 > /dev/null || fail "sbatch.h5 differs from files.h5"
+    # scripts/study.sh: --input repeated (a manifest among them), every run over the three files.
+    WAFERMILL_BIN=$WM MPIRUN=$MPIEXEC bash "$SOURCE/scripts/study.sh" --input night/lot-a.h5 \
+      --input @lists/bc.txt --ranks 2 --repetitions 1 --policies static --warmup 0 --out study \
+      "$SOURCE/jobs/study.ini" > study.log 2>&1 < /dev/null || { cat study.log; fail "study.sh"; }
+    $PY - study/reports <<'EOF' || fail "study reports"
+import glob, json, os, sys
+reports = sorted(glob.glob(os.path.join(sys.argv[1], "*.json")))
+assert len(reports) == 2, reports
+for r in reports:
+    inputs = json.load(open(r))["config"]["inputs"]
+    assert inputs == ["night/lot-a.h5", "lists/../night/lot-b.h5", "lists/../night/lot-c.h5"], (r, inputs)
+EOF
+    note "files, a directory, a glob, a manifest, the option repeated, INI lines, run.sbatch, study.sh: one output"
     ;;
 
   named_twice)
