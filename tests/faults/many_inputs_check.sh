@@ -2,7 +2,8 @@
 # Several input files through the real CLI under mpiexec (issue 19; docs/FORMAT.md "Several input
 # files"): a bad file among good ones ends the job with exit 2 naming it and leaves nothing; with
 # --skip-bad-files the run finishes and its report lists the file; every way of naming the same
-# files (files, a directory, a glob, a manifest, INI lines) gives the same output.
+# files (files, a directory, a glob, a manifest, INI lines, slurm/run.sbatch, scripts/study.sh)
+# gives the same output.
 #   many_inputs_check.sh CASE      CASE: bad_file | skip | forms | named_twice
 # Environment: WM, MPIEXEC, MPI_FLAGS, DATA (DATA/hostile from faults.generate), SOURCE (the
 # source tree, for tests/faults/inputs).
