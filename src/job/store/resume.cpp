@@ -31,11 +31,15 @@ void allreduce_or(std::vector<std::uint8_t>& v, MPI_Comm comm) {
 
 }  // namespace
 
+std::uint64_t KnownKeys::count() const {
+  return static_cast<std::uint64_t>(std::count(known.begin(), known.end(), std::uint8_t{1}));
+}
+
 std::vector<std::uint8_t> resume_from_store(MPI_Comm comm, int rank, int size,
                                             const partition::BlockPlan& plan, Worker& worker,
                                             ResultStore& store, Collector& collector,
                                             const std::function<void()>& between_chunks,
-                                            bool quiet) {
+                                            bool quiet, const KnownKeys& known) {
   const bool mpi = comm != MPI_COMM_NULL;
   const std::uint64_t n_blocks = plan.n_blocks();
   std::vector<std::uint64_t> stored;  // sorted keys
@@ -56,10 +60,17 @@ std::vector<std::uint8_t> resume_from_store(MPI_Comm comm, int rank, int size,
   const std::uint64_t p = static_cast<std::uint64_t>(size);
   const std::uint64_t lo = n_blocks * rank / p, hi = n_blocks * (rank + 1) / p;
   std::vector<std::uint64_t> keys(n_blocks, 0);
+  const auto is_known = [&known](std::uint64_t b) { return !known.known.empty() && known.known[b]; };
   BatchResult batch;
   for (std::uint64_t i = lo; i < hi;) {
-    const std::uint64_t j = std::min(hi, i + kResumeRun);
-    worker.hash_blocks(i, j, keys, between_chunks);
+    // A run of blocks whose keys are known (not read), or of blocks to read and hash.
+    std::uint64_t j = i + 1;
+    while (j < hi && j - i < kResumeRun && is_known(j) == is_known(i)) ++j;
+    if (is_known(i))
+      std::copy(known.key.begin() + static_cast<std::ptrdiff_t>(i),
+                known.key.begin() + static_cast<std::ptrdiff_t>(j), keys.begin() + static_cast<std::ptrdiff_t>(i));
+    else
+      worker.hash_blocks(i, j, keys, between_chunks);
     for (std::uint64_t b = i; b < j; ++b) {
       // No entry: another input, configuration or a block never finished.
       if (!std::binary_search(stored.begin(), stored.end(), keys[b])) continue;
@@ -81,10 +92,14 @@ std::vector<std::uint8_t> resume_from_store(MPI_Comm comm, int rank, int size,
 
 std::size_t prune_to_run(MPI_Comm comm, int rank, const ResultStore& store,
                          const std::vector<std::pair<std::uint64_t, std::uint64_t>>& mine,
-                         bool prune) {
+                         bool prune, std::vector<std::uint64_t>* keys_by_block) {
+  // Each block as two words: its index and its key.
   std::vector<std::uint64_t> keys;
-  keys.reserve(mine.size());
-  for (const auto& bk : mine) keys.push_back(bk.second);
+  keys.reserve(2 * mine.size());
+  for (const auto& bk : mine) {
+    keys.push_back(bk.first);
+    keys.push_back(bk.second);
+  }
   std::vector<std::uint64_t> all;
   if (comm == MPI_COMM_NULL) {
     all = std::move(keys);
@@ -112,7 +127,14 @@ std::size_t prune_to_run(MPI_Comm comm, int rank, const ResultStore& store,
     MPI_Gatherv(keys.data(), mine_n, MPI_UINT64_T, all.data(), counts.data(), displs.data(),
                 MPI_UINT64_T, 0, comm);
   }
-  return rank == 0 ? store.prune(std::move(all)) : 0;
+  if (rank != 0) return 0;
+  std::vector<std::uint64_t> only_keys;
+  only_keys.reserve(all.size() / 2);
+  for (std::size_t i = 0; i + 1 < all.size(); i += 2) {
+    only_keys.push_back(all[i + 1]);
+    if (keys_by_block != nullptr && all[i] < keys_by_block->size()) (*keys_by_block)[all[i]] = all[i + 1];
+  }
+  return store.prune(std::move(only_keys));
 }
 
 }  // namespace wafermill::job

@@ -27,14 +27,23 @@
 
 namespace wafermill::job {
 
+/// Keys known without reading the input: known[b] != 0 where key[b] is block b's key, taken
+/// from the file records (store/file_records.hpp) of an unchanged input file. Empty: none.
+struct KnownKeys {
+  std::vector<std::uint64_t> key;
+  std::vector<std::uint8_t> known;
+  std::uint64_t count() const;
+};
+
 /// Collective over `comm` (MPI_COMM_NULL: one process). Every rank has its `store` (the same
-/// directory) and its `collector`. Returns, on every rank, reused[b] = 1 for each block taken
-/// from the store.
+/// directory) and its `collector`; `known` is the same on every rank. Blocks whose key is known
+/// are not read; the others are read and hashed. Returns, on every rank, reused[b] = 1 for each
+/// block taken from the store.
 std::vector<std::uint8_t> resume_from_store(MPI_Comm comm, int rank, int size,
                                             const partition::BlockPlan& plan, Worker& worker,
                                             ResultStore& store, Collector& collector,
                                             const std::function<void()>& between_chunks,
-                                            bool quiet);
+                                            bool quiet, const KnownKeys& known = {});
 
 /// Blocks hashed in one run of the resume pass (the wafers' hashes of a run are held at once).
 inline constexpr std::uint64_t kResumeRun = 256;
@@ -43,9 +52,10 @@ inline constexpr std::uint64_t kResumeRun = 256;
 /// blocks it wrote or reused) on rank 0, 8 bytes a block, and rank 0 removes every entry whose
 /// key is not among them (ResultStore::prune). `prune` is rank 0's say (false: its store could
 /// not be written, leave it alone). Collective over comm (MPI_COMM_NULL: one process). Returns
-/// the number of entries removed on rank 0, 0 elsewhere.
+/// the number of entries removed on rank 0, 0 elsewhere. With `keys_by_block` (rank 0, sized
+/// to the plan's blocks), rank 0 also gets every block's key there (the file records).
 std::size_t prune_to_run(MPI_Comm comm, int rank, const ResultStore& store,
                          const std::vector<std::pair<std::uint64_t, std::uint64_t>>& mine,
-                         bool prune);
+                         bool prune, std::vector<std::uint64_t>* keys_by_block = nullptr);
 
 }  // namespace wafermill::job
