@@ -137,7 +137,8 @@ std::optional<BoundModel> bind_model_everywhere(const JobConfig& config,
 // The indexes of several files, read by every rank for its share of the files (file k by rank
 // k mod P), exchanged whole, and merged by every rank alike (format::merge_trace_indexes). The
 // first bad file in the input order is every rank's CollectiveInputError.
-format::TraceIndex read_indexes_spread(const JobConfig& config, const Team& team) {
+format::TraceIndex read_indexes_spread(const JobConfig& config, const Team& team,
+                                       const std::vector<std::string>* checked) {
   const std::vector<std::string> files = config.input_files();
   // Each entry: the file's number, 1 for an index or 0 for an error, the length, the bytes.
   std::vector<char> mine;
@@ -149,7 +150,11 @@ format::TraceIndex read_indexes_spread(const JobConfig& config, const Team& team
     std::vector<char> bytes;
     std::uint8_t ok = 1;
     try {
-      bytes = format::read_trace_index(files[k]).serialize();
+      // The index the input check read on this rank, else read now.
+      if (checked != nullptr && k < checked->size() && !(*checked)[k].empty())
+        bytes.assign((*checked)[k].begin(), (*checked)[k].end());
+      else
+        bytes = format::read_trace_index(files[k]).serialize();
     } catch (const InputError& e) {
       const std::string what = e.what();
       bytes.assign(what.begin(), what.end());
@@ -207,18 +212,24 @@ format::TraceIndex read_indexes_spread(const JobConfig& config, const Team& team
 
 // Rank 0 reads the index; bad input is broadcast so every rank throws the same
 // CollectiveInputError. Then every rank has the index. Several files: read_indexes_spread.
-void read_index_everywhere(const JobConfig& config, const Team& team, LocalRun& run) {
+// `checked`: per input file, the index its input check read on this rank (or "").
+void read_index_everywhere(const JobConfig& config, const Team& team, LocalRun& run,
+                           const std::vector<std::string>* checked) {
   std::string error;
   if (config.input_files().size() > 1) {
     metrics::Stopwatch watch;
-    run.index = read_indexes_spread(config, team);
+    run.index = read_indexes_spread(config, team, checked);
     run.index_s = watch.elapsed();
     return;
   }
   if (team.rank == 0) {
     metrics::Stopwatch watch;
     try {
-      run.index = format::read_trace_index(config.input_files().front());
+      if (checked != nullptr && checked->size() == 1 && !checked->front().empty())
+        run.index = format::TraceIndex::deserialize(
+            std::vector<char>(checked->front().begin(), checked->front().end()));
+      else
+        run.index = format::read_trace_index(config.input_files().front());
     } catch (const InputError& e) {
       error = e.what();
       if (error.empty()) error = "bad input";
@@ -267,11 +278,12 @@ std::unique_ptr<features::FeatureBackend> make_backend_everywhere(
 // `pictures`: the picture pass's outcome (every rank's rows, rank 0's results), written into
 // the same output.
 LocalRun execute(const JobConfig& config, const Team& team, const std::string& policy_name,
-                 const PictureOutcome* pictures, const StopRequest& stop) {
+                 const PictureOutcome* pictures, const StopRequest& stop,
+                 const std::vector<std::string>* checked = nullptr) {
   LocalRun run;
   if (team.mpi()) MPI_Barrier(team.comm);
   metrics::Stopwatch wall;
-  read_index_everywhere(config, team, run);
+  read_index_everywhere(config, team, run, checked);
   const format::TraceIndex& index = run.index;
   run.model = bind_model_everywhere(config, index, team.mpi() ? team.comm : MPI_COMM_NULL);
 
@@ -708,6 +720,7 @@ report::RunReport run_parallel(const JobConfig& requested, MPI_Comm comm) {
   // Rank 0 alone warns about costly storage, once, before the work (and in the report).
   std::vector<std::string> warnings;
   std::vector<report::SkippedFile> skipped_files;
+  std::vector<std::string> checked_indexes;  // what the input checks read (InputVerdict::indexes)
   {
     std::string error;
     if (team.rank == 0) {
@@ -733,6 +746,7 @@ report::RunReport run_parallel(const JobConfig& requested, MPI_Comm comm) {
     if (verdict.files.size() == 1) config.input = verdict.files.front();
     warnings = std::move(verdict.warnings);
     skipped_files = std::move(verdict.skipped);
+    checked_indexes = std::move(verdict.indexes);
     if (team.rank == 0) {
       for (const auto& f : skipped_files)
         std::fprintf(stderr,
@@ -766,7 +780,7 @@ report::RunReport run_parallel(const JobConfig& requested, MPI_Comm comm) {
     sleepy_barrier(comm);
     return r;
   }
-  const LocalRun run = execute(config, team, config.policy, &pictures, stop);
+  const LocalRun run = execute(config, team, config.policy, &pictures, stop, &checked_indexes);
   if (run.stopped) throw StoppedEarly(run.stop_message);
 
   const report::RankFigures mine = rank_figures(run, team.rank);

@@ -43,6 +43,9 @@ struct InputCheck {
   Outcome outcome = Outcome::good;
   std::string message;                ///< bad or failed: the message, naming the file
   std::vector<std::string> warnings;  ///< good: format::chunking_warnings
+  /// good, on the rank that checked it: the trace index the check read (TraceIndex::serialize),
+  /// so that the job does not read it again; empty without traces or elsewhere.
+  std::string index;
 };
 
 /// @brief check_input_isolated's reads of every file, in as few children as it takes: one
@@ -75,6 +78,8 @@ struct InputVerdict {
   std::vector<std::string> files;            ///< the files to process, in order
   std::vector<report::SkippedFile> skipped;  ///< bad files left out (skip_bad_files)
   std::vector<std::string> warnings;         ///< about the kept files' storage
+  /// Per kept file, its checked index where this rank read it (InputCheck::index), else "".
+  std::vector<std::string> indexes;
 };
 
 /// @brief The run's inputs after their checks (checks[i] for paths[i]).

@@ -28,6 +28,8 @@ namespace {
 constexpr char kDone = 'D', kInputError = 'E', kOtherError = 'R';
 constexpr char kSeparator =
     '\x1e';  // between warnings: a warning may span lines; this byte is in none
+// After the warnings: the trace index the check read, serialized (InputCheck::index).
+constexpr char kIndexMark = '\x1f';
 
 void write_all(int fd, const char* p, std::size_t n) {
   while (n > 0) {
@@ -117,15 +119,23 @@ std::string read_input_metadata(const std::string& path) {
   const format::FileContents contents = format::probe_contents(path);
   std::optional<std::uint64_t> n_maps;
   std::string warnings;
-  if (contents.traces)
-    for (const auto& w : format::chunking_warnings(format::read_trace_index(path)))
-      warnings += w + kSeparator;
+  std::vector<char> index;
+  if (contents.traces) {
+    const format::TraceIndex t = format::read_trace_index(path);
+    for (const auto& w : format::chunking_warnings(t)) warnings += w + kSeparator;
+    index = t.serialize();
+  }
   if (contents.maps) n_maps = format::read_map_index(path).n_wafers;
   if (contents.images) format::read_image_index(path, n_maps);
+  if (!index.empty()) {
+    warnings += kIndexMark;
+    warnings.append(index.data(), index.size());
+  }
   return warnings;
 }
 
-std::vector<std::string> split_warnings(const std::string& text) {
+std::vector<std::string> split_warnings(const std::string& answer) {
+  const std::string text = answer.substr(0, answer.find(kIndexMark));
   std::vector<std::string> out;
   for (std::size_t start = 0, end; start < text.size(); start = end + 1) {
     end = text.find(kSeparator, start);
@@ -161,9 +171,11 @@ std::vector<InputCheck> parse_records(const std::string& answer) {
     std::string payload = answer.substr(at + 1 + sizeof n, n);
     at += 1 + sizeof n + n;
     InputCheck c;
-    if (tag == kDone)
+    if (tag == kDone) {
       c.warnings = split_warnings(payload);
-    else
+      if (const auto mark = payload.find(kIndexMark); mark != std::string::npos)
+        c.index = payload.substr(mark + 1);
+    } else
       c = bad(std::move(payload));
     if (tag == kOtherError) c.outcome = InputCheck::Outcome::failed;
     out.push_back(std::move(c));
@@ -382,6 +394,9 @@ std::vector<InputCheck> check_inputs_spread(std::vector<std::string>& paths, dou
   MPI_Allgatherv(bytes.data(), my_count, MPI_CHAR, all.data(), counts.data(), displs.data(),
                  MPI_CHAR, comm);
   std::vector<InputCheck> out(paths.size());
+  // The indexes the checks read stay on the rank that read them (the job's index read takes
+  // them there: 8 bytes a wafer need not travel twice).
+  for (std::size_t k = 0; k < checks.size(); ++k) out[mine[k]].index = std::move(checks[k].index);
   std::size_t at = 0;
   for (int r = 0; r < size; ++r) {
     const std::string rank_failure = get_text(all, at);
@@ -418,6 +433,7 @@ InputVerdict judge_inputs(const std::vector<std::string>& paths,
       continue;
     }
     v.files.push_back(paths[i]);
+    v.indexes.push_back(c.index);
     v.warnings.insert(v.warnings.end(), c.warnings.begin(), c.warnings.end());
   }
   if (bad_files.empty()) return v;
