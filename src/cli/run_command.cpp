@@ -1,5 +1,7 @@
 #include <cstdio>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "commands.hpp"
 #include "wafermill/error.hpp"
@@ -12,7 +14,7 @@ Command make_run_command(int argc, char** argv, const std::string& command_line)
   job::JobConfig d;  // defaults
   po::options_description desc("wafermill run options");
   desc.add_options()
-    ("input,i", po::value<std::string>(), "input trace file (HDF5, wafermill traces v1)")
+    ("input,i", po::value<std::vector<std::string>>()->multitoken()->composing(), "input trace file(s) (HDF5, wafermill traces v1); several are one job, wafers numbered in the order given")
     ("output,o", po::value<std::string>(), "output feature file (HDF5); written under a temporary name, renamed when complete")
     ("report,r", po::value<std::string>()->default_value(""), "report file (JSON)")
     ("force", po::bool_switch(), "overwrite an existing output")
@@ -55,8 +57,8 @@ Command make_run_command(int argc, char** argv, const std::string& command_line)
   auto mib = [](double v) { return static_cast<std::uint64_t>(v * 1048576.0); };
   job::JobConfig c;
   if (vm.count("input")) {
-    c.input = vm["input"].as<std::string>();
-    c.inputs = {c.input};
+    c.inputs = vm["input"].as<std::vector<std::string>>();
+    for (const auto& f : c.inputs) c.input += (c.input.empty() ? "" : " ") + f;
   }
   if (vm.count("output")) c.output = vm["output"].as<std::string>();
   c.report = vm["report"].as<std::string>();

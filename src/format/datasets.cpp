@@ -1,5 +1,7 @@
 #include "wafermill/format/datasets.hpp"
 
+#include <algorithm>
+
 #include "wafermill/error.hpp"
 #include "wafermill/format/h5.hpp"
 
@@ -32,26 +34,52 @@ std::optional<std::vector<std::uint8_t>> read_wafer_labels(const TraceIndex& ind
   return read_wafer_labels(index, 0, index.n_wafers);
 }
 
-std::optional<std::vector<std::uint8_t>> read_wafer_labels(const TraceIndex& index, std::uint64_t first,
-                                                           std::uint64_t n) {
-  if (first + n > index.n_wafers)
-    throw std::invalid_argument("read_wafer_labels: wafers beyond n_wafers");
-  const h5::File file = h5::File::open_read(index.path);
+namespace {
+
+// Labels [first, first + n) of one file of `n_wafers` wafers.
+std::optional<std::vector<std::uint8_t>> read_file_labels(const std::string& path,
+                                                          std::uint64_t n_wafers,
+                                                          std::uint64_t first, std::uint64_t n) {
+  const h5::File file = h5::File::open_read(path);
   if (!file.has_group("wafers")) return std::nullopt;
   const h5::Group wafers = file.open_group("wafers");
   if (!wafers.has_dataset("label")) return std::nullopt;
   const h5::Dataset d = wafers.open_dataset("label");
   const auto type = d.type();
   if (type.type_class != h5::TypeClass::integer && type.type_class != h5::TypeClass::floating)
-    throw InputError(index.path + ": /wafers/label must be numeric (0 good, 1 bad)");
+    throw InputError(path + ": /wafers/label must be numeric (0 good, 1 bad)");
   const auto dims = d.dims();
-  if (dims.size() != 1 || dims[0] != index.n_wafers)
-    throw InputError(index.path + ": /wafers/label must have n_wafers = " +
-                     std::to_string(index.n_wafers) + " elements");
+  if (dims.size() != 1 || dims[0] != n_wafers)
+    throw InputError(path + ": /wafers/label must have n_wafers = " + std::to_string(n_wafers) +
+                     " elements");
   std::vector<double> values(n);
   if (n > 0) d.read(std::span<double>(values), {first}, {n});
   std::vector<std::uint8_t> labels(values.size());
   for (std::size_t i = 0; i < values.size(); ++i) labels[i] = values[i] != 0.0 ? 1 : 0;
+  return labels;
+}
+
+}  // namespace
+
+std::optional<std::vector<std::uint8_t>> read_wafer_labels(const TraceIndex& index, std::uint64_t first,
+                                                           std::uint64_t n) {
+  if (first + n > index.n_wafers)
+    throw std::invalid_argument("read_wafer_labels: wafers beyond n_wafers");
+  if (index.sources.empty()) return read_file_labels(index.path, index.n_wafers, first, n);
+  // Several files: labels when every file has them (merge_trace_indexes keeps common fields).
+  if (std::none_of(index.wafer_fields.begin(), index.wafer_fields.end(),
+                   [](const WaferField& f) { return f.name == "label" && !f.is_string; }))
+    return std::nullopt;
+  std::vector<std::uint8_t> labels;
+  labels.reserve(n);
+  for (std::uint64_t w = first; w < first + n;) {
+    const TraceSource& s = index.sources[index.source_of_wafer(w)];
+    const std::uint64_t m = std::min(first + n, s.first_wafer + s.n_wafers) - w;
+    const auto part = read_file_labels(s.path, s.n_wafers, w - s.first_wafer, m);
+    if (!part) throw InputError(s.path + ": /wafers/label vanished while the job ran");
+    labels.insert(labels.end(), part->begin(), part->end());
+    w += m;
+  }
   return labels;
 }
 

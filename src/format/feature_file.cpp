@@ -288,7 +288,8 @@ void FeatureFileWriter::copy_wafer_fields(const TraceIndex& input) {
   if (input.n_wafers != layout_.n_wafers) {
     throw std::invalid_argument("copy_wafer_fields: input has a different number of wafers");
   }
-  if (input.wafer_fields.empty()) return;
+  format::copy_source_wafers(input, h_->file, h_->wafers);
+  if (input.wafer_fields.empty() || !input.sources.empty()) return;
   // The index has checked every field (1-D, n_wafers, numbers or strings).
   format::copy_input_wafers(input.path, h_->file, &h_->wafers);
 }

@@ -3,6 +3,7 @@
 #include "wafermill/format/input_wafers.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <vector>
 
 #include "wafermill/error.hpp"
@@ -17,7 +18,8 @@ constexpr std::uint64_t kCopyRows = 1ULL << 16;
 /// Name of an input field inside the trace output's /wafers: score and flag are the job's own.
 std::string legacy_name(const std::string& name) {
   // The names the job writes under /wafers (with a model: docs/MONITORING.md).
-  static const char* const kJob[] = {"score", "flag", "t2", "spe", "reason", "contrib_column", "contrib_share"};
+  static const char* const kJob[] = {"score",  "flag",           "t2",          "spe",         "reason",
+                                     "contrib_column", "contrib_share", "source_file", "source_index"};
   for (const char* j : kJob)
     if (name == j) return "input_" + name;
   return name;
@@ -84,6 +86,84 @@ void copy_input_wafers(const std::string& input_path, h5::Group& output_root,
       copy_numbers(input_path, src, dims[0], into, out_names);
     } else {
       throw InputError(input_path + ": /wafers/" + name + " is neither numbers nor strings");
+    }
+  }
+}
+
+void copy_source_wafers(const TraceIndex& index, h5::Group& output_root, h5::Group& wafers) {
+  const std::uint64_t W = index.n_wafers;
+  const std::vector<TraceSource> sources = index.files();
+  // Which file and which of its wafers: /wafers/source_file indexes /inputs/files.
+  {
+    h5::Group inputs = output_root.create_group("inputs");
+    h5::Dataset files = inputs.create_string_dataset("files", sources.size());
+    std::vector<std::string> names;
+    for (const auto& s : sources) names.push_back(s.path);
+    files.write_strings(0, names);
+    h5::Dataset file_of = wafers.create_dataset("source_file", h5::Elem::i64, {W});
+    h5::Dataset index_in = wafers.create_dataset("source_index", h5::Elem::i64, {W});
+    std::vector<std::int64_t> a, b;
+    for (std::size_t k = 0; k < sources.size(); ++k) {
+      for (std::uint64_t first = 0; first < sources[k].n_wafers; first += kCopyRows) {
+        const std::uint64_t n = std::min(kCopyRows, sources[k].n_wafers - first);
+        a.assign(n, static_cast<std::int64_t>(k));
+        b.resize(n);
+        for (std::uint64_t i = 0; i < n; ++i) b[i] = static_cast<std::int64_t>(first + i);
+        file_of.write(std::span<const std::int64_t>(a), {sources[k].first_wafer + first}, {n});
+        index_in.write(std::span<const std::int64_t>(b), {sources[k].first_wafer + first}, {n});
+      }
+    }
+  }
+  if (index.sources.empty() || index.wafer_fields.empty()) return;
+  // Several files: the fields they all hold, each file's rows at its wafers (merge_trace_indexes).
+  h5::Group input = output_root.has_group("input") ? output_root.open_group("input")
+                                                   : output_root.create_group("input");
+  h5::Group copy = input.create_group("wafers");
+  // The datasets, shaped after the first file's; then each file opened once for all its fields.
+  struct Target {
+    std::vector<h5::Dataset> dst;
+    std::optional<h5::Handle> mem;
+    std::size_t elem = 0;
+  };
+  std::vector<Target> targets(index.wafer_fields.size());
+  {
+    const h5::File in = h5::File::open_read(sources.front().path);
+    const h5::Group g = in.open_group("wafers");
+    for (std::size_t i = 0; i < targets.size(); ++i) {
+      const WaferField& field = index.wafer_fields[i];
+      const h5::Dataset src = g.open_dataset(field.name);
+      for (auto* group : {&copy, &wafers}) {
+        const std::string name = group == &wafers ? legacy_name(field.name) : field.name;
+        targets[i].dst.push_back(field.is_string ? group->create_string_dataset(name, W)
+                                                 : group->create_dataset_like(name, src, {W}));
+      }
+      if (!field.is_string) {
+        targets[i].mem.emplace(src.memory_type());
+        targets[i].elem = H5Tget_size(targets[i].mem->id());
+        if (targets[i].elem == 0) h5::fail(sources.front().path, src.path(), "H5Tget_size");
+      }
+    }
+  }
+  std::vector<unsigned char> buf;
+  for (const auto& s : sources) {
+    if (s.n_wafers == 0) continue;
+    const h5::File in = h5::File::open_read(s.path);
+    const h5::Group g = in.open_group("wafers");
+    for (std::size_t i = 0; i < targets.size(); ++i) {
+      const h5::Dataset src = g.open_dataset(index.wafer_fields[i].name);
+      Target& t = targets[i];
+      for (std::uint64_t first = 0; first < s.n_wafers; first += kCopyRows) {
+        const std::uint64_t n = std::min(kCopyRows, s.n_wafers - first);
+        if (index.wafer_fields[i].is_string) {
+          const auto values = src.read_strings(first, n);
+          for (auto& d : t.dst) d.write_strings(s.first_wafer + first, values);
+        } else {
+          // Converted to the first file's type where the files' types differ.
+          buf.resize(n * t.elem);
+          src.read_hyperslab(t.mem->id(), buf.data(), {first}, {n});
+          for (auto& d : t.dst) d.write_hyperslab(t.mem->id(), buf.data(), {s.first_wafer + first}, {n});
+        }
+      }
     }
   }
 }

@@ -11,7 +11,7 @@ namespace wafermill::format {
 namespace {
 
 /// Encoding version tag: bump when a field is added.
-constexpr std::uint64_t kMagic = 0x31584449544d57ULL;  // "WMTIDX1" little-endian
+constexpr std::uint64_t kMagic = 0x32584449544d57ULL;  // "WMTIDX2" little-endian
 
 class Writer {
  public:
@@ -87,6 +87,24 @@ std::vector<char> TraceIndex::serialize() const {
     w.put(f.name);
     w.put(static_cast<std::uint8_t>(f.is_string));
   }
+  w.put<std::uint64_t>(sources.size());
+  for (const auto& s : sources) {
+    w.put(s.path);
+    w.put(s.file_size);
+    w.put(s.first_wafer);
+    w.put(s.n_wafers);
+    w.put(s.first_row);
+    w.put(s.n_rows);
+    w.put(s.n_sensors);
+    w.put(static_cast<std::uint8_t>(s.value_type));
+    w.put(static_cast<std::uint8_t>(s.values_filtered));
+    w.put(s.values_chunk_rows);
+    w.put(s.values_chunk_cols);
+    w.put(static_cast<std::uint8_t>(s.has_steps));
+    w.put(s.n_steps);
+    w.put<std::uint64_t>(s.columns.size());
+    for (auto c : s.columns) w.put(c);
+  }
   return std::move(w.out);
 }
 
@@ -116,6 +134,26 @@ TraceIndex TraceIndex::deserialize(const std::vector<char>& bytes) {
   for (auto& f : t.wafer_fields) {
     f.name = r.get_string();
     f.is_string = r.get<std::uint8_t>() != 0;
+  }
+  t.sources.resize(r.get_count(8 * 9));
+  for (auto& s : t.sources) {
+    s.path = r.get_string();
+    s.file_size = r.get<std::uint64_t>();
+    s.first_wafer = r.get<std::uint64_t>();
+    s.n_wafers = r.get<std::uint64_t>();
+    s.first_row = r.get<std::uint64_t>();
+    s.n_rows = r.get<std::uint64_t>();
+    s.n_sensors = r.get<std::uint64_t>();
+    const auto svt = r.get<std::uint8_t>();
+    if (svt > 1) throw std::runtime_error("TraceIndex: bad value type");
+    s.value_type = static_cast<ValueType>(svt);
+    s.values_filtered = r.get<std::uint8_t>() != 0;
+    s.values_chunk_rows = r.get<std::uint64_t>();
+    s.values_chunk_cols = r.get<std::uint64_t>();
+    s.has_steps = r.get<std::uint8_t>() != 0;
+    s.n_steps = r.get<std::uint32_t>();
+    s.columns.resize(r.get_count(8));
+    for (auto& c : s.columns) c = r.get<std::int64_t>();
   }
   if (r.pos != bytes.size()) throw std::runtime_error("TraceIndex: trailing bytes");
   if (!(t.offsets.empty() && t.n_wafers == 0) && t.offsets.size() != t.n_wafers + 1)

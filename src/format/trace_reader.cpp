@@ -11,6 +11,8 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
+#include <map>
 #include <optional>
 #include <stdexcept>
 
@@ -61,7 +63,50 @@ IoDriver parse_io_driver(std::string_view name) {
 
 std::string_view to_string(IoDriver d) { return d == IoDriver::posix ? "posix" : "mpio"; }
 
-struct TraceReader::Handles {
+namespace {
+
+/// What a FileReader needs of one file's index (its offsets are not among it).
+struct FileShape {
+  std::string path;
+  std::uint64_t n_samples = 0;
+  std::uint64_t n_sensors = 0;
+  ValueType value_type = ValueType::float32;
+  bool has_steps = false;
+  std::uint32_t n_steps = 0;
+  std::uint64_t row_bytes() const { return n_sensors * (value_type == ValueType::float32 ? 4 : 8); }
+};
+
+FileShape shape_of(const TraceIndex& t) {
+  return {t.path, t.n_samples, t.n_sensors, t.value_type, t.has_steps, t.n_steps};
+}
+
+FileShape shape_of(const TraceSource& s) {
+  return {s.path, s.n_rows, s.n_sensors, s.value_type, s.has_steps, s.n_steps};
+}
+
+struct FileHandles;
+
+/// One open trace file: the reads of TraceReader in the file's own rows and columns.
+class FileReader {
+ public:
+  FileReader(FileShape shape, IoDriver driver, MPI_Comm comm);
+  ~FileReader();
+  void read_rows(std::uint64_t first_row, std::uint64_t n_rows, void* values,
+                 std::span<std::int32_t> steps);
+  void read_column(std::uint64_t first_row, std::uint64_t n_rows, std::uint64_t sensor,
+                   void* values, std::span<std::int32_t> steps);
+  bool maps_in_place() const;
+  const void* map_rows(std::uint64_t first_row, std::uint64_t n_rows,
+                       std::span<std::int32_t> steps);
+  std::uint64_t bytes_read() const { return bytes_read_; }
+
+ private:
+  std::unique_ptr<FileHandles> h_;
+  FileShape index_;
+  std::uint64_t bytes_read_ = 0;
+};
+
+struct FileHandles {
   h5::File file;
   h5::Dataset values;
   std::optional<h5::Dataset> step;
@@ -76,13 +121,11 @@ struct TraceReader::Handles {
     map = nullptr;
     map_len = 0;
   }
-  ~Handles() {
+  ~FileHandles() {
     unmap();
     if (fd >= 0) ::close(fd);
   }
 };
-
-namespace {
 
 // The file address where the values' bytes form exactly the native row-major array read_rows
 // would give, or nothing: stored in this machine's byte order (the file type equals the native
@@ -132,8 +175,9 @@ std::optional<std::uint64_t> native_run(const h5::Dataset& values, const h5::Sto
 
 }  // namespace
 
-TraceReader::TraceReader(const TraceIndex& index, IoDriver driver, MPI_Comm comm)
-    : h_(std::make_unique<Handles>()), index_(index) {
+FileReader::FileReader(FileShape shape, IoDriver driver, MPI_Comm comm)
+    : h_(std::make_unique<FileHandles>()), index_(std::move(shape)) {
+  const FileShape& index = index_;
   const std::string& path = index.path;
   try {
     h_->file =
@@ -178,10 +222,10 @@ TraceReader::TraceReader(const TraceIndex& index, IoDriver driver, MPI_Comm comm
   }
 }
 
-TraceReader::~TraceReader() = default;
+FileReader::~FileReader() = default;
 
 namespace {
-void check_range(const TraceIndex& index, std::uint64_t first_row, std::uint64_t n_rows) {
+void check_range(const FileShape& index, std::uint64_t first_row, std::uint64_t n_rows) {
   if (first_row > index.n_samples || n_rows > index.n_samples - first_row) {
     throw std::out_of_range(index.path + ": rows [" + std::to_string(first_row) + ", +" +
                             std::to_string(n_rows) + ") outside /traces/values of " +
@@ -190,7 +234,7 @@ void check_range(const TraceIndex& index, std::uint64_t first_row, std::uint64_t
 }
 
 /// Reads the steps of rows [first_row, first_row + steps.size()) and checks their range.
-void read_steps(const TraceIndex& index, const h5::Dataset& step, std::uint64_t first_row,
+void read_steps(const FileShape& index, const h5::Dataset& step, std::uint64_t first_row,
                 std::span<std::int32_t> steps) {
   // int32 memory type: HDF5 saturates larger stored values, which the range check rejects.
   step.read(steps, {first_row}, {steps.size()});
@@ -204,7 +248,7 @@ void read_steps(const TraceIndex& index, const h5::Dataset& step, std::uint64_t 
 }
 }  // namespace
 
-void TraceReader::read_rows(std::uint64_t first_row, std::uint64_t n_rows, void* values,
+void FileReader::read_rows(std::uint64_t first_row, std::uint64_t n_rows, void* values,
                             std::span<std::int32_t> steps) {
   check_range(index_, first_row, n_rows);
   if (n_rows > 0 && values == nullptr) throw std::invalid_argument("read_rows: null buffer");
@@ -222,9 +266,9 @@ void TraceReader::read_rows(std::uint64_t first_row, std::uint64_t n_rows, void*
   }
 }
 
-bool TraceReader::maps_in_place() const { return h_->fd >= 0; }
+bool FileReader::maps_in_place() const { return h_->fd >= 0; }
 
-const void* TraceReader::map_rows(std::uint64_t first_row, std::uint64_t n_rows,
+const void* FileReader::map_rows(std::uint64_t first_row, std::uint64_t n_rows,
                                   std::span<std::int32_t> steps) {
   check_range(index_, first_row, n_rows);
   h_->unmap();
@@ -266,7 +310,7 @@ const void* TraceReader::map_rows(std::uint64_t first_row, std::uint64_t n_rows,
   return static_cast<const unsigned char*>(m) + (begin - floor);
 }
 
-void TraceReader::read_column(std::uint64_t first_row, std::uint64_t n_rows, std::uint64_t sensor,
+void FileReader::read_column(std::uint64_t first_row, std::uint64_t n_rows, std::uint64_t sensor,
                               void* values, std::span<std::int32_t> steps) {
   check_range(index_, first_row, n_rows);
   if (sensor >= index_.n_sensors) throw std::out_of_range("read_column: sensor out of range");
@@ -284,6 +328,200 @@ void TraceReader::read_column(std::uint64_t first_row, std::uint64_t n_rows, std
                      std::to_string(first_row) + ", " + std::to_string(first_row + n_rows) +
                      "): " + e.what());
   }
+}
+
+
+// ---- TraceReader: one file, or several stitched into the job's rows and columns ----
+
+namespace {
+
+/// Files a reader keeps open at most (each holds an HDF5 file, its chunk cache and, for
+/// in-place reads, a descriptor); the least recently used is closed first.
+constexpr std::size_t kMaxOpenFiles = 64;
+
+template <class From, class To>
+void scatter_rows(const From* src, std::uint64_t rows, std::uint64_t src_width,
+                  const std::vector<std::int64_t>& columns, To* dst, std::uint64_t dst_width) {
+  const To nan = std::numeric_limits<To>::quiet_NaN();
+  for (std::uint64_t r = 0; r < rows; ++r) {
+    const From* in = src + r * src_width;
+    To* out = dst + r * dst_width;
+    if (columns.empty()) {
+      for (std::uint64_t c = 0; c < dst_width; ++c) out[c] = static_cast<To>(in[c]);
+    } else {
+      for (std::uint64_t c = 0; c < dst_width; ++c)
+        out[c] = columns[c] < 0 ? nan : static_cast<To>(in[columns[c]]);
+    }
+  }
+}
+
+}  // namespace
+
+struct TraceReader::Impl {
+  const TraceIndex& index;
+  IoDriver driver;
+  MPI_Comm comm;
+  std::unique_ptr<FileReader> single;  // a single-file index
+  // Several files: open readers by source, and when each was last used.
+  std::map<std::size_t, std::unique_ptr<FileReader>> open;
+  std::map<std::size_t, std::uint64_t> last_use;
+  std::uint64_t clock = 0;
+  std::uint64_t closed_bytes = 0;  // bytes read by readers since closed
+  std::vector<unsigned char> scratch;
+
+  FileReader& file(std::size_t k) {
+    last_use[k] = ++clock;
+    auto it = open.find(k);
+    if (it != open.end()) return *it->second;
+    if (open.size() >= kMaxOpenFiles) {
+      auto oldest = std::min_element(last_use.begin(), last_use.end(), [&](auto& a, auto& b) {
+        return (open.count(a.first) ? a.second : UINT64_MAX) < (open.count(b.first) ? b.second : UINT64_MAX);
+      });
+      closed_bytes += open.at(oldest->first)->bytes_read();
+      open.erase(oldest->first);
+      last_use.erase(oldest->first);
+      last_use[k] = clock;
+    }
+    // Files open on their own: ranks read different files at different times, so no open can
+    // be collective (mpio opens over MPI_COMM_SELF).
+    auto reader = std::make_unique<FileReader>(shape_of(index.sources[k]), driver, MPI_COMM_SELF);
+    return *open.emplace(k, std::move(reader)).first->second;
+  }
+
+  /// The file holding job row `row` (a row of a file of no rows is never asked for).
+  std::size_t source_of_row(std::uint64_t row) const {
+    const auto& src = index.sources;
+    auto it = std::upper_bound(src.begin(), src.end(), row,
+                               [](std::uint64_t x, const TraceSource& s) { return x < s.first_row; });
+    std::size_t k = static_cast<std::size_t>(it - src.begin()) - 1;
+    while (src[k].n_rows == 0 || row >= src[k].first_row + src[k].n_rows) ++k;
+    return k;
+  }
+
+  bool native(const TraceSource& s) const {
+    return s.columns.empty() && s.value_type == index.value_type;
+  }
+
+  void zero_steps(const TraceSource& s, std::span<std::int32_t> steps) const {
+    if (!s.has_steps) std::fill(steps.begin(), steps.end(), 0);
+  }
+};
+
+TraceReader::TraceReader(const TraceIndex& index, IoDriver driver, MPI_Comm comm)
+    : impl_(std::make_unique<Impl>(Impl{index, driver, comm, nullptr, {}, {}, 0, 0, {}})) {
+  if (index.sources.empty()) impl_->single = std::make_unique<FileReader>(shape_of(index), driver, comm);
+}
+
+TraceReader::~TraceReader() = default;
+
+void TraceReader::read_rows(std::uint64_t first_row, std::uint64_t n_rows, void* values,
+                            std::span<std::int32_t> steps) {
+  Impl& m = *impl_;
+  if (m.single) return m.single->read_rows(first_row, n_rows, values, steps);
+  const TraceIndex& job = m.index;
+  if (first_row > job.n_samples || n_rows > job.n_samples - first_row)
+    throw std::out_of_range(job.path + ": rows outside the inputs' rows");
+  if (n_rows > 0 && values == nullptr) throw std::invalid_argument("read_rows: null buffer");
+  if (!steps.empty() && steps.size() != n_rows)
+    throw std::invalid_argument("read_rows: steps size != n_rows");
+  auto* out = static_cast<unsigned char*>(values);
+  std::uint64_t row = first_row;
+  while (row < first_row + n_rows) {
+    const std::size_t k = m.source_of_row(row);
+    const TraceSource& s = job.sources[k];
+    const std::uint64_t local = row - s.first_row;
+    const std::uint64_t n = std::min(first_row + n_rows - row, s.n_rows - local);
+    const std::uint64_t at = row - first_row;
+    const std::span<std::int32_t> part =
+        steps.empty() ? steps : steps.subspan(at, n);
+    const std::span<std::int32_t> file_steps = s.has_steps ? part : std::span<std::int32_t>();
+    unsigned char* dst = out + at * job.row_bytes();
+    if (m.native(s)) {
+      m.file(k).read_rows(local, n, dst, file_steps);
+    } else {
+      if (m.scratch.size() < n * s.row_bytes()) m.scratch.resize(n * s.row_bytes());
+      m.file(k).read_rows(local, n, m.scratch.data(), file_steps);
+      const bool from32 = s.value_type == ValueType::float32;
+      const bool to32 = job.value_type == ValueType::float32;
+      if (from32 && to32)
+        scatter_rows(reinterpret_cast<const float*>(m.scratch.data()), n, s.n_sensors, s.columns,
+                     reinterpret_cast<float*>(dst), job.n_sensors);
+      else if (from32)
+        scatter_rows(reinterpret_cast<const float*>(m.scratch.data()), n, s.n_sensors, s.columns,
+                     reinterpret_cast<double*>(dst), job.n_sensors);
+      else
+        scatter_rows(reinterpret_cast<const double*>(m.scratch.data()), n, s.n_sensors, s.columns,
+                     reinterpret_cast<double*>(dst), job.n_sensors);
+    }
+    m.zero_steps(s, part);
+    row += n;
+  }
+}
+
+bool TraceReader::maps_in_place() const {
+  return impl_->single ? impl_->single->maps_in_place() : false;
+}
+
+const void* TraceReader::map_rows(std::uint64_t first_row, std::uint64_t n_rows,
+                                  std::span<std::int32_t> steps) {
+  Impl& m = *impl_;
+  if (m.single) return m.single->map_rows(first_row, n_rows, steps);
+  if (n_rows == 0 || first_row >= m.index.n_samples) return nullptr;
+  const std::size_t k = m.source_of_row(first_row);
+  const TraceSource& s = m.index.sources[k];
+  // In place only within one file that stores the job's columns in the job's type.
+  if (!m.native(s) || first_row + n_rows > s.first_row + s.n_rows) return nullptr;
+  FileReader& f = m.file(k);
+  if (!f.maps_in_place()) return nullptr;
+  const void* p = f.map_rows(first_row - s.first_row, n_rows,
+                             s.has_steps ? steps : std::span<std::int32_t>());
+  if (p != nullptr) m.zero_steps(s, steps);
+  return p;
+}
+
+void TraceReader::read_column(std::uint64_t first_row, std::uint64_t n_rows, std::uint64_t sensor,
+                              void* values, std::span<std::int32_t> steps) {
+  Impl& m = *impl_;
+  if (m.single) return m.single->read_column(first_row, n_rows, sensor, values, steps);
+  const TraceIndex& job = m.index;
+  if (sensor >= job.n_sensors) throw std::out_of_range("read_column: sensor out of range");
+  if (n_rows == 0) return;
+  // A wafer's rows lie in one file.
+  const std::size_t k = m.source_of_row(first_row);
+  const TraceSource& s = job.sources[k];
+  if (first_row + n_rows > s.first_row + s.n_rows)
+    throw std::out_of_range(job.path + ": read_column across two files");
+  const std::uint64_t local = first_row - s.first_row;
+  const std::int64_t col = s.columns.empty() ? static_cast<std::int64_t>(sensor) : s.columns[sensor];
+  const std::span<std::int32_t> file_steps = s.has_steps ? steps : std::span<std::int32_t>();
+  const bool to32 = job.value_type == ValueType::float32;
+  if (col < 0) {  // the file lacks the sensor: invalid samples
+    if (to32)
+      std::fill_n(static_cast<float*>(values), n_rows, std::numeric_limits<float>::quiet_NaN());
+    else
+      std::fill_n(static_cast<double*>(values), n_rows, std::numeric_limits<double>::quiet_NaN());
+    if (!file_steps.empty()) {
+      // The steps still come from the file.
+      std::vector<float> one(n_rows);
+      m.file(k).read_column(local, n_rows, 0, one.data(), file_steps);
+    }
+  } else if (s.value_type == job.value_type) {
+    m.file(k).read_column(local, n_rows, static_cast<std::uint64_t>(col), values, file_steps);
+  } else {  // float32 file in a float64 job
+    if (m.scratch.size() < n_rows * 4) m.scratch.resize(n_rows * 4);
+    m.file(k).read_column(local, n_rows, static_cast<std::uint64_t>(col), m.scratch.data(), file_steps);
+    const auto* in = reinterpret_cast<const float*>(m.scratch.data());
+    auto* out = static_cast<double*>(values);
+    for (std::uint64_t i = 0; i < n_rows; ++i) out[i] = in[i];
+  }
+  m.zero_steps(s, steps);
+}
+
+std::uint64_t TraceReader::bytes_read() const {
+  if (impl_->single) return impl_->single->bytes_read();
+  std::uint64_t b = impl_->closed_bytes;
+  for (const auto& [k, f] : impl_->open) b += f->bytes_read();
+  return b;
 }
 
 }  // namespace wafermill::format

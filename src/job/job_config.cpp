@@ -97,7 +97,8 @@ std::string JobConfig::store_path() const {
 void JobConfig::validate() const {
   if (input.empty()) throw UsageError("--input is required");
   if (output.empty()) throw UsageError("--output is required");
-  if (output == input) throw UsageError("--output must differ from --input");
+  for (const auto& f : input_files())
+    if (output == f) throw UsageError("--output must differ from --input " + f);
   if (memory_budget_bytes < (64ULL << 10))
     throw UsageError("--memory-budget must be at least 0.0625 MiB (64 KiB)");
   if (block_size == 0) throw UsageError("--block-size must be at least 1 wafer");

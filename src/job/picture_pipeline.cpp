@@ -847,6 +847,12 @@ PictureDevice picture_device(const Team& team, const JobConfig& config) {
 
 PictureOutcome run_pictures(const JobConfig& config, MPI_Comm comm, const StopRequest& stop) {
   const Team team(comm);
+  // Several input files are read for their traces (docs/FORMAT.md "Several input files").
+  if (config.input_files().size() > 1) {
+    PictureOutcome out;
+    out.has_traces = true;
+    return out;
+  }
   // Rank 0 reads and validates both indexes; everyone gets them or the same error.
   std::vector<std::uint64_t> head(3, 0), map_words, image_words;
   std::string error;

@@ -66,10 +66,12 @@ std::string fingerprint(const format::TraceIndex& index) {
     const auto* b = static_cast<const unsigned char*>(p);
     for (std::size_t i = 0; i < n; ++i) h = (h ^ b[i]) * 1099511628211ULL;
   };
-  struct stat st {};
-  if (::stat(index.path.c_str(), &st) == 0) {
-    mix(&st.st_size, sizeof st.st_size);
-    mix(&st.st_mtim, sizeof st.st_mtim);
+  for (const auto& s : index.files()) {
+    struct stat st {};
+    if (::stat(s.path.c_str(), &st) == 0) {
+      mix(&st.st_size, sizeof st.st_size);
+      mix(&st.st_mtim, sizeof st.st_mtim);
+    }
   }
   mix(&index.n_samples, sizeof index.n_samples);
   mix(&index.n_sensors, sizeof index.n_sensors);
@@ -89,6 +91,7 @@ struct LocalRun {
   ScoringResult scoring;
   std::optional<BoundModel> model;  // --model: every rank binds it
   std::uint64_t blocks_reused_all = 0, blocks_computed_all = 0;
+  std::uint64_t files_reused = 0;  // input files whose every block came from the store
   // Rank 0 only:
   double wall_s = 0.0, index_s = 0.0, scoring_s = 0.0;
   double serial_s = 0.0;                  // rank 0's work no other rank overlaps (docs/SCALING.md)
@@ -116,8 +119,9 @@ std::optional<BoundModel> bind_model_everywhere(const JobConfig& config,
   std::optional<BoundModel> b;
   try {
     b = bind_model(config.model, index.sensor_names, config.features.names());
-    if (b->model.grouped())  // the group dataset the model names must be in the input
-      model::read_group_keys(index.path, b->model.group_by, index.n_wafers, 0, 0);
+    if (b->model.grouped())  // the group dataset the model names must be in the input(s)
+      for (const auto& s : index.files())
+        model::read_group_keys(s.path, b->model.group_by, s.n_wafers, 0, 0);
   } catch (const InputError& e) {
     error = e.what();
   }
@@ -127,14 +131,91 @@ std::optional<BoundModel> bind_model_everywhere(const JobConfig& config,
   return b;
 }
 
+// The indexes of several files, read by every rank for its share of the files (file k by rank
+// k mod P), exchanged whole, and merged by every rank alike (format::merge_trace_indexes). The
+// first bad file in the input order is every rank's CollectiveInputError.
+format::TraceIndex read_indexes_spread(const JobConfig& config, const Team& team) {
+  const std::vector<std::string> files = config.input_files();
+  // Each entry: the file's number, 1 for an index or 0 for an error, the length, the bytes.
+  std::vector<char> mine;
+  auto put = [&mine](const void* p, std::size_t n) {
+    mine.insert(mine.end(), static_cast<const char*>(p), static_cast<const char*>(p) + n);
+  };
+  for (std::size_t k = static_cast<std::size_t>(team.rank); k < files.size();
+       k += static_cast<std::size_t>(team.size)) {
+    std::vector<char> bytes;
+    std::uint8_t ok = 1;
+    try {
+      bytes = format::read_trace_index(files[k]).serialize();
+    } catch (const InputError& e) {
+      const std::string what = e.what();
+      bytes.assign(what.begin(), what.end());
+      ok = 0;
+    }
+    const std::uint64_t key = k, len = bytes.size();
+    put(&key, sizeof key);
+    put(&ok, sizeof ok);
+    put(&len, sizeof len);
+    put(bytes.data(), bytes.size());
+  }
+  std::vector<char> all = mine;
+  if (team.mpi()) {
+    if (mine.size() > static_cast<std::size_t>(INT32_MAX))
+      throw CollectiveInputError(config.input + ": the input files' indexes exceed 2 GiB on a rank");
+    int len = static_cast<int>(mine.size());
+    std::vector<int> lens(team.size), displs(team.size);
+    MPI_Allgather(&len, 1, MPI_INT, lens.data(), 1, MPI_INT, team.comm);
+    std::uint64_t total = 0;
+    for (int r = 0; r < team.size; ++r) {
+      displs[r] = static_cast<int>(total);
+      total += static_cast<std::uint64_t>(lens[r]);
+    }
+    if (total > static_cast<std::uint64_t>(INT32_MAX))
+      throw CollectiveInputError(config.input + ": the input files' indexes exceed 2 GiB");
+    all.resize(total);
+    MPI_Allgatherv(mine.data(), len, MPI_CHAR, all.data(), lens.data(), displs.data(), MPI_CHAR,
+                   team.comm);
+  }
+  std::vector<format::TraceIndex> indexes(files.size());
+  std::vector<std::string> errors(files.size());
+  for (std::size_t at = 0; at < all.size();) {
+    std::uint64_t key = 0, len = 0;
+    std::uint8_t ok = 0;
+    std::memcpy(&key, all.data() + at, sizeof key);
+    std::memcpy(&ok, all.data() + at + 8, sizeof ok);
+    std::memcpy(&len, all.data() + at + 9, sizeof len);
+    at += 17;
+    std::vector<char> bytes(all.begin() + static_cast<std::ptrdiff_t>(at),
+                            all.begin() + static_cast<std::ptrdiff_t>(at + len));
+    at += len;
+    if (ok)
+      indexes[key] = format::TraceIndex::deserialize(bytes);
+    else
+      errors[key] = std::string(bytes.begin(), bytes.end());
+  }
+  for (const auto& e : errors)
+    if (!e.empty()) throw CollectiveInputError(e);
+  try {
+    return format::merge_trace_indexes(std::move(indexes), config.input);
+  } catch (const InputError& e) {
+    throw CollectiveInputError(e.what());
+  }
+}
+
 // Rank 0 reads the index; bad input is broadcast so every rank throws the same
-// CollectiveInputError. Then every rank has the index.
+// CollectiveInputError. Then every rank has the index. Several files: read_indexes_spread.
 void read_index_everywhere(const JobConfig& config, const Team& team, LocalRun& run) {
   std::string error;
+  if (config.input_files().size() > 1) {
+    metrics::Stopwatch watch;
+    run.index = read_indexes_spread(config, team);
+    run.index_s = watch.elapsed();
+    return;
+  }
   if (team.rank == 0) {
     metrics::Stopwatch watch;
     try {
-      run.index = format::read_trace_index(config.input);
+      run.index = format::read_trace_index(config.input_files().front());
     } catch (const InputError& e) {
       error = e.what();
       if (error.empty()) error = "bad input";
@@ -219,7 +300,9 @@ LocalRun execute(const JobConfig& config, const Team& team, const std::string& p
   std::unique_ptr<TempOutputGuard> guard;
   if (team.rank == 0) guard = std::make_unique<TempOutputGuard>(writer.temp_path());
 
-  const partition::BlockPlan plan(index.offsets, config.block_size);
+  // Blocks restart at every input file (docs/FORMAT.md "Several input files").
+  const std::vector<std::uint64_t> file_starts = index.source_first_wafers();
+  const partition::BlockPlan plan(index.offsets, config.block_size, 0.0, file_starts);
   partition::PolicyOptions popt;
   popt.factor = config.dynamic_factor;
   // A compressed chunk is decompressed by every rank that reads part of it: dynamic units of at
@@ -262,6 +345,15 @@ LocalRun execute(const JobConfig& config, const Team& team, const std::string& p
         config.quiet);
   }
   worker.set_reused(reused.empty() ? nullptr : &reused);
+  if (!reused.empty())
+    for (std::size_t k = 0; k < file_starts.size(); ++k) {
+      const std::uint64_t b0 = plan.first_block_at(file_starts[k]);
+      const std::uint64_t b1 =
+          k + 1 < file_starts.size() ? plan.first_block_at(file_starts[k + 1]) : plan.n_blocks();
+      run.files_reused += b1 > b0 && std::all_of(reused.begin() + static_cast<std::ptrdiff_t>(b0),
+                                                 reused.begin() + static_cast<std::ptrdiff_t>(b1),
+                                                 [](std::uint8_t r) { return r != 0; });
+    }
 
   // The units, through the driver every pass shares (units.hpp). Its watchdogs are armed for
   // the units only: the scoring pass and the baseline may legitimately run longer than the
@@ -410,6 +502,8 @@ report::RunFigures run_figures(const LocalRun& run, std::vector<report::RankFigu
   f.latency = run.latency;
   f.blocks_reused = run.blocks_reused_all;
   f.blocks_computed = run.blocks_computed_all;
+  f.files = run.index.n_files();
+  f.files_reused = run.files_reused;
   f.serial_s = run.serial_s;
   std::vector<double> busy;
   for (const auto& r : ranks) {
@@ -557,7 +651,9 @@ report::RunReport run_parallel(const JobConfig& requested, MPI_Comm comm) {
     if (team.rank == 0) {
       try {
         guard = std::make_unique<RunGuard>(config);
-        warnings = check_input_isolated(config.input, config.rank_timeout_s);
+        for (const auto& file : config.input_files())
+          for (auto& w : check_input_isolated(file, config.rank_timeout_s))
+            warnings.push_back(std::move(w));
         for (const auto& w : warnings) std::fprintf(stderr, "wafermill: warning: %s\n", w.c_str());
       } catch (const InputError& e) {
         error = e.what();

@@ -1,6 +1,7 @@
 #include "scoring.hpp"
 
 #include <algorithm>
+#include <iterator>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -11,6 +12,21 @@
 #include "wafermill/format/datasets.hpp"
 
 namespace wafermill::job {
+
+std::vector<std::string> read_group_keys(const format::TraceIndex& index, const std::string& name,
+                                         std::uint64_t first, std::uint64_t n) {
+  if (index.sources.empty()) return model::read_group_keys(index.path, name, index.n_wafers, first, n);
+  std::vector<std::string> keys;
+  keys.reserve(n);
+  for (std::uint64_t w = first; w < first + n;) {
+    const format::TraceSource& s = index.sources[index.source_of_wafer(w)];
+    const std::uint64_t m = std::min(first + n, s.first_wafer + s.n_wafers) - w;
+    auto part = model::read_group_keys(s.path, name, s.n_wafers, w - s.first_wafer, m);
+    std::move(part.begin(), part.end(), std::back_inserter(keys));
+    w += m;
+  }
+  return keys;
+}
 
 BoundModel bind_model(const std::string& path, const std::vector<std::string>& sensor_names,
                       const std::vector<std::string>& feature_names) {
@@ -368,7 +384,7 @@ void ScoringPass::score_with_model(std::uint64_t first, std::span<const double> 
   // model does not know, counted), read from the input's /wafers/ dataset the model names.
   std::vector<std::string> keys;
   if (pm.grouped())
-    keys = model::read_group_keys(index_.path, pm.group_by, index_.n_wafers, first, m);
+    keys = read_group_keys(index_, pm.group_by, first, m);
   for (std::uint64_t i = 0; i < m; ++i) {
     for (std::size_t j = 0; j < J; ++j) x[j] = rows[i * columns + model_->columns[j]];
     if (pm.grouped()) {

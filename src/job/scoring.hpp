@@ -48,6 +48,11 @@ BoundModel bind_model(const std::string& path, model::PcaModel model,
                       const std::vector<std::string>& sensor_names,
                       const std::vector<std::string>& feature_names);
 
+/// The group keys (model::read_group_keys) of the job's wafers [first, first + n), from the
+/// input file(s) that hold them.
+std::vector<std::string> read_group_keys(const format::TraceIndex& index, const std::string& name,
+                                         std::uint64_t first, std::uint64_t n);
+
 struct ScoringResult {
   std::uint64_t flagged = 0;
   std::uint64_t flagged_t2 = 0, flagged_spe = 0;  // with a model: wafers over each limit

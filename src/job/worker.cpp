@@ -32,7 +32,7 @@ namespace {
 
 InputError column_too_large(const format::TraceIndex& index, std::uint64_t w,
                             std::uint64_t column_bytes, std::uint64_t budget) {
-  return InputError(index.path + ": /traces/values wafer " + std::to_string(w) + " has " +
+  return InputError(index.wafer_where(w) + " has " +
                     std::to_string(index.wafer_rows(w)) + " samples: one sensor column needs " +
                     std::to_string(column_bytes) + " bytes, more than the read budget of " +
                     std::to_string(budget) + " bytes (half of --memory-budget); raise it");
@@ -110,9 +110,11 @@ void Worker::for_each_chunk(std::uint64_t w_begin, std::uint64_t w_end,
       oversize(w);
       ++w;
     } else {
-      // A chunk is as many whole wafers as fit the read budget.
+      // A chunk is as many whole wafers of one file as fit the read budget (within one file,
+      // a chunk can be read in place).
+      const std::uint64_t end = std::min(w_end, index_.source_end_wafer(w));
       std::uint64_t e = w + 1;
-      while (e < w_end && (index_.offsets[e + 1] - index_.offsets[w]) * row_bytes <= target) ++e;
+      while (e < end && (index_.offsets[e + 1] - index_.offsets[w]) * row_bytes <= target) ++e;
       rows(w, e);
       w = e;
     }
@@ -145,8 +147,9 @@ void Worker::process_batch(std::uint64_t first_block, std::uint64_t end_block,
       const auto folded = reduce::fold_wafers(
           std::span<const reduce::Moments>(batch_.block.moments).subspan(a * s, n * s), s);
       std::copy(folded.begin(), folded.end(), batch_.partials.begin() + (b - first_block) * s);
-      batch_.keys[b - first_block] = block_key(
-          digest_, plan_.first_wafer(b), std::span<const std::uint64_t>(wafer_hash_).subspan(a, n));
+      batch_.keys[b - first_block] =
+          block_key(digest_, index_.wafer_source(plan_.first_wafer(b)).second,
+                    std::span<const std::uint64_t>(wafer_hash_).subspan(a, n));
     }
   }
   stats_.wafers += w_end - w_begin;
@@ -169,7 +172,7 @@ void Worker::hash_blocks(std::uint64_t first_block, std::uint64_t end_block,
   for (std::uint64_t b = first_block; b < end_block; ++b) {
     const std::uint64_t a = plan_.first_wafer(b) - w_begin;
     const std::uint64_t n = plan_.end_wafer(b) - plan_.first_wafer(b);
-    keys[b] = block_key(digest_, plan_.first_wafer(b),
+    keys[b] = block_key(digest_, index_.wafer_source(plan_.first_wafer(b)).second,
                         std::span<const std::uint64_t>(hashes).subspan(a, n));
   }
 }

@@ -1,5 +1,6 @@
 /// @file block_plan.cpp
 /// @brief Fixed reduction blocks of a file and their weights.
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -10,7 +11,11 @@
 namespace wafermill::partition {
 
 BlockPlan::BlockPlan(std::span<const std::uint64_t> offsets, std::uint64_t block_size,
-                     double wafer_overhead_rows) {
+                     double wafer_overhead_rows)
+    : BlockPlan(offsets, block_size, wafer_overhead_rows, {}) {}
+
+BlockPlan::BlockPlan(std::span<const std::uint64_t> offsets, std::uint64_t block_size,
+                     double wafer_overhead_rows, std::span<const std::uint64_t> file_starts) {
   if (block_size == 0) throw UsageError("block size must be at least 1 wafer");
   if (!(wafer_overhead_rows >= 0.0) || !std::isfinite(wafer_overhead_rows)) {
     throw UsageError("wafer overhead must be a finite number of rows >= 0, got " +
@@ -25,7 +30,27 @@ BlockPlan::BlockPlan(std::span<const std::uint64_t> offsets, std::uint64_t block
   }
   n_wafers_ = offsets.size() - 1;
   block_size_ = block_size;
-  const std::uint64_t n_blocks = n_wafers_ / block_size + (n_wafers_ % block_size != 0 ? 1 : 0);
+  build(offsets, wafer_overhead_rows, file_starts);
+}
+
+void BlockPlan::build(std::span<const std::uint64_t> offsets, double wafer_overhead_rows,
+                      std::span<const std::uint64_t> file_starts) {
+  const std::uint64_t block_size = block_size_;
+  if (file_starts.size() > 1) {
+    if (file_starts.front() != 0) throw InputError("the first input file must start at wafer 0");
+    for (std::size_t k = 0; k < file_starts.size(); ++k) {
+      const std::uint64_t begin = file_starts[k];
+      const std::uint64_t end = k + 1 < file_starts.size() ? file_starts[k + 1] : n_wafers_;
+      if (end < begin || end > n_wafers_)
+        throw InputError("input file " + std::to_string(k + 1) + " starts at wafer " +
+                         std::to_string(begin) + ", after the next or past the last wafer");
+      for (std::uint64_t w = begin; w < end; w += block_size) starts_.push_back(w);
+    }
+    starts_.push_back(n_wafers_);
+  }
+  const std::uint64_t n_blocks =
+      !starts_.empty() ? starts_.size() - 1
+                       : n_wafers_ / block_size + (n_wafers_ % block_size != 0 ? 1 : 0);
   weights_.resize(n_blocks);
   prefix_.assign(n_blocks + 1, 0.0);
   for (std::uint64_t b = 0; b < n_blocks; ++b) {
@@ -42,8 +67,15 @@ std::uint64_t BlockPlan::first_wafer(std::uint64_t b) const {
   if (b > n_blocks()) {
     throw std::out_of_range("BlockPlan: block " + std::to_string(b) + " of " + std::to_string(n_blocks()));
   }
+  if (!starts_.empty()) return starts_[b];
   // The last block may be partial: it ends at n_wafers.
   return b * block_size_ < n_wafers_ ? b * block_size_ : n_wafers_;
+}
+
+std::uint64_t BlockPlan::first_block_at(std::uint64_t file_start) const {
+  if (starts_.empty()) return (file_start + block_size_ - 1) / block_size_;
+  return static_cast<std::uint64_t>(std::lower_bound(starts_.begin(), starts_.end() - 1, file_start) -
+                                    starts_.begin());
 }
 
 double BlockPlan::weight(const WorkUnit& u) const {

@@ -180,6 +180,8 @@ json to_json(const RunFigures& r) {
           {"flagged", r.flagged},
           {"blocks_reused", r.blocks_reused},
           {"blocks_computed", r.blocks_computed},
+          {"files", r.files},
+          {"files_reused", r.files_reused},
           {"throughput_wafers_per_s", num(r.wafers_per_s())},
           {"throughput_mb_per_s", num(r.mb_per_s())},
           {"latency", latency_json(r.latency)},
@@ -211,6 +213,8 @@ RunFigures run_figures_from_json(const json& j) {
   // Absent in reports written before the result store existed.
   r.blocks_reused = j.value("blocks_reused", std::uint64_t{0});
   r.blocks_computed = j.value("blocks_computed", std::uint64_t{0});
+  r.files = j.value("files", std::uint64_t{1});
+  r.files_reused = j.value("files_reused", std::uint64_t{0});
   r.latency = latency_from(need(j, "latency"));
   r.peak_rss_max_bytes = need(j, "peak_rss_max_bytes").get<std::uint64_t>();
   r.peak_rss_total_bytes = need(j, "peak_rss_total_bytes").get<std::uint64_t>();
@@ -469,6 +473,10 @@ std::string text_summary(const RunReport& r) {
   o << "wafermill " << v.version << " (" << v.git_revision << ")  " << v.input_path << ": "
     << v.n_wafers << " wafers, " << v.n_samples << " samples, " << v.n_sensors << " sensors, "
     << v.n_steps << " steps\n";
+  if (p.files > 1 || p.blocks_reused > 0)
+    o << "inputs     " << p.files << (p.files == 1 ? " file" : " files") << ", " << p.files_reused
+      << " reused whole from the result store; blocks " << p.blocks_reused << " reused, "
+      << p.blocks_computed << " computed\n";
   if (v.n_wafers_one_sample > 0) {
     o << "note: " << v.n_wafers_one_sample << " of " << v.n_wafers << " wafers ("
       << fmt("%.1f %%", 100.0 * double(v.n_wafers_one_sample) / double(v.n_wafers))

@@ -53,3 +53,37 @@ TEST(BlockPlan, Errors) {
   EXPECT_THROW(wp::BlockPlan(good, 0), wafermill::UsageError);
   EXPECT_THROW(wp::BlockPlan(good, 1, -1.0), wafermill::UsageError);
 }
+
+// Several input files: blocks restart at each file's first wafer, so a file's blocks do not
+// depend on the files before it; an empty file has no block.
+TEST(BlockPlan, BlocksRestartAtEveryFile) {
+  std::vector<std::uint64_t> offsets(11);
+  for (std::uint64_t w = 0; w <= 10; ++w) offsets[w] = 3 * w;
+  const std::vector<std::uint64_t> starts{0, 3, 3, 7};
+  const wp::BlockPlan plan(offsets, 2, 0.0, starts);
+  const std::vector<std::uint64_t> want{0, 2, 3, 5, 7, 9, 10};
+  ASSERT_EQ(plan.n_blocks(), want.size() - 1);
+  for (std::uint64_t b = 0; b < want.size(); ++b) EXPECT_EQ(plan.first_wafer(b), want[b]) << b;
+  EXPECT_DOUBLE_EQ(plan.weight(1), 3.0);
+  EXPECT_DOUBLE_EQ(plan.total_weight(), 30.0);
+  EXPECT_EQ(plan.first_block_at(0), 0u);
+  EXPECT_EQ(plan.first_block_at(3), 2u);
+  EXPECT_EQ(plan.first_block_at(7), 4u);
+  // The last file's blocks are those of the file alone, shifted.
+  const std::vector<std::uint64_t> alone(offsets.begin() + 7, offsets.end());
+  const wp::BlockPlan last(alone, 2);
+  for (std::uint64_t b = 0; b <= last.n_blocks(); ++b)
+    EXPECT_EQ(plan.first_wafer(4 + b), 7 + last.first_wafer(b));
+  // One file is the plan of old.
+  const std::vector<std::uint64_t> one{0};
+  const wp::BlockPlan single(offsets, 4, 0.0, one), plain(offsets, 4);
+  ASSERT_EQ(single.n_blocks(), plain.n_blocks());
+  for (std::uint64_t b = 0; b <= plain.n_blocks(); ++b) EXPECT_EQ(single.first_wafer(b), plain.first_wafer(b));
+}
+
+TEST(BlockPlan, FileStartsMustIncreaseFromZero) {
+  std::vector<std::uint64_t> offsets{0, 1, 2, 3};
+  EXPECT_THROW(wp::BlockPlan(offsets, 1, 0.0, std::vector<std::uint64_t>{1, 2}), wafermill::InputError);
+  EXPECT_THROW(wp::BlockPlan(offsets, 1, 0.0, std::vector<std::uint64_t>{0, 2, 1}), wafermill::InputError);
+  EXPECT_THROW(wp::BlockPlan(offsets, 1, 0.0, std::vector<std::uint64_t>{0, 4}), wafermill::InputError);
+}

@@ -6,6 +6,8 @@
 
 #include <string>
 
+#include "wafermill/format/trace_index.hpp"
+
 namespace wafermill::format {
 
 namespace h5 {
@@ -21,5 +23,13 @@ class Group;
 /// dataset of numbers or strings; HdfError when reading or writing fails.
 void copy_input_wafers(const std::string& input_path, h5::Group& output_root,
                        h5::Group* also_into = nullptr);
+
+/// @brief The trace output's record of where each wafer came from: /inputs/files (the input
+/// files in the job's order), /wafers/source_file (int64, the file's position there) and
+/// /wafers/source_index (int64, the wafer's index in its file) in `wafers`; with several files
+/// also the /wafers fields every file holds (merge_trace_indexes), file after file, into
+/// `output_root`/input/wafers/ and `wafers` as copy_input_wafers does (numbers in the first
+/// file's type). A single file's fields are copied by copy_input_wafers.
+void copy_source_wafers(const TraceIndex& index, h5::Group& output_root, h5::Group& wafers);
 
 }  // namespace wafermill::format

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace wafermill::format {
@@ -16,6 +17,30 @@ enum class ValueType : std::uint8_t { float32, float64 };
 struct WaferField {
   std::string name;        ///< dataset name under /wafers/
   bool is_string = false;  ///< strings are copied as variable-length UTF-8
+};
+
+/// @brief One input file of an index over several files (docs/FORMAT.md "Several input
+/// files"): where its wafers and rows sit in the job's numbering and how its columns map onto
+/// the job's sensors.
+struct TraceSource {
+  std::string path;
+  std::uint64_t file_size = 0;
+  std::uint64_t first_wafer = 0;  ///< the job's number of the file's wafer 0
+  std::uint64_t n_wafers = 0;
+  std::uint64_t first_row = 0;    ///< the job's row of the file's row 0
+  std::uint64_t n_rows = 0;       ///< rows of the file's /traces/values
+  std::uint64_t n_sensors = 0;    ///< columns of the file's /traces/values
+  ValueType value_type = ValueType::float32;
+  bool values_filtered = false;
+  std::uint64_t values_chunk_rows = 0;
+  std::uint64_t values_chunk_cols = 0;
+  bool has_steps = false;
+  std::uint32_t n_steps = 0;
+  /// The file's column of each of the job's sensors, -1 where the file lacks the sensor; empty
+  /// when the file's columns are the job's, in order.
+  std::vector<std::int64_t> columns;
+  /// Bytes of one row of the file's /traces/values.
+  std::uint64_t row_bytes() const { return n_sensors * (value_type == ValueType::float32 ? 4 : 8); }
 };
 
 /// @brief Everything rank 0 reads before partitioning.
@@ -35,11 +60,30 @@ struct TraceIndex {
   std::uint32_t n_steps = 0;              ///< 1 + largest step value (0 without steps)
   std::vector<std::string> sensor_names;  ///< from the attribute, else "sensor_<i>"
   std::vector<WaferField> wafer_fields;   ///< /wafers/* datasets of length n_wafers
+  /// With several input files, one entry per file in the job's order (the fields above then
+  /// describe the job: rows and wafers of every file, the union of the sensors, float64 when
+  /// the files' types differ). Empty for one file: the index is its own source.
+  std::vector<TraceSource> sources;
 
   /// @brief Bytes of one row of /traces/values in the file's type.
   std::uint64_t row_bytes() const { return n_sensors * (value_type == ValueType::float32 ? 4 : 8); }
   /// @brief Samples of wafer w (rows).
   std::uint64_t wafer_rows(std::uint64_t w) const { return offsets[w + 1] - offsets[w]; }
+
+  /// @brief Files of the index (1 for a single-file index).
+  std::size_t n_files() const { return sources.empty() ? 1 : sources.size(); }
+  /// @brief The files of the index: `sources`, or one describing a single-file index.
+  std::vector<TraceSource> files() const;
+  /// @brief The file holding wafer w (0 for a single-file index).
+  std::size_t source_of_wafer(std::uint64_t w) const;
+  /// @brief One past the last wafer of the file holding wafer w.
+  std::uint64_t source_end_wafer(std::uint64_t w) const;
+  /// @brief The first wafer of every file, in order (just 0 for a single file).
+  std::vector<std::uint64_t> source_first_wafers() const;
+  /// @brief "FILE: /traces/values wafer I" with the wafer's own file and its index there.
+  std::string wafer_where(std::uint64_t w) const;
+  /// @brief The file holding wafer w and w's index in it.
+  std::pair<const std::string*, std::uint64_t> wafer_source(std::uint64_t w) const;
 
   /// @brief Flat byte encoding, for broadcasting the index to other ranks.
   std::vector<char> serialize() const;
@@ -65,6 +109,15 @@ inline constexpr std::uint64_t kMaxAttributeBytes = 16ULL << 20;
 /// scans the steps in bounded chunks to find and check their range.
 /// @throws InputError naming the file, dataset and index of the first problem.
 TraceIndex read_trace_index(const std::string& path);
+
+/// @brief One index over several files' indexes, in the given order (docs/FORMAT.md "Several
+/// input files"): wafers and rows numbered globally, the sensors the union of the files'
+/// `sensor_names` in order of first appearance (a file lacking a sensor reads it as NaN,
+/// invalid), float32 when every file is float32 and float64 otherwise, steps when any file has
+/// them (a file without steps is all step 0), the /wafers fields that every file holds with the
+/// same kind. One file gives that file's index unchanged. `display` names the set in messages.
+/// @throws InputError when `files` is empty or two files share a path.
+TraceIndex merge_trace_indexes(std::vector<TraceIndex> files, const std::string& display);
 
 /// @brief Checks `path` against the format and returns every problem found (empty: valid).
 /// Never throws for bad input; each message names the file, dataset and index.

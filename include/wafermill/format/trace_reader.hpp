@@ -25,11 +25,18 @@ IoDriver parse_io_driver(std::string_view name);
 /// @brief The name of a driver.
 std::string_view to_string(IoDriver d);
 
-/// @brief An open trace file; reads in the file's own value type (no conversion).
+/// @brief An open trace file, or the files of an index over several (trace_index.hpp
+/// merge_trace_indexes): reads rows in the job's numbering, columns and value type. One file
+/// reads in its own type without conversion. Several files are opened when first read (at
+/// most 64 at once, the least recently used closed first); rows of a file that lacks a sensor
+/// read NaN there, a float32 file in a float64 job is widened, a file without steps reads step
+/// 0; a read that spans files is stitched.
 class TraceReader {
  public:
-  /// @brief Opens index.path read-only. For IoDriver::mpio this is collective over `comm`;
-  /// for posix `comm` is unused (MPI_COMM_NULL is fine, and MPI need not be initialised).
+  /// @brief Opens index.path read-only (several files: each when first read). For
+  /// IoDriver::mpio and one file this is collective over `comm` (several files open over
+  /// MPI_COMM_SELF); for posix `comm` is unused (MPI_COMM_NULL is fine, and MPI need not be
+  /// initialised).
   /// @throws InputError if the file cannot be opened as the index describes.
   TraceReader(const TraceIndex& index, IoDriver driver, MPI_Comm comm);
   ~TraceReader();
@@ -63,13 +70,11 @@ class TraceReader {
                        std::span<std::int32_t> steps);
 
   /// @brief Bytes read from /traces/values so far.
-  std::uint64_t bytes_read() const { return bytes_read_; }
+  std::uint64_t bytes_read() const;
 
  private:
-  struct Handles;
-  std::unique_ptr<Handles> h_;
-  const TraceIndex& index_;
-  std::uint64_t bytes_read_ = 0;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace wafermill::format

@@ -34,12 +34,22 @@ class BlockPlan {
   /// InputError if offsets is empty or decreases.
   BlockPlan(std::span<const std::uint64_t> offsets, std::uint64_t block_size,
             double wafer_overhead_rows = 0.0);
+  /// @brief The same over several files whose first wafers are `file_starts` (increasing,
+  /// starting at 0): blocks restart at each file, so no block spans two files and a file's
+  /// blocks are the same whichever files come before it (docs/FORMAT.md "Several input
+  /// files"); each file's last block may be partial. @throws InputError if file_starts is
+  /// empty, does not start at 0, decreases or passes the last wafer.
+  BlockPlan(std::span<const std::uint64_t> offsets, std::uint64_t block_size,
+            double wafer_overhead_rows, std::span<const std::uint64_t> file_starts);
 
   std::uint64_t n_wafers() const { return n_wafers_; }
   std::uint64_t n_blocks() const { return weights_.size(); }
   std::uint64_t block_size() const { return block_size_; }
   /// @brief First wafer of block b (b may equal n_blocks()). @throws std::out_of_range.
   std::uint64_t first_wafer(std::uint64_t b) const;
+  /// @brief The first block of the file that starts at wafer `file_start` (a file of no wafers
+  /// has no block: the next file's first block).
+  std::uint64_t first_block_at(std::uint64_t file_start) const;
   /// @brief One past the last wafer of block b.
   std::uint64_t end_wafer(std::uint64_t b) const { return first_wafer(b + 1); }
   /// @brief Weight of block b.
@@ -50,8 +60,11 @@ class BlockPlan {
   double total_weight() const;
 
  private:
+  void build(std::span<const std::uint64_t> offsets, double wafer_overhead_rows,
+             std::span<const std::uint64_t> file_starts);
   std::uint64_t n_wafers_ = 0;
   std::uint64_t block_size_ = 1;
+  std::vector<std::uint64_t> starts_;  // n_blocks + 1 first wafers; empty: b * block_size_
   std::vector<double> weights_;
   std::vector<double> prefix_;  // n_blocks + 1 prefix sums of weights
 };

@@ -47,6 +47,8 @@ struct RunFigures {
   std::uint64_t flagged = 0;
   std::uint64_t blocks_reused = 0;    ///< reduction blocks taken from the result store (--resume)
   std::uint64_t blocks_computed = 0;  ///< reduction blocks computed by this run
+  std::uint64_t files = 1;            ///< input files (docs/FORMAT.md "Several input files")
+  std::uint64_t files_reused = 0;     ///< input files whose every block came from the store
   /// Why the result store could not be written, when it could not (the run went on without
   /// it: its results are complete, later blocks are not kept for --resume).
   std::optional<std::string> store_failure;

@@ -57,12 +57,16 @@ bool looks_like_report(const std::string& path) {
 }  // namespace
 
 void check_run_paths(const JobConfig& config) {
-  std::vector<NamedPath> paths = {{"--input", config.input}, {"--output", config.output}};
+  std::vector<NamedPath> paths = {{"--output", config.output}};
   if (!config.report.empty()) paths.push_back({"--report", config.report});
   const std::string store = config.store_path();
   if (!store.empty()) paths.push_back({"--store", store});
   if (config.baseline != "run" && config.baseline != "none") paths.push_back({"--baseline", config.baseline});
-  for (std::size_t i = 0; i < paths.size(); ++i)
+  // Every input against what the run writes (the inputs among themselves: the index merge).
+  const std::size_t written = paths.size();
+  const std::vector<std::string> inputs = config.input_files();
+  for (const auto& f : inputs) paths.push_back({"--input", f});
+  for (std::size_t i = 0; i < written; ++i)
     for (std::size_t j = i + 1; j < paths.size(); ++j)
       if (format::same_file(paths[i].path, paths[j].path))
         throw UsageError(std::string(paths[i].option) + " " + paths[i].path + " and " + paths[j].option +

@@ -1,0 +1,119 @@
+/// @file trace_set_test.cpp
+/// @brief Several input files as one index (merge_trace_indexes) and one reader.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include <mpi.h>
+
+#include "sample_files.hpp"
+#include "wafermill/error.hpp"
+#include "wafermill/format/trace_index.hpp"
+#include "wafermill/format/trace_reader.hpp"
+
+namespace wafermill::format {
+namespace {
+
+using testing::sample_step;
+using testing::sample_value;
+using testing::SampleSpec;
+using testing::temp_path;
+using testing::write_sample;
+
+// A: 4 wafers, 3 sensors, float32, 3 steps. B: 2 wafers, 2 sensors (A's first two), float64,
+// no steps. C: 0 wafers.
+struct ThreeFiles {
+  std::string a = temp_path("set_a.h5"), b = temp_path("set_b.h5"), c = temp_path("set_c.h5");
+  ThreeFiles() {
+    write_sample(a);
+    SampleSpec sb;
+    sb.wafer_rows = {4, 1};
+    sb.n_sensors = 2;
+    sb.float64 = true;
+    sb.n_steps = 0;
+    write_sample(b, sb);
+    SampleSpec sc;
+    sc.wafer_rows = {};
+    write_sample(c, sc);
+  }
+  TraceIndex merged() const {
+    return merge_trace_indexes({read_trace_index(a), read_trace_index(c), read_trace_index(b)}, "set");
+  }
+};
+
+TEST(TraceSet, NumbersWafersAndRowsInFileOrder) {
+  const ThreeFiles f;
+  const TraceIndex t = f.merged();
+  EXPECT_EQ(t.path, "set");
+  EXPECT_EQ(t.n_wafers, 6u);
+  EXPECT_EQ(t.n_samples, 15u);
+  EXPECT_EQ(t.offsets, (std::vector<std::uint64_t>{0, 3, 3, 8, 10, 14, 15}));
+  EXPECT_EQ(t.value_type, ValueType::float64) << "float32 and float64 files: float64";
+  EXPECT_EQ(t.n_sensors, 3u);
+  EXPECT_TRUE(t.has_steps);
+  EXPECT_EQ(t.n_steps, 3u);
+  ASSERT_EQ(t.sources.size(), 3u);
+  EXPECT_EQ(t.sources[2].first_wafer, 4u);
+  EXPECT_EQ(t.sources[2].first_row, 10u);
+  EXPECT_EQ(t.sources[2].columns, (std::vector<std::int64_t>{0, 1, -1}));
+  EXPECT_TRUE(t.sources[0].columns.empty());
+  EXPECT_EQ(t.source_of_wafer(3), 0u);
+  EXPECT_EQ(t.source_of_wafer(4), 2u) << "the empty file holds no wafer";
+  EXPECT_EQ(t.source_end_wafer(1), 4u);
+  EXPECT_EQ(t.wafer_where(5), f.b + ": /traces/values wafer 1");
+  EXPECT_EQ(t.source_first_wafers(), (std::vector<std::uint64_t>{0, 4, 4}));
+  // Both files hold lot_id and label.
+  ASSERT_EQ(t.wafer_fields.size(), 2u);
+  EXPECT_EQ(TraceIndex::deserialize(t.serialize()).serialize(), t.serialize());
+  const TraceIndex back = TraceIndex::deserialize(t.serialize());
+  EXPECT_EQ(back.sources[2].columns, t.sources[2].columns);
+  EXPECT_EQ(back.sources[2].path, f.b);
+}
+
+TEST(TraceSet, ReaderStitchesFilesWidensAndFillsMissingSensors) {
+  const ThreeFiles f;
+  const TraceIndex t = f.merged();
+  TraceReader reader(t, IoDriver::posix, MPI_COMM_NULL);
+  // Every row of the job, in one read across the three files.
+  std::vector<double> v(t.n_samples * 3);
+  std::vector<std::int32_t> steps(t.n_samples, -1);
+  reader.read_rows(0, t.n_samples, v.data(), steps);
+  for (std::uint64_t r = 0; r < t.n_samples; ++r) {
+    const bool in_b = r >= 10;
+    const std::uint64_t local = in_b ? r - 10 : r;
+    for (std::uint64_t s = 0; s < 3; ++s) {
+      if (in_b && s == 2)
+        EXPECT_TRUE(std::isnan(v[r * 3 + s])) << "B lacks chamber_2: row " << r;
+      else
+        EXPECT_EQ(v[r * 3 + s], sample_value(local, s)) << "row " << r << " sensor " << s;
+    }
+    EXPECT_EQ(steps[r], in_b ? 0 : sample_step(local, 3)) << "a file without steps is step 0";
+  }
+  // A column of B's wafer, and the missing one.
+  std::vector<double> col(4);
+  reader.read_column(10, 4, 1, col.data(), {});
+  for (std::uint64_t r = 0; r < 4; ++r) EXPECT_EQ(col[r], sample_value(r, 1));
+  reader.read_column(10, 4, 2, col.data(), {});
+  for (double x : col) EXPECT_TRUE(std::isnan(x));
+  EXPECT_EQ(reader.map_rows(8, 4, {}), nullptr) << "a read across files is copied";
+  EXPECT_GT(reader.bytes_read(), 0u);
+}
+
+TEST(TraceSet, OneFileIsItsOwnIndexAndAFileNamedTwiceIsRefused) {
+  const ThreeFiles f;
+  const TraceIndex one = merge_trace_indexes({read_trace_index(f.a)}, "x");
+  EXPECT_TRUE(one.sources.empty());
+  EXPECT_EQ(one.path, f.a);
+  EXPECT_EQ(one.n_files(), 1u);
+  try {
+    (void)merge_trace_indexes({read_trace_index(f.a), read_trace_index(f.b), read_trace_index(f.a)}, "x");
+    FAIL() << "a file named twice must be refused";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("named twice among the inputs (files 1 and 3)"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW((void)merge_trace_indexes({}, "x"), InputError);
+}
+
+}  // namespace
+}  // namespace wafermill::format
