@@ -4,7 +4,8 @@
 # P = 2, with `--store none` and with the default store, page cache warm, runs interleaved,
 # median of REPS. Prints per case the report's parallel.wall_s and index_s (and every other
 # parallel.*_s the report has), the whole `mpirun`'s wall and CPU (user + system), and the ratio
-# many/one (issue target: ≤ 1.5). SWEEP adds other file counts of the same wafers (P = 1,
+# many/one (issue target: ≤ 1.5); ranks_read_s etc. are the per-rank read, compute, reduce and
+# wait seconds of the report summed over the ranks. SWEEP adds other file counts of the same wafers (P = 1,
 # --store none) and prints the per-file cost: (many − one) / N in ms, for the process wall, the
 # report's wall and index_s. Prints figures; asserts nothing.
 #
@@ -14,9 +15,10 @@
 #                 unless KEEP=1); an existing DIR's generated files are reused when complete
 #   KEEP=1        keep DIR (the generated files) for the next run
 #   RANKS="1 2"   the P values
+#   STORES="none default"  --store none and/or the default store
 #   SWEEP="200 20000"  more file counts for the per-file cost (default none; "" skips)
 #   INPUTS=manifest    how the set is named to run: manifest (--input @SET.list), args (--input
-#                 f1 f2 ... fN) or dir (--input the set's directory)
+#                 f1 f2 ... fN, run in the set's directory) or dir (--input the set's directory)
 #   SEED=11       generator seed
 set -euo pipefail
 n_files=${1:-2000}
@@ -24,6 +26,7 @@ reps=${2:-3}
 mb=${3:-1000}
 bin=$(realpath "${4:-build/wafermill}")
 ranks=${RANKS:-1 2}
+stores=${STORES:-none default}
 sweep=${SWEEP:-}
 inputs=${INPUTS:-manifest}
 seed=${SEED:-11}
@@ -71,7 +74,7 @@ for n in "${counts[@]}"; do
     find "$dir/set$n" -name 'night-*.h5' -printf '%s\n' | sort -n | awk '{v[NR]=$1} END{printf "%.3f MB", v[int((NR+1)/2)]/1e6}')"
 done
 
-input_args() {  # the run's --input arguments for "one" or a file count
+input_args() {  # the run's --input arguments for "one" or a file count (run from rundir)
   if [[ $1 == one ]]; then
     echo "$dir/one.h5"
     return
@@ -79,10 +82,12 @@ input_args() {  # the run's --input arguments for "one" or a file count
   case $inputs in
     manifest) echo "@$dir/set$1/night.list" ;;
     dir) echo "$dir/set$1" ;;
-    args) sed "s|^|$dir/set$1/|" "$dir/set$1/night.list" ;;
+    args) cat "$dir/set$1/night.list" ;;  # names relative to the set: 20,000 full paths are
+                                         # more than execve takes
     *) echo "INPUTS must be manifest, args or dir" >&2; exit 2 ;;
   esac
 }
+rundir() { if [[ $1 == one || $inputs != args ]]; then echo "$dir"; else echo "$dir/set$1"; fi; }
 
 # run CASE P STORE REP: one `mpirun`, its figures appended to runs.jsonl
 run() {
@@ -93,9 +98,9 @@ run() {
   local load
   load=$(cut -d' ' -f1 /proc/loadavg)
   t0=$(date +%s.%N)
-  if ! /usr/bin/time -o "$work/time" -f "%U %S" mpirun -np "$p" --allow-run-as-root --oversubscribe \
-    "$bin" run --input "${in[@]}" --output "$work/o.h5" --report "$work/r.json" --baseline none \
-    --force --quiet "${store_args[@]}" >"$work/log" 2>&1; then
+  if ! (cd "$(rundir "$case")" && /usr/bin/time -o "$work/time" -f "%U %S" mpirun -np "$p" \
+    --allow-run-as-root --oversubscribe "$bin" run --input "${in[@]}" --output "$work/o.h5" \
+    --report "$work/r.json" --baseline none --force --quiet "${store_args[@]}") >"$work/log" 2>&1; then
     echo "run failed: case $case P=$p store $store" >&2
     tail -5 "$work/log" >&2
     exit 1
@@ -112,6 +117,8 @@ row = {"case": sys.argv[2], "ranks": int(sys.argv[3]), "store": sys.argv[4], "re
 for k, v in par.items():  # every timing the report has (wall_s, index_s, ...)
     if k.endswith("_s") and not k.startswith("throughput") and isinstance(v, (int, float)):
         row[k] = v
+for k in ("read_s", "compute_s", "reduce_s", "wait_s"):  # summed over the ranks
+    row["ranks_" + k] = sum(r.get(k, 0.0) for r in par.get("per_rank", []))
 print(json.dumps(row))
 EOF
 }
@@ -119,7 +126,7 @@ EOF
 find "$dir/one.h5" "${counts[@]/#/$dir/set}" -type f -exec cat {} + >/dev/null  # warm the page cache
 for ((rep = 0; rep < reps; ++rep)); do
   for p in $ranks; do
-    for store in none default; do
+    for store in $stores; do
       run one "$p" "$store" "$rep"
       run "$n_files" "$p" "$store" "$rep"
     done
@@ -142,10 +149,11 @@ def pick(case, p, store):
 def fig(rs, key):
     return med([r[key] for r in rs if key in r])
 keys = ["wall_s", "index_s", "process_s", "cpu_s"]
-extra = sorted({k for r in rows for k in r if k.endswith("_s") and k not in keys + ["process_s"]})
+extra = sorted({k for r in rows for k in r if k.endswith("_s") and k not in keys + ["process_s"]},
+               key=lambda k: (k.startswith("ranks_"), k))
 print("\nmedians, seconds (wall_s, index_s and the others: the report's parallel section; "
       "process: the whole mpirun; cpu: its user + system)")
-print(f"{'P':>2} {'store':>8} {'input':>12} " + " ".join(f"{k:>11}" for k in keys + extra) + "  load1")
+print(f"{'P':>2} {'store':>8} {'input':>12} " + " ".join(f"{k.replace('ranks_', 'Σ'):>11}" for k in keys + extra) + "  load1")
 for p in sorted({r["ranks"] for r in rows}):
     for store in ("none", "default"):
         one, many = pick("one", p, store), pick(n_main, p, store)
@@ -159,10 +167,12 @@ for p in sorted({r["ranks"] for r in rows}):
 if len(counts) > 1 or counts:
     print("\nper-file cost at P = 1, --store none: (median with N files − median with one file) / N, ms per file")
     one = pick("one", 1, "none")
-    print(f"{'N':>7} " + " ".join(f"{k:>11}" for k in ["wall_s", "index_s", "process_s"]))
+    cost = ["process_s", "cpu_s", "wall_s", "index_s", "serial_s", "ranks_read_s", "ranks_compute_s",
+            "ranks_reduce_s"]
+    print(f"{'N':>7} " + " ".join(f"{k.replace('ranks_', 'Σ'):>11}" for k in cost))
     for n in counts:
         many = pick(n, 1, "none")
         if many:
             print(f"{n:>7} " + " ".join(f"{(fig(many, k) - fig(one, k)) / int(n) * 1e3:>11.3f}"
-                                        for k in ["wall_s", "index_s", "process_s"]))
+                                        for k in cost))
 EOF
