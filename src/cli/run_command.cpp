@@ -44,6 +44,7 @@ Command make_run_command(int argc, char** argv, const std::string& command_line)
     ("progress-interval", po::value<double>()->default_value(d.progress_interval_s), "seconds between progress lines when stderr is not a terminal")
     ("quiet,q", po::bool_switch(), "no progress and no summary")
     ("resume", po::bool_switch(), "reuse the blocks the result store holds for this input and configuration (after a kill, a stop or an append); see docs/RELIABILITY.md")
+    ("rehash", po::bool_switch(), "with --resume: read and hash every input again, trusting no record of unchanged files (docs/RELIABILITY.md \"Only new work\")")
     ("store", po::value<std::string>()->default_value(""), "result store directory (default OUTPUT.wmstore); none: keep no store")
     ("time-limit", po::value<double>()->default_value(d.time_limit_s), "stop cleanly after this many seconds, keeping finished blocks for --resume (exit code 3); 0: no limit")
     ("rank-timeout", po::value<double>()->default_value(d.rank_timeout_s), "abort the job, naming the rank and its blocks, when a rank shows no progress for this many seconds; 0: never");
@@ -87,6 +88,7 @@ Command make_run_command(int argc, char** argv, const std::string& command_line)
   c.progress_interval_s = vm["progress-interval"].as<double>();
   c.quiet = vm["quiet"].as<bool>();
   c.resume = vm["resume"].as<bool>();
+  c.rehash = vm["rehash"].as<bool>();
   c.store = vm["store"].as<std::string>();
   c.time_limit_s = vm["time-limit"].as<double>();
   c.rank_timeout_s = vm["rank-timeout"].as<double>();

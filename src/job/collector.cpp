@@ -1,17 +1,20 @@
 #include "collector.hpp"
 
 #include <algorithm>
+#include <stdexcept>
+#include <string>
+#include <utility>
 
-#include "store/store_directory.hpp"
 #include "safety/temp_output_guard.hpp"
+#include "store/store_directory.hpp"
 #include "wafermill/metrics/metrics.hpp"
 
 namespace wafermill::job {
 
 Collector::Collector(format::FeatureFileWriter& writer, const features::FeatureLayout& layout,
                      std::size_t histogram_bins, Progress* progress, double& busy_s,
-                     ResultStore* store)
-    : writer_(writer), fleet_(layout.n_sensors),
+                     ResultStore* store, std::vector<double> fleet_shift)
+    : writer_(writer), fleet_(std::move(fleet_shift)),
       columns_(layout.n_sensors * layout.features.size(), histogram_bins), progress_(progress),
       busy_s_(busy_s), store_(store) {}
 
@@ -45,10 +48,12 @@ void Collector::write(BatchResult& batch) {
   writer_.write_features(b.first_wafer, b.n_wafers, b.values);
   if (b.layout.n_steps > 0) writer_.write_step_features(b.first_wafer, b.n_wafers, b.by_step);
   const std::size_t s = b.layout.n_sensors;
-  for (std::uint64_t i = 0; i < batch.n_blocks; ++i) {
-    fleet_.add_block(std::span<const reduce::Moments>(batch.partials).subspan(i * s, s));
+  if (s != fleet_.n_sensors())
+    throw std::logic_error("Collector: the fleet shift has " + std::to_string(fleet_.n_sensors()) +
+                           " sensors, the batch " + std::to_string(s));
+  fleet_.add(b.moments);
+  for (std::uint64_t i = 0; i < batch.n_blocks; ++i)
     keys_.emplace_back(batch.first_block + i, batch.keys[i]);
-  }
   columns_.add(b.values, b.n_wafers);
   for (double l : batch.latency_s) latency_.add(l);
   if (!ranges_.empty() && ranges_.back().second == b.first_wafer)

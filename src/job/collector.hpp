@@ -1,7 +1,8 @@
 // Every rank's sink (docs/SCALING.md): the batches this rank computed (or read back from the
 // result store) go into the output as its own rows, into the store (the rank that computed a
-// block keeps it), and into O(columns) partial statistics — block partials of the sensor
-// moments, exact column sums, a latency sketch — that are reduced over the ranks at the end.
+// block keeps it), and into O(columns) partial statistics — exact sums of the sensor moments
+// from each wafer's own moments, exact column sums, a latency sketch — that are reduced over the
+// ranks at the end.
 // Nothing per wafer crosses ranks. Private to job/.
 #pragma once
 
@@ -20,16 +21,19 @@ namespace wafermill::job {
 
 class Collector : public ResultSink {
  public:
-  /// `store` may be null (no result store); `progress` may be null (ranks above 0).
+  /// `store` may be null (no result store); `progress` may be null (ranks above 0);
+  /// `fleet_shift`: the shift of the sensor moments per sensor, the same on every rank
+  /// (choose_fleet_shift, fleet_shift.hpp).
   Collector(format::FeatureFileWriter& writer, const features::FeatureLayout& layout,
-            std::size_t histogram_bins, Progress* progress, double& busy_s, ResultStore* store);
+            std::size_t histogram_bins, Progress* progress, double& busy_s, ResultStore* store,
+            std::vector<double> fleet_shift);
 
   /// A computed batch: into the store, then into the output and the partials.
   void accept(BatchResult& batch) override;
   /// A batch read back from the store: into the output and the partials only.
   void accept_reused(BatchResult& batch);
 
-  /// The sensor moments' block partials of this rank's blocks.
+  /// The sensor moments' exact sums over this rank's wafers.
   const reduce::FleetMoments& fleet() const { return fleet_; }
   /// This rank's column sums (pass 1 of the scoring pass).
   reduce::FeatureColumnStats& columns() { return columns_; }

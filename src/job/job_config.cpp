@@ -37,6 +37,7 @@ nlohmann::json JobConfig::to_json() const {
           {"progress_interval_s", progress_interval_s},
           {"quiet", quiet},
           {"resume", resume},
+          {"rehash", rehash},
           {"store", store},
           {"time_limit_s", time_limit_s},
           {"rank_timeout_s", rank_timeout_s},
@@ -80,6 +81,7 @@ JobConfig JobConfig::from_json(const nlohmann::json& j) {
     c.quiet = j.at("quiet").get<bool>();
     c.command_line = j.value("command_line", "");
     c.resume = j.value("resume", false);
+    c.rehash = j.value("rehash", false);
     c.store = j.value("store", std::string());
     c.time_limit_s = j.value("time_limit_s", 0.0);
     c.rank_timeout_s = j.value("rank_timeout_s", 600.0);

@@ -19,8 +19,10 @@
 #include "safety/run_guard.hpp"
 #include "safety/temp_output_guard.hpp"
 #include "scoring.hpp"
+#include "fleet_shift.hpp"
 #include "store/content_hash.hpp"
 #include "store/result_store.hpp"
+#include "store/file_records.hpp"
 #include "store/resume.hpp"
 #include "store/store_directory.hpp"
 #include "wafermill/config.hpp"
@@ -92,6 +94,7 @@ struct LocalRun {
   std::optional<BoundModel> model;  // --model: every rank binds it
   std::uint64_t blocks_reused_all = 0, blocks_computed_all = 0;
   std::uint64_t files_reused = 0;  // input files whose every block came from the store
+  std::uint64_t blocks_unread = 0;  // blocks whose key the file records gave (not read to hash)
   // Rank 0 only:
   double wall_s = 0.0, index_s = 0.0, scoring_s = 0.0;
   double serial_s = 0.0;                  // rank 0's work no other rank overlaps (docs/SCALING.md)
@@ -329,10 +332,47 @@ LocalRun execute(const JobConfig& config, const Team& team, const std::string& p
     remove_stale_output_temporaries(config.output, writer.temp_path());
   Progress progress(index.n_wafers, config.progress_interval_s, team.rank == 0 && !config.quiet);
   Collector collector(writer, layout, config.histogram_bins, team.rank == 0 ? &progress : nullptr,
-                      stats.reduce_s, store.get());
+                      stats.reduce_s, store.get(), choose_fleet_shift(index, reader, team));
   Worker worker(index, config, plan, reader, *backend, collector);
   worker.set_key_digest(digest);
   worker.set_stop(&stop);
+
+  // Rank 0 stamps every input file now: a complete run records these stamps with the files'
+  // block keys (store/file_records.hpp), so a file changed while the run read it is read again
+  // next time. A resume takes the keys of unchanged files from those records, unread.
+  const std::vector<format::TraceSource> files = index.files();
+  std::vector<std::optional<FileStamp>> stamps;
+  if (store && team.rank == 0)
+    for (const auto& f : files) stamps.push_back(file_stamp(f.path));
+  const auto file_blocks = [&](std::size_t k) {
+    const std::uint64_t b0 = plan.first_block_at(file_starts[k]);
+    return std::pair(b0, k + 1 < file_starts.size() ? plan.first_block_at(file_starts[k + 1])
+                                                    : plan.n_blocks());
+  };
+  KnownKeys known;
+  if (config.resume && store && !config.rehash) {
+    std::vector<std::uint64_t> words;  // per block: key, known
+    if (team.rank == 0) {
+      words.assign(2 * plan.n_blocks(), 0);
+      const FileRecords records = FileRecords::read(store_dir);
+      for (std::size_t k = 0; k < files.size(); ++k) {
+        const auto [b0, b1] = file_blocks(k);
+        const std::vector<std::uint64_t>* keys =
+            stamps[k] ? records.keys(files[k].path, digest, *stamps[k], b1 - b0) : nullptr;
+        for (std::uint64_t b = b0; keys != nullptr && b < b1; ++b) {
+          words[2 * b] = (*keys)[b - b0];
+          words[2 * b + 1] = 1;
+        }
+      }
+    }
+    share_words(team, words);
+    known.key.resize(words.size() / 2);
+    known.known.resize(words.size() / 2);
+    for (std::size_t b = 0; b < known.key.size(); ++b) {
+      known.key[b] = words[2 * b];
+      known.known[b] = static_cast<std::uint8_t>(words[2 * b + 1]);
+    }
+  }
 
   // The resume pass first (collective): blocks the store already holds are not computed again.
   // Rank 0's main thread is watched through it as through the units.
@@ -342,14 +382,13 @@ LocalRun execute(const JobConfig& config, const Team& team, const std::string& p
     self.holds({}, "in the resume pass");
     reused = resume_from_store(
         team.comm, team.rank, team.size, plan, worker, *store, collector, [&self] { self.beat(); },
-        config.quiet);
+        config.quiet, known);
+    run.blocks_unread = known.count();  // the same on every rank
   }
   worker.set_reused(reused.empty() ? nullptr : &reused);
   if (!reused.empty())
     for (std::size_t k = 0; k < file_starts.size(); ++k) {
-      const std::uint64_t b0 = plan.first_block_at(file_starts[k]);
-      const std::uint64_t b1 =
-          k + 1 < file_starts.size() ? plan.first_block_at(file_starts[k + 1]) : plan.n_blocks();
+      const auto [b0, b1] = file_blocks(k);
       run.files_reused += b1 > b0 && std::all_of(reused.begin() + static_cast<std::ptrdiff_t>(b0),
                                                  reused.begin() + static_cast<std::ptrdiff_t>(b1),
                                                  [](std::uint8_t r) { return r != 0; });
@@ -402,10 +441,30 @@ LocalRun execute(const JobConfig& config, const Team& team, const std::string& p
   latency.allreduce(team.mpi() ? team.comm : MPI_COMM_NULL);
   run.latency = latency.summary();
   writer.finish_rows();
-  // The store now holds exactly this run's blocks: every rank drops the older versions of its
-  // own blocks (the last, partial block of an input that has since grown).
-  if (store && collector.storing())
-    store->prune(collector.keys(), team.rank == 0 ? std::optional(plan.n_blocks()) : std::nullopt);
+  // The store now holds exactly this run's keys: rank 0 gathers them and drops every other entry
+  // (collective; store/resume.hpp).
+  if (store) {
+    std::vector<std::uint64_t> by_block(team.rank == 0 ? plan.n_blocks() : 0, 0);
+    prune_to_run(team.comm, team.rank, *store, collector.keys(), collector.storing(),
+                 team.rank == 0 ? &by_block : nullptr);
+    // Rank 0 records each input file's stamp and keys for the next resume (a key of 0: a
+    // block no rank could report; its file is not recorded and is read next time).
+    if (team.rank == 0 && collector.storing()) {
+      FileRecords records;
+      for (std::size_t k = 0; k < files.size(); ++k) {
+        const auto [b0, b1] = file_blocks(k);
+        std::vector<std::uint64_t> keys(by_block.begin() + static_cast<std::ptrdiff_t>(b0),
+                                        by_block.begin() + static_cast<std::ptrdiff_t>(b1));
+        if (stamps[k] && std::find(keys.begin(), keys.end(), 0) == keys.end())
+          records.set(files[k].path, {digest, *stamps[k], std::move(keys)});
+      }
+      try {
+        records.write(store_dir);
+      } catch (const std::exception& e) {
+        store_unwritable(store_dir, e.what());
+      }
+    }
+  }
   stats.reduce_s += scoring.elapsed();
   if (team.rank == 0) {
     // Phase 2 of the output, rank 0 alone: what is O(columns), or not per wafer.
@@ -504,6 +563,7 @@ report::RunFigures run_figures(const LocalRun& run, std::vector<report::RankFigu
   f.blocks_computed = run.blocks_computed_all;
   f.files = run.index.n_files();
   f.files_reused = run.files_reused;
+  f.blocks_unread = run.blocks_unread;
   f.serial_s = run.serial_s;
   std::vector<double> busy;
   for (const auto& r : ranks) {

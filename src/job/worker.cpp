@@ -138,15 +138,10 @@ void Worker::process_batch(std::uint64_t first_block, std::uint64_t end_block,
 
   {
     metrics::ScopedTimer t(stats_.compute_s);
-    const std::size_t s = index_.n_sensors;
-    batch_.partials.resize(batch_.n_blocks * s);
     batch_.keys.resize(batch_.n_blocks);
     for (std::uint64_t b = first_block; b < end_block; ++b) {
       const std::uint64_t a = plan_.first_wafer(b) - w_begin;
       const std::uint64_t n = plan_.end_wafer(b) - plan_.first_wafer(b);
-      const auto folded = reduce::fold_wafers(
-          std::span<const reduce::Moments>(batch_.block.moments).subspan(a * s, n * s), s);
-      std::copy(folded.begin(), folded.end(), batch_.partials.begin() + (b - first_block) * s);
       batch_.keys[b - first_block] =
           block_key(digest_, index_.wafer_source(plan_.first_wafer(b)).second,
                     std::span<const std::uint64_t>(wafer_hash_).subspan(a, n));

@@ -17,12 +17,12 @@
 
 namespace wafermill::job {
 
-/// Per-wafer results and block partials of consecutive whole blocks.
+/// Per-wafer results of consecutive whole blocks (the fleet moments are summed from the wafers'
+/// own moments, block.moments: no per-block partial, reduce/fleet.hpp).
 struct BatchResult {
   std::uint64_t first_block = 0;
   std::uint64_t n_blocks = 0;
   features::FeatureBlock block;             // the blocks' wafers
-  std::vector<reduce::Moments> partials;    // [n_blocks, S], each block folded in wafer order
   std::vector<double> latency_s;            // [wafers]: read share + compute of each wafer
   std::vector<std::uint64_t> keys;          // [n_blocks]: result-store key of each block
 };

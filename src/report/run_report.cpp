@@ -182,6 +182,7 @@ json to_json(const RunFigures& r) {
           {"blocks_computed", r.blocks_computed},
           {"files", r.files},
           {"files_reused", r.files_reused},
+          {"blocks_unread", r.blocks_unread},
           {"throughput_wafers_per_s", num(r.wafers_per_s())},
           {"throughput_mb_per_s", num(r.mb_per_s())},
           {"latency", latency_json(r.latency)},
@@ -215,6 +216,7 @@ RunFigures run_figures_from_json(const json& j) {
   r.blocks_computed = j.value("blocks_computed", std::uint64_t{0});
   r.files = j.value("files", std::uint64_t{1});
   r.files_reused = j.value("files_reused", std::uint64_t{0});
+  r.blocks_unread = j.value("blocks_unread", std::uint64_t{0});
   r.latency = latency_from(need(j, "latency"));
   r.peak_rss_max_bytes = need(j, "peak_rss_max_bytes").get<std::uint64_t>();
   r.peak_rss_total_bytes = need(j, "peak_rss_total_bytes").get<std::uint64_t>();
@@ -476,7 +478,8 @@ std::string text_summary(const RunReport& r) {
   if (p.files > 1 || p.blocks_reused > 0)
     o << "inputs     " << p.files << (p.files == 1 ? " file" : " files") << ", " << p.files_reused
       << " reused whole from the result store; blocks " << p.blocks_reused << " reused, "
-      << p.blocks_computed << " computed\n";
+      << p.blocks_computed << " computed, " << p.blocks_unread
+      << " known from the file records (not read again)\n";
   if (v.n_wafers_one_sample > 0) {
     o << "note: " << v.n_wafers_one_sample << " of " << v.n_wafers << " wafers ("
       << fmt("%.1f %%", 100.0 * double(v.n_wafers_one_sample) / double(v.n_wafers))

@@ -5,13 +5,15 @@
 #include <unistd.h>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <numeric>
 
-#include "store/content_hash.hpp"
 #include "drive/fault_injection.hpp"
+#include "store/content_hash.hpp"
 #include "store/result_store.hpp"
+#include "store/store_directory.hpp"
 #include "wafermill/error.hpp"
 
 namespace wafermill::job {
@@ -131,9 +133,8 @@ class StoreTest : public ::testing::Test {
     b.block.reset(w0, n, layout_);
     for (std::size_t i = 0; i < b.block.values.size(); ++i) b.block.values[i] = 1000.0 * w0 + i;
     for (std::size_t i = 0; i < b.block.by_step.size(); ++i) b.block.by_step[i] = -1.0 * i;
-    b.partials.resize(b.n_blocks * layout_.n_sensors);
-    for (std::size_t i = 0; i < b.partials.size(); ++i)
-      b.partials[i] = reduce::single(double(first + i));
+    for (std::size_t i = 0; i < b.block.moments.size(); ++i)
+      b.block.moments[i] = reduce::single(1000.0 * w0 + double(i));
     b.latency_s.assign(n, 0.25);
     for (std::uint64_t k = first; k < end; ++k) b.keys.push_back(0xABC0 + k);
     return b;
@@ -150,12 +151,12 @@ TEST_F(StoreTest, PutThenLoadGivesEachBlockBack) {
   EXPECT_TRUE(store.list().empty());  // no directory yet
   const BatchResult b = batch(plan, 0, 3);
   store.put(b);
-  const auto listed = store.list();
-  ASSERT_EQ(listed.size(), 3u);
+  EXPECT_EQ(store.list(), (std::vector<std::uint64_t>{0xABC0, 0xABC1, 0xABC2}));
   for (std::uint64_t k = 0; k < 3; ++k) {
     BatchResult got;
     std::string why;
-    ASSERT_TRUE(store.load(k, 0xABC0 + k, got, why)) << why;
+    EXPECT_TRUE(store.has(0xABC0 + k));
+    ASSERT_TRUE(store.load(0xABC0 + k, k, got, why)) << why;
     const std::uint64_t w0 = plan.first_wafer(k), n = plan.end_wafer(k) - w0;
     EXPECT_EQ(got.first_block, k);
     EXPECT_EQ(got.block.first_wafer, w0);
@@ -165,12 +166,54 @@ TEST_F(StoreTest, PutThenLoadGivesEachBlockBack) {
       EXPECT_EQ(got.block.values[i], b.block.values[w0 * sf + i]);
     for (std::size_t i = 0; i < n * sf * 2; ++i)
       EXPECT_EQ(got.block.by_step[i], b.block.by_step[w0 * sf * 2 + i]);
-    EXPECT_EQ(got.partials[0].mean, b.partials[k * 2].mean);
+    ASSERT_EQ(got.block.moments.size(), n * 2);
+    EXPECT_EQ(std::memcmp(got.block.moments.data(), b.block.moments.data() + w0 * 2,
+                          n * 2 * sizeof(reduce::Moments)),
+              0);
     EXPECT_EQ(got.latency_s, std::vector<double>(n, 0.25));
   }
   BatchResult none;
   std::string why;
-  EXPECT_FALSE(store.load(1, 0x1234, none, why));  // another key: a miss
+  EXPECT_FALSE(store.has(0x1234));
+  EXPECT_FALSE(store.load(0x1234, 1, none, why));  // another key: a miss
+}
+
+// Issue 19: an entry is found by its key alone, wherever its block sits in the run. Blocks
+// written under one plan are found under another whose blocks hold the same content at other
+// global indices (files added before them), and an entry is refused for a block of another
+// size even when asked for by its key.
+TEST_F(StoreTest, EntriesAreFoundByKeyAtAnyBlockIndex) {
+  const std::vector<std::uint64_t> offsets = {0, 3, 3, 7, 9, 12, 20, 21};  // 7 wafers
+  const partition::BlockPlan plan(offsets, 3);                             // blocks of 3, 3, 1
+  {
+    ResultStore store(dir_.string(), plan, layout_);
+    store.put(batch(plan, 0, 3));
+  }
+  // Six wafers of another file before the same seven: blocks of 3, 3 | 3, 3, 1.
+  std::vector<std::uint64_t> grown = {0, 2, 4, 6, 8, 10, 12};
+  for (std::size_t i = 1; i < offsets.size(); ++i) grown.push_back(12 + offsets[i]);
+  const partition::BlockPlan later(grown, 3);
+  ASSERT_EQ(later.n_blocks(), 5u);
+  ResultStore store(dir_.string(), later, layout_);
+  const BatchResult original = batch(plan, 0, 3);
+  for (std::uint64_t k = 0; k < 3; ++k) {
+    const std::uint64_t b = k + 2;  // where block k now sits
+    BatchResult got;
+    std::string why;
+    ASSERT_TRUE(store.has(0xABC0 + k));
+    ASSERT_TRUE(store.load(0xABC0 + k, b, got, why)) << why;
+    EXPECT_EQ(got.first_block, b);
+    EXPECT_EQ(got.block.first_wafer, later.first_wafer(b));
+    EXPECT_EQ(got.block.n_wafers, later.end_wafer(b) - later.first_wafer(b));
+    const std::uint64_t w0 = plan.first_wafer(k);
+    EXPECT_EQ(got.block.values[0], original.block.values[w0 * 6]);
+    EXPECT_EQ(got.block.moments[0].mean, original.block.moments[w0 * 2].mean);
+  }
+  // The key of a 3-wafer block asked for as the 1-wafer block 4: refused, not misread.
+  BatchResult got;
+  std::string why;
+  EXPECT_FALSE(store.load(0xABC0, 4, got, why));
+  EXPECT_NE(why.find("header does not match block 4"), std::string::npos) << why;
 }
 
 TEST_F(StoreTest, DamagedOrForeignEntriesAreRejected) {
@@ -179,10 +222,7 @@ TEST_F(StoreTest, DamagedOrForeignEntriesAreRejected) {
   ResultStore store(dir_.string(), plan, layout_);
   store.put(batch(plan, 0, 2));
   const auto entry = [&](std::uint64_t b) {
-    for (const auto& e : fs::directory_iterator(dir_))
-      if (e.path().filename().string().find("block-0000000000000000000" + std::to_string(b)) == 0)
-        return e.path();
-    return fs::path();
+    return dir_ / ("entry-000000000000abc" + std::to_string(b) + ".wmb");
   };
   {  // one flipped payload byte
     std::fstream f(entry(0), std::ios::in | std::ios::out | std::ios::binary);
@@ -191,10 +231,11 @@ TEST_F(StoreTest, DamagedOrForeignEntriesAreRejected) {
   }
   BatchResult got;
   std::string why;
-  EXPECT_FALSE(store.load(0, 0xABC0, got, why));
+  ASSERT_TRUE(fs::exists(entry(0)));
+  EXPECT_FALSE(store.load(0xABC0, 0, got, why));
   EXPECT_NE(why.find("checksum mismatch"), std::string::npos) << why;
   fs::resize_file(entry(1), 100);  // a whole header, half a payload
-  EXPECT_FALSE(store.load(1, 0xABC1, got, why));
+  EXPECT_FALSE(store.load(0xABC1, 1, got, why));
   EXPECT_NE(why.find("wrong size"), std::string::npos) << why;
 
   // Another layout (one more sensor) reading the same directory: a miss, not a misread.
@@ -202,22 +243,22 @@ TEST_F(StoreTest, DamagedOrForeignEntriesAreRejected) {
   wider.n_sensors = 3;
   ResultStore other(dir_.string(), plan, wider);
   store.put(batch(plan, 1, 2));
-  EXPECT_FALSE(other.load(1, 0xABC1, got, why));
+  EXPECT_FALSE(other.load(0xABC1, 1, got, why));
   EXPECT_NE(why.find("header does not match"), std::string::npos) << why;
 
-  // An entry of a version-1 store (the hand-written hash's keys) under a matching name: a miss.
+  // An entry of an older store (schema 1 or 2) under a matching name: a miss.
   store.put(batch(plan, 0, 1));
-  ASSERT_TRUE(store.load(0, 0xABC0, got, why)) << why;
+  ASSERT_TRUE(store.load(0xABC0, 0, got, why)) << why;
   {
     std::fstream f(entry(0), std::ios::in | std::ios::out | std::ios::binary);
     f.seekp(0);
-    f.write("WMSTORE1", 8);
+    f.write("WMSTORE2", 8);
   }
-  EXPECT_FALSE(store.load(0, 0xABC0, got, why));
+  EXPECT_FALSE(store.load(0xABC0, 0, got, why));
   EXPECT_NE(why.find("header does not match"), std::string::npos) << why;
 }
 
-TEST_F(StoreTest, PruneKeepsExactlyTheRunsBlocksAndTemporariesGo) {
+TEST_F(StoreTest, PruneKeepsExactlyTheRunsKeysAndTemporariesGo) {
   const std::vector<std::uint64_t> offsets = {0, 1, 2, 3, 4, 5, 6};
   const partition::BlockPlan plan(offsets, 2);
   ResultStore store(dir_.string(), plan, layout_);
@@ -225,20 +266,25 @@ TEST_F(StoreTest, PruneKeepsExactlyTheRunsBlocksAndTemporariesGo) {
   BatchResult stale = batch(plan, 2, 3);
   stale.keys[0] = 0xDEAD;  // an older version of block 2
   store.put(stale);
+  std::ofstream(dir_ / "entry-000000000000abc1.wmb.tmp.999") << "partial";
   std::ofstream(dir_ / "block-00000000000000000001-000000000000abc1.wmb.tmp.999") << "partial";
+  std::ofstream(dir_ / "block-00000000000000000001-000000000000abc1.wmb") << "schema 2";
   std::ofstream(dir_ / "notes.tmp.1") << "not the store's: kept";
-  EXPECT_EQ(store.remove_temporaries(), 1u);
-  EXPECT_EQ(store.list().at(2).size(), 2u);
-  EXPECT_TRUE(std::filesystem::exists(dir_ / "notes.tmp.1"));
-  // Each rank prunes its own blocks: here one rank holds 0 and 2, another 1.
-  store.prune({{0, 0xABC0}, {2, 0xABC2}}, std::nullopt);
-  store.prune({{1, 0xABC1}}, std::nullopt);
-  const auto listed = store.list();
-  ASSERT_EQ(listed.size(), 3u);
-  EXPECT_EQ(listed.at(2), std::vector<std::uint64_t>{0xABC2});
-  store.prune({{0, 0xABC0}}, 1);  // the input shrank to one block
-  EXPECT_EQ(store.list().size(), 1u);
-  EXPECT_TRUE(std::filesystem::exists(dir_ / "notes.tmp.1"));
+  std::ofstream(dir_ / "entry-notes.wmb") << "not the store's: kept";
+  EXPECT_EQ(store.remove_temporaries(), 2u);
+  EXPECT_EQ(store.list(), (std::vector<std::uint64_t>{0xABC0, 0xABC1, 0xABC2, 0xDEAD}));
+  // The run's keys, gathered from every rank (repeats allowed: a file given twice).
+  EXPECT_EQ(store.prune({0xABC2, 0xABC0, 0xABC1, 0xABC0}), 2u);  // 0xDEAD and the schema-2 entry
+  EXPECT_EQ(store.list(), (std::vector<std::uint64_t>{0xABC0, 0xABC1, 0xABC2}));
+  EXPECT_FALSE(fs::exists(dir_ / "block-00000000000000000001-000000000000abc1.wmb"));
+  // A run that lost block 1 and found a new one: exactly its keys remain.
+  EXPECT_EQ(store.prune({0xABC0, 0xABC2, 0xBEEF}), 1u);
+  EXPECT_EQ(store.list(), (std::vector<std::uint64_t>{0xABC0, 0xABC2}));
+  EXPECT_EQ(store.prune({}), 2u);
+  EXPECT_TRUE(store.list().empty());
+  EXPECT_TRUE(fs::exists(dir_ / "notes.tmp.1"));
+  EXPECT_TRUE(fs::exists(dir_ / "entry-notes.wmb"));
+  EXPECT_TRUE(fs::exists(dir_ / kStoreMarker));
 }
 
 TEST(FaultInjection, ParsesAndRejects) {

@@ -19,7 +19,8 @@ namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 bool bitwise_equal(const std::vector<wr::Moments>& a, const std::vector<wr::Moments>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(wr::Moments)) == 0;
+  return a.size() == b.size() &&
+         std::memcmp(a.data(), b.data(), a.size() * sizeof(wr::Moments)) == 0;
 }
 
 // Per-wafer moments [n_wafers, n_sensors] of random traces of random lengths.
@@ -35,108 +36,174 @@ std::vector<wr::Moments> random_wafer_moments(std::size_t n_wafers, std::size_t 
   return out;
 }
 
+// The fleet fed with per_wafer cut into groups at `cuts` (sorted wafer indices, 0 and n_wafers
+// included), the groups added in `order`.
+std::vector<wr::Moments> fleet_over_groups(const std::vector<wr::Moments>& per_wafer,
+                                           const std::vector<double>& shift,
+                                           const std::vector<std::size_t>& cuts,
+                                           const std::vector<std::size_t>& order) {
+  const std::size_t S = shift.size();
+  wr::FleetMoments fleet(shift);
+  for (std::size_t g : order)
+    fleet.add(std::span(per_wafer).subspan(cuts[g] * S, (cuts[g + 1] - cuts[g]) * S));
+  EXPECT_EQ(fleet.wafers(), per_wafer.size() / S);
+  return fleet.result(MPI_COMM_NULL);
+}
+
+// What the block partials of before issue 19 gave: each group left-folded, the folds merged in
+// group order. Used to show that the data below is sensitive to grouping.
+std::vector<wr::Moments> merged_folds(const std::vector<wr::Moments>& per_wafer, std::size_t S,
+                                      const std::vector<std::size_t>& cuts) {
+  std::vector<wr::Moments> out(S);
+  for (std::size_t g = 0; g + 1 < cuts.size(); ++g)
+    for (std::size_t s = 0; s < S; ++s) {
+      wr::Moments fold;
+      for (std::size_t w = cuts[g]; w < cuts[g + 1]; ++w)
+        fold = wr::merge(fold, per_wafer[w * S + s]);
+      out[s] = wr::merge(out[s], fold);
+    }
+  return out;
+}
+
+std::vector<std::size_t> regular_cuts(std::size_t n_wafers, std::size_t block) {
+  std::vector<std::size_t> cuts;
+  for (std::size_t w = 0; w < n_wafers; w += block) cuts.push_back(w);
+  cuts.push_back(n_wafers);
+  return cuts;
+}
+
+std::vector<std::size_t> in_order(std::size_t n) {
+  std::vector<std::size_t> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  return order;
+}
+
 }  // namespace
 
-TEST(FoldWafers, IsTheLeftFoldPerSensor) {
-  std::mt19937_64 rng(7);
-  const std::size_t n_sensors = 3;
-  const auto per_wafer = random_wafer_moments(10, n_sensors, rng);
-  const auto folded = wr::fold_wafers(per_wafer, n_sensors);
-  ASSERT_EQ(folded.size(), n_sensors);
-  for (std::size_t s = 0; s < n_sensors; ++s) {
-    wr::Moments expected;
-    for (std::size_t w = 0; w < 10; ++w) expected = wr::merge(expected, per_wafer[w * n_sensors + s]);
-    EXPECT_EQ(std::memcmp(&folded[s], &expected, sizeof expected), 0) << "sensor " << s;
-  }
-  EXPECT_THROW(wr::fold_wafers(std::span(per_wafer).first(4), n_sensors), std::invalid_argument);
-  EXPECT_EQ(wr::fold_wafers({}, 2).size(), 2u);
-  EXPECT_EQ(wr::fold_wafers({}, 2)[0].n, 0.0);
+TEST(ShiftOfSamples, MedianOfTheFiniteSamplesOrZero) {
+  std::vector<double> odd = {5.0, kNaN, 1.0, 3.0, INFINITY};
+  EXPECT_EQ(wr::shift_of_samples(odd), 3.0);
+  std::vector<double> even = {4.0, 1.0, 3.0, 2.0};
+  EXPECT_EQ(wr::shift_of_samples(even), 3.0);  // the upper median: a sample, no arithmetic
+  std::vector<double> none = {kNaN, -INFINITY};
+  EXPECT_EQ(wr::shift_of_samples(none), 0.0);
+  EXPECT_EQ(wr::shift_of_samples({}), 0.0);
 }
 
-// Partials of blocks of `block_size` wafers over `per_wafer` (the last block may be short).
-std::vector<std::vector<wr::Moments>> block_partials(const std::vector<wr::Moments>& per_wafer,
-                                                     std::size_t n_sensors, std::size_t block_size) {
-  std::vector<std::vector<wr::Moments>> partials;
-  for (std::size_t first = 0; first < per_wafer.size(); first += block_size * n_sensors) {
-    const std::size_t end = std::min(per_wafer.size(), first + block_size * n_sensors);
-    partials.push_back(wr::fold_wafers(std::span(per_wafer).subspan(first, end - first), n_sensors));
-  }
-  return partials;
-}
-
-TEST(FleetMoments, BitwiseSameResultForEveryOrderOfBlocks) {
+TEST(FleetMoments, BitwiseSameForEveryGroupingOfTheWafersIntoBlocks) {
   std::mt19937_64 rng(11);
-  const std::size_t n_sensors = 4;
-  const auto per_wafer = random_wafer_moments(23 * 5 - 2, n_sensors, rng);  // partial last block
-  const auto partials = block_partials(per_wafer, n_sensors, 5);
-  std::vector<std::size_t> order(partials.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::vector<wr::Moments> first_result;
-  for (int trial = 0; trial < 20; ++trial) {
-    wr::FleetMoments fleet(n_sensors);
-    for (std::size_t b : order) fleet.add_block(partials[b]);
-    EXPECT_EQ(fleet.blocks(), partials.size());
-    const auto result = fleet.result(MPI_COMM_NULL);
-    if (trial == 0) {
-      first_result = result;
-      // Same statistics as one pass over all wafers, up to rounding.
-      const auto whole = wr::fold_wafers(per_wafer, n_sensors);
-      for (std::size_t s = 0; s < n_sensors; ++s) {
-        EXPECT_EQ(result[s].n, whole[s].n);
-        EXPECT_NEAR(result[s].mean, whole[s].mean, 1e-13 * std::abs(whole[s].mean));
-        EXPECT_NEAR(result[s].m2, whole[s].m2, 1e-11 * whole[s].m2);
-        EXPECT_NEAR(result[s].m3, whole[s].m3, 1e-8 * std::abs(whole[s].m4 / std::sqrt(whole[s].m2)));
-        EXPECT_NEAR(result[s].m4, whole[s].m4, 1e-10 * whole[s].m4);
-        EXPECT_EQ(result[s].min, whole[s].min);
-        EXPECT_EQ(result[s].max, whole[s].max);
-      }
-    } else {
-      EXPECT_TRUE(bitwise_equal(result, first_result)) << "trial " << trial;
-    }
-    std::shuffle(order.begin(), order.end(), rng);
+  const std::size_t S = 4, n_wafers = 23 * 5 - 2;
+  const auto per_wafer = random_wafer_moments(n_wafers, S, rng);
+  const std::vector<double> shift = {50.0, 49.0, 53.5, 0.0};
+  const auto reference = fleet_over_groups(per_wafer, shift, {0, n_wafers}, {0});
+  // Same statistics as one left fold over all wafers, up to rounding.
+  const auto whole = merged_folds(per_wafer, S, {0, n_wafers});
+  for (std::size_t s = 0; s < S; ++s) {
+    EXPECT_EQ(reference[s].n, whole[s].n);
+    EXPECT_NEAR(reference[s].mean, whole[s].mean, 1e-13 * std::abs(whole[s].mean));
+    EXPECT_NEAR(reference[s].m2, whole[s].m2, 1e-11 * whole[s].m2);
+    EXPECT_NEAR(reference[s].m3, whole[s].m3,
+                1e-8 * std::abs(whole[s].m4 / std::sqrt(whole[s].m2)));
+    EXPECT_NEAR(reference[s].m4, whole[s].m4, 1e-10 * whole[s].m4);
+    EXPECT_EQ(reference[s].min, whole[s].min);
+    EXPECT_EQ(reference[s].max, whole[s].max);
   }
+  // Regular blocks of several sizes, irregular boundaries (as when blocks restart at each
+  // file), each in order and shuffled: the same bits every time.
+  std::vector<std::vector<std::size_t>> groupings;
+  for (std::size_t block : {1, 2, 3, 5, 8, 64, 1000})
+    groupings.push_back(regular_cuts(n_wafers, block));
+  std::uniform_int_distribution<std::size_t> cut(1, n_wafers - 1);
+  for (int trial = 0; trial < 10; ++trial) {
+    std::vector<std::size_t> cuts = {0, n_wafers};
+    for (int i = 0; i < 1 + trial * 3; ++i) cuts.push_back(cut(rng));
+    std::sort(cuts.begin(), cuts.end());
+    cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
+    groupings.push_back(cuts);
+  }
+  bool folds_differ = false;
+  for (const auto& cuts : groupings) {
+    auto order = in_order(cuts.size() - 1);
+    EXPECT_TRUE(bitwise_equal(fleet_over_groups(per_wafer, shift, cuts, order), reference))
+        << cuts.size() - 1 << " groups in order";
+    std::shuffle(order.begin(), order.end(), rng);
+    EXPECT_TRUE(bitwise_equal(fleet_over_groups(per_wafer, shift, cuts, order), reference))
+        << cuts.size() - 1 << " groups shuffled";
+    folds_differ = folds_differ || !bitwise_equal(merged_folds(per_wafer, S, cuts), whole);
+  }
+  // The data is sensitive to grouping: block partials (the design before) change bits.
+  EXPECT_TRUE(folds_differ);
 }
 
 TEST(FleetMoments, AccurateWhenTheMeanDwarfsTheSpread) {
-  // A pressure of 1e6 varying by 1e-3: M2 from unshifted power sums would lose every digit.
+  // A pressure of 1e6 varying by 1e-3, in wafers of 1-60 samples; the shift is the median of
+  // the first wafer's samples, as the job chooses it.
   std::mt19937_64 rng(5);
   std::normal_distribution<double> value(1.0e6, 1.0e-3);
-  std::vector<double> x(4000);
-  for (double& v : x) v = value(rng);
-  wr::FleetMoments fleet(1);
-  for (std::size_t first = 0; first < x.size(); first += 37) {
+  std::uniform_int_distribution<int> length(1, 60);
+  std::vector<double> x;
+  std::vector<wr::Moments> per_wafer;
+  std::vector<double> first;
+  for (int w = 0; w < 300; ++w) {
     wr::Moments m;
-    for (std::size_t i = first; i < std::min(x.size(), first + 37); ++i) m = wr::merge(m, wr::single(x[i]));
-    fleet.add_block(std::span<const wr::Moments>(&m, 1));
+    const int n = length(rng);
+    for (int i = 0; i < n; ++i) {
+      x.push_back(value(rng));
+      m = wr::merge(m, wr::single(x.back()));
+      if (w == 0) first.push_back(x.back());
+    }
+    per_wafer.push_back(m);
   }
+  const double c = wr::shift_of_samples(first);
+  wr::FleetMoments fleet(std::vector<double>{c});
+  fleet.add(per_wafer);
   const auto r = fleet.result(MPI_COMM_NULL);
   // Reference: two passes in long double.
   long double mean = 0;
   for (double v : x) mean += v;
   mean /= x.size();
-  long double m2 = 0;
-  for (double v : x) m2 += (v - mean) * (v - mean);
-  // Each block's own mean carries a rounding of ~1e-10 here (ulp of 1e6), which bounds the
-  // between-block part of M2 to ~1e-9 relative: the reduction adds nothing to that.
+  long double m2 = 0, m3 = 0, m4 = 0;
+  for (double v : x) {
+    const long double d = v - mean;
+    m2 += d * d;
+    m3 += d * d * d;
+    m4 += d * d * d * d;
+  }
+  EXPECT_EQ(r[0].n, static_cast<double>(x.size()));
+  // Each wafer's own mean carries a rounding of ~1e-10 here (ulp of 1e6), which bounds what
+  // any reduction of per-wafer moments can reach; measured here: mean 4e-11 off, M2 7e-10 and
+  // M4 7e-9 relative.
   EXPECT_NEAR(r[0].mean, static_cast<double>(mean), 1e-9);
   EXPECT_NEAR(r[0].m2, static_cast<double>(m2), 1e-8 * static_cast<double>(m2));
-  // Unshifted power sums in double would have lost everything: Σx² ~ 4e15, M2 ~ 4e-3.
+  EXPECT_NEAR(r[0].m4, static_cast<double>(m4), 1e-7 * static_cast<double>(m4));
+  const double m3_scale = static_cast<double>(m2) * std::sqrt(static_cast<double>(m2) / x.size());
+  EXPECT_NEAR(r[0].m3, static_cast<double>(m3), 1e-5 * m3_scale);
+  // Without the shift (c = 0) every digit of M2 is lost: Σx² ~ 1e16, M2 ~ 1e-2.
+  wr::FleetMoments unshifted(std::vector<double>{0.0});
+  unshifted.add(per_wafer);
+  const double lost = unshifted.result(MPI_COMM_NULL)[0].m2;
+  EXPECT_GT(std::abs(lost - static_cast<double>(m2)), 0.5 * static_cast<double>(m2));
 }
 
-TEST(FleetMoments, RejectsWrongSizeAndHandlesNoBlocks) {
-  wr::FleetMoments fleet(2);
-  const std::vector<wr::Moments> one(1, wr::single(1.0));
-  EXPECT_THROW(fleet.add_block(one), std::invalid_argument);
+TEST(FleetMoments, RejectsWrongSizeAndHandlesNoWafers) {
+  wr::FleetMoments fleet(std::vector<double>{0.0, kNaN});
+  EXPECT_EQ(fleet.shift()[1], 0.0);  // a non-finite shift is taken as 0
+  const std::vector<wr::Moments> three(3, wr::single(1.0));
+  EXPECT_THROW(fleet.add(three), std::invalid_argument);
   const auto empty = fleet.result(MPI_COMM_NULL);
   ASSERT_EQ(empty.size(), 2u);
   EXPECT_EQ(empty[0].n, 0.0);
   const std::vector<wr::Moments> two(2, wr::single(3.0));
-  fleet.add_block(two);
-  fleet.add_block(two);
+  fleet.add(two);
+  fleet.add(two);
   const auto r = fleet.result(MPI_COMM_NULL);
   EXPECT_EQ(r[1].n, 2.0);
   EXPECT_EQ(r[1].mean, 3.0);
   EXPECT_EQ(r[1].m2, 0.0);
+  wr::FleetMoments none;
+  EXPECT_NO_THROW(none.add({}));
+  EXPECT_THROW(none.add(two), std::invalid_argument);
+  EXPECT_TRUE(none.result(MPI_COMM_NULL).empty());
 }
 
 TEST(FeatureColumnStats, MatchesNaiveTwoPassAndSkipsNaN) {
@@ -147,13 +214,15 @@ TEST(FeatureColumnStats, MatchesNaiveTwoPassAndSkipsNaN) {
   const std::size_t n_wafers = 500;
   std::vector<double> rows(n_cols * n_wafers);
   for (std::size_t i = 0; i < rows.size(); ++i) {
-    rows[i] = missing(rng) ? (i % 3 == 0 ? std::numeric_limits<double>::infinity() : kNaN) : value(rng);
+    rows[i] =
+        missing(rng) ? (i % 3 == 0 ? std::numeric_limits<double>::infinity() : kNaN) : value(rng);
   }
   wr::FeatureColumnStats stats(n_cols, 16);
   // Added in three chunks, as the job does block by block.
   const std::size_t cuts[] = {0, 120, 121, n_wafers};
   for (int k = 0; k < 3; ++k) {
-    stats.add(std::span(rows).subspan(cuts[k] * n_cols, (cuts[k + 1] - cuts[k]) * n_cols), cuts[k + 1] - cuts[k]);
+    stats.add(std::span(rows).subspan(cuts[k] * n_cols, (cuts[k + 1] - cuts[k]) * n_cols),
+              cuts[k + 1] - cuts[k]);
   }
   stats.start_histograms();
   stats.add_to_histograms(rows, n_wafers);
@@ -200,7 +269,8 @@ TEST(FeatureColumnStats, PhaseAndSizeErrors) {
 
 TEST(Histogram, MatchesNumpyBinning) {
   // Expected counts from numpy 1.24.2:
-  // /usr/bin/python3 -c "import numpy as np; print(np.histogram([0.5,1,2,3,3.5,4,7,9.99,10], bins=4)); print(np.histogram([0.1,0.2,0.3,0.7,1.0], bins=3))"
+  // /usr/bin/python3 -c "import numpy as np; print(np.histogram([0.5,1,2,3,3.5,4,7,9.99,10],
+  // bins=4)); print(np.histogram([0.1,0.2,0.3,0.7,1.0], bins=3))"
   // -> [3 3 1 2] and [3 0 2] (0.7 sits exactly on the edge 0.1 + 2 * 0.3 and goes up).
   wr::Histogram a{0.5, 10.0, std::vector<std::uint64_t>(4, 0)};
   for (double x : {0.5, 1.0, 2.0, 3.0, 3.5, 4.0, 7.0, 9.99, 10.0}) a.add(x);
@@ -230,10 +300,12 @@ TEST(Histogram, ClampsOutsideValuesIgnoresNonFiniteAndHandlesDegenerateRange) {
   stats.start_histograms();
   stats.add_to_histograms(rows, 3);
   EXPECT_EQ(stats.histogram(0).counts[0], 3u);
-  EXPECT_EQ(std::accumulate(stats.histogram(0).counts.begin(), stats.histogram(0).counts.end(), 0u), 3u);
+  EXPECT_EQ(std::accumulate(stats.histogram(0).counts.begin(), stats.histogram(0).counts.end(), 0u),
+            3u);
   EXPECT_EQ(stats.moments()[1].n, 0.0);  // an all-NaN column: empty, range [0, 0], no counts
   EXPECT_EQ(stats.histogram(1).lo, 0.0);
-  EXPECT_EQ(std::accumulate(stats.histogram(1).counts.begin(), stats.histogram(1).counts.end(), 0u), 0u);
+  EXPECT_EQ(std::accumulate(stats.histogram(1).counts.begin(), stats.histogram(1).counts.end(), 0u),
+            0u);
   EXPECT_TRUE(std::isnan(stats.stddev(1)));
   EXPECT_EQ(stats.stddev(0), 0.0);
 
@@ -245,7 +317,7 @@ TEST(AnomalyScore, LargestZScoreOverInformativeColumns) {
   // Column 0: 1, 2, 3 (mean 2, std 1). Column 1: constant 5. Column 2: one value only (std NaN).
   // Column 3: 10, 20, 30 (mean 20, std 10).
   wr::FeatureColumnStats stats(4, 4);
-  const std::vector<double> rows{1.0, 5.0, 7.0, 10.0,  //
+  const std::vector<double> rows{1.0, 5.0, 7.0,  10.0,  //
                                  2.0, 5.0, kNaN, 20.0,  //
                                  3.0, 5.0, kNaN, 30.0};
   stats.add(rows, 3);
@@ -253,6 +325,9 @@ TEST(AnomalyScore, LargestZScoreOverInformativeColumns) {
   EXPECT_DOUBLE_EQ(anomaly_score(std::vector<double>{5.0, 5.0, 7.0, 20.0}, stats), 3.0);
   EXPECT_DOUBLE_EQ(anomaly_score(std::vector<double>{2.5, 900.0, -1e9, 45.0}, stats), 2.5);
   EXPECT_DOUBLE_EQ(anomaly_score(std::vector<double>{kNaN, 5.0, 7.0, kNaN}, stats), 0.0);
-  EXPECT_DOUBLE_EQ(anomaly_score(std::vector<double>{-std::numeric_limits<double>::infinity(), 1.0, 1.0, 19.0}, stats), 0.1);
+  EXPECT_DOUBLE_EQ(
+      anomaly_score(std::vector<double>{-std::numeric_limits<double>::infinity(), 1.0, 1.0, 19.0},
+                    stats),
+      0.1);
   EXPECT_THROW(anomaly_score(std::vector<double>{1.0}, stats), std::invalid_argument);
 }

@@ -5,9 +5,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <span>
 #include <memory>
 #include <random>
+#include <span>
 #include <vector>
 
 #include "wafermill/reduce/exact_sum.hpp"
@@ -61,7 +61,8 @@ TEST(MomentsMpi, AllreduceMatchesTheWholeSample) {
   const auto cut = [&](int r) { return x.size() * r * r / (n_ranks * n_ranks); };
   wr::Moments mine[2] = {fold(x, cut(rank), cut(rank + 1)), wr::single(static_cast<double>(rank))};
   wr::Moments all[2];
-  ASSERT_EQ(MPI_Allreduce(mine, all, 2, mpi.datatype(), mpi.merge_op(), MPI_COMM_WORLD), MPI_SUCCESS);
+  ASSERT_EQ(MPI_Allreduce(mine, all, 2, mpi.datatype(), mpi.merge_op(), MPI_COMM_WORLD),
+            MPI_SUCCESS);
   const wr::Moments whole = fold(x, 0, x.size());
   EXPECT_EQ(all[0].n, whole.n);
   EXPECT_NEAR(all[0].mean, whole.mean, 1e-13 * whole.mean);
@@ -75,19 +76,21 @@ TEST(MomentsMpi, AllreduceMatchesTheWholeSample) {
   EXPECT_EQ(all[1].max, n_ranks - 1.0);
 }
 
-// Fleet reductions over ranks: each rank holds a share of the blocks (uneven, interleaved);
-// the result must be the same bits as one process holding them all (exact sums).
+// Fleet reductions over ranks: each rank holds a share of the wafers (uneven, interleaved, in
+// groups of any size); the result must be the same bits as one process holding them all
+// (exact sums).
 TEST(FleetMomentsMpi, BitwiseSameAsOneProcess) {
   int rank = 0, n_ranks = 1;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &n_ranks);
   const std::vector<double> x = shared_sample();
-  wr::FleetMoments mine(2), all(2);
+  const std::vector<double> shift = {x[0], x[0] * 1e6};
+  wr::FleetMoments mine(shift), all(shift);
   for (std::size_t first = 0, b = 0; first < x.size(); first += 13, ++b) {
     const std::size_t end = std::min(x.size(), first + 13);
-    const wr::Moments block[2] = {fold(x, first, end), wr::single(x[first] * 1e6)};
-    all.add_block(block);
-    if (static_cast<int>((b * b) % n_ranks) == rank) mine.add_block(block);
+    const wr::Moments wafer[2] = {fold(x, first, end), wr::single(x[first] * 1e6)};
+    all.add(wafer);
+    if (static_cast<int>((b * b) % n_ranks) == rank) mine.add(wafer);
   }
   const auto spread = mine.result(MPI_COMM_WORLD);
   const auto alone = all.result(MPI_COMM_NULL);
@@ -138,7 +141,8 @@ int main(int argc, char** argv) {
   if (rank != 0) {
     auto& listeners = testing::UnitTest::GetInstance()->listeners();
     // Released, then owned (and dropped) here: gtest hands ownership back to the caller.
-    std::unique_ptr<testing::TestEventListener>(listeners.Release(listeners.default_result_printer()));
+    std::unique_ptr<testing::TestEventListener>(
+        listeners.Release(listeners.default_result_printer()));
   }
   const int failed = RUN_ALL_TESTS();
   // Every rank must agree on failure, or ctest would see rank 0's verdict only.

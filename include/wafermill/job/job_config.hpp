@@ -63,6 +63,9 @@ struct JobConfig {
   /// Reuse the blocks the result store holds for this input and configuration
   /// (docs/RELIABILITY.md); without it the store is written but not read.
   bool resume = false;
+  /// With resume: read and hash every input again instead of trusting the store's records of
+  /// unchanged files (their stamps: docs/RELIABILITY.md "Only new work").
+  bool rehash = false;
   std::string store;                ///< result store directory; "": `<output>.wmstore`; "none"
   double time_limit_s = 0.0;        ///< stop cleanly after this many seconds (0: none); exit 3
   double rank_timeout_s = 600.0;    ///< abort when a rank shows no progress this long (0: never)

@@ -1,7 +1,8 @@
 /// @file fleet.hpp
 /// @brief Fleet-wide statistics built reproducibly from rows spread over ranks: per-sensor
-/// moments from fixed wafer blocks, and per-(sensor, feature) statistics across wafers, both
-/// reduced through exact sums, so any number of ranks gives the same bits.
+/// moments from per-wafer moments, and per-(sensor, feature) statistics across wafers, both
+/// reduced through exact sums, so any number of ranks and any grouping of the wafers into
+/// blocks or files gives the same bits.
 #pragma once
 
 #include <cstdint>
@@ -15,35 +16,65 @@
 
 namespace wafermill::reduce {
 
-/// @brief Folds per-wafer segment moments [n_wafers, n_sensors] into one Moments per sensor,
-/// merging wafers in increasing order (a left fold). This is a block's partial.
-/// @throws std::invalid_argument if per_wafer.size() is not a multiple of n_sensors.
-std::vector<Moments> fold_wafers(std::span<const Moments> per_wafer, std::size_t n_sensors);
+/// @brief The shift of one sensor: the median of the finite values in `samples` (the upper
+/// median for an even count, so no arithmetic is done on the samples), 0 when none is finite.
+/// Reorders `samples`.
+double shift_of_samples(std::span<double> samples);
 
-/// @brief Per-sensor moments of the whole fleet from block partials held by any number of
-/// ranks, bitwise the same for every split of the blocks over ranks and every order: the
-/// state that crosses ranks is O(sensors), exact sums (exact_sum.hpp), not O(blocks).
+/// @brief Per-sensor moments of the whole fleet from per-wafer moments held by any number of
+/// ranks: bitwise the same for every split of the wafers over ranks, every order, and every
+/// grouping of the wafers into blocks or files. The state is O(sensors) exact sums
+/// (exact_sum.hpp), whatever the number of wafers.
 ///
-/// Two all-reductions: (1) the count and the exact Σ n_b·mean_b per sensor give a shift c
-/// (the fleet mean, rounded); (2) each block's sums of (x - c)^k, k = 1..4, from its central
-/// moments (Pébay 2008, eq. 2.1-2.4 with the second set a single point at c), are summed
-/// exactly. The moments follow from the shifted power sums; shifting by c first keeps the
-/// cancellation of M2..M4 small however large the mean is against the spread.
+/// Why per wafer: a block's left fold of its wafers rounds differently when the same wafers are
+/// grouped into other blocks (blocks restart at every input file), so sums of block partials
+/// depend on where block boundaries fall. Here each wafer contributes on its own, so only the
+/// set of wafers matters.
+///
+/// How: every rank holds the same shift c per sensor, fixed before any wafer is added (the
+/// job's rank 0 takes the median of the first finite samples of the sensor, choose_fleet_shift
+/// in src/job/fleet_shift.hpp, and broadcasts it). Each wafer adds its power sums about c,
+/// Σ (x - c)^k for k = 1..4, from its central moments (Pébay 2008, eq. 2.1-2.4 with the second
+/// set a single point at c: with d = mean_w - c, Σ(x-c) = n d, Σ(x-c)² = M2 + n d²,
+/// Σ(x-c)³ = M3 + 3 d M2 + n d³, Σ(x-c)⁴ = M4 + 4 d M3 + 6 d² M2 + n d⁴), each of the four
+/// evaluated in double from that wafer's moments alone (Horner in d) and then added exactly;
+/// the counts are integers. result() sums them over the ranks exactly and derives
+/// mean = c + S1/N and M2..M4 about the mean (binomial expansion), rounding only there. Cost:
+/// four exact adds per wafer and sensor.
+///
+/// Why the shift keeps cancellation small: M2 = S2 - N a² with a = mean - c, and likewise for
+/// M3, M4. When c lies within the data (a median of real samples of the sensor), |a| and every
+/// wafer's |d| are of the order of the spread, not of the mean, so the subtracted terms are of
+/// the size of the result and no digits are lost, however large the mean is against the spread
+/// (1e6 + N(0, 1e-3) keeps ~9 digits of M2; unshifted sums would keep none). A sensor whose
+/// level drifts far from its first samples loses log10((mean - c)² / variance) digits of M2.
+/// When no chosen sample is finite (a sensor empty in the first wafers read) c = 0: the results
+/// are still exact sums of the same per-wafer terms, so still block-invariant and reproducible,
+/// only less accurate for a sensor whose mean dwarfs its spread.
 class FleetMoments {
  public:
-  explicit FleetMoments(std::size_t n_sensors) : n_sensors_(n_sensors) {}
-  /// @brief Keeps one block's partial (n_sensors entries, fold_wafers of its wafers).
-  /// @throws std::invalid_argument on a size mismatch.
-  void add_block(std::span<const Moments> partial);
-  /// @brief Blocks added so far.
-  std::uint64_t blocks() const { return n_sensors_ == 0 ? 0 : partials_.size() / n_sensors_; }
-  /// @brief The fleet's moments per sensor over every rank's blocks. Collective over comm
-  /// (MPI_COMM_NULL: this process's blocks alone).
+  /// @brief No sensors.
+  FleetMoments() = default;
+  /// @brief One sensor per entry of `shift` (c per sensor; non-finite entries are taken as 0).
+  explicit FleetMoments(std::vector<double> shift);
+  std::size_t n_sensors() const { return shift_.size(); }
+  const std::vector<double>& shift() const { return shift_; }
+  /// @brief Adds rows of per-wafer moments, [rows, n_sensors] (FeatureBlock::moments), in any
+  /// order and any grouping. @throws std::invalid_argument if the size is not a whole number
+  /// of rows.
+  void add(std::span<const Moments> per_wafer);
+  /// @brief Rows added so far.
+  std::uint64_t wafers() const { return wafers_; }
+  /// @brief The fleet's moments per sensor over every rank's wafers. Collective over comm
+  /// (MPI_COMM_NULL: this process's wafers alone). Every rank must hold the same shift.
   std::vector<Moments> result(MPI_Comm comm) const;
 
  private:
-  std::size_t n_sensors_;
-  std::vector<Moments> partials_;  // [blocks, n_sensors]
+  std::vector<double> shift_;
+  std::vector<std::uint64_t> count_;  // samples per sensor
+  std::vector<ExactSum> sums_;        // [n_sensors, 4]: Σ(x-c), Σ(x-c)², Σ(x-c)³, Σ(x-c)⁴
+  std::vector<double> lo_, hi_;
+  std::uint64_t wafers_ = 0;
 };
 
 /// @brief Fixed-bin histogram on [lo, hi]; values outside are clamped into the end bins.

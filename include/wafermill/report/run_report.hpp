@@ -49,6 +49,9 @@ struct RunFigures {
   std::uint64_t blocks_computed = 0;  ///< reduction blocks computed by this run
   std::uint64_t files = 1;            ///< input files (docs/FORMAT.md "Several input files")
   std::uint64_t files_reused = 0;     ///< input files whose every block came from the store
+  /// Blocks whose keys a --resume took from the store's file records instead of reading the
+  /// input to hash it (unchanged files: docs/RELIABILITY.md "Only new work").
+  std::uint64_t blocks_unread = 0;
   /// Why the result store could not be written, when it could not (the run went on without
   /// it: its results are complete, later blocks are not kept for --resume).
   std::optional<std::string> store_failure;

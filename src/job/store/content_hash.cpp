@@ -11,7 +11,8 @@ namespace {
 // Bump when a change to the feature code, the store's entry layout or these hashes changes what
 // a key or an entry means for the same input: old entries then miss instead of being reused.
 // 2: XXH3 (libxxhash) over whole rows replaced the hand-written per-column chain of schema 1.
-constexpr std::uint64_t kStoreSchema = 2;
+// 3: entries named by key alone, holding per-wafer moments instead of a block partial.
+constexpr std::uint64_t kStoreSchema = 3;
 
 Xxh3State new_state() {
   Xxh3State s(XXH3_createState());

@@ -7,7 +7,8 @@
 // its read buffer, in place, one XXH3 pass at memory speed; the oversize path (a wafer larger
 // than the read budget, read one column at a time) hashes the same rows in budget-sized slices of
 // whole rows, which gives the same hash: XXH3's streaming form equals its one-shot form.
-// A block's key covers the configuration digest, the block's first wafer and its wafers' hashes.
+// A block's key covers the configuration digest, the block's first wafer (within its file) and
+// its wafers' hashes.
 #pragma once
 
 #include <cstdint>
@@ -73,7 +74,10 @@ class WaferHasher {
 std::uint64_t config_digest(const JobConfig& config, const format::TraceIndex& index,
                             const std::string& backend_name);
 
-/// The key of the block of wafers [first_wafer, first_wafer + wafer_hashes.size()).
+/// The key of a block of wafer_hashes.size() wafers starting at `first_wafer`: the result
+/// store finds an entry by this key alone (result_store.hpp), so `first_wafer` should be the
+/// block's place within its own input file, which does not move when other files are added,
+/// removed or reordered.
 std::uint64_t block_key(std::uint64_t digest, std::uint64_t first_wafer,
                         std::span<const std::uint64_t> wafer_hashes);
 

@@ -1,16 +1,15 @@
 #include "store/result_store.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <algorithm>
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
-#include <fcntl.h>
 #include <filesystem>
 #include <stdexcept>
-#include <unordered_map>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "store/content_hash.hpp"
 #include "store/store_directory.hpp"
@@ -20,17 +19,28 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// "WMSTORE2", little-endian. 2: keys and checksums are XXH3 (content_hash.hpp, schema 2); an
-// entry of a version-1 store never matches a key of this version and is recomputed.
-constexpr std::uint64_t kMagic = 0x3245524F54534D57ULL;
+// "WMSTORE3", little-endian. 3: entries named by key alone, holding per-wafer moments (schema 3,
+// content_hash.cpp); 2: keys and checksums are XXH3. Entries of older stores have other names
+// (`block-…`), are never read and are pruned after the first complete run.
+constexpr std::uint64_t kMagic = 0x3345524F54534D57ULL;
 constexpr std::size_t kHeaderWords = 11;
 constexpr std::size_t kMomentDoubles = sizeof(reduce::Moments) / sizeof(double);
 constexpr const char* kTempMarker = ".tmp.";  // store_directory.hpp knows the pattern
 
-// Header words, in file order.
+// Header words, in file order. kWordBlock and kWordFirstWafer say where the writing run had the
+// block; they are not checked on load (the same content may sit elsewhere in another run).
 enum Word : std::size_t {
-  kWordMagic, kWordKey, kWordBlock, kWordFirstWafer, kWordWafers, kWordSensors, kWordFeatures,
-  kWordSteps, kWordPayload, kWordChecksum, kWordReserved
+  kWordMagic,
+  kWordKey,
+  kWordBlock,
+  kWordFirstWafer,
+  kWordWafers,
+  kWordSensors,
+  kWordFeatures,
+  kWordSteps,
+  kWordPayload,
+  kWordChecksum,
+  kWordReserved
 };
 
 [[noreturn]] void fail(const std::string& path, const char* what) {
@@ -38,10 +48,10 @@ enum Word : std::size_t {
                            std::strerror(errno));
 }
 
-// Doubles of one block's payload: values, by_step, partial, latencies.
+// Doubles of one block's payload: values, by_step, per-wafer moments, latencies.
 std::uint64_t payload_doubles(const features::FeatureLayout& l, std::uint64_t n_wafers) {
   const std::uint64_t sf = l.n_sensors * l.features.size();
-  return n_wafers * sf * (1 + l.n_steps) + l.n_sensors * kMomentDoubles + n_wafers;
+  return n_wafers * (sf * (1 + l.n_steps) + l.n_sensors * kMomentDoubles + 1);
 }
 
 std::uint64_t checksum(const std::vector<double>& payload) {
@@ -82,15 +92,21 @@ struct Fd {
   }
 };
 
-// Parses "block-<index>-<key>.wmb".
-bool parse_entry_name(const std::string& name, std::uint64_t& b, std::uint64_t& key) {
-  unsigned long long bi = 0, k = 0;
-  int end = 0;
-  if (std::sscanf(name.c_str(), "block-%20llu-%16llx.wmb%n", &bi, &k, &end) != 2) return false;
-  if (static_cast<std::size_t>(end) != name.size()) return false;
-  b = bi;
+// Parses "entry-<16 hex>.wmb" (store_directory.cpp checks the exact form).
+bool parse_entry_name(const std::string& name, std::uint64_t& key) {
+  bool temporary = false;
+  if (name.compare(0, 6, "entry-") != 0 || !is_store_file_name(name, &temporary) || temporary)
+    return false;
+  unsigned long long k = 0;
+  if (std::sscanf(name.c_str() + 6, "%16llx", &k) != 1) return false;
   key = k;
   return true;
+}
+
+// An entry of an older schema: "block-<index>-<key>.wmb", not a temporary.
+bool old_entry_name(const std::string& name) {
+  bool temporary = false;
+  return name.compare(0, 6, "block-") == 0 && is_store_file_name(name, &temporary) && !temporary;
 }
 
 }  // namespace
@@ -99,9 +115,9 @@ ResultStore::ResultStore(std::string dir, const partition::BlockPlan& plan,
                          const features::FeatureLayout& layout)
     : dir_(std::move(dir)), plan_(plan), layout_(layout) {}
 
-std::string ResultStore::entry_path(std::uint64_t b, std::uint64_t key) const {
+std::string ResultStore::entry_path(std::uint64_t key) const {
   char name[64];
-  std::snprintf(name, sizeof name, "block-%020" PRIu64 "-%016" PRIx64 ".wmb", b, key);
+  std::snprintf(name, sizeof name, "entry-%016" PRIx64 ".wmb", key);
   return dir_ + "/" + name;
 }
 
@@ -111,13 +127,15 @@ void ResultStore::ensure_directory() {
   dir_ready_ = true;
 }
 
-std::map<std::uint64_t, std::vector<std::uint64_t>> ResultStore::list() const {
-  std::map<std::uint64_t, std::vector<std::uint64_t>> out;
+std::vector<std::uint64_t> ResultStore::list() const {
+  std::vector<std::uint64_t> out;
   std::error_code ec;
   for (fs::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
-    std::uint64_t b = 0, key = 0;
-    if (parse_entry_name(it->path().filename().string(), b, key)) out[b].push_back(key);
+    std::uint64_t key = 0;
+    if (parse_entry_name(it->path().filename().string(), key)) out.push_back(key);
   }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
 }
 
@@ -138,7 +156,6 @@ void ResultStore::put(const BatchResult& batch) {
   ensure_directory();
   const std::size_t sf = layout_.n_sensors * layout_.features.size();
   const std::size_t k = layout_.n_steps;
-  const std::string suffix = std::string(kTempMarker) + std::to_string(::getpid());
   std::vector<double> payload;
   std::vector<std::pair<std::string, std::string>> renames;
   // A failed write (a full disk) leaves no temporary behind.
@@ -161,17 +178,30 @@ void ResultStore::put(const BatchResult& batch) {
     const auto& v = batch.block.values;
     payload.insert(payload.end(), v.begin() + at * sf, v.begin() + (at + n) * sf);
     const auto& s = batch.block.by_step;
-    if (k > 0) payload.insert(payload.end(), s.begin() + at * k * sf, s.begin() + (at + n) * k * sf);
-    const auto* m = reinterpret_cast<const double*>(batch.partials.data() + i * layout_.n_sensors);
-    payload.insert(payload.end(), m, m + layout_.n_sensors * kMomentDoubles);
+    if (k > 0)
+      payload.insert(payload.end(), s.begin() + at * k * sf, s.begin() + (at + n) * k * sf);
+    const auto* m =
+        reinterpret_cast<const double*>(batch.block.moments.data() + at * layout_.n_sensors);
+    payload.insert(payload.end(), m, m + n * layout_.n_sensors * kMomentDoubles);
     const auto& lat = batch.latency_s;
     payload.insert(payload.end(), lat.begin() + at, lat.begin() + at + n);
 
-    const std::uint64_t header[kHeaderWords] = {
-        kMagic, batch.keys[i], b, w0, n, layout_.n_sensors, layout_.features.size(),
-        layout_.n_steps, payload.size(), checksum(payload), 0};
-    const std::string final_path = entry_path(b, batch.keys[i]);
-    const std::string temp = final_path + suffix;
+    const std::uint64_t header[kHeaderWords] = {kMagic,
+                                                batch.keys[i],
+                                                b,
+                                                w0,
+                                                n,
+                                                layout_.n_sensors,
+                                                layout_.features.size(),
+                                                layout_.n_steps,
+                                                payload.size(),
+                                                checksum(payload),
+                                                0};
+    const std::string final_path = entry_path(batch.keys[i]);
+    // The temporary is named by the run's block index, unique within the run (one run at a
+    // time per store: it is locked), so two blocks of the same content (a file given twice),
+    // computed by ranks on different hosts, never share a temporary.
+    const std::string temp = final_path + kTempMarker + std::to_string(b);
     Fd f;
     f.fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     if (f.fd < 0) fail(temp, "cannot create");
@@ -194,9 +224,9 @@ void ResultStore::put(const BatchResult& batch) {
   cleanup.done = true;
 }
 
-bool ResultStore::load(std::uint64_t b, std::uint64_t key, BatchResult& out,
+bool ResultStore::load(std::uint64_t key, std::uint64_t b, BatchResult& out,
                        std::string& why) const {
-  const std::string path = entry_path(b, key);
+  const std::string path = entry_path(key);
   Fd f;
   f.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (f.fd < 0) {
@@ -211,11 +241,10 @@ bool ResultStore::load(std::uint64_t b, std::uint64_t key, BatchResult& out,
     return false;
   }
   // Sizes are checked against this run's shape before anything is allocated from them.
-  if (h[kWordMagic] != kMagic || h[kWordKey] != key || h[kWordBlock] != b ||
-      h[kWordFirstWafer] != w0 || h[kWordWafers] != n || h[kWordSensors] != layout_.n_sensors ||
-      h[kWordFeatures] != layout_.features.size() || h[kWordSteps] != layout_.n_steps ||
-      h[kWordPayload] != expect) {
-    why = path + ": header does not match this run's block";
+  if (h[kWordMagic] != kMagic || h[kWordKey] != key || h[kWordWafers] != n ||
+      h[kWordSensors] != layout_.n_sensors || h[kWordFeatures] != layout_.features.size() ||
+      h[kWordSteps] != layout_.n_steps || h[kWordPayload] != expect) {
+    why = path + ": header does not match block " + std::to_string(b) + " of this run";
     return false;
   }
   struct stat st {};
@@ -243,30 +272,31 @@ bool ResultStore::load(std::uint64_t b, std::uint64_t key, BatchResult& out,
   p += n * sf;
   std::copy(p, p + n * sf * layout_.n_steps, out.block.by_step.begin());
   p += n * sf * layout_.n_steps;
-  out.partials.resize(layout_.n_sensors);
-  std::memcpy(static_cast<void*>(out.partials.data()), p,
-              layout_.n_sensors * sizeof(reduce::Moments));
-  p += layout_.n_sensors * kMomentDoubles;
+  std::memcpy(static_cast<void*>(out.block.moments.data()), p,
+              n * layout_.n_sensors * sizeof(reduce::Moments));
+  p += n * layout_.n_sensors * kMomentDoubles;
   out.latency_s.assign(p, p + n);
   return true;
 }
 
-bool ResultStore::has(std::uint64_t b, std::uint64_t key) const {
-  return ::access(entry_path(b, key).c_str(), F_OK) == 0;
+bool ResultStore::has(std::uint64_t key) const {
+  return ::access(entry_path(key).c_str(), F_OK) == 0;
 }
 
-void ResultStore::prune(const std::vector<std::pair<std::uint64_t, std::uint64_t>>& mine,
-                        std::optional<std::uint64_t> beyond) const {
-  std::unordered_map<std::uint64_t, std::uint64_t> key_of(mine.begin(), mine.end());
+std::size_t ResultStore::prune(std::vector<std::uint64_t> keep) const {
+  std::sort(keep.begin(), keep.end());
   std::error_code ec;
   std::vector<fs::path> drop;
   for (fs::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
-    std::uint64_t b = 0, key = 0;
-    if (!parse_entry_name(it->path().filename().string(), b, key)) continue;
-    const auto k = key_of.find(b);
-    if ((k != key_of.end() && k->second != key) || (beyond && b >= *beyond)) drop.push_back(it->path());
+    const std::string name = it->path().filename().string();
+    std::uint64_t key = 0;
+    if (parse_entry_name(name, key) ? !std::binary_search(keep.begin(), keep.end(), key)
+                                    : old_entry_name(name))
+      drop.push_back(it->path());
   }
-  for (const auto& p : drop) fs::remove(p, ec);
+  std::size_t n = 0;
+  for (const auto& p : drop) n += fs::remove(p, ec) ? 1 : 0;
+  return n;
 }
 
 }  // namespace wafermill::job

@@ -36,6 +36,12 @@ bool entry_name(const std::string& s, const std::string& prefix, const std::stri
          s.compare(n - suffix.size(), suffix.size(), suffix) == 0;
 }
 
+// "entry-<16 hex>.wmb": a trace entry found by its key alone (result_store.cpp).
+bool key_entry_name(const std::string& s) {
+  return s.size() == 6 + 16 + 4 && s.compare(0, 6, "entry-") == 0 &&
+         all_of(s, 6, 16, is_lower_hex) && s.compare(22, 4, ".wmb") == 0;
+}
+
 }  // namespace
 
 bool is_store_file_name(const std::string& name, bool* temporary) {
@@ -49,8 +55,9 @@ bool is_store_file_name(const std::string& name, bool* temporary) {
   }
   if (temporary != nullptr) *temporary = temp;
   if (!temp && name == kStoreMarker) return true;
-  return entry_name(base, "block-", ".wmb") || entry_name(base, "maps-", ".wmp") ||
-         entry_name(base, "scores-", ".wmp");
+  if (base == "files.wmf") return true;  // file_records.hpp kFileRecordsName
+  return key_entry_name(base) || entry_name(base, "block-", ".wmb") ||
+         entry_name(base, "maps-", ".wmp") || entry_name(base, "scores-", ".wmp");
 }
 
 std::string claim_store_directory(const std::string& dir) {
@@ -85,7 +92,8 @@ void ensure_store_directory(const std::string& dir) {
     throw std::runtime_error("cannot create " + marker + ": " + std::strerror(errno));
   }
   static const char text[] =
-      "wafermill result store 1: the files named block-*, maps-*, scores-* here are wafermill's\n";
+      "wafermill result store 1: the files named entry-*, block-*, maps-*, scores-* here are "
+      "wafermill's\n";
   const bool ok = ::write(fd, text, sizeof text - 1) == static_cast<ssize_t>(sizeof text - 1);
   const int err = errno;
   ::close(fd);
