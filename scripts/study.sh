@@ -8,7 +8,9 @@
 #   scripts/study.sh --baseline-study out/last-night/study jobs/study.ini   # exit 1 on regression
 #
 # Options (override the INI file's [study] section):
-#   --input FILE            trace file; {P} in the name is replaced by the rank count (weak scaling)
+#   --input SPEC            trace input; {P} in it is replaced by the rank count (weak scaling).
+#                           Repeat it for several: files, directories, globs (quoted), @MANIFEST
+#                           (as `wafermill run --input`, docs/FORMAT.md "Several input files")
 #   --ranks "1 2 4"         rank counts (1 is added and run first when missing)
 #   --repetitions N         runs per (policy, P)
 #   --policies "static weighted dynamic"
@@ -37,13 +39,30 @@ ini_get() {
     }' "$1"
 }
 
+# ini_get_all FILE SECTION KEY: every value of KEY in [SECTION], one per line.
+ini_get_all() {
+  awk -v section="$2" -v key="$3" '
+    /^[ \t]*[#;]/ { next }
+    /^[ \t]*\[/ { gsub(/[][ \t]/, ""); in_section = ($0 == section); next }
+    in_section {
+      eq = index($0, "="); if (!eq) next
+      k = substr($0, 1, eq - 1); v = substr($0, eq + 1)
+      gsub(/^[ \t]+|[ \t]+$/, "", k); gsub(/^[ \t]+|[ \t]+$/, "", v)
+      if (k == key && v != "") print v
+    }' "$1"
+}
+
 declare -A opt=()
+inputs=()  # every --input, in order
 while (($#)); do
   case "$1" in
-    --input | --ranks | --repetitions | --policies | --warmup | --out | --kind | --baseline-study | --tolerances | --drift-reports)
+    --input)
+      (($# >= 2)) || die "$1 needs a value"
+      inputs+=("$2"); shift 2 ;;
+    --ranks | --repetitions | --policies | --warmup | --out | --kind | --baseline-study | --tolerances | --drift-reports)
       (($# >= 2)) || die "$1 needs a value"
       opt[${1#--}]=$2; shift 2 ;;
-    -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,24p' "$0"; exit 0 ;;
     -*) die "unknown option $1 (see --help)" ;;
     *) break ;;
   esac
@@ -57,7 +76,10 @@ setting() {  # setting KEY DEFAULT: command line, then [study], then the default
   printf '%s' "${v:-$2}"
 }
 
-input=$(setting input "")
+# The INI's inputs: every `input =` line of [study], when the command line gave none.
+if ((${#inputs[@]} == 0)); then
+  while IFS= read -r line; do [[ -n $line ]] && inputs+=("$line"); done < <(ini_get_all "$config" study input)
+fi
 ranks=$(setting ranks "1 2 4")
 repetitions=$(setting repetitions 3)
 policies=$(setting policies "static weighted dynamic")
@@ -70,14 +92,26 @@ tolerances=$(setting tolerances "")
 drift_reports=$(setting drift-reports "")
 read -r -a mpirun_args <<<"$(setting mpirun-args --oversubscribe)"
 
-[[ -n $input ]] || die "no input: set input in [study] of $config or pass --input"
+((${#inputs[@]} > 0)) || die "no input: set input in [study] of $config or pass --input"
 [[ $repetitions =~ ^[1-9][0-9]*$ ]] || die "repetitions '$repetitions' is not a positive count"
 [[ $warmup =~ ^[0-9]+$ ]] || die "warmup '$warmup' is not a count"
 for p in $ranks; do [[ $p =~ ^[1-9][0-9]*$ ]] || die "ranks: '$p' is not a rank count"; done
 # The single-rank baseline first, then ascending P.
 ranks=$(printf '%s\n' 1 $ranks | sort -n -u | tr '\n' ' ')
-input_for() { printf '%s' "${input//\{P\}/$1}"; }
-for p in $ranks; do [[ -r $(input_for "$p") ]] || die "cannot read input '$(input_for "$p")' (P=$p)"; done
+# inputs_for P: the inputs with {P} replaced, into the array `for_p`.
+inputs_for() { for_p=(); local i; for i in "${inputs[@]}"; do for_p+=("${i//\{P\}/$1}"); done; }
+# A file, directory or manifest must be readable, a pattern must match (wafermill says the rest).
+for p in $ranks; do
+  inputs_for "$p"
+  for i in "${for_p[@]}"; do
+    target=${i#@}
+    if [[ $i != @* && ! -e $i && $i == *[\*\?\[]* ]]; then
+      compgen -G "$i" > /dev/null || die "input pattern '$i' matches no file (P=$p)"
+    else
+      [[ -r $target ]] || die "cannot read input '$target' (P=$p)"
+    fi
+  done
+done
 [[ -z $drift_reports || -d $drift_reports ]] || die "--drift-reports '$drift_reports' is not a directory"
 
 bin=${WAFERMILL_BIN:-}
@@ -92,7 +126,8 @@ scratch=$(mktemp -d "${TMPDIR:-/tmp}/wafermill-study.XXXXXX")
 trap 'rm -rf "$scratch"' EXIT
 
 run() {  # run P POLICY REPORT: one job; the features file is scratch
-  "$mpirun" -np "$1" "${mpirun_args[@]}" "$bin" run --config "$config" --input "$(input_for "$1")" \
+  inputs_for "$1"
+  "$mpirun" -np "$1" "${mpirun_args[@]}" "$bin" run --config "$config" --input "${for_p[@]}" \
     --output "$scratch/features.h5" --force --quiet --baseline none --policy "$2" --report "$3"
 }
 

@@ -63,6 +63,9 @@ void store_config_file(const std::string& path, const std::string& section,
       copy.unregistered = false;
       if (desc.find_nothrow(copy.string_key, false) == nullptr)
         throw UsageError(path + ": [" + section + "] has an unknown key \"" + copy.string_key + "\"");
+      // The command line wins, also for a repeatable option (--input), whose values would
+      // otherwise be composed with the file's.
+      if (vm.count(copy.string_key) > 0 && !vm[copy.string_key].defaulted()) continue;
       parsed.options.push_back(copy);
     }
     po::store(parsed, vm);

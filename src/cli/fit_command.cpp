@@ -24,6 +24,7 @@ Command make_fit_command(int argc, char** argv) {
     ("variance", po::value<double>()->default_value(d.options.variance_target), "components: the fewest whose cumulative variance reaches this fraction")
     ("folds", po::value<std::uint32_t>()->default_value(d.options.folds), "cross-validation folds for the limits")
     ("memory-budget", po::value<double>()->default_value(d.options.memory_budget_bytes / 1048576.0), "per rank, MiB: reference rows and exact sums")
+    ("matrix", po::value<std::string>()->default_value("auto"), "auto, covariance or gram: the matrix the components come from (auto: gram when the columns outnumber the reference wafers; docs/MONITORING.md \"Matrix\")")
     ("quiet,q", po::bool_switch(), "no summary");
   bool help = false;
   const po::variables_map vm = parse_options("fit", argc, argv, desc, nullptr, &help);
@@ -48,6 +49,12 @@ Command make_fit_command(int argc, char** argv) {
   c.options.folds = vm["folds"].as<std::uint32_t>();
   c.options.memory_budget_bytes = static_cast<std::uint64_t>(vm["memory-budget"].as<double>() * 1048576.0);
   c.quiet = vm["quiet"].as<bool>();
+  if (const std::string mx = vm["matrix"].as<std::string>(); mx == "covariance")
+    c.options.matrix = model::MatrixPath::covariance;
+  else if (mx == "gram")
+    c.options.matrix = model::MatrixPath::gram;
+  else if (mx != "auto")
+    throw UsageError("--matrix must be auto, covariance or gram (not \"" + mx + "\")");
   if (!(c.options.false_alarm_rate > 0 && c.options.false_alarm_rate < 1))
     throw UsageError("--false-alarm-rate must be in (0, 1)");
   if (!(c.options.variance_target > 0 && c.options.variance_target <= 1)) throw UsageError("--variance must be in (0, 1]");

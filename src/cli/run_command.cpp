@@ -5,6 +5,7 @@
 
 #include "commands.hpp"
 #include "wafermill/error.hpp"
+#include "wafermill/format/input_list.hpp"
 #include "wafermill/job/pipeline.hpp"
 #include "wafermill/partition/policy.hpp"
 
@@ -14,7 +15,8 @@ Command make_run_command(int argc, char** argv, const std::string& command_line)
   job::JobConfig d;  // defaults
   po::options_description desc("wafermill run options");
   desc.add_options()
-    ("input,i", po::value<std::vector<std::string>>()->multitoken()->composing(), "input trace file(s) (HDF5, wafermill traces v1); several are one job, wafers numbered in the order given")
+    ("input,i", po::value<std::vector<std::string>>()->multitoken()->composing(), "input trace files (HDF5, wafermill traces v1): files, directories (their *.h5 and *.hdf5 files, sorted), glob patterns (quoted), @MANIFEST (one file per line); several values, or the option repeated; wafers are numbered in this order (docs/FORMAT.md \"Several input files\")")
+    ("skip-bad-files", po::bool_switch(), "with several inputs: a file that fails validation is skipped with a warning and listed in the report, instead of ending the job with exit code 2")
     ("output,o", po::value<std::string>(), "output feature file (HDF5); written under a temporary name, renamed when complete")
     ("report,r", po::value<std::string>()->default_value(""), "report file (JSON)")
     ("force", po::bool_switch(), "overwrite an existing output")
@@ -52,15 +54,17 @@ Command make_run_command(int argc, char** argv, const std::string& command_line)
   const po::variables_map vm = parse_options("run", argc, argv, desc, nullptr, &help);
   if (help) {
     const std::string text =
-        help_text("run", "mpirun -np P wafermill run --input IN.h5 --output OUT.h5 --report REPORT.json [options]", desc);
+        help_text("run", "mpirun -np P wafermill run --input IN.h5 [IN2.h5 DIR 'GLOB' @MANIFEST ...] --output OUT.h5 --report REPORT.json [options]", desc);
     return {"run", false, [text](MPI_Comm) { std::fputs(text.c_str(), stdout); return 0; }};
   }
   auto mib = [](double v) { return static_cast<std::uint64_t>(v * 1048576.0); };
   job::JobConfig c;
   if (vm.count("input")) {
-    c.inputs = vm["input"].as<std::vector<std::string>>();
-    for (const auto& f : c.inputs) c.input += (c.input.empty() ? "" : " ") + f;
+    const auto& specs = vm["input"].as<std::vector<std::string>>();
+    c.input = format::join_input_specs(specs);
+    c.inputs = format::expand_inputs(specs);
   }
+  c.skip_bad_files = vm["skip-bad-files"].as<bool>();
   if (vm.count("output")) c.output = vm["output"].as<std::string>();
   c.report = vm["report"].as<std::string>();
   c.force = vm["force"].as<bool>();

@@ -699,27 +699,52 @@ WorkerStats operator+(const WorkerStats& a, const WorkerStats& b) {
 report::RunReport run_parallel(const JobConfig& requested, MPI_Comm comm) {
   const Team team(comm);
   StopRequest::install_signal_handler();
-  // Rank 0 checks the paths, locks the output and the store (held until the run returns) and
-  // reads the input's metadata once in a child: a file on which HDF5 crashes or loops is bad
-  // input (exit 2), not a dead or hung job. The other ranks wait for the verdict.
+  // Rank 0 checks the paths and locks the output and the store (held until the run returns).
+  // Then every input's metadata is read once in a child process, the files shared over the
+  // ranks (check_inputs_spread): a file on which HDF5 crashes or loops is bad input (exit 2),
+  // not a dead or hung job; with --skip-bad-files it is left out and listed in the report.
   std::unique_ptr<RunGuard> guard;
   JobConfig config = requested;
   // Rank 0 alone warns about costly storage, once, before the work (and in the report).
   std::vector<std::string> warnings;
+  std::vector<report::SkippedFile> skipped_files;
   {
     std::string error;
     if (team.rank == 0) {
       try {
         guard = std::make_unique<RunGuard>(config);
-        for (const auto& file : config.input_files())
-          for (auto& w : check_input_isolated(file, config.rank_timeout_s))
-            warnings.push_back(std::move(w));
-        for (const auto& w : warnings) std::fprintf(stderr, "wafermill: warning: %s\n", w.c_str());
       } catch (const InputError& e) {
         error = e.what();
       }
     }
     share_error(team, error);
+    std::vector<std::string> files = config.input_files();
+    const std::vector<InputCheck> checks =
+        check_inputs_spread(files, config.rank_timeout_s, team.comm);
+    InputVerdict verdict;
+    try {  // the same verdicts on every rank: the same outcome everywhere
+      verdict = judge_inputs(files, checks, config.skip_bad_files);
+    } catch (const InputError& e) {
+      throw CollectiveInputError(e.what());
+    }
+    if (!config.inputs.empty()) config.inputs = verdict.files;  // else one `input`, built by hand
+    // One file left (a directory of one, a manifest of one, the rest skipped): the run is that
+    // file's run, as if named alone (the picture pass reads `input`).
+    if (verdict.files.size() == 1) config.input = verdict.files.front();
+    warnings = std::move(verdict.warnings);
+    skipped_files = std::move(verdict.skipped);
+    if (team.rank == 0) {
+      for (const auto& f : skipped_files)
+        std::fprintf(stderr,
+                     "wafermill: warning: skipping a bad input file (--skip-bad-files): %s\n",
+                     f.reason.c_str());
+      constexpr std::size_t kPrinted = 10;  // thousands of files may share one storage problem
+      for (std::size_t i = 0; i < warnings.size() && i < kPrinted; ++i)
+        std::fprintf(stderr, "wafermill: warning: %s\n", warnings[i].c_str());
+      if (warnings.size() > kPrinted)
+        std::fprintf(stderr, "wafermill: warning: ... and %zu more such warnings (in the report)\n",
+                     warnings.size() - kPrinted);
+    }
     // A store that cannot be created is no store for every rank (the run says so).
     int usable = team.rank == 0 && !guard->store_dir().empty() ? 1 : 0;
     MPI_Bcast(&usable, 1, MPI_INT, 0, comm);
@@ -736,6 +761,7 @@ report::RunReport run_parallel(const JobConfig& requested, MPI_Comm comm) {
   if (!pictures.has_traces) {
     report::RunReport r = std::move(pictures.report);
     r.parallel.store_failure = store_failure_anywhere(team);
+    r.skipped_files = skipped_files;
     if (team.rank == 0) add_picture_baseline(config, r);
     sleepy_barrier(comm);
     return r;
@@ -762,6 +788,7 @@ report::RunReport run_parallel(const JobConfig& requested, MPI_Comm comm) {
     result = build_report(config, run, std::move(parallel), hosts, per_node, self_exe());
     result.pictures = pictures.json;
     result.warnings = warnings;
+    result.skipped_files = skipped_files;
     if (run.model) {
       const model::PcaModel& m = run.model->model;
       result.monitoring = nlohmann::json{{"path", run.model->path},

@@ -8,47 +8,27 @@
 
 #include <lapacke.h>
 
+#include "pca_detail.hpp"
 #include "wafermill/error.hpp"
 #include "wafermill/reduce/exact_sum.hpp"
-
-// OpenBLAS's own control (libopenblas): the thread count changes the eigenvectors' last bits
-// (FIELD_NOTES "Eigendecomposition for PCA"), so the one decomposition runs with one thread.
-extern "C" void openblas_set_num_threads(int);
-extern "C" int openblas_get_num_threads(void);
 
 namespace wafermill::model {
 namespace {
 
-struct Comm {
-  MPI_Comm comm = MPI_COMM_NULL;
-  int rank = 0;
-  int size = 1;
-  explicit Comm(MPI_Comm c) : comm(c) {
-    if (comm != MPI_COMM_NULL) {
-      MPI_Comm_rank(comm, &rank);
-      MPI_Comm_size(comm, &size);
-    }
-  }
-  bool mpi() const { return comm != MPI_COMM_NULL; }
-  template <class T>
-  void allreduce(T* v, int n, MPI_Datatype t, MPI_Op op) const {
-    if (mpi()) MPI_Allreduce(MPI_IN_PLACE, v, n, t, op, comm);
-  }
-  void bcast(double* v, std::size_t n) const {
-    if (mpi() && n > 0) MPI_Bcast(v, static_cast<int>(n), MPI_DOUBLE, 0, comm);
-  }
-};
+using detail::Comm;
 
 std::size_t tri(std::size_t i, std::size_t j, std::size_t J) {  // i <= j, upper triangle row-major
   return i * J - i * (i - 1) / 2 + (j - i);
 }
 
-// The exact sums of one fold: Σ d_j and Σ d_i d_j (i ≤ j) over its wafers, rounded to double
-// after the exact all-reduce, so every rank holds the same bits for any P.
+// The exact sums of one fold: Σ d_j and Σ d_i d_j (i ≤ j; the Gram path: only Σ d_j², i = j)
+// over its wafers, rounded to double after the exact all-reduce, so every rank holds the same
+// bits for any P.
 struct FoldSums {
   std::uint64_t n = 0;
   std::vector<double> sum;   // J
-  std::vector<double> prod;  // J(J+1)/2
+  std::vector<double> prod;  // J(J+1)/2 (covariance path)
+  std::vector<double> sq;    // J (Gram path): the diagonal of prod, the same bits
 };
 
 // One eigendecomposition, rank 0, one BLAS thread; broadcast. Returns eigenvalues descending and
@@ -61,7 +41,8 @@ void decompose(std::vector<double>& r, std::vector<double>& lambda, std::size_t 
     const lapack_int info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'U', static_cast<lapack_int>(J),
                                            r.data(), static_cast<lapack_int>(J), lambda.data());
     openblas_set_num_threads(before);
-    if (info != 0) throw std::runtime_error("LAPACKE_dsyevd failed with info " + std::to_string(info));
+    if (info != 0)
+      throw std::runtime_error("LAPACKE_dsyevd failed with info " + std::to_string(info));
     // Ascending → descending; each vector's largest entry made positive (a fixed sign).
     std::vector<double> v(J * J);
     std::vector<double> l(J);
@@ -83,8 +64,8 @@ void decompose(std::vector<double>& r, std::vector<double>& lambda, std::size_t 
 
 // The summed sums of one training set: all folds but `held` (held = folds: all of them), added
 // in a fixed order so every rank gets the same bits.
-std::uint64_t add_folds(const std::vector<FoldSums>& folds, std::size_t held, std::size_t J, std::vector<double>& s,
-                        std::vector<double>& p) {
+std::uint64_t add_folds(const std::vector<FoldSums>& folds, std::size_t held, std::size_t J,
+                        std::vector<double>& s, std::vector<double>& p) {
   std::uint64_t n = 0;
   s.assign(J, 0.0);
   p.assign(J * (J + 1) / 2, 0.0);
@@ -98,11 +79,31 @@ std::uint64_t add_folds(const std::vector<FoldSums>& folds, std::size_t held, st
 }
 
 // The model of one training set.
-PcaModel model_of(const std::vector<FoldSums>& folds, std::size_t held, const std::vector<double>& mean,
-                  const FitOptions& o, const Comm& c) {
+PcaModel model_of(const std::vector<FoldSums>& folds, std::size_t held,
+                  const std::vector<double>& mean, const FitOptions& o, const Comm& c) {
   std::vector<double> s, p;
   const std::uint64_t n = add_folds(folds, held, mean.size(), s, p);
   return model_from_sums(n, mean, s, p, o.variance_target, 0, c.comm);
+}
+
+// The Gram-path model of one training set: the summed fold sums (Σd, Σd² in fold order, the
+// same additions as add_folds' diagonal) and the rows of the folds other than `held`.
+PcaModel gram_of(const std::vector<FoldSums>& folds, std::size_t held,
+                 const std::vector<double>& mean, const std::vector<double>& d,
+                 const ReferenceRows& local, const FitOptions& o, const Comm& c) {
+  const std::size_t J = mean.size();
+  std::uint64_t n = 0;
+  std::vector<double> s(J, 0.0), q(J, 0.0);
+  for (std::size_t f = 0; f < folds.size(); ++f) {
+    if (f == held) continue;
+    n += folds[f].n;
+    for (std::size_t j = 0; j < J; ++j) s[j] += folds[f].sum[j];
+    for (std::size_t j = 0; j < J; ++j) q[j] += folds[f].sq[j];
+  }
+  std::vector<char> train(local.rows());
+  for (std::size_t r = 0; r < train.size(); ++r)
+    train[r] = held == folds.size() || (local.first_ordinal + r) % folds.size() != held;
+  return detail::gram_model(n, mean, s, q, d, train, o.variance_target, c.comm);
 }
 
 // The sorted union of the ranks' group keys.
@@ -137,8 +138,8 @@ std::vector<std::string> group_union(const std::vector<std::string>& keys, const
 // or no spread the fleet's scale (a group absent from the training set is the fleet's); a zero
 // fleet scale is 1.
 struct GroupStats {
-  std::vector<std::uint64_t> count;  // G
-  std::vector<double> centre, scale;  // G × J
+  std::vector<std::uint64_t> count;               // G
+  std::vector<double> centre, scale;              // G × J
   std::vector<double> fleet_centre, fleet_scale;  // J
 };
 
@@ -146,7 +147,9 @@ GroupStats group_stats(const ReferenceRows& local, const std::vector<std::size_t
                        const std::vector<std::size_t>& group, std::size_t G, std::size_t held,
                        std::size_t folds, const Comm& c) {
   const std::size_t C = local.column_sensor.size(), J = keep.size(), rows = local.rows();
-  auto in = [&](std::size_t r) { return held == folds || (local.first_ordinal + r) % folds != held; };
+  auto in = [&](std::size_t r) {
+    return held == folds || (local.first_ordinal + r) % folds != held;
+  };
   const std::size_t slots = (G + 1) * J;  // groups, then the fleet
   std::vector<std::uint64_t> finite(slots, 0);
   GroupStats gs;
@@ -202,52 +205,34 @@ GroupStats group_stats(const ReferenceRows& local, const std::vector<std::size_t
 
 }  // namespace
 
-PcaModel model_from_sums(std::uint64_t n, const std::vector<double>& mean, const std::vector<double>& s,
-                         const std::vector<double>& p, double variance_target, std::uint32_t components,
-                         MPI_Comm comm) {
+PcaModel model_from_sums(std::uint64_t n, const std::vector<double>& mean,
+                         const std::vector<double>& s, const std::vector<double>& p,
+                         double variance_target, std::uint32_t components, MPI_Comm comm) {
   const Comm c(comm);
   const std::size_t J = mean.size();
   const double nd = static_cast<double>(n);
-  std::vector<double> shift(J), cov(J * J);
-  for (std::size_t j = 0; j < J; ++j) shift[j] = s[j] / nd;
+  std::vector<double> diagonal(J);
+  for (std::size_t j = 0; j < J; ++j) diagonal[j] = p[tri(j, j, J)];
+  const detail::Autoscale as = detail::autoscale(n, mean, s, diagonal);
+  const std::vector<double>& shift = as.shift;
+  std::vector<double> cov(J * J);
   for (std::size_t i = 0; i < J; ++i)
     for (std::size_t j = i; j < J; ++j)
       cov[i * J + j] = cov[j * J + i] = (p[tri(i, j, J)] - nd * shift[i] * shift[j]) / (nd - 1.0);
   PcaModel m;
-  m.centre.resize(J);
-  m.scale.resize(J);
-  for (std::size_t j = 0; j < J; ++j) {
-    m.centre[j] = mean[j] + shift[j];
-    const double sd = std::sqrt(std::max(0.0, cov[j * J + j]));
-    m.scale[j] = sd > 0.0 ? sd : 1.0;
-  }
+  m.centre = as.centre;
+  m.scale = as.scale;
   for (std::size_t i = 0; i < J; ++i)
     for (std::size_t j = 0; j < J; ++j) cov[i * J + j] /= m.scale[i] * m.scale[j];
   std::vector<double> lambda;
   decompose(cov, lambda, J, c);
   double total = 0.0;
-  for (double l : lambda) total += std::max(0.0, l);
-  // The rule: the fewest components whose cumulative variance reaches the target, at most
-  // n-1 (the rank of n centred wafers) and only eigenvalues above 1e-9 of the largest.
-  std::size_t usable = 0;
-  while (usable < J && lambda[usable] > 1e-9 * lambda[0]) ++usable;
-  const std::size_t cap = std::max<std::size_t>(1, std::min<std::size_t>(usable, n - 1));
-  std::size_t A = 0;
-  double cum = 0.0;
-  if (components > 0) {
-    A = std::max<std::size_t>(1, std::min<std::size_t>(components, usable));
-  } else {
-    while (A < cap) {
-      cum += lambda[A];
-      ++A;
-      if (cum >= variance_target * total) break;
-    }
-  }
+  const std::size_t A = detail::choose_components(lambda, n, variance_target, components, total);
   m.n_components = static_cast<std::uint32_t>(A);
   m.loadings.resize(J * A);
   for (std::size_t j = 0; j < J; ++j)
     for (std::size_t a = 0; a < A; ++a) m.loadings[j * A + a] = cov[j * J + a];
-  cum = 0.0;
+  double cum = 0.0;
   for (std::size_t a = 0; a < A; ++a) {
     m.eigenvalues.push_back(lambda[a]);
     cum += lambda[a];
@@ -259,10 +244,48 @@ PcaModel model_from_sums(std::uint64_t n, const std::vector<double>& mean, const
   return m;
 }
 
+MatrixChoice choose_matrix(std::uint64_t n, std::size_t J, MatrixPath asked, std::uint64_t budget) {
+  MatrixChoice m;
+  const std::uint64_t j = J;
+  m.covariance_bytes = (j + j * (j + 1) / 2) * sizeof(reduce::ExactSum);
+  // Rank 0: the training rows (at most n × J), the loadings (at most J × n), the Gram matrix,
+  // its eigenvectors and dsyevd's workspace (1 + 6n + 2n² doubles); two exact sums per column.
+  m.gram_bytes =
+      sizeof(double) * (2 * n * j + 4 * n * n + 6 * n) + 2 * j * sizeof(reduce::ExactSum);
+  const auto fits = [&](MatrixPath p) {
+    return (p == MatrixPath::gram ? m.gram_bytes : m.covariance_bytes) <= budget;
+  };
+  if (asked == MatrixPath::automatic) {
+    const MatrixPath first = j > n ? MatrixPath::gram : MatrixPath::covariance;
+    const MatrixPath other = first == MatrixPath::gram ? MatrixPath::covariance : MatrixPath::gram;
+    m.path = fits(first) || !fits(other) ? first : other;
+  } else {
+    m.path = asked;
+  }
+  if (!fits(m.path)) {
+    const auto mib = [](std::uint64_t b) { return std::to_string((b + (1u << 20) - 1) >> 20); };
+    std::string what = std::to_string(J) + " model columns and " + std::to_string(n) +
+                       " reference wafers need " + mib(m.covariance_bytes) +
+                       " MiB of exact sums per rank (covariance matrix) or " + mib(m.gram_bytes) +
+                       " MiB on rank 0 (Gram matrix)";
+    if (asked != MatrixPath::automatic)
+      what += "; --matrix " + std::string(asked == MatrixPath::gram ? "gram" : "covariance") +
+              " was asked for";
+    throw InputError(what + ", more than the memory budget (" + mib(budget) +
+                     " MiB): raise --memory-budget or choose fewer --features");
+  }
+  return m;
+}
+
 void update_model(PcaModel& m, std::span<const double> rows) {
   if (!m.has_sums() || !m.has_histograms())
-    throw InputError("the model has no mergeable sums or reference histograms (format v1): refit it with "
-                     "`wafermill fit` to update it");
+    throw InputError(
+        m.has_histograms()
+            ? "the model has no mergeable sums (it was fitted in the wafers' space, the Gram "
+              "matrix, whose J(J+1)/2 sums it does not keep): refit it with `wafermill fit` "
+              "(with the new wafers in the reference) instead of updating it"
+            : "the model has no mergeable sums or reference histograms (format v1): refit it "
+              "with `wafermill fit` to update it");
   const std::size_t J = m.n_columns();
   const std::size_t k = rows.size() / J;
   // The stored double sums plus the new terms, exactly; one rounding per sum.
@@ -286,8 +309,8 @@ void update_model(PcaModel& m, std::span<const double> rows) {
   for (std::size_t j = 0; j < J; ++j) m.sum_d[j] = acc[j].value();
   for (std::size_t q = 0; q < m.sum_dd.size(); ++q) m.sum_dd[q] = acc[J + q].value();
   m.sum_n += k;
-  const PcaModel fresh =
-      model_from_sums(m.sum_n, m.origin, m.sum_d, m.sum_dd, m.variance_target, m.n_components, MPI_COMM_NULL);
+  const PcaModel fresh = model_from_sums(m.sum_n, m.origin, m.sum_d, m.sum_dd, m.variance_target,
+                                         m.n_components, MPI_COMM_NULL);
   m.centre = fresh.centre;
   m.scale = fresh.scale;
   m.n_components = fresh.n_components;
@@ -303,12 +326,14 @@ PcaModel fit_pca(const ReferenceRows& local, const FitOptions& o, MPI_Comm comm)
   const std::size_t rows = local.rows();
   if (!(o.false_alarm_rate > 0.0 && o.false_alarm_rate < 1.0))
     throw UsageError("--false-alarm-rate must be in (0, 1)");
-  if (!(o.variance_target > 0.0 && o.variance_target <= 1.0)) throw UsageError("--variance must be in (0, 1]");
+  if (!(o.variance_target > 0.0 && o.variance_target <= 1.0))
+    throw UsageError("--variance must be in (0, 1]");
   if (o.folds < 2) throw UsageError("--folds must be at least 2");
   std::uint64_t n = rows;
   c.allreduce(&n, 1, MPI_UINT64_T, MPI_SUM);
   if (n < std::max<std::uint64_t>(3, o.folds))
-    throw InputError("the reference holds " + std::to_string(n) + " wafers; a model needs at least " +
+    throw InputError("the reference holds " + std::to_string(n) +
+                     " wafers; a model needs at least " +
                      std::to_string(std::max<std::uint64_t>(3, o.folds)) + " (one per fold)");
 
   // Pass 1: per column the finite count, exact sum, range; which columns copy an earlier one.
@@ -346,16 +371,15 @@ PcaModel fit_pca(const ReferenceRows& local, const FitOptions& o, MPI_Comm comm)
     if (usable[j]) keep.push_back(j);
   const std::size_t J = keep.size();
   if (J == 0)
-    throw InputError("no feature column of the reference is usable (finite on half the wafers, "
-                     "not constant, not a copy of another)");
-  const std::uint64_t need = (J + J * (J + 1) / 2) * sizeof(reduce::ExactSum);
-  if (need > o.memory_budget_bytes)
-    throw InputError(std::to_string(J) + " model columns need " + std::to_string(need >> 20) +
-                     " MiB of exact sums, more than the memory budget (" +
-                     std::to_string(o.memory_budget_bytes >> 20) +
-                     " MiB): raise --memory-budget or choose fewer --features");
+    throw InputError(
+        "no feature column of the reference is usable (finite on half the wafers, "
+        "not constant, not a copy of another)");
+  const bool gram = choose_matrix(n, J, o.matrix, o.memory_budget_bytes).path == MatrixPath::gram;
+  // Exact sums per column of a fold: Σd and all products (covariance) or Σd and Σd² (Gram).
+  const std::size_t width = gram ? 2 * J : J + J * (J + 1) / 2;
   std::vector<double> mean(J);
-  for (std::size_t k = 0; k < J; ++k) mean[k] = sum[keep[k]].value() / static_cast<double>(finite[keep[k]]);
+  for (std::size_t k = 0; k < J; ++k)
+    mean[k] = sum[keep[k]].value() / static_cast<double>(finite[keep[k]]);
 
   const bool grouped = !o.group_by.empty();
   std::vector<std::string> gnames;
@@ -375,9 +399,10 @@ PcaModel fit_pca(const ReferenceRows& local, const FitOptions& o, MPI_Comm comm)
   GroupStats final_groups;
   std::vector<double> final_z, grouped_sum, grouped_prod;
   PcaModel grouped_model;
+  std::vector<double> d;  // centred rows (ungrouped); the Gram path's final model needs them too
   if (!grouped) {
     // Centred values, a non-finite one imputed by the mean (0): the same bits on every rank.
-    std::vector<double> d(rows * J);
+    d.resize(rows * J);
     for (std::size_t r = 0; r < rows; ++r)
       for (std::size_t k = 0; k < J; ++k) {
         const double x = local.values[r * C + keep[k]];
@@ -388,12 +413,16 @@ PcaModel fit_pca(const ReferenceRows& local, const FitOptions& o, MPI_Comm comm)
     {
       std::vector<reduce::ExactSum> acc;
       for (std::size_t f = 0; f < folds; ++f) {
-        acc.assign(J + J * (J + 1) / 2, reduce::ExactSum());
+        acc.assign(width, reduce::ExactSum());
         for (std::size_t r = 0; r < rows; ++r) {
           if ((local.first_ordinal + r) % folds != f) continue;
           const double* x = &d[r * J];
           for (std::size_t i = 0; i < J; ++i) {
             acc[i].add(x[i]);
+            if (gram) {
+              acc[J + i].add_product(x[i], x[i]);
+              continue;
+            }
             reduce::ExactSum* row = &acc[J + tri(i, i, J)];
             for (std::size_t j = i; j < J; ++j) row[j - i].add_product(x[i], x[j]);
           }
@@ -401,9 +430,10 @@ PcaModel fit_pca(const ReferenceRows& local, const FitOptions& o, MPI_Comm comm)
         reduce::allreduce_exact(acc.data(), acc.size(), comm);
         fs[f].n = n / folds + (f < n % folds ? 1 : 0);
         fs[f].sum.resize(J);
-        fs[f].prod.resize(J * (J + 1) / 2);
+        (gram ? fs[f].sq : fs[f].prod).resize(width - J);
         for (std::size_t i = 0; i < J; ++i) fs[f].sum[i] = acc[i].value();
-        for (std::size_t k = 0; k < fs[f].prod.size(); ++k) fs[f].prod[k] = acc[J + k].value();
+        std::vector<double>& second = gram ? fs[f].sq : fs[f].prod;
+        for (std::size_t k = 0; k < second.size(); ++k) second[k] = acc[J + k].value();
       }
     }
 
@@ -411,7 +441,8 @@ PcaModel fit_pca(const ReferenceRows& local, const FitOptions& o, MPI_Comm comm)
     {
       std::vector<double> x(J);
       for (std::size_t f = 0; f < folds; ++f) {
-        const PcaModel split = model_of(fs, f, mean, o, c);
+        const PcaModel split =
+            gram ? gram_of(fs, f, mean, d, local, o, c) : model_of(fs, f, mean, o, c);
         for (std::size_t r = 0; r < rows; ++r) {
           if ((local.first_ordinal + r) % folds != f) continue;
           for (std::size_t k = 0; k < J; ++k) x[k] = local.values[r * C + keep[k]];
@@ -431,30 +462,44 @@ PcaModel fit_pca(const ReferenceRows& local, const FitOptions& o, MPI_Comm comm)
     std::vector<reduce::ExactSum> acc;
     for (std::size_t t = 0; t <= folds; ++t) {
       GroupStats gs = group_stats(local, keep, gidx, gnames.size(), t, folds, c);
-      auto train = [&](std::size_t r) { return t == folds || (local.first_ordinal + r) % folds != t; };
+      auto train = [&](std::size_t r) {
+        return t == folds || (local.first_ordinal + r) % folds != t;
+      };
       for (std::size_t r = 0; r < rows; ++r)
         for (std::size_t k = 0; k < J; ++k) {
           const double x = local.values[r * C + keep[k]];
           const std::size_t q = gidx[r] * J + k;
           z[r * J + k] = std::isfinite(x) ? (x - gs.centre[q]) / gs.scale[q] : x;
         }
-      acc.assign(J + J * (J + 1) / 2, reduce::ExactSum());
+      acc.assign(width, reduce::ExactSum());
       for (std::size_t r = 0; r < rows; ++r) {
         if (!train(r)) continue;
         const double* x = &z[r * J];
         for (std::size_t i = 0; i < J; ++i) {
           const double xi = std::isfinite(x[i]) ? x[i] : 0.0;
           acc[i].add(xi);
+          if (gram) {
+            acc[J + i].add_product(xi, xi);
+            continue;
+          }
           reduce::ExactSum* row = &acc[J + tri(i, i, J)];
-          for (std::size_t j = i; j < J; ++j) row[j - i].add_product(xi, std::isfinite(x[j]) ? x[j] : 0.0);
+          for (std::size_t j = i; j < J; ++j)
+            row[j - i].add_product(xi, std::isfinite(x[j]) ? x[j] : 0.0);
         }
       }
       reduce::allreduce_exact(acc.data(), acc.size(), comm);
-      std::vector<double> sums(J), prods(J * (J + 1) / 2);
+      std::vector<double> sums(J), prods(width - J);
       for (std::size_t i = 0; i < J; ++i) sums[i] = acc[i].value();
       for (std::size_t k = 0; k < prods.size(); ++k) prods[k] = acc[J + k].value();
       const std::uint64_t held = t == folds ? 0 : n / folds + (t < n % folds ? 1 : 0);
-      PcaModel split = model_from_sums(n - held, zero, sums, prods, o.variance_target, 0, comm);
+      std::vector<char> mask;
+      if (gram) {
+        mask.resize(rows);
+        for (std::size_t r = 0; r < rows; ++r) mask[r] = train(r);
+      }
+      PcaModel split =
+          gram ? detail::gram_model(n - held, zero, sums, prods, z, mask, o.variance_target, comm)
+               : model_from_sums(n - held, zero, sums, prods, o.variance_target, 0, comm);
       if (t < folds) {
         for (std::size_t r = 0; r < rows; ++r) {
           if (train(r)) continue;
@@ -468,7 +513,7 @@ PcaModel fit_pca(const ReferenceRows& local, const FitOptions& o, MPI_Comm comm)
         final_groups = std::move(gs);
         final_z = z;
         grouped_sum = std::move(sums);
-        grouped_prod = std::move(prods);
+        if (!gram) grouped_prod = std::move(prods);
       }
     }
   }
@@ -478,13 +523,15 @@ PcaModel fit_pca(const ReferenceRows& local, const FitOptions& o, MPI_Comm comm)
     const int count = static_cast<int>(mine.size());
     MPI_Allgather(&count, 1, MPI_INT, counts.data(), 1, MPI_INT, comm);
     for (int r = 1; r < c.size; ++r) displs[r] = displs[r - 1] + counts[r - 1];
-    MPI_Allgatherv(mine.data(), count, MPI_DOUBLE, all.data(), counts.data(), displs.data(), MPI_DOUBLE,
-                   comm);
+    MPI_Allgatherv(mine.data(), count, MPI_DOUBLE, all.data(), counts.data(), displs.data(),
+                   MPI_DOUBLE, comm);
   } else {
     all = mine;
   }
 
-  PcaModel m = grouped ? std::move(grouped_model) : model_of(fs, folds, mean, o, c);
+  PcaModel m = grouped ? std::move(grouped_model)
+               : gram  ? gram_of(fs, folds, mean, d, local, o, c)
+                       : model_of(fs, folds, mean, o, c);
   for (std::size_t k = 0; k < J; ++k) {
     m.column_sensor.push_back(local.column_sensor[keep[k]]);
     m.column_feature.push_back(local.column_feature[keep[k]]);
@@ -496,9 +543,11 @@ PcaModel fit_pca(const ReferenceRows& local, const FitOptions& o, MPI_Comm comm)
   std::vector<double> vlo(J), vhi(J);
   if (grouped) {
     m.origin.assign(J, 0.0);
-    m.sum_n = n;
-    m.sum_d = grouped_sum;
-    m.sum_dd = grouped_prod;
+    if (!gram) {  // a Gram-path model keeps no mergeable sums (J(J+1)/2 of them): sum_n 0
+      m.sum_n = n;
+      m.sum_d = grouped_sum;
+      m.sum_dd = grouped_prod;
+    }
     m.group_by = o.group_by;
     m.group_names = gnames;
     m.group_count = final_groups.count;
@@ -518,7 +567,7 @@ PcaModel fit_pca(const ReferenceRows& local, const FitOptions& o, MPI_Comm comm)
     c.allreduce(vhi.data(), static_cast<int>(J), MPI_DOUBLE, MPI_MAX);
   } else {
     m.origin = mean;
-    m.sum_n = add_folds(fs, folds, J, m.sum_d, m.sum_dd);
+    if (!gram) m.sum_n = add_folds(fs, folds, J, m.sum_d, m.sum_dd);
     for (std::size_t k = 0; k < J; ++k) {
       vlo[k] = lo[keep[k]];
       vhi[k] = hi[keep[k]];
@@ -568,10 +617,11 @@ PcaModel fit_pca(const ReferenceRows& local, const FitOptions& o, MPI_Comm comm)
   for (double v : u) over += v > limit;
   m.heldout_false_alarm_rate = static_cast<double>(over) / static_cast<double>(n);
   if (too_few)
-    m.warning = "the reference's " + std::to_string(n) + " wafers cannot calibrate a false-alarm rate of " +
-                std::to_string(o.false_alarm_rate) + " (at least " +
-                std::to_string(static_cast<std::uint64_t>(std::ceil(1.0 / o.false_alarm_rate)) - 1) +
-                " are needed): the limit is the largest held-out value, and the rate is not guaranteed";
+    m.warning =
+        "the reference's " + std::to_string(n) + " wafers cannot calibrate a false-alarm rate of " +
+        std::to_string(o.false_alarm_rate) + " (at least " +
+        std::to_string(static_cast<std::uint64_t>(std::ceil(1.0 / o.false_alarm_rate)) - 1) +
+        " are needed): the limit is the largest held-out value, and the rate is not guaranteed";
   // The final model on its own wafers, for the record (optimistic, unlike the held-out rate).
   std::uint64_t flagged = 0;
   {
@@ -586,13 +636,20 @@ PcaModel fit_pca(const ReferenceRows& local, const FitOptions& o, MPI_Comm comm)
   m.false_alarm_rate = o.false_alarm_rate;
   m.variance_target = o.variance_target;
   m.folds = o.folds;
-  m.method = "covariance of the autoscaled features (exact sums over ranks), LAPACKE_dsyevd on rank 0 "
-             "with one OpenBLAS thread; limits from " + std::to_string(folds) + "-fold cross-validation";
+  m.method =
+      gram ? "Gram matrix of the autoscaled reference rows (the wafers' space: " +
+                 std::to_string(J) + " columns, " + std::to_string(n) +
+                 " wafers; rows gathered on rank 0, column sums exact over ranks), cblas_dsyrk and "
+                 "LAPACKE_dsyevd on rank 0 with one OpenBLAS thread, loadings Z'U normalised"
+           : "covariance of the autoscaled features (exact sums over ranks), LAPACKE_dsyevd on "
+             "rank 0 "
+             "with one OpenBLAS thread";
+  m.method += "; limits from " + std::to_string(folds) + "-fold cross-validation";
   if (o.univariate)
     m.method += "; a univariate limit on every column's |z|, calibrated with T² and SPE";
   if (grouped)
-    m.method += "; each of the " + std::to_string(gnames.size()) + " groups of /wafers/" + o.group_by +
-                " centred and scaled by its own statistics first (per training set)";
+    m.method += "; each of the " + std::to_string(gnames.size()) + " groups of /wafers/" +
+                o.group_by + " centred and scaled by its own statistics first (per training set)";
   return m;
 }
 

@@ -10,11 +10,13 @@
 namespace wafermill::model {
 namespace h5 = format::h5;
 
-WaferVerdict score_wafer(const PcaModel& m, std::span<const double> x, std::vector<double>* contributions) {
+WaferVerdict score_wafer(const PcaModel& m, std::span<const double> x,
+                         std::vector<double>* contributions) {
   const std::size_t J = m.n_columns();
   const std::size_t A = m.n_components;
   std::vector<double> z(J), t(A, 0.0);
-  for (std::size_t j = 0; j < J; ++j) z[j] = std::isfinite(x[j]) ? (x[j] - m.centre[j]) / m.scale[j] : 0.0;
+  for (std::size_t j = 0; j < J; ++j)
+    z[j] = std::isfinite(x[j]) ? (x[j] - m.centre[j]) / m.scale[j] : 0.0;
   for (std::size_t j = 0; j < J; ++j)
     for (std::size_t a = 0; a < A; ++a) t[a] += z[j] * m.loadings[j * A + a];
   WaferVerdict v;
@@ -82,7 +84,8 @@ std::size_t reference_bin(const PcaModel& m, std::size_t j, double x) {
   const double lo = m.hist_lo[j], hi = m.hist_hi[j];
   if (!(hi > lo) || x <= lo) return 0;
   if (x >= hi) return kReferenceBins - 1;
-  const auto b = static_cast<std::size_t>((x - lo) / (hi - lo) * static_cast<double>(kReferenceBins));
+  const auto b =
+      static_cast<std::size_t>((x - lo) / (hi - lo) * static_cast<double>(kReferenceBins));
   return std::min(b, kReferenceBins - 1);
 }
 
@@ -93,7 +96,8 @@ double conformal_quantile(std::vector<double> values, double a, bool* too_few) {
   std::size_t k = rank < 1.0 ? 1 : static_cast<std::size_t>(rank);
   if (too_few) *too_few = k > n;
   k = std::min(k, n);
-  std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(k - 1), values.end());
+  std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(k - 1),
+                   values.end());
   return values[k - 1];
 }
 
@@ -106,7 +110,8 @@ constexpr const char* kFormatV1 = "wafermill pca model v1";
 constexpr const char* kFormatV3 = "wafermill pca model v3";
 
 template <class T>
-void put(h5::Group& g, const std::string& name, const std::vector<T>& v, std::vector<std::uint64_t> dims = {}) {
+void put(h5::Group& g, const std::string& name, const std::vector<T>& v,
+         std::vector<std::uint64_t> dims = {}) {
   if (dims.empty()) dims = {v.size()};
   auto d = g.create_dataset(name, h5::elem_of<T>(), dims);
   if (!v.empty()) d.write_all(std::span<const T>(v));
@@ -114,7 +119,8 @@ void put(h5::Group& g, const std::string& name, const std::vector<T>& v, std::ve
 
 std::vector<double> get(const h5::File& f, const std::string& path, const std::string& name,
                         std::size_t expected) {
-  if (!f.has_dataset(name)) throw InputError(path + ": /" + name + ": missing (not a wafermill model?)");
+  if (!f.has_dataset(name))
+    throw InputError(path + ": /" + name + ": missing (not a wafermill model?)");
   const auto d = f.open_dataset(name);
   std::uint64_t n = 1;
   for (auto x : d.dims()) n *= x;
@@ -220,7 +226,8 @@ void write_model(const PcaModel& m, const std::string& path) {
 }
 
 PcaModel read_model(const std::string& path) {
-  if (!h5::File::is_hdf5(path)) throw InputError(path + ": not an HDF5 file (expected a model from `wafermill fit`)");
+  if (!h5::File::is_hdf5(path))
+    throw InputError(path + ": not an HDF5 file (expected a model from `wafermill fit`)");
   PcaModel m;
   try {
     const h5::File f = h5::File::open_read(path);
@@ -232,10 +239,12 @@ PcaModel read_model(const std::string& path) {
     const bool v3 = format == kFormatV3;
     if (v3) format = kFormat;
     if (format != kFormat && format != kFormatV1)
-      throw InputError(path + ": attribute format is \"" + format + "\", expected \"" + kFormat + "\"");
+      throw InputError(path + ": attribute format is \"" + format + "\", expected \"" + kFormat +
+                       "\"");
     m.method = f.read_string_attribute("method");
     m.warning = f.read_string_attribute("warning");
-    for (const char* name : {"column_sensor", "column_feature", "centre", "loadings", "eigenvalues"})
+    for (const char* name :
+         {"column_sensor", "column_feature", "centre", "loadings", "eigenvalues"})
       if (!f.has_dataset(name)) throw InputError(path + ": /" + std::string(name) + ": missing");
     const auto cs = f.open_dataset("column_sensor");
     const std::uint64_t J = cs.dims().at(0);
@@ -262,8 +271,10 @@ PcaModel read_model(const std::string& path) {
     if (format == kFormat) {
       m.origin = get(f, path, "origin", J);
       m.sum_n = static_cast<std::uint64_t>(scalar(f, path, "sum_n"));
-      m.sum_d = get(f, path, "sum_d", J);
-      m.sum_dd = get(f, path, "sum_dd", J * (J + 1) / 2);
+      // A Gram-path model (docs/MONITORING.md "Matrix") keeps no sums: sum_n 0, both empty.
+      const bool sums = m.sum_n > 0;
+      m.sum_d = get(f, path, "sum_d", sums ? J : 0);
+      m.sum_dd = get(f, path, "sum_dd", sums ? J * (J + 1) / 2 : 0);
       m.hist_lo = get(f, path, "hist_lo", J);
       m.hist_hi = get(f, path, "hist_hi", J);
       if (!f.has_dataset("hist_counts")) throw InputError(path + ": /hist_counts: missing");

@@ -283,6 +283,9 @@ json to_json(const RunReport& r) {
               {"comparison", comp},
               {"accuracy", acc},
               {"warnings", r.warnings}};
+  out["skipped_files"] = json::array();
+  for (const auto& f : r.skipped_files)
+    out["skipped_files"].push_back({{"path", f.path}, {"reason", f.reason}});
   // Top-level per_rank mirrors parallel.per_rank for tools that only want hosts and ranks.
   out["per_rank"] = out["parallel"]["per_rank"];
   if (r.pictures) out["pictures"] = *r.pictures;
@@ -317,6 +320,10 @@ RunReport run_report_from_json(const json& j) {
   if (j.contains("pictures") && !j.at("pictures").is_null()) r.pictures = j.at("pictures");
   // Reports written before warnings existed have none.
   if (j.contains("warnings")) r.warnings = j.at("warnings").get<std::vector<std::string>>();
+  if (j.contains("skipped_files"))  // since several inputs (issue 19)
+    for (const auto& f : j.at("skipped_files"))
+      r.skipped_files.push_back(
+          {need(f, "path").get<std::string>(), need(f, "reason").get<std::string>()});
   if (j.contains("monitoring") && !j.at("monitoring").is_null()) r.monitoring = j.at("monitoring");
   r.parallel = run_figures_from_json(need(j, "parallel"));
   if (!need(j, "sequential").is_null()) r.sequential = run_figures_from_json(j.at("sequential"));
@@ -389,6 +396,15 @@ void write_report(const RunReport& r, const std::string& path) {
     std::remove(tmp.c_str());
     throw std::runtime_error(path + ": cannot rename the report into place");
   }
+}
+
+// The files --skip-bad-files left out, one line each, named.
+void skipped_lines(std::ostream& o, const std::vector<SkippedFile>& skipped) {
+  if (skipped.empty()) return;
+  o << "skipped " << skipped.size() << " bad input file" << (skipped.size() == 1 ? "" : "s")
+    << " (--skip-bad-files):\n";
+  for (const auto& f : skipped)
+    o << "  " << (f.reason.rfind(f.path, 0) == 0 ? f.reason : f.path + ": " + f.reason) << "\n";
 }
 
 // One line per kind of picture of a report's "pictures" section (docs/PICTURES.md).
@@ -470,6 +486,7 @@ std::string text_summary(const RunReport& r) {
                                                          : "DIFFERS from the sequential run's: " +
                                                                r.comparison.first_difference.value_or(""))
         << "\n";
+    skipped_lines(o, r.skipped_files);
     return o.str();
   }
   o << "wafermill " << v.version << " (" << v.git_revision << ")  " << v.input_path << ": "
@@ -564,6 +581,7 @@ std::string text_summary(const RunReport& r) {
     first = false;
   }
   o << ")\n";
+  skipped_lines(o, r.skipped_files);
   return o.str();
 }
 

@@ -65,5 +65,26 @@ TEST(TextSummary, OneSampleWafersGetANote) {
   EXPECT_EQ(text_summary(r).find("one sample"), std::string::npos);
 }
 
+TEST(TextSummary, SkippedFilesAreListedAndKeptInTheJson) {
+  RunReport r;
+  r.provenance.input_path = "night";
+  EXPECT_EQ(text_summary(r).find("skipped"), std::string::npos);
+  r.skipped_files = {{"night/a.h5", "night/a.h5: HDF5 crashed (Segmentation fault)"},
+                     {"night/b.h5", "/traces: missing"}};
+  const std::string s = text_summary(r);
+  EXPECT_NE(s.find("skipped 2 bad input files (--skip-bad-files):\n"
+                   "  night/a.h5: HDF5 crashed (Segmentation fault)\n"
+                   "  night/b.h5: /traces: missing\n"),
+            std::string::npos)
+      << s;
+  const nlohmann::json j = to_json(r);
+  ASSERT_EQ(j.at("skipped_files").size(), 2u);
+  EXPECT_EQ(j.at("skipped_files")[1].at("path"), "night/b.h5");
+  const RunReport back = run_report_from_json(j);
+  ASSERT_EQ(back.skipped_files.size(), 2u);
+  EXPECT_EQ(back.skipped_files[0].reason, "night/a.h5: HDF5 crashed (Segmentation fault)");
+  EXPECT_TRUE(run_report_from_json(to_json(RunReport{})).skipped_files.empty());
+}
+
 }  // namespace
 }  // namespace wafermill::report

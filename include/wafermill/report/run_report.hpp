@@ -123,6 +123,12 @@ struct Provenance {
   std::uint64_t n_wafers_one_sample = 0;
 };
 
+/// @brief An input file the run left out (`--skip-bad-files`), and the check's message.
+struct SkippedFile {
+  std::string path;
+  std::string reason;
+};
+
 /// @brief The whole report.
 struct RunReport {
   Provenance provenance;
@@ -137,6 +143,8 @@ struct RunReport {
   /// Things about the input that cost the run (e.g. a chunk shape that makes reading slow),
   /// each a sentence saying what and how to fix it; also printed to stderr once by rank 0.
   std::vector<std::string> warnings;
+  /// Input files that failed validation and were skipped (`--skip-bad-files`), in input order.
+  std::vector<SkippedFile> skipped_files;
   /// The model that scored the run (docs/MONITORING.md): its file, limits, expected false-alarm
   /// rate and the flags by reason; absent without --model.
   std::optional<nlohmann::json> monitoring;

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <utility>
 #include <vector>
 
 #include "store/store_directory.hpp"
@@ -54,6 +55,35 @@ bool looks_like_report(const std::string& path) {
   return false;
 }
 
+// Every input against the few paths the run writes or reads besides them: one stat per input,
+// compared with the device and inode of those that exist (thousands of inputs cost
+// milliseconds; pairwise same_file would resolve the paths N times over). A path that does not
+// exist yet cannot be an input, which exists; an input that vanished since the expansion falls
+// back to same_file.
+void check_inputs_apart(const std::vector<std::string>& inputs,
+                        const std::vector<NamedPath>& others) {
+  std::vector<std::pair<dev_t, ino_t>> ids(others.size());
+  std::vector<bool> exists(others.size(), false);
+  for (std::size_t k = 0; k < others.size(); ++k) {
+    struct stat st {};
+    if (::stat(others[k].path.c_str(), &st) == 0) {
+      ids[k] = {st.st_dev, st.st_ino};
+      exists[k] = true;
+    }
+  }
+  for (const auto& in : inputs) {
+    struct stat st {};
+    const bool found = ::stat(in.c_str(), &st) == 0;
+    for (std::size_t k = 0; k < others.size(); ++k) {
+      const bool same = found ? exists[k] && ids[k] == std::make_pair(st.st_dev, st.st_ino)
+                              : format::same_file(in, others[k].path);
+      if (same)
+        throw UsageError("--input " + in + " and " + others[k].option + " " + others[k].path +
+                         " are the same file; the run would overwrite it");
+    }
+  }
+}
+
 }  // namespace
 
 void check_run_paths(const JobConfig& config) {
@@ -62,11 +92,8 @@ void check_run_paths(const JobConfig& config) {
   const std::string store = config.store_path();
   if (!store.empty()) paths.push_back({"--store", store});
   if (config.baseline != "run" && config.baseline != "none") paths.push_back({"--baseline", config.baseline});
-  // Every input against what the run writes (the inputs among themselves: the index merge).
-  const std::size_t written = paths.size();
-  const std::vector<std::string> inputs = config.input_files();
-  for (const auto& f : inputs) paths.push_back({"--input", f});
-  for (std::size_t i = 0; i < written; ++i)
+  check_inputs_apart(config.input_files(), paths);
+  for (std::size_t i = 0; i < paths.size(); ++i)
     for (std::size_t j = i + 1; j < paths.size(); ++j)
       if (format::same_file(paths[i].path, paths[j].path))
         throw UsageError(std::string(paths[i].option) + " " + paths[i].path + " and " + paths[j].option +
@@ -75,8 +102,8 @@ void check_run_paths(const JobConfig& config) {
   // the report are replaced by rename: they may not hide among its entries either.
   if (!store.empty())
     for (const auto& p : paths)
-      if (p.option != std::string("--store") && p.option != std::string("--input") &&
-          p.option != std::string("--baseline") && format::inside_directory(p.path, store) &&
+      if (p.option != std::string("--store") && p.option != std::string("--baseline") &&
+          format::inside_directory(p.path, store) &&
           is_store_file_name(fs::path(p.path).filename().string()))
         throw UsageError(std::string(p.option) + " " + p.path + ": a name the result store " + store +
                          " uses for its own entries");

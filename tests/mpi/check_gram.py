@@ -1,0 +1,69 @@
+#!/usr/bin/python3
+"""Checks the Gram-matrix path of `fit` (docs/MONITORING.md "Matrix").
+
+usage: check_gram.py DIR P...
+
+DIR holds (mpi.fit_gram): model_pP.h5 for each P (the same reference fitted on P ranks) and
+out.h5 (run --model model_p1.h5 over every wafer).
+- every model is model_p1.h5 bit for bit: every dataset's bytes (the empty sums too, which
+  h5diff does not compare) and every root attribute;
+- the model is the Gram path's: more columns than reference wafers, the method says so, no sums;
+- the run's /wafers/t2 and /wafers/spe are numpy's T² and SPE of /features/values against the
+  model (1e-9 relative): a Gram model scores as any model."""
+import sys
+
+import h5py
+import numpy as np
+
+d, ps = sys.argv[1], sys.argv[2:]
+fails = []
+
+
+def check(ok, what):
+    if not ok:
+        fails.append(what)
+        print("FAIL", what)
+
+
+def text(v):
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+with h5py.File(f"{d}/model_p1.h5", "r") as ref:
+    for p in ps:
+        with h5py.File(f"{d}/model_p{p}.h5", "r") as m:
+            check(sorted(m.keys()) == sorted(ref.keys()), f"P={p}: datasets")
+            for k in ref.keys():
+                a, b = np.asarray(ref[k][()]), np.asarray(m[k][()]) if k in m else None
+                if a.dtype.kind == "O":  # strings
+                    same = b is not None and [text(s) for s in a] == [text(s) for s in b]
+                else:
+                    same = b is not None and a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+                check(same, f"P={p}: /{k} differs from P=1")
+            for k, v in ref.attrs.items():
+                check(text(m.attrs.get(k)) == text(v), f"P={p}: attribute {k}")
+    J, n = ref["centre"].shape[0], int(ref["n_reference"][0])
+    check(J > n, f"{J} columns, {n} reference wafers: not the Gram case")
+    check("Gram matrix" in text(ref.attrs["method"]), f"method: {text(ref.attrs['method'])}")
+    check(int(ref["sum_n"][0]) == 0 and ref["sum_dd"].shape == (0,), "a Gram model keeps no sums")
+    P = ref["loadings"][:]
+    check(np.allclose(np.linalg.norm(P, axis=0), 1.0, atol=1e-12), "unit-length loadings")
+    check(np.allclose(P.T @ P, np.eye(P.shape[1]), atol=1e-9), "orthonormal loadings")
+    with h5py.File(f"{d}/out.h5", "r") as o:
+        sensors = [text(s) for s in o["features/sensor_names"][:]]
+        fnames = [text(s) for s in o["features/names"][:]]
+        cs, cf = [text(s) for s in ref["column_sensor"][:]], [text(s) for s in ref["column_feature"][:]]
+        v = o["features/values"][:]
+        x = np.stack([v[:, sensors.index(s), fnames.index(f)] for s, f in zip(cs, cf)], axis=1)
+        z = (x - ref["centre"][:]) / ref["scale"][:]
+        z[~np.isfinite(z)] = 0.0
+        t = z @ P
+        t2 = (t * t / ref["eigenvalues"][:]).sum(axis=1)
+        spe = ((z - t @ P.T) ** 2).sum(axis=1)
+        got_t2, got_spe = o["wafers/t2"][:], o["wafers/spe"][:]
+        check(np.allclose(got_t2, t2, rtol=1e-9, atol=0), f"T2 against numpy: {np.max(np.abs(got_t2 / t2 - 1))}")
+        check(np.allclose(got_spe, spe, rtol=1e-9, atol=0), f"SPE against numpy: {np.max(np.abs(got_spe / spe - 1))}")
+        print(f"{J} columns, {n} reference wafers, {P.shape[1]} components; "
+              f"{int(o['wafers/flag'][:].sum())} of {len(t2)} wafers flagged")
+print("gram checks failed" if fails else "gram checks passed")
+sys.exit(1 if fails else 0)
