@@ -49,7 +49,9 @@ Command make_generate_command(int argc, char** argv) {
     ("gzip", po::value<int>()->default_value(d.gzip_level), "deflate level 1-9 with shuffle; 0 uncompressed")
     ("chunk-rows", po::value<std::uint64_t>()->default_value(d.chunk_rows), "HDF5 chunk rows")
     ("seed", po::value<std::uint64_t>()->default_value(d.seed), "random seed")
-    ("target-mb", po::value<double>()->default_value(0.0), "if > 0, choose the wafer count to reach about this many MB of samples");
+    ("target-mb", po::value<double>()->default_value(0.0), "if > 0, choose the wafer count to reach about this many MB of samples")
+    ("files", po::value<std::uint64_t>()->default_value(0), "split the same wafers over N files of consecutive wafers, OUT-00000.h5 ... (OUT: --output less .h5), listed in order in the manifest OUT.list (docs/FORMAT.md \"Sets of files\")")
+    ("drop-sensor", po::value<std::vector<std::string>>()->composing(), "leave this sensor (by name) out; the other columns are unchanged (repeatable)");
   // --- maps and images (docs/PICTURES.md) ---
   const generate::PictureOptions pd;
   desc.add_options()
@@ -87,8 +89,12 @@ Command make_generate_command(int argc, char** argv) {
   o.chunk_rows = vm["chunk-rows"].as<std::uint64_t>();
   o.seed = vm["seed"].as<std::uint64_t>();
   o.target_bytes = static_cast<std::uint64_t>(vm["target-mb"].as<double>() * 1e6);
+  o.n_files = vm["files"].as<std::uint64_t>();
+  if (vm.count("drop-sensor")) o.drop_sensors = vm["drop-sensor"].as<std::vector<std::string>>();
   // --- maps and images ---
   if (vm["maps"].as<std::uint64_t>() > 0 || vm["images"].as<std::uint64_t>() > 0) {
+    if (o.n_files > 0 || !o.drop_sensors.empty())
+      throw UsageError("generate: --files and --drop-sensor are for trace files only, not with --maps or --images");
     generate::PictureOptions p;
     p.output = o.output;
     p.force = o.force;
@@ -116,8 +122,12 @@ Command make_generate_command(int argc, char** argv) {
   // --- end maps and images ---
   return {"generate", false, [o](MPI_Comm) {
             const auto r = generate::generate_traces(o);
+            const std::string what =
+                r.manifest.empty() ? o.output
+                                   : std::to_string(r.files.size()) + " files " + r.files.front() + " .. " +
+                                         r.files.back() + " listed in " + r.manifest;
             std::printf("wrote %s: %llu wafers, %llu samples, %llu anomalous, %.1f MB\n",
-                        o.output.c_str(), static_cast<unsigned long long>(r.n_wafers),
+                        what.c_str(), static_cast<unsigned long long>(r.n_wafers),
                         static_cast<unsigned long long>(r.n_samples),
                         static_cast<unsigned long long>(r.n_anomalous), r.bytes / 1e6);
             return 0;

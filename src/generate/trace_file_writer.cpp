@@ -21,25 +21,27 @@ void WaferBatch::clear() {
 }
 
 TraceFileWriter::TraceFileWriter(const std::string& path, const GeneratorOptions& options,
-                                 std::uint64_t n_samples,
+                                 std::uint64_t n_wafers, std::uint64_t n_samples,
                                  const std::vector<std::string>& sensor_names)
-    : path_(path), n_sensors_(options.n_sensors), file_(create_untimed_file(path)) {
+    : path_(path),
+      n_sensors_(static_cast<std::uint32_t>(sensor_names.size())),
+      file_(create_untimed_file(path)) {
   file_.write_string_attribute("format", "wafermill traces v1");
 
   h5::Group traces = create_untimed_group(file_, "traces");
   // Chunks of chunk_rows whole rows, so each write batch fills whole chunks (the layer
   // clamps a chunk to the dataset and leaves a dataset without rows contiguous).
   h5::DatasetOptions rows_layout;
-  rows_layout.chunk = {options.chunk_rows, options.n_sensors};
+  rows_layout.chunk = {options.chunk_rows, n_sensors_};
   rows_layout.deflate_level = options.gzip_level;
   // Uncompressed values are allocated at once, in order and page-aligned, so readers map them
   // in place instead of copying (docs/BENCHMARKS.md "Item 3").
   rows_layout.no_fill = options.gzip_level == 0;
   values_ =
       create_untimed_dataset(traces, "values", options.float64 ? h5::Elem::f64 : h5::Elem::f32,
-                             {n_samples, options.n_sensors}, rows_layout);
+                             {n_samples, n_sensors_}, rows_layout);
   values_.write_strings_attribute("sensor_names", sensor_names);
-  offsets_ = create_untimed_dataset(traces, "offsets", h5::Elem::i64, {options.n_wafers + 1});
+  offsets_ = create_untimed_dataset(traces, "offsets", h5::Elem::i64, {n_wafers + 1});
   if (options.n_steps > 0) {
     h5::DatasetOptions step_layout;
     step_layout.chunk = {options.chunk_rows};
@@ -49,7 +51,7 @@ TraceFileWriter::TraceFileWriter(const std::string& path, const GeneratorOptions
     steps_.write_int_attribute("n_steps", options.n_steps);
   }
 
-  const std::uint64_t n = options.n_wafers;
+  const std::uint64_t n = n_wafers;
   h5::Group wafers = create_untimed_group(file_, "wafers");
   h5::Group truth = create_untimed_group(file_, "truth");
   wafer_columns_.push_back(create_untimed_dataset(wafers, "lot_id", h5::Elem::i64, {n}));
@@ -99,7 +101,8 @@ void TraceFileWriter::write_offsets(std::span<const std::int64_t> offsets) {
   offsets_.write_all(offsets);
 }
 
-void TraceFileWriter::write_run_attributes(const GeneratorOptions& o, std::uint64_t n_anomalous) {
+void TraceFileWriter::write_run_attributes(const GeneratorOptions& o, std::uint64_t n_anomalous,
+                                           const SetPart& part) {
   // Everything needed to regenerate the file. The seed is stored as the int64 with the
   // same bits (seeds above 2^63 read back negative).
   file_.write_string_attribute("generator", "wafermill generate");
@@ -114,8 +117,9 @@ void TraceFileWriter::write_run_attributes(const GeneratorOptions& o, std::uint6
   file_.write_double_attribute("generator_nan_fraction", o.nan_fraction);
   file_.write_double_attribute("generator_drift", o.drift);
   file_.write_int_attribute("generator_night", static_cast<std::int64_t>(o.night));
+  // The fleet's index of the file's first wafer (generator_n_wafers is the whole set's).
   file_.write_int_attribute("generator_first_wafer",
-                            static_cast<std::int64_t>(o.night * o.n_wafers));
+                            static_cast<std::int64_t>(o.night * o.n_wafers + part.first_wafer));
   file_.write_string_attribute("generator_drift_sensor", o.drift_sensor);
   file_.write_string_attribute("generator_step_sensor", o.step_sensor);
   file_.write_double_attribute("generator_step_size", o.step_size);
@@ -128,6 +132,18 @@ void TraceFileWriter::write_run_attributes(const GeneratorOptions& o, std::uint6
   file_.write_int_attribute("generator_maintenance_interval",
                             static_cast<std::int64_t>(kMaintenanceInterval));
   file_.write_int_attribute("generator_n_anomalous", static_cast<std::int64_t>(n_anomalous));
+  if (!o.drop_sensors.empty()) {
+    std::string dropped;
+    for (const std::string& name : o.drop_sensors) dropped += (dropped.empty() ? "" : ",") + name;
+    file_.write_string_attribute("generator_dropped_sensors", dropped);
+  }
+  if (part.n_files > 0) {
+    file_.write_int_attribute("generator_n_files", static_cast<std::int64_t>(part.n_files));
+    file_.write_int_attribute("generator_file_index", static_cast<std::int64_t>(part.index));
+    file_.write_int_attribute("generator_file_first_wafer",
+                              static_cast<std::int64_t>(part.first_wafer));
+    file_.write_int_attribute("generator_file_n_wafers", static_cast<std::int64_t>(part.n_wafers));
+  }
 }
 
 void TraceFileWriter::close() {

@@ -30,14 +30,23 @@ struct WaferBatch {
   void clear();
 };
 
+/// @brief Where a file stands in a set of generated files (generator.hpp n_files).
+struct SetPart {
+  std::uint64_t n_files = 0;      ///< 0: a single file, not a set
+  std::uint64_t index = 0;        ///< this file's position in the set
+  std::uint64_t first_wafer = 0;  ///< the set's wafer number of the file's first wafer
+  std::uint64_t n_wafers = 0;     ///< wafers in this file
+};
+
 /// @brief Writes one generated file. Every dataset is created at its final size up front,
 /// so the file is filled by hyperslab writes and never resized.
 class TraceFileWriter {
  public:
-  /// @brief Creates `path` (truncating) with every dataset and attribute except the data.
+  /// @brief Creates `path` (truncating) with every dataset and attribute except the data:
+  /// n_wafers wafers, n_samples rows of sensor_names.size() columns.
   /// @throws HdfError
-  TraceFileWriter(const std::string& path, const GeneratorOptions& options, std::uint64_t n_samples,
-                  const std::vector<std::string>& sensor_names);
+  TraceFileWriter(const std::string& path, const GeneratorOptions& options, std::uint64_t n_wafers,
+                  std::uint64_t n_samples, const std::vector<std::string>& sensor_names);
 
   /// @brief Writes rows [first_row, first_row + n_rows) of /traces/values (the element
   /// type must match options.float64) and of /traces/step (ignored without steps).
@@ -50,8 +59,10 @@ class TraceFileWriter {
   void write_wafers(std::uint64_t first_wafer, const WaferBatch& batch);
   /// @brief Writes /traces/offsets whole (n_wafers + 1 entries). @throws HdfError
   void write_offsets(std::span<const std::int64_t> offsets);
-  /// @brief Writes the root attributes that describe the generator run. @throws HdfError
-  void write_run_attributes(const GeneratorOptions& options, std::uint64_t n_anomalous);
+  /// @brief Writes the root attributes that describe the generator run (and, for a file of
+  /// a set, its place in the set). @throws HdfError
+  void write_run_attributes(const GeneratorOptions& options, std::uint64_t n_anomalous,
+                            const SetPart& part);
   /// @brief Closes every dataset and the file, reporting any failure. @throws HdfError
   void close();
 

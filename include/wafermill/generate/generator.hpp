@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace wafermill::generate {
 
@@ -38,6 +39,14 @@ struct GeneratorOptions {
   std::uint64_t chunk_rows = 65536;  ///< HDF5 chunk rows (also the write batch)
   std::uint64_t seed = 1;
   std::uint64_t target_bytes = 0;  ///< if > 0, choose n_wafers so values reach this size
+  /// 0: one file at `output`. N ≥ 1: the same wafers split over N files of consecutive wafers
+  /// (file k holds wafers [k·W/N, (k+1)·W/N) of the W), named by set_file_name(), and the
+  /// manifest set_manifest_name() listing them in order (docs/FORMAT.md "Sets of files").
+  std::uint64_t n_files = 0;
+  /// Sensors (by name) left out of the file(s): every other column, and every other dataset,
+  /// is bitwise what it is without them. /truth/anomaly_sensor counts the columns written
+  /// and is -1 where the planted sensor was dropped (the label still says anomalous).
+  std::vector<std::string> drop_sensors;
 };
 
 /// @brief What was written.
@@ -45,14 +54,31 @@ struct GeneratorResult {
   std::uint64_t n_wafers = 0;
   std::uint64_t n_samples = 0;
   std::uint64_t n_anomalous = 0;
-  std::uint64_t bytes = 0;  ///< file size
+  std::uint64_t bytes = 0;         ///< file size (with n_files: all files and the manifest)
+  std::vector<std::string> files;  ///< the files written, in wafer order
+  std::string manifest;            ///< with n_files: the manifest, else empty
 };
+
+/// @brief File k (0-based) of a set of n_files generated for `output`: the output without
+/// its ".h5"/".hdf5" extension, "-", k in at least 5 digits (zero-padded; more digits only
+/// when n_files > 100000) and the extension (".h5" when the output has none of those):
+/// "night.h5" → "night-00000.h5", "night-00001.h5", …
+std::string set_file_name(const std::string& output, std::uint64_t k, std::uint64_t n_files);
+
+/// @brief The manifest of a set: the output with ".list" for its ".h5"/".hdf5" extension
+/// ("night.h5" → "night.list"). One file name per line, in wafer order, relative to the
+/// manifest's directory (the set's files lie beside it).
+std::string set_manifest_name(const std::string& output);
 
 /// @brief Writes the file. Anomalies are recorded in /wafers/label (0 good, 1 bad) and
 /// /truth/anomaly_kind (0 none, 1 level shift, 2 spikes, 3 drift ramp, 4 noise burst,
 /// 5 stuck sensor) with /truth/anomaly_sensor.
-/// The file is written as `<output>.tmp.<pid>` and renamed into place when complete.
-/// @throws UsageError for impossible options or an existing output without force;
+/// The file is written as `<output>.tmp.<pid>` and renamed into place when complete. With
+/// n_files, every file of the set is written under its temporary name first; they are renamed
+/// into place only once all are complete, the manifest last, and a failure removes the set's
+/// files renamed so far (an existing manifest is removed before the first rename).
+/// @throws UsageError for impossible options (n_files above the wafer count, an unknown or
+/// every sensor dropped) or an existing output (any file of a set) without force;
 /// HdfError if HDF5 fails while writing; InputError if the final fsync or rename fails
 /// (the temporary file is removed in every failing case).
 GeneratorResult generate_traces(const GeneratorOptions& options);
