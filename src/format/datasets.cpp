@@ -65,6 +65,10 @@ std::optional<std::vector<std::uint8_t>> read_wafer_labels(const TraceIndex& ind
                                                            std::uint64_t n) {
   if (first + n > index.n_wafers)
     throw std::invalid_argument("read_wafer_labels: wafers beyond n_wafers");
+  // The index read them (read_trace_index, merge_trace_indexes).
+  if (index.has_labels && index.labels.size() == index.n_wafers)
+    return std::vector<std::uint8_t>(index.labels.begin() + static_cast<std::ptrdiff_t>(first),
+                                     index.labels.begin() + static_cast<std::ptrdiff_t>(first + n));
   if (index.sources.empty()) return read_file_labels(index.path, index.n_wafers, first, n);
   // Several files: labels when every file has them (merge_trace_indexes keeps common fields).
   if (std::none_of(index.wafer_fields.begin(), index.wafer_fields.end(),

@@ -372,6 +372,14 @@ void Inspector::read_wafer_fields(const h5::File& file, TraceIndex& index) {
         return;
       }
       index.wafer_fields.push_back({name, facts->type.type_class == h5::TypeClass::string});
+      // The labels travel with the index (1 byte a wafer): the scoring pass then opens no file.
+      if (name == "label" && facts->type.type_class != h5::TypeClass::string) {
+        std::vector<double> values(index.n_wafers);
+        if (!values.empty()) ds->read(std::span<double>(values), {0}, {index.n_wafers});
+        index.labels.resize(values.size());
+        for (std::size_t i = 0; i < values.size(); ++i) index.labels[i] = values[i] != 0.0 ? 1 : 0;
+        index.has_labels = true;
+      }
     });
   }
 }

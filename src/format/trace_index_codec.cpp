@@ -11,7 +11,7 @@ namespace wafermill::format {
 namespace {
 
 /// Encoding version tag: bump when a field is added.
-constexpr std::uint64_t kMagic = 0x32584449544d57ULL;  // "WMTIDX2" little-endian
+constexpr std::uint64_t kMagic = 0x33584449544d57ULL;  // "WMTIDX3" little-endian
 
 class Writer {
  public:
@@ -87,6 +87,9 @@ std::vector<char> TraceIndex::serialize() const {
     w.put(f.name);
     w.put(static_cast<std::uint8_t>(f.is_string));
   }
+  w.put(static_cast<std::uint8_t>(has_labels));
+  w.put<std::uint64_t>(labels.size());
+  w.out.insert(w.out.end(), labels.begin(), labels.end());
   w.put<std::uint64_t>(sources.size());
   for (const auto& s : sources) {
     w.put(s.path);
@@ -135,6 +138,9 @@ TraceIndex TraceIndex::deserialize(const std::vector<char>& bytes) {
     f.name = r.get_string();
     f.is_string = r.get<std::uint8_t>() != 0;
   }
+  t.has_labels = r.get<std::uint8_t>() != 0;
+  t.labels.resize(r.get_count(1));
+  for (auto& l : t.labels) l = r.get<std::uint8_t>();
   t.sources.resize(r.get_count(8 * 9));
   for (auto& s : t.sources) {
     s.path = r.get_string();

@@ -97,6 +97,12 @@ TraceIndex merge_trace_indexes(std::vector<TraceIndex> files, const std::string&
   }
   std::uint64_t total_wafers = 0;
   for (const auto& f : files) total_wafers += f.n_wafers;
+  // Labels when every file has them (as numbers), file after file.
+  job.has_labels = std::all_of(files.begin(), files.end(), [](const TraceIndex& f) { return f.has_labels; });
+  if (job.has_labels) {
+    job.labels.reserve(total_wafers);
+    for (const auto& f : files) job.labels.insert(job.labels.end(), f.labels.begin(), f.labels.end());
+  }
   job.offsets.reserve(total_wafers + 1);
   job.offsets.push_back(0);
   for (auto& f : files) {

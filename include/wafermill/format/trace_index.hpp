@@ -60,6 +60,10 @@ struct TraceIndex {
   std::uint32_t n_steps = 0;              ///< 1 + largest step value (0 without steps)
   std::vector<std::string> sensor_names;  ///< from the attribute, else "sensor_<i>"
   std::vector<WaferField> wafer_fields;   ///< /wafers/* datasets of length n_wafers
+  /// /wafers/label when the file has it as numbers: 1 where the label is non-zero (read with the
+  /// index, so that the scoring pass reads no file for it).
+  bool has_labels = false;
+  std::vector<std::uint8_t> labels;
   /// With several input files, one entry per file in the job's order (the fields above then
   /// describe the job: rows and wafers of every file, the union of the sensors, float64 when
   /// the files' types differ). Empty for one file: the index is its own source.
