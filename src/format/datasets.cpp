@@ -61,8 +61,8 @@ std::optional<std::vector<std::uint8_t>> read_file_labels(const std::string& pat
 
 }  // namespace
 
-std::optional<std::vector<std::uint8_t>> read_wafer_labels(const TraceIndex& index, std::uint64_t first,
-                                                           std::uint64_t n) {
+std::optional<std::vector<std::uint8_t>> read_wafer_labels(const TraceIndex& index,
+                                                           std::uint64_t first, std::uint64_t n) {
   if (first + n > index.n_wafers)
     throw std::invalid_argument("read_wafer_labels: wafers beyond n_wafers");
   // The index read them (read_trace_index, merge_trace_indexes).

@@ -18,8 +18,9 @@ constexpr std::uint64_t kCopyRows = 1ULL << 16;
 /// Name of an input field inside the trace output's /wafers: score and flag are the job's own.
 std::string legacy_name(const std::string& name) {
   // The names the job writes under /wafers (with a model: docs/MONITORING.md).
-  static const char* const kJob[] = {"score",  "flag",           "t2",          "spe",         "reason",
-                                     "contrib_column", "contrib_share", "source_file", "source_index"};
+  static const char* const kJob[] = {"score",         "flag",        "t2",
+                                     "spe",           "reason",      "contrib_column",
+                                     "contrib_share", "source_file", "source_index"};
   for (const char* j : kJob)
     if (name == j) return "input_" + name;
   return name;
@@ -28,7 +29,8 @@ std::string legacy_name(const std::string& name) {
 void copy_strings(const h5::Dataset& src, std::uint64_t n, std::vector<h5::Group*> into,
                   const std::vector<std::string>& names) {
   std::vector<h5::Dataset> dst;
-  for (std::size_t i = 0; i < into.size(); ++i) dst.push_back(into[i]->create_string_dataset(names[i], n));
+  for (std::size_t i = 0; i < into.size(); ++i)
+    dst.push_back(into[i]->create_string_dataset(names[i], n));
   for (std::uint64_t first = 0; first < n; first += kCopyRows) {
     const auto values = src.read_strings(first, std::min(kCopyRows, n - first));
     for (auto& d : dst) d.write_strings(first, values);
@@ -39,7 +41,8 @@ void copy_strings(const h5::Dataset& src, std::uint64_t n, std::vector<h5::Group
 void copy_numbers(const std::string& input_path, const h5::Dataset& src, std::uint64_t n,
                   std::vector<h5::Group*> into, const std::vector<std::string>& names) {
   std::vector<h5::Dataset> dst;
-  for (std::size_t i = 0; i < into.size(); ++i) dst.push_back(into[i]->create_dataset_like(names[i], src, {n}));
+  for (std::size_t i = 0; i < into.size(); ++i)
+    dst.push_back(into[i]->create_dataset_like(names[i], src, {n}));
   const h5::Handle mem = src.memory_type();
   const std::size_t elem = H5Tget_size(mem.id());
   if (elem == 0) h5::fail(input_path, src.path(), "H5Tget_size");
@@ -57,7 +60,8 @@ void copy_input_wafers(const std::string& input_path, h5::Group& output_root,
                        h5::Group* also_into) {
   const h5::File in = h5::File::open_read(input_path);
   if (in.link_kind("wafers") == h5::LinkKind::none) return;
-  if (in.link_kind("wafers") != h5::LinkKind::hard || in.object_kind("wafers") != h5::ObjectKind::group)
+  if (in.link_kind("wafers") != h5::LinkKind::hard ||
+      in.object_kind("wafers") != h5::ObjectKind::group)
     throw InputError(input_path + ": /wafers is not a group");
   const h5::Group wafers = in.open_group("wafers");
   const std::vector<std::string> names = wafers.link_names();
@@ -82,7 +86,8 @@ void copy_input_wafers(const std::string& input_path, h5::Group& output_root,
     }
     if (type.type_class == h5::TypeClass::string) {
       copy_strings(src, dims[0], into, out_names);
-    } else if (type.type_class == h5::TypeClass::integer || type.type_class == h5::TypeClass::floating) {
+    } else if (type.type_class == h5::TypeClass::integer ||
+               type.type_class == h5::TypeClass::floating) {
       copy_numbers(input_path, src, dims[0], into, out_names);
     } else {
       throw InputError(input_path + ": /wafers/" + name + " is neither numbers nor strings");
@@ -161,7 +166,8 @@ void copy_source_wafers(const TraceIndex& index, h5::Group& output_root, h5::Gro
           // Converted to the first file's type where the files' types differ.
           buf.resize(n * t.elem);
           src.read_hyperslab(t.mem->id(), buf.data(), {first}, {n});
-          for (auto& d : t.dst) d.write_hyperslab(t.mem->id(), buf.data(), {s.first_wafer + first}, {n});
+          for (auto& d : t.dst)
+            d.write_hyperslab(t.mem->id(), buf.data(), {s.first_wafer + first}, {n});
         }
       }
     }

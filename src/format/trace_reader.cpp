@@ -249,7 +249,7 @@ void read_steps(const FileShape& index, const h5::Dataset& step, std::uint64_t f
 }  // namespace
 
 void FileReader::read_rows(std::uint64_t first_row, std::uint64_t n_rows, void* values,
-                            std::span<std::int32_t> steps) {
+                           std::span<std::int32_t> steps) {
   check_range(index_, first_row, n_rows);
   if (n_rows > 0 && values == nullptr) throw std::invalid_argument("read_rows: null buffer");
   try {
@@ -269,7 +269,7 @@ void FileReader::read_rows(std::uint64_t first_row, std::uint64_t n_rows, void* 
 bool FileReader::maps_in_place() const { return h_->fd >= 0; }
 
 const void* FileReader::map_rows(std::uint64_t first_row, std::uint64_t n_rows,
-                                  std::span<std::int32_t> steps) {
+                                 std::span<std::int32_t> steps) {
   check_range(index_, first_row, n_rows);
   h_->unmap();
   if (h_->fd < 0 || n_rows == 0) return nullptr;
@@ -311,7 +311,7 @@ const void* FileReader::map_rows(std::uint64_t first_row, std::uint64_t n_rows,
 }
 
 void FileReader::read_column(std::uint64_t first_row, std::uint64_t n_rows, std::uint64_t sensor,
-                              void* values, std::span<std::int32_t> steps) {
+                             void* values, std::span<std::int32_t> steps) {
   check_range(index_, first_row, n_rows);
   if (sensor >= index_.n_sensors) throw std::out_of_range("read_column: sensor out of range");
   if (n_rows > 0 && values == nullptr) throw std::invalid_argument("read_column: null buffer");
@@ -329,7 +329,6 @@ void FileReader::read_column(std::uint64_t first_row, std::uint64_t n_rows, std:
                      "): " + e.what());
   }
 }
-
 
 // ---- TraceReader: one file, or several stitched into the job's rows and columns ----
 
@@ -375,7 +374,8 @@ struct TraceReader::Impl {
     if (it != open.end()) return *it->second;
     if (open.size() >= kMaxOpenFiles) {
       auto oldest = std::min_element(last_use.begin(), last_use.end(), [&](auto& a, auto& b) {
-        return (open.count(a.first) ? a.second : UINT64_MAX) < (open.count(b.first) ? b.second : UINT64_MAX);
+        return (open.count(a.first) ? a.second : UINT64_MAX) <
+               (open.count(b.first) ? b.second : UINT64_MAX);
       });
       closed_bytes += open.at(oldest->first)->bytes_read();
       open.erase(oldest->first);
@@ -391,8 +391,9 @@ struct TraceReader::Impl {
   /// The file holding job row `row` (a row of a file of no rows is never asked for).
   std::size_t source_of_row(std::uint64_t row) const {
     const auto& src = index.sources;
-    auto it = std::upper_bound(src.begin(), src.end(), row,
-                               [](std::uint64_t x, const TraceSource& s) { return x < s.first_row; });
+    auto it =
+        std::upper_bound(src.begin(), src.end(), row,
+                         [](std::uint64_t x, const TraceSource& s) { return x < s.first_row; });
     std::size_t k = static_cast<std::size_t>(it - src.begin()) - 1;
     while (src[k].n_rows == 0 || row >= src[k].first_row + src[k].n_rows) ++k;
     return k;
@@ -409,7 +410,8 @@ struct TraceReader::Impl {
 
 TraceReader::TraceReader(const TraceIndex& index, IoDriver driver, MPI_Comm comm)
     : impl_(std::make_unique<Impl>(Impl{index, driver, comm, nullptr, {}, {}, 0, 0, {}})) {
-  if (index.sources.empty()) impl_->single = std::make_unique<FileReader>(shape_of(index), driver, comm);
+  if (index.sources.empty())
+    impl_->single = std::make_unique<FileReader>(shape_of(index), driver, comm);
 }
 
 TraceReader::~TraceReader() = default;
@@ -432,8 +434,7 @@ void TraceReader::read_rows(std::uint64_t first_row, std::uint64_t n_rows, void*
     const std::uint64_t local = row - s.first_row;
     const std::uint64_t n = std::min(first_row + n_rows - row, s.n_rows - local);
     const std::uint64_t at = row - first_row;
-    const std::span<std::int32_t> part =
-        steps.empty() ? steps : steps.subspan(at, n);
+    const std::span<std::int32_t> part = steps.empty() ? steps : steps.subspan(at, n);
     const std::span<std::int32_t> file_steps = s.has_steps ? part : std::span<std::int32_t>();
     unsigned char* dst = out + at * job.row_bytes();
     if (m.native(s)) {
@@ -473,8 +474,8 @@ const void* TraceReader::map_rows(std::uint64_t first_row, std::uint64_t n_rows,
   if (!m.native(s) || first_row + n_rows > s.first_row + s.n_rows) return nullptr;
   FileReader& f = m.file(k);
   if (!f.maps_in_place()) return nullptr;
-  const void* p = f.map_rows(first_row - s.first_row, n_rows,
-                             s.has_steps ? steps : std::span<std::int32_t>());
+  const void* p =
+      f.map_rows(first_row - s.first_row, n_rows, s.has_steps ? steps : std::span<std::int32_t>());
   if (p != nullptr) m.zero_steps(s, steps);
   return p;
 }
@@ -492,7 +493,8 @@ void TraceReader::read_column(std::uint64_t first_row, std::uint64_t n_rows, std
   if (first_row + n_rows > s.first_row + s.n_rows)
     throw std::out_of_range(job.path + ": read_column across two files");
   const std::uint64_t local = first_row - s.first_row;
-  const std::int64_t col = s.columns.empty() ? static_cast<std::int64_t>(sensor) : s.columns[sensor];
+  const std::int64_t col =
+      s.columns.empty() ? static_cast<std::int64_t>(sensor) : s.columns[sensor];
   const std::span<std::int32_t> file_steps = s.has_steps ? steps : std::span<std::int32_t>();
   const bool to32 = job.value_type == ValueType::float32;
   if (col < 0) {  // the file lacks the sensor: invalid samples
@@ -509,7 +511,8 @@ void TraceReader::read_column(std::uint64_t first_row, std::uint64_t n_rows, std
     m.file(k).read_column(local, n_rows, static_cast<std::uint64_t>(col), values, file_steps);
   } else {  // float32 file in a float64 job
     if (m.scratch.size() < n_rows * 4) m.scratch.resize(n_rows * 4);
-    m.file(k).read_column(local, n_rows, static_cast<std::uint64_t>(col), m.scratch.data(), file_steps);
+    m.file(k).read_column(local, n_rows, static_cast<std::uint64_t>(col), m.scratch.data(),
+                          file_steps);
     const auto* in = reinterpret_cast<const float*>(m.scratch.data());
     auto* out = static_cast<double*>(values);
     for (std::uint64_t i = 0; i < n_rows; ++i) out[i] = in[i];

@@ -13,8 +13,9 @@ namespace wafermill::format {
 std::size_t TraceIndex::source_of_wafer(std::uint64_t w) const {
   if (sources.empty()) return 0;
   // The last file whose first wafer is <= w and that holds w (files of no wafer are skipped).
-  auto it = std::upper_bound(sources.begin(), sources.end(), w,
-                             [](std::uint64_t x, const TraceSource& s) { return x < s.first_wafer; });
+  auto it =
+      std::upper_bound(sources.begin(), sources.end(), w,
+                       [](std::uint64_t x, const TraceSource& s) { return x < s.first_wafer; });
   std::size_t k = static_cast<std::size_t>(it - sources.begin());
   while (k > 0 && sources[k - 1].n_wafers == 0) --k;
   return k == 0 ? 0 : k - 1;
@@ -82,10 +83,11 @@ TraceIndex merge_trace_indexes(std::vector<TraceIndex> files, const std::string&
     for (const auto& name : f.sensor_names)
       if (column_of.emplace(name, job.sensor_names.size()).second) job.sensor_names.push_back(name);
   job.n_sensors = job.sensor_names.size();
-  job.value_type = std::all_of(files.begin(), files.end(),
-                               [](const TraceIndex& f) { return f.value_type == ValueType::float32; })
-                       ? ValueType::float32
-                       : ValueType::float64;
+  job.value_type =
+      std::all_of(files.begin(), files.end(),
+                  [](const TraceIndex& f) { return f.value_type == ValueType::float32; })
+          ? ValueType::float32
+          : ValueType::float64;
   // The /wafers fields every file holds with the same kind, in the first file's order.
   for (const auto& field : files.front().wafer_fields) {
     const bool everywhere = std::all_of(files.begin() + 1, files.end(), [&](const TraceIndex& f) {
@@ -98,10 +100,12 @@ TraceIndex merge_trace_indexes(std::vector<TraceIndex> files, const std::string&
   std::uint64_t total_wafers = 0;
   for (const auto& f : files) total_wafers += f.n_wafers;
   // Labels when every file has them (as numbers), file after file.
-  job.has_labels = std::all_of(files.begin(), files.end(), [](const TraceIndex& f) { return f.has_labels; });
+  job.has_labels =
+      std::all_of(files.begin(), files.end(), [](const TraceIndex& f) { return f.has_labels; });
   if (job.has_labels) {
     job.labels.reserve(total_wafers);
-    for (const auto& f : files) job.labels.insert(job.labels.end(), f.labels.begin(), f.labels.end());
+    for (const auto& f : files)
+      job.labels.insert(job.labels.end(), f.labels.begin(), f.labels.end());
   }
   job.offsets.reserve(total_wafers + 1);
   job.offsets.push_back(0);

@@ -15,14 +15,14 @@
 #include "drive/team.hpp"
 #include "drive/units.hpp"
 #include "drive/watchdog.hpp"
+#include "fleet_shift.hpp"
 #include "picture_pipeline.hpp"
 #include "safety/run_guard.hpp"
 #include "safety/temp_output_guard.hpp"
 #include "scoring.hpp"
-#include "fleet_shift.hpp"
 #include "store/content_hash.hpp"
-#include "store/result_store.hpp"
 #include "store/file_records.hpp"
+#include "store/result_store.hpp"
 #include "store/resume.hpp"
 #include "store/store_directory.hpp"
 #include "wafermill/config.hpp"
@@ -93,7 +93,7 @@ struct LocalRun {
   ScoringResult scoring;
   std::optional<BoundModel> model;  // --model: every rank binds it
   std::uint64_t blocks_reused_all = 0, blocks_computed_all = 0;
-  std::uint64_t files_reused = 0;  // input files whose every block came from the store
+  std::uint64_t files_reused = 0;   // input files whose every block came from the store
   std::uint64_t blocks_unread = 0;  // blocks whose key the file records gave (not read to hash)
   // Rank 0 only:
   double wall_s = 0.0, index_s = 0.0, scoring_s = 0.0;
@@ -169,7 +169,8 @@ format::TraceIndex read_indexes_spread(const JobConfig& config, const Team& team
   std::vector<char> all = mine;
   if (team.mpi()) {
     if (mine.size() > static_cast<std::size_t>(INT32_MAX))
-      throw CollectiveInputError(config.input + ": the input files' indexes exceed 2 GiB on a rank");
+      throw CollectiveInputError(config.input +
+                                 ": the input files' indexes exceed 2 GiB on a rank");
     int len = static_cast<int>(mine.size());
     std::vector<int> lens(team.size), displs(team.size);
     MPI_Allgather(&len, 1, MPI_INT, lens.data(), 1, MPI_INT, team.comm);
@@ -358,8 +359,8 @@ LocalRun execute(const JobConfig& config, const Team& team, const std::string& p
     for (const auto& f : files) stamps.push_back(file_stamp(f.path));
   const auto file_blocks = [&](std::size_t k) {
     const std::uint64_t b0 = plan.first_block_at(file_starts[k]);
-    return std::pair(b0, k + 1 < file_starts.size() ? plan.first_block_at(file_starts[k + 1])
-                                                    : plan.n_blocks());
+    return std::pair(
+        b0, k + 1 < file_starts.size() ? plan.first_block_at(file_starts[k + 1]) : plan.n_blocks());
   };
   KnownKeys known;
   if (config.resume && store && !config.rehash) {

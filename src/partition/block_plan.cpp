@@ -25,7 +25,8 @@ BlockPlan::BlockPlan(std::span<const std::uint64_t> offsets, std::uint64_t block
   for (std::size_t i = 1; i < offsets.size(); ++i) {
     if (offsets[i] < offsets[i - 1]) {
       throw InputError("wafer offsets decrease at index " + std::to_string(i) + " (" +
-                       std::to_string(offsets[i - 1]) + " then " + std::to_string(offsets[i]) + ")");
+                       std::to_string(offsets[i - 1]) + " then " + std::to_string(offsets[i]) +
+                       ")");
     }
   }
   n_wafers_ = offsets.size() - 1;
@@ -65,7 +66,8 @@ void BlockPlan::build(std::span<const std::uint64_t> offsets, double wafer_overh
 
 std::uint64_t BlockPlan::first_wafer(std::uint64_t b) const {
   if (b > n_blocks()) {
-    throw std::out_of_range("BlockPlan: block " + std::to_string(b) + " of " + std::to_string(n_blocks()));
+    throw std::out_of_range("BlockPlan: block " + std::to_string(b) + " of " +
+                            std::to_string(n_blocks()));
   }
   if (!starts_.empty()) return starts_[b];
   // The last block may be partial: it ends at n_wafers.
@@ -74,14 +76,15 @@ std::uint64_t BlockPlan::first_wafer(std::uint64_t b) const {
 
 std::uint64_t BlockPlan::first_block_at(std::uint64_t file_start) const {
   if (starts_.empty()) return (file_start + block_size_ - 1) / block_size_;
-  return static_cast<std::uint64_t>(std::lower_bound(starts_.begin(), starts_.end() - 1, file_start) -
-                                    starts_.begin());
+  return static_cast<std::uint64_t>(
+      std::lower_bound(starts_.begin(), starts_.end() - 1, file_start) - starts_.begin());
 }
 
 double BlockPlan::weight(const WorkUnit& u) const {
   if (u.first_block > u.end_block || u.end_block > n_blocks()) {
     throw std::out_of_range("BlockPlan: unit [" + std::to_string(u.first_block) + ", " +
-                            std::to_string(u.end_block) + ") of " + std::to_string(n_blocks()) + " blocks");
+                            std::to_string(u.end_block) + ") of " + std::to_string(n_blocks()) +
+                            " blocks");
   }
   return prefix_[u.end_block] - prefix_[u.first_block];
 }

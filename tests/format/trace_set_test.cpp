@@ -37,7 +37,8 @@ struct ThreeFiles {
     write_sample(c, sc);
   }
   TraceIndex merged() const {
-    return merge_trace_indexes({read_trace_index(a), read_trace_index(c), read_trace_index(b)}, "set");
+    return merge_trace_indexes({read_trace_index(a), read_trace_index(c), read_trace_index(b)},
+                               "set");
   }
 };
 
@@ -106,10 +107,12 @@ TEST(TraceSet, OneFileIsItsOwnIndexAndAFileNamedTwiceIsRefused) {
   EXPECT_EQ(one.path, f.a);
   EXPECT_EQ(one.n_files(), 1u);
   try {
-    (void)merge_trace_indexes({read_trace_index(f.a), read_trace_index(f.b), read_trace_index(f.a)}, "x");
+    (void)merge_trace_indexes({read_trace_index(f.a), read_trace_index(f.b), read_trace_index(f.a)},
+                              "x");
     FAIL() << "a file named twice must be refused";
   } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("named twice among the inputs (files 1 and 3)"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("named twice among the inputs (files 1 and 3)"),
+              std::string::npos)
         << e.what();
   }
   EXPECT_THROW((void)merge_trace_indexes({}, "x"), InputError);

@@ -37,9 +37,9 @@ std::optional<FileStamp> file_stamp(const std::string& path);
 std::string record_name(const std::string& path);
 
 struct FileRecord {
-  std::uint64_t digest = 0;          ///< the configuration digest the keys were made under
+  std::uint64_t digest = 0;  ///< the configuration digest the keys were made under
   FileStamp stamp;
-  std::vector<std::uint64_t> keys;   ///< the file's blocks' keys, in order
+  std::vector<std::uint64_t> keys;  ///< the file's blocks' keys, in order
 };
 
 class FileRecords {

@@ -38,8 +38,8 @@ std::uint64_t KnownKeys::count() const {
 std::vector<std::uint8_t> resume_from_store(MPI_Comm comm, int rank, int size,
                                             const partition::BlockPlan& plan, Worker& worker,
                                             ResultStore& store, Collector& collector,
-                                            const std::function<void()>& between_chunks,
-                                            bool quiet, const KnownKeys& known) {
+                                            const std::function<void()>& between_chunks, bool quiet,
+                                            const KnownKeys& known) {
   const bool mpi = comm != MPI_COMM_NULL;
   const std::uint64_t n_blocks = plan.n_blocks();
   std::vector<std::uint64_t> stored;  // sorted keys
@@ -60,7 +60,9 @@ std::vector<std::uint8_t> resume_from_store(MPI_Comm comm, int rank, int size,
   const std::uint64_t p = static_cast<std::uint64_t>(size);
   const std::uint64_t lo = n_blocks * rank / p, hi = n_blocks * (rank + 1) / p;
   std::vector<std::uint64_t> keys(n_blocks, 0);
-  const auto is_known = [&known](std::uint64_t b) { return !known.known.empty() && known.known[b]; };
+  const auto is_known = [&known](std::uint64_t b) {
+    return !known.known.empty() && known.known[b];
+  };
   BatchResult batch;
   for (std::uint64_t i = lo; i < hi;) {
     // A run of blocks whose keys are known (not read), or of blocks to read and hash.
@@ -68,7 +70,8 @@ std::vector<std::uint8_t> resume_from_store(MPI_Comm comm, int rank, int size,
     while (j < hi && j - i < kResumeRun && is_known(j) == is_known(i)) ++j;
     if (is_known(i))
       std::copy(known.key.begin() + static_cast<std::ptrdiff_t>(i),
-                known.key.begin() + static_cast<std::ptrdiff_t>(j), keys.begin() + static_cast<std::ptrdiff_t>(i));
+                known.key.begin() + static_cast<std::ptrdiff_t>(j),
+                keys.begin() + static_cast<std::ptrdiff_t>(i));
     else
       worker.hash_blocks(i, j, keys, between_chunks);
     for (std::uint64_t b = i; b < j; ++b) {
@@ -132,7 +135,8 @@ std::size_t prune_to_run(MPI_Comm comm, int rank, const ResultStore& store,
   only_keys.reserve(all.size() / 2);
   for (std::size_t i = 0; i + 1 < all.size(); i += 2) {
     only_keys.push_back(all[i + 1]);
-    if (keys_by_block != nullptr && all[i] < keys_by_block->size()) (*keys_by_block)[all[i]] = all[i + 1];
+    if (keys_by_block != nullptr && all[i] < keys_by_block->size())
+      (*keys_by_block)[all[i]] = all[i + 1];
   }
   return store.prune(std::move(only_keys));
 }
