@@ -69,22 +69,10 @@ std::optional<std::vector<std::uint8_t>> read_wafer_labels(const TraceIndex& ind
   if (index.has_labels && index.labels.size() == index.n_wafers)
     return std::vector<std::uint8_t>(index.labels.begin() + static_cast<std::ptrdiff_t>(first),
                                      index.labels.begin() + static_cast<std::ptrdiff_t>(first + n));
-  if (index.sources.empty()) return read_file_labels(index.path, index.n_wafers, first, n);
-  // Several files: labels when every file has them (merge_trace_indexes keeps common fields).
-  if (std::none_of(index.wafer_fields.begin(), index.wafer_fields.end(),
-                   [](const WaferField& f) { return f.name == "label" && !f.is_string; }))
-    return std::nullopt;
-  std::vector<std::uint8_t> labels;
-  labels.reserve(n);
-  for (std::uint64_t w = first; w < first + n;) {
-    const TraceSource& s = index.sources[index.source_of_wafer(w)];
-    const std::uint64_t m = std::min(first + n, s.first_wafer + s.n_wafers) - w;
-    const auto part = read_file_labels(s.path, s.n_wafers, w - s.first_wafer, m);
-    if (!part) throw InputError(s.path + ": /wafers/label vanished while the job ran");
-    labels.insert(labels.end(), part->begin(), part->end());
-    w += m;
-  }
-  return labels;
+  // Several files: merge_trace_indexes keeps labels exactly when every file has them as numbers
+  // (the per-file read above found them), so an index without them has none to read.
+  if (!index.sources.empty()) return std::nullopt;
+  return read_file_labels(index.path, index.n_wafers, first, n);
 }
 
 std::optional<std::vector<std::string>> read_wafer_strings(const std::string& path,
