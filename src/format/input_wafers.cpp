@@ -3,7 +3,9 @@
 #include "wafermill/format/input_wafers.hpp"
 
 #include <algorithm>
+#include <iterator>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include "wafermill/error.hpp"
@@ -54,6 +56,70 @@ void copy_numbers(const std::string& input_path, const h5::Dataset& src, std::ui
   }
 }
 
+// One output field of copy_source_wafers: rows buffered from the files, then written to every
+// destination at once. Three kinds: a generated int64 column (source_file, source_index),
+// strings, and numbers kept in the memory form of the first file's type (others converted).
+class Field {
+ public:
+  explicit Field(h5::Dataset dst) : kind_(Kind::ints) { dst_.push_back(std::move(dst)); }
+  explicit Field(std::vector<h5::Dataset> dst) : kind_(Kind::strings), dst_(std::move(dst)) {}
+  Field(std::vector<h5::Dataset> dst, h5::Handle mem, const std::string& file,
+        const std::string& object)
+      : kind_(Kind::numbers), dst_(std::move(dst)), mem_(std::move(mem)) {
+    elem_ = H5Tget_size(mem_->id());
+    if (elem_ == 0) h5::fail(file, object, "H5Tget_size");
+  }
+
+  /// Appends v0, v0 + stride, … (n values) to an int64 column.
+  void append_sequence(std::int64_t v0, std::int64_t stride, std::uint64_t n) {
+    for (std::uint64_t i = 0; i < n; ++i)
+      ints_.push_back(v0 + stride * static_cast<std::int64_t>(i));
+  }
+
+  /// Appends rows [first, first + n) of `src`.
+  void append(const h5::Dataset& src, std::uint64_t first, std::uint64_t n) {
+    if (kind_ == Kind::strings) {
+      auto values = src.read_strings(first, n);
+      std::move(values.begin(), values.end(), std::back_inserter(strings_));
+      return;
+    }
+    const std::size_t at = bytes_.size();
+    bytes_.resize(at + n * elem_);
+    src.read_hyperslab(mem_->id(), bytes_.data() + at, {first}, {n});
+  }
+
+  /// Writes the n buffered rows at output wafer `first` and empties the buffer.
+  void flush(std::uint64_t first, std::uint64_t n) {
+    if (n == 0) return;
+    for (auto& d : dst_) {
+      switch (kind_) {
+        case Kind::ints:
+          d.write(std::span<const std::int64_t>(ints_), {first}, {n});
+          break;
+        case Kind::strings:
+          d.write_strings(first, strings_);
+          break;
+        case Kind::numbers:
+          d.write_hyperslab(mem_->id(), bytes_.data(), {first}, {n});
+          break;
+      }
+    }
+    ints_.clear();
+    strings_.clear();
+    bytes_.clear();
+  }
+
+ private:
+  enum class Kind { ints, strings, numbers };
+  Kind kind_;
+  std::vector<h5::Dataset> dst_;
+  std::optional<h5::Handle> mem_;
+  std::size_t elem_ = 0;
+  std::vector<std::int64_t> ints_;
+  std::vector<std::string> strings_;
+  std::vector<unsigned char> bytes_;
+};
+
 }  // namespace
 
 void copy_input_wafers(const std::string& input_path, h5::Group& output_root,
@@ -99,79 +165,69 @@ void copy_source_wafers(const TraceIndex& index, h5::Group& output_root, h5::Gro
   const std::uint64_t W = index.n_wafers;
   const std::vector<TraceSource> sources = index.files();
   // Which file and which of its wafers: /wafers/source_file indexes /inputs/files.
+  h5::Group inputs = output_root.create_group("inputs");
+  h5::Dataset files = inputs.create_string_dataset("files", sources.size());
   {
-    h5::Group inputs = output_root.create_group("inputs");
-    h5::Dataset files = inputs.create_string_dataset("files", sources.size());
     std::vector<std::string> names;
     for (const auto& s : sources) names.push_back(s.path);
     files.write_strings(0, names);
-    h5::Dataset file_of = wafers.create_dataset("source_file", h5::Elem::i64, {W});
-    h5::Dataset index_in = wafers.create_dataset("source_index", h5::Elem::i64, {W});
-    std::vector<std::int64_t> a, b;
-    for (std::size_t k = 0; k < sources.size(); ++k) {
-      for (std::uint64_t first = 0; first < sources[k].n_wafers; first += kCopyRows) {
-        const std::uint64_t n = std::min(kCopyRows, sources[k].n_wafers - first);
-        a.assign(n, static_cast<std::int64_t>(k));
-        b.resize(n);
-        for (std::uint64_t i = 0; i < n; ++i) b[i] = static_cast<std::int64_t>(first + i);
-        file_of.write(std::span<const std::int64_t>(a), {sources[k].first_wafer + first}, {n});
-        index_in.write(std::span<const std::int64_t>(b), {sources[k].first_wafer + first}, {n});
-      }
-    }
   }
-  if (index.sources.empty() || index.wafer_fields.empty()) return;
-  // Several files: the fields they all hold, each file's rows at its wafers (merge_trace_indexes).
-  h5::Group input = output_root.has_group("input") ? output_root.open_group("input")
-                                                   : output_root.create_group("input");
-  h5::Group copy = input.create_group("wafers");
-  // The datasets, shaped after the first file's; then each file opened once for all its fields.
-  struct Target {
-    std::vector<h5::Dataset> dst;
-    std::optional<h5::Handle> mem;
-    std::size_t elem = 0;
-  };
-  std::vector<Target> targets(index.wafer_fields.size());
-  {
+  const bool fields = !index.sources.empty() && !index.wafer_fields.empty();
+  // Several files: the fields they all hold (merge_trace_indexes), shaped after the first file's.
+  std::vector<Field> out;
+  out.emplace_back(wafers.create_dataset("source_file", h5::Elem::i64, {W}));
+  out.emplace_back(wafers.create_dataset("source_index", h5::Elem::i64, {W}));
+  if (fields) {
+    h5::Group input = output_root.has_group("input") ? output_root.open_group("input")
+                                                     : output_root.create_group("input");
+    h5::Group copy = input.create_group("wafers");
     const h5::File in = h5::File::open_read(sources.front().path);
     const h5::Group g = in.open_group("wafers");
-    for (std::size_t i = 0; i < targets.size(); ++i) {
-      const WaferField& field = index.wafer_fields[i];
+    for (const WaferField& field : index.wafer_fields) {
       const h5::Dataset src = g.open_dataset(field.name);
+      std::vector<h5::Dataset> dst;
       for (auto* group : {&copy, &wafers}) {
         const std::string name = group == &wafers ? legacy_name(field.name) : field.name;
-        targets[i].dst.push_back(field.is_string ? group->create_string_dataset(name, W)
-                                                 : group->create_dataset_like(name, src, {W}));
+        dst.push_back(field.is_string ? group->create_string_dataset(name, W)
+                                      : group->create_dataset_like(name, src, {W}));
       }
-      if (!field.is_string) {
-        targets[i].mem.emplace(src.memory_type());
-        targets[i].elem = H5Tget_size(targets[i].mem->id());
-        if (targets[i].elem == 0) h5::fail(sources.front().path, src.path(), "H5Tget_size");
-      }
+      if (field.is_string)
+        out.emplace_back(std::move(dst));
+      else
+        out.emplace_back(std::move(dst), src.memory_type(), sources.front().path, src.path());
     }
   }
-  std::vector<unsigned char> buf;
-  for (const auto& s : sources) {
+  // File after file into buffers of at most kCopyRows rows, each written once: a night of
+  // thousands of small files costs one read per file and field, not one write per file and
+  // field (issue 19: this runs on rank 0 alone).
+  std::uint64_t pending = 0;  // rows buffered, from wafer `at`
+  std::uint64_t at = 0;
+  auto flush = [&] {
+    for (Field& f : out) f.flush(at, pending);
+    at += pending;
+    pending = 0;
+  };
+  for (std::size_t k = 0; k < sources.size(); ++k) {
+    const TraceSource& s = sources[k];
     if (s.n_wafers == 0) continue;
-    const h5::File in = h5::File::open_read(s.path);
-    const h5::Group g = in.open_group("wafers");
-    for (std::size_t i = 0; i < targets.size(); ++i) {
-      const h5::Dataset src = g.open_dataset(index.wafer_fields[i].name);
-      Target& t = targets[i];
-      for (std::uint64_t first = 0; first < s.n_wafers; first += kCopyRows) {
-        const std::uint64_t n = std::min(kCopyRows, s.n_wafers - first);
-        if (index.wafer_fields[i].is_string) {
-          const auto values = src.read_strings(first, n);
-          for (auto& d : t.dst) d.write_strings(s.first_wafer + first, values);
-        } else {
-          // Converted to the first file's type where the files' types differ.
-          buf.resize(n * t.elem);
-          src.read_hyperslab(t.mem->id(), buf.data(), {first}, {n});
-          for (auto& d : t.dst)
-            d.write_hyperslab(t.mem->id(), buf.data(), {s.first_wafer + first}, {n});
-        }
-      }
+    std::optional<h5::File> in;
+    std::optional<h5::Group> g;
+    if (fields) {
+      in.emplace(h5::File::open_read(s.path));
+      g.emplace(in->open_group("wafers"));
+    }
+    for (std::uint64_t first = 0; first < s.n_wafers;) {
+      const std::uint64_t n = std::min(kCopyRows - pending, s.n_wafers - first);
+      out[0].append_sequence(static_cast<std::int64_t>(k), 0, n);
+      out[1].append_sequence(static_cast<std::int64_t>(first), 1, n);
+      for (std::size_t i = 0; fields && i < index.wafer_fields.size(); ++i)
+        out[2 + i].append(g->open_dataset(index.wafer_fields[i].name), first, n);
+      pending += n;
+      first += n;
+      if (pending == kCopyRows) flush();
     }
   }
+  flush();
 }
 
 }  // namespace wafermill::format
