@@ -5,6 +5,7 @@
 #include "wafermill/error.hpp"
 #include "wafermill/format/chunk_advice.hpp"
 #include "wafermill/format/image_index.hpp"
+#include "wafermill/format/input_list.hpp"
 #include "wafermill/format/map_index.hpp"
 #include "wafermill/format/picture_reader.hpp"
 #include "wafermill/format/trace_index.hpp"
@@ -28,45 +29,68 @@ Command help_command(const std::string& name, std::string text) {
 Command make_generate_command(int argc, char** argv) {
   generate::GeneratorOptions d;
   po::options_description desc("wafermill generate options");
-  desc.add_options()
-    ("output,o", po::value<std::string>()->required(), "file to write")
-    ("force", po::bool_switch(), "overwrite an existing file")
-    ("wafers", po::value<std::uint64_t>()->default_value(d.n_wafers), "number of wafers")
-    ("sensors", po::value<std::uint32_t>()->default_value(d.n_sensors), "sensors per sample")
-    ("steps", po::value<std::uint32_t>()->default_value(d.n_steps), "recipe steps (0: no /traces/step)")
-    ("mean-length", po::value<double>()->default_value(d.mean_length), "mean samples per wafer")
-    ("length-sigma", po::value<double>()->default_value(d.length_sigma), "lognormal sigma of trace lengths (skew; 0: equal lengths)")
-    ("empty-fraction", po::value<double>()->default_value(d.empty_fraction), "fraction of wafers without samples")
-    ("anomaly-fraction", po::value<double>()->default_value(d.anomaly_fraction), "fraction of planted anomalous wafers")
-    ("nan-fraction", po::value<double>()->default_value(d.nan_fraction), "fraction of NaN/Inf samples")
-    ("drift", po::value<double>()->default_value(d.drift), "tool drift per wafer, in sensor std units (each tool's own direction, reset at maintenance every 500 wafers)")
-    ("night", po::value<std::uint64_t>()->default_value(d.night), "night K of a series: wafers K*wafers .. (K+1)*wafers-1 of the fleet's history, so night K continues night K-1's drift (docs/MONITORING.md \"Planted drift\")")
-    ("drift-sensor", po::value<std::string>()->default_value(""), "only this sensor (by name) drifts: --drift sigmas per wafer from wafer 0 on, on every tool, no maintenance reset")
-    ("step-sensor", po::value<std::string>()->default_value(""), "shift this sensor (by name) by --step-size sigmas from night --step-night on")
-    ("step-size", po::value<double>()->default_value(d.step_size), "the step of --step-sensor, in sensor std units")
-    ("step-night", po::value<std::uint64_t>()->default_value(d.step_night), "the first night (--night numbering) with the step")
-    ("float64", po::bool_switch(), "write float64 samples (default float32)")
-    ("gzip", po::value<int>()->default_value(d.gzip_level), "deflate level 1-9 with shuffle; 0 uncompressed")
-    ("chunk-rows", po::value<std::uint64_t>()->default_value(d.chunk_rows), "HDF5 chunk rows")
-    ("seed", po::value<std::uint64_t>()->default_value(d.seed), "random seed")
-    ("target-mb", po::value<double>()->default_value(0.0), "if > 0, choose the wafer count to reach about this many MB of samples")
-    ("files", po::value<std::uint64_t>()->default_value(0), "split the same wafers over N files of consecutive wafers, OUT-00000.h5 ... (OUT: --output less .h5), listed in order in the manifest OUT.list (docs/FORMAT.md \"Sets of files\")")
-    ("drop-sensor", po::value<std::vector<std::string>>()->composing(), "leave this sensor (by name) out; the other columns are unchanged (repeatable)");
+  desc.add_options()("output,o", po::value<std::string>()->required(), "file to write")(
+      "force", po::bool_switch(), "overwrite an existing file")(
+      "wafers", po::value<std::uint64_t>()->default_value(d.n_wafers), "number of wafers")(
+      "sensors", po::value<std::uint32_t>()->default_value(d.n_sensors), "sensors per sample")(
+      "steps", po::value<std::uint32_t>()->default_value(d.n_steps),
+      "recipe steps (0: no /traces/step)")(
+      "mean-length", po::value<double>()->default_value(d.mean_length), "mean samples per wafer")(
+      "length-sigma", po::value<double>()->default_value(d.length_sigma),
+      "lognormal sigma of trace lengths (skew; 0: equal lengths)")(
+      "empty-fraction", po::value<double>()->default_value(d.empty_fraction),
+      "fraction of wafers without samples")("anomaly-fraction",
+                                            po::value<double>()->default_value(d.anomaly_fraction),
+                                            "fraction of planted anomalous wafers")(
+      "nan-fraction", po::value<double>()->default_value(d.nan_fraction),
+      "fraction of NaN/Inf samples")("drift", po::value<double>()->default_value(d.drift),
+                                     "tool drift per wafer, in sensor std units (each tool's own "
+                                     "direction, reset at maintenance every 500 wafers)")(
+      "night", po::value<std::uint64_t>()->default_value(d.night),
+      "night K of a series: wafers K*wafers .. (K+1)*wafers-1 of the fleet's history, so night K "
+      "continues night K-1's drift (docs/MONITORING.md \"Planted drift\")")(
+      "drift-sensor", po::value<std::string>()->default_value(""),
+      "only this sensor (by name) drifts: --drift sigmas per wafer from wafer 0 on, on every tool, "
+      "no maintenance reset")(
+      "step-sensor", po::value<std::string>()->default_value(""),
+      "shift this sensor (by name) by --step-size sigmas from night --step-night on")(
+      "step-size", po::value<double>()->default_value(d.step_size),
+      "the step of --step-sensor, in sensor std units")(
+      "step-night", po::value<std::uint64_t>()->default_value(d.step_night),
+      "the first night (--night numbering) with the step")(
+      "float64", po::bool_switch(), "write float64 samples (default float32)")(
+      "gzip", po::value<int>()->default_value(d.gzip_level),
+      "deflate level 1-9 with shuffle; 0 uncompressed")(
+      "chunk-rows", po::value<std::uint64_t>()->default_value(d.chunk_rows), "HDF5 chunk rows")(
+      "seed", po::value<std::uint64_t>()->default_value(d.seed), "random seed")(
+      "target-mb", po::value<double>()->default_value(0.0),
+      "if > 0, choose the wafer count to reach about this many MB of samples")(
+      "files", po::value<std::uint64_t>()->default_value(0),
+      "split the same wafers over N files of consecutive wafers, OUT-00000.h5 ... (OUT: --output "
+      "less .h5), listed in order in the manifest OUT.list (docs/FORMAT.md \"Sets of files\")")(
+      "drop-sensor", po::value<std::vector<std::string>>()->composing(),
+      "leave this sensor (by name) out; the other columns are unchanged (repeatable)");
   // --- maps and images (docs/PICTURES.md) ---
   const generate::PictureOptions pd;
-  desc.add_options()
-    ("maps", po::value<std::uint64_t>()->default_value(0), "die maps to write (with --maps or --images, traces only when --wafers is given)")
-    ("pattern-fraction", po::value<double>()->default_value(pd.pattern_fraction), "maps with a planted failure pattern")
-    ("images", po::value<std::uint64_t>()->default_value(0), "inspection images to write")
-    ("image-height", po::value<std::uint32_t>()->default_value(pd.image_height), "image rows")
-    ("image-width", po::value<std::uint32_t>()->default_value(pd.image_width), "image columns")
-    ("rgb", po::bool_switch(), "RGB images [n, h, w, 3] (default grey)")
-    ("image-bits", po::value<std::uint32_t>()->default_value(pd.image_bits), "bits per pixel value: 8 (uint8) or 16 (uint16)")
-    ("defect-fraction", po::value<double>()->default_value(pd.defect_fraction), "images with planted defects");
+  desc.add_options()(
+      "maps", po::value<std::uint64_t>()->default_value(0),
+      "die maps to write (with --maps or --images, traces only when --wafers is given)")(
+      "pattern-fraction", po::value<double>()->default_value(pd.pattern_fraction),
+      "maps with a planted failure pattern")("images", po::value<std::uint64_t>()->default_value(0),
+                                             "inspection images to write")(
+      "image-height", po::value<std::uint32_t>()->default_value(pd.image_height), "image rows")(
+      "image-width", po::value<std::uint32_t>()->default_value(pd.image_width), "image columns")(
+      "rgb", po::bool_switch(), "RGB images [n, h, w, 3] (default grey)")(
+      "image-bits", po::value<std::uint32_t>()->default_value(pd.image_bits),
+      "bits per pixel value: 8 (uint8) or 16 (uint16)")(
+      "defect-fraction", po::value<double>()->default_value(pd.defect_fraction),
+      "images with planted defects");
   // --- end maps and images ---
   bool help = false;
   const po::variables_map vm = parse_options("generate", argc, argv, desc, nullptr, &help);
-  if (help) return help_command("generate", help_text("generate", "wafermill generate --output FILE [options]", desc));
+  if (help)
+    return help_command("generate",
+                        help_text("generate", "wafermill generate --output FILE [options]", desc));
   generate::GeneratorOptions o;
   o.output = vm["output"].as<std::string>();
   o.force = vm["force"].as<bool>();
@@ -94,7 +118,9 @@ Command make_generate_command(int argc, char** argv) {
   // --- maps and images ---
   if (vm["maps"].as<std::uint64_t>() > 0 || vm["images"].as<std::uint64_t>() > 0) {
     if (o.n_files > 0 || !o.drop_sensors.empty())
-      throw UsageError("generate: --files and --drop-sensor are for trace files only, not with --maps or --images");
+      throw UsageError(
+          "generate: --files and --drop-sensor are for trace files only, not with --maps or "
+          "--images");
     generate::PictureOptions p;
     p.output = o.output;
     p.force = o.force;
@@ -110,12 +136,13 @@ Command make_generate_command(int argc, char** argv) {
     p.seed = o.seed;
     return {"generate", false, [p](MPI_Comm) {
               const auto r = generate::generate_pictures(p);
-              std::printf("wrote %s: %llu maps (%llu patterned), %llu images (%llu defective)%s, %.1f MB\n",
-                          p.output.c_str(), static_cast<unsigned long long>(r.n_maps),
-                          static_cast<unsigned long long>(r.n_patterned),
-                          static_cast<unsigned long long>(r.n_images),
-                          static_cast<unsigned long long>(r.n_defective),
-                          p.traces ? " and traces" : "", r.bytes / 1e6);
+              std::printf(
+                  "wrote %s: %llu maps (%llu patterned), %llu images (%llu defective)%s, %.1f MB\n",
+                  p.output.c_str(), static_cast<unsigned long long>(r.n_maps),
+                  static_cast<unsigned long long>(r.n_patterned),
+                  static_cast<unsigned long long>(r.n_images),
+                  static_cast<unsigned long long>(r.n_defective), p.traces ? " and traces" : "",
+                  r.bytes / 1e6);
               return 0;
             }};
   }
@@ -124,8 +151,8 @@ Command make_generate_command(int argc, char** argv) {
             const auto r = generate::generate_traces(o);
             const std::string what =
                 r.manifest.empty() ? o.output
-                                   : std::to_string(r.files.size()) + " files " + r.files.front() + " .. " +
-                                         r.files.back() + " listed in " + r.manifest;
+                                   : std::to_string(r.files.size()) + " files " + r.files.front() +
+                                         " .. " + r.files.back() + " listed in " + r.manifest;
             std::printf("wrote %s: %llu wafers, %llu samples, %llu anomalous, %.1f MB\n",
                         what.c_str(), static_cast<unsigned long long>(r.n_wafers),
                         static_cast<unsigned long long>(r.n_samples),
@@ -150,7 +177,8 @@ std::vector<std::string> validate_isolated(const std::string& file) {
       } catch (const InputError&) {
         contents.traces = true;  // validate_trace_file reports why the file cannot be read
       }
-      if (contents.traces || (!contents.maps && !contents.images)) found = format::validate_trace_file(file);
+      if (contents.traces || (!contents.maps && !contents.images))
+        found = format::validate_trace_file(file);
       std::optional<std::uint64_t> n_maps;
       try {
         if (contents.maps) n_maps = format::read_map_index(file).n_wafers;
@@ -186,15 +214,31 @@ std::vector<std::string> validate_isolated(const std::string& file) {
 
 Command make_validate_command(int argc, char** argv) {
   po::options_description desc("wafermill validate options");
-  desc.add_options()("file", po::value<std::vector<std::string>>()->required(), "files to check (traces, maps, images)");
+  desc.add_options()(
+      "file", po::value<std::vector<std::string>>()->required(),
+      "files to check (traces, maps, images): files, directories, globs and @manifests "
+      "as `run --input` takes them");
   po::positional_options_description pos;
   pos.add("file", -1);
   bool help = false;
   const po::variables_map vm = parse_options("validate", argc, argv, desc, &pos, &help);
-  if (help) return help_command("validate", help_text("validate", "wafermill validate FILE...", desc));
-  const auto files = vm["file"].as<std::vector<std::string>>();
-  return {"validate", false, [files](MPI_Comm) {
+  if (help)
+    return help_command("validate",
+                        help_text("validate", "wafermill validate FILE|DIR|GLOB|@LIST...", desc));
+  const auto specs = vm["file"].as<std::vector<std::string>>();
+  return {"validate", false, [specs](MPI_Comm) {
+            // The same expansion as `run --input` (a night's directory, a manifest, a glob).
+            std::vector<std::string> files;
+            try {
+              files = format::expand_inputs(specs);
+            } catch (const UsageError& e) {
+              // Its messages name run's option; here the arguments are positional.
+              std::string what = e.what();
+              if (what.rfind("--input ", 0) == 0) what.erase(0, 8);
+              throw UsageError(what);
+            }
             int code = 0;
+            std::size_t bad = 0;
             for (const auto& f : files) {
               const auto problems = validate_isolated(f);
               if (problems.empty()) {
@@ -211,22 +255,30 @@ Command make_validate_command(int argc, char** argv) {
                 continue;
               }
               code = 2;
+              ++bad;
               std::printf("%s: %zu problem%s\n", f.c_str(), problems.size(),
                           problems.size() == 1 ? "" : "s");
               for (const auto& p : problems) std::printf("  %s\n", p.c_str());
             }
+            if (files.size() > 1)
+              std::printf("%zu files: %zu valid, %zu with problems\n", files.size(),
+                          files.size() - bad, bad);
             return code;
           }};
 }
 
 Command make_sequential_command(int argc, char** argv) {
   po::options_description desc("wafermill sequential options (used by `run --baseline run`)");
-  desc.add_options()
-    ("config-json", po::value<std::string>()->required(), "job configuration as JSON")
-    ("figures-out", po::value<std::string>()->required(), "where to write the run's figures (JSON)");
+  desc.add_options()("config-json", po::value<std::string>()->required(),
+                     "job configuration as JSON")("figures-out",
+                                                  po::value<std::string>()->required(),
+                                                  "where to write the run's figures (JSON)");
   bool help = false;
   const po::variables_map vm = parse_options("sequential", argc, argv, desc, nullptr, &help);
-  if (help) return help_command("sequential", help_text("sequential", "wafermill sequential --config-json F --figures-out F", desc));
+  if (help)
+    return help_command(
+        "sequential",
+        help_text("sequential", "wafermill sequential --config-json F --figures-out F", desc));
   const auto config = vm["config-json"].as<std::string>();
   const auto figures = vm["figures-out"].as<std::string>();
   return {"sequential", false,

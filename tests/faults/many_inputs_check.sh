@@ -67,7 +67,18 @@ case "$case_name" in
     grep -qF "(2 of the 5 input files are bad: night/lot-crash.h5 night/lot-negative.h5)" err.txt ||
       fail "the message does not count both bad files"
     nothing_left out.h5
-    note "a crashing and a malformed file among good ones: exit 2 naming them, nothing written (P=1, 2)"
+    # `wafermill validate` takes the same forms: every file checked, each bad one named, counted.
+    "$WM" validate night > val.txt; rc=$?
+    cat val.txt
+    ((rc == 2)) || fail "validate of the directory: exit $rc, expected 2"
+    grep -q "^night/lot-crash.h5: 1 problem" val.txt || fail "validate does not name lot-crash.h5"
+    grep -q "offsets must not be negative" val.txt || fail "validate does not say what is wrong with lot-negative.h5"
+    grep -qx "5 files: 3 valid, 2 with problems" val.txt || fail "validate does not count the files"
+    printf 'night/lot-b.h5\nnight/lot-a.h5\n' > good.txt
+    "$WM" validate @good.txt 'night/lot-c.*' > val.txt || fail "validate of good files failed"
+    grep -qx "3 files: 3 valid, 0 with problems" val.txt || fail "validate of a manifest and a glob"
+    expect_exit 2 "^wafermill: error: night/none\*.h5: the pattern matches no file" "$WM" validate 'night/none*.h5'
+    note "a crashing and a malformed file among good ones: exit 2 naming them, nothing written (P=1, 2); validate names and counts them"
     ;;
 
   skip)
