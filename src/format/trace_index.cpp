@@ -10,9 +10,10 @@
 #include <functional>
 #include <optional>
 
+#include "in_place.hpp"
+#include "type_text.hpp"
 #include "wafermill/error.hpp"
 #include "wafermill/format/h5.hpp"
-#include "type_text.hpp"
 
 namespace wafermill::format {
 namespace {
@@ -274,6 +275,9 @@ void Inspector::read_steps(const h5::Dataset& ds, TraceIndex& index, bool full_s
     return;
   }
   index.has_steps = true;
+  // Read by pread into the caller's buffer (trace_reader.cpp): any address will do.
+  index.steps_at = detail::native_run(ds, facts->storage, h5::Elem::i32, index.n_samples, 0, false)
+                       .value_or(kNotInPlace);
   std::optional<std::int64_t> declared;
   if (ds.has_attribute("n_steps")) {
     const auto t = ds.attribute_type("n_steps");
@@ -449,6 +453,13 @@ TraceIndex Inspector::run(bool full_step_scan) {
         index.values_chunk_cols = values_facts->storage.chunk[1];
       }
       if (index.n_sensors == 0) problem(values->path(), "has no sensors (0 columns)");
+      // Found here, where the dataset is open, so that readers need not open the file.
+      else
+        index.values_at = detail::native_run(*values, values_facts->storage,
+                                             index.value_type == ValueType::float32 ? h5::Elem::f32
+                                                                                    : h5::Elem::f64,
+                                             index.n_samples, index.n_sensors)
+                              .value_or(kNotInPlace);
       section([&] { read_sensor_names(*values, index); });
     }
     section([&] {

@@ -11,7 +11,7 @@ namespace wafermill::format {
 namespace {
 
 /// Encoding version tag: bump when a field is added.
-constexpr std::uint64_t kMagic = 0x33584449544d57ULL;  // "WMTIDX3" little-endian
+constexpr std::uint64_t kMagic = 0x34584449544d57ULL;  // "WMTIDX4" little-endian
 
 class Writer {
  public:
@@ -78,6 +78,8 @@ std::vector<char> TraceIndex::serialize() const {
   w.put(values_chunk_cols);
   w.put(static_cast<std::uint8_t>(has_steps));
   w.put(n_steps);
+  w.put(values_at);
+  w.put(steps_at);
   w.put<std::uint64_t>(offsets.size());
   for (auto o : offsets) w.put(o);
   w.put<std::uint64_t>(sensor_names.size());
@@ -105,6 +107,8 @@ std::vector<char> TraceIndex::serialize() const {
     w.put(s.values_chunk_cols);
     w.put(static_cast<std::uint8_t>(s.has_steps));
     w.put(s.n_steps);
+    w.put(s.values_at);
+    w.put(s.steps_at);
     w.put<std::uint64_t>(s.columns.size());
     for (auto c : s.columns) w.put(c);
   }
@@ -129,6 +133,8 @@ TraceIndex TraceIndex::deserialize(const std::vector<char>& bytes) {
   t.values_chunk_cols = r.get<std::uint64_t>();
   t.has_steps = r.get<std::uint8_t>() != 0;
   t.n_steps = r.get<std::uint32_t>();
+  t.values_at = r.get<std::uint64_t>();
+  t.steps_at = r.get<std::uint64_t>();
   t.offsets.resize(r.get_count(8));
   for (auto& o : t.offsets) o = r.get<std::uint64_t>();
   t.sensor_names.resize(r.get_count(8));
@@ -141,7 +147,7 @@ TraceIndex TraceIndex::deserialize(const std::vector<char>& bytes) {
   t.has_labels = r.get<std::uint8_t>() != 0;
   t.labels.resize(r.get_count(1));
   for (auto& l : t.labels) l = r.get<std::uint8_t>();
-  t.sources.resize(r.get_count(8 * 9));
+  t.sources.resize(r.get_count(8 * 11));
   for (auto& s : t.sources) {
     s.path = r.get_string();
     s.file_size = r.get<std::uint64_t>();
@@ -158,6 +164,8 @@ TraceIndex TraceIndex::deserialize(const std::vector<char>& bytes) {
     s.values_chunk_cols = r.get<std::uint64_t>();
     s.has_steps = r.get<std::uint8_t>() != 0;
     s.n_steps = r.get<std::uint32_t>();
+    s.values_at = r.get<std::uint64_t>();
+    s.steps_at = r.get<std::uint64_t>();
     s.columns.resize(r.get_count(8));
     for (auto& c : s.columns) c = r.get<std::int64_t>();
   }

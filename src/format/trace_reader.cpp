@@ -16,6 +16,7 @@
 #include <optional>
 #include <stdexcept>
 
+#include "in_place.hpp"
 #include "wafermill/error.hpp"
 #include "wafermill/format/h5.hpp"
 
@@ -73,15 +74,19 @@ struct FileShape {
   ValueType value_type = ValueType::float32;
   bool has_steps = false;
   std::uint32_t n_steps = 0;
+  std::uint64_t values_at = kNotInPlace;  // TraceIndex::values_at
+  std::uint64_t steps_at = kNotInPlace;   // TraceIndex::steps_at
   std::uint64_t row_bytes() const { return n_sensors * (value_type == ValueType::float32 ? 4 : 8); }
 };
 
 FileShape shape_of(const TraceIndex& t) {
-  return {t.path, t.n_samples, t.n_sensors, t.value_type, t.has_steps, t.n_steps};
+  return {t.path,      t.n_samples, t.n_sensors, t.value_type,
+          t.has_steps, t.n_steps,   t.values_at, t.steps_at};
 }
 
 FileShape shape_of(const TraceSource& s) {
-  return {s.path, s.n_rows, s.n_sensors, s.value_type, s.has_steps, s.n_steps};
+  return {s.path,      s.n_rows,  s.n_sensors, s.value_type,
+          s.has_steps, s.n_steps, s.values_at, s.steps_at};
 }
 
 struct FileHandles;
@@ -101,12 +106,21 @@ class FileReader {
   std::uint64_t bytes_read() const { return bytes_read_; }
 
  private:
+  // Opens the file with HDF5 (the hyperslab reads; in place too when allowed and found).
+  void open_hdf5(bool in_place);
+  // Steps of rows [first_row, first_row + steps.size()): from the file's bytes where the index
+  // found them stored as native int32, else through HDF5.
+  void read_step_values(std::uint64_t first_row, std::span<std::int32_t> steps);
+
   std::unique_ptr<FileHandles> h_;
   FileShape index_;
+  IoDriver driver_;
+  MPI_Comm comm_;
   std::uint64_t bytes_read_ = 0;
 };
 
 struct FileHandles {
+  bool hdf5 = false;  // file, values and step are open
   h5::File file;
   h5::Dataset values;
   std::optional<h5::Dataset> step;
@@ -127,61 +141,36 @@ struct FileHandles {
   }
 };
 
-// The file address where the values' bytes form exactly the native row-major array read_rows
-// would give, or nothing: stored in this machine's byte order (the file type equals the native
-// float or double), without filter or external file, at an address aligned for the type, and
-// either contiguous, or chunked in chunks of whole rows that lie one after the other in row
-// order (as a writer filling the dataset in order allocates them; edge chunks are stored at
-// full size), which is then one contiguous run too.
-std::optional<std::uint64_t> native_run(const h5::Dataset& values, const h5::StorageInfo& st,
-                                        h5::Elem elem, std::uint64_t rows, std::uint64_t width) {
-  if (!st.filters.empty() || st.external_files != 0 || std::endian::native != std::endian::little)
-    return std::nullopt;
-  const hid_t type = H5Dget_type(values.id());
-  if (type < 0) return std::nullopt;
-  const htri_t same = H5Tequal(type, h5::native_type(elem));
-  H5Tclose(type);
-  if (same <= 0) return std::nullopt;
-  std::optional<std::uint64_t> base;
-  if (st.layout == h5::Layout::contiguous) {
-    base = st.file_offset;
-  } else if (st.layout == h5::Layout::chunked && st.chunk.size() == 2 && st.chunk[1] == width &&
-             st.chunk[0] > 0) {
-    const std::uint64_t chunk_rows = st.chunk[0];
-    const std::uint64_t chunk_bytes = chunk_rows * width * h5::elem_size(elem);
-    const std::uint64_t expected = (rows + chunk_rows - 1) / chunk_rows;
-    const hid_t space = H5Dget_space(values.id());
-    if (space < 0) return std::nullopt;
-    hsize_t n = 0;
-    bool ok = H5Dget_num_chunks(values.id(), space, &n) >= 0 && n == expected && n > 0;
-    for (hsize_t i = 0; ok && i < n; ++i) {
-      hsize_t offset[2] = {0, 0}, size = 0;
-      unsigned mask = 0;
-      haddr_t addr = HADDR_UNDEF;
-      ok = H5Dget_chunk_info(values.id(), space, i, offset, &mask, &addr, &size) >= 0 &&
-           addr != HADDR_UNDEF && mask == 0 && size == chunk_bytes && offset[1] == 0 &&
-           offset[0] % chunk_rows == 0;
-      if (!ok) break;
-      const std::uint64_t k = offset[0] / chunk_rows;
-      if (!base && addr >= k * chunk_bytes) base = addr - k * chunk_bytes;
-      ok = base && addr == *base + k * chunk_bytes;
-    }
-    H5Sclose(space);
-    if (!ok) base.reset();
-  }
-  if (base && *base % h5::elem_size(elem) != 0) base.reset();
-  return base;
-}
-
 }  // namespace
 
 FileReader::FileReader(FileShape shape, IoDriver driver, MPI_Comm comm)
-    : h_(std::make_unique<FileHandles>()), index_(std::move(shape)) {
+    : h_(std::make_unique<FileHandles>()), index_(std::move(shape)), driver_(driver), comm_(comm) {
+  // In-place reads for the posix driver where the bytes on disk are the native array; any
+  // other storage (filters, scattered or partial-width chunks, external files, another byte
+  // order, mpio) reads by hyperslab. WAFERMILL_READ_IN_PLACE=0 turns them off (a diagnostic
+  // switch).
+  const char* env = std::getenv("WAFERMILL_READ_IN_PLACE");
+  const bool in_place = driver == IoDriver::posix && !(env && std::strcmp(env, "0") == 0);
+  // Where the index read found the values (and steps) stored as native arrays, the file is
+  // read with plain file reads and never opened with HDF5: a night of thousands of small files
+  // pays no HDF5 open per file on the readers (docs/FORMAT.md "Several input files").
+  if (in_place && index_.values_at != kNotInPlace &&
+      (!index_.has_steps || index_.steps_at != kNotInPlace)) {
+    h_->fd = ::open(index_.path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (h_->fd >= 0) {
+      h_->data_offset = index_.values_at;
+      return;
+    }
+  }
+  open_hdf5(in_place);
+}
+
+void FileReader::open_hdf5(bool in_place) {
   const FileShape& index = index_;
   const std::string& path = index.path;
   try {
-    h_->file =
-        driver == IoDriver::mpio ? h5::File::open_read_mpio(path, comm) : h5::File::open_read(path);
+    h_->file = driver_ == IoDriver::mpio ? h5::File::open_read_mpio(path, comm_)
+                                         : h5::File::open_read(path);
     const h5::Group traces = h_->file.open_group("traces");
     h_->values = traces.open_dataset("values");
     const auto dims = h_->values.dims();
@@ -199,14 +188,9 @@ FileReader::FileReader(FileShape shape, IoDriver driver, MPI_Comm comm)
       h_->values = h5::Dataset();
       h_->values = traces.open_dataset("values", cache_for(st, index.n_sensors, elem));
     }
-    // In-place reads for the posix driver where the bytes on disk are the native array; any
-    // other storage (filters, scattered or partial-width chunks, external files, another byte
-    // order, mpio) reads by hyperslab. WAFERMILL_READ_IN_PLACE=0 turns them off (a diagnostic
-    // switch).
-    const char* in_place = std::getenv("WAFERMILL_READ_IN_PLACE");
-    if (driver == IoDriver::posix && !(in_place && std::strcmp(in_place, "0") == 0)) {
-      if (const auto base =
-              native_run(h_->values, st, h_->value_elem, index.n_samples, index.n_sensors)) {
+    if (in_place && h_->fd < 0) {
+      if (const auto base = detail::native_run(h_->values, st, h_->value_elem, index.n_samples,
+                                               index.n_sensors)) {
         h_->fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
         h_->data_offset = *base;
       }
@@ -217,6 +201,7 @@ FileReader::FileReader(FileShape shape, IoDriver driver, MPI_Comm comm)
         throw InputError(path + ": /traces/step no longer matches its index");
       }
     }
+    h_->hdf5 = true;
   } catch (const HdfError& e) {
     throw InputError(std::string(e.what()));
   }
@@ -233,11 +218,9 @@ void check_range(const FileShape& index, std::uint64_t first_row, std::uint64_t 
   }
 }
 
-/// Reads the steps of rows [first_row, first_row + steps.size()) and checks their range.
-void read_steps(const FileShape& index, const h5::Dataset& step, std::uint64_t first_row,
-                std::span<std::int32_t> steps) {
-  // int32 memory type: HDF5 saturates larger stored values, which the range check rejects.
-  step.read(steps, {first_row}, {steps.size()});
+/// Checks the range of the steps of rows [first_row, first_row + steps.size()).
+void check_steps(const FileShape& index, std::uint64_t first_row,
+                 std::span<const std::int32_t> steps) {
   for (std::size_t i = 0; i < steps.size(); ++i) {
     if (steps[i] < 0 || static_cast<std::uint32_t>(steps[i]) >= index.n_steps) {
       throw InputError(index.path + ": /traces/step[" + std::to_string(first_row + i) +
@@ -252,13 +235,14 @@ void FileReader::read_rows(std::uint64_t first_row, std::uint64_t n_rows, void* 
                            std::span<std::int32_t> steps) {
   check_range(index_, first_row, n_rows);
   if (n_rows > 0 && values == nullptr) throw std::invalid_argument("read_rows: null buffer");
+  if (!h_->hdf5) open_hdf5(false);
   try {
     h_->values.read_hyperslab(h5::native_type(h_->value_elem), values, {first_row, 0},
                               {n_rows, index_.n_sensors});
     bytes_read_ += n_rows * index_.row_bytes();
-    if (h_->step && !steps.empty()) {
+    if (index_.has_steps && !steps.empty()) {
       if (steps.size() != n_rows) throw std::invalid_argument("read_rows: steps size != n_rows");
-      read_steps(index_, *h_->step, first_row, steps);
+      read_step_values(first_row, steps);
     }
   } catch (const HdfError& e) {
     throw InputError(index_.path + ": reading rows [" + std::to_string(first_row) + ", " +
@@ -267,6 +251,33 @@ void FileReader::read_rows(std::uint64_t first_row, std::uint64_t n_rows, void* 
 }
 
 bool FileReader::maps_in_place() const { return h_->fd >= 0; }
+
+void FileReader::read_step_values(std::uint64_t first_row, std::span<std::int32_t> steps) {
+  if (h_->fd >= 0 && index_.steps_at != kNotInPlace) {
+    auto* p = reinterpret_cast<char*>(steps.data());
+    std::uint64_t at = index_.steps_at + first_row * sizeof(std::int32_t);
+    std::size_t left = steps.size() * sizeof(std::int32_t);
+    while (left > 0) {
+      const ssize_t r = ::pread(h_->fd, p, left, static_cast<off_t>(at));
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) {
+        throw InputError(
+            index_.path + ": reading /traces/step rows [" + std::to_string(first_row) + ", " +
+            std::to_string(first_row + steps.size()) + "): " +
+            (r < 0 ? std::string(std::strerror(errno))
+                   : "the file is shorter than /traces/step (changed while the job ran?)"));
+      }
+      p += r;
+      at += static_cast<std::uint64_t>(r);
+      left -= static_cast<std::size_t>(r);
+    }
+  } else {
+    if (!h_->hdf5) open_hdf5(false);
+    // int32 memory type: HDF5 saturates larger stored values, which the range check rejects.
+    h_->step->read(steps, {first_row}, {steps.size()});
+  }
+  check_steps(index_, first_row, steps);
+}
 
 const void* FileReader::map_rows(std::uint64_t first_row, std::uint64_t n_rows,
                                  std::span<std::int32_t> steps) {
@@ -299,9 +310,9 @@ const void* FileReader::map_rows(std::uint64_t first_row, std::uint64_t n_rows,
   h_->map_len = len;
   bytes_read_ += bytes;
   try {
-    if (h_->step && !steps.empty()) {
+    if (index_.has_steps && !steps.empty()) {
       if (steps.size() != n_rows) throw std::invalid_argument("map_rows: steps size != n_rows");
-      read_steps(index_, *h_->step, first_row, steps);
+      read_step_values(first_row, steps);
     }
   } catch (const HdfError& e) {
     throw InputError(index_.path + ": reading steps [" + std::to_string(first_row) + ", " +
@@ -315,13 +326,14 @@ void FileReader::read_column(std::uint64_t first_row, std::uint64_t n_rows, std:
   check_range(index_, first_row, n_rows);
   if (sensor >= index_.n_sensors) throw std::out_of_range("read_column: sensor out of range");
   if (n_rows > 0 && values == nullptr) throw std::invalid_argument("read_column: null buffer");
+  if (!h_->hdf5) open_hdf5(false);
   try {
     h_->values.read_hyperslab(h5::native_type(h_->value_elem), values, {first_row, sensor},
                               {n_rows, 1});
     bytes_read_ += n_rows * h5::elem_size(h_->value_elem);
-    if (h_->step && !steps.empty()) {
+    if (index_.has_steps && !steps.empty()) {
       if (steps.size() != n_rows) throw std::invalid_argument("read_column: steps size != n_rows");
-      read_steps(index_, *h_->step, first_row, steps);
+      read_step_values(first_row, steps);
     }
   } catch (const HdfError& e) {
     throw InputError(index_.path + ": reading sensor " + std::to_string(sensor) + " rows [" +

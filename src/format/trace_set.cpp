@@ -41,6 +41,8 @@ std::vector<TraceSource> TraceIndex::files() const {
   s.values_chunk_cols = values_chunk_cols;
   s.has_steps = has_steps;
   s.n_steps = n_steps;
+  s.values_at = values_at;
+  s.steps_at = steps_at;
   return {s};
 }
 
@@ -124,6 +126,8 @@ TraceIndex merge_trace_indexes(std::vector<TraceIndex> files, const std::string&
     s.values_chunk_cols = f.values_chunk_cols;
     s.has_steps = f.has_steps;
     s.n_steps = f.n_steps;
+    s.values_at = f.values_at;
+    s.steps_at = f.steps_at;
     bool identity = f.sensor_names.size() == job.n_sensors;
     for (std::size_t c = 0; identity && c < f.sensor_names.size(); ++c)
       identity = column_of.at(f.sensor_names[c]) == c;

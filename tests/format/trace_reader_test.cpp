@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <filesystem>
 
 #include <mpi.h>
 
@@ -114,6 +115,89 @@ TEST_P(ReaderStorage, MapRowsGivesReadRowsBytesOrNothing) {
     ASSERT_NE(mapped, nullptr);
     EXPECT_EQ(std::memcmp(mapped, copied.data(), copied.size()), 0) << "wafer " << w;
     EXPECT_TRUE(std::equal(copied_steps.begin(), copied_steps.begin() + n, steps.begin()));
+  }
+}
+
+// The index read finds where the values and steps lie as native arrays; a reader given those
+// addresses reads in place without opening the file with HDF5 (issue 19: no HDF5 open per file
+// on the readers of a night of small files), and gives the rows and steps of a reader that opens
+// it. Where the storage is not a native array the index says so and the reader copies.
+TEST_P(ReaderStorage, IndexAddressesReadWithoutHdf5) {
+  const Storage& p = GetParam();
+  const std::string path = temp_path(std::string("addr_") + p.name + ".h5");
+  const SampleSpec spec = write_storage_sample(path, p);
+  const TraceIndex idx = read_trace_index(path);
+  const bool native = p.deflate == 0 && (p.chunk.empty() || p.chunk[1] == spec.n_sensors);
+  if (!native) {
+    EXPECT_EQ(idx.values_at, kNotInPlace);
+  }
+  ASSERT_TRUE(idx.has_steps);
+  std::printf("%s: values_at %llu, steps_at %llu\n", p.name,
+              static_cast<unsigned long long>(idx.values_at),
+              static_cast<unsigned long long>(idx.steps_at));
+  std::vector<std::vector<unsigned char>> mapped(idx.n_wafers);
+  std::vector<std::vector<std::int32_t>> mapped_steps(idx.n_wafers);
+  {
+    TraceReader by_index(idx, IoDriver::posix, MPI_COMM_NULL);
+    EXPECT_EQ(by_index.maps_in_place(), idx.values_at != kNotInPlace);
+    for (std::uint64_t w = 0; w < idx.n_wafers; ++w) {
+      const std::uint64_t n = idx.wafer_rows(w);
+      mapped_steps[w].resize(n);
+      const void* m = by_index.map_rows(idx.offsets[w], n, mapped_steps[w]);
+      if (m == nullptr) continue;
+      const auto* b = static_cast<const unsigned char*>(m);
+      mapped[w].assign(b, b + n * idx.row_bytes());
+    }
+    if (idx.values_at != kNotInPlace && idx.steps_at != kNotInPlace) {
+      EXPECT_EQ(H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_FILE), 0)
+          << "a reader with the index's addresses opened the file with HDF5";
+    }
+  }
+  TraceIndex plain = idx;  // no addresses: the reader opens the file and copies
+  plain.values_at = plain.steps_at = kNotInPlace;
+  TraceReader copier(plain, IoDriver::posix, MPI_COMM_NULL);
+  for (std::uint64_t w = 0; w < idx.n_wafers; ++w) {
+    const std::uint64_t n = idx.wafer_rows(w);
+    std::vector<unsigned char> rows(n * idx.row_bytes());
+    std::vector<std::int32_t> steps(n);
+    copier.read_rows(idx.offsets[w], n, rows.data(), steps);
+    if (idx.values_at != kNotInPlace && n > 0) {
+      EXPECT_EQ(mapped[w], rows) << "wafer " << w;
+    }
+    if (!mapped[w].empty() || n == 0) {
+      EXPECT_EQ(mapped_steps[w], steps) << "wafer " << w;
+    }
+  }
+}
+
+// A file cut short after its index was read fails as a read does (InputError naming it), not
+// with SIGBUS, whether the values or the steps are cut.
+TEST(TraceReader, AddressesOfAFileCutShortFailCleanly) {
+  const std::string path = temp_path("addr_cut.h5");
+  SampleSpec spec;
+  spec.wafer_rows = {40, 0, 77, 13, 100};
+  spec.n_sensors = 5;
+  write_sample(path, spec);
+  const TraceIndex idx = read_trace_index(path);
+  ASSERT_NE(idx.values_at, kNotInPlace);
+  ASSERT_NE(idx.steps_at, kNotInPlace);
+  const std::uint64_t values_end = idx.values_at + idx.n_samples * idx.row_bytes();
+  const std::uint64_t steps_end = idx.steps_at + idx.n_samples * 4;
+  for (const std::uint64_t cut : {values_end - 1, steps_end - 1}) {
+    const std::string copy = temp_path("addr_cut_copy.h5");
+    std::filesystem::copy_file(path, copy, std::filesystem::copy_options::overwrite_existing);
+    std::filesystem::resize_file(copy, cut);
+    TraceIndex moved = idx;
+    moved.path = copy;
+    TraceReader reader(moved, IoDriver::posix, MPI_COMM_NULL);
+    std::vector<std::int32_t> steps(100);
+    try {
+      reader.map_rows(idx.offsets[4], 100, steps);
+      ADD_FAILURE() << "no error reading past the end, cut at " << cut;
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find(copy), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("shorter"), std::string::npos) << e.what();
+    }
   }
 }
 

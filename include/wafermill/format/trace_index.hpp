@@ -22,20 +22,25 @@ struct WaferField {
 /// @brief One input file of an index over several files (docs/FORMAT.md "Several input
 /// files"): where its wafers and rows sit in the job's numbering and how its columns map onto
 /// the job's sensors.
+/// @brief "Not stored as the native array": see TraceIndex::values_at.
+inline constexpr std::uint64_t kNotInPlace = ~std::uint64_t{0};
+
 struct TraceSource {
   std::string path;
   std::uint64_t file_size = 0;
   std::uint64_t first_wafer = 0;  ///< the job's number of the file's wafer 0
   std::uint64_t n_wafers = 0;
-  std::uint64_t first_row = 0;    ///< the job's row of the file's row 0
-  std::uint64_t n_rows = 0;       ///< rows of the file's /traces/values
-  std::uint64_t n_sensors = 0;    ///< columns of the file's /traces/values
+  std::uint64_t first_row = 0;  ///< the job's row of the file's row 0
+  std::uint64_t n_rows = 0;     ///< rows of the file's /traces/values
+  std::uint64_t n_sensors = 0;  ///< columns of the file's /traces/values
   ValueType value_type = ValueType::float32;
   bool values_filtered = false;
   std::uint64_t values_chunk_rows = 0;
   std::uint64_t values_chunk_cols = 0;
   bool has_steps = false;
   std::uint32_t n_steps = 0;
+  std::uint64_t values_at = kNotInPlace;  ///< TraceIndex::values_at of the file
+  std::uint64_t steps_at = kNotInPlace;   ///< TraceIndex::steps_at of the file
   /// The file's column of each of the job's sensors, -1 where the file lacks the sensor; empty
   /// when the file's columns are the job's, in order.
   std::vector<std::int64_t> columns;
@@ -52,12 +57,18 @@ struct TraceIndex {
   std::uint64_t n_sensors = 0;  ///< columns of /traces/values
   ValueType value_type = ValueType::float32;
   bool values_chunked = false;
-  bool values_filtered = false;        ///< gzip/shuffle/fletcher32 present
-  std::uint64_t values_chunk_rows = 0; ///< rows of one chunk of /traces/values (0: contiguous)
-  std::uint64_t values_chunk_cols = 0; ///< columns of one chunk of /traces/values (0: contiguous)
-  std::vector<std::uint64_t> offsets;  ///< n_wafers + 1 row offsets
+  bool values_filtered = false;         ///< gzip/shuffle/fletcher32 present
+  std::uint64_t values_chunk_rows = 0;  ///< rows of one chunk of /traces/values (0: contiguous)
+  std::uint64_t values_chunk_cols = 0;  ///< columns of one chunk of /traces/values (0: contiguous)
+  std::vector<std::uint64_t> offsets;   ///< n_wafers + 1 row offsets
   bool has_steps = false;
-  std::uint32_t n_steps = 0;              ///< 1 + largest step value (0 without steps)
+  std::uint32_t n_steps = 0;  ///< 1 + largest step value (0 without steps)
+  /// Where the bytes of /traces/values (of /traces/step, as int32) lie in the file as the
+  /// native row-major array, found when the index is read, or kNotInPlace: a reader then maps
+  /// them without opening the file with HDF5 (trace_reader.hpp). One file's only (kNotInPlace
+  /// for an index of several files: see sources).
+  std::uint64_t values_at = kNotInPlace;
+  std::uint64_t steps_at = kNotInPlace;
   std::vector<std::string> sensor_names;  ///< from the attribute, else "sensor_<i>"
   std::vector<WaferField> wafer_fields;   ///< /wafers/* datasets of length n_wafers
   /// /wafers/label when the file has it as numbers: 1 where the label is non-zero (read with the
