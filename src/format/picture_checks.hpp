@@ -36,6 +36,8 @@ class PictureChecker {
   const std::string& path() const { return path_; }
   std::uint64_t file_size() const { return file_size_; }
   const h5::File& file() const { return file_; }
+  /// @brief The open file, moved out (the checker is done with it).
+  h5::File release_file() { return std::move(file_); }
 
   /// @brief Throws InputError "<file>: <object>: <what>".
   [[noreturn]] void fail(const std::string& object, const std::string& what) const;

@@ -10,13 +10,16 @@
 
 namespace wafermill::format {
 
-FileContents probe_contents(const std::string& path) {
+FileContents probe_contents(const std::string& path) { return probe_contents(path, nullptr); }
+
+FileContents probe_contents(const std::string& path, h5::File* open) {
   FileContents c;
   detail::as_input_errors(path, [&] {
-    const detail::PictureChecker check(path);
+    detail::PictureChecker check(path);
     c.traces = check.file().link_kind("traces") != h5::LinkKind::none;
     c.maps = check.file().link_kind("maps") != h5::LinkKind::none;
     c.images = check.file().link_kind("images") != h5::LinkKind::none;
+    if (open != nullptr) *open = check.release_file();
   });
   return c;
 }
@@ -53,7 +56,8 @@ void PictureReader::read_image(const ImageIndex& index, std::uint64_t i,
     if (!h_->pixels) {
       // One image's chunk (the writer chunks per image) stays in the cache while it is read.
       h_->pixels = h_->file.open_group("images").open_dataset(
-          "pixels", h5::ChunkCache{521, static_cast<std::size_t>(index.image_bytes()) + (1U << 20)});
+          "pixels",
+          h5::ChunkCache{521, static_cast<std::size_t>(index.image_bytes()) + (1U << 20)});
     }
     std::vector<std::uint64_t> offset = {i, 0, 0}, count = {1, index.height, index.width};
     if (index.channels == 3) {
@@ -62,7 +66,8 @@ void PictureReader::read_image(const ImageIndex& index, std::uint64_t i,
     }
     h_->pixels->read_hyperslab(H5T_NATIVE_UINT16, out.data(), offset, count);
   } catch (const HdfError& e) {
-    throw InputError(path_ + ": /images/pixels[" + std::to_string(i) + "]: read failed: " + e.what());
+    throw InputError(path_ + ": /images/pixels[" + std::to_string(i) +
+                     "]: read failed: " + e.what());
   }
   bytes_read_ += index.image_bytes();
 }

@@ -57,6 +57,8 @@ class Inspector {
   Inspector(std::string path, bool collect) : path_(std::move(path)), problems_(collect) {}
 
   TraceIndex run(bool full_step_scan);
+  /// run() on a file the caller has open (and has checked to be a regular HDF5 file).
+  TraceIndex run_open(const h5::File& file, bool full_step_scan);
   std::vector<std::string> take_problems() { return problems_.take(); }
 
  private:
@@ -81,6 +83,7 @@ class Inspector {
   void read_steps(const h5::Dataset& ds, TraceIndex& index, bool full_scan);
   void read_sensor_names(const h5::Dataset& values, TraceIndex& index);
   void read_wafer_fields(const h5::File& file, TraceIndex& index);
+  void inspect(const h5::File& file, TraceIndex& index, bool full_step_scan);
 
   std::string path_;
   Problems problems_;
@@ -414,6 +417,21 @@ TraceIndex Inspector::run(bool full_step_scan) {
     problems_.add(path_ + " cannot be opened as HDF5 (truncated or damaged?): " + why);
     return index;
   }
+  inspect(file, index, full_step_scan);
+  return index;
+}
+
+TraceIndex Inspector::run_open(const h5::File& file, bool full_step_scan) {
+  TraceIndex index;
+  index.path = path_;
+  std::error_code ec;
+  file_size_ = std::filesystem::file_size(path_, ec);
+  index.file_size = file_size_;
+  inspect(file, index, full_step_scan);
+  return index;
+}
+
+void Inspector::inspect(const h5::File& file, TraceIndex& index, bool full_step_scan) {
   section([&] {
     switch (file.link_kind("traces")) {
       case h5::LinkKind::none:
@@ -480,7 +498,6 @@ TraceIndex Inspector::run(bool full_step_scan) {
     });
   });
   if (!index.offsets.empty()) section([&] { read_wafer_fields(file, index); });
-  return index;
 }
 
 }  // namespace
@@ -488,6 +505,11 @@ TraceIndex Inspector::run(bool full_step_scan) {
 TraceIndex read_trace_index(const std::string& path) {
   Inspector inspector(path, false);
   return inspector.run(false);
+}
+
+TraceIndex read_trace_index(const std::string& path, const h5::File& file) {
+  Inspector inspector(path, false);
+  return inspector.run_open(file, false);
 }
 
 std::vector<std::string> validate_trace_file(const std::string& path) {

@@ -12,6 +12,10 @@
 
 namespace wafermill::format {
 
+namespace h5 {
+class File;
+}
+
 /// @brief Which top-level groups a file has (any mix of the three is a valid input).
 struct FileContents {
   bool traces = false;
@@ -23,6 +27,9 @@ struct FileContents {
 /// the index readers reject a foreign link rather than the data being silently skipped).
 /// @throws InputError if the file is missing, not HDF5 or cannot be opened.
 FileContents probe_contents(const std::string& path);
+/// @brief The same, leaving the file open in `*open` for the reads that follow (e.g.
+/// read_trace_index(path, *open)): one HDF5 open where there were two.
+FileContents probe_contents(const std::string& path, h5::File* open);
 
 /// @brief An open file for reading /maps/cells and /images/pixels by hyperslab (sec2 driver;
 /// every rank opens its own).

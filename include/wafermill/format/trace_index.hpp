@@ -10,6 +10,10 @@
 
 namespace wafermill::format {
 
+namespace h5 {
+class File;
+}
+
 /// @brief Element type of /traces/values.
 enum class ValueType : std::uint8_t { float32, float64 };
 
@@ -124,6 +128,10 @@ inline constexpr std::uint64_t kMaxAttributeBytes = 16ULL << 20;
 /// scans the steps in bounded chunks to find and check their range.
 /// @throws InputError naming the file, dataset and index of the first problem.
 TraceIndex read_trace_index(const std::string& path);
+
+/// @brief read_trace_index on `file`, `path` already open (probe_contents' file): the same
+/// checks and result without opening it again.
+TraceIndex read_trace_index(const std::string& path, const h5::File& file);
 
 /// @brief One index over several files' indexes, in the given order (docs/FORMAT.md "Several
 /// input files"): wafers and rows numbered globally, the sensors the union of the files'

@@ -14,6 +14,7 @@
 
 #include "wafermill/error.hpp"
 #include "wafermill/format/chunk_advice.hpp"
+#include "wafermill/format/h5.hpp"
 #include "wafermill/format/image_index.hpp"
 #include "wafermill/format/map_index.hpp"
 #include "wafermill/format/picture_reader.hpp"
@@ -116,12 +117,13 @@ std::string crash_message(const std::string& path, int sig) {
 
 // check_input_isolated's reads, in this process: the warnings, separated by kSeparator.
 std::string read_input_metadata(const std::string& path) {
-  const format::FileContents contents = format::probe_contents(path);
+  format::h5::File file;  // opened once for the probe and the trace index
+  const format::FileContents contents = format::probe_contents(path, &file);
   std::optional<std::uint64_t> n_maps;
   std::string warnings;
   std::vector<char> index;
   if (contents.traces) {
-    const format::TraceIndex t = format::read_trace_index(path);
+    const format::TraceIndex t = format::read_trace_index(path, file);
     for (const auto& w : format::chunking_warnings(t)) warnings += w + kSeparator;
     index = t.serialize();
   }
