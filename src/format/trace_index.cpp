@@ -114,11 +114,17 @@ std::optional<h5::Dataset> Inspector::open_dataset(const h5::Group& group, const
       problem(object, "is a soft or user-defined link; only hard links are accepted");
       return std::nullopt;
   }
-  if (group.object_kind(name) != h5::ObjectKind::dataset) {
-    problem(object, "is not a dataset");
-    return std::nullopt;
+  // Opened first, its kind asked only when that fails: H5Oget_info costs as much as the open,
+  // and an index of a night's small files opens a handful of datasets per file.
+  try {
+    return group.open_dataset(name);
+  } catch (const HdfError&) {
+    if (group.object_kind(name) != h5::ObjectKind::dataset) {
+      problem(object, "is not a dataset");
+      return std::nullopt;
+    }
+    throw;  // a dataset HDF5 cannot open: the section names it with HDF5's reason
   }
-  return group.open_dataset(name);
 }
 
 std::optional<DatasetFacts> Inspector::check_dataset(const h5::Dataset& ds, std::size_t rank,
