@@ -39,6 +39,7 @@ Command make_generate_command(int argc, char** argv) {
     ("empty-fraction", po::value<double>()->default_value(d.empty_fraction), "fraction of wafers without samples")
     ("anomaly-fraction", po::value<double>()->default_value(d.anomaly_fraction), "fraction of planted anomalous wafers")
     ("nan-fraction", po::value<double>()->default_value(d.nan_fraction), "fraction of NaN/Inf samples")
+    ("anomaly-step", po::value<std::int64_t>()->default_value(d.anomaly_step), "plant every anomaly within this recipe step of its wafer (-1: over the whole wafer)")
     ("drift", po::value<double>()->default_value(d.drift), "tool drift per wafer, in sensor std units (each tool's own direction, reset at maintenance every 500 wafers)")
     ("night", po::value<std::uint64_t>()->default_value(d.night), "night K of a series: wafers K*wafers .. (K+1)*wafers-1 of the fleet's history, so night K continues night K-1's drift (docs/MONITORING.md \"Planted drift\")")
     ("drift-sensor", po::value<std::string>()->default_value(""), "only this sensor (by name) drifts: --drift sigmas per wafer from wafer 0 on, on every tool, no maintenance reset")
@@ -78,6 +79,7 @@ Command make_generate_command(int argc, char** argv) {
   o.empty_fraction = vm["empty-fraction"].as<double>();
   o.anomaly_fraction = vm["anomaly-fraction"].as<double>();
   o.nan_fraction = vm["nan-fraction"].as<double>();
+  o.anomaly_step = vm["anomaly-step"].as<std::int64_t>();
   o.drift = vm["drift"].as<double>();
   o.night = vm["night"].as<std::uint64_t>();
   o.drift_sensor = vm["drift-sensor"].as<std::string>();
