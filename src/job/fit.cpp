@@ -299,6 +299,18 @@ model::PcaModel run_fit(const FitConfig& config, MPI_Comm comm) {
     if (rank == 0 && !temp.empty()) std::remove(temp.c_str());
     throw CollectiveInputError(config.input + ": " + e.what());
   }
+  // Far more columns than reference wafers (by-step columns make it common): the components of
+  // the variance rule are mostly the reference's noise, and the limits calibrated on held-out
+  // folds did not hold on good wafers the model had not seen (docs/MONITORING.md "Steps").
+  if (m.n_columns() > 2 * m.n_reference) {
+    const std::string w =
+        std::to_string(m.n_columns()) + " model columns for " + std::to_string(m.n_reference) +
+        " reference wafers: with many more columns than wafers the limits may flag far more than "
+        "the stated rate of good wafers the model has not seen (docs/MONITORING.md \"Steps\"); "
+        "check on held-back good wafers, or use fewer columns (--by-step none, --features) or more "
+        "reference wafers";
+    m.warning = m.warning.empty() ? w : m.warning + "; " + w;
+  }
   if (rank == 0) {
     if (!temp.empty()) std::remove(temp.c_str());
     model::write_model(m, out->temp_path());
