@@ -127,27 +127,34 @@ model::ReferenceRows read_reference(const std::string& path, const FitConfig& co
     throw InputError(path + ": this rank's " + std::to_string(m) + " wafers need " +
                      std::to_string((m * row * 8) >> 20) +
                      " MiB, more than --memory-budget: run on more ranks");
-  std::vector<double> all(m * row);
-  if (m > 0 && K == 0) {
-    values.read(std::span<double>(all), {first, 0, 0}, {m, S, F});
-  } else if (m > 0) {
-    std::vector<double> part(m * S * F);
-    values.read(std::span<double>(part), {first, 0, 0}, {m, S, F});
-    for (std::uint64_t i = 0; i < m; ++i)
-      std::copy_n(part.begin() + static_cast<std::ptrdiff_t>(i * S * F), S * F,
-                  all.begin() + static_cast<std::ptrdiff_t>(i * row));
-    part.resize(m * K * S * F);
-    by_step->read(std::span<double>(part), {first, 0, 0, 0}, {m, K, S, F});
-    for (std::uint64_t i = 0; i < m; ++i)
-      std::copy_n(part.begin() + static_cast<std::ptrdiff_t>(i * K * S * F), K * S * F,
-                  all.begin() + static_cast<std::ptrdiff_t>(i * row + S * F));
-  }
   std::vector<std::string> group;
   if (!config.group_by.empty()) group = model::read_group_keys(path, config.group_by, W, first, m);
-  for (std::uint64_t i = 0; i < m; ++i) {
-    if (!keep[i]) continue;
-    for (auto c : cols) ref.values.push_back(all[i * row + c]);
-    if (!group.empty()) keys.push_back(group[i]);
+  // In chunks of about 16 MiB: the whole-wafer values, then the by-step ones, of each wafer.
+  const std::uint64_t chunk = std::max<std::uint64_t>(1, (16ULL << 20) / (row * sizeof(double)));
+  std::vector<double> all, part;
+  ref.values.reserve(ref.values.size() + m * cols.size());
+  for (std::uint64_t c0 = 0; c0 < m; c0 += chunk) {
+    const std::uint64_t n = std::min(chunk, m - c0);
+    all.resize(n * row);
+    if (K == 0) {
+      values.read(std::span<double>(all), {first + c0, 0, 0}, {n, S, F});
+    } else {
+      part.resize(n * S * F);
+      values.read(std::span<double>(part), {first + c0, 0, 0}, {n, S, F});
+      for (std::uint64_t i = 0; i < n; ++i)
+        std::copy_n(part.begin() + static_cast<std::ptrdiff_t>(i * S * F), S * F,
+                    all.begin() + static_cast<std::ptrdiff_t>(i * row));
+      part.resize(n * K * S * F);
+      by_step->read(std::span<double>(part), {first + c0, 0, 0, 0}, {n, K, S, F});
+      for (std::uint64_t i = 0; i < n; ++i)
+        std::copy_n(part.begin() + static_cast<std::ptrdiff_t>(i * K * S * F), K * S * F,
+                    all.begin() + static_cast<std::ptrdiff_t>(i * row + S * F));
+    }
+    for (std::uint64_t i = 0; i < n; ++i) {
+      if (!keep[c0 + i]) continue;
+      for (auto c : cols) ref.values.push_back(all[i * row + c]);
+      if (!group.empty()) keys.push_back(group[c0 + i]);
+    }
   }
   return ref;
 }
