@@ -78,6 +78,8 @@ model::ReferenceRows read_reference(const std::string& path, const FitConfig& co
   }
   // By-step columns (docs/MONITORING.md "Steps"): /features/by_step [W, K, S, F]. auto: in
   // place of the whole-wafer ones from two steps on; both: beside them; none: not read.
+  if (config.by_step != "auto" && config.by_step != "both" && config.by_step != "none")
+    throw UsageError("--by-step must be auto, both or none (not \"" + config.by_step + "\")");
   std::uint64_t K = 0;
   std::optional<h5::Dataset> by_step;
   if (config.by_step != "none" && fg.has_dataset("by_step")) {
