@@ -19,6 +19,7 @@ Command make_fit_command(int argc, char** argv) {
     ("features", po::value<std::string>()->default_value(""), "comma list of features to model (default: all but count and invalid_count)")
     ("select", po::value<std::string>()->default_value(""), "the reference wafers, e.g. \"label == 0 and index % 2 == 0\" (FIELD is a /wafers/ dataset or index)")
     ("group-by", po::value<std::string>()->default_value(""), "NAME: a /wafers/NAME dataset (tool, chamber, recipe: numbers or strings); each group is centred and scaled by its own statistics")
+    ("by-step", po::value<std::string>()->default_value("auto"), "auto, both or none: auto models each feature over every recipe step (/features/by_step) in place of the whole wafer when the input has 2 steps or more, so that a contribution names the step (docs/MONITORING.md \"Steps\"); both: the whole-wafer and the by-step columns; none: whole-wafer columns only")
     ("univariate", po::bool_switch(), "also flag a wafer when one column's |z| exceeds a limit calibrated with T2 and SPE (reason univariate)")
     ("false-alarm-rate", po::value<double>()->default_value(d.options.false_alarm_rate), "A: fraction of good wafers the limits may flag (calibrated out of sample)")
     ("variance", po::value<double>()->default_value(d.options.variance_target), "components: the fewest whose cumulative variance reaches this fraction")
@@ -42,6 +43,9 @@ Command make_fit_command(int argc, char** argv) {
   c.select = vm["select"].as<std::string>();
   c.group_by = vm["group-by"].as<std::string>();
   c.options.univariate = vm["univariate"].as<bool>();
+  c.by_step = vm["by-step"].as<std::string>();
+  if (c.by_step != "auto" && c.by_step != "both" && c.by_step != "none")
+    throw UsageError("--by-step must be auto, both or none (not \"" + c.by_step + "\")");
   if (c.group_by.find('/') != std::string::npos) throw UsageError("--group-by: a name under /wafers/, without '/'");
   job::parse_select(c.select);  // a bad expression is a usage error before MPI starts
   c.options.false_alarm_rate = vm["false-alarm-rate"].as<double>();
@@ -64,9 +68,11 @@ Command make_fit_command(int argc, char** argv) {
             MPI_Comm_rank(comm, &rank);
             const model::PcaModel m = job::run_fit(c, comm);
             if (rank == 0 && !c.quiet) {
-              std::printf("model %s: %llu reference wafers, %zu columns, %u components (%.1f %% of the variance)\n",
+              std::size_t stepped = 0;
+              for (std::size_t j = 0; j < m.n_columns(); ++j) stepped += m.step_of(j) >= 0;
+              std::printf("model %s: %llu reference wafers, %zu columns (%zu over one recipe step), %u components (%.1f %% of the variance)\n",
                           c.output.c_str(), static_cast<unsigned long long>(m.n_reference), m.n_columns(),
-                          m.n_components, m.explained.empty() ? 0.0 : 100.0 * m.explained.back());
+                          stepped, m.n_components, m.explained.empty() ? 0.0 : 100.0 * m.explained.back());
               std::printf("limits: T2 %.6g, SPE %.6g for a false-alarm rate of %.4g; held-out rate %.4g, "
                           "in-sample rate %.4g (%u-fold cross-validation)\n",
                           m.t2_limit, m.spe_limit, m.false_alarm_rate, m.heldout_false_alarm_rate,

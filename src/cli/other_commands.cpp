@@ -29,47 +29,31 @@ Command help_command(const std::string& name, std::string text) {
 Command make_generate_command(int argc, char** argv) {
   generate::GeneratorOptions d;
   po::options_description desc("wafermill generate options");
-  desc.add_options()("output,o", po::value<std::string>()->required(), "file to write")(
-      "force", po::bool_switch(), "overwrite an existing file")(
-      "wafers", po::value<std::uint64_t>()->default_value(d.n_wafers), "number of wafers")(
-      "sensors", po::value<std::uint32_t>()->default_value(d.n_sensors), "sensors per sample")(
-      "steps", po::value<std::uint32_t>()->default_value(d.n_steps),
-      "recipe steps (0: no /traces/step)")(
-      "mean-length", po::value<double>()->default_value(d.mean_length), "mean samples per wafer")(
-      "length-sigma", po::value<double>()->default_value(d.length_sigma),
-      "lognormal sigma of trace lengths (skew; 0: equal lengths)")(
-      "empty-fraction", po::value<double>()->default_value(d.empty_fraction),
-      "fraction of wafers without samples")("anomaly-fraction",
-                                            po::value<double>()->default_value(d.anomaly_fraction),
-                                            "fraction of planted anomalous wafers")(
-      "nan-fraction", po::value<double>()->default_value(d.nan_fraction),
-      "fraction of NaN/Inf samples")("drift", po::value<double>()->default_value(d.drift),
-                                     "tool drift per wafer, in sensor std units (each tool's own "
-                                     "direction, reset at maintenance every 500 wafers)")(
-      "night", po::value<std::uint64_t>()->default_value(d.night),
-      "night K of a series: wafers K*wafers .. (K+1)*wafers-1 of the fleet's history, so night K "
-      "continues night K-1's drift (docs/MONITORING.md \"Planted drift\")")(
-      "drift-sensor", po::value<std::string>()->default_value(""),
-      "only this sensor (by name) drifts: --drift sigmas per wafer from wafer 0 on, on every tool, "
-      "no maintenance reset")(
-      "step-sensor", po::value<std::string>()->default_value(""),
-      "shift this sensor (by name) by --step-size sigmas from night --step-night on")(
-      "step-size", po::value<double>()->default_value(d.step_size),
-      "the step of --step-sensor, in sensor std units")(
-      "step-night", po::value<std::uint64_t>()->default_value(d.step_night),
-      "the first night (--night numbering) with the step")(
-      "float64", po::bool_switch(), "write float64 samples (default float32)")(
-      "gzip", po::value<int>()->default_value(d.gzip_level),
-      "deflate level 1-9 with shuffle; 0 uncompressed")(
-      "chunk-rows", po::value<std::uint64_t>()->default_value(d.chunk_rows), "HDF5 chunk rows")(
-      "seed", po::value<std::uint64_t>()->default_value(d.seed), "random seed")(
-      "target-mb", po::value<double>()->default_value(0.0),
-      "if > 0, choose the wafer count to reach about this many MB of samples")(
-      "files", po::value<std::uint64_t>()->default_value(0),
-      "split the same wafers over N files of consecutive wafers, OUT-00000.h5 ... (OUT: --output "
-      "less .h5), listed in order in the manifest OUT.list (docs/FORMAT.md \"Sets of files\")")(
-      "drop-sensor", po::value<std::vector<std::string>>()->composing(),
-      "leave this sensor (by name) out; the other columns are unchanged (repeatable)");
+  desc.add_options()
+    ("output,o", po::value<std::string>()->required(), "file to write")
+    ("force", po::bool_switch(), "overwrite an existing file")
+    ("wafers", po::value<std::uint64_t>()->default_value(d.n_wafers), "number of wafers")
+    ("sensors", po::value<std::uint32_t>()->default_value(d.n_sensors), "sensors per sample")
+    ("steps", po::value<std::uint32_t>()->default_value(d.n_steps), "recipe steps (0: no /traces/step)")
+    ("mean-length", po::value<double>()->default_value(d.mean_length), "mean samples per wafer")
+    ("length-sigma", po::value<double>()->default_value(d.length_sigma), "lognormal sigma of trace lengths (skew; 0: equal lengths)")
+    ("empty-fraction", po::value<double>()->default_value(d.empty_fraction), "fraction of wafers without samples")
+    ("anomaly-fraction", po::value<double>()->default_value(d.anomaly_fraction), "fraction of planted anomalous wafers")
+    ("nan-fraction", po::value<double>()->default_value(d.nan_fraction), "fraction of NaN/Inf samples")
+    ("anomaly-step", po::value<std::int64_t>()->default_value(d.anomaly_step), "plant every anomaly within this recipe step of its wafer (-1: over the whole wafer)")
+    ("drift", po::value<double>()->default_value(d.drift), "tool drift per wafer, in sensor std units (each tool's own direction, reset at maintenance every 500 wafers)")
+    ("night", po::value<std::uint64_t>()->default_value(d.night), "night K of a series: wafers K*wafers .. (K+1)*wafers-1 of the fleet's history, so night K continues night K-1's drift (docs/MONITORING.md \"Planted drift\")")
+    ("drift-sensor", po::value<std::string>()->default_value(""), "only this sensor (by name) drifts: --drift sigmas per wafer from wafer 0 on, on every tool, no maintenance reset")
+    ("step-sensor", po::value<std::string>()->default_value(""), "shift this sensor (by name) by --step-size sigmas from night --step-night on")
+    ("step-size", po::value<double>()->default_value(d.step_size), "the step of --step-sensor, in sensor std units")
+    ("step-night", po::value<std::uint64_t>()->default_value(d.step_night), "the first night (--night numbering) with the step")
+    ("float64", po::bool_switch(), "write float64 samples (default float32)")
+    ("gzip", po::value<int>()->default_value(d.gzip_level), "deflate level 1-9 with shuffle; 0 uncompressed")
+    ("chunk-rows", po::value<std::uint64_t>()->default_value(d.chunk_rows), "HDF5 chunk rows")
+    ("seed", po::value<std::uint64_t>()->default_value(d.seed), "random seed")
+    ("target-mb", po::value<double>()->default_value(0.0), "if > 0, choose the wafer count to reach about this many MB of samples")
+    ("files", po::value<std::uint64_t>()->default_value(0), "split the same wafers over N files of consecutive wafers, OUT-00000.h5 ... (OUT: --output less .h5), listed in order in the manifest OUT.list (docs/FORMAT.md \"Sets of files\")")
+    ("drop-sensor", po::value<std::vector<std::string>>()->composing(), "leave this sensor (by name) out; the other columns are unchanged (repeatable)");
   // --- maps and images (docs/PICTURES.md) ---
   const generate::PictureOptions pd;
   desc.add_options()(
@@ -102,6 +86,7 @@ Command make_generate_command(int argc, char** argv) {
   o.empty_fraction = vm["empty-fraction"].as<double>();
   o.anomaly_fraction = vm["anomaly-fraction"].as<double>();
   o.nan_fraction = vm["nan-fraction"].as<double>();
+  o.anomaly_step = vm["anomaly-step"].as<std::int64_t>();
   o.drift = vm["drift"].as<double>();
   o.night = vm["night"].as<std::uint64_t>();
   o.drift_sensor = vm["drift-sensor"].as<std::string>();

@@ -283,6 +283,16 @@ void FeatureFileWriter::read_features(std::uint64_t first_wafer, std::uint64_t n
   h_->values.read(out, {first_wafer, 0, 0}, {n, S, F});
 }
 
+void FeatureFileWriter::read_step_features(std::uint64_t first_wafer, std::uint64_t n,
+                                           std::span<double> out) {
+  const std::uint64_t K = layout_.n_steps;
+  const std::uint64_t S = layout_.sensor_names.size();
+  const std::uint64_t F = layout_.feature_names.size();
+  if (K == 0) throw std::logic_error("read_step_features: the layout has no steps");
+  check_count(final_path_, "/features/by_step", out.size(), n * K * S * F);
+  h_->by_step.read(out, {first_wafer, 0, 0, 0}, {n, K, S, F});
+}
+
 void FeatureFileWriter::copy_wafer_fields(const TraceIndex& input) {
   phase2_only("copy_wafer_fields");
   if (input.n_wafers != layout_.n_wafers) {

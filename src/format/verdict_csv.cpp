@@ -32,7 +32,8 @@ void export_verdicts(const std::string& output, const std::string& csv_path, boo
   // Before anything is read: the CSV may not replace the run's output (or any existing file
   // without --force).
   AtomicOutput atomic(csv_path, force, {output});
-  if (!h5::File::is_hdf5(output)) throw InputError(output + ": not an HDF5 file (expected a run's output)");
+  if (!h5::File::is_hdf5(output))
+    throw InputError(output + ": not an HDF5 file (expected a run's output)");
   const h5::File f = h5::File::open_read(output);
   if (!f.has_group("wafers") || !f.open_group("wafers").has_dataset("score"))
     throw InputError(output + ": /wafers/score: missing (not a wafermill output?)");
@@ -43,6 +44,15 @@ void export_verdicts(const std::string& output, const std::string& csv_path, boo
   const std::uint64_t W = vdims[0], S = vdims[1], F = vdims[2];
   const auto sensors = fg.open_dataset("sensor_names").read_strings(0, S);
   const auto features = fg.open_dataset("names").read_strings(0, F);
+  // Recipe steps: a contribution at S*F + (k*S + s)*F + f is feature f of sensor s over step k.
+  std::uint64_t K = 0;
+  if (fg.has_dataset("by_step")) {
+    const auto bd = fg.open_dataset("by_step").dims();
+    if (bd.size() != 4 || bd[0] != W || bd[2] != S || bd[3] != F)
+      throw InputError(output + ": /features/by_step: expected [" + std::to_string(W) +
+                       ", steps, " + std::to_string(S) + ", " + std::to_string(F) + "]");
+    K = bd[1];
+  }
   auto numbers = [&](const char* name) {
     const auto d = w.open_dataset(name);
     if (d.dims().empty() || d.dims()[0] != W)
@@ -63,23 +73,32 @@ void export_verdicts(const std::string& output, const std::string& csv_path, boo
     reason = numbers("reason");
     const auto cd = w.open_dataset("contrib_column");
     if (cd.dims().size() != 2 || cd.dims()[0] != W)
-      throw InputError(output + ": /wafers/contrib_column: expected [" + std::to_string(W) + ", N]");
+      throw InputError(output + ": /wafers/contrib_column: expected [" + std::to_string(W) +
+                       ", N]");
     N = cd.dims()[1];
     column = cd.read_all<std::int32_t>();
     share = w.open_dataset("contrib_share").read_all<double>();
     if (share.size() != column.size())
-      throw InputError(output + ": /wafers/contrib_share: expected the shape of /wafers/contrib_column");
+      throw InputError(output +
+                       ": /wafers/contrib_share: expected the shape of /wafers/contrib_column");
   }
   std::ofstream out(atomic.temp_path());
   if (!out) throw UsageError(csv_path + ": cannot write the CSV file");
   out << "wafer" << (labels ? ",label" : "") << ",score,flag";
   if (model) {
     out << ",t2,spe,reason";
-    for (std::uint64_t k = 1; k <= N; ++k) out << ",contribution_" << k << ",share_" << k;
+    for (std::uint64_t k = 1; k <= N; ++k)
+      out << ",contribution_" << k << ",step_" << k << ",share_" << k;
   }
   out << "\n";
-  static const char* kReason[] = {"",           "T2",           "SPE",           "T2+SPE",
-                                  "univariate", "T2+univariate", "SPE+univariate", "T2+SPE+univariate"};
+  static const char* kReason[] = {"",
+                                  "T2",
+                                  "SPE",
+                                  "T2+SPE",
+                                  "univariate",
+                                  "T2+univariate",
+                                  "SPE+univariate",
+                                  "T2+SPE+univariate"};
   for (std::uint64_t i = 0; i < W; ++i) {
     if (flagged_only && flag[i] == 0) continue;
     out << i;
@@ -87,17 +106,24 @@ void export_verdicts(const std::string& output, const std::string& csv_path, boo
     out << "," << number(score[i]) << "," << number(flag[i]);
     if (model) {
       const int r = static_cast<int>(reason[i]);
-      out << "," << number(t2[i]) << "," << number(spe[i]) << "," << (r >= 0 && r <= 7 ? kReason[r] : "?");
+      out << "," << number(t2[i]) << "," << number(spe[i]) << ","
+          << (r >= 0 && r <= 7 ? kReason[r] : "?");
       for (std::uint64_t k = 0; k < N; ++k) {
         const std::int32_t c = column[i * N + k];
         if (c < 0) {
-          out << ",,";
+          out << ",,,";
           continue;
         }
-        if (static_cast<std::uint64_t>(c) >= S * F)
-          throw InputError(output + ": /wafers/contrib_column[" + std::to_string(i) + ", " + std::to_string(k) +
-                           "] = " + std::to_string(c) + " is not a column of /features/values");
-        out << "," << quoted(sensors[c / F] + "/" + features[c % F]) << "," << number(share[i * N + k]);
+        const auto at = static_cast<std::uint64_t>(c);
+        if (at >= S * F * (K + 1))
+          throw InputError(output + ": /wafers/contrib_column[" + std::to_string(i) + ", " +
+                           std::to_string(k) + "] = " + std::to_string(c) +
+                           " is not a column of /features/values" +
+                           (K > 0 ? " or /features/by_step" : ""));
+        const std::uint64_t step = at / (S * F), sf = at % (S * F);  // step 0: the whole wafer
+        out << "," << quoted(sensors[sf / F] + "/" + features[sf % F]) << ","
+            << (step == 0 ? std::string("all") : std::to_string(step - 1)) << ","
+            << number(share[i * N + k]);
       }
     }
     out << "\n";

@@ -61,6 +61,8 @@ void check_options(const GeneratorOptions& o) {
           "--night and --step-night times --wafers must be at most 2^40");
   require(o.gzip_level >= 0 && o.gzip_level <= 9, "--gzip must be in [0, 9]");
   require(o.n_steps <= 1024, "--steps must be at most 1024");
+  require(o.anomaly_step < 0 || o.anomaly_step < static_cast<std::int64_t>(o.n_steps),
+          "--anomaly-step must be a recipe step below --steps (or -1: the whole wafer)");
   require(o.chunk_rows >= 1, "--chunk-rows must be at least 1");
   const std::uint64_t elem = o.float64 ? 8 : 4;
   require(o.chunk_rows <= kMaxChunkBytes / (elem * o.n_sensors),

@@ -132,6 +132,7 @@ void TraceFileWriter::write_run_attributes(const GeneratorOptions& o, std::uint6
   file_.write_int_attribute("generator_maintenance_interval",
                             static_cast<std::int64_t>(kMaintenanceInterval));
   file_.write_int_attribute("generator_n_anomalous", static_cast<std::int64_t>(n_anomalous));
+  if (o.anomaly_step >= 0) file_.write_int_attribute("generator_anomaly_step", o.anomaly_step);
   if (!o.drop_sensors.empty()) {
     std::string dropped;
     for (const std::string& name : o.drop_sensors) dropped += (dropped.empty() ? "" : ",") + name;

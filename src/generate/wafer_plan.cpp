@@ -107,7 +107,19 @@ WaferPlan plan_wafer(const GeneratorOptions& options, const FleetModel& fleet, s
 
   const double u = rng.uniform();
   if (length >= kMinAnomalyLength && u < anomaly_probability) {
-    plan.anomaly = plan_anomaly(rng, options.n_sensors, length);
+    if (options.anomaly_step < 0 || plan.step_begin.empty()) {
+      plan.anomaly = plan_anomaly(rng, options.n_sensors, length);
+    } else {
+      // Within one recipe step: planted over the step's rows, then moved to where it begins.
+      const auto k = static_cast<std::size_t>(options.anomaly_step);
+      const std::uint64_t b = plan.step_begin[k], e = plan.step_begin[k + 1];
+      if (e - b >= kMinStepAnomalyLength) {
+        plan.anomaly = plan_anomaly(rng, options.n_sensors, e - b);
+        plan.anomaly.begin += b;
+        plan.anomaly.end += b;
+        for (Spike& s : plan.anomaly.spikes) s.row += b;
+      }
+    }
   }
   return plan;
 }

@@ -26,6 +26,9 @@ enum class AnomalyKind : std::uint8_t {
 /// statistics are too noisy for an anomaly to be told from chance.
 inline constexpr std::uint64_t kMinAnomalyLength = 64;
 
+/// @brief Shortest recipe step that carries an anomaly planted with `--anomaly-step`.
+inline constexpr std::uint64_t kMinStepAnomalyLength = 8;
+
 /// @brief One isolated spike.
 struct Spike {
   std::uint64_t row = 0;  ///< within the wafer

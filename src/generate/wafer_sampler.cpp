@@ -72,10 +72,10 @@ double WaferSampler::draw(std::size_t s) {
   if (anomalous) {
     switch (a.kind) {
       case AnomalyKind::level_shift:
-        if (row_ >= a.begin) x += a.magnitude;
+        if (row_ >= a.begin && row_ < a.end) x += a.magnitude;
         break;
       case AnomalyKind::drift_ramp:
-        if (row_ >= a.begin && a.end - 1 > a.begin) {
+        if (row_ >= a.begin && row_ < a.end && a.end - 1 > a.begin) {
           x += a.magnitude * static_cast<double>(row_ - a.begin) /
                static_cast<double>(a.end - 1 - a.begin);
         }
@@ -87,7 +87,7 @@ double WaferSampler::draw(std::size_t s) {
         break;
       case AnomalyKind::stuck: {
         const double value = to_units(m, x);
-        if (row_ >= a.begin && row_ > 0) {
+        if (row_ >= a.begin && row_ < a.end && row_ > 0) {
           if (!frozen_) {
             frozen_ = true;
             frozen_value_ = last_value_;

@@ -1,11 +1,12 @@
 #include "wafermill/job/fit.hpp"
 
+#include <unistd.h>
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <sstream>
-#include <unistd.h>
 
 #include "wafermill/error.hpp"
 #include "wafermill/format/atomic_output.hpp"
@@ -57,7 +58,8 @@ model::ReferenceRows read_reference(const std::string& path, const FitConfig& co
   const h5::Group fg = f.open_group("features");
   const h5::Dataset values = fg.open_dataset("values");
   const auto dims = values.dims();
-  if (dims.size() != 3) throw InputError(path + ": /features/values: expected [wafers, sensors, features]");
+  if (dims.size() != 3)
+    throw InputError(path + ": /features/values: expected [wafers, sensors, features]");
   const std::uint64_t W = dims[0], S = dims[1], F = dims[2];
   const auto fnames = fg.open_dataset("names").read_strings(0, F);
   const auto snames = fg.open_dataset("sensor_names").read_strings(0, S);
@@ -74,15 +76,35 @@ model::ReferenceRows read_reference(const std::string& path, const FitConfig& co
       wanted.push_back(item);
     }
   }
-  std::vector<std::size_t> cols;  // positions in a row of S*F
+  // By-step columns (docs/MONITORING.md "Steps"): /features/by_step [W, K, S, F]. auto: in
+  // place of the whole-wafer ones from two steps on; both: beside them; none: not read.
+  if (config.by_step != "auto" && config.by_step != "both" && config.by_step != "none")
+    throw UsageError("--by-step must be auto, both or none (not \"" + config.by_step + "\")");
+  std::uint64_t K = 0;
+  std::optional<h5::Dataset> by_step;
+  if (config.by_step != "none" && fg.has_dataset("by_step")) {
+    by_step = fg.open_dataset("by_step");
+    const auto bd = by_step->dims();
+    if (bd.size() != 4 || bd[0] != W || bd[2] != S || bd[3] != F)
+      throw InputError(path + ": /features/by_step: expected [" + std::to_string(W) + ", steps, " +
+                       std::to_string(S) + ", " + std::to_string(F) + "]");
+    K = bd[1];
+    if (config.by_step == "auto" && K < 2) K = 0;  // one step: the whole wafer
+  }
+  const bool whole = K == 0 || config.by_step == "both";
+  // Positions in a row of S*F whole-wafer values then K*S*F by-step values: the whole-wafer
+  // columns first (s, f), then step by step (k, s, f), as /wafers/contrib_column numbers them.
+  std::vector<std::size_t> cols;
   model::ReferenceRows ref;
-  for (std::uint64_t s = 0; s < S; ++s)
-    for (std::uint64_t k = 0; k < F; ++k)
-      if (std::find(wanted.begin(), wanted.end(), fnames[k]) != wanted.end()) {
-        cols.push_back(s * F + k);
-        ref.column_sensor.push_back(snames[s]);
-        ref.column_feature.push_back(fnames[k]);
-      }
+  for (std::uint64_t k = whole ? 0 : 1; k <= K; ++k)
+    for (std::uint64_t s = 0; s < S; ++s)
+      for (std::uint64_t q = 0; q < F; ++q)
+        if (std::find(wanted.begin(), wanted.end(), fnames[q]) != wanted.end()) {
+          cols.push_back((k * S + s) * F + q);
+          ref.column_sensor.push_back(snames[s]);
+          ref.column_feature.push_back(fnames[q]);
+          if (K > 0) ref.column_step.push_back(static_cast<std::int32_t>(k) - 1);
+        }
   const std::uint64_t first = W * rank / size, end = W * (rank + 1) / size, m = end - first;
   const auto clauses = parse_select(config.select);
   std::vector<char> keep(m, 1);
@@ -96,23 +118,45 @@ model::ReferenceRows read_reference(const std::string& path, const FitConfig& co
         throw UsageError(path + ": --select: no dataset /wafers/" + c.field);
       const h5::Dataset d = wg.open_dataset(c.field);
       if (d.dims() != std::vector<std::uint64_t>{W} || d.type().type_class == h5::TypeClass::string)
-        throw InputError(path + ": /wafers/" + c.field + ": expected " + std::to_string(W) + " numbers");
+        throw InputError(path + ": /wafers/" + c.field + ": expected " + std::to_string(W) +
+                         " numbers");
       if (m > 0) d.read(std::span<double>(v), {first}, {m});
     }
     for (std::uint64_t i = 0; i < m; ++i) keep[i] = keep[i] && passes(c, v[i]);
   }
-  const std::uint64_t row = S * F;
+  const std::uint64_t row = (K + 1) * S * F;
   if (m * row * sizeof(double) > config.options.memory_budget_bytes)
     throw InputError(path + ": this rank's " + std::to_string(m) + " wafers need " +
-                     std::to_string((m * row * 8) >> 20) + " MiB, more than --memory-budget: run on more ranks");
-  std::vector<double> all(m * row);
-  if (m > 0) values.read(std::span<double>(all), {first, 0, 0}, {m, S, F});
+                     std::to_string((m * row * 8) >> 20) +
+                     " MiB, more than --memory-budget: run on more ranks");
   std::vector<std::string> group;
   if (!config.group_by.empty()) group = model::read_group_keys(path, config.group_by, W, first, m);
-  for (std::uint64_t i = 0; i < m; ++i) {
-    if (!keep[i]) continue;
-    for (auto c : cols) ref.values.push_back(all[i * row + c]);
-    if (!group.empty()) keys.push_back(group[i]);
+  // In chunks of about 16 MiB: the whole-wafer values, then the by-step ones, of each wafer.
+  const std::uint64_t chunk = std::max<std::uint64_t>(1, (16ULL << 20) / (row * sizeof(double)));
+  std::vector<double> all, part;
+  ref.values.reserve(ref.values.size() + m * cols.size());
+  for (std::uint64_t c0 = 0; c0 < m; c0 += chunk) {
+    const std::uint64_t n = std::min(chunk, m - c0);
+    all.resize(n * row);
+    if (K == 0) {
+      values.read(std::span<double>(all), {first + c0, 0, 0}, {n, S, F});
+    } else {
+      part.resize(n * S * F);
+      values.read(std::span<double>(part), {first + c0, 0, 0}, {n, S, F});
+      for (std::uint64_t i = 0; i < n; ++i)
+        std::copy_n(part.begin() + static_cast<std::ptrdiff_t>(i * S * F), S * F,
+                    all.begin() + static_cast<std::ptrdiff_t>(i * row));
+      part.resize(n * K * S * F);
+      by_step->read(std::span<double>(part), {first + c0, 0, 0, 0}, {n, K, S, F});
+      for (std::uint64_t i = 0; i < n; ++i)
+        std::copy_n(part.begin() + static_cast<std::ptrdiff_t>(i * K * S * F), K * S * F,
+                    all.begin() + static_cast<std::ptrdiff_t>(i * row + S * F));
+    }
+    for (std::uint64_t i = 0; i < n; ++i) {
+      if (!keep[c0 + i]) continue;
+      for (auto c : cols) ref.values.push_back(all[i * row + c]);
+      if (!group.empty()) keys.push_back(group[c0 + i]);
+    }
   }
   return ref;
 }
@@ -148,7 +192,8 @@ std::vector<SelectClause> parse_select(const std::string& text) {
     const std::string clause = trim(p);
     const auto bad = [&clause] {
       return UsageError("--select: cannot read \"" + clause +
-                        "\" (expected FIELD [% M] OP NUMBER, OP one of == != < <= > >=, clauses joined by 'and')");
+                        "\" (expected FIELD [% M] OP NUMBER, OP one of == != < <= > >=, clauses "
+                        "joined by 'and')");
     };
     const auto op_at = clause.find_first_of("=!<>");
     if (clause.empty() || op_at == std::string::npos || op_at == 0) throw bad();
@@ -197,7 +242,8 @@ model::PcaModel run_fit(const FitConfig& config, MPI_Comm comm) {
   int traces = 0;
   if (rank == 0) {
     try {
-      if (config.input.empty() || config.output.empty()) throw UsageError("fit needs --input and --output");
+      if (config.input.empty() || config.output.empty())
+        throw UsageError("fit needs --input and --output");
       out = std::make_unique<format::AtomicOutput>(config.output, config.force,
                                                    std::vector<std::string>{config.input});
       traces = has_features(config.input) ? 0 : 1;
@@ -261,6 +307,18 @@ model::PcaModel run_fit(const FitConfig& config, MPI_Comm comm) {
   } catch (const InputError& e) {
     if (rank == 0 && !temp.empty()) std::remove(temp.c_str());
     throw CollectiveInputError(config.input + ": " + e.what());
+  }
+  // Far more columns than reference wafers (by-step columns make it common): the components of
+  // the variance rule are mostly the reference's noise, and the limits calibrated on held-out
+  // folds did not hold on good wafers the model had not seen (docs/MONITORING.md "Steps").
+  if (m.n_columns() > 2 * m.n_reference) {
+    const std::string w =
+        std::to_string(m.n_columns()) + " model columns for " + std::to_string(m.n_reference) +
+        " reference wafers: with many more columns than wafers the limits may flag far more than "
+        "the stated rate of good wafers the model has not seen (docs/MONITORING.md \"Steps\"); "
+        "check on held-back good wafers, or use fewer columns (--by-step none, --features) or more "
+        "reference wafers";
+    m.warning = m.warning.empty() ? w : m.warning + "; " + w;
   }
   if (rank == 0) {
     if (!temp.empty()) std::remove(temp.c_str());

@@ -86,7 +86,8 @@ class OnlineScorer {
     wafers_ = select_wafers(index_, config_.select);
     model::PcaModel m = model::read_model(config_.model);
     set_ = features_of(m, config_.model);
-    bound_ = bind_model(config_.model, std::move(m), index_.sensor_names, set_.names());
+    bound_ =
+        bind_model(config_.model, std::move(m), index_.sensor_names, set_.names(), index_.n_steps);
     layout_.n_sensors = index_.n_sensors;
     layout_.n_steps = index_.n_steps;
     layout_.features = set_;
@@ -121,7 +122,13 @@ class OnlineScorer {
       chunk.steps = steps_;
       block_.reset(w, 1, layout_);
       backend_->extract(chunk, block_);
-      for (std::size_t j = 0; j < J; ++j) x[j] = block_.values[bound_.columns[j]];
+      // Whole-wafer columns from the values, by-step ones (position S*F + (k*S + s)*F + f) from
+      // the wafer's by-step block.
+      const std::size_t SF = index_.n_sensors * set_.size();
+      for (std::size_t j = 0; j < J; ++j) {
+        const std::size_t c = bound_.columns[j];
+        x[j] = c < SF ? block_.values[c] : block_.by_step[c - SF];
+      }
       if (bound_.model.grouped()) {  // the group's statistics, the fleet's for a group not known
         const std::size_t g = bound_.model.group_of(keys_[w]);
         out_.unknown_group += g == bound_.model.group_names.size();
@@ -227,7 +234,7 @@ class OnlineScorer {
     std::ofstream f(path);
     f << "wafer,score,flag,t2,spe,reason";
     for (std::uint32_t k = 1; k <= config_.contributions; ++k)
-      f << ",contribution_" << k << ",share_" << k;
+      f << ",contribution_" << k << ",step_" << k << ",share_" << k;
     f << "\n";
     static const char* kReason[] = {"", "T2", "SPE", "T2+SPE"};
     char num[128];
@@ -239,9 +246,12 @@ class OnlineScorer {
       for (std::size_t k = 0; k < config_.contributions; ++k) {
         if (k < v.top_columns.size()) {
           std::snprintf(num, sizeof num, "%.6g", v.top_shares[k]);
-          f << "," << column_of(v.top_columns[k]) << "," << num;
+          const std::size_t j = v.top_columns[k];
+          const std::int32_t step = bound_.model.step_of(j);
+          f << "," << bound_.model.column_sensor[j] << "/" << bound_.model.column_feature[j] << ","
+            << (step < 0 ? std::string("all") : std::to_string(step)) << "," << num;
         } else {
-          f << ",,";
+          f << ",,,";
         }
       }
       f << "\n";
@@ -293,6 +303,10 @@ class OnlineScorer {
       for (std::size_t j = 0; j < bound_.model.n_columns(); ++j) names.push_back(column_of(j));
       return names;
     }());
+    if (bound_.model.has_step_columns()) {  // each column's recipe step, -1 the whole wafer
+      auto d = f.create_dataset("column_step", h5::Elem::i32, {bound_.model.n_columns()});
+      d.write_all(std::span<const std::int32_t>(bound_.model.column_step));
+    }
     f.close();
   }
 

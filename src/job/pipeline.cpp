@@ -121,7 +121,7 @@ std::optional<BoundModel> bind_model_everywhere(const JobConfig& config,
   std::string error;
   std::optional<BoundModel> b;
   try {
-    b = bind_model(config.model, index.sensor_names, config.features.names());
+    b = bind_model(config.model, index.sensor_names, config.features.names(), index.n_steps);
     if (b->model.grouped())  // the group dataset the model names must be in the input(s)
       for (const auto& s : index.files())
         model::read_group_keys(s.path, b->model.group_by, s.n_wafers, 0, 0);

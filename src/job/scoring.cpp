@@ -1,10 +1,10 @@
 #include "scoring.hpp"
 
 #include <algorithm>
-#include <iterator>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <iterator>
 #include <limits>
 #include <map>
 
@@ -15,7 +15,8 @@ namespace wafermill::job {
 
 std::vector<std::string> read_group_keys(const format::TraceIndex& index, const std::string& name,
                                          std::uint64_t first, std::uint64_t n) {
-  if (index.sources.empty()) return model::read_group_keys(index.path, name, index.n_wafers, first, n);
+  if (index.sources.empty())
+    return model::read_group_keys(index.path, name, index.n_wafers, first, n);
   std::vector<std::string> keys;
   keys.reserve(n);
   for (std::uint64_t w = first; w < first + n;) {
@@ -29,17 +30,17 @@ std::vector<std::string> read_group_keys(const format::TraceIndex& index, const 
 }
 
 BoundModel bind_model(const std::string& path, const std::vector<std::string>& sensor_names,
-                      const std::vector<std::string>& feature_names) {
-  return bind_model(path, model::read_model(path), sensor_names, feature_names);
+                      const std::vector<std::string>& feature_names, std::uint32_t n_steps) {
+  return bind_model(path, model::read_model(path), sensor_names, feature_names, n_steps);
 }
 
 BoundModel bind_model(const std::string& path, model::PcaModel model,
                       const std::vector<std::string>& sensor_names,
-                      const std::vector<std::string>& feature_names) {
+                      const std::vector<std::string>& feature_names, std::uint32_t n_steps) {
   BoundModel b;
   b.path = path;
   b.model = std::move(model);
-  const std::size_t F = feature_names.size();
+  const std::size_t S = sensor_names.size(), F = feature_names.size();
   for (std::size_t j = 0; j < b.model.n_columns(); ++j) {
     const auto s = std::find(sensor_names.begin(), sensor_names.end(), b.model.column_sensor[j]);
     const auto f = std::find(feature_names.begin(), feature_names.end(), b.model.column_feature[j]);
@@ -48,8 +49,17 @@ BoundModel bind_model(const std::string& path, model::PcaModel model,
           path + ": /column_sensor index " + std::to_string(j) + ": the model needs sensor \"" +
           b.model.column_sensor[j] + "\" feature \"" + b.model.column_feature[j] +
           "\", which this run does not compute (check the input's sensors and --features)");
-    b.columns.push_back(static_cast<std::size_t>(s - sensor_names.begin()) * F +
-                        static_cast<std::size_t>(f - feature_names.begin()));
+    const std::size_t at = static_cast<std::size_t>(s - sensor_names.begin()) * F +
+                           static_cast<std::size_t>(f - feature_names.begin());
+    const std::int32_t k = b.model.step_of(j);
+    if (k >= 0 && static_cast<std::uint32_t>(k) >= n_steps)
+      throw InputError(path + ": /column_step index " + std::to_string(j) +
+                       ": the model needs recipe step " + std::to_string(k) + " of sensor \"" +
+                       b.model.column_sensor[j] + "\" feature \"" + b.model.column_feature[j] +
+                       "\", and the input has " + std::to_string(n_steps) +
+                       " steps (refit with --by-step none for an input without them)");
+    b.columns.push_back(k < 0 ? at : S * F + static_cast<std::size_t>(k) * S * F + at);
+    b.by_step = b.by_step || k >= 0;
   }
   return b;
 }
@@ -61,17 +71,22 @@ ScoringPass::ScoringPass(const format::TraceIndex& index, const JobConfig& confi
 }
 
 template <class F>
-void ScoringPass::for_each_chunk(F&& f) {
+void ScoringPass::for_each_chunk(F&& f, std::vector<double>* steps) {
   const std::size_t columns = index_.n_sensors * config_.features.size();
+  const std::size_t wide = steps ? columns * (1 + index_.n_steps) : columns;
   // This rank's rows, in chunks of at most ~1/8 of the budget.
   const std::uint64_t chunk = std::max<std::uint64_t>(
-      1, config_.memory_budget_bytes / 8 / std::max<std::uint64_t>(1, columns * 8));
+      1, config_.memory_budget_bytes / 8 / std::max<std::uint64_t>(1, wide * 8));
   std::vector<double> rows;
   for (const auto& [first, end] : local_.wafer_ranges())
     for (std::uint64_t w = first; w < end; w += chunk) {
       const std::uint64_t m = std::min(chunk, end - w);
       rows.resize(m * columns);
       writer_.read_features(w, m, rows);
+      if (steps) {
+        steps->resize(m * columns * index_.n_steps);
+        writer_.read_step_features(w, m, *steps);
+      }
       f(w, m, std::span<const double>(rows));
     }
 }
@@ -99,17 +114,19 @@ ScoringResult ScoringPass::run() {
     }
   };
   if (model_) {
-    std::vector<double> scores;
+    std::vector<double> scores, steps;
     std::vector<std::uint8_t> flags;
-    for_each_chunk([&](std::uint64_t w, std::uint64_t m, std::span<const double> rows) {
-      stats.add_to_histograms(rows, m);
-      scores.resize(m);
-      flags.resize(m);
-      score_with_model(w, rows, m, columns, scores, flags, result);
-      writer_.write_scores(w, scores, flags);
-      writer_.write_verdicts(w, {t2_, spe_, reason_, contrib_column_, contrib_share_});
-      count_labels(w, m, flags.data());
-    });
+    for_each_chunk(
+        [&](std::uint64_t w, std::uint64_t m, std::span<const double> rows) {
+          stats.add_to_histograms(rows, m);
+          scores.resize(m);
+          flags.resize(m);
+          score_with_model(w, rows, steps, m, columns, scores, flags, result);
+          writer_.write_scores(w, scores, flags);
+          writer_.write_verdicts(w, {t2_, spe_, reason_, contrib_column_, contrib_share_});
+          count_labels(w, m, flags.data());
+        },
+        model_->by_step ? &steps : nullptr);
   } else {
     // The fit reads the rows (histograms in its first read); the verdicts are written after it.
     std::vector<double> scores;
@@ -137,9 +154,15 @@ ScoringResult ScoringPass::run() {
     result.drift =
         model::assess_drift(model_->model, bins, drift_->wafers(), config_.drift_threshold);
   }
-  std::uint64_t tally[9] = {result.flagged,     counts.tp,           counts.fp,
-                            counts.tn,          counts.fn,           result.flagged_t2,
-                            result.flagged_spe, result.unknown_group, result.flagged_univariate};
+  std::uint64_t tally[9] = {result.flagged,
+                            counts.tp,
+                            counts.fp,
+                            counts.tn,
+                            counts.fn,
+                            result.flagged_t2,
+                            result.flagged_spe,
+                            result.unknown_group,
+                            result.flagged_univariate};
   if (comm_ != MPI_COMM_NULL) MPI_Allreduce(MPI_IN_PLACE, tally, 9, MPI_UINT64_T, MPI_SUM, comm_);
   result.flagged = tally[0];
   result.unknown_group = tally[7];
@@ -368,9 +391,9 @@ model::FleetFitSummary ScoringPass::fit_fleet(std::vector<double>& scores,
 // A model's verdicts: score = max(T²/limit, SPE/limit), flag when > 1, and for a flagged wafer
 // the columns that contribute most to the statistic further above its limit, as shares of it.
 void ScoringPass::score_with_model(std::uint64_t first, std::span<const double> rows,
-                                   std::uint64_t m, std::size_t columns,
-                                   std::vector<double>& scores, std::vector<std::uint8_t>& flags,
-                                   ScoringResult& result) {
+                                   std::span<const double> steps, std::uint64_t m,
+                                   std::size_t columns, std::vector<double>& scores,
+                                   std::vector<std::uint8_t>& flags, ScoringResult& result) {
   const model::PcaModel& pm = model_->model;
   const std::size_t J = pm.n_columns();
   const std::size_t N = config_.contributions;
@@ -383,10 +406,15 @@ void ScoringPass::score_with_model(std::uint64_t first, std::span<const double> 
   // A grouped model: each wafer scaled by its group's statistics (the fleet's for a group the
   // model does not know, counted), read from the input's /wafers/ dataset the model names.
   std::vector<std::string> keys;
-  if (pm.grouped())
-    keys = read_group_keys(index_, pm.group_by, first, m);
+  if (pm.grouped()) keys = read_group_keys(index_, pm.group_by, first, m);
   for (std::uint64_t i = 0; i < m; ++i) {
-    for (std::size_t j = 0; j < J; ++j) x[j] = rows[i * columns + model_->columns[j]];
+    // Whole-wafer columns from /features/values, by-step ones (position S*F + (k*S + s)*F + f)
+    // from /features/by_step.
+    const std::size_t K = index_.n_steps;
+    for (std::size_t j = 0; j < J; ++j) {
+      const std::size_t c = model_->columns[j];
+      x[j] = c < columns ? rows[i * columns + c] : steps[i * K * columns + (c - columns)];
+    }
     if (pm.grouped()) {
       const std::size_t g = pm.group_of(keys[i]);
       result.unknown_group += g == pm.group_names.size();

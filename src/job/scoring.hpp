@@ -31,22 +31,27 @@ struct LabelCounts {
   std::uint64_t tp = 0, fp = 0, tn = 0, fn = 0;
 };
 
-/// @brief A model of good wafers bound to a run's output layout: columns[j] is the position in
-/// a /features/values row of the model's column j.
+/// @brief A model of good wafers bound to a run's output layout: columns[j] is the position of
+/// the model's column j in a row of S*F whole-wafer values (/features/values) followed by
+/// K*S*F by-step values (/features/by_step): s*F + f, or S*F + (k*S + s)*F + f for step k — the
+/// numbering of /wafers/contrib_column (docs/FORMAT.md).
 struct BoundModel {
   std::string path;
   model::PcaModel model;
   std::vector<std::size_t> columns;
+  /// Whether some column is a by-step one (the scoring pass then reads /features/by_step).
+  bool by_step = false;
 };
 
-/// @brief Reads `path` and binds it to the run's sensors and features. @throws InputError naming
-/// the model file and the (sensor, feature) the run does not compute.
+/// @brief Reads `path` and binds it to the run's sensors, features and `n_steps` recipe steps.
+/// @throws InputError naming the model file and the (sensor, feature, step) the run does not
+/// compute.
 BoundModel bind_model(const std::string& path, const std::vector<std::string>& sensor_names,
-                      const std::vector<std::string>& feature_names);
+                      const std::vector<std::string>& feature_names, std::uint32_t n_steps);
 /// @brief Binds a model already read from `path` (named in errors).
 BoundModel bind_model(const std::string& path, model::PcaModel model,
                       const std::vector<std::string>& sensor_names,
-                      const std::vector<std::string>& feature_names);
+                      const std::vector<std::string>& feature_names, std::uint32_t n_steps);
 
 /// The group keys (model::read_group_keys) of the job's wafers [first, first + n), from the
 /// input file(s) that hold them.
@@ -56,7 +61,7 @@ std::vector<std::string> read_group_keys(const format::TraceIndex& index, const 
 struct ScoringResult {
   std::uint64_t flagged = 0;
   std::uint64_t flagged_t2 = 0, flagged_spe = 0;  // with a model: wafers over each limit
-  std::uint64_t flagged_univariate = 0;  // with a model that has a univariate limit
+  std::uint64_t flagged_univariate = 0;           // with a model that has a univariate limit
   std::uint64_t unknown_group = 0;  // with a grouped model: wafers scaled by the fleet's statistics
   std::optional<LabelCounts> labels;            // without /wafers/label: none
   std::optional<model::DriftReport> drift;      // with a model that has reference histograms
@@ -88,12 +93,14 @@ class ScoringPass {
   model::FleetFitSummary fit_fleet(std::vector<double>& scores, std::vector<std::uint8_t>& flags);
   // The old rule (--threshold T > 0): max |z| against the whole fleet, every column.
   model::FleetFitSummary max_z(std::vector<double>& scores, std::vector<std::uint8_t>& flags);
-  // Calls f(first wafer, wafers, rows) for this rank's rows in chunks within the budget.
+  // Calls f(first wafer, wafers, rows) for this rank's rows in chunks within the budget; with
+  // `steps` (not null) it also reads each chunk's /features/by_step rows into *steps.
   template <class F>
-  void for_each_chunk(F&& f);
-  void score_with_model(std::uint64_t first, std::span<const double> rows, std::uint64_t m,
-                        std::size_t columns, std::vector<double>& scores,
-                        std::vector<std::uint8_t>& flags, ScoringResult& result);
+  void for_each_chunk(F&& f, std::vector<double>* steps = nullptr);
+  void score_with_model(std::uint64_t first, std::span<const double> rows,
+                        std::span<const double> steps, std::uint64_t m, std::size_t columns,
+                        std::vector<double>& scores, std::vector<std::uint8_t>& flags,
+                        ScoringResult& result);
   std::vector<double> t2_, spe_, contrib_share_;
   std::vector<std::uint8_t> reason_;
   std::vector<std::int32_t> contrib_column_;

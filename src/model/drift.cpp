@@ -85,12 +85,15 @@ DriftReport assess_drift(const PcaModel& m, std::span<const std::uint64_t> count
   };
   r.inflation = std::max(1.0, inflation_of([](std::size_t) { return true; }));
   r.column_inflation.assign(m.n_columns(), r.inflation);
-  std::map<std::string, double> by_feature;
+  // The sensors' columns of one feature over one span (the whole wafer or one recipe step).
+  std::map<std::pair<std::string, std::int32_t>, double> by_feature;
   for (std::size_t j = 0; j < m.n_columns(); ++j) {
-    const std::string& f = m.column_feature[j];
-    if (!by_feature.count(f))
-      by_feature[f] = inflation_of([&](std::size_t k) { return m.column_feature[k] == f; });
-    if (by_feature[f] > 0.0) r.column_inflation[j] = by_feature[f];
+    const auto key = std::make_pair(m.column_feature[j], m.step_of(j));
+    if (!by_feature.count(key))
+      by_feature[key] = inflation_of([&](std::size_t k) {
+        return m.column_feature[k] == key.first && m.step_of(k) == key.second;
+      });
+    if (by_feature[key] > 0.0) r.column_inflation[j] = by_feature[key];
   }
   double largest = 0.0;
   for (double l : r.column_inflation) largest = std::max(largest, l);
@@ -134,7 +137,9 @@ nlohmann::json drift_json(const PcaModel& m, const DriftReport& r) {
 }
 
 std::string column_name(const PcaModel& m, std::size_t j) {
-  return m.column_sensor[j] + "/" + m.column_feature[j];
+  const std::int32_t k = m.step_of(j);
+  return m.column_sensor[j] + "/" + m.column_feature[j] +
+         (k >= 0 ? " (step " + std::to_string(k) + ")" : std::string());
 }
 
 }  // namespace wafermill::model

@@ -340,10 +340,16 @@ PcaModel fit_pca(const ReferenceRows& local, const FitOptions& o, MPI_Comm comm)
   std::vector<std::uint64_t> finite(C, 0);
   std::vector<reduce::ExactSum> sum(C);
   std::vector<double> lo(C, std::numeric_limits<double>::infinity()), hi(C, -lo[0]);
-  std::vector<std::pair<std::size_t, std::size_t>> pairs;  // (earlier, later), same sensor
+  // (earlier, later) of the same sensor, over the same step or the earlier over the whole wafer
+  // (a file of one step: every by-step column is a copy of its whole-wafer column).
+  const auto step = [&local](std::size_t j) {
+    return local.column_step.empty() ? -1 : local.column_step[j];
+  };
+  std::vector<std::pair<std::size_t, std::size_t>> pairs;
   for (std::size_t b = 0; b < C; ++b)
     for (std::size_t a = 0; a < b; ++a)
-      if (local.column_sensor[a] == local.column_sensor[b]) pairs.emplace_back(a, b);
+      if ((step(a) == step(b) || step(a) == -1) && local.column_sensor[a] == local.column_sensor[b])
+        pairs.emplace_back(a, b);
   std::vector<int> differ(pairs.size(), 0);
   for (std::size_t r = 0; r < rows; ++r) {
     const double* x = &local.values[r * C];
@@ -535,7 +541,9 @@ PcaModel fit_pca(const ReferenceRows& local, const FitOptions& o, MPI_Comm comm)
   for (std::size_t k = 0; k < J; ++k) {
     m.column_sensor.push_back(local.column_sensor[keep[k]]);
     m.column_feature.push_back(local.column_feature[keep[k]]);
+    if (!local.column_step.empty()) m.column_step.push_back(local.column_step[keep[k]]);
   }
+  if (!m.has_step_columns()) m.column_step.clear();  // a model of whole-wafer columns: v2 as before
   // The values the final model sees: the raw columns, or the group-scaled ones.
   auto value = [&](std::size_t r, std::size_t k) {
     return grouped ? final_z[r * J + k] : local.values[r * C + keep[k]];

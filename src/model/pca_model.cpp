@@ -108,6 +108,10 @@ constexpr const char* kFormat = "wafermill pca model v2";
 constexpr const char* kFormatV1 = "wafermill pca model v1";
 // v2 with per-group scaling (written only by `fit --group-by`, so that older readers refuse it).
 constexpr const char* kFormatV3 = "wafermill pca model v3";
+// v2 (or v3: groups when /group_names is there) with by-step columns (/column_step), written only
+// when some column is over one recipe step, so that readers that would bind it to the whole
+// wafer refuse it.
+constexpr const char* kFormatV4 = "wafermill pca model v4";
 
 template <class T>
 void put(h5::Group& g, const std::string& name, const std::vector<T>& v,
@@ -135,6 +139,10 @@ double scalar(const h5::File& f, const std::string& path, const std::string& nam
 }
 
 }  // namespace
+
+bool PcaModel::has_step_columns() const {
+  return std::any_of(column_step.begin(), column_step.end(), [](std::int32_t k) { return k >= 0; });
+}
 
 std::size_t PcaModel::group_of(const std::string& key) const {
   const auto it = std::lower_bound(group_names.begin(), group_names.end(), key);
@@ -187,11 +195,13 @@ std::vector<std::string> read_group_keys(const std::string& path, const std::str
 
 void write_model(const PcaModel& m, const std::string& path) {
   h5::File f = h5::File::create(path);
-  f.write_string_attribute("format", m.grouped() ? kFormatV3 : kFormat);
+  const bool steps = m.has_step_columns();
+  f.write_string_attribute("format", steps ? kFormatV4 : m.grouped() ? kFormatV3 : kFormat);
   f.write_string_attribute("method", m.method);
   f.write_string_attribute("warning", m.warning);
   f.write_string_dataset("column_sensor", m.column_sensor);
   f.write_string_dataset("column_feature", m.column_feature);
+  if (steps) put(f, "column_step", m.column_step);
   put(f, "centre", m.centre);
   put(f, "scale", m.scale);
   put(f, "loadings", m.loadings, {m.n_columns(), m.n_components});
@@ -236,8 +246,9 @@ PcaModel read_model(const std::string& path) {
       format = f.read_string_attribute("format");
     } catch (const HdfError&) {
     }
-    const bool v3 = format == kFormatV3;
-    if (v3) format = kFormat;
+    const bool v4 = format == kFormatV4;
+    const bool v3 = format == kFormatV3 || (v4 && f.has_dataset("group_names"));
+    if (v3 || v4) format = kFormat;
     if (format != kFormat && format != kFormatV1)
       throw InputError(path + ": attribute format is \"" + format + "\", expected \"" + kFormat +
                        "\"");
@@ -250,6 +261,18 @@ PcaModel read_model(const std::string& path) {
     const std::uint64_t J = cs.dims().at(0);
     m.column_sensor = cs.read_strings(0, J);
     m.column_feature = f.open_dataset("column_feature").read_strings(0, J);
+    if (v4) {
+      if (!f.has_dataset("column_step"))
+        throw InputError(path + ": /column_step: missing (format v4)");
+      const auto st = f.open_dataset("column_step");
+      if (st.dims() != std::vector<std::uint64_t>{J})
+        throw InputError(path + ": /column_step: expected " + std::to_string(J) + " values");
+      m.column_step = st.read_all<std::int32_t>();
+      for (std::size_t j = 0; j < J; ++j)
+        if (m.column_step[j] < -1)
+          throw InputError(path + ": /column_step index " + std::to_string(j) + " is " +
+                           std::to_string(m.column_step[j]) + " (expected -1 or a step >= 0)");
+    }
     const auto ld = f.open_dataset("loadings").dims();
     if (ld.size() != 2 || ld[0] != J)
       throw InputError(path + ": /loadings: expected [" + std::to_string(J) + ", A]");

@@ -241,6 +241,59 @@ TEST(Generate, LabelsMatchThePlantedAnomalies) {
   for (int k = 1; k <= 5; ++k) EXPECT_GT(per_kind[k], 10) << "kind " << k;
 }
 
+// --anomaly-step K (docs/MONITORING.md "Steps"): every planted anomaly lies within step K of its
+// wafer (the truth's rows, all of them in step K), a wafer's samples outside step K are those of
+// the same wafer generated without anomalies, and every kind is still planted.
+TEST(Generate, AnomalyStepKeepsEveryAnomalyWithinThatStep) {
+  ScratchDir dir;
+  GeneratorOptions o = small_options(dir.file("step.h5"));
+  o.n_wafers = 1500;
+  o.n_steps = 4;
+  o.mean_length = 200;
+  o.length_sigma = 0.2;
+  o.nan_fraction = 0.0;
+  o.anomaly_fraction = 0.2;
+  o.anomaly_step = 2;
+  generate_traces(o);
+  GeneratorOptions clean = o;
+  clean.output = dir.file("clean.h5");
+  clean.anomaly_fraction = 0.0;
+  generate_traces(clean);
+  const LoadedTraces t = load(o.output), c = load(clean.output);
+  std::vector<std::int64_t> begin, end;
+  {
+    const auto f = format::h5::File::open_read(o.output);
+    const auto truth = f.open_group("truth");
+    begin = truth.open_dataset("anomaly_begin").read_all<std::int64_t>();
+    end = truth.open_dataset("anomaly_end").read_all<std::int64_t>();
+    EXPECT_EQ(f.read_int_attribute("generator_anomaly_step"), 2);
+  }
+  ASSERT_EQ(t.offsets, c.offsets);
+  std::array<int, 6> per_kind{};
+  std::uint64_t outside = 0;
+  for (std::uint64_t w = 0; w < o.n_wafers; ++w) {
+    if (t.anomaly_kind[w] == 0) continue;
+    ++per_kind[t.anomaly_kind[w]];
+    const auto first = static_cast<std::uint64_t>(t.offsets[w]);
+    ASSERT_LT(begin[w], end[w]) << w;
+    for (auto r = begin[w]; r < end[w]; ++r)
+      ASSERT_EQ(t.steps[first + static_cast<std::uint64_t>(r)], 2) << "wafer " << w << " row " << r;
+    const auto s = static_cast<std::uint64_t>(t.anomaly_sensor[w]);
+    for (std::uint64_t r = 0; r < t.rows(w); ++r) {
+      if (t.steps[first + r] == 2) continue;
+      // A noise burst leaves the autoregressive noise raised for a few samples after it.
+      if (t.anomaly_kind[w] == 4 && static_cast<std::int64_t>(r) >= end[w]) continue;
+      ++outside;
+      ASSERT_EQ(t.at(w, r, s), c.at(w, r, s)) << "wafer " << w << " row " << r;
+    }
+  }
+  EXPECT_GT(outside, 10000u);
+  for (int k = 1; k <= 5; ++k) EXPECT_GT(per_kind[k], 20) << "kind " << k;
+  GeneratorOptions bad = o;
+  bad.anomaly_step = 4;
+  EXPECT_THROW(generate_traces(bad), UsageError);
+}
+
 TEST(Generate, InvalidSamplesAppearAtTheRequestedFraction) {
   ScratchDir dir;
   GeneratorOptions o = small_options(dir.file("t.h5"));

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "wafermill/error.hpp"
+#include "wafermill/format/h5.hpp"
 #include "wafermill/model/pca_fit.hpp"
 #include "wafermill/model/pca_model.hpp"
 
@@ -102,7 +103,8 @@ TEST(PcaModel, OutOfSampleFalseAlarmRateIsTheOneAskedFor) {
     o.false_alarm_rate = rate;
     const wm::PcaModel m = wm::fit_pca(ref, o, MPI_COMM_NULL);
     std::size_t flagged = 0;
-    for (std::size_t i = 0; i < fresh; ++i) flagged += wm::score_wafer(m, p.row()).reason != wm::kReasonNone;
+    for (std::size_t i = 0; i < fresh; ++i)
+      flagged += wm::score_wafer(m, p.row()).reason != wm::kReasonNone;
     const double observed = static_cast<double>(flagged) / fresh;
     const double sd = std::sqrt(rate * (1 - rate) * (1.0 / fresh + 1.0 / n));
     EXPECT_NEAR(observed, rate, 3.0 * sd) << "A = " << rate;
@@ -126,7 +128,8 @@ TEST(PcaModel, ContributionsNameTheFaultyColumn) {
     EXPECT_EQ(top, bad);
     double sum = 0;
     for (double v2 : c) sum += v2;
-    EXPECT_NEAR(sum, v.spe / m.spe_limit >= v.t2 / m.t2_limit ? v.spe : v.t2, 1e-9 * (v.spe + v.t2));
+    EXPECT_NEAR(sum, v.spe / m.spe_limit >= v.t2 / m.t2_limit ? v.spe : v.t2,
+                1e-9 * (v.spe + v.t2));
   }
 }
 
@@ -143,9 +146,9 @@ TEST(PcaModel, ColumnRulesDropCopiesConstantsAndMostlyMissing) {
   r.column_feature.insert(r.column_feature.end(), {"median", "std", "max"});
   for (std::size_t i = 0; i < 100; ++i) {
     for (std::size_t j = 0; j < kCols; ++j) r.values.push_back(ref.values[i * kCols + j]);
-    r.values.push_back(ref.values[i * kCols + 0]);   // s0/median: a copy of s0/mean
-    r.values.push_back(i % 3 == 0 ? 1.0 : NAN);      // s1/std: mostly missing
-    r.values.push_back(4.0);                         // s2/max: constant
+    r.values.push_back(ref.values[i * kCols + 0]);  // s0/median: a copy of s0/mean
+    r.values.push_back(i % 3 == 0 ? 1.0 : NAN);     // s1/std: mostly missing
+    r.values.push_back(4.0);                        // s2/max: constant
   }
   ASSERT_EQ(r.values.size(), 100 * C);
   const wm::PcaModel m = wm::fit_pca(r, {}, MPI_COMM_NULL);
@@ -185,6 +188,65 @@ TEST(PcaModel, FileRoundTripKeepsEveryBit) {
   EXPECT_EQ(r.spe_limit, m.spe_limit);
   EXPECT_EQ(r.n_reference, m.n_reference);
   EXPECT_EQ(r.method, m.method);
+  std::remove(path.c_str());
+}
+
+// By-step columns (fit --by-step, docs/MONITORING.md "Steps"): a step column that is a bitwise
+// copy of its sensor's whole-wafer column (an input of one step) is dropped like any copy, one of
+// another step is kept; the model records each column's step and the file keeps it (format v4,
+// /column_step), with groups too; a model without step columns is v2 and keeps none.
+TEST(PcaModel, StepColumnsFollowTheCopyRuleAndRoundTrip) {
+  Process p(11);
+  const std::size_t n = 300;
+  const auto base = reference(p, n);
+  std::mt19937_64 rng(3);
+  std::normal_distribution<double> g(0.0, 1.0);
+  wm::ReferenceRows r;
+  for (std::int32_t k : {-1, 0, 1})
+    for (std::size_t j = 0; j < kCols; ++j) {
+      r.column_sensor.push_back(base.column_sensor[j]);
+      r.column_feature.push_back("mean");
+      r.column_step.push_back(k);
+    }
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t j = 0; j < kCols; ++j) r.values.push_back(base.values[i * kCols + j]);
+    for (std::size_t j = 0; j < kCols; ++j)
+      r.values.push_back(base.values[i * kCols + j]);  // copies
+    for (std::size_t j = 0; j < kCols; ++j)
+      r.values.push_back(0.5 * base.values[i * kCols + j] + g(rng));
+    r.group.push_back(std::to_string(i % 2));
+  }
+  wm::PcaModel m = wm::fit_pca(r, {}, MPI_COMM_NULL);
+  ASSERT_EQ(m.n_columns(), 2 * kCols);
+  ASSERT_TRUE(m.has_step_columns());
+  for (std::size_t j = 0; j < m.n_columns(); ++j) EXPECT_EQ(m.step_of(j), j < kCols ? -1 : 1) << j;
+  const std::string path = ::testing::TempDir() + "/pca_steps.h5";
+  for (const bool grouped : {false, true}) {
+    wm::FitOptions o;
+    if (grouped) o.group_by = "tool_id";
+    m = wm::fit_pca(r, o, MPI_COMM_NULL);
+    wm::write_model(m, path);
+    {
+      const auto f = wafermill::format::h5::File::open_read(path);
+      EXPECT_EQ(f.read_string_attribute("format"), "wafermill pca model v4");
+    }
+    const wm::PcaModel back = wm::read_model(path);
+    EXPECT_EQ(back.column_step, m.column_step);
+    EXPECT_EQ(back.loadings, m.loadings);
+    EXPECT_EQ(back.grouped(), grouped);
+    EXPECT_EQ(back.group_names, m.group_names);
+    EXPECT_EQ(back.group_centre, m.group_centre);
+  }
+  // Whole-wafer columns only: no steps recorded, format v2 as before.
+  const wm::PcaModel whole = wm::fit_pca(base, {}, MPI_COMM_NULL);
+  EXPECT_TRUE(whole.column_step.empty());
+  wm::write_model(whole, path);
+  {
+    const auto f = wafermill::format::h5::File::open_read(path);
+    EXPECT_EQ(f.read_string_attribute("format"), "wafermill pca model v2");
+    EXPECT_FALSE(f.has_dataset("column_step"));
+  }
+  EXPECT_EQ(wm::read_model(path).step_of(0), -1);
   std::remove(path.c_str());
 }
 
@@ -234,7 +296,8 @@ TEST(PcaModel, GroupByScalesEachGroupByItsOwnStatistics) {
       const double mean = s / c;
       for (std::size_t i = g; i < n; i += 3) ss += std::pow(ref.values[i * kCols + j] - mean, 2);
       EXPECT_NEAR(m.group_centre[g * J + j], mean, 1e-9 * std::fabs(mean));
-      EXPECT_NEAR(m.group_scale[g * J + j], std::sqrt(ss / (c - 1)), 1e-9 * m.group_scale[g * J + j]);
+      EXPECT_NEAR(m.group_scale[g * J + j], std::sqrt(ss / (c - 1)),
+                  1e-9 * m.group_scale[g * J + j]);
     }
   EXPECT_EQ(m.group_of("7"), 3u);
   // Group 1's mean, scored as group 1: small; scored as group 2 (60 + 40 sds away): flagged.

@@ -8,8 +8,9 @@ out.h5 (run --model model_p1.h5 over every wafer).
 - every model is model_p1.h5 bit for bit: every dataset's bytes (the empty sums too, which
   h5diff does not compare) and every root attribute;
 - the model is the Gram path's: more columns than reference wafers, the method says so, no sums;
-- the run's /wafers/t2 and /wafers/spe are numpy's T² and SPE of /features/values against the
-  model (1e-9 relative): a Gram model scores as any model."""
+- the run's /wafers/t2 and /wafers/spe are numpy's T² and SPE of /features/values (and of
+  /features/by_step for by-step columns) against the model (1e-9 relative): a Gram model scores
+  as any model."""
 import sys
 
 import h5py
@@ -54,7 +55,11 @@ with h5py.File(f"{d}/model_p1.h5", "r") as ref:
         fnames = [text(s) for s in o["features/names"][:]]
         cs, cf = [text(s) for s in ref["column_sensor"][:]], [text(s) for s in ref["column_feature"][:]]
         v = o["features/values"][:]
-        x = np.stack([v[:, sensors.index(s), fnames.index(f)] for s, f in zip(cs, cf)], axis=1)
+        # a by-step column k >= 0 (format v4, fit --by-step) reads /features/by_step[:, k]
+        ks = ref["column_step"][:] if "column_step" in ref else np.full(len(cs), -1)
+        bs = o["features/by_step"][:] if (ks >= 0).any() else None
+        x = np.stack([v[:, sensors.index(s), fnames.index(f)] if k < 0 else bs[:, k, sensors.index(s), fnames.index(f)]
+                      for s, f, k in zip(cs, cf, ks)], axis=1)
         z = (x - ref["centre"][:]) / ref["scale"][:]
         z[~np.isfinite(z)] = 0.0
         t = z @ P

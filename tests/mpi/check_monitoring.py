@@ -49,7 +49,9 @@ assert np.allclose(score, np.maximum(t2 / t2_lim, spe / spe_lim), rtol=1e-12), "
 assert np.all(col[flag == 0] == -1), "unflagged wafers carry contributions"
 
 bad = (label != 0) & (flag == 1) & (kind > 0)
-named = col[bad, 0] // F == sensor[bad]
+# s*F + f addresses /features/values, S*F + (k*S + s)*F + f /features/by_step (docs/FORMAT.md)
+top = col[bad, 0]
+named = np.where(top < S * F, top // F, (top - S * F) % (S * F) // F) == sensor[bad]
 share = named.mean() if bad.any() else 0.0
 print(f"detected planted faults: {int(bad.sum())} of {int((label != 0).sum())}; "
       f"top contribution names the planted sensor in {share:.3f} (chance {1 / S:.3f})")

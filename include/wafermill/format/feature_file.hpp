@@ -37,7 +37,8 @@ struct FeatureFileLayout {
 };
 
 /// @brief One chunk of a model's verdicts, rows [first, first + n): n entries each, N per row
-/// for the contributions (column index s*F + f of /features/values, -1 when none).
+/// for the contributions (column index s*F + f of /features/values, S*F + (k*S + s)*F + f of
+/// /features/by_step, -1 when none).
 struct VerdictRows {
   std::span<const double> t2, spe;
   std::span<const std::uint8_t> reason;
@@ -77,6 +78,9 @@ class FeatureFileWriter {
                            std::span<const double> values);
   /// @brief Reads back /features/values rows this rank wrote (the scoring pass).
   void read_features(std::uint64_t first_wafer, std::uint64_t n, std::span<double> out);
+  /// @brief Reads back /features/by_step rows this rank wrote (n*K*S*F doubles; a model's
+  /// by-step columns).
+  void read_step_features(std::uint64_t first_wafer, std::uint64_t n, std::span<double> out);
   /// @brief Writes /wafers/score (double) and /wafers/flag (uint8) rows [first, first + n).
   void write_scores(std::uint64_t first_wafer, std::span<const double> score,
                     std::span<const std::uint8_t> flag);

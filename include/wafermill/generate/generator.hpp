@@ -34,6 +34,10 @@ struct GeneratorOptions {
   std::string step_sensor;
   double step_size = 1.0;
   std::uint64_t step_night = 1;
+  /// ≥ 0: every planted anomaly lies within this recipe step of its wafer (planted over the
+  /// step's rows as it would be over a wafer of that length); a wafer whose step has fewer than
+  /// kMinStepAnomalyLength samples gets none. -1: anomalies over the whole wafer.
+  std::int64_t anomaly_step = -1;
   bool float64 = false;              ///< sample type
   int gzip_level = 0;                ///< 0: no filter; 1-9: shuffle + deflate
   std::uint64_t chunk_rows = 65536;  ///< HDF5 chunk rows (also the write batch)

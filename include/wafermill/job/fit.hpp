@@ -14,12 +14,17 @@ namespace wafermill::job {
 
 /// @brief What `fit` is asked to do.
 struct FitConfig {
-  std::string input;     ///< a trace file (features computed as `run` does) or a run's output
-  std::string output;    ///< the model file
+  std::string input;   ///< a trace file (features computed as `run` does) or a run's output
+  std::string output;  ///< the model file
   bool force = false;
   std::string features;  ///< comma list of feature names; "": all but count and invalid_count
   std::string select;    ///< which wafers are the reference, e.g. "label == 0 and index % 2 == 0"
   std::string group_by;  ///< a /wafers/ dataset: each group centred and scaled apart; "": none
+  /// `--by-step` (docs/MONITORING.md "Steps"): "auto" (the default) models each feature over
+  /// every recipe step (`/features/by_step`) in place of the whole wafer when the input has two
+  /// steps or more, over the whole wafer otherwise; "both" takes the whole-wafer and the by-step
+  /// columns; "none" the whole-wafer columns only.
+  std::string by_step = "auto";
   model::FitOptions options;
   bool quiet = false;
 };

@@ -92,7 +92,7 @@ class DriftTally {
 DriftReport assess_drift(const PcaModel& m, std::span<const std::uint64_t> counts,
                          std::uint64_t wafers, double threshold);
 
-/// @brief "sensor/feature" of model column j.
+/// @brief "sensor/feature" of model column j; "sensor/feature (step k)" for a column over step k.
 std::string column_name(const PcaModel& m, std::size_t j);
 
 /// @brief The report's drift section: wafers, thresholds, every column's kl and psi and the

@@ -52,9 +52,12 @@ MatrixChoice choose_matrix(std::uint64_t n, std::size_t J, MatrixPath asked, std
 struct ReferenceRows {
   std::vector<std::string> column_sensor;   ///< C candidate columns
   std::vector<std::string> column_feature;  ///< C
-  std::vector<double> values;               ///< m × C, this rank's rows
-  std::uint64_t first_ordinal = 0;          ///< the reference ordinal of the first local row
-  std::vector<std::string> group;  ///< m group keys (`fit --group-by`), or empty: no groups
+  /// C recipe steps (-1: the whole wafer; k ≥ 0: step k of `/features/by_step`), or empty: every
+  /// column a whole-wafer one.
+  std::vector<std::int32_t> column_step;
+  std::vector<double> values;       ///< m × C, this rank's rows
+  std::uint64_t first_ordinal = 0;  ///< the reference ordinal of the first local row
+  std::vector<std::string> group;   ///< m group keys (`fit --group-by`), or empty: no groups
   /// @brief m.
   std::size_t rows() const {
     return column_sensor.empty() ? 0 : values.size() / column_sensor.size();
@@ -63,7 +66,8 @@ struct ReferenceRows {
 
 /// @brief Collective over comm (MPI_COMM_NULL: one process). Keeps the candidate columns that
 /// are finite on at least half the reference, not constant and not a bitwise copy of an
-/// earlier column of the same sensor; fits the model on the whole reference and on each
+/// earlier column of the same sensor (over the same step, or an earlier whole-wafer column);
+/// fits the model on the whole reference and on each
 /// training split of `folds`-fold cross-validation (wafer ordinal mod folds), and sets the
 /// limits from the held-out wafers' T² and SPE. With `local.group` each training set's groups
 /// are centred and scaled by that training set's own group statistics (a held-out wafer by its

@@ -13,48 +13,57 @@ namespace wafermill::model {
 
 /// @brief Why a wafer was flagged (bit set): 1 T² above its limit, 2 SPE above its limit,
 /// 4 a column's |z| above the univariate limit (`fit --univariate`).
-enum Reason : std::uint8_t { kReasonNone = 0, kReasonT2 = 1, kReasonSpe = 2, kReasonUnivariate = 4 };
+enum Reason : std::uint8_t {
+  kReasonNone = 0,
+  kReasonT2 = 1,
+  kReasonSpe = 2,
+  kReasonUnivariate = 4
+};
 
 /// @brief Bins of each column's reference histogram. Ten: with lots of 25 wafers more bins leave
 /// most of them empty and PSI's noise floor, (bins − 1)/n, grows (docs/MONITORING.md "Drift").
 inline constexpr std::size_t kReferenceBins = 10;
 
 /// @brief A fitted PCA monitoring model. Columns are (sensor, feature) pairs named by string so
-/// that a model fits any output whose layout holds them.
+/// that a model fits any output whose layout holds them, each over the whole wafer or over one
+/// recipe step (`/features/by_step`, docs/MONITORING.md "Steps").
 struct PcaModel {
   std::vector<std::string> column_sensor;   ///< J sensor names
   std::vector<std::string> column_feature;  ///< J feature names
-  std::vector<double> centre;               ///< J: column means of the reference
-  std::vector<double> scale;                ///< J: column standard deviations (1 where 0)
-  std::uint32_t n_components = 0;           ///< A
-  std::vector<double> loadings;             ///< J×A, row-major (column j, component a)
-  std::vector<double> eigenvalues;          ///< A: variance of each score
-  std::vector<double> explained;            ///< A: cumulative fraction of the total variance
-  double t2_limit = 0.0;                    ///< flag when T² > t2_limit
-  double spe_limit = 0.0;                   ///< flag when SPE > spe_limit
+  /// J recipe steps: k ≥ 0 the feature over step k (`/features/by_step`), -1 over the whole
+  /// wafer (`/features/values`). Empty: every column is a whole-wafer one (older models).
+  std::vector<std::int32_t> column_step;
+  std::vector<double> centre;       ///< J: column means of the reference
+  std::vector<double> scale;        ///< J: column standard deviations (1 where 0)
+  std::uint32_t n_components = 0;   ///< A
+  std::vector<double> loadings;     ///< J×A, row-major (column j, component a)
+  std::vector<double> eigenvalues;  ///< A: variance of each score
+  std::vector<double> explained;    ///< A: cumulative fraction of the total variance
+  double t2_limit = 0.0;            ///< flag when T² > t2_limit
+  double spe_limit = 0.0;           ///< flag when SPE > spe_limit
   /// flag when some column's |z| = |x − centre|/scale exceeds it; 0: no univariate limit
   double univariate_limit = 0.0;
-  double false_alarm_rate = 0.01;           ///< A asked for
-  double heldout_false_alarm_rate = 0.0;    ///< fraction of held-out reference wafers flagged
-  double insample_false_alarm_rate = 0.0;   ///< the final model on its own reference wafers
-  double variance_target = 0.9;             ///< the component rule's cumulative variance
-  std::uint64_t n_reference = 0;            ///< reference wafers
-  std::uint32_t folds = 0;                  ///< cross-validation folds of the limits
-  std::string method;                       ///< how the matrix was formed (docs/MONITORING.md)
-  std::string warning;                      ///< a limit the reference is too small for, or ""
+  double false_alarm_rate = 0.01;          ///< A asked for
+  double heldout_false_alarm_rate = 0.0;   ///< fraction of held-out reference wafers flagged
+  double insample_false_alarm_rate = 0.0;  ///< the final model on its own reference wafers
+  double variance_target = 0.9;            ///< the component rule's cumulative variance
+  std::uint64_t n_reference = 0;           ///< reference wafers
+  std::uint32_t folds = 0;                 ///< cross-validation folds of the limits
+  std::string method;                      ///< how the matrix was formed (docs/MONITORING.md)
+  std::string warning;                     ///< a limit the reference is too small for, or ""
   // Mergeable sums of the reference (docs/MONITORING.md "score"): with d = x - origin
   // (a non-finite x counts as d = 0), sum_d = Σ d_j and sum_dd = Σ d_i d_j (i ≤ j, upper
   // triangle row-major) over sum_n wafers: exact sums, rounded to double once by the fit and
   // once by each update.
-  std::vector<double> origin;               ///< J: the shift of the sums (the fit's column means)
-  std::uint64_t sum_n = 0;                  ///< wafers in the sums
-  std::vector<double> sum_d;                ///< J
-  std::vector<double> sum_dd;               ///< J(J+1)/2
+  std::vector<double> origin;  ///< J: the shift of the sums (the fit's column means)
+  std::uint64_t sum_n = 0;     ///< wafers in the sums
+  std::vector<double> sum_d;   ///< J
+  std::vector<double> sum_dd;  ///< J(J+1)/2
   // Reference histograms per column (drift, docs/MONITORING.md "Drift"): kReferenceBins equal
   // bins over [hist_lo, hist_hi]; a value outside counts in the edge bin, a non-finite one not.
-  std::vector<double> hist_lo;              ///< J
-  std::vector<double> hist_hi;              ///< J
-  std::vector<std::uint64_t> hist_counts;   ///< J × kReferenceBins
+  std::vector<double> hist_lo;             ///< J
+  std::vector<double> hist_hi;             ///< J
+  std::vector<std::uint64_t> hist_counts;  ///< J × kReferenceBins
   // Per-group autoscaling (`fit --group-by NAME`, docs/MONITORING.md "Groups"): a wafer of group
   // g enters the model as (x − group_centre[g]) / group_scale[g]; a wafer of a group the model
   // does not know as (x − fleet_centre) / fleet_scale. centre/scale above (and the sums and
@@ -82,6 +91,10 @@ struct PcaModel {
 
   /// @brief J.
   std::size_t n_columns() const { return centre.size(); }
+  /// @brief Column j's recipe step, -1 for a whole-wafer column.
+  std::int32_t step_of(std::size_t j) const { return column_step.empty() ? -1 : column_step[j]; }
+  /// @brief Whether some column is over one recipe step (format v4).
+  bool has_step_columns() const;
 };
 
 /// @brief T², SPE and the verdict of one wafer.
@@ -127,7 +140,8 @@ std::vector<std::string> read_group_keys(const std::string& path, const std::str
                                          std::uint64_t n_wafers, std::uint64_t first,
                                          std::uint64_t n);
 
-/// @brief Writes the model to an HDF5 file (docs/FORMAT.md "Model"). @throws HdfError
+/// @brief Writes the model to an HDF5 file (docs/FORMAT.md "Model"): format v2, v3 with groups,
+/// v4 when some column is over one recipe step (with `/column_step`). @throws HdfError
 void write_model(const PcaModel& m, const std::string& path);
 /// @brief Reads a model file. @throws InputError naming the file and dataset when malformed.
 PcaModel read_model(const std::string& path);
