@@ -293,12 +293,13 @@ void FeatureFileWriter::read_step_features(std::uint64_t first_wafer, std::uint6
   h_->by_step.read(out, {first_wafer, 0, 0, 0}, {n, K, S, F});
 }
 
-void FeatureFileWriter::copy_wafer_fields(const TraceIndex& input) {
+void FeatureFileWriter::copy_wafer_fields(const TraceIndex& input,
+                                          const std::vector<std::string>& carried) {
   phase2_only("copy_wafer_fields");
   if (input.n_wafers != layout_.n_wafers) {
     throw std::invalid_argument("copy_wafer_fields: input has a different number of wafers");
   }
-  format::copy_source_wafers(input, h_->file, h_->wafers);
+  format::copy_source_wafers(input, h_->file, h_->wafers, carried);
   if (input.wafer_fields.empty() || !input.sources.empty()) return;
   // The index has checked every field (1-D, n_wafers, numbers or strings).
   format::copy_input_wafers(input.path, h_->file, &h_->wafers);

@@ -3,9 +3,11 @@
 #include "wafermill/format/input_wafers.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <iterator>
 #include <optional>
 #include <span>
+#include <stdexcept>
 #include <vector>
 
 #include "wafermill/error.hpp"
@@ -74,6 +76,31 @@ class Field {
   void append_sequence(std::int64_t v0, std::int64_t stride, std::uint64_t n) {
     for (std::uint64_t i = 0; i < n; ++i)
       ints_.push_back(v0 + stride * static_cast<std::int64_t>(i));
+  }
+
+  /// Appends rows [first, first + n) of a carried field (of the same kind: strings or numbers).
+  void append(const WaferFieldValues& v, std::uint64_t first, std::uint64_t n) {
+    if (kind_ == Kind::strings) {
+      if (v.kind != WaferFieldValues::Kind::strings || first + n > v.strings.size())
+        throw std::runtime_error("copy_source_wafers: carried field " + v.name + " does not fit");
+      strings_.insert(strings_.end(), v.strings.begin() + static_cast<std::ptrdiff_t>(first),
+                      v.strings.begin() + static_cast<std::ptrdiff_t>(first + n));
+      return;
+    }
+    if (v.kind == WaferFieldValues::Kind::strings || first + n > v.words.size())
+      throw std::runtime_error("copy_source_wafers: carried field " + v.name + " does not fit");
+    const hid_t from = v.kind == WaferFieldValues::Kind::f64   ? H5T_NATIVE_DOUBLE
+                       : v.kind == WaferFieldValues::Kind::i64 ? H5T_NATIVE_INT64
+                                                               : H5T_NATIVE_UINT64;
+    // Converted in place by HDF5 (as a read converts the file's own values), in a buffer wide
+    // enough for either type; then the converted rows are kept.
+    std::vector<unsigned char> conv(n * std::max<std::size_t>(8, elem_));
+    std::memcpy(conv.data(), v.words.data() + first, n * 8);
+    if (n > 0 && H5Tconvert(from, mem_->id(), n, conv.data(), nullptr, H5P_DEFAULT) < 0)
+      throw std::runtime_error("copy_source_wafers: converting carried field " + v.name +
+                               " failed");
+    bytes_.insert(bytes_.end(), conv.begin(),
+                  conv.begin() + static_cast<std::ptrdiff_t>(n * elem_));
   }
 
   /// Appends rows [first, first + n) of `src`.
@@ -161,7 +188,8 @@ void copy_input_wafers(const std::string& input_path, h5::Group& output_root,
   }
 }
 
-void copy_source_wafers(const TraceIndex& index, h5::Group& output_root, h5::Group& wafers) {
+void copy_source_wafers(const TraceIndex& index, h5::Group& output_root, h5::Group& wafers,
+                        const std::vector<std::string>& carried) {
   const std::uint64_t W = index.n_wafers;
   const std::vector<TraceSource> sources = index.files();
   // Which file and which of its wafers: /wafers/source_file indexes /inputs/files.
@@ -212,7 +240,22 @@ void copy_source_wafers(const TraceIndex& index, h5::Group& output_root, h5::Gro
     if (s.n_wafers == 0) continue;
     std::optional<h5::File> in;
     std::optional<h5::Group> g;
-    if (fields) {
+    // The carried values of this file's fields, in index.wafer_fields' order, else the file.
+    std::vector<const WaferFieldValues*> values;
+    std::vector<WaferFieldValues> decoded;
+    if (fields && k < carried.size() && !carried[k].empty()) {
+      decoded = WaferFieldValues::decode(carried[k]);
+      for (const WaferField& field : index.wafer_fields) {
+        const auto it =
+            std::find_if(decoded.begin(), decoded.end(),
+                         [&](const WaferFieldValues& v) { return v.name == field.name; });
+        if (it == decoded.end())
+          throw std::runtime_error("copy_source_wafers: " + s.path +
+                                   ": carried values lack /wafers/" + field.name);
+        values.push_back(&*it);
+      }
+    }
+    if (fields && values.empty()) {
       in.emplace(h5::File::open_read(s.path));
       g.emplace(in->open_group("wafers"));
     }
@@ -220,8 +263,12 @@ void copy_source_wafers(const TraceIndex& index, h5::Group& output_root, h5::Gro
       const std::uint64_t n = std::min(kCopyRows - pending, s.n_wafers - first);
       out[0].append_sequence(static_cast<std::int64_t>(k), 0, n);
       out[1].append_sequence(static_cast<std::int64_t>(first), 1, n);
-      for (std::size_t i = 0; fields && i < index.wafer_fields.size(); ++i)
-        out[2 + i].append(g->open_dataset(index.wafer_fields[i].name), first, n);
+      for (std::size_t i = 0; fields && i < index.wafer_fields.size(); ++i) {
+        if (!values.empty())
+          out[2 + i].append(*values[i], first, n);
+        else
+          out[2 + i].append(g->open_dataset(index.wafer_fields[i].name), first, n);
+      }
       pending += n;
       first += n;
       if (pending == kCopyRows) flush();

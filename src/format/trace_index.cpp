@@ -6,6 +6,7 @@
 #include "wafermill/format/trace_index.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <optional>
@@ -54,7 +55,8 @@ using detail::dims_text;
 
 class Inspector {
  public:
-  Inspector(std::string path, bool collect) : path_(std::move(path)), problems_(collect) {}
+  Inspector(std::string path, bool collect, bool field_values = false)
+      : path_(std::move(path)), problems_(collect), field_values_(field_values) {}
 
   TraceIndex run(bool full_step_scan);
   /// run() on a file the caller has open (and has checked to be a regular HDF5 file).
@@ -83,10 +85,15 @@ class Inspector {
   void read_steps(const h5::Dataset& ds, TraceIndex& index, bool full_scan);
   void read_sensor_names(const h5::Dataset& values, TraceIndex& index);
   void read_wafer_fields(const h5::File& file, TraceIndex& index);
+  // Appends the values of the /wafers field `ds` to index.field_values, or empties them all
+  // when it is a kind they cannot hold exactly (numbers wider than 8 bytes).
+  void read_field_values(const h5::Dataset& ds, const h5::TypeInfo& type, TraceIndex& index);
+  bool field_values_failed_ = false;
   void inspect(const h5::File& file, TraceIndex& index, bool full_step_scan);
 
   std::string path_;
   Problems problems_;
+  bool field_values_ = false;
   std::uint64_t file_size_ = 0;
 };
 
@@ -350,6 +357,40 @@ void Inspector::read_sensor_names(const h5::Dataset& values, TraceIndex& index) 
   }
 }
 
+void Inspector::read_field_values(const h5::Dataset& ds, const h5::TypeInfo& type,
+                                  TraceIndex& index) {
+  if (field_values_failed_) return;
+  WaferFieldValues v;
+  v.name = ds.path().substr(ds.path().rfind('/') + 1);
+  const std::uint64_t n = index.n_wafers;
+  if (type.type_class == h5::TypeClass::string) {
+    v.kind = WaferFieldValues::Kind::strings;
+    if (n > 0) v.strings = ds.read_strings(0, n);
+  } else if (type.size <= 8 && (type.type_class == h5::TypeClass::integer ||
+                                type.type_class == h5::TypeClass::floating)) {
+    v.words.resize(n);
+    if (type.type_class == h5::TypeClass::floating) {
+      v.kind = WaferFieldValues::Kind::f64;
+      std::vector<double> x(n);
+      if (n > 0) ds.read(std::span<double>(x), {0}, {n});
+      std::memcpy(v.words.data(), x.data(), n * 8);
+    } else if (type.is_signed) {
+      v.kind = WaferFieldValues::Kind::i64;
+      std::vector<std::int64_t> x(n);
+      if (n > 0) ds.read(std::span<std::int64_t>(x), {0}, {n});
+      std::memcpy(v.words.data(), x.data(), n * 8);
+    } else {
+      v.kind = WaferFieldValues::Kind::u64;
+      if (n > 0) ds.read(std::span<std::uint64_t>(v.words), {0}, {n});
+    }
+  } else {
+    field_values_failed_ = true;  // the copy then reads the file itself
+    index.field_values.clear();
+    return;
+  }
+  index.field_values.push_back(std::move(v));
+}
+
 void Inspector::read_wafer_fields(const h5::File& file, TraceIndex& index) {
   switch (file.link_kind("wafers")) {
     case h5::LinkKind::none:
@@ -385,6 +426,7 @@ void Inspector::read_wafer_fields(const h5::File& file, TraceIndex& index) {
         return;
       }
       index.wafer_fields.push_back({name, facts->type.type_class == h5::TypeClass::string});
+      if (field_values_) read_field_values(*ds, facts->type, index);
       // The labels travel with the index (1 byte a wafer): the scoring pass then opens no file.
       if (name == "label" && facts->type.type_class != h5::TypeClass::string) {
         std::vector<double> values(index.n_wafers);
@@ -513,8 +555,8 @@ TraceIndex read_trace_index(const std::string& path) {
   return inspector.run(false);
 }
 
-TraceIndex read_trace_index(const std::string& path, const h5::File& file) {
-  Inspector inspector(path, false);
+TraceIndex read_trace_index(const std::string& path, const h5::File& file, bool field_values) {
+  Inspector inspector(path, false, field_values);
   return inspector.run_open(file, false);
 }
 

@@ -31,6 +31,7 @@ class Writer {
 class Reader {
  public:
   explicit Reader(const std::vector<char>& b) : bytes(b) {}
+  explicit Reader(std::vector<char>&&) = delete;
   template <class T>
   T get() {
     static_assert(std::is_trivially_copyable_v<T>);
@@ -173,6 +174,50 @@ TraceIndex TraceIndex::deserialize(const std::vector<char>& bytes) {
   if (!(t.offsets.empty() && t.n_wafers == 0) && t.offsets.size() != t.n_wafers + 1)
     throw std::runtime_error("TraceIndex: offsets size");
   return t;
+}
+
+constexpr std::uint64_t kFieldsMagic = 0x3153444c4649574dULL;  // "MWIFLDS1"
+
+std::string WaferFieldValues::encode(const std::vector<WaferFieldValues>& fields) {
+  Writer w;
+  w.put(kFieldsMagic);
+  w.put<std::uint64_t>(fields.size());
+  for (const auto& f : fields) {
+    w.put(f.name);
+    w.put(static_cast<std::uint8_t>(f.kind));
+    if (f.kind == Kind::strings) {
+      w.put<std::uint64_t>(f.strings.size());
+      for (const auto& s : f.strings) w.put(s);
+    } else {
+      w.put<std::uint64_t>(f.words.size());
+      for (auto x : f.words) w.put(x);
+    }
+  }
+  return std::string(w.out.begin(), w.out.end());
+}
+
+std::vector<WaferFieldValues> WaferFieldValues::decode(const std::string& bytes) {
+  const std::vector<char> buf(bytes.begin(), bytes.end());
+  Reader r(buf);
+  if (r.get<std::uint64_t>() != kFieldsMagic)
+    throw std::runtime_error("WaferFieldValues: bad magic");
+  std::vector<WaferFieldValues> out(r.get_count(9));
+  for (auto& f : out) {
+    f.name = r.get_string();
+    const auto kind = r.get<std::uint8_t>();
+    if (kind > static_cast<std::uint8_t>(Kind::f64))
+      throw std::runtime_error("WaferFieldValues: bad kind");
+    f.kind = static_cast<Kind>(kind);
+    if (f.kind == Kind::strings) {
+      f.strings.resize(r.get_count(8));
+      for (auto& s : f.strings) s = r.get_string();
+    } else {
+      f.words.resize(r.get_count(8));
+      for (auto& x : f.words) x = r.get<std::uint64_t>();
+    }
+  }
+  if (r.pos != buf.size()) throw std::runtime_error("WaferFieldValues: trailing bytes");
+  return out;
 }
 
 }  // namespace wafermill::format

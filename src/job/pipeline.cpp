@@ -84,8 +84,18 @@ std::string fingerprint(const format::TraceIndex& index) {
 }
 
 // What one process did in a run.
+// What the input checks read, per kept input file, on the rank that checked it (else ""):
+// its trace index (InputVerdict::indexes) and its /wafers values (InputVerdict::fields).
+struct CheckedInputs {
+  std::vector<std::string> indexes;
+  std::vector<std::string> fields;
+};
+
 struct LocalRun {
   format::TraceIndex index;
+  // Rank 0, several input files: each file's /wafers values the checks read (gathered by
+  // gather_field_values), or empty where rank 0 must read them from the file.
+  std::vector<std::string> field_values;
   WorkerStats stats;
   std::string backend;
   // Reduced over the ranks (every rank has them):
@@ -211,24 +221,78 @@ format::TraceIndex read_indexes_spread(const JobConfig& config, const Team& team
   }
 }
 
+// Several files: the /wafers values the input checks read, gathered on rank 0 (its output
+// copy then opens no input file), when they are at most kMaxGatheredFields in all; else none
+// (rank 0 reads every file's values itself, as for a file whose values were not carried).
+// Collective. Rank 0 returns one entry per file ("" where not carried); other ranks nothing.
+constexpr std::uint64_t kMaxGatheredFields = 256ULL << 20;
+
+std::vector<std::string> gather_field_values(const Team& team, std::size_t n_files,
+                                             const std::vector<std::string>* fields) {
+  std::string mine;  // (file number, length, bytes) of the files this rank checked
+  for (std::size_t k = 0; fields != nullptr && k < n_files && k < fields->size(); ++k) {
+    const std::string& f = (*fields)[k];
+    if (f.empty()) continue;
+    const std::uint64_t key = k, len = f.size();
+    mine.append(reinterpret_cast<const char*>(&key), sizeof key);
+    mine.append(reinterpret_cast<const char*>(&len), sizeof len);
+    mine += f;
+  }
+  std::string all;
+  if (team.mpi()) {
+    std::uint64_t total = mine.size();
+    MPI_Allreduce(MPI_IN_PLACE, &total, 1, MPI_UINT64_T, MPI_SUM, team.comm);
+    if (total > kMaxGatheredFields) return {};  // every rank alike: none is sent
+    int len = static_cast<int>(mine.size());
+    std::vector<int> lens(team.size), displs(team.size);
+    MPI_Gather(&len, 1, MPI_INT, lens.data(), 1, MPI_INT, 0, team.comm);
+    if (team.rank == 0) {
+      int at = 0;
+      for (int r = 0; r < team.size; ++r) {
+        displs[r] = at;
+        at += lens[r];
+      }
+      all.resize(static_cast<std::size_t>(at));
+    }
+    MPI_Gatherv(mine.data(), len, MPI_CHAR, all.data(), lens.data(), displs.data(), MPI_CHAR, 0,
+                team.comm);
+  } else {
+    if (mine.size() > kMaxGatheredFields) return {};
+    all = std::move(mine);
+  }
+  if (team.rank != 0) return {};
+  std::vector<std::string> out(n_files);
+  for (std::size_t at = 0; at < all.size();) {
+    std::uint64_t key = 0, len = 0;
+    std::memcpy(&key, all.data() + at, sizeof key);
+    std::memcpy(&len, all.data() + at + sizeof key, sizeof len);
+    at += sizeof key + sizeof len;
+    out[key] = all.substr(at, len);
+    at += len;
+  }
+  return out;
+}
+
 // Rank 0 reads the index; bad input is broadcast so every rank throws the same
 // CollectiveInputError. Then every rank has the index. Several files: read_indexes_spread.
-// `checked`: per input file, the index its input check read on this rank (or "").
+// `checked`: per input file, what its input check read on this rank (or "").
 void read_index_everywhere(const JobConfig& config, const Team& team, LocalRun& run,
-                           const std::vector<std::string>* checked) {
+                           const CheckedInputs* checked) {
   std::string error;
   if (config.input_files().size() > 1) {
     metrics::Stopwatch watch;
-    run.index = read_indexes_spread(config, team, checked);
+    run.index = read_indexes_spread(config, team, checked ? &checked->indexes : nullptr);
+    run.field_values = gather_field_values(team, config.input_files().size(),
+                                           checked ? &checked->fields : nullptr);
     run.index_s = watch.elapsed();
     return;
   }
   if (team.rank == 0) {
     metrics::Stopwatch watch;
     try {
-      if (checked != nullptr && checked->size() == 1 && !checked->front().empty())
+      if (checked != nullptr && checked->indexes.size() == 1 && !checked->indexes.front().empty())
         run.index = format::TraceIndex::deserialize(
-            std::vector<char>(checked->front().begin(), checked->front().end()));
+            std::vector<char>(checked->indexes.front().begin(), checked->indexes.front().end()));
       else
         run.index = format::read_trace_index(config.input_files().front());
     } catch (const InputError& e) {
@@ -280,7 +344,7 @@ std::unique_ptr<features::FeatureBackend> make_backend_everywhere(
 // the same output.
 LocalRun execute(const JobConfig& config, const Team& team, const std::string& policy_name,
                  const PictureOutcome* pictures, const StopRequest& stop,
-                 const std::vector<std::string>* checked = nullptr) {
+                 const CheckedInputs* checked = nullptr) {
   LocalRun run;
   if (team.mpi()) MPI_Barrier(team.comm);
   metrics::Stopwatch wall;
@@ -488,7 +552,7 @@ LocalRun execute(const JobConfig& config, const Team& team, const std::string& p
       writer.write_summary("model_limits", std::vector<double>{m.t2_limit, m.spe_limit}, {2});
       writer.set_attribute("model", run.model->path);
     }
-    writer.copy_wafer_fields(index);
+    writer.copy_wafer_fields(index, run.field_values);
     if (pictures && pictures->results) writer.write_pictures(*pictures->results);
     writer.set_attribute("wafermill_version", std::string(WAFERMILL_VERSION));
     writer.set_attribute("git_revision", std::string(WAFERMILL_GIT_REVISION));
@@ -721,7 +785,7 @@ report::RunReport run_parallel(const JobConfig& requested, MPI_Comm comm) {
   // Rank 0 alone warns about costly storage, once, before the work (and in the report).
   std::vector<std::string> warnings;
   std::vector<report::SkippedFile> skipped_files;
-  std::vector<std::string> checked_indexes;  // what the input checks read (InputVerdict::indexes)
+  CheckedInputs checked;  // what the input checks read (InputVerdict::indexes, fields)
   {
     std::string error;
     if (team.rank == 0) {
@@ -747,7 +811,8 @@ report::RunReport run_parallel(const JobConfig& requested, MPI_Comm comm) {
     if (verdict.files.size() == 1) config.input = verdict.files.front();
     warnings = std::move(verdict.warnings);
     skipped_files = std::move(verdict.skipped);
-    checked_indexes = std::move(verdict.indexes);
+    checked.indexes = std::move(verdict.indexes);
+    checked.fields = std::move(verdict.fields);
     if (team.rank == 0) {
       for (const auto& f : skipped_files)
         std::fprintf(stderr,
@@ -781,7 +846,7 @@ report::RunReport run_parallel(const JobConfig& requested, MPI_Comm comm) {
     sleepy_barrier(comm);
     return r;
   }
-  const LocalRun run = execute(config, team, config.policy, &pictures, stop, &checked_indexes);
+  const LocalRun run = execute(config, team, config.policy, &pictures, stop, &checked);
   if (run.stopped) throw StoppedEarly(run.stop_message);
 
   const report::RankFigures mine = rank_figures(run, team.rank);

@@ -8,6 +8,8 @@
 
 #include "sample_files.hpp"
 #include "wafermill/error.hpp"
+#include "wafermill/format/h5.hpp"
+#include "wafermill/format/input_wafers.hpp"
 #include "wafermill/format/trace_index.hpp"
 #include "wafermill/format/trace_reader.hpp"
 
@@ -116,6 +118,71 @@ TEST(TraceSet, OneFileIsItsOwnIndexAndAFileNamedTwiceIsRefused) {
         << e.what();
   }
   EXPECT_THROW((void)merge_trace_indexes({}, "x"), InputError);
+}
+
+// The /wafers values the input checks read travel to rank 0 (read_trace_index(path, file, true),
+// WaferFieldValues::encode); copying them gives the bytes of reading the files: strings, and
+// numbers converted to the first file's type (int32 here, where the second file holds int64).
+// Some files carried, others read (too large to carry, or checked nowhere).
+TEST(TraceSet, CarriedWaferFieldsCopyAsReadingTheFilesDoes) {
+  ThreeFiles f;
+  auto add_field = [](const std::string& path, h5::Elem type, std::vector<std::int64_t> x) {
+    h5::File file = h5::File::open_read_write(path);
+    h5::Group wafers = file.open_group("wafers");
+    h5::Dataset d = wafers.create_dataset("x", type, {x.size()});
+    if (!x.empty()) d.write(std::span<const std::int64_t>(x), {0}, {x.size()});
+  };
+  add_field(f.a, h5::Elem::i32, {1, -2, 3, 4});
+  add_field(f.b, h5::Elem::i64, {5000000000LL, -7});
+  add_field(f.c, h5::Elem::u8, {});
+  std::vector<TraceIndex> with_values;
+  for (const std::string* p : {&f.a, &f.c, &f.b}) {
+    const h5::File file = h5::File::open_read(*p);
+    with_values.push_back(read_trace_index(*p, file, true));
+    ASSERT_EQ(with_values.back().field_values.size(), 3u) << *p;  // label, lot_id, x
+  }
+  const std::vector<std::string> carried = {WaferFieldValues::encode(with_values[0].field_values),
+                                            "",  // c: read from its file
+                                            WaferFieldValues::encode(with_values[2].field_values)};
+  EXPECT_EQ(WaferFieldValues::decode(carried[2]).at(2).words.size(), 2u);
+  const TraceIndex merged = merge_trace_indexes(std::move(with_values), "set");
+  ASSERT_EQ(merged.wafer_fields.size(), 3u);
+  const std::string read_path = temp_path("copy_read.h5"),
+                    carried_path = temp_path("copy_carried.h5");
+  for (const auto* out : {&read_path, &carried_path}) {
+    h5::File file = h5::File::create(*out);
+    h5::Group wafers = file.create_group("wafers");
+    copy_source_wafers(merged, file, wafers,
+                       out == &carried_path ? carried : std::vector<std::string>{});
+  }
+  const h5::File a = h5::File::open_read(read_path), b = h5::File::open_read(carried_path);
+  for (const char* group : {"wafers", "input/wafers"}) {
+    const h5::Group ga =
+        group[0] == 'w' ? a.open_group("wafers") : a.open_group("input").open_group("wafers");
+    const h5::Group gb =
+        group[0] == 'w' ? b.open_group("wafers") : b.open_group("input").open_group("wafers");
+    for (const std::string& name : ga.link_names()) {
+      const h5::Dataset da = ga.open_dataset(name), db = gb.open_dataset(name);
+      ASSERT_EQ(da.type().size, db.type().size) << group << "/" << name;
+      ASSERT_EQ(da.type().type_class, db.type().type_class) << group << "/" << name;
+      if (da.type().type_class == h5::TypeClass::string) {
+        EXPECT_EQ(da.read_strings(0, 6), db.read_strings(0, 6)) << group << "/" << name;
+      } else {
+        std::vector<std::int64_t> xa(6), xb(6);
+        da.read(std::span<std::int64_t>(xa), {0}, {6});
+        db.read(std::span<std::int64_t>(xb), {0}, {6});
+        EXPECT_EQ(xa, xb) << group << "/" << name;
+      }
+    }
+  }
+  // x was created as the first file's int32; the second file's 5e9 is converted as HDF5 does.
+  std::vector<std::int64_t> x(6);
+  b.open_group("input").open_group("wafers").open_dataset("x").read(std::span<std::int64_t>(x), {0},
+                                                                    {6});
+  EXPECT_EQ(x[0], 1);
+  EXPECT_EQ(x[1], -2);
+  EXPECT_EQ(x[5], -7);
+  EXPECT_EQ(b.open_group("input").open_group("wafers").open_dataset("x").type().size, 4u);
 }
 
 }  // namespace

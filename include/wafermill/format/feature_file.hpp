@@ -99,8 +99,10 @@ class FeatureFileWriter {
   void finish_rows();
 
   // ---- phase 2, rank 0 only, after finish_rows() ------------------------------------
-  /// @brief Copies every /wafers/* dataset of the input (bounded chunks).
-  void copy_wafer_fields(const TraceIndex& input);
+  /// @brief Copies every /wafers/* dataset of the input (bounded chunks). Several files:
+  /// `carried[k]`, where not empty, holds file k's values (WaferFieldValues::encode, read by
+  /// the input checks), so that file is not opened again.
+  void copy_wafer_fields(const TraceIndex& input, const std::vector<std::string>& carried = {});
   /// @brief Copies the /wafers/* metadata of an input without traces to /input/wafers/
   /// (input_wafers.hpp).
   void copy_input_wafers(const std::string& input_path);

@@ -29,7 +29,12 @@ void copy_input_wafers(const std::string& input_path, h5::Group& output_root,
 /// /wafers/source_index (int64, the wafer's index in its file) in `wafers`; with several files
 /// also the /wafers fields every file holds (merge_trace_indexes), file after file, into
 /// `output_root`/input/wafers/ and `wafers` as copy_input_wafers does (numbers in the first
-/// file's type). A single file's fields are copied by copy_input_wafers.
-void copy_source_wafers(const TraceIndex& index, h5::Group& output_root, h5::Group& wafers);
+/// file's type). A single file's fields are copied by copy_input_wafers. `carried[k]`, where
+/// present and not empty, is file k's values (WaferFieldValues::encode): that file is not
+/// opened (the same values: HDF5 converts the carried 8-byte numbers to the first file's type
+/// as it converts the file's own).
+/// @throws std::runtime_error when a carried entry is malformed or lacks a field.
+void copy_source_wafers(const TraceIndex& index, h5::Group& output_root, h5::Group& wafers,
+                        const std::vector<std::string>& carried = {});
 
 }  // namespace wafermill::format

@@ -23,6 +23,24 @@ struct WaferField {
   bool is_string = false;  ///< strings are copied as variable-length UTF-8
 };
 
+/// @brief The values of a file's /wafers fields, read with its index when asked
+/// (read_trace_index(path, file, true): the input checks' children, so that rank 0 need not
+/// open every file of a night again to copy them into the output; input_wafers.hpp).
+struct WaferFieldValues {
+  enum class Kind : std::uint8_t { strings, i64, u64, f64 };
+  std::string name;
+  Kind kind = Kind::strings;
+  std::vector<std::string> strings;  ///< Kind::strings
+  /// The numbers, widened to the kind's 8-byte type (exact for every integer and for float32
+  /// and float64), as bits.
+  std::vector<std::uint64_t> words;
+
+  /// @brief Flat encoding of a file's fields (native byte order: between processes of one job).
+  static std::string encode(const std::vector<WaferFieldValues>& fields);
+  /// @brief Inverse of encode(). @throws std::runtime_error on a malformed buffer.
+  static std::vector<WaferFieldValues> decode(const std::string& bytes);
+};
+
 /// @brief One input file of an index over several files (docs/FORMAT.md "Several input
 /// files"): where its wafers and rows sit in the job's numbering and how its columns map onto
 /// the job's sensors.
@@ -79,6 +97,9 @@ struct TraceIndex {
   /// index, so that the scoring pass reads no file for it).
   bool has_labels = false;
   std::vector<std::uint8_t> labels;
+  /// The /wafers fields' values: read_trace_index(path, file, true) only, when every field is
+  /// strings or numbers of at most 8 bytes (else empty); not part of serialize().
+  std::vector<WaferFieldValues> field_values;
   /// With several input files, one entry per file in the job's order (the fields above then
   /// describe the job: rows and wafers of every file, the union of the sensors, float64 when
   /// the files' types differ). Empty for one file: the index is its own source.
@@ -130,8 +151,10 @@ inline constexpr std::uint64_t kMaxAttributeBytes = 16ULL << 20;
 TraceIndex read_trace_index(const std::string& path);
 
 /// @brief read_trace_index on `file`, `path` already open (probe_contents' file): the same
-/// checks and result without opening it again.
-TraceIndex read_trace_index(const std::string& path, const h5::File& file);
+/// checks and result without opening it again; with `field_values`, the /wafers fields' values
+/// too (TraceIndex::field_values).
+TraceIndex read_trace_index(const std::string& path, const h5::File& file,
+                            bool field_values = false);
 
 /// @brief One index over several files' indexes, in the given order (docs/FORMAT.md "Several
 /// input files"): wafers and rows numbered globally, the sensors the union of the files'

@@ -46,6 +46,9 @@ struct InputCheck {
   /// good, on the rank that checked it: the trace index the check read (TraceIndex::serialize),
   /// so that the job does not read it again; empty without traces or elsewhere.
   std::string index;
+  /// good, on the rank that checked it: the values of its /wafers fields
+  /// (format::WaferFieldValues::encode), or empty (none, too large, or elsewhere).
+  std::string fields;
 };
 
 /// @brief check_input_isolated's reads of every file, in as few children as it takes: one
@@ -80,6 +83,8 @@ struct InputVerdict {
   std::vector<std::string> warnings;         ///< about the kept files' storage
   /// Per kept file, its checked index where this rank read it (InputCheck::index), else "".
   std::vector<std::string> indexes;
+  /// Per kept file, its /wafers values where this rank read them (InputCheck::fields), else "".
+  std::vector<std::string> fields;
 };
 
 /// @brief The run's inputs after their checks (checks[i] for paths[i]).

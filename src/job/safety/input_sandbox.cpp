@@ -31,6 +31,8 @@ constexpr char kSeparator =
     '\x1e';  // between warnings: a warning may span lines; this byte is in none
 // After the warnings: the trace index the check read, serialized (InputCheck::index).
 constexpr char kIndexMark = '\x1f';
+// A file's /wafers values larger than this stay in the file (rank 0 reads them at the end).
+constexpr std::size_t kMaxCarriedFields = 16U << 20;
 
 void write_all(int fd, const char* p, std::size_t n) {
   while (n > 0) {
@@ -122,16 +124,23 @@ std::string read_input_metadata(const std::string& path) {
   std::optional<std::uint64_t> n_maps;
   std::string warnings;
   std::vector<char> index;
+  std::string fields;
   if (contents.traces) {
-    const format::TraceIndex t = format::read_trace_index(path, file);
+    // With the /wafers fields' values: rank 0 then copies them without opening the file again.
+    const format::TraceIndex t = format::read_trace_index(path, file, true);
     for (const auto& w : format::chunking_warnings(t)) warnings += w + kSeparator;
     index = t.serialize();
+    if (!t.field_values.empty()) fields = format::WaferFieldValues::encode(t.field_values);
+    if (fields.size() > kMaxCarriedFields) fields.clear();
   }
   if (contents.maps) n_maps = format::read_map_index(path).n_wafers;
   if (contents.images) format::read_image_index(path, n_maps);
-  if (!index.empty()) {
+  if (!index.empty()) {  // the mark, the index's length, the index, the fields' values
     warnings += kIndexMark;
+    const std::uint64_t n = index.size();
+    warnings.append(reinterpret_cast<const char*>(&n), sizeof n);
     warnings.append(index.data(), index.size());
+    warnings += fields;
   }
   return warnings;
 }
@@ -175,8 +184,16 @@ std::vector<InputCheck> parse_records(const std::string& answer) {
     InputCheck c;
     if (tag == kDone) {
       c.warnings = split_warnings(payload);
-      if (const auto mark = payload.find(kIndexMark); mark != std::string::npos)
-        c.index = payload.substr(mark + 1);
+      if (const auto mark = payload.find(kIndexMark);
+          mark != std::string::npos && payload.size() - mark - 1 >= sizeof(std::uint64_t)) {
+        std::uint64_t len = 0;
+        std::memcpy(&len, payload.data() + mark + 1, sizeof len);
+        const std::size_t from = mark + 1 + sizeof len;
+        if (len <= payload.size() - from) {
+          c.index = payload.substr(from, len);
+          c.fields = payload.substr(from + len);
+        }
+      }
     } else
       c = bad(std::move(payload));
     if (tag == kOtherError) c.outcome = InputCheck::Outcome::failed;
@@ -398,7 +415,10 @@ std::vector<InputCheck> check_inputs_spread(std::vector<std::string>& paths, dou
   std::vector<InputCheck> out(paths.size());
   // The indexes the checks read stay on the rank that read them (the job's index read takes
   // them there: 8 bytes a wafer need not travel twice).
-  for (std::size_t k = 0; k < checks.size(); ++k) out[mine[k]].index = std::move(checks[k].index);
+  for (std::size_t k = 0; k < checks.size(); ++k) {
+    out[mine[k]].index = std::move(checks[k].index);
+    out[mine[k]].fields = std::move(checks[k].fields);
+  }
   std::size_t at = 0;
   for (int r = 0; r < size; ++r) {
     const std::string rank_failure = get_text(all, at);
@@ -436,6 +456,7 @@ InputVerdict judge_inputs(const std::vector<std::string>& paths,
     }
     v.files.push_back(paths[i]);
     v.indexes.push_back(c.index);
+    v.fields.push_back(c.fields);
     v.warnings.insert(v.warnings.end(), c.warnings.begin(), c.warnings.end());
   }
   if (bad_files.empty()) return v;
