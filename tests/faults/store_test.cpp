@@ -222,7 +222,7 @@ std::vector<fs::path> packs(const fs::path& dir) {
   std::vector<fs::path> out;
   for (const auto& e : fs::directory_iterator(dir)) {
     const std::string name = e.path().filename().string();
-    if (name.rfind("pack-", 0) == 0 && name.size() == 25 && name.ends_with(".wmp"))
+    if (name.rfind("pack-", 0) == 0 && name.size() == 25 && name.ends_with(".wmb"))
       out.push_back(e.path());
   }
   std::sort(out.begin(), out.end());
@@ -399,7 +399,7 @@ TEST_F(StoreTest, PruneKeepsExactlyTheRunsKeysAndTemporariesGo) {
   std::ofstream(dir_ / "entry-000000000000abc1.wmb") << "schema 3";
   std::ofstream(dir_ / "notes.tmp.1") << "not the store's: kept";
   std::ofstream(dir_ / "entry-notes.wmb") << "not the store's: kept";
-  std::ofstream(dir_ / "pack-notes.wmp") << "not the store's: kept";
+  std::ofstream(dir_ / "pack-notes.wmb") << "not the store's: kept";
   EXPECT_EQ(ResultStore(dir_.string(), plan, layout_).list(),
             (std::vector<std::uint64_t>{0xABC0, 0xABC1, 0xABC2, 0xDEAD}));
   EXPECT_EQ(store.remove_temporaries(), 3u);
@@ -434,12 +434,12 @@ TEST_F(StoreTest, PruneKeepsExactlyTheRunsKeysAndTemporariesGo) {
   EXPECT_TRUE(packs(dir_).empty());
   EXPECT_TRUE(fs::exists(dir_ / "notes.tmp.1"));
   EXPECT_TRUE(fs::exists(dir_ / "entry-notes.wmb"));
-  EXPECT_TRUE(fs::exists(dir_ / "pack-notes.wmp"));
+  EXPECT_TRUE(fs::exists(dir_ / "pack-notes.wmb"));
   EXPECT_TRUE(fs::exists(dir_ / kStoreMarker));
 }
 
 // Several copies of a key (a crash between a prune's rewrite and its removal of the old pack, or
-// two batches of the same content): a key counts as live in the first pack (by name) only, and
+// two batches of the same content): a key counts as live in the newest pack only, and
 // after a prune every pack holds at least half live entries, so the dead weight never exceeds
 // the live.
 TEST_F(StoreTest, PruneLeavesEveryPackAtLeastHalfLive) {
@@ -454,7 +454,11 @@ TEST_F(StoreTest, PruneLeavesEveryPackAtLeastHalfLive) {
   const auto at_least_half_live = [&](const std::vector<std::uint64_t>& keep) {
     std::vector<std::uint64_t> seen;
     std::size_t stored = 0;
-    for (const auto& p : packs(dir_)) {
+    std::vector<std::pair<fs::file_time_type, fs::path>> by_age;  // newest first, then by name
+    for (const auto& p : packs(dir_)) by_age.emplace_back(fs::last_write_time(p), p);
+    std::stable_sort(by_age.begin(), by_age.end(),
+                     [](const auto& a, const auto& b) { return a.first > b.first; });
+    for (const auto& [t, p] : by_age) {
       std::size_t live = 0;
       const std::vector<TableRow> rows = table_of(p);
       for (const TableRow& r : rows) {

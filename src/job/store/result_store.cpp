@@ -115,7 +115,7 @@ struct Fd {
   }
 };
 
-// "pack-<16 hex>.wmp", not a temporary (store_directory.cpp checks the exact form).
+// "pack-<16 hex>.wmb", not a temporary (store_directory.cpp checks the exact form).
 bool pack_name(const std::string& name) {
   bool temporary = false;
   return name.compare(0, 5, "pack-") == 0 && is_store_file_name(name, &temporary) && !temporary;
@@ -145,11 +145,11 @@ std::vector<std::string> scan(const std::string& dir, std::vector<std::string>* 
 }
 
 // Reads the table of the pack open as `fd` into `table` (kTableWords per entry). Returns "" or
-// why the pack gives no entries.
-std::string read_table(int fd, std::vector<std::uint64_t>& table) {
+// why the pack gives no entries. `size` receives the file's size.
+std::string read_table(int fd, std::vector<std::uint64_t>& table, std::uint64_t& size) {
   struct stat st {};
   if (::fstat(fd, &st) != 0) return std::strerror(errno);
-  const auto size = static_cast<std::uint64_t>(st.st_size);
+  size = static_cast<std::uint64_t>(st.st_size);
   std::uint64_t h[kPackWords];
   if (!pread_all(fd, h, sizeof h, 0)) return "truncated pack header";
   if (h[0] != kPackMagic) return "not a pack of this schema (magic)";
@@ -181,7 +181,7 @@ std::string write_pack(const std::string& dir, const std::vector<std::uint64_t>&
     name_hash.add(keys[i]);
   }
   const std::uint64_t head[kPackWords] = {kPackMagic, n, table_checksum(n, table.data()), 0};
-  const std::string path = dir + "/pack-" + hex_key(name_hash.finish()) + ".wmp";
+  const std::string path = dir + "/pack-" + hex_key(name_hash.finish()) + ".wmb";
   const std::string temp = path + temp_suffix;
   // A failed write (a full disk) leaves no temporary behind.
   struct Cleanup {
@@ -238,10 +238,12 @@ void ResultStore::read_tables() const {
   if (indexed_) return;
   indexed_ = true;
   std::vector<std::uint64_t> table;
+  std::uint64_t size = 0;
   for (const std::string& path : scan(dir_)) {
     Fd f;
     f.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    const std::string why = f.fd < 0 ? std::string(std::strerror(errno)) : read_table(f.fd, table);
+    const std::string why =
+        f.fd < 0 ? std::string(std::strerror(errno)) : read_table(f.fd, table, size);
     if (!why.empty()) {
       rejected_.push_back(path + ": " + why);
       continue;
@@ -424,7 +426,21 @@ std::size_t ResultStore::prune(std::vector<std::uint64_t> keep) const {
   keep.erase(std::unique(keep.begin(), keep.end()), keep.end());
   std::vector<bool> claimed(keep.size(), false);
   std::vector<std::string> old;
-  const std::vector<std::string> packs = scan(dir_, &old);
+  std::vector<std::string> packs = scan(dir_, &old);
+  // Newest first: a key held by several packs (a block recomputed after its entry in an older
+  // pack failed to load) counts as live in the newest copy.
+  {
+    std::vector<std::pair<std::int64_t, std::string>> by_age;
+    for (auto& p : packs) {
+      struct stat st {};
+      const std::int64_t t =
+          ::stat(p.c_str(), &st) == 0 ? st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec : 0;
+      by_age.emplace_back(-t, std::move(p));
+    }
+    std::sort(by_age.begin(), by_age.end());
+    packs.clear();
+    for (auto& [t, p] : by_age) packs.push_back(std::move(p));
+  }
   std::size_t removed = 0;
   std::error_code ec;
   for (const auto& p : old) removed += fs::remove(p, ec) ? 1 : 0;
@@ -435,13 +451,18 @@ std::size_t ResultStore::prune(std::vector<std::uint64_t> keep) const {
     Fd f;
     f.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (f.fd < 0) continue;
-    if (!read_table(f.fd, table).empty()) {  // a damaged pack: nothing in it can be read
+    std::uint64_t size = 0;
+    if (!read_table(f.fd, table, size).empty()) {  // a damaged pack: nothing in it can be read
       ::unlink(path.c_str());
       continue;
     }
     const std::size_t n = table.size() / kTableWords;
-    std::vector<std::size_t> live;  // entries whose key is kept and not claimed by a pack before
+    // Entries whose key is kept and not claimed by a newer pack, and that the file holds whole
+    // (a pack cut short by a crash lists entries it no longer has).
+    std::vector<std::size_t> live;
     for (std::size_t i = 0; i < n; ++i) {
+      const std::uint64_t offset = table[i * kTableWords + 1], length = table[i * kTableWords + 2];
+      if (offset > size || length > size - offset) continue;
       const auto it = std::lower_bound(keep.begin(), keep.end(), table[i * kTableWords]);
       if (it == keep.end() || *it != table[i * kTableWords]) continue;
       const auto at = static_cast<std::size_t>(it - keep.begin());

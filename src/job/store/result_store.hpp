@@ -8,7 +8,7 @@
 // name or a key; the one in an entry's header is informational (where the writer had it).
 //
 // Pack files (schema 4): put() writes the entries of one batch (consecutive whole blocks, as
-// many as the worker's result budget holds) into ONE file, `pack-<16 hex>.wmp`, named by a hash
+// many as the worker's result budget holds) into ONE file, `pack-<16 hex>.wmb`, named by a hash
 // of the batch's keys:
 //   pack header   4 words: magic "WMPACK04", entry count n, checksum of (n, table), 0
 //   table         n x 3 words: key, offset of the entry in the file, its length in bytes
@@ -77,8 +77,9 @@ class ResultStore {
   /// Removes every pack none of whose entries has a key in `keep` (any order, repeats allowed),
   /// rewrites a pack of which fewer than half the entries are kept into a new pack of those
   /// alone, and removes every entry file of an older schema. A key held by several packs counts
-  /// as kept in the first of them (by name) only. So afterwards every pack holds at least half
-  /// kept entries: the dead weight is bounded by the live. Called by one process (rank 0) after
+  /// as kept in the newest of them only, and an entry a pack cut short no longer holds whole
+  /// counts as dead. So afterwards every pack holds at least half kept entries: the dead weight
+  /// is bounded by the live. Called by one process (rank 0) after
   /// a complete run with every rank's keys (prune_to_run, resume.hpp). Returns how many entries
   /// were removed (entries of removed or rewritten packs that were not kept, and old files).
   std::size_t prune(std::vector<std::uint64_t> keep) const;

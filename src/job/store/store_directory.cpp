@@ -42,10 +42,10 @@ bool key_entry_name(const std::string& s) {
          all_of(s, 6, 16, is_lower_hex) && s.compare(22, 4, ".wmb") == 0;
 }
 
-// "pack-<16 hex>.wmp": a pack of trace entries named by a hash of its keys (result_store.cpp).
+// "pack-<16 hex>.wmb": a pack of trace entries named by a hash of its keys (result_store.cpp).
 bool pack_file_name(const std::string& s) {
   return s.size() == 5 + 16 + 4 && s.compare(0, 5, "pack-") == 0 &&
-         all_of(s, 5, 16, is_lower_hex) && s.compare(21, 4, ".wmp") == 0;
+         all_of(s, 5, 16, is_lower_hex) && s.compare(21, 4, ".wmb") == 0;
 }
 
 }  // namespace
