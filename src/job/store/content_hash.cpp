@@ -46,6 +46,11 @@ void Hash64::add_bytes(const void* data, std::size_t n) {
   if (n > 0) XXH3_64bits_update(state_.get(), data, n);
 }
 
+void Hash64::add_piece(const void* data, std::size_t n) {
+  flush();
+  if (n > 0) XXH3_64bits_update(state_.get(), data, n);
+}
+
 std::uint64_t Hash64::finish() {
   flush();
   return XXH3_64bits_digest(state_.get());

@@ -2,10 +2,12 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include <algorithm>
 #include <cerrno>
 #include <cinttypes>
+#include <climits>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -94,6 +96,27 @@ void write_all(int fd, const void* data, std::size_t n, const std::string& path)
   }
 }
 
+// Writes the pieces in order (each iovec is advanced past what was written).
+void writev_all(int fd, std::vector<iovec>& pieces, const std::string& path) {
+  std::size_t i = 0;
+  while (i < pieces.size()) {
+    const int n = static_cast<int>(std::min<std::size_t>(pieces.size() - i, IOV_MAX));
+    ssize_t w = ::writev(fd, pieces.data() + i, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      fail(path, "cannot write");
+    }
+    while (i < pieces.size() && static_cast<std::size_t>(w) >= pieces[i].iov_len) {
+      w -= static_cast<ssize_t>(pieces[i].iov_len);
+      ++i;
+    }
+    if (i < pieces.size()) {
+      pieces[i].iov_base = static_cast<char*>(pieces[i].iov_base) + w;
+      pieces[i].iov_len -= static_cast<std::size_t>(w);
+    }
+  }
+}
+
 // Reads n bytes at `offset`; false when the file ends first or a read fails.
 bool pread_all(int fd, void* data, std::size_t n, std::uint64_t offset) {
   auto* p = static_cast<char*>(data);
@@ -163,12 +186,12 @@ std::string read_table(int fd, std::vector<std::uint64_t>& table, std::uint64_t&
   return "";
 }
 
-// Writes a pack of keys.size() entries of lengths[i] bytes into `dir`, the entries made by
-// entry(i, buffer) (buffer: lengths[i] bytes, as doubles), under a temporary name ending in
-// `temp_suffix`, and renames it. Returns the pack's path.
+// Writes a pack of keys.size() entries of lengths[i] bytes into `dir`, under a temporary name
+// ending in `temp_suffix`, and renames it. entry(i, pieces) appends where the bytes of entry i
+// are (lengths[i] in all; they must stay valid until the next call). Returns the pack's path.
 std::string write_pack(const std::string& dir, const std::vector<std::uint64_t>& keys,
                        const std::vector<std::uint64_t>& lengths, const std::string& temp_suffix,
-                       const std::function<void(std::size_t, std::vector<double>&)>& entry) {
+                       const std::function<void(std::size_t, std::vector<iovec>&)>& entry) {
   const std::uint64_t n = keys.size();
   std::vector<std::uint64_t> table(n * kTableWords);
   std::uint64_t at = (kPackWords + table.size()) * sizeof(std::uint64_t);
@@ -200,11 +223,14 @@ std::string write_pack(const std::string& dir, const std::vector<std::uint64_t>&
   }
   write_all(f.fd, head, sizeof head, temp);
   write_all(f.fd, table.data(), table.size() * sizeof(std::uint64_t), temp);
-  std::vector<double> buffer;
+  std::vector<iovec> pieces;
   for (std::uint64_t i = 0; i < n; ++i) {
-    buffer.resize(lengths[i] / sizeof(double));
-    entry(i, buffer);
-    write_all(f.fd, buffer.data(), lengths[i], temp);
+    pieces.clear();
+    entry(i, pieces);
+    std::uint64_t bytes = 0;
+    for (const iovec& v : pieces) bytes += v.iov_len;
+    if (bytes != lengths[i]) throw std::logic_error("result store: entry of the wrong length");
+    writev_all(f.fd, pieces, temp);
   }
   const int fd = f.fd;
   f.fd = -1;
@@ -298,33 +324,38 @@ void ResultStore::put(const BatchResult& batch) {
     const std::uint64_t n = plan_.end_wafer(b) - plan_.first_wafer(b);
     lengths.push_back((kHeaderWords + payload_doubles(layout_, n)) * sizeof(double));
   }
-  const auto entry = [&](std::size_t e, std::vector<double>& out) {
+  // Each entry is written from where the batch holds it (no copy), behind its header.
+  std::uint64_t header[kHeaderWords];
+  const auto entry = [&](std::size_t e, std::vector<iovec>& pieces) {
     const std::uint64_t b = blocks[e];
     const std::uint64_t w0 = plan_.first_wafer(b), n = plan_.end_wafer(b) - w0;
     const std::uint64_t at = w0 - batch.block.first_wafer;  // first row within the batch
-    double* p = out.data() + kHeaderWords;
-    const auto& v = batch.block.values;
-    p = std::copy(v.begin() + at * sf, v.begin() + (at + n) * sf, p);
-    const auto& s = batch.block.by_step;
-    if (k > 0) p = std::copy(s.begin() + at * k * sf, s.begin() + (at + n) * k * sf, p);
-    const auto* m =
-        reinterpret_cast<const double*>(batch.block.moments.data() + at * layout_.n_sensors);
-    p = std::copy(m, m + n * layout_.n_sensors * kMomentDoubles, p);
-    const auto& lat = batch.latency_s;
-    std::copy(lat.begin() + at, lat.begin() + at + n, p);
-    const std::uint64_t payload = out.size() - kHeaderWords;
-    const std::uint64_t header[kHeaderWords] = {kMagic,
-                                                keys[e],
-                                                b,
-                                                w0,
-                                                n,
-                                                layout_.n_sensors,
-                                                layout_.features.size(),
-                                                layout_.n_steps,
-                                                payload,
-                                                checksum(out.data() + kHeaderWords, payload),
-                                                0};
-    std::memcpy(out.data(), header, sizeof header);
+    const auto piece = [&pieces](const double* p, std::size_t doubles) {
+      if (doubles > 0) pieces.push_back({const_cast<double*>(p), doubles * sizeof(double)});
+    };
+    pieces.push_back({header, sizeof header});
+    piece(batch.block.values.data() + at * sf, n * sf);
+    piece(batch.block.by_step.data() + at * k * sf, n * k * sf);
+    piece(reinterpret_cast<const double*>(batch.block.moments.data() + at * layout_.n_sensors),
+          n * layout_.n_sensors * kMomentDoubles);
+    piece(batch.latency_s.data() + at, n);
+    const std::uint64_t payload = lengths[e] / sizeof(double) - kHeaderWords;
+    Hash64 sum(6);  // = checksum() of the payload as one range
+    sum.add(payload * sizeof(double));
+    for (std::size_t i = 1; i < pieces.size(); ++i)
+      sum.add_piece(pieces[i].iov_base, pieces[i].iov_len);
+    const std::uint64_t words[kHeaderWords] = {kMagic,
+                                               keys[e],
+                                               b,
+                                               w0,
+                                               n,
+                                               layout_.n_sensors,
+                                               layout_.features.size(),
+                                               layout_.n_steps,
+                                               payload,
+                                               sum.finish(),
+                                               0};
+    std::memcpy(header, words, sizeof header);
   };
   // The temporary is named by the batch's first block index, unique within the run (one run at
   // a time per store: it is locked), so two batches of the same content (a file given twice),
@@ -494,9 +525,11 @@ std::size_t ResultStore::prune(std::vector<std::uint64_t> keep) const {
         try {
           const std::string fresh =
               write_pack(dir_, keys, lengths, kTempMarker + std::to_string(::getpid()),
-                         [&](std::size_t e, std::vector<double>& out) {
-                           if (!pread_all(f.fd, out.data(), lengths[e], offsets[e]))
+                         [&](std::size_t e, std::vector<iovec>& pieces) {
+                           buffer.resize(lengths[e] / sizeof(double));
+                           if (!pread_all(f.fd, buffer.data(), lengths[e], offsets[e]))
                              throw std::runtime_error("result store: cannot read " + path);
+                           pieces.push_back({buffer.data(), lengths[e]});
                          });
           written.push_back(fresh);
         } catch (const std::exception&) {
