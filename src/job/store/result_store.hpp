@@ -15,13 +15,18 @@
 //   entries       each as in schema 3: an 11-word header (magic "WMSTORE4", key, block, first
 //                 wafer, wafers, shape, payload length, payload checksum) and the payload
 //                 (per-wafer features, per-step features, per-wafer sensor moments, latencies)
-// written under `<name>.tmp.<first block of the batch>` (unique within a run; one run at a time
-// holds the store's lock) and renamed once. One file per batch instead of one per block: the
-// store's cost was mostly the file system allocating an inode per entry (issue 18 item 6).
+// written straight from the batch's arrays (writev) under `<name>.tmp.<first block of the
+// batch>` (unique within a run, whichever rank or host writes it; one run at a time holds the
+// store's lock) and renamed once: a pack appears whole or not at all; an operating-system crash
+// may leave one cut short or zero-filled, which the table checksum, the entries' bounds and
+// their payload checksums reject (not fsynced). One file per batch instead of one per block:
+// the store's cost was mostly the file system allocating an inode per entry (issue 18 item 6).
+// `.wmb` like the trace entries before; the picture store's files are `.wmp`.
 // Readers find entries through the packs' tables, read once (lazily, on the first list(), has()
 // or load()) into a key -> (pack, offset, length) map: memory O(entries). A pack whose table is
 // damaged, truncated or foreign gives no entries (its reason is kept, rejected_packs()); an entry
-// that fails its own checks is refused with the reason and its block recomputed.
+// that fails its own checks is refused with the reason and its block recomputed. prune() keeps
+// every pack at least half live (see there).
 // Entries of older schemas (`entry-<key>.wmb`, `block-<index>-<key>.wmb`) are never read, only
 // pruned. Memory stays bounded: one block's payload is held at a time while writing or reading.
 #pragma once
