@@ -8,6 +8,7 @@
 set -uo pipefail
 
 case_name=$1
+here=$(cd "$(dirname "$0")" && pwd)
 work=$DATA/$case_name
 rm -rf "$work" && mkdir -p "$work" && cd "$work" || exit 1
 out=$work/out.h5
@@ -20,7 +21,8 @@ note() { printf '%s: %s\n' "$case_name" "$*"; }
 launch() { local np=$1; shift; $MPIEXEC -n "$np" $MPI_FLAGS "$WM" run "$@"; }
 # Starts mpiexec itself in the background (not a subshell: signals must reach mpiexec).
 launch_bg() { local np=$1; shift; $MPIEXEC -n "$np" $MPI_FLAGS "$WM" run "$@" & launcher=$!; }
-entries() { ls "$store" 2>/dev/null | grep -c '\.wmb$'; }
+# The entries the store's packs list (one pack file per batch of blocks).
+entries() { /usr/bin/python3 "$here/store_pack.py" count "$store"; }
 figure() { /usr/bin/python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['parallel'][sys.argv[2]])" "$1" "$2"; }
 # No output, no temporary output, no temporary store entry.
 no_output() {
@@ -161,13 +163,35 @@ case "$case_name" in
   corrupt_entry)
     # A damaged store entry is recomputed, never trusted.
     launch 2 "${run[@]}" || fail "the first run failed"
-    victim=$(ls "$store"/*.wmb | sed -n 7p)
-    printf '\x55' | dd of="$victim" bs=1 seek=200 conv=notrunc status=none
+    victim=$(/usr/bin/python3 "$here/store_pack.py" damage "$store" 7) || fail "cannot damage entry 7"
+    note "damaged the payload of entry $victim"
     launch 2 "${run[@]}" --resume --force --report "$work/again.json" 2>err.txt || fail "the rerun failed"
     cat err.txt
     grep -q 'checksum mismatch' err.txt || fail "the damaged entry was not reported"
     reused=$(figure again.json blocks_reused) computed=$(figure again.json blocks_computed)
     ((reused == blocks - 1 && computed == 1)) || fail "expected $((blocks - 1)) reused and 1 computed, got $reused and $computed"
+    identical
+    ;;
+
+  torn_pack)
+    # A pack cut short (an operating-system crash before its data reached the disk): the
+    # entries before the cut are reused, the cut ones are recomputed, each with its reason.
+    launch 2 "${run[@]}" || fail "the first run failed"
+    cut=$(/usr/bin/python3 "$here/store_pack.py" tear "$store") || fail "cannot tear a pack"
+    note "cut $cut entries off a pack"
+    ((cut > 1)) || fail "the largest pack holds too few entries; the test proves nothing"
+    launch 2 "${run[@]}" --resume --force --report "$work/again.json" 2>err.txt || fail "the rerun failed"
+    cat err.txt
+    (($(grep -c 'recomputed: .*truncated' err.txt) == cut)) || fail "expected $cut entries reported truncated"
+    reused=$(figure again.json blocks_reused) computed=$(figure again.json blocks_computed)
+    ((reused == blocks - cut && computed == cut)) || fail "expected $((blocks - cut)) reused and $cut computed, got $reused and $computed"
+    identical
+    # The recomputed blocks were stored again (the prune keeps their new copies): a third run
+    # reuses every block.
+    launch 2 "${run[@]}" --resume --force --report "$work/third.json" 2>err.txt || fail "the third run failed"
+    reused=$(figure third.json blocks_reused)
+    ((reused == blocks)) || fail "the third run reused $reused of $blocks blocks"
+    grep -q recomputed err.txt && fail "the third run recomputed: $(cat err.txt)"
     identical
     ;;
 

@@ -1,6 +1,13 @@
 #include "store/content_hash.hpp"
 
 #include <xxhash.h>
+// On x86, Debian's libxxhash also exports XXH3 entry points that pick SSE2, AVX2 or AVX-512 at
+// run time; the header maps XXH3_64bits_update onto them. Same hashes, 2.3x the speed on this
+// VM's EPYC (45 against 19 GB/s in cache): the plain entry points are built for baseline x86-64,
+// i.e. SSE2 (issue 18 item 6).
+#if (defined(__x86_64__) || defined(__i386__)) && __has_include(<xxh_x86dispatch.h>)
+#include <xxh_x86dispatch.h>
+#endif
 #include <new>
 
 #include "wafermill/config.hpp"
@@ -35,6 +42,11 @@ void Hash64::flush() {
 
 void Hash64::add_bytes(const void* data, std::size_t n) {
   add(n);
+  flush();
+  if (n > 0) XXH3_64bits_update(state_.get(), data, n);
+}
+
+void Hash64::add_piece(const void* data, std::size_t n) {
   flush();
   if (n > 0) XXH3_64bits_update(state_.get(), data, n);
 }

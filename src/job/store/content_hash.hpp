@@ -40,6 +40,9 @@ class Hash64 {
     words_[n_++] = word;
   }
   void add_bytes(const void* data, std::size_t n);
+  /// Adds bytes without their length: add(n) and then pieces of n bytes in all, one after the
+  /// other, give what add_bytes() of the n bytes at once gives.
+  void add_piece(const void* data, std::size_t n);
   std::uint64_t finish();
 
  private:

@@ -50,6 +50,8 @@ std::vector<std::uint8_t> resume_from_store(MPI_Comm comm, int rank, int size,
                    "wafermill: resume: removed %zu temporary file(s) a killed run left in %s\n",
                    stale, store.dir().c_str());
     stored = store.list();
+    for (const std::string& why : store.rejected_packs())  // its blocks are recomputed
+      std::fprintf(stderr, "wafermill: resume: pack ignored: %s\n", why.c_str());
   }
   if (mpi) broadcast(stored, comm);
   std::vector<std::uint8_t> reused(n_blocks, 0);

@@ -42,6 +42,12 @@ bool key_entry_name(const std::string& s) {
          all_of(s, 6, 16, is_lower_hex) && s.compare(22, 4, ".wmb") == 0;
 }
 
+// "pack-<16 hex>.wmb": a pack of trace entries named by a hash of its keys (result_store.cpp).
+bool pack_file_name(const std::string& s) {
+  return s.size() == 5 + 16 + 4 && s.compare(0, 5, "pack-") == 0 &&
+         all_of(s, 5, 16, is_lower_hex) && s.compare(21, 4, ".wmb") == 0;
+}
+
 }  // namespace
 
 bool is_store_file_name(const std::string& name, bool* temporary) {
@@ -56,7 +62,7 @@ bool is_store_file_name(const std::string& name, bool* temporary) {
   if (temporary != nullptr) *temporary = temp;
   if (!temp && name == kStoreMarker) return true;
   if (base == "files.wmf") return true;  // file_records.hpp kFileRecordsName
-  return key_entry_name(base) || entry_name(base, "block-", ".wmb") ||
+  return pack_file_name(base) || key_entry_name(base) || entry_name(base, "block-", ".wmb") ||
          entry_name(base, "maps-", ".wmp") || entry_name(base, "scores-", ".wmp");
 }
 
@@ -92,7 +98,8 @@ void ensure_store_directory(const std::string& dir) {
     throw std::runtime_error("cannot create " + marker + ": " + std::strerror(errno));
   }
   static const char text[] =
-      "wafermill result store 1: the files named entry-*, block-*, maps-*, scores-* here are "
+      "wafermill result store 1: the files named pack-*, entry-*, block-*, maps-*, scores-* here "
+      "are "
       "wafermill's\n";
   const bool ok = ::write(fd, text, sizeof text - 1) == static_cast<ssize_t>(sizeof text - 1);
   const int err = errno;

@@ -24,8 +24,8 @@ std::string claim_store_directory(const std::string& dir);
 /// safe when several ranks race). @throws std::runtime_error naming the path on failure.
 void ensure_store_directory(const std::string& dir);
 
-/// True for the names the stores write: `entry-<16 hex>.wmb` (and `block-<20 digits>-<16
-/// hex>.wmb` of stores before schema 3),
+/// True for the names the stores write: `pack-<16 hex>.wmb` (and `entry-<16 hex>.wmb` of
+/// schema 3, `block-<20 digits>-<16 hex>.wmb` of stores before schema 3),
 /// `maps-…/scores-…` `.wmp` entries, each optionally followed by `.tmp.<digits>` (`temporary`
 /// then says so), and the marker.
 bool is_store_file_name(const std::string& name, bool* temporary = nullptr);
