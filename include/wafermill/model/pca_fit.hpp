@@ -32,6 +32,9 @@ struct FitOptions {
   std::string group_by;     ///< the name of ReferenceRows::group's dataset (stored in the model)
   bool univariate = false;  ///< also a limit on every column's |z|, calibrated with T² and SPE
   MatrixPath matrix = MatrixPath::automatic;  ///< `fit --matrix`
+  /// keep the k fold models and score wafer w with fold model w mod k (`fit --scoring folds`,
+  /// the default); false: score with the whole reference's model (`--scoring full`)
+  bool fold_models = true;
 };
 
 /// @brief The matrix path a fit of n reference wafers and J columns takes, and the memory each
@@ -90,7 +93,8 @@ PcaModel model_from_sums(std::uint64_t n, const std::vector<double>& origin,
 /// @brief Folds k wafers (`rows`, k × J in model column order) into the model's mergeable sums
 /// and reference histograms and recomputes centre, scale and components from the sums (same
 /// number of components; the limits, calibrated by the fit, are kept). No MPI.
-/// @throws InputError when the model has no sums (a v1 model: refit it).
+/// @throws InputError when the model has no sums (a v1 model, a Gram-path one: refit it) or
+/// has fold models (PcaModel::fold_models: refit it).
 void update_model(PcaModel& m, std::span<const double> rows);
 
 }  // namespace wafermill::model
