@@ -387,6 +387,8 @@ PcaModel fit_pca(const ReferenceRows& local, const FitOptions& o, MPI_Comm comm)
         "no feature column of the reference is usable (finite on half the wafers, "
         "not constant, not a copy of another)");
   const bool gram = choose_matrix(n, J, o.matrix, o.memory_budget_bytes).path == MatrixPath::gram;
+  const bool keep_folds =
+      o.scoring == FoldScoring::folds || (o.scoring == FoldScoring::automatic && 2 * J > n);
   // Exact sums per column of a fold: Σd and all products (covariance) or Σd and Σd² (Gram).
   const std::size_t width = gram ? 2 * J : J + J * (J + 1) / 2;
   std::vector<double> mean(J);
@@ -463,7 +465,7 @@ PcaModel fit_pca(const ReferenceRows& local, const FitOptions& o, MPI_Comm comm)
           mine[3 * r + 1] = v.spe;
           mine[3 * r + 2] = v.zmax;
         }
-        if (o.fold_models) kept.push_back(std::move(split));
+        if (keep_folds) kept.push_back(std::move(split));
       }
     }
   } else {
@@ -521,7 +523,7 @@ PcaModel fit_pca(const ReferenceRows& local, const FitOptions& o, MPI_Comm comm)
           mine[3 * r + 1] = v.spe;
           mine[3 * r + 2] = v.zmax;
         }
-        if (o.fold_models) {  // the fold model scales a wafer by its training set's groups
+        if (keep_folds) {  // the fold model scales a wafer by its training set's groups
           split.group_centre = gs.centre;
           split.group_scale = gs.scale;
           split.fleet_centre = gs.fleet_centre;

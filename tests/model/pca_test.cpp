@@ -174,7 +174,9 @@ TEST(PcaModel, SmallReferenceWarnsThatItCannotCalibrateTheRate) {
 TEST(PcaModel, FileRoundTripKeepsEveryBit) {
   Process p(9);
   const auto ref = reference(p, 200);
-  const wm::PcaModel m = wm::fit_pca(ref, {}, MPI_COMM_NULL);
+  wm::FitOptions o;
+  o.scoring = wm::FoldScoring::folds;  // 12 columns for 200 wafers: auto would not keep them
+  const wm::PcaModel m = wm::fit_pca(ref, o, MPI_COMM_NULL);
   const std::string path = ::testing::TempDir() + "/pca_round_trip.h5";
   wm::write_model(m, path);
   const wm::PcaModel r = wm::read_model(path);
@@ -208,12 +210,16 @@ TEST(PcaModel, FileRoundTripKeepsEveryBit) {
   std::remove(path.c_str());
 }
 
-// `fit --scoring full`: no fold models, format v2 as before, every wafer scored by the model.
+// `fit --scoring full`, and auto with fewer columns than half the reference wafers: no fold
+// models, format v2 as before, every wafer scored by the model.
 TEST(PcaModel, FullScoringKeepsNoFoldModels) {
   Process p(9);
+  const auto ref = reference(p, 200);
+  EXPECT_FALSE(wm::fit_pca(ref, {}, MPI_COMM_NULL).fold_scored());  // auto: 2 * 12 <= 200
+  EXPECT_TRUE(wm::fit_pca(reference(p, 23), {}, MPI_COMM_NULL).fold_scored());  // 2 * 12 > 23
   wm::FitOptions o;
-  o.fold_models = false;
-  const wm::PcaModel m = wm::fit_pca(reference(p, 200), o, MPI_COMM_NULL);
+  o.scoring = wm::FoldScoring::full;
+  const wm::PcaModel m = wm::fit_pca(ref, o, MPI_COMM_NULL);
   EXPECT_FALSE(m.fold_scored());
   EXPECT_EQ(&m.scorer(3), &m);
   const std::string path = ::testing::TempDir() + "/pca_full.h5";
@@ -303,6 +309,7 @@ TEST(PcaModel, StepColumnsFollowTheCopyRuleAndRoundTrip) {
   const std::string path = ::testing::TempDir() + "/pca_steps.h5";
   for (const bool grouped : {false, true}) {
     wm::FitOptions o;
+    o.scoring = wm::FoldScoring::folds;  // 24 columns, 300 wafers: auto would not keep them
     if (grouped) o.group_by = "tool_id";
     m = wm::fit_pca(r, o, MPI_COMM_NULL);
     wm::write_model(m, path);
@@ -331,10 +338,8 @@ TEST(PcaModel, StepColumnsFollowTheCopyRuleAndRoundTrip) {
       }
     }
   }
-  // Whole-wafer columns only: no steps recorded (v2 as before with --scoring full).
-  wm::FitOptions full;
-  full.fold_models = false;
-  const wm::PcaModel whole = wm::fit_pca(base, full, MPI_COMM_NULL);
+  // Whole-wafer columns only: no steps recorded, format v2 as before (auto: no fold models).
+  const wm::PcaModel whole = wm::fit_pca(base, {}, MPI_COMM_NULL);
   EXPECT_TRUE(whole.column_step.empty());
   wm::write_model(whole, path);
   {
@@ -342,7 +347,9 @@ TEST(PcaModel, StepColumnsFollowTheCopyRuleAndRoundTrip) {
     EXPECT_EQ(f.read_string_attribute("format"), "wafermill pca model v2");
     EXPECT_FALSE(f.has_dataset("column_step"));
   }
-  wm::write_model(wm::fit_pca(base, {}, MPI_COMM_NULL), path);
+  wm::FitOptions folds;
+  folds.scoring = wm::FoldScoring::folds;
+  wm::write_model(wm::fit_pca(base, folds, MPI_COMM_NULL), path);
   {
     const auto f = wafermill::format::h5::File::open_read(path);
     EXPECT_EQ(f.read_string_attribute("format"), "wafermill pca model v5");
