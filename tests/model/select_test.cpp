@@ -20,7 +20,6 @@ TEST(Select, ParsesClausesJoinedByAnd) {
 }
 
 TEST(Select, RejectsWhatItCannotRead) {
-  for (const char* bad :
-       {"label", "label = 0", "== 3", "label == zero", "index % 0 == 1", "a == 1 and"})
+  for (const char* bad : {"label", "label = 0", "== 3", "label == zero", "index % 0 == 1", "a == 1 and"})
     EXPECT_THROW(wj::parse_select(bad), wafermill::UsageError) << bad;
 }
