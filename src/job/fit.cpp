@@ -318,9 +318,8 @@ model::PcaModel run_fit(const FitConfig& config, MPI_Comm comm) {
         std::to_string(m.n_columns()) + " model columns for " + std::to_string(m.n_reference) +
         " reference wafers, scored by the whole reference's model (--scoring full): with many "
         "more columns than wafers the limits may flag far more than the stated rate of good "
-        "wafers the model has not seen (docs/MONITORING.md \"Steps\"); use --scoring folds or "
-        "auto, "
-        "fewer columns (--by-step none, --features) or more reference wafers";
+        "wafers the model has not seen (docs/MONITORING.md \"Steps\"); use --scoring auto or "
+        "folds, fewer columns (--by-step none, --features) or more reference wafers";
     m.warning = m.warning.empty() ? w : m.warning + "; " + w;
   }
   if (rank == 0) {
