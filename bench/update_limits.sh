@@ -15,7 +15,7 @@ for fleet in drift0 planted; do
   opts=(--drift 0)
   [[ $fleet == planted ]] && opts=(--drift 0.0002 --drift-sensor esc_temperature_c)
   for k in 0 1 2; do "$wm" generate -o "$d/${fleet}_n$k.h5" "${g[@]}" "${opts[@]}" --night "$k" > /dev/null; done
-  "${mpi[@]}" "$wm" fit --input "$d/${fleet}_n0.h5" --output "$d/${fleet}_m.h5" --false-alarm-rate 0.05 --quiet
+  "${mpi[@]}" "$wm" fit --input "$d/${fleet}_n0.h5" --output "$d/${fleet}_m.h5" --false-alarm-rate 0.05 --scoring full --quiet
   cp "$d/${fleet}_m.h5" "$d/${fleet}_u.h5"
   for lot in $(seq 40 79); do
     "$wm" score --model "$d/${fleet}_u.h5" --input "$d/${fleet}_n1.h5" --select "lot_id == $lot" --update --quiet > /dev/null

@@ -26,6 +26,7 @@ Command make_fit_command(int argc, char** argv) {
     ("folds", po::value<std::uint32_t>()->default_value(d.options.folds), "cross-validation folds for the limits")
     ("memory-budget", po::value<double>()->default_value(d.options.memory_budget_bytes / 1048576.0), "per rank, MiB: reference rows and exact sums")
     ("matrix", po::value<std::string>()->default_value("auto"), "auto, covariance or gram: the matrix the components come from (auto: gram when the columns outnumber the reference wafers; docs/MONITORING.md \"Matrix\")")
+    ("scoring", po::value<std::string>()->default_value("auto"), "auto, folds or full: folds keeps the cross-validation models in the model file and `run --model`/`score` score the wafer of index w with fold model w mod k, as its limits were calibrated (docs/MONITORING.md \"fit\"); full scores every wafer with the whole reference's model (the only one `score --update` takes); auto: folds when the model columns exceed half the reference wafers, else full")
     ("quiet,q", po::bool_switch(), "no summary");
   bool help = false;
   const po::variables_map vm = parse_options("fit", argc, argv, desc, nullptr, &help);
@@ -53,6 +54,12 @@ Command make_fit_command(int argc, char** argv) {
   c.options.folds = vm["folds"].as<std::uint32_t>();
   c.options.memory_budget_bytes = static_cast<std::uint64_t>(vm["memory-budget"].as<double>() * 1048576.0);
   c.quiet = vm["quiet"].as<bool>();
+  if (const std::string sc = vm["scoring"].as<std::string>(); sc == "full")
+    c.options.scoring = model::FoldScoring::full;
+  else if (sc == "folds")
+    c.options.scoring = model::FoldScoring::folds;
+  else if (sc != "auto")
+    throw UsageError("--scoring must be auto, folds or full (not \"" + sc + "\")");
   if (const std::string mx = vm["matrix"].as<std::string>(); mx == "covariance")
     c.options.matrix = model::MatrixPath::covariance;
   else if (mx == "gram")

@@ -85,6 +85,13 @@ class OnlineScorer {
     index_ = format::read_trace_index(config_.input);
     wafers_ = select_wafers(index_, config_.select);
     model::PcaModel m = model::read_model(config_.model);
+    if (config_.update && m.fold_scored())  // refused before anything is scored or written
+      throw InputError(
+          config_.model + ": --update: the model scores wafers with its " +
+          std::to_string(m.fold_models.size()) +
+          " fold models (/fold_models, format v5), which an update of the whole "
+          "reference's sums cannot keep consistent: refit it with `wafermill fit` "
+          "(the new wafers in the reference), or fit with --scoring full to update it");
     set_ = features_of(m, config_.model);
     bound_ =
         bind_model(config_.model, std::move(m), index_.sensor_names, set_.names(), index_.n_steps);
@@ -103,7 +110,7 @@ class OnlineScorer {
   // Each wafer: its rows, its features, its verdict and its drift bins, timed together.
   void score_wafers() {
     const std::size_t J = bound_.model.n_columns();
-    std::vector<double> x(J);
+    std::vector<double> x(J), xs;
     rows_.resize(wafers_.size() * J);
     for (std::size_t i = 0; i < wafers_.size(); ++i) {
       const auto t = Clock::now();
@@ -129,12 +136,21 @@ class OnlineScorer {
         const std::size_t c = bound_.columns[j];
         x[j] = c < SF ? block_.values[c] : block_.by_step[c - SF];
       }
-      if (bound_.model.grouped()) {  // the group's statistics, the fleet's for a group not known
-        const std::size_t g = bound_.model.group_of(keys_[w]);
-        out_.unknown_group += g == bound_.model.group_names.size();
-        bound_.model.scale_to_group(g, x);
+      // The wafer of file index w is scored by fold model w mod k (docs/MONITORING.md "fit"), or
+      // by the whole reference's model; drift and --update take it scaled as the latter.
+      const model::PcaModel& pm = bound_.model;
+      const model::PcaModel& sm = pm.scorer(w);
+      if (pm.grouped()) {  // the group's statistics, the fleet's for a group not known
+        const std::size_t g = pm.group_of(keys_[w]);
+        out_.unknown_group += g == pm.group_names.size();
+        if (pm.fold_scored()) {
+          xs = x;
+          sm.scale_to_group(g, xs);
+        }
+        pm.scale_to_group(g, x);
       }
-      model::ExplainedVerdict v = model::explain_wafer(bound_.model, x, config_.contributions);
+      model::ExplainedVerdict v = model::explain_wafer(
+          sm, pm.grouped() && pm.fold_scored() ? xs : x, config_.contributions);
       if (tally_) tally_->add(x);
       std::copy(x.begin(), x.end(), rows_.begin() + static_cast<std::ptrdiff_t>(i * J));
       out_.flagged += v.verdict.reason != model::kReasonNone;

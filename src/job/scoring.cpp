@@ -402,7 +402,7 @@ void ScoringPass::score_with_model(std::uint64_t first, std::span<const double> 
   reason_.resize(m);
   contrib_column_.assign(m * N, -1);
   contrib_share_.assign(m * N, 0.0);
-  std::vector<double> x(J);
+  std::vector<double> x(J), xs;
   // A grouped model: each wafer scaled by its group's statistics (the fleet's for a group the
   // model does not know, counted), read from the input's /wafers/ dataset the model names.
   std::vector<std::string> keys;
@@ -415,12 +415,20 @@ void ScoringPass::score_with_model(std::uint64_t first, std::span<const double> 
       const std::size_t c = model_->columns[j];
       x[j] = c < columns ? rows[i * columns + c] : steps[i * K * columns + (c - columns)];
     }
+    // The wafer of input index w is scored by fold model w mod k (docs/MONITORING.md "fit"), or
+    // by the whole reference's model; drift bins it by the whole reference's scaling.
+    const model::PcaModel& sm = pm.scorer(first + i);
     if (pm.grouped()) {
       const std::size_t g = pm.group_of(keys[i]);
       result.unknown_group += g == pm.group_names.size();
+      if (pm.fold_scored()) {
+        xs = x;
+        sm.scale_to_group(g, xs);
+      }
       pm.scale_to_group(g, x);
     }
-    const model::ExplainedVerdict e = model::explain_wafer(pm, x, N);
+    const model::ExplainedVerdict e =
+        model::explain_wafer(sm, pm.grouped() && pm.fold_scored() ? xs : x, N);
     const model::WaferVerdict& v = e.verdict;
     if (drift_) drift_->add(x);
     t2_[i] = v.t2;

@@ -286,6 +286,12 @@ void update_model(PcaModel& m, std::span<const double> rows) {
               "(with the new wafers in the reference) instead of updating it"
             : "the model has no mergeable sums or reference histograms (format v1): refit it "
               "with `wafermill fit` to update it");
+  if (m.fold_scored())
+    throw InputError(
+        "the model scores wafers with its " + std::to_string(m.fold_models.size()) +
+        " fold models (/fold_models, format v5), which an update of the whole reference's sums "
+        "cannot keep consistent: refit it with `wafermill fit` (with the new wafers in the "
+        "reference), or fit it with --scoring full to update it");
   const std::size_t J = m.n_columns();
   const std::size_t k = rows.size() / J;
   // The stored double sums plus the new terms, exactly; one rounding per sum.
@@ -381,6 +387,8 @@ PcaModel fit_pca(const ReferenceRows& local, const FitOptions& o, MPI_Comm comm)
         "no feature column of the reference is usable (finite on half the wafers, "
         "not constant, not a copy of another)");
   const bool gram = choose_matrix(n, J, o.matrix, o.memory_budget_bytes).path == MatrixPath::gram;
+  const bool keep_folds =
+      o.scoring == FoldScoring::folds || (o.scoring == FoldScoring::automatic && 2 * J > n);
   // Exact sums per column of a fold: Σd and all products (covariance) or Σd and Σd² (Gram).
   const std::size_t width = gram ? 2 * J : J + J * (J + 1) / 2;
   std::vector<double> mean(J);
@@ -401,6 +409,7 @@ PcaModel fit_pca(const ReferenceRows& local, const FitOptions& o, MPI_Comm comm)
   const std::size_t folds = o.folds;
   std::vector<FoldSums> fs(folds);
   std::vector<double> mine(3 * rows);  // held-out T², SPE, largest |z|
+  std::vector<PcaModel> kept;          // the fold models (FitOptions::fold_models)
   // Grouped: the final model's group statistics, its group-scaled rows and its sums.
   GroupStats final_groups;
   std::vector<double> final_z, grouped_sum, grouped_prod;
@@ -447,8 +456,7 @@ PcaModel fit_pca(const ReferenceRows& local, const FitOptions& o, MPI_Comm comm)
     {
       std::vector<double> x(J);
       for (std::size_t f = 0; f < folds; ++f) {
-        const PcaModel split =
-            gram ? gram_of(fs, f, mean, d, local, o, c) : model_of(fs, f, mean, o, c);
+        PcaModel split = gram ? gram_of(fs, f, mean, d, local, o, c) : model_of(fs, f, mean, o, c);
         for (std::size_t r = 0; r < rows; ++r) {
           if ((local.first_ordinal + r) % folds != f) continue;
           for (std::size_t k = 0; k < J; ++k) x[k] = local.values[r * C + keep[k]];
@@ -457,6 +465,7 @@ PcaModel fit_pca(const ReferenceRows& local, const FitOptions& o, MPI_Comm comm)
           mine[3 * r + 1] = v.spe;
           mine[3 * r + 2] = v.zmax;
         }
+        if (keep_folds) kept.push_back(std::move(split));
       }
     }
   } else {
@@ -513,6 +522,13 @@ PcaModel fit_pca(const ReferenceRows& local, const FitOptions& o, MPI_Comm comm)
           mine[3 * r] = v.t2;
           mine[3 * r + 1] = v.spe;
           mine[3 * r + 2] = v.zmax;
+        }
+        if (keep_folds) {  // the fold model scales a wafer by its training set's groups
+          split.group_centre = gs.centre;
+          split.group_scale = gs.scale;
+          split.fleet_centre = gs.fleet_centre;
+          split.fleet_scale = gs.fleet_scale;
+          kept.push_back(std::move(split));
         }
       } else {
         grouped_model = std::move(split);
@@ -644,6 +660,10 @@ PcaModel fit_pca(const ReferenceRows& local, const FitOptions& o, MPI_Comm comm)
   m.false_alarm_rate = o.false_alarm_rate;
   m.variance_target = o.variance_target;
   m.folds = o.folds;
+  // The fold models score the wafers (docs/MONITORING.md "fit"): what score_wafer needs of them.
+  for (PcaModel& fm : kept) fm.explained.clear();
+  m.fold_models = std::move(kept);
+  share_with_folds(m);
   m.method =
       gram ? "Gram matrix of the autoscaled reference rows (the wafers' space: " +
                  std::to_string(J) + " columns, " + std::to_string(n) +
@@ -653,6 +673,9 @@ PcaModel fit_pca(const ReferenceRows& local, const FitOptions& o, MPI_Comm comm)
              "rank 0 "
              "with one OpenBLAS thread";
   m.method += "; limits from " + std::to_string(folds) + "-fold cross-validation";
+  if (m.fold_scored())
+    m.method += "; a wafer scored by the fold model of its index mod " + std::to_string(folds) +
+                " (cross-conformal)";
   if (o.univariate)
     m.method += "; a univariate limit on every column's |z|, calibrated with T² and SPE";
   if (grouped)

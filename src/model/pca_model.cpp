@@ -112,6 +112,10 @@ constexpr const char* kFormatV3 = "wafermill pca model v3";
 // when some column is over one recipe step, so that readers that would bind it to the whole
 // wafer refuse it.
 constexpr const char* kFormatV4 = "wafermill pca model v4";
+// v2 with fold models (/fold_models/F/, docs/MONITORING.md "fit"); groups when /group_names is
+// there, by-step columns when /column_step is: older readers refuse it rather than score every
+// wafer with the full model.
+constexpr const char* kFormatV5 = "wafermill pca model v5";
 
 template <class T>
 void put(h5::Group& g, const std::string& name, const std::vector<T>& v,
@@ -121,24 +125,78 @@ void put(h5::Group& g, const std::string& name, const std::vector<T>& v,
   if (!v.empty()) d.write_all(std::span<const T>(v));
 }
 
-std::vector<double> get(const h5::File& f, const std::string& path, const std::string& name,
-                        std::size_t expected) {
+// `where` is the group's path ("" for the root, "/fold_models/2" for a fold model).
+std::vector<double> get(const h5::Group& f, const std::string& path, const std::string& name,
+                        std::size_t expected, const std::string& where = "") {
   if (!f.has_dataset(name))
-    throw InputError(path + ": /" + name + ": missing (not a wafermill model?)");
+    throw InputError(path + ": " + where + "/" + name + ": missing (not a wafermill model?)");
   const auto d = f.open_dataset(name);
   std::uint64_t n = 1;
   for (auto x : d.dims()) n *= x;
   if (n != expected)
-    throw InputError(path + ": /" + name + ": " + std::to_string(n) + " values, expected " +
-                     std::to_string(expected));
+    throw InputError(path + ": " + where + "/" + name + ": " + std::to_string(n) +
+                     " values, expected " + std::to_string(expected));
   return d.read_all<double>();
 }
 
-double scalar(const h5::File& f, const std::string& path, const std::string& name) {
+// Fold model f of `m` from /fold_models/f (what score_wafer and scale_to_group read).
+PcaModel read_fold(const h5::Group& folds, const std::string& path, std::size_t f,
+                   const PcaModel& m) {
+  const std::string name = std::to_string(f), where = "/fold_models/" + name;
+  if (!folds.has_group(name)) throw InputError(path + ": " + where + ": missing (format v5)");
+  const h5::Group g = folds.open_group(name);
+  const std::size_t J = m.n_columns();
+  PcaModel fm;
+  if (!g.has_dataset("loadings")) throw InputError(path + ": " + where + "/loadings: missing");
+  const auto ld = g.open_dataset("loadings").dims();
+  if (ld.size() != 2 || ld[0] != J)
+    throw InputError(path + ": " + where + "/loadings: expected [" + std::to_string(J) + ", A]");
+  fm.n_components = static_cast<std::uint32_t>(ld[1]);
+  fm.centre = get(g, path, "centre", J, where);
+  fm.scale = get(g, path, "scale", J, where);
+  fm.loadings = get(g, path, "loadings", J * fm.n_components, where);
+  fm.eigenvalues = get(g, path, "eigenvalues", fm.n_components, where);
+  for (std::size_t j = 0; j < J; ++j)
+    if (!std::isfinite(fm.centre[j]) || !(fm.scale[j] > 0.0))
+      throw InputError(path + ": " + where + "/scale or /centre index " + std::to_string(j) +
+                       " is not usable");
+  for (std::size_t a = 0; a < fm.n_components; ++a)
+    if (!(fm.eigenvalues[a] > 0.0))
+      throw InputError(path + ": " + where + "/eigenvalues index " + std::to_string(a) +
+                       " is not positive");
+  if (m.grouped()) {
+    const std::size_t G = m.group_names.size();
+    fm.group_centre = get(g, path, "group_centre", G * J, where);
+    fm.group_scale = get(g, path, "group_scale", G * J, where);
+    fm.fleet_centre = get(g, path, "fleet_centre", J, where);
+    fm.fleet_scale = get(g, path, "fleet_scale", J, where);
+    for (std::size_t q = 0; q < fm.group_scale.size(); ++q)
+      if (!std::isfinite(fm.group_centre[q]) || !(fm.group_scale[q] > 0.0))
+        throw InputError(path + ": " + where + "/group_scale or /group_centre index " +
+                         std::to_string(q) + " is not usable");
+    for (std::size_t j = 0; j < J; ++j)
+      if (!std::isfinite(fm.fleet_centre[j]) || !(fm.fleet_scale[j] > 0.0))
+        throw InputError(path + ": " + where + "/fleet_scale or /fleet_centre index " +
+                         std::to_string(j) + " is not usable");
+  }
+  return fm;
+}
+
+double scalar(const h5::Group& f, const std::string& path, const std::string& name) {
   return get(f, path, name, 1)[0];
 }
 
 }  // namespace
+
+void share_with_folds(PcaModel& m) {
+  for (PcaModel& fm : m.fold_models) {
+    fm.t2_limit = m.t2_limit;
+    fm.spe_limit = m.spe_limit;
+    fm.univariate_limit = m.univariate_limit;
+    fm.group_by = m.group_by;
+    fm.group_names = m.group_names;
+  }
+}
 
 bool PcaModel::has_step_columns() const {
   return std::any_of(column_step.begin(), column_step.end(), [](std::int32_t k) { return k >= 0; });
@@ -196,7 +254,10 @@ std::vector<std::string> read_group_keys(const std::string& path, const std::str
 void write_model(const PcaModel& m, const std::string& path) {
   h5::File f = h5::File::create(path);
   const bool steps = m.has_step_columns();
-  f.write_string_attribute("format", steps ? kFormatV4 : m.grouped() ? kFormatV3 : kFormat);
+  f.write_string_attribute("format", m.fold_scored() ? kFormatV5
+                                     : steps         ? kFormatV4
+                                     : m.grouped()   ? kFormatV3
+                                                     : kFormat);
   f.write_string_attribute("method", m.method);
   f.write_string_attribute("warning", m.warning);
   f.write_string_dataset("column_sensor", m.column_sensor);
@@ -232,6 +293,23 @@ void write_model(const PcaModel& m, const std::string& path) {
     put(f, "fleet_centre", m.fleet_centre);
     put(f, "fleet_scale", m.fleet_scale);
   }
+  if (m.fold_scored()) {
+    h5::Group all = f.create_group("fold_models");
+    for (std::size_t k = 0; k < m.fold_models.size(); ++k) {
+      const PcaModel& fm = m.fold_models[k];
+      h5::Group g = all.create_group(std::to_string(k));
+      put(g, "centre", fm.centre);
+      put(g, "scale", fm.scale);
+      put(g, "loadings", fm.loadings, {fm.n_columns(), fm.n_components});
+      put(g, "eigenvalues", fm.eigenvalues);
+      if (m.grouped()) {
+        put(g, "group_centre", fm.group_centre, {m.group_names.size(), m.n_columns()});
+        put(g, "group_scale", fm.group_scale, {m.group_names.size(), m.n_columns()});
+        put(g, "fleet_centre", fm.fleet_centre);
+        put(g, "fleet_scale", fm.fleet_scale);
+      }
+    }
+  }
   f.close();
 }
 
@@ -246,9 +324,10 @@ PcaModel read_model(const std::string& path) {
       format = f.read_string_attribute("format");
     } catch (const HdfError&) {
     }
-    const bool v4 = format == kFormatV4;
-    const bool v3 = format == kFormatV3 || (v4 && f.has_dataset("group_names"));
-    if (v3 || v4) format = kFormat;
+    const bool v5 = format == kFormatV5;
+    const bool v4 = format == kFormatV4 || (v5 && f.has_dataset("column_step"));
+    const bool v3 = format == kFormatV3 || ((v4 || v5) && f.has_dataset("group_names"));
+    if (v3 || v4 || v5) format = kFormat;
     if (format != kFormat && format != kFormatV1)
       throw InputError(path + ": attribute format is \"" + format + "\", expected \"" + kFormat +
                        "\"");
@@ -331,6 +410,16 @@ PcaModel read_model(const std::string& path) {
       if (!std::is_sorted(m.group_names.begin(), m.group_names.end()))
         throw InputError(path + ": /group_names: not sorted");
     }
+    if (v5) {
+      if (!f.has_group("fold_models"))
+        throw InputError(path + ": /fold_models: missing (format v5)");
+      if (m.folds < 2)
+        throw InputError(path + ": /folds is " + std::to_string(m.folds) +
+                         ": fold models need at least 2");
+      const h5::Group folds = f.open_group("fold_models");
+      for (std::size_t k = 0; k < m.folds; ++k)
+        m.fold_models.push_back(read_fold(folds, path, k, m));
+    }
   } catch (const HdfError& e) {
     throw InputError(path + ": cannot read the model: " + e.what());
   }
@@ -344,6 +433,7 @@ PcaModel read_model(const std::string& path) {
     throw InputError(path + ": /t2_limit and /spe_limit must be positive");
   if (!(m.univariate_limit >= 0.0) || !std::isfinite(m.univariate_limit))
     throw InputError(path + ": /univariate_limit must be 0 (none) or positive");
+  share_with_folds(m);
   return m;
 }
 

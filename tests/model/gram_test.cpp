@@ -83,6 +83,16 @@ void expect_same_model(const wm::ReferenceRows& ref, wm::FitOptions o,
     EXPECT_LT(rel(a.t2, b.t2), 1e-8) << "wafer " << i;
     EXPECT_LT(rel(a.spe, b.spe), 1e-8) << "wafer " << i;
   }
+  // The fold models that score the wafers (wafer i by fold i mod 5): the same to rounding.
+  ASSERT_EQ(gram.fold_models.size(), cov.fold_models.size());
+  for (std::size_t i = 0; i < test.rows(); ++i) {
+    const std::span<const double> x(&test.values[i * J], J);
+    ASSERT_EQ(gram.scorer(i).n_components, cov.scorer(i).n_components) << "wafer " << i;
+    const wm::WaferVerdict a = wm::score_wafer(cov.scorer(i), x),
+                           b = wm::score_wafer(gram.scorer(i), x);
+    EXPECT_LT(rel(a.t2, b.t2), 1e-8) << "wafer " << i;
+    EXPECT_LT(rel(a.spe, b.spe), 1e-8) << "wafer " << i;
+  }
   // The Gram model keeps no mergeable sums (J(J+1)/2 of them); the covariance model does.
   EXPECT_TRUE(cov.has_sums());
   EXPECT_FALSE(gram.has_sums());

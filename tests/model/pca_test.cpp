@@ -174,10 +174,29 @@ TEST(PcaModel, SmallReferenceWarnsThatItCannotCalibrateTheRate) {
 TEST(PcaModel, FileRoundTripKeepsEveryBit) {
   Process p(9);
   const auto ref = reference(p, 200);
-  const wm::PcaModel m = wm::fit_pca(ref, {}, MPI_COMM_NULL);
+  wm::FitOptions o;
+  o.scoring = wm::FoldScoring::folds;  // 12 columns for 200 wafers: auto would not keep them
+  const wm::PcaModel m = wm::fit_pca(ref, o, MPI_COMM_NULL);
   const std::string path = ::testing::TempDir() + "/pca_round_trip.h5";
   wm::write_model(m, path);
   const wm::PcaModel r = wm::read_model(path);
+  // The fold models (format v5): each one's components and scaling, and the shared limits.
+  EXPECT_EQ(wafermill::format::h5::File::open_read(path).read_string_attribute("format"),
+            "wafermill pca model v5");
+  ASSERT_EQ(r.fold_models.size(), 5u);
+  ASSERT_EQ(m.fold_models.size(), 5u);
+  for (std::size_t f = 0; f < 5; ++f) {
+    const wm::PcaModel &a = m.fold_models[f], &b = r.fold_models[f];
+    EXPECT_EQ(b.centre, a.centre);
+    EXPECT_EQ(b.scale, a.scale);
+    EXPECT_EQ(b.n_components, a.n_components);
+    EXPECT_EQ(b.loadings, a.loadings);
+    EXPECT_EQ(b.eigenvalues, a.eigenvalues);
+    EXPECT_EQ(b.t2_limit, m.t2_limit);
+    EXPECT_EQ(b.spe_limit, m.spe_limit);
+    EXPECT_NE(a.centre, m.centre);  // a training set of 4/5 of the reference
+    EXPECT_EQ(&r.scorer(f + 5 * 17), &r.fold_models[f]);
+  }
   EXPECT_EQ(r.column_sensor, m.column_sensor);
   EXPECT_EQ(r.column_feature, m.column_feature);
   EXPECT_EQ(r.centre, m.centre);
@@ -189,6 +208,73 @@ TEST(PcaModel, FileRoundTripKeepsEveryBit) {
   EXPECT_EQ(r.n_reference, m.n_reference);
   EXPECT_EQ(r.method, m.method);
   std::remove(path.c_str());
+}
+
+// `fit --scoring full`, and auto with fewer columns than half the reference wafers: no fold
+// models, format v2 as before, every wafer scored by the model.
+TEST(PcaModel, FullScoringKeepsNoFoldModels) {
+  Process p(9);
+  const auto ref = reference(p, 200);
+  EXPECT_FALSE(wm::fit_pca(ref, {}, MPI_COMM_NULL).fold_scored());  // auto: 2 * 12 <= 200
+  EXPECT_TRUE(wm::fit_pca(reference(p, 23), {}, MPI_COMM_NULL).fold_scored());  // 2 * 12 > 23
+  wm::FitOptions o;
+  o.scoring = wm::FoldScoring::full;
+  const wm::PcaModel m = wm::fit_pca(ref, o, MPI_COMM_NULL);
+  EXPECT_FALSE(m.fold_scored());
+  EXPECT_EQ(&m.scorer(3), &m);
+  const std::string path = ::testing::TempDir() + "/pca_full.h5";
+  wm::write_model(m, path);
+  EXPECT_EQ(wafermill::format::h5::File::open_read(path).read_string_attribute("format"),
+            "wafermill pca model v2");
+  EXPECT_TRUE(wm::read_model(path).fold_models.empty());
+  std::remove(path.c_str());
+}
+
+// Many more columns than reference wafers (docs/MONITORING.md "More columns than wafers"): the
+// whole reference's model keeps more (noise) components than the fold models whose held-out
+// scores set the limits, and flags far more than A of unseen good wafers; scoring wafer w with
+// fold model w mod k (cross-conformal) keeps A within its binomial error.
+TEST(PcaModel, FoldModelsKeepTheRateWithMoreColumnsThanWafers) {
+  const std::size_t n = 180, J = 600, fresh = 4000;
+  std::mt19937_64 fixed(77), rng(78);
+  std::normal_distribution<double> g(0.0, 1.0);
+  std::vector<double> mix(3 * J);
+  for (double& v : mix) v = g(fixed);
+  auto row = [&] {
+    const double f[3] = {g(rng), g(rng), g(rng)};
+    std::vector<double> x(J);
+    for (std::size_t j = 0; j < J; ++j) {
+      x[j] = 2.0 * g(rng);  // noise carries most of the variance: the 90 % rule keeps ~n of it
+      for (int k = 0; k < 3; ++k) x[j] += mix[k * J + j] * f[k];
+    }
+    return x;
+  };
+  wm::ReferenceRows ref;
+  for (std::size_t j = 0; j < J; ++j) {
+    std::string name = "s";
+    name += std::to_string(j);
+    ref.column_sensor.push_back(name);
+    ref.column_feature.push_back("mean");
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto x = row();
+    ref.values.insert(ref.values.end(), x.begin(), x.end());
+  }
+  wm::FitOptions o;
+  o.false_alarm_rate = 0.05;
+  const wm::PcaModel m = wm::fit_pca(ref, o, MPI_COMM_NULL);
+  ASSERT_EQ(m.fold_models.size(), 5u);
+  std::size_t folds = 0, whole = 0;
+  for (std::size_t w = 0; w < fresh; ++w) {
+    const auto x = row();
+    folds += wm::score_wafer(m.scorer(w), x).reason != wm::kReasonNone;
+    whole += wm::score_wafer(m, x).reason != wm::kReasonNone;
+  }
+  const double rate = 0.05, observed = static_cast<double>(folds) / fresh;
+  const double sd = std::sqrt(rate * (1 - rate) * (1.0 / fresh + 1.0 / n));
+  EXPECT_NEAR(observed, rate, 3.0 * sd) << "fold models: " << folds << " of " << fresh;
+  // The regime is the one of the defect: the whole reference's model is far above A.
+  EXPECT_GT(static_cast<double>(whole) / fresh, 0.15) << whole << " of " << fresh;
 }
 
 // By-step columns (fit --by-step, docs/MONITORING.md "Steps"): a step column that is a bitwise
@@ -223,12 +309,13 @@ TEST(PcaModel, StepColumnsFollowTheCopyRuleAndRoundTrip) {
   const std::string path = ::testing::TempDir() + "/pca_steps.h5";
   for (const bool grouped : {false, true}) {
     wm::FitOptions o;
+    o.scoring = wm::FoldScoring::folds;  // 24 columns, 300 wafers: auto would not keep them
     if (grouped) o.group_by = "tool_id";
     m = wm::fit_pca(r, o, MPI_COMM_NULL);
     wm::write_model(m, path);
     {
       const auto f = wafermill::format::h5::File::open_read(path);
-      EXPECT_EQ(f.read_string_attribute("format"), "wafermill pca model v4");
+      EXPECT_EQ(f.read_string_attribute("format"), "wafermill pca model v5");  // fold models
     }
     const wm::PcaModel back = wm::read_model(path);
     EXPECT_EQ(back.column_step, m.column_step);
@@ -236,14 +323,36 @@ TEST(PcaModel, StepColumnsFollowTheCopyRuleAndRoundTrip) {
     EXPECT_EQ(back.grouped(), grouped);
     EXPECT_EQ(back.group_names, m.group_names);
     EXPECT_EQ(back.group_centre, m.group_centre);
+    // Each fold model scales by its own training set's groups (the held-out fold not in them).
+    ASSERT_EQ(back.fold_models.size(), 5u);
+    for (std::size_t f = 0; f < 5; ++f) {
+      const wm::PcaModel &a = m.fold_models[f], &b = back.fold_models[f];
+      EXPECT_EQ(b.loadings, a.loadings);
+      EXPECT_EQ(b.grouped(), grouped);
+      EXPECT_EQ(b.group_names, m.group_names);
+      EXPECT_EQ(b.group_centre, a.group_centre);
+      EXPECT_EQ(b.group_scale, a.group_scale);
+      EXPECT_EQ(b.fleet_centre, a.fleet_centre);
+      if (grouped) {
+        EXPECT_NE(a.group_centre, m.group_centre);
+      }
+    }
   }
-  // Whole-wafer columns only: no steps recorded, format v2 as before.
+  // Whole-wafer columns only: no steps recorded, format v2 as before (auto: no fold models).
   const wm::PcaModel whole = wm::fit_pca(base, {}, MPI_COMM_NULL);
   EXPECT_TRUE(whole.column_step.empty());
   wm::write_model(whole, path);
   {
     const auto f = wafermill::format::h5::File::open_read(path);
     EXPECT_EQ(f.read_string_attribute("format"), "wafermill pca model v2");
+    EXPECT_FALSE(f.has_dataset("column_step"));
+  }
+  wm::FitOptions folds;
+  folds.scoring = wm::FoldScoring::folds;
+  wm::write_model(wm::fit_pca(base, folds, MPI_COMM_NULL), path);
+  {
+    const auto f = wafermill::format::h5::File::open_read(path);
+    EXPECT_EQ(f.read_string_attribute("format"), "wafermill pca model v5");
     EXPECT_FALSE(f.has_dataset("column_step"));
   }
   EXPECT_EQ(wm::read_model(path).step_of(0), -1);

@@ -57,6 +57,7 @@ wm::ReferenceRows rows_of(const std::vector<double>& v) {
 wm::PcaModel fit(const std::vector<double>& v) {
   wm::FitOptions o;
   o.false_alarm_rate = 0.05;
+  o.scoring = wm::FoldScoring::full;  // the models `score --update` takes
   return wm::fit_pca(rows_of(v), o, MPI_COMM_NULL);
 }
 
@@ -115,6 +116,15 @@ TEST(ModelUpdate, AModelWithoutSumsIsRefused) {
   wm::PcaModel m = fit(wafers(7, 100));
   m.sum_n = 0;
   m.sum_d.clear();
+  EXPECT_THROW(wm::update_model(m, wafers(8, 5)), wafermill::InputError);
+}
+
+TEST(ModelUpdate, AFoldScoredModelIsRefused) {
+  wm::FitOptions o;
+  o.false_alarm_rate = 0.05;
+  o.scoring = wm::FoldScoring::folds;
+  wm::PcaModel m = wm::fit_pca(rows_of(wafers(7, 100)), o, MPI_COMM_NULL);
+  ASSERT_EQ(m.fold_models.size(), 5u);
   EXPECT_THROW(wm::update_model(m, wafers(8, 5)), wafermill::InputError);
 }
 

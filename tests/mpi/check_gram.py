@@ -9,8 +9,8 @@ out.h5 (run --model model_p1.h5 over every wafer).
   h5diff does not compare) and every root attribute;
 - the model is the Gram path's: more columns than reference wafers, the method says so, no sums;
 - the run's /wafers/t2 and /wafers/spe are numpy's T² and SPE of /features/values (and of
-  /features/by_step for by-step columns) against the model (1e-9 relative): a Gram model scores
-  as any model."""
+  /features/by_step for by-step columns) against the model's fold model of each wafer (index mod
+  folds, /fold_models/F; 1e-9 relative): a Gram model scores as any model."""
 import sys
 
 import h5py
@@ -33,8 +33,13 @@ def text(v):
 with h5py.File(f"{d}/model_p1.h5", "r") as ref:
     for p in ps:
         with h5py.File(f"{d}/model_p{p}.h5", "r") as m:
-            check(sorted(m.keys()) == sorted(ref.keys()), f"P={p}: datasets")
-            for k in ref.keys():
+            names = []  # every dataset, those of /fold_models/F/ too
+            ref.visititems(lambda k, o: names.append(k) if isinstance(o, h5py.Dataset) else None)
+            mine = []
+            m.visititems(lambda k, o: mine.append(k) if isinstance(o, h5py.Dataset) else None)
+            check(sorted(mine) == sorted(names), f"P={p}: datasets")
+            check(any(k.startswith("fold_models/") for k in names), "the model keeps its fold models")
+            for k in names:
                 a, b = np.asarray(ref[k][()]), np.asarray(m[k][()]) if k in m else None
                 if a.dtype.kind == "O":  # strings
                     same = b is not None and [text(s) for s in a] == [text(s) for s in b]
@@ -60,11 +65,16 @@ with h5py.File(f"{d}/model_p1.h5", "r") as ref:
         bs = o["features/by_step"][:] if (ks >= 0).any() else None
         x = np.stack([v[:, sensors.index(s), fnames.index(f)] if k < 0 else bs[:, k, sensors.index(s), fnames.index(f)]
                       for s, f, k in zip(cs, cf, ks)], axis=1)
-        z = (x - ref["centre"][:]) / ref["scale"][:]
-        z[~np.isfinite(z)] = 0.0
-        t = z @ P
-        t2 = (t * t / ref["eigenvalues"][:]).sum(axis=1)
-        spe = ((z - t @ P.T) ** 2).sum(axis=1)
+        k_folds = int(ref["folds"][0])
+        t2, spe = np.zeros(len(x)), np.zeros(len(x))
+        for f in range(k_folds):  # wafer w scored by fold model w mod folds
+            fm, w = ref[f"fold_models/{f}"], np.arange(f, len(x), k_folds)
+            Pf = fm["loadings"][:]
+            z = (x[w] - fm["centre"][:]) / fm["scale"][:]
+            z[~np.isfinite(z)] = 0.0
+            t = z @ Pf
+            t2[w] = (t * t / fm["eigenvalues"][:]).sum(axis=1)
+            spe[w] = ((z - t @ Pf.T) ** 2).sum(axis=1)
         got_t2, got_spe = o["wafers/t2"][:], o["wafers/spe"][:]
         check(np.allclose(got_t2, t2, rtol=1e-9, atol=0), f"T2 against numpy: {np.max(np.abs(got_t2 / t2 - 1))}")
         check(np.allclose(got_spe, spe, rtol=1e-9, atol=0), f"SPE against numpy: {np.max(np.abs(got_spe / spe - 1))}")

@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Checks by-step model columns (docs/MONITORING.md "Steps") on traces whose planted faults all lie
 in one recipe step (`generate --anomaly-step K`):
-- the `--by-step auto` model is format v4 with a /column_step per column, every one a step of the
-  input (0..K-1); the `--by-step both` model has the whole-wafer columns (-1) first, then the
-  by-step ones; the `--by-step none` model is v2 and has no /column_step;
-- the run's T² and SPE are numpy's of /features/by_step against the auto model (1e-9 relative);
+- the `--by-step auto` model is format v4 (v5 when it keeps fold models, `fit --scoring`) with a
+  /column_step per column, every one a step of the input (0..K-1); the `--by-step both` model has
+  the whole-wafer columns (-1) first, then the by-step ones; the `--by-step none` model is v2 (v5
+  with fold models) and has no /column_step;
+- the run's T² and SPE are numpy's of /features/by_step against the auto model (against its fold
+  model of each wafer, index mod folds, when it keeps them) (1e-9 relative);
 - for the flagged planted wafers the top contribution (/wafers/contrib_column, S*F + (k*S + s)*F
   + f for step k) names the planted sensor AND the planted step for at least 3/4 of them;
 - export's CSV has step_1 = that step (and "all" for a whole-wafer column), contribution_1 its
@@ -29,18 +31,23 @@ with h5py.File(f"{d}/traces.h5") as t:
     step = int(t.attrs["generator_anomaly_step"])
     K = int(t.attrs["generator_n_steps"])
 with h5py.File(f"{d}/auto.h5") as m, h5py.File(f"{d}/both.h5") as b, h5py.File(f"{d}/none.h5") as n:
-    assert text(m.attrs["format"]) == "wafermill pca model v4", text(m.attrs["format"])
+    assert text(m.attrs["format"]) == ("wafermill pca model v5" if "fold_models" in m else "wafermill pca model v4")
     ks = m["column_step"][:]
     assert ks.dtype == np.int32 and len(ks) == len(m["centre"]), "one int32 step per column"
     assert ks.min() >= 0 and ks.max() < K, f"auto: steps {ks.min()}..{ks.max()} (K = {K})"
     kb = b["column_step"][:]
     whole = int((kb == -1).sum())
     assert whole > 0 and np.all(kb[:whole] == -1) and np.all(kb[whole:] >= 0), "both: whole-wafer first"
-    assert text(n.attrs["format"]) == "wafermill pca model v2" and "column_step" not in n, "none: a v2 model"
+    assert text(n.attrs["format"]) == ("wafermill pca model v5" if "fold_models" in n else "wafermill pca model v2")
+    assert "column_step" not in n, "none: no steps"
     assert whole == len(n["centre"]), "both's whole-wafer columns are none's"
     cs = [text(s) for s in m["column_sensor"][:]]
     cf = [text(s) for s in m["column_feature"][:]]
-    centre, scale, P, lam = m["centre"][:], m["scale"][:], m["loadings"][:], m["eigenvalues"][:]
+    # the models that score: the fold models (wafer w by fold w mod k), or the whole one
+    k_folds = int(m["folds"][0]) if "fold_models" in m else 1
+    where = [f"fold_models/{f}/" for f in range(k_folds)] if "fold_models" in m else [""]
+    folds = [{q: m[w + q][:] for q in ("centre", "scale", "loadings", "eigenvalues")} for w in where]
+    print(f"auto: scored by {'its ' + str(k_folds) + ' fold models' if k_folds > 1 else 'the whole model'}")
     print(f"auto: {len(ks)} columns over {K} steps; both: {len(kb)} ({whole} whole-wafer); none: {whole}")
 
 with h5py.File(f"{d}/out.h5") as o:
@@ -49,11 +56,15 @@ with h5py.File(f"{d}/out.h5") as o:
     S, F = len(sensors), len(fnames)
     bs = o["features/by_step"][:]
     x = np.stack([bs[:, k, sensors.index(s), fnames.index(f)] for s, f, k in zip(cs, cf, ks)], axis=1)
-    z = (x - centre) / scale
-    z[~np.isfinite(z)] = 0.0
-    tt = z @ P
-    t2 = (tt * tt / lam).sum(axis=1)
-    spe = ((z - tt @ P.T) ** 2).sum(axis=1)
+    t2, spe = np.zeros(len(x)), np.zeros(len(x))
+    for f, fm in enumerate(folds):  # wafer w scored by fold model w mod folds
+        w = np.arange(f, len(x), k_folds)
+        P, lam = fm["loadings"], fm["eigenvalues"]
+        z = (x[w] - fm["centre"]) / fm["scale"]
+        z[~np.isfinite(z)] = 0.0
+        tt = z @ P
+        t2[w] = (tt * tt / lam).sum(axis=1)
+        spe[w] = ((z - tt @ P.T) ** 2).sum(axis=1)
     assert np.allclose(o["wafers/t2"][:], t2, rtol=1e-9, atol=0), "T2 is not numpy's of /features/by_step"
     assert np.allclose(o["wafers/spe"][:], spe, rtol=1e-9, atol=0), "SPE is not numpy's of /features/by_step"
     flag, col = o["wafers/flag"][:], o["wafers/contrib_column"][:]

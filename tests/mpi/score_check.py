@@ -26,7 +26,7 @@ assert 0 < lat["wafer_p50"] <= lat["wafer_p95"] <= lat["wafer_p99"] <= lat["wafe
 assert lat["startup"] > 0 and lat["lot"] >= lat["wafer_max"]
 good = sum(1 for r in rows if r["flag"] == "0")
 assert rep["updated_with"] == good and rep["flagged"] == 25 - good
-with h5py.File(f"{d}/model.h5") as a, h5py.File(f"{d}/updated.h5") as b:
+with h5py.File(f"{d}/full.h5") as a, h5py.File(f"{d}/updated.h5") as b:
     assert b["sum_n"][0] == a["sum_n"][0] + good, (a["sum_n"][0], b["sum_n"][0], good)
     assert b["n_reference"][0] == b["sum_n"][0]
     assert b["hist_counts"][:].sum() >= a["hist_counts"][:].sum()
@@ -36,7 +36,11 @@ assert rep["latency_ms"]["update"] > 0
 with h5py.File(f"{d}/updated.h5") as a, h5py.File(f"{d}/in_place.h5") as b:
     for k in ("sum_n", "sum_d", "sum_dd", "hist_counts", "centre", "loadings"):
         assert np.array_equal(a[k][:], b[k][:]), k
-# One scoring function (model::explain_wafer) behind both commands: the same bits.
+# One scoring function (model::explain_wafer) behind both commands, with fold model (index mod 5)
+# in both: the same bits.
+with h5py.File(f"{d}/model.h5") as m:
+    assert m.attrs["format"] in (b"wafermill pca model v5", "wafermill pca model v5")
+    assert sorted(m["fold_models"].keys()) == ["0", "1", "2", "3", "4"]
 with h5py.File(f"{d}/all.h5") as s, h5py.File(f"{d}/run.h5") as r:
     for k in ("score", "t2", "spe", "flag", "reason", "contrib_share"):
         assert np.array_equal(s["wafers/" + k][:], r["wafers/" + k][:]), k

@@ -23,6 +23,15 @@ enum class MatrixPath {
   gram,        ///< n × n, the wafers' space: the autoscaled rows gathered on rank 0
 };
 
+/// @brief Which model scores a wafer (`fit --scoring`, docs/MONITORING.md "fit").
+enum class FoldScoring {
+  automatic,  ///< the fold models when the model columns exceed half the reference wafers
+              ///< (2J > n: where the whole reference's model keeps more noise components than
+              ///< the fold models that set the limits), else the whole reference's model
+  folds,      ///< the fold models: wafer w scored by fold model w mod k (cross-conformal)
+  full,       ///< the whole reference's model (the only one `score --update` takes)
+};
+
 /// @brief How a model is fitted.
 struct FitOptions {
   double false_alarm_rate = 0.01;  ///< A: the limits' out-of-sample false-alarm rate
@@ -32,6 +41,9 @@ struct FitOptions {
   std::string group_by;     ///< the name of ReferenceRows::group's dataset (stored in the model)
   bool univariate = false;  ///< also a limit on every column's |z|, calibrated with T² and SPE
   MatrixPath matrix = MatrixPath::automatic;  ///< `fit --matrix`
+  /// `fit --scoring`: whether the model keeps its k fold models, which then score wafer w with
+  /// fold model w mod k (docs/MONITORING.md "fit")
+  FoldScoring scoring = FoldScoring::automatic;
 };
 
 /// @brief The matrix path a fit of n reference wafers and J columns takes, and the memory each
@@ -90,7 +102,8 @@ PcaModel model_from_sums(std::uint64_t n, const std::vector<double>& origin,
 /// @brief Folds k wafers (`rows`, k × J in model column order) into the model's mergeable sums
 /// and reference histograms and recomputes centre, scale and components from the sums (same
 /// number of components; the limits, calibrated by the fit, are kept). No MPI.
-/// @throws InputError when the model has no sums (a v1 model: refit it).
+/// @throws InputError when the model has no sums (a v1 model, a Gram-path one: refit it) or
+/// has fold models (PcaModel::fold_models: refit it).
 void update_model(PcaModel& m, std::span<const double> rows);
 
 }  // namespace wafermill::model

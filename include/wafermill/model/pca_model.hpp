@@ -75,6 +75,22 @@ struct PcaModel {
   std::vector<double> group_scale;         ///< G × J
   std::vector<double> fleet_centre;        ///< J: the raw reference's means
   std::vector<double> fleet_scale;         ///< J: the raw reference's standard deviations
+  // Fold models (format v5, docs/MONITORING.md "fit"): the `folds` cross-validation models whose
+  // held-out scores set the limits. `run --model` and `score` score the wafer of index w in
+  // their input with fold_models[w mod folds] (cross-conformal: an unseen wafer is scored as a
+  // held-out one was). Each holds its training set's centre, scale, n_components, loadings and
+  // eigenvalues (grouped: its group_centre, group_scale, fleet_centre, fleet_scale), and this
+  // model's limits, group_by and group_names; nothing else. Empty (`fit --scoring full`, models
+  // of formats v1–v4): every wafer is scored by this model, the one of the whole reference.
+  std::vector<PcaModel> fold_models;
+
+  /// @brief Whether wafers are scored by the fold models.
+  bool fold_scored() const { return !fold_models.empty(); }
+  /// @brief The model that scores the wafer of index `index` in the scored input: fold model
+  /// (index mod folds), or this one for a model without fold models.
+  const PcaModel& scorer(std::uint64_t index) const {
+    return fold_models.empty() ? *this : fold_models[index % fold_models.size()];
+  }
 
   /// @brief Whether the model scales each group apart.
   bool grouped() const { return !group_by.empty(); }
@@ -140,8 +156,14 @@ std::vector<std::string> read_group_keys(const std::string& path, const std::str
                                          std::uint64_t n_wafers, std::uint64_t first,
                                          std::uint64_t n);
 
-/// @brief Writes the model to an HDF5 file (docs/FORMAT.md "Model"): format v2, v3 with groups,
-/// v4 when some column is over one recipe step (with `/column_step`). @throws HdfError
+/// @brief Copies the model's limits, group_by and group_names into each of its fold models (what
+/// they score with besides their own components and scaling).
+void share_with_folds(PcaModel& m);
+
+/// @brief Writes the model to an HDF5 file (docs/FORMAT.md "Model"): format v5 with fold models
+/// (`/fold_models/F/`, groups and `/column_step` as in v3 and v4); without them format v2, v3
+/// with groups, v4 when some column is over one recipe step (with `/column_step`).
+/// @throws HdfError
 void write_model(const PcaModel& m, const std::string& path);
 /// @brief Reads a model file. @throws InputError naming the file and dataset when malformed.
 PcaModel read_model(const std::string& path);
