@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <functional>
 #include <optional>
+#include <type_traits>
 
 #include "in_place.hpp"
 #include "type_text.hpp"
@@ -53,90 +54,56 @@ using TypeRule = std::function<std::string(const h5::TypeInfo& t)>;
 using detail::describe;
 using detail::dims_text;
 
+// The n values of type T at `raw`, widened to the bits of an int64, uint64 or double.
+template <class T>
+std::vector<std::uint64_t> widen(const unsigned char* raw, std::uint64_t n) {
+  std::vector<std::uint64_t> words(n);
+  for (std::uint64_t i = 0; i < n; ++i) {
+    T t;
+    std::memcpy(&t, raw + i * sizeof t, sizeof t);
+    using Wide =
+        std::conditional_t<std::is_floating_point_v<T>, double,
+                           std::conditional_t<std::is_signed_v<T>, std::int64_t, std::uint64_t>>;
+    const Wide x = t;
+    std::memcpy(&words[i], &x, 8);
+  }
+  return words;
+}
+
 // The values of a 1-D dataset of numbers of at most 8 bytes, widened to int64, uint64 or double
 // bits, or nothing for other types. Read in the stored type's native form, without HDF5's
 // conversion: a converting read allocates and zeroes a 1 MiB buffer, the largest cost of a
 // small file's read in the input checks' child (bench/input_checks: 0.45 -> 0.31 ms a file).
 std::optional<std::pair<WaferFieldValues::Kind, std::vector<std::uint64_t>>> read_widened(
     const h5::Dataset& ds, const h5::TypeInfo& type, std::uint64_t n) {
-  if (type.size > 8 ||
-      (type.type_class != h5::TypeClass::integer && type.type_class != h5::TypeClass::floating))
+  using Kind = WaferFieldValues::Kind;
+  if (type.type_class != h5::TypeClass::integer && type.type_class != h5::TypeClass::floating)
     return std::nullopt;
   const h5::Handle mem = ds.memory_type();
   const std::size_t size = H5Tget_size(mem.id());
   const bool floating = type.type_class == h5::TypeClass::floating;
-  if (size == 0 || size > 8 || (floating && size != 4 && size != 8)) return std::nullopt;
+  std::vector<std::uint64_t> (*to_words)(const unsigned char*, std::uint64_t) = nullptr;
+  if (floating)
+    to_words = size == 4 ? widen<float> : size == 8 ? widen<double> : nullptr;
+  else if (type.is_signed)
+    to_words = size == 1   ? widen<std::int8_t>
+               : size == 2 ? widen<std::int16_t>
+               : size == 4 ? widen<std::int32_t>
+               : size == 8 ? widen<std::int64_t>
+                           : nullptr;
+  else
+    to_words = size == 1   ? widen<std::uint8_t>
+               : size == 2 ? widen<std::uint16_t>
+               : size == 4 ? widen<std::uint32_t>
+               : size == 8 ? widen<std::uint64_t>
+                           : nullptr;
+  if (to_words == nullptr) return std::nullopt;
   std::vector<unsigned char> raw(n * size);
   if (n > 0) ds.read_hyperslab(mem.id(), raw.data(), {0}, {n});
-  const auto kind = floating         ? WaferFieldValues::Kind::f64
-                    : type.is_signed ? WaferFieldValues::Kind::i64
-                                     : WaferFieldValues::Kind::u64;
-  std::vector<std::uint64_t> words(n);
-  for (std::uint64_t i = 0; i < n; ++i) {
-    const unsigned char* p = raw.data() + i * size;
-    std::uint64_t w = 0;
-    if (floating) {
-      double d = 0;
-      if (size == 4) {
-        float f = 0;
-        std::memcpy(&f, p, 4);
-        d = f;
-      } else {
-        std::memcpy(&d, p, 8);
-      }
-      std::memcpy(&w, &d, 8);
-    } else if (type.is_signed) {
-      std::int64_t x = 0;
-      switch (size) {
-        case 1: {
-          std::int8_t t;
-          std::memcpy(&t, p, 1);
-          x = t;
-          break;
-        }
-        case 2: {
-          std::int16_t t;
-          std::memcpy(&t, p, 2);
-          x = t;
-          break;
-        }
-        case 4: {
-          std::int32_t t;
-          std::memcpy(&t, p, 4);
-          x = t;
-          break;
-        }
-        default:
-          std::memcpy(&x, p, 8);
-      }
-      std::memcpy(&w, &x, 8);
-    } else {
-      switch (size) {
-        case 1: {
-          std::uint8_t t;
-          std::memcpy(&t, p, 1);
-          w = t;
-          break;
-        }
-        case 2: {
-          std::uint16_t t;
-          std::memcpy(&t, p, 2);
-          w = t;
-          break;
-        }
-        case 4: {
-          std::uint32_t t;
-          std::memcpy(&t, p, 4);
-          w = t;
-          break;
-        }
-        default:
-          std::memcpy(&w, p, 8);
-      }
-    }
-    words[i] = w;
-  }
-  return std::make_pair(kind, std::move(words));
+  return std::make_pair(floating         ? Kind::f64
+                        : type.is_signed ? Kind::i64
+                                         : Kind::u64,
+                        to_words(raw.data(), n));
 }
 
 // Non-zero, for a widened value of `kind` (-0.0 is zero).
