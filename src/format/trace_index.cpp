@@ -149,12 +149,12 @@ class Inspector {
   // Appends the values of the /wafers field `ds` to index.field_values, or empties them all
   // when it is a kind they cannot hold exactly (numbers wider than 8 bytes).
   void read_field_values(const h5::Dataset& ds, const h5::TypeInfo& type, TraceIndex& index);
-  bool field_values_failed_ = false;
   void inspect(const h5::File& file, TraceIndex& index, bool full_step_scan);
 
   std::string path_;
   Problems problems_;
-  bool field_values_ = false;
+  bool field_values_ = false;         // read the /wafers values too (TraceIndex::field_values)
+  bool field_values_failed_ = false;  // a field they cannot hold: none are kept
   std::uint64_t file_size_ = 0;
 };
 
@@ -427,14 +427,7 @@ void Inspector::read_field_values(const h5::Dataset& ds, const h5::TypeInfo& typ
   if (type.type_class == h5::TypeClass::string) {
     v.kind = WaferFieldValues::Kind::strings;
     if (n > 0) v.strings = ds.read_strings(0, n);
-  } else if (type.size <= 8 && (type.type_class == h5::TypeClass::integer ||
-                                type.type_class == h5::TypeClass::floating)) {
-    auto widened = read_widened(ds, type, n);
-    if (!widened) {
-      field_values_failed_ = true;
-      index.field_values.clear();
-      return;
-    }
+  } else if (auto widened = read_widened(ds, type, n)) {
     v.kind = widened->first;
     v.words = std::move(widened->second);
   } else {

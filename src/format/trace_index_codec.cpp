@@ -3,6 +3,7 @@
 /// the index it read (the other ranks then never parse the file's metadata themselves).
 #include <cstring>
 #include <stdexcept>
+#include <string_view>
 #include <type_traits>
 
 #include "wafermill/format/trace_index.hpp"
@@ -30,8 +31,7 @@ class Writer {
 
 class Reader {
  public:
-  explicit Reader(const std::vector<char>& b) : bytes(b) {}
-  explicit Reader(std::vector<char>&&) = delete;
+  explicit Reader(std::string_view b) : bytes(b) {}
   template <class T>
   T get() {
     static_assert(std::is_trivially_copyable_v<T>);
@@ -58,7 +58,7 @@ class Reader {
   void need(std::uint64_t n) const {
     if (n > bytes.size() - pos) throw std::runtime_error("TraceIndex: truncated buffer");
   }
-  const std::vector<char>& bytes;
+  std::string_view bytes;
   std::size_t pos = 0;
 };
 
@@ -117,7 +117,7 @@ std::vector<char> TraceIndex::serialize() const {
 }
 
 TraceIndex TraceIndex::deserialize(const std::vector<char>& bytes) {
-  Reader r(bytes);
+  Reader r(std::string_view(bytes.data(), bytes.size()));
   if (r.get<std::uint64_t>() != kMagic) throw std::runtime_error("TraceIndex: bad magic");
   TraceIndex t;
   t.path = r.get_string();
@@ -197,8 +197,7 @@ std::string WaferFieldValues::encode(const std::vector<WaferFieldValues>& fields
 }
 
 std::vector<WaferFieldValues> WaferFieldValues::decode(const std::string& bytes) {
-  const std::vector<char> buf(bytes.begin(), bytes.end());
-  Reader r(buf);
+  Reader r(bytes);
   if (r.get<std::uint64_t>() != kFieldsMagic)
     throw std::runtime_error("WaferFieldValues: bad magic");
   std::vector<WaferFieldValues> out(r.get_count(9));
@@ -216,7 +215,7 @@ std::vector<WaferFieldValues> WaferFieldValues::decode(const std::string& bytes)
       for (auto& x : f.words) x = r.get<std::uint64_t>();
     }
   }
-  if (r.pos != buf.size()) throw std::runtime_error("WaferFieldValues: trailing bytes");
+  if (r.pos != bytes.size()) throw std::runtime_error("WaferFieldValues: trailing bytes");
   return out;
 }
 

@@ -83,7 +83,6 @@ std::string fingerprint(const format::TraceIndex& index) {
   return buf;
 }
 
-// What one process did in a run.
 // What the input checks read, per kept input file, on the rank that checked it (else ""):
 // its trace index (InputVerdict::indexes) and its /wafers values (InputVerdict::fields).
 struct CheckedInputs {
@@ -91,6 +90,7 @@ struct CheckedInputs {
   std::vector<std::string> fields;
 };
 
+// What one process did in a run.
 struct LocalRun {
   format::TraceIndex index;
   // Rank 0, several input files: each file's /wafers values the checks read (gathered by
