@@ -4,7 +4,6 @@
 #include <unistd.h>
 #include <algorithm>
 #include <csignal>
-#include <cstring>
 #include <filesystem>
 #include <map>
 #include <thread>
@@ -150,67 +149,33 @@ std::optional<BoundModel> bind_model_everywhere(const JobConfig& config,
 format::TraceIndex read_indexes_spread(const JobConfig& config, const Team& team,
                                        const std::vector<std::string>* checked) {
   const std::vector<std::string> files = config.input_files();
-  // Each entry: the file's number, 1 for an index or 0 for an error, the length, the bytes.
-  std::vector<char> mine;
-  auto put = [&mine](const void* p, std::size_t n) {
-    mine.insert(mine.end(), static_cast<const char*>(p), static_cast<const char*>(p) + n);
-  };
+  // File k's blob: 1 and its index, or 0 and the error reading it.
+  std::vector<std::string> mine(files.size());
   for (std::size_t k = static_cast<std::size_t>(team.rank); k < files.size();
        k += static_cast<std::size_t>(team.size)) {
-    std::vector<char> bytes;
-    std::uint8_t ok = 1;
     try {
       // The index the input check read on this rank, else read now.
-      if (checked != nullptr && k < checked->size() && !(*checked)[k].empty())
-        bytes.assign((*checked)[k].begin(), (*checked)[k].end());
-      else
-        bytes = format::read_trace_index(files[k]).serialize();
+      if (checked != nullptr && k < checked->size() && !(*checked)[k].empty()) {
+        mine[k] = '\1' + (*checked)[k];
+      } else {
+        const std::vector<char> bytes = format::read_trace_index(files[k]).serialize();
+        mine[k] = '\1' + std::string(bytes.begin(), bytes.end());
+      }
     } catch (const InputError& e) {
-      const std::string what = e.what();
-      bytes.assign(what.begin(), what.end());
-      ok = 0;
+      mine[k] = '\0' + std::string(e.what());
     }
-    const std::uint64_t key = k, len = bytes.size();
-    put(&key, sizeof key);
-    put(&ok, sizeof ok);
-    put(&len, sizeof len);
-    put(bytes.data(), bytes.size());
   }
-  std::vector<char> all = mine;
-  if (team.mpi()) {
-    if (mine.size() > static_cast<std::size_t>(INT32_MAX))
-      throw CollectiveInputError(config.input +
-                                 ": the input files' indexes exceed 2 GiB on a rank");
-    int len = static_cast<int>(mine.size());
-    std::vector<int> lens(team.size), displs(team.size);
-    MPI_Allgather(&len, 1, MPI_INT, lens.data(), 1, MPI_INT, team.comm);
-    std::uint64_t total = 0;
-    for (int r = 0; r < team.size; ++r) {
-      displs[r] = static_cast<int>(total);
-      total += static_cast<std::uint64_t>(lens[r]);
-    }
-    if (total > static_cast<std::uint64_t>(INT32_MAX))
-      throw CollectiveInputError(config.input + ": the input files' indexes exceed 2 GiB");
-    all.resize(total);
-    MPI_Allgatherv(mine.data(), len, MPI_CHAR, all.data(), lens.data(), displs.data(), MPI_CHAR,
-                   team.comm);
-  }
+  const auto all = exchange_file_blobs(team, mine, files.size(), BlobsTo::every_rank, UINT64_MAX);
+  if (!all) throw CollectiveInputError(config.input + ": the input files' indexes exceed 2 GiB");
   std::vector<format::TraceIndex> indexes(files.size());
   std::vector<std::string> errors(files.size());
-  for (std::size_t at = 0; at < all.size();) {
-    std::uint64_t key = 0, len = 0;
-    std::uint8_t ok = 0;
-    std::memcpy(&key, all.data() + at, sizeof key);
-    std::memcpy(&ok, all.data() + at + 8, sizeof ok);
-    std::memcpy(&len, all.data() + at + 9, sizeof len);
-    at += 17;
-    std::vector<char> bytes(all.begin() + static_cast<std::ptrdiff_t>(at),
-                            all.begin() + static_cast<std::ptrdiff_t>(at + len));
-    at += len;
-    if (ok)
-      indexes[key] = format::TraceIndex::deserialize(bytes);
+  for (std::size_t k = 0; k < files.size(); ++k) {
+    const std::string& blob = (*all)[k];
+    if (blob.empty()) continue;
+    if (blob.front() == '\1')
+      indexes[k] = format::TraceIndex::deserialize(std::vector<char>(blob.begin() + 1, blob.end()));
     else
-      errors[key] = std::string(bytes.begin(), bytes.end());
+      errors[k] = blob.substr(1);
   }
   for (const auto& e : errors)
     if (!e.empty()) throw CollectiveInputError(e);
@@ -229,48 +194,10 @@ constexpr std::uint64_t kMaxGatheredFields = 256ULL << 20;
 
 std::vector<std::string> gather_field_values(const Team& team, std::size_t n_files,
                                              const std::vector<std::string>* fields) {
-  std::string mine;  // (file number, length, bytes) of the files this rank checked
-  for (std::size_t k = 0; fields != nullptr && k < n_files && k < fields->size(); ++k) {
-    const std::string& f = (*fields)[k];
-    if (f.empty()) continue;
-    const std::uint64_t key = k, len = f.size();
-    mine.append(reinterpret_cast<const char*>(&key), sizeof key);
-    mine.append(reinterpret_cast<const char*>(&len), sizeof len);
-    mine += f;
-  }
-  std::string all;
-  if (team.mpi()) {
-    std::uint64_t total = mine.size();
-    MPI_Allreduce(MPI_IN_PLACE, &total, 1, MPI_UINT64_T, MPI_SUM, team.comm);
-    if (total > kMaxGatheredFields) return {};  // every rank alike: none is sent
-    int len = static_cast<int>(mine.size());
-    std::vector<int> lens(team.size), displs(team.size);
-    MPI_Gather(&len, 1, MPI_INT, lens.data(), 1, MPI_INT, 0, team.comm);
-    if (team.rank == 0) {
-      int at = 0;
-      for (int r = 0; r < team.size; ++r) {
-        displs[r] = at;
-        at += lens[r];
-      }
-      all.resize(static_cast<std::size_t>(at));
-    }
-    MPI_Gatherv(mine.data(), len, MPI_CHAR, all.data(), lens.data(), displs.data(), MPI_CHAR, 0,
-                team.comm);
-  } else {
-    if (mine.size() > kMaxGatheredFields) return {};
-    all = std::move(mine);
-  }
-  if (team.rank != 0) return {};
-  std::vector<std::string> out(n_files);
-  for (std::size_t at = 0; at < all.size();) {
-    std::uint64_t key = 0, len = 0;
-    std::memcpy(&key, all.data() + at, sizeof key);
-    std::memcpy(&len, all.data() + at + sizeof key, sizeof len);
-    at += sizeof key + sizeof len;
-    out[key] = all.substr(at, len);
-    at += len;
-  }
-  return out;
+  static const std::vector<std::string> kNone;
+  auto gathered = exchange_file_blobs(team, fields != nullptr ? *fields : kNone, n_files,
+                                      BlobsTo::root, kMaxGatheredFields);
+  return gathered ? std::move(*gathered) : std::vector<std::string>{};
 }
 
 // Rank 0 reads the index; bad input is broadcast so every rank throws the same

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -46,6 +47,20 @@ bool any_rank(const Team& team, bool mine);
 
 /// True on every rank when `mine` is true on all of them (collective).
 bool every_rank(const Team& team, bool mine);
+
+/// Where exchange_file_blobs brings the blobs: rank 0 alone, or every rank.
+enum class BlobsTo { root, every_rank };
+
+/// Byte strings of input files (blob k: file k's), each held by one rank, brought together by
+/// file number (collective). `mine[k]` is the blob of file k this rank holds, empty where it
+/// holds none (k < n_files). Returns, on the ranks `to` names, n_files blobs ("" where no rank
+/// held one), on the other ranks none; nullopt on every rank alike when the blobs of all ranks
+/// come to more than `limit` bytes in all, or, between ranks, more than 2 GiB (MPI counts are
+/// int): then none has travelled.
+std::optional<std::vector<std::string>> exchange_file_blobs(const Team& team,
+                                                            const std::vector<std::string>& mine,
+                                                            std::size_t n_files, BlobsTo to,
+                                                            std::uint64_t limit);
 
 /// Largest element count per collective call (MPI counts are int).
 inline constexpr std::uint64_t kReducePiece = 1ULL << 26;
