@@ -30,37 +30,10 @@ std::string legacy_name(const std::string& name) {
   return name;
 }
 
-void copy_strings(const h5::Dataset& src, std::uint64_t n, std::vector<h5::Group*> into,
-                  const std::vector<std::string>& names) {
-  std::vector<h5::Dataset> dst;
-  for (std::size_t i = 0; i < into.size(); ++i)
-    dst.push_back(into[i]->create_string_dataset(names[i], n));
-  for (std::uint64_t first = 0; first < n; first += kCopyRows) {
-    const auto values = src.read_strings(first, std::min(kCopyRows, n - first));
-    for (auto& d : dst) d.write_strings(first, values);
-  }
-}
-
-// Numbers keep their stored type; they pass through memory in its native form.
-void copy_numbers(const std::string& input_path, const h5::Dataset& src, std::uint64_t n,
-                  std::vector<h5::Group*> into, const std::vector<std::string>& names) {
-  std::vector<h5::Dataset> dst;
-  for (std::size_t i = 0; i < into.size(); ++i)
-    dst.push_back(into[i]->create_dataset_like(names[i], src, {n}));
-  const h5::Handle mem = src.memory_type();
-  const std::size_t elem = H5Tget_size(mem.id());
-  if (elem == 0) h5::fail(input_path, src.path(), "H5Tget_size");
-  std::vector<unsigned char> buf(std::max<std::uint64_t>(1, std::min(kCopyRows, n)) * elem);
-  for (std::uint64_t first = 0; first < n; first += kCopyRows) {
-    const std::uint64_t count = std::min(kCopyRows, n - first);
-    src.read_hyperslab(mem.id(), buf.data(), {first}, {count});
-    for (auto& d : dst) d.write_hyperslab(mem.id(), buf.data(), {first}, {count});
-  }
-}
-
-// One output field of copy_source_wafers: rows buffered from the files, then written to every
-// destination at once. Three kinds: a generated int64 column (source_file, source_index),
-// strings, and numbers kept in the memory form of the first file's type (others converted).
+// One output field of copy_input_wafers and copy_source_wafers: rows buffered from the file(s),
+// then written to every destination at once. Three kinds: a generated int64 column
+// (source_file, source_index), strings, and numbers kept in the memory form of the first file's
+// type (others converted); numbers pass through memory in that type's native form.
 class Field {
  public:
   explicit Field(h5::Dataset dst) : kind_(Kind::ints) { dst_.push_back(std::move(dst)); }
@@ -147,6 +120,18 @@ class Field {
   std::vector<unsigned char> bytes_;
 };
 
+// The output field `src` (of `file`) is copied to: n rows under `into` (group, name) each, in
+// that order, as variable-length strings or in src's stored type.
+Field input_field(const std::string& file, const h5::Dataset& src, bool is_string, std::uint64_t n,
+                  const std::vector<std::pair<h5::Group*, std::string>>& into) {
+  std::vector<h5::Dataset> dst;
+  for (const auto& [group, name] : into)
+    dst.push_back(is_string ? group->create_string_dataset(name, n)
+                            : group->create_dataset_like(name, src, {n}));
+  if (is_string) return Field(std::move(dst));
+  return Field(std::move(dst), src.memory_type(), file, src.path());
+}
+
 }  // namespace
 
 void copy_input_wafers(const std::string& input_path, h5::Group& output_root,
@@ -171,19 +156,17 @@ void copy_input_wafers(const std::string& input_path, h5::Group& output_root,
     if (dims.size() != 1)
       throw InputError(input_path + ": /wafers/" + name + " has " + std::to_string(dims.size()) +
                        " dimensions, expected 1 (one entry per wafer)");
-    std::vector<h5::Group*> into = {&copy};
-    std::vector<std::string> out_names = {name};
-    if (also_into) {
-      into.push_back(also_into);
-      out_names.push_back(legacy_name(name));
-    }
-    if (type.type_class == h5::TypeClass::string) {
-      copy_strings(src, dims[0], into, out_names);
-    } else if (type.type_class == h5::TypeClass::integer ||
-               type.type_class == h5::TypeClass::floating) {
-      copy_numbers(input_path, src, dims[0], into, out_names);
-    } else {
+    if (type.type_class != h5::TypeClass::string && type.type_class != h5::TypeClass::integer &&
+        type.type_class != h5::TypeClass::floating)
       throw InputError(input_path + ": /wafers/" + name + " is neither numbers nor strings");
+    std::vector<std::pair<h5::Group*, std::string>> into = {{&copy, name}};
+    if (also_into) into.emplace_back(also_into, legacy_name(name));
+    Field field =
+        input_field(input_path, src, type.type_class == h5::TypeClass::string, dims[0], into);
+    for (std::uint64_t first = 0; first < dims[0]; first += kCopyRows) {
+      const std::uint64_t n = std::min(kCopyRows, dims[0] - first);
+      field.append(src, first, n);
+      field.flush(first, n);
     }
   }
 }
@@ -212,17 +195,8 @@ void copy_source_wafers(const TraceIndex& index, h5::Group& output_root, h5::Gro
     const h5::File in = h5::File::open_read(sources.front().path);
     const h5::Group g = in.open_group("wafers");
     for (const WaferField& field : index.wafer_fields) {
-      const h5::Dataset src = g.open_dataset(field.name);
-      std::vector<h5::Dataset> dst;
-      for (auto* group : {&copy, &wafers}) {
-        const std::string name = group == &wafers ? legacy_name(field.name) : field.name;
-        dst.push_back(field.is_string ? group->create_string_dataset(name, W)
-                                      : group->create_dataset_like(name, src, {W}));
-      }
-      if (field.is_string)
-        out.emplace_back(std::move(dst));
-      else
-        out.emplace_back(std::move(dst), src.memory_type(), sources.front().path, src.path());
+      out.push_back(input_field(sources.front().path, g.open_dataset(field.name), field.is_string,
+                                W, {{&copy, field.name}, {&wafers, legacy_name(field.name)}}));
     }
   }
   // File after file into buffers of at most kCopyRows rows, each written once: a night of
