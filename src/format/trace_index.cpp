@@ -74,8 +74,10 @@ std::vector<std::uint64_t> widen(const unsigned char* raw, std::uint64_t n) {
 // bits, or nothing for other types. Read in the stored type's native form, without HDF5's
 // conversion: a converting read allocates and zeroes a 1 MiB buffer, the largest cost of a
 // small file's read in the input checks' child (bench/input_checks: 0.45 -> 0.31 ms a file).
-std::optional<std::pair<WaferFieldValues::Kind, std::vector<std::uint64_t>>> read_widened(
-    const h5::Dataset& ds, const h5::TypeInfo& type, std::uint64_t n) {
+using WidenedValues = std::pair<WaferFieldValues::Kind, std::vector<std::uint64_t>>;
+
+std::optional<WidenedValues> read_widened(const h5::Dataset& ds, const h5::TypeInfo& type,
+                                          std::uint64_t n) {
   using Kind = WaferFieldValues::Kind;
   if (type.type_class != h5::TypeClass::integer && type.type_class != h5::TypeClass::floating)
     return std::nullopt;
@@ -146,9 +148,11 @@ class Inspector {
   void read_steps(const h5::Dataset& ds, TraceIndex& index, bool full_scan);
   void read_sensor_names(const h5::Dataset& values, TraceIndex& index);
   void read_wafer_fields(const h5::File& file, TraceIndex& index);
-  // Appends the values of the /wafers field `ds` to index.field_values, or empties them all
-  // when it is a kind they cannot hold exactly (numbers wider than 8 bytes).
-  void read_field_values(const h5::Dataset& ds, const h5::TypeInfo& type, TraceIndex& index);
+  // Appends the values of the /wafers field `ds` to index.field_values (numbers: `widened`, its
+  // read_widened), or empties them all when it is a kind they cannot hold exactly (numbers wider
+  // than 8 bytes: `widened` is nullopt).
+  void read_field_values(const h5::Dataset& ds, const h5::TypeInfo& type,
+                         std::optional<WidenedValues> widened, TraceIndex& index);
   void inspect(const h5::File& file, TraceIndex& index, bool full_step_scan);
 
   std::string path_;
@@ -419,7 +423,7 @@ void Inspector::read_sensor_names(const h5::Dataset& values, TraceIndex& index) 
 }
 
 void Inspector::read_field_values(const h5::Dataset& ds, const h5::TypeInfo& type,
-                                  TraceIndex& index) {
+                                  std::optional<WidenedValues> widened, TraceIndex& index) {
   if (field_values_failed_) return;
   WaferFieldValues v;
   v.name = ds.path().substr(ds.path().rfind('/') + 1);
@@ -427,7 +431,7 @@ void Inspector::read_field_values(const h5::Dataset& ds, const h5::TypeInfo& typ
   if (type.type_class == h5::TypeClass::string) {
     v.kind = WaferFieldValues::Kind::strings;
     if (n > 0) v.strings = ds.read_strings(0, n);
-  } else if (auto widened = read_widened(ds, type, n)) {
+  } else if (widened) {
     v.kind = widened->first;
     v.words = std::move(widened->second);
   } else {
@@ -472,16 +476,15 @@ void Inspector::read_wafer_fields(const h5::File& file, TraceIndex& index) {
                                 " entries, expected n_wafers = " + std::to_string(index.n_wafers));
         return;
       }
-      index.wafer_fields.push_back({name, facts->type.type_class == h5::TypeClass::string});
-      if (field_values_) read_field_values(*ds, facts->type, index);
+      const bool strings = facts->type.type_class == h5::TypeClass::string;
+      index.wafer_fields.push_back({name, strings});
       // The labels travel with the index (1 byte a wafer): the scoring pass then opens no file.
-      if (name == "label" && facts->type.type_class != h5::TypeClass::string) {
-        const WaferFieldValues* read =
-            field_values_ && !index.field_values.empty() && index.field_values.back().name == name
-                ? &index.field_values.back()
-                : nullptr;
-        auto widened = read ? std::optional(std::make_pair(read->kind, read->words))
-                            : read_widened(*ds, facts->type, index.n_wafers);
+      const bool labels = name == "label" && !strings;
+      // Numbers are read once, for the labels and the carried values alike.
+      std::optional<WidenedValues> widened;
+      if (!strings && (labels || (field_values_ && !field_values_failed_)))
+        widened = read_widened(*ds, facts->type, index.n_wafers);
+      if (labels) {
         index.labels.resize(index.n_wafers);
         if (widened) {
           for (std::uint64_t i = 0; i < index.n_wafers; ++i)
@@ -494,6 +497,7 @@ void Inspector::read_wafer_fields(const h5::File& file, TraceIndex& index) {
         }
         index.has_labels = true;
       }
+      if (field_values_) read_field_values(*ds, facts->type, std::move(widened), index);
     });
   }
 }
