@@ -50,6 +50,9 @@ struct JobConfig {
   /// (docs/MONITORING.md "Without a model"); > 0 the old rule, max |z| over every column > this.
   double threshold = 0.0;
   double false_alarm_rate = 0.01;   ///< without a model: the per-wafer false-alarm rate A
+  /// Without a model: "calibrated" (default) raises the limit to the reference's own (1 − A)
+  /// score quantile when that is higher; "parametric" keeps the Student t limits alone.
+  std::string fleet_limit = "calibrated";
   /// A model of good wafers from `wafermill fit` (docs/MONITORING.md); "": the run fits one on its own fleet.
   std::string model;
   std::uint32_t contributions = 5;  ///< with a model: top contributions kept per wafer

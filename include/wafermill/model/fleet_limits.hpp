@@ -90,6 +90,13 @@ struct FleetFitSummary {
   double limit_unbounded = 0.0;      ///< |t| limit of an unbounded fleet (normal quantile)
   std::uint64_t smallest_fleet = 0;  ///< smallest_fleet(columns, A)
   std::string warning;               ///< too small a fleet, no column, not settled, or ""
+  // The calibrated limit (fleet_calibration.hpp, docs/MONITORING.md "Calibrated limit").
+  std::string limit_used = "parametric";  ///< "calibrated" when the quantile was above 1
+  double calibrated_limit =
+      std::numeric_limits<double>::quiet_NaN();  ///< the quantile (score units)
+  std::uint64_t calibration_reference = 0;       ///< reference wafers ranked (n)
+  std::uint64_t calibration_rank = 0;            ///< ⌈(n + 1)(1 − A)⌉
+  double limit_factor = 1.0;  ///< what the scores were divided by: max(1, calibrated_limit)
 };
 
 /// @brief The report's `monitoring` section of a run without a model.
