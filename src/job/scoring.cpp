@@ -392,30 +392,35 @@ model::FleetFitSummary ScoringPass::fit_fleet(std::vector<double>& scores,
   return s;
 }
 
-// The calibrated limit (docs/MONITORING.md "Calibrated limit"): the reference wafers' own
-// leave-one-out scores ranked exactly over the ranks; the scores are divided by max(1, quantile).
+// The calibrated limit (docs/MONITORING.md "Calibrated limits"): the calibration set's scores
+// (the refit's reference wafers, scored leave-one-out, or every wafer) ranked exactly over the
+// ranks; with --fleet-limit reference or fleet the scores are divided by max(1, quantile). With
+// parametric the reference's quantile is found and reported only.
 void ScoringPass::calibrate_limit(model::FleetFitSummary& s, std::vector<double>& scores,
                                   std::vector<std::uint8_t>& flags,
                                   const std::vector<std::uint8_t>& left_out) const {
   const double A = config_.false_alarm_rate;
-  std::vector<std::uint8_t> in_reference(left_out.size());
-  for (std::size_t i = 0; i < left_out.size(); ++i) in_reference[i] = left_out[i] == 0;
+  const bool fleet = config_.fleet_limit == "fleet";
+  std::vector<std::uint8_t> ranked(left_out.size());
+  for (std::size_t i = 0; i < left_out.size(); ++i) ranked[i] = fleet || left_out[i] == 0;
   const model::FleetCalibration c = model::calibrate_fleet_scores(
-      scores, flags, in_reference, A, config_.fleet_limit == "calibrated", comm_);
+      scores, flags, ranked, A, config_.fleet_limit != "parametric", comm_);
+  s.limit_rule = config_.fleet_limit;
   s.calibration_reference = c.reference;
   s.calibration_rank = c.rank;
   s.calibrated_limit = c.quantile;
   s.limit_factor = c.factor;
+  s.flagged_parametric = c.flagged_parametric;
   s.limit_used = c.factor > 1.0 ? "calibrated" : "parametric";
-  if (c.rank > c.reference && config_.fleet_limit == "calibrated") {
+  if (c.rank > c.reference && config_.fleet_limit != "parametric") {
     char text[400];
     std::snprintf(text, sizeof text,
-                  "the fleet's reference of %llu wafers is too small to calibrate the limit at "
-                  "A = %g (the rank %llu of the split-conformal quantile needs at least %llu "
-                  "wafers): the Student t limits alone are used, whose rate holds only for "
-                  "normal-tailed columns",
+                  "%llu wafers are too few to calibrate the limit at A = %g (the split-conformal "
+                  "quantile's rank %llu needs at least %llu): the Student t limits alone are used, "
+                  "whose rate holds only for normal-tailed columns",
                   static_cast<unsigned long long>(c.reference), A,
-                  static_cast<unsigned long long>(c.rank), static_cast<unsigned long long>(c.rank));
+                  static_cast<unsigned long long>(c.rank),
+                  static_cast<unsigned long long>(c.rank));
     s.warning = text;
   }
 }

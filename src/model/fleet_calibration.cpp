@@ -58,24 +58,26 @@ double exact_order_statistic(std::span<const double> local, std::uint64_t k, MPI
 }
 
 FleetCalibration calibrate_fleet_scores(std::span<double> scores, std::span<std::uint8_t> flags,
-                                        std::span<const std::uint8_t> in_reference, double a,
-                                        bool calibrate, MPI_Comm comm) {
-  if (scores.size() != flags.size() || scores.size() != in_reference.size())
-    throw std::invalid_argument("calibrate_fleet_scores: scores, flags and reference differ");
+                                        std::span<const std::uint8_t> ranked, double a, bool apply,
+                                        MPI_Comm comm) {
+  if (scores.size() != flags.size() || scores.size() != ranked.size())
+    throw std::invalid_argument("calibrate_fleet_scores: scores, flags and ranked wafers differ");
   std::vector<double> ref;
   for (std::size_t i = 0; i < scores.size(); ++i)
-    if (in_reference[i]) ref.push_back(scores[i]);
+    if (ranked[i]) ref.push_back(scores[i]);
   FleetCalibration c;
-  c.reference = ref.size();
-  if (comm != MPI_COMM_NULL)
-    MPI_Allreduce(MPI_IN_PLACE, &c.reference, 1, MPI_UINT64_T, MPI_SUM, comm);
+  std::uint64_t counts[2] = {ref.size(), 0};
+  for (const std::uint8_t f : flags) counts[1] += f != 0;
+  if (comm != MPI_COMM_NULL) MPI_Allreduce(MPI_IN_PLACE, counts, 2, MPI_UINT64_T, MPI_SUM, comm);
+  c.reference = counts[0];
+  c.flagged_parametric = counts[1];
   c.rank = conformal_rank(c.reference, a);
   if (c.rank > c.reference) {
     c.quantile = std::numeric_limits<double>::quiet_NaN();
     return c;
   }
   c.quantile = exact_order_statistic(ref, c.rank, comm);
-  if (!calibrate || !(c.quantile > 1.0)) return c;
+  if (!apply || !(c.quantile > 1.0)) return c;
   c.factor = c.quantile;
   for (std::size_t i = 0; i < scores.size(); ++i) {
     scores[i] /= c.factor;

@@ -33,20 +33,23 @@ double exact_order_statistic(std::span<const double> local, std::uint64_t k, MPI
 
 /// @brief What the calibration found (FleetFitSummary fields of the same names).
 struct FleetCalibration {
-  std::uint64_t reference = 0;  ///< reference wafers whose scores were ranked (n)
+  std::uint64_t reference = 0;  ///< wafers whose scores were ranked (n)
   std::uint64_t rank = 0;       ///< conformal_rank(n, a); above n: no calibrated limit
-  double quantile = 0.0;        ///< the rank-th smallest reference score (NaN when rank > n)
-  double factor = 1.0;          ///< max(1, quantile): what the scores are divided by
+  double quantile = 0.0;        ///< the rank-th smallest ranked score (NaN when rank > n)
+  double factor = 1.0;          ///< max(1, quantile) when applied: what the scores are divided by
+  std::uint64_t flagged_parametric = 0;  ///< wafers (all ranks) the parametric limits flag
 };
 
 /// @brief Calibrates and applies the limit: `scores` are this rank's wafers' scores against the
-/// parametric limits (flag when > 1), `in_reference[i]` whether wafer i was in the final fit (its
-/// score is then a leave-one-out one). The limit becomes max(1, quantile): when the quantile is
-/// above 1 every score is divided by it and every flag set again (flag = score > 1); otherwise
-/// nothing changes (the same bits as the parametric verdict). `calibrate` false: the rank and
-/// quantile are still found and reported, the verdict stays parametric. Collective.
+/// parametric limits (flag when > 1); the wafers with `ranked[i]` set are the calibration set
+/// (the refit's reference, whose scores are leave-one-out ones, or every wafer). The limit
+/// becomes max(1, quantile): when the quantile is above 1 every score is divided by it and every
+/// flag set again (flag = score > 1); otherwise nothing changes (the same bits as the parametric
+/// verdict). `apply` false: the rank and quantile are found and reported, the verdict stays
+/// parametric. Collective.
+/// @throws std::invalid_argument when the spans differ in size or a is not in (0, 1).
 FleetCalibration calibrate_fleet_scores(std::span<double> scores, std::span<std::uint8_t> flags,
-                                        std::span<const std::uint8_t> in_reference, double a,
-                                        bool calibrate, MPI_Comm comm);
+                                        std::span<const std::uint8_t> ranked, double a, bool apply,
+                                        MPI_Comm comm);
 
 }  // namespace wafermill::model
