@@ -31,6 +31,7 @@ Command make_run_command(int argc, char** argv, const std::string& command_line)
     ("histogram-bins", po::value<std::size_t>()->default_value(d.histogram_bins), "bins of each (sensor, feature) histogram")
     ("threshold", po::value<double>()->default_value(d.threshold), "without --model: 0 flags by the run's own fit at --false-alarm-rate; > 0 the old rule, max |z| of any feature above this (docs/MONITORING.md \"Without a model\")")
     ("false-alarm-rate", po::value<double>()->default_value(d.false_alarm_rate), "without --model: the rate at which good wafers may be flagged (Bonferroni over the scored features)")
+    ("fleet-limit", po::value<std::string>()->default_value(d.fleet_limit), "without --model: parametric (Student t limits alone), reference or fleet (the limit rises to the split-conformal (1 - A) quantile of the scores of the refit's reference wafers, or of every wafer, where that is higher; docs/MONITORING.md \"Calibrated limits\")")
     ("model", po::value<std::string>()->default_value(""), "a model of good wafers from `wafermill fit`: flag by T2 and SPE, keep the top contributions (docs/MONITORING.md)")
     ("contributions", po::value<std::uint32_t>()->default_value(d.contributions), "with --model: contributions kept per flagged wafer")
     ("drift-threshold", po::value<double>()->default_value(d.drift_threshold), "with --model: PSI above which a column's distribution has drifted from the model's reference (docs/MONITORING.md \"Drift\")")
@@ -80,6 +81,7 @@ Command make_run_command(int argc, char** argv, const std::string& command_line)
   c.histogram_bins = vm["histogram-bins"].as<std::size_t>();
   c.threshold = vm["threshold"].as<double>();
   c.false_alarm_rate = vm["false-alarm-rate"].as<double>();
+  c.fleet_limit = vm["fleet-limit"].as<std::string>();
   c.model = vm["model"].as<std::string>();
   c.contributions = vm["contributions"].as<std::uint32_t>();
   c.drift_threshold = vm["drift-threshold"].as<double>();

@@ -25,6 +25,7 @@ nlohmann::json JobConfig::to_json() const {
           {"histogram_bins", histogram_bins},
           {"threshold", threshold},
           {"false_alarm_rate", false_alarm_rate},
+          {"fleet_limit", fleet_limit},
           {"model", model},
           {"contributions", contributions},
           {"drift_threshold", drift_threshold},
@@ -64,6 +65,7 @@ JobConfig JobConfig::from_json(const nlohmann::json& j) {
     c.histogram_bins = j.at("histogram_bins").get<std::size_t>();
     c.threshold = j.at("threshold").get<double>();
     c.false_alarm_rate = j.value("false_alarm_rate", 0.01);
+    c.fleet_limit = j.value("fleet_limit", std::string("parametric"));
     c.model = j.value("model", "");
     c.contributions = j.value("contributions", 5u);
     c.drift_threshold = j.value("drift_threshold", 0.25);
@@ -110,6 +112,8 @@ void JobConfig::validate() const {
   if (!std::isfinite(threshold) || threshold < 0.0)
     throw UsageError("--threshold must be >= 0 (0: limits from --false-alarm-rate)");
   if (!(false_alarm_rate > 0.0 && false_alarm_rate < 1.0)) throw UsageError("--false-alarm-rate must be in (0, 1)");
+  if (fleet_limit != "parametric" && fleet_limit != "reference" && fleet_limit != "fleet")
+    throw UsageError("--fleet-limit must be parametric, reference or fleet");
   if (contributions < 1 || contributions > 64) throw UsageError("--contributions must be in 1..64");
   if (!(drift_threshold > 0.0) || !std::isfinite(drift_threshold)) throw UsageError("--drift-threshold must be > 0");
   if (!std::isfinite(defects.k_sigma) || defects.k_sigma <= 0.0)

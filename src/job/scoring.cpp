@@ -10,6 +10,7 @@
 
 #include "wafermill/error.hpp"
 #include "wafermill/format/datasets.hpp"
+#include "wafermill/model/fleet_calibration.hpp"
 
 namespace wafermill::job {
 
@@ -313,8 +314,10 @@ model::FleetFitSummary ScoringPass::fit_fleet(std::vector<double>& scores,
   for (std::size_t k = 0; k < J; ++k) next_origin[k] = origin[cols[k]];
   std::vector<double> x(J);
   std::uint64_t reference = W;
+  std::vector<std::uint8_t> left_out;  // the last round's: its reference wafers are scored LOO
   while (J > 0 && s.rounds < kRounds) {
     ++s.rounds;
+    left_out = previous;
     {
       std::uint64_t out = 0;
       for (auto p : previous) out += p;
@@ -363,6 +366,7 @@ model::FleetFitSummary ScoringPass::fit_fleet(std::vector<double>& scores,
     // than the good wafers, and its kurtosis would tighten the limits round after round.
     for (std::size_t k = 0; k < J; ++k) fit[k].kurtosis = fits_all[slot[cols[k]]].kurtosis;
   }
+  if (J > 0) calibrate_limit(s, scores, flags, left_out);
   s.reference = reference;
   s.limit = s.reference >= 3
                 ? model::prediction_limit(s.reference - 2, std::max<std::size_t>(1, J), A)
@@ -386,6 +390,39 @@ model::FleetFitSummary ScoringPass::fit_fleet(std::vector<double>& scores,
     s.warning = text;
   }
   return s;
+}
+
+// The calibrated limit (docs/MONITORING.md "Calibrated limits"): the calibration set's scores
+// (the refit's reference wafers, scored leave-one-out, or every wafer) ranked exactly over the
+// ranks; with --fleet-limit reference or fleet the scores are divided by max(1, quantile). With
+// parametric the reference's quantile is found and reported only.
+void ScoringPass::calibrate_limit(model::FleetFitSummary& s, std::vector<double>& scores,
+                                  std::vector<std::uint8_t>& flags,
+                                  const std::vector<std::uint8_t>& left_out) const {
+  const double A = config_.false_alarm_rate;
+  const bool fleet = config_.fleet_limit == "fleet";
+  std::vector<std::uint8_t> ranked(left_out.size());
+  for (std::size_t i = 0; i < left_out.size(); ++i) ranked[i] = fleet || left_out[i] == 0;
+  const model::FleetCalibration c = model::calibrate_fleet_scores(
+      scores, flags, ranked, A, config_.fleet_limit != "parametric", comm_);
+  s.limit_rule = config_.fleet_limit;
+  s.calibration_reference = c.reference;
+  s.calibration_rank = c.rank;
+  s.calibrated_limit = c.quantile;
+  s.limit_factor = c.factor;
+  s.flagged_parametric = c.flagged_parametric;
+  s.limit_used = c.factor > 1.0 ? "calibrated" : "parametric";
+  if (c.rank > c.reference && config_.fleet_limit != "parametric") {
+    char text[400];
+    std::snprintf(text, sizeof text,
+                  "%llu wafers are too few to calibrate the limit at A = %g (the split-conformal "
+                  "quantile's rank %llu needs at least %llu): the Student t limits alone are used, "
+                  "whose rate holds only for normal-tailed columns",
+                  static_cast<unsigned long long>(c.reference), A,
+                  static_cast<unsigned long long>(c.rank),
+                  static_cast<unsigned long long>(c.rank));
+    s.warning = text;
+  }
 }
 
 // A model's verdicts: score = max(T²/limit, SPE/limit), flag when > 1, and for a flagged wafer

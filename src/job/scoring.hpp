@@ -91,6 +91,11 @@ class ScoringPass {
   // without what it flags until the flags settle; fills `scores`/`flags` for this rank's rows in
   // the order of wafer_ranges().
   model::FleetFitSummary fit_fleet(std::vector<double>& scores, std::vector<std::uint8_t>& flags);
+  // After fit_fleet's last round: the calibrated limit (model/fleet_calibration.hpp) over the
+  // wafers `left_out` does not mark, into `s`, and the scores and flags divided by it.
+  void calibrate_limit(model::FleetFitSummary& s, std::vector<double>& scores,
+                       std::vector<std::uint8_t>& flags,
+                       const std::vector<std::uint8_t>& left_out) const;
   // The old rule (--threshold T > 0): max |z| against the whole fleet, every column.
   model::FleetFitSummary max_z(std::vector<double>& scores, std::vector<std::uint8_t>& flags);
   // Calls f(first wafer, wafers, rows) for this rank's rows in chunks within the budget; with

@@ -131,12 +131,26 @@ nlohmann::json fleet_fit_json(const FleetFitSummary& s, bool old_rule) {
         "t of its "
         "kurtosis (of the whole fleet); fitted on the fleet, then refitted once without the wafers "
         "it flagged";
+    if (s.limit_rule != "parametric")
+      j["method"] =
+          j["method"].get<std::string>() +
+          "; the wafer-level limit is max(1, the split-conformal (1 - A) quantile of the "
+          "scores of " +
+          (s.limit_rule == "fleet" ? "every wafer" : "the reference wafers (leave-one-out)") +
+          "), and /wafers/score is divided by it";
     j["false_alarm_rate"] = s.false_alarm_rate;
     j["columns_dropped"] = s.columns_dropped;
     j["reference"] = s.reference;
     j["rounds"] = s.rounds;
     j["converged"] = s.converged;
     j["limit_unbounded"] = s.limit_unbounded;
+    j["limit_rule"] = s.limit_rule;
+    j["limit_used"] = s.limit_used;
+    j["calibrated_limit"] = s.calibrated_limit;  // NaN (null): too small a reference
+    j["calibration_reference"] = s.calibration_reference;
+    j["calibration_rank"] = s.calibration_rank;
+    j["limit_factor"] = s.limit_factor;
+    j["flagged_parametric"] = s.flagged_parametric;
   } else {
     j["method"] = "max |z| of every column against the whole fleet (--threshold)";
   }

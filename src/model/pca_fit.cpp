@@ -386,9 +386,20 @@ PcaModel fit_pca(const ReferenceRows& local, const FitOptions& o, MPI_Comm comm)
     throw InputError(
         "no feature column of the reference is usable (finite on half the wafers, "
         "not constant, not a copy of another)");
-  const bool gram = choose_matrix(n, J, o.matrix, o.memory_budget_bytes).path == MatrixPath::gram;
+  const MatrixChoice matrix = choose_matrix(n, J, o.matrix, o.memory_budget_bytes);
+  const bool gram = matrix.path == MatrixPath::gram;
   const bool keep_folds =
       o.scoring == FoldScoring::folds || (o.scoring == FoldScoring::automatic && 2 * J > n);
+  // The fold models kept for scoring live on every rank until the model is written, beside the
+  // rank's rows (its candidate values and their centred copy) and the matrix of the fold being
+  // fitted: counted against the budget as each is kept (their components are known only then),
+  // with the largest rank's rows, so that every rank decides alike.
+  std::uint64_t resident = 0, kept_bytes = 0;
+  if (keep_folds) {
+    resident = sizeof(double) * (local.values.size() + rows * J);
+    c.allreduce(&resident, 1, MPI_UINT64_T, MPI_MAX);
+    resident += gram ? matrix.gram_bytes : matrix.covariance_bytes;
+  }
   // Exact sums per column of a fold: Σd and all products (covariance) or Σd and Σd² (Gram).
   const std::size_t width = gram ? 2 * J : J + J * (J + 1) / 2;
   std::vector<double> mean(J);
@@ -410,6 +421,24 @@ PcaModel fit_pca(const ReferenceRows& local, const FitOptions& o, MPI_Comm comm)
   std::vector<FoldSums> fs(folds);
   std::vector<double> mine(3 * rows);  // held-out T², SPE, largest |z|
   std::vector<PcaModel> kept;          // the fold models (FitOptions::fold_models)
+  const auto count_kept = [&] {
+    const PcaModel& k = kept.back();
+    kept_bytes +=
+        sizeof(double) * (k.loadings.size() + k.centre.size() + k.scale.size() +
+                          k.eigenvalues.size() + k.explained.size() + k.group_centre.size() +
+                          k.group_scale.size() + k.fleet_centre.size() + k.fleet_scale.size());
+    if (resident + kept_bytes <= o.memory_budget_bytes) return;
+    const auto mib = [](std::uint64_t b) { return std::to_string((b + (1u << 20) - 1) >> 20); };
+    throw InputError("keeping the " + std::to_string(folds) + " fold models of " +
+                     std::to_string(J) + " columns for scoring (--scoring folds, or auto with " +
+                     "more columns than half the reference wafers) needs more than " +
+                     mib(kept_bytes) + " MiB per rank after " + std::to_string(kept.size()) +
+                     " of them, beside " + mib(resident) +
+                     " MiB of reference rows and matrix: more than the memory budget (" +
+                     mib(o.memory_budget_bytes) +
+                     " MiB); raise --memory-budget, fit with --scoring full or choose fewer "
+                     "columns (--by-step none, --features)");
+  };
   // Grouped: the final model's group statistics, its group-scaled rows and its sums.
   GroupStats final_groups;
   std::vector<double> final_z, grouped_sum, grouped_prod;
@@ -465,7 +494,10 @@ PcaModel fit_pca(const ReferenceRows& local, const FitOptions& o, MPI_Comm comm)
           mine[3 * r + 1] = v.spe;
           mine[3 * r + 2] = v.zmax;
         }
-        if (keep_folds) kept.push_back(std::move(split));
+        if (keep_folds) {
+          kept.push_back(std::move(split));
+          count_kept();
+        }
       }
     }
   } else {
@@ -529,6 +561,7 @@ PcaModel fit_pca(const ReferenceRows& local, const FitOptions& o, MPI_Comm comm)
           split.fleet_centre = gs.fleet_centre;
           split.fleet_scale = gs.fleet_scale;
           kept.push_back(std::move(split));
+          count_kept();
         }
       } else {
         grouped_model = std::move(split);

@@ -545,6 +545,20 @@ std::string text_summary(const RunReport& r) {
                             .c_str()
                       : "");
     o << line;
+    if (m->contains("limit_used")) {  // the fleet's calibrated limit (docs/MONITORING.md)
+      const nlohmann::json& q = m->at("calibrated_limit");
+      std::snprintf(line, sizeof line,
+                    "verdict limit: %s (x%.4g of the Student t limits, --fleet-limit %s); "
+                    "conformal quantile %s (rank %llu of %llu wafers); the Student t limits "
+                    "alone flag %llu\n",
+                    m->value("limit_used", std::string()).c_str(), m->value("limit_factor", 1.0),
+                    m->value("limit_rule", std::string()).c_str(),
+                    q.is_number() ? fmt("%.4g", q.get<double>()).c_str() : "none (too few wafers)",
+                    static_cast<unsigned long long>(m->value("calibration_rank", 0ULL)),
+                    static_cast<unsigned long long>(m->value("calibration_reference", 0ULL)),
+                    static_cast<unsigned long long>(m->value("flagged_parametric", 0ULL)));
+      o << line;
+    }
     if (!m->value("warning", std::string()).empty())
       o << "verdict warning: " << m->value("warning", std::string()) << "\n";
   } else if (const auto& m = r.monitoring) {

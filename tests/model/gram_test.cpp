@@ -212,3 +212,39 @@ TEST(PcaGram, ModelFileWithoutSumsRoundTripsAndRefusesAnUpdate) {
     EXPECT_NE(std::string(e.what()).find("Gram"), std::string::npos) << e.what();
   }
 }
+
+// The fold models kept for scoring (--scoring folds) count against the memory budget with the
+// rows and the matrix: a budget that holds those but not the fold models is refused, naming the
+// budget and the way out; the whole model (--scoring full) fits within it.
+TEST(PcaGram, KeptFoldModelsCountAgainstTheBudget) {
+  const std::size_t n = 120, J = 300;
+  const auto ref = wide_reference(n, J, 11, 0.2);
+  const wm::MatrixChoice matrix = wm::choose_matrix(n, J, wm::MatrixPath::automatic, 256ULL << 20);
+  ASSERT_EQ(matrix.path, wm::MatrixPath::gram);
+  wm::FitOptions o;
+  o.false_alarm_rate = 0.05;
+  o.scoring = wm::FoldScoring::folds;
+  const wm::PcaModel whole_budget = wm::fit_pca(ref, o, MPI_COMM_NULL);
+  ASSERT_EQ(whole_budget.fold_models.size(), 5u);
+  std::uint64_t kept = 0;
+  for (const wm::PcaModel& f : whole_budget.fold_models)
+    kept += sizeof(double) *
+            (f.loadings.size() + f.centre.size() + f.scale.size() + f.eigenvalues.size());
+  // Rows, their centred copy and the Gram matrix fit; the fold models (at least 5 × J × 8 × 3
+  // bytes of loadings and scales) do not.
+  const std::uint64_t resident = sizeof(double) * 2 * n * J + matrix.gram_bytes;
+  ASSERT_GT(kept, 2 * 5 * J * sizeof(double));
+  o.memory_budget_bytes = resident + kept / 2;
+  try {
+    wm::fit_pca(ref, o, MPI_COMM_NULL);
+    FAIL() << "no error";
+  } catch (const wafermill::InputError& e) {
+    const std::string w = e.what();
+    EXPECT_NE(w.find("fold models"), std::string::npos) << w;
+    EXPECT_NE(w.find("--memory-budget"), std::string::npos) << w;
+    EXPECT_NE(w.find("--scoring full"), std::string::npos) << w;
+  }
+  o.scoring = wm::FoldScoring::full;
+  const wm::PcaModel full = wm::fit_pca(ref, o, MPI_COMM_NULL);
+  EXPECT_TRUE(full.fold_models.empty());
+}

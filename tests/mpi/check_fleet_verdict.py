@@ -2,7 +2,12 @@
 three policies are the same bits; count and invalid_count are not scored; the fleet's own fit
 flags the generator's planted anomalies and few good wafers; the report says what it did.
 
-usage: check_fleet_verdict.py REPORT.json OUT_1.h5 OUT_2.h5 [OUT_3.h5 ...]"""
+With --same-calibration, the reports named (runs of the same file at other P, and one with
+--fleet-limit reference) found the same conformal quantile bits as REPORT's; the reference rule's
+quantile is below 1 here (normal good wafers, faults excluded), so its verdicts are the
+parametric ones, bit for bit (its output is among the OUTs).
+
+usage: check_fleet_verdict.py REPORT.json [--same-calibration R.json ... --] OUT_1.h5 OUT_2.h5 [...]"""
 import json
 import sys
 
@@ -11,6 +16,10 @@ import numpy as np
 
 report = json.load(open(sys.argv[1]))
 outs = sys.argv[2:]
+others = []
+if outs and outs[0] == "--same-calibration":
+    end = outs.index("--")
+    others, outs = [json.load(open(r))["monitoring"] for r in outs[1:end]], outs[end + 1:]
 first = h5py.File(outs[0], "r")
 score, flag = first["wafers/score"][:], first["wafers/flag"][:]
 for o in outs[1:]:
@@ -29,6 +38,15 @@ assert counts.min() < counts.max(), "the test needs varying trace lengths"
 assert m["columns"] == sensors * scored, (m["columns"], sensors, scored)
 assert m["rounds"] == 2 and m["warning"] == "", m
 assert len(flag) - int(flag.sum()) <= m["reference"] <= len(flag), m
+# The calibration (docs/MONITORING.md "Calibrated limits"): reported, the same bits for any P.
+assert m["limit_rule"] == "parametric" and m["limit_used"] == "parametric" and m["limit_factor"] == 1.0, m
+assert m["calibration_reference"] == m["reference"], m
+assert m["flagged_parametric"] == int(flag.sum()), m
+for o in others:
+    for k in ("calibrated_limit", "calibration_rank", "calibration_reference"):
+        assert repr(o[k]) == repr(m[k]), (k, o[k], m[k])
+    if o["limit_rule"] == "reference":
+        assert o["limit_used"] == "parametric" and o["calibrated_limit"] < 1.0, o
 
 label = first["wafers/label"][:]
 good, bad = label == 0, label != 0

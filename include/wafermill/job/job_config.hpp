@@ -50,6 +50,10 @@ struct JobConfig {
   /// (docs/MONITORING.md "Without a model"); > 0 the old rule, max |z| over every column > this.
   double threshold = 0.0;
   double false_alarm_rate = 0.01;   ///< without a model: the per-wafer false-alarm rate A
+  /// Without a model (docs/MONITORING.md "Calibrated limits"): "parametric" (default) the
+  /// Student t limits alone; "reference" or "fleet" raise the limit to the split-conformal
+  /// (1 − A) quantile of the scores of the refit's reference wafers or of every wafer, when higher.
+  std::string fleet_limit = "parametric";
   /// A model of good wafers from `wafermill fit` (docs/MONITORING.md); "": the run fits one on its own fleet.
   std::string model;
   std::uint32_t contributions = 5;  ///< with a model: top contributions kept per wafer

@@ -90,6 +90,15 @@ struct FleetFitSummary {
   double limit_unbounded = 0.0;      ///< |t| limit of an unbounded fleet (normal quantile)
   std::uint64_t smallest_fleet = 0;  ///< smallest_fleet(columns, A)
   std::string warning;               ///< too small a fleet, no column, not settled, or ""
+  // The calibrated limit (fleet_calibration.hpp, docs/MONITORING.md "Calibrated limits").
+  std::string limit_rule = "parametric";  ///< --fleet-limit: parametric, reference or fleet
+  std::string limit_used = "parametric";  ///< "calibrated" when a quantile above 1 was applied
+  double calibrated_limit =
+      std::numeric_limits<double>::quiet_NaN();  ///< the quantile (score units)
+  std::uint64_t calibration_reference = 0;       ///< wafers ranked (n): the reference or all
+  std::uint64_t calibration_rank = 0;            ///< ⌈(n + 1)(1 − A)⌉
+  std::uint64_t flagged_parametric = 0;          ///< wafers the Student t limits alone flag
+  double limit_factor = 1.0;  ///< what the scores were divided by: max(1, calibrated_limit)
 };
 
 /// @brief The report's `monitoring` section of a run without a model.
