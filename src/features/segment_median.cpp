@@ -85,7 +85,7 @@ namespace {
 constexpr std::uint32_t kMaxBuckets = 1U << 15;
 
 /// A grid has count / kSamplesPerBucket buckets (at most kMaxBuckets).
-constexpr std::size_t kSamplesPerBucket = 4;
+constexpr std::size_t kSamplesPerBucket = 6;
 
 /// A step is counted on the wafer's grid when its samples average at most this many per
 /// bucket of their span there; otherwise on its own grid, in a second pass.
@@ -156,7 +156,6 @@ inline void count_into(const std::uint16_t* idx, std::size_t begin, std::size_t 
   std::uint32_t* __restrict c1 = spare;
   std::uint32_t* __restrict c2 = spare + n;
   std::uint32_t* __restrict c3 = spare + 2 * n;
-  std::fill_n(spare, 3 * n, 0U);
   const auto at = [idx, first, span](std::size_t i) {
     const std::uint32_t j = static_cast<std::uint32_t>(idx[i]) - first;
     return j < span ? j : span;
@@ -169,7 +168,10 @@ inline void count_into(const std::uint16_t* idx, std::size_t begin, std::size_t 
     ++c3[at(i + 3)];
   }
   for (; i < end; ++i) ++counts[at(i)];
-  for (std::size_t j = 0; j < n; ++j) counts[j] += c1[j] + c2[j] + c3[j];
+  for (std::size_t j = 0; j < n; ++j) {
+    counts[j] += c1[j] + c2[j] + c3[j];
+    c1[j] = c2[j] = c3[j] = 0;
+  }
 }
 
 /// to[j] += from[j] for j in [0, n) (the arrays do not overlap; vectorizes).
@@ -288,11 +290,81 @@ __attribute__((target("avx2"))) void bucket_index_avx2(const T* x, std::size_t b
                                                        std::uint16_t* idx) {
   bucket_index_body(x, begin, end, lo, scale, limit, nb, idx);
 }
+/// collect_body with AVX2's compares and byte masks, 32 indices a step; only two compares
+/// when b is disabled (no steps, or a step counted on its own grid).
+template <class T, bool kBoth>
+__attribute__((target("avx2"))) void collect_avx2_impl(const T* x, const std::uint16_t* idx,
+                                                       std::size_t begin, std::size_t end,
+                                                       Want<T>& a, Want<T>& b) {
+  const std::uint16_t a_bucket = a.bucket;
+  const std::uint16_t a_below = a.below;
+  const std::uint16_t b_bucket = b.bucket;
+  const std::uint16_t b_below = b.below;
+  T* const a_cand = a.cand;
+  T* const b_cand = b.cand;
+  std::size_t a_m = a.m;
+  std::size_t b_m = b.m;
+  T a_low = a.low;
+  T b_low = b.low;
+  const auto visit = [&](std::size_t k) {
+    const std::uint16_t i = idx[k];
+    const T v = x[k];
+    if (i == a_bucket) {
+      a_cand[a_m++] = v;
+    } else if (i == a_below && v > a_low) {
+      a_low = v;
+    }
+    if (i == b_bucket) {
+      b_cand[b_m++] = v;
+    } else if (i == b_below && v > b_low) {
+      b_low = v;
+    }
+  };
+  const __m256i want_a = _mm256_set1_epi16(static_cast<short>(a_bucket));
+  const __m256i want_a_below = _mm256_set1_epi16(static_cast<short>(a_below));
+  const __m256i want_b = _mm256_set1_epi16(static_cast<short>(b_bucket));
+  const __m256i want_b_below = _mm256_set1_epi16(static_cast<short>(b_below));
+  std::size_t i = begin;
+  for (; i + 32 <= end; i += 32) {
+    const __m256i v0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(idx + i));
+    const __m256i v1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(idx + i + 16));
+    __m256i h0 =
+        _mm256_or_si256(_mm256_cmpeq_epi16(v0, want_a), _mm256_cmpeq_epi16(v0, want_a_below));
+    __m256i h1 =
+        _mm256_or_si256(_mm256_cmpeq_epi16(v1, want_a), _mm256_cmpeq_epi16(v1, want_a_below));
+    if constexpr (kBoth) {
+      h0 = _mm256_or_si256(h0, _mm256_or_si256(_mm256_cmpeq_epi16(v0, want_b),
+                                               _mm256_cmpeq_epi16(v0, want_b_below)));
+      h1 = _mm256_or_si256(h1, _mm256_or_si256(_mm256_cmpeq_epi16(v1, want_b),
+                                               _mm256_cmpeq_epi16(v1, want_b_below)));
+    }
+    const __m256i any = _mm256_or_si256(h0, h1);
+    if (_mm256_testz_si256(any, any)) continue;
+    // Two bits per matching lane.
+    std::uint64_t bits =
+        static_cast<std::uint32_t>(_mm256_movemask_epi8(h0)) |
+        (std::uint64_t{static_cast<std::uint32_t>(_mm256_movemask_epi8(h1))} << 32);
+    while (bits != 0) {
+      visit(i + static_cast<std::size_t>(__builtin_ctzll(bits)) / 2);
+      bits &= bits - 1;
+      bits &= bits - 1;
+    }
+  }
+  for (; i < end; ++i) visit(i);
+  a.m = a_m;
+  b.m = b_m;
+  a.low = a_low;
+  b.low = b_low;
+}
+
 template <class T>
-__attribute__((target("avx2"))) void collect_avx2(const T* x, const std::uint16_t* idx,
-                                                  std::size_t begin, std::size_t end, Want<T>& a,
-                                                  Want<T>& b) {
-  collect_body(x, idx, begin, end, a, b);
+void collect_avx2(const T* x, const std::uint16_t* idx, std::size_t begin, std::size_t end,
+                  Want<T>& a, Want<T>& b) {
+  if (b.bucket == kNone && b.below == kNone) {
+    collect_avx2_impl<T, false>(x, idx, begin, end, a, b);
+  } else {
+    collect_avx2_impl<T, true>(x, idx, begin, end, a, b);
+  }
 }
 #else
 #define WAFERMILL_HAVE_AVX2_MEDIAN 0
