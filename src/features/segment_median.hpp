@@ -72,11 +72,16 @@ void transpose_columns(const T* rows, std::size_t n_columns, std::size_t n_rows,
 /// @brief Medians of one sensor column held contiguously in its own type (float stays float),
 /// non-finite samples included, for the whole wafer and each step at once.
 ///
-/// One pass maps every sample to a bucket of its whole-wafer grid and of its step's grid (n/2
-/// equal buckets over the segment's [min, max], as MedianSelector; a non-finite sample maps to
-/// a bucket past the end) and counts them; a second pass copies only the chosen bucket's
-/// samples (a few) and selects among them. Buffers are kept from call to call: nothing is
-/// allocated once the longest column has been seen.
+/// One pass maps every sample to a bucket of the whole-wafer grid (n/4 equal buckets over the
+/// segment's [min, max]; a non-finite sample maps to a bucket past the end); the counting
+/// (four interleaved copies of the counters) goes to the wafer's counters, or, for a step whose
+/// samples spread over enough of that grid, to the step's part of it, which then adds to the
+/// wafer's: each sample is mapped and counted once. A step too narrow for the wafer's grid gets
+/// its own grid and a second pass over its rows. A second scan, 32 indices at a time, copies
+/// only the chosen buckets' samples (a few), the wafer's and the row's step's at once, and
+/// selects among them. Any grid gives the same medians: the bucket only narrows the search to
+/// samples holding the middle rank. Buffers are kept from call to call: nothing is allocated
+/// once the longest column has been seen.
 class ColumnMedians {
  public:
   /// @brief out[0] = median over the rows [0, n_rows) of x, out[1 + k] = median over the rows
