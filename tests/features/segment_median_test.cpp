@@ -345,3 +345,38 @@ TEST(ColumnMedians, EvenCountAcrossEmptyBuckets) {
 }  // namespace
 
 }  // namespace wafermill::features::detail
+
+namespace wafermill::features::detail {
+namespace {
+
+// The column copy of a block of a wafer's columns against a plain loop: widths and row counts
+// on both sides of the 8×8 (float) and 4×4 (double) register tiles, blocks starting past
+// column 0, and the samples between the columns in the buffer left as they were.
+template <class T>
+void check_transpose() {
+  for (const std::size_t n_columns : {1, 3, 4, 7, 8, 9, 16, 19, 33}) {
+    for (const std::size_t n_rows : {0, 1, 3, 4, 7, 8, 9, 15, 16, 17, 64, 67}) {
+      std::vector<T> rows(n_rows * n_columns);
+      for (std::size_t i = 0; i < rows.size(); ++i) rows[i] = T(double(i) + 0.5);
+      for (std::size_t c0 = 0; c0 < n_columns; c0 += 5) {
+        for (const std::size_t width : {std::size_t{1}, n_columns - c0}) {
+          const std::size_t ld = n_rows + 5;
+          std::vector<T> got(width * ld, T(-1));
+          transpose_columns(rows.data(), n_columns, n_rows, c0, width, got.data(), ld);
+          std::vector<T> want(width * ld, T(-1));
+          for (std::size_t j = 0; j < width; ++j)
+            for (std::size_t r = 0; r < n_rows; ++r)
+              want[j * ld + r] = rows[r * n_columns + c0 + j];
+          EXPECT_EQ(got, want) << "columns " << n_columns << " rows " << n_rows << " c0 " << c0
+                               << " width " << width;
+        }
+      }
+    }
+  }
+}
+
+TEST(TransposeColumns, MatchesPlainCopyFloat32) { check_transpose<float>(); }
+TEST(TransposeColumns, MatchesPlainCopyFloat64) { check_transpose<double>(); }
+
+}  // namespace
+}  // namespace wafermill::features::detail
