@@ -278,7 +278,10 @@ class CpuBackend final : public FeatureBackend {
   std::vector<detail::ColumnGroup> groups_;
   // Median scratch, reused from wafer to wafer: no allocation once the largest is seen.
   // A third of the scratch bound: the column copy; its 16-bit bucket indices (two arrays) and
-  // the candidates take at most as much again each for float32, less for float64.
+  // the candidates take at most as much again each for float32, less for float64; the
+  // counters (n/4 for the wafer, at most one a sample for its steps) and their three spare
+  // copies of the wafer's at most 2.25 times as much for float32 (a column of n rows), half
+  // that for float64.
   std::size_t column_scratch_bytes_;
   std::vector<float> column_float_;
   std::vector<double> column_double_;

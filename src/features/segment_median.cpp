@@ -146,9 +146,9 @@ template <class T>
 /// counts[min(idx[i] - first, span)] incremented for i in [begin, end) (idx[i] - first wraps
 /// below first), counts holding span + 1 counters: first = 0 and span = the grid's past-the-end
 /// bucket for a whole grid, a step's part of the wafer's grid otherwise (non-finite samples
-/// then land in counts[span]). Four interleaved copies (spare: 3·(span + 1) more counters, any
-/// content) summed at the end, so that consecutive samples of one bucket (ties, quantized
-/// sensors) do not wait on each other's stores.
+/// then land in counts[span]). Four interleaved copies (spare: 3·(span + 1) more counters, zero,
+/// and left zero) summed at the end, so that consecutive samples of one bucket (ties, quantized
+/// sensors) do not wait on each other's stores; one copy for a run shorter than half of them.
 inline void count_into(const std::uint16_t* idx, std::size_t begin, std::size_t end,
                        std::uint32_t first, std::uint32_t span, std::uint32_t* __restrict counts,
                        std::uint32_t* __restrict spare) {
@@ -160,6 +160,11 @@ inline void count_into(const std::uint16_t* idx, std::size_t begin, std::size_t 
     const std::uint32_t j = static_cast<std::uint32_t>(idx[i]) - first;
     return j < span ? j : span;
   };
+  if (end - begin < n / 2) {
+    // A short run (a step's, of a few rows): the copies would cost more than they save.
+    for (std::size_t i = begin; i < end; ++i) ++counts[at(i)];
+    return;
+  }
   std::size_t i = begin;
   for (; i + 4 <= end; i += 4) {
     ++counts[at(i)];
@@ -588,7 +593,10 @@ bool ColumnMedians::medians(const T* x, std::size_t n_rows, const std::vector<St
           bucket_of(static_cast<T>(ranges[1 + k].min), lo, scale, limit, nb);
       const std::uint32_t last = bucket_of(static_cast<T>(ranges[1 + k].max), lo, scale, limit, nb);
       const std::uint32_t span = last - first + 1;
-      if (ranges[1 + k].count <= kSharedDensity * std::size_t{span}) {
+      // Also span <= count: the steps' parts of the wafer's grid hold at most one counter a
+      // sample, all together at most as many as the column has rows.
+      const std::size_t count = ranges[1 + k].count;
+      if (count <= kSharedDensity * std::size_t{span} && span <= count) {
         g.shared = true;
         g.first = first;
         g.n_buckets = span;
