@@ -203,21 +203,7 @@ class CpuBackend final : public FeatureBackend {
     for (std::size_t c0 = 0; c0 < n_columns; c0 += block) {
       const std::size_t width = std::min(block, n_columns - c0);
       T* dst = buffer.data();
-      // Tiles of 8 rows: each column gets 8 consecutive samples (32 or 64 bytes) at a time
-      // from rows that stay in L1.
-      constexpr std::uint64_t kTile = 8;
-      const std::uint64_t full = n_rows - n_rows % kTile;
-      for (std::uint64_t r0 = 0; r0 < full; r0 += kTile) {
-        const T* tile = rows + r0 * n_columns + c0;
-        for (std::size_t j = 0; j < width; ++j) {
-          T* out = dst + j * ld + r0;
-          for (std::uint64_t r = 0; r < kTile; ++r) out[r] = tile[r * n_columns + j];
-        }
-      }
-      for (std::uint64_t r = full; r < n_rows; ++r) {
-        const T* row = rows + r * n_columns + c0;
-        for (std::size_t j = 0; j < width; ++j) dst[j * ld + r] = row[j];
-      }
+      detail::transpose_columns(rows, n_columns, n_rows, c0, width, dst, ld);
       for (std::size_t j = 0; j < width; ++j) {
         const std::size_t c = c0 + j;
         fill_ranges(c);
@@ -292,7 +278,10 @@ class CpuBackend final : public FeatureBackend {
   std::vector<detail::ColumnGroup> groups_;
   // Median scratch, reused from wafer to wafer: no allocation once the largest is seen.
   // A third of the scratch bound: the column copy; its 16-bit bucket indices (two arrays) and
-  // the candidates take at most as much again each for float32, less for float64.
+  // the candidates take at most as much again each for float32, less for float64; the
+  // counters (n/4 for the wafer, at most one a sample for its steps) and their three spare
+  // copies of the wafer's at most 2.25 times as much for float32 (a column of n rows), half
+  // that for float64.
   std::size_t column_scratch_bytes_;
   std::vector<float> column_float_;
   std::vector<double> column_double_;

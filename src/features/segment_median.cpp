@@ -84,6 +84,13 @@ namespace {
 /// Largest grid: bucket indices and the past-the-end bucket fit 16 bits.
 constexpr std::uint32_t kMaxBuckets = 1U << 15;
 
+/// A grid has count / kSamplesPerBucket buckets (at most kMaxBuckets).
+constexpr std::size_t kSamplesPerBucket = 6;
+
+/// A step is counted on the wafer's grid when its samples average at most this many per
+/// bucket of their span there; otherwise on its own grid, in a second pass.
+constexpr std::size_t kSharedDensity = 16;
+
 template <class T>
 bool is_finite(T x) {
   return x - x == T(0);  // NaN for NaN and ±Inf
@@ -121,13 +128,11 @@ inline std::uint16_t bucket_of(T x, T lo, T scale, T limit, std::int32_t nb) {
   return static_cast<std::uint16_t>(inside ? b : nb);
 }
 
-/// idx[i] = bucket of x[i] for i in [begin, end), and counts[idx[i]] incremented. The first
-/// loop vectorizes (4 lanes in the AVX2 clone); the counting stays scalar.
+/// idx[i] = bucket of x[i] for i in [begin, end) (vectorizes: 8 float lanes in the AVX2 clone).
 template <class T>
-[[gnu::always_inline]] inline void bucket_count_body(const T* x, std::size_t begin, std::size_t end,
+[[gnu::always_inline]] inline void bucket_index_body(const T* x, std::size_t begin, std::size_t end,
                                                      double lo, double scale, double limit,
-                                                     std::uint32_t nb, std::uint16_t* idx,
-                                                     std::uint32_t* counts) {
+                                                     std::uint32_t nb, std::uint16_t* idx) {
   const T lo_t = static_cast<T>(lo);
   const T scale_t = static_cast<T>(scale);
   const T limit_t = static_cast<T>(limit);
@@ -136,38 +141,125 @@ template <class T>
   std::uint16_t* __restrict out = idx + begin;
   const std::size_t n = end - begin;
   for (std::size_t i = 0; i < n; ++i) out[i] = bucket_of(in[i], lo_t, scale_t, limit_t, n_t);
-  for (std::size_t i = 0; i < n; ++i) ++counts[out[i]];
 }
 
-/// Appends to cand[m...] the x[i] whose idx[i] == b and raises `low` to the largest x[i]
-/// whose idx[i] == below (when need_below); returns the new m. The bucket holds a few of the
-/// samples (two on average for a smooth distribution): 16 indices are compared at a time and
-/// only the matching lanes of a group are visited, from its byte mask (pmovmskb).
+/// counts[min(idx[i] - first, span)] incremented for i in [begin, end) (idx[i] - first wraps
+/// below first), counts holding span + 1 counters: first = 0 and span = the grid's past-the-end
+/// bucket for a whole grid, a step's part of the wafer's grid otherwise (non-finite samples
+/// then land in counts[span]). Four interleaved copies (spare: 3·(span + 1) more counters, zero,
+/// and left zero) summed at the end, so that consecutive samples of one bucket (ties, quantized
+/// sensors) do not wait on each other's stores; one copy for a run shorter than half of them.
+inline void count_into(const std::uint16_t* idx, std::size_t begin, std::size_t end,
+                       std::uint32_t first, std::uint32_t span, std::uint32_t* __restrict counts,
+                       std::uint32_t* __restrict spare) {
+  const std::size_t n = std::size_t{span} + 1;
+  std::uint32_t* __restrict c1 = spare;
+  std::uint32_t* __restrict c2 = spare + n;
+  std::uint32_t* __restrict c3 = spare + 2 * n;
+  const auto at = [idx, first, span](std::size_t i) {
+    const std::uint32_t j = static_cast<std::uint32_t>(idx[i]) - first;
+    return j < span ? j : span;
+  };
+  if (end - begin < n / 2) {
+    // A short run (a step's, of a few rows): the copies would cost more than they save.
+    for (std::size_t i = begin; i < end; ++i) ++counts[at(i)];
+    return;
+  }
+  std::size_t i = begin;
+  for (; i + 4 <= end; i += 4) {
+    ++counts[at(i)];
+    ++c1[at(i + 1)];
+    ++c2[at(i + 2)];
+    ++c3[at(i + 3)];
+  }
+  for (; i < end; ++i) ++counts[at(i)];
+  for (std::size_t j = 0; j < n; ++j) {
+    counts[j] += c1[j] + c2[j] + c3[j];
+    c1[j] = c2[j] = c3[j] = 0;
+  }
+}
+
+/// to[j] += from[j] for j in [0, n) (the arrays do not overlap; vectorizes).
+inline void add_counts(const std::uint32_t* __restrict from, std::uint32_t n,
+                       std::uint32_t* __restrict to) {
+  for (std::uint32_t j = 0; j < n; ++j) to[j] += from[j];
+}
+
+/// The bucket b holding rank `rank` (its counts c[0..b) sum to at most rank, with c[b] they
+/// exceed it; the caller knows there is one), and into `before` the count below it. Blocks of
+/// 16 counters are summed at a time (vectorizes), then the last block is walked.
+inline std::uint32_t find_rank(const std::uint32_t* c, std::size_t rank, std::size_t& before) {
+  constexpr std::uint32_t kBlock = 16;
+  std::uint32_t b = 0;
+  std::size_t sum = 0;
+  for (;; b += kBlock) {
+    std::uint32_t block = 0;
+    for (std::uint32_t j = 0; j < kBlock; ++j) block += c[b + j];
+    if (sum + block > rank) break;
+    sum += block;
+  }
+  while (sum + c[b] <= rank) sum += c[b++];
+  before = sum;
+  return b;
+}
+
+/// No bucket: bucket indices are at most kMaxBuckets.
+constexpr std::uint16_t kNone = 0xFFFF;
+
+/// What one segment's scan looks for: the samples of bucket `bucket` (appended to cand[m...])
+/// and the largest sample of bucket `below` (kept in `low`); kNone disables either.
 template <class T>
-[[gnu::always_inline]] inline std::size_t collect_body(const T* x, const std::uint16_t* idx,
-                                                       std::size_t begin, std::size_t end,
-                                                       std::uint16_t b, std::uint16_t below,
-                                                       bool need_below, T* cand, std::size_t m,
-                                                       T& low) {
+struct Want {
+  std::uint16_t bucket = kNone;
+  std::uint16_t below = kNone;
+  T* cand = nullptr;
+  std::size_t m = 0;
+  T low = -std::numeric_limits<T>::infinity();
+};
+
+/// The samples x[i], i in [begin, end), that two segments want (a and b: the wafer and the
+/// step these rows belong to, both indexed by idx, or one of them disabled). The buckets hold
+/// a few of the samples: 16 indices are compared at a time and only the matching lanes of a
+/// group are visited, from its byte mask (pmovmskb).
+template <class T>
+[[gnu::always_inline]] inline void collect_body(const T* x, const std::uint16_t* idx,
+                                                std::size_t begin, std::size_t end, Want<T>& a,
+                                                Want<T>& b) {
   typedef std::uint16_t U16 __attribute__((vector_size(32)));
   typedef std::uint64_t U64 __attribute__((vector_size(32)));
-  const U16 want = U16{} + b;
-  const std::uint16_t other = need_below ? below : b;
-  const U16 want_below = U16{} + other;
-  const auto scalar = [&](std::size_t i0, std::size_t i1) {
-    for (std::size_t i = i0; i < i1; ++i) {
-      if (idx[i] == b) {
-        cand[m++] = x[i];
-      } else if (need_below && idx[i] == below && x[i] > low) {
-        low = x[i];
-      }
+  const std::uint16_t a_bucket = a.bucket;
+  const std::uint16_t a_below = a.below;
+  const std::uint16_t b_bucket = b.bucket;
+  const std::uint16_t b_below = b.below;
+  T* const a_cand = a.cand;
+  T* const b_cand = b.cand;
+  std::size_t a_m = a.m;
+  std::size_t b_m = b.m;
+  T a_low = a.low;
+  T b_low = b.low;
+  const U16 want_a = U16{} + a_bucket;
+  const U16 want_a_below = U16{} + a_below;
+  const U16 want_b = U16{} + b_bucket;
+  const U16 want_b_below = U16{} + b_below;
+  const auto visit = [&](std::size_t k) {
+    const std::uint16_t i = idx[k];
+    const T v = x[k];
+    if (i == a_bucket) {
+      a_cand[a_m++] = v;
+    } else if (i == a_below && v > a_low) {
+      a_low = v;
+    }
+    if (i == b_bucket) {
+      b_cand[b_m++] = v;
+    } else if (i == b_below && v > b_low) {
+      b_low = v;
     }
   };
   std::size_t i = begin;
   for (; i + 16 <= end; i += 16) {
     U16 v;
     std::memcpy(&v, idx + i, sizeof v);
-    const U16 hit = (v == want) | (v == want_below);
+    const U16 hit = (v == want_a) | (v == want_a_below) | (v == want_b) | (v == want_b_below);
     U64 h;
     std::memcpy(&h, &hit, sizeof h);
     if ((h[0] | h[1] | h[2] | h[3]) == 0) continue;
@@ -179,39 +271,105 @@ template <class T>
     std::uint32_t bits = static_cast<std::uint32_t>(_mm_movemask_epi8(half[0])) |
                          (static_cast<std::uint32_t>(_mm_movemask_epi8(half[1])) << 16);
     while (bits != 0) {
-      const std::size_t k = i + static_cast<std::size_t>(__builtin_ctz(bits)) / 2;
+      visit(i + static_cast<std::size_t>(__builtin_ctz(bits)) / 2);
       bits &= bits - 1;
       bits &= bits - 1;
-      if (idx[k] == b) {
-        cand[m++] = x[k];
-      } else if (x[k] > low) {
-        low = x[k];
-      }
     }
 #else
-    scalar(i, i + 16);
+    for (std::size_t k = i; k < i + 16; ++k) visit(k);
 #endif
   }
-  scalar(i, end);
-  return m;
+  for (; i < end; ++i) visit(i);
+  a.m = a_m;
+  b.m = b_m;
+  a.low = a_low;
+  b.low = b_low;
 }
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define WAFERMILL_HAVE_AVX2_MEDIAN 1
 template <class T>
-__attribute__((target("avx2"))) void bucket_count_avx2(const T* x, std::size_t begin,
+__attribute__((target("avx2"))) void bucket_index_avx2(const T* x, std::size_t begin,
                                                        std::size_t end, double lo, double scale,
                                                        double limit, std::uint32_t nb,
-                                                       std::uint16_t* idx, std::uint32_t* counts) {
-  bucket_count_body(x, begin, end, lo, scale, limit, nb, idx, counts);
+                                                       std::uint16_t* idx) {
+  bucket_index_body(x, begin, end, lo, scale, limit, nb, idx);
 }
+/// collect_body with AVX2's compares and byte masks, 32 indices a step; only two compares
+/// when b is disabled (no steps, or a step counted on its own grid).
+template <class T, bool kBoth>
+__attribute__((target("avx2"))) void collect_avx2_impl(const T* x, const std::uint16_t* idx,
+                                                       std::size_t begin, std::size_t end,
+                                                       Want<T>& a, Want<T>& b) {
+  const std::uint16_t a_bucket = a.bucket;
+  const std::uint16_t a_below = a.below;
+  const std::uint16_t b_bucket = b.bucket;
+  const std::uint16_t b_below = b.below;
+  T* const a_cand = a.cand;
+  T* const b_cand = b.cand;
+  std::size_t a_m = a.m;
+  std::size_t b_m = b.m;
+  T a_low = a.low;
+  T b_low = b.low;
+  const auto visit = [&](std::size_t k) {
+    const std::uint16_t i = idx[k];
+    const T v = x[k];
+    if (i == a_bucket) {
+      a_cand[a_m++] = v;
+    } else if (i == a_below && v > a_low) {
+      a_low = v;
+    }
+    if (i == b_bucket) {
+      b_cand[b_m++] = v;
+    } else if (i == b_below && v > b_low) {
+      b_low = v;
+    }
+  };
+  const __m256i want_a = _mm256_set1_epi16(static_cast<short>(a_bucket));
+  const __m256i want_a_below = _mm256_set1_epi16(static_cast<short>(a_below));
+  const __m256i want_b = _mm256_set1_epi16(static_cast<short>(b_bucket));
+  const __m256i want_b_below = _mm256_set1_epi16(static_cast<short>(b_below));
+  std::size_t i = begin;
+  for (; i + 32 <= end; i += 32) {
+    const __m256i v0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(idx + i));
+    const __m256i v1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(idx + i + 16));
+    __m256i h0 =
+        _mm256_or_si256(_mm256_cmpeq_epi16(v0, want_a), _mm256_cmpeq_epi16(v0, want_a_below));
+    __m256i h1 =
+        _mm256_or_si256(_mm256_cmpeq_epi16(v1, want_a), _mm256_cmpeq_epi16(v1, want_a_below));
+    if constexpr (kBoth) {
+      h0 = _mm256_or_si256(h0, _mm256_or_si256(_mm256_cmpeq_epi16(v0, want_b),
+                                               _mm256_cmpeq_epi16(v0, want_b_below)));
+      h1 = _mm256_or_si256(h1, _mm256_or_si256(_mm256_cmpeq_epi16(v1, want_b),
+                                               _mm256_cmpeq_epi16(v1, want_b_below)));
+    }
+    const __m256i any = _mm256_or_si256(h0, h1);
+    if (_mm256_testz_si256(any, any)) continue;
+    // Two bits per matching lane.
+    std::uint64_t bits =
+        static_cast<std::uint32_t>(_mm256_movemask_epi8(h0)) |
+        (std::uint64_t{static_cast<std::uint32_t>(_mm256_movemask_epi8(h1))} << 32);
+    while (bits != 0) {
+      visit(i + static_cast<std::size_t>(__builtin_ctzll(bits)) / 2);
+      bits &= bits - 1;
+      bits &= bits - 1;
+    }
+  }
+  for (; i < end; ++i) visit(i);
+  a.m = a_m;
+  b.m = b_m;
+  a.low = a_low;
+  b.low = b_low;
+}
+
 template <class T>
-__attribute__((target("avx2"))) std::size_t collect_avx2(const T* x, const std::uint16_t* idx,
-                                                         std::size_t begin, std::size_t end,
-                                                         std::uint16_t b, std::uint16_t below,
-                                                         bool need_below, T* cand, std::size_t m,
-                                                         T& low) {
-  return collect_body(x, idx, begin, end, b, below, need_below, cand, m, low);
+void collect_avx2(const T* x, const std::uint16_t* idx, std::size_t begin, std::size_t end,
+                  Want<T>& a, Want<T>& b) {
+  if (b.bucket == kNone && b.below == kNone) {
+    collect_avx2_impl<T, false>(x, idx, begin, end, a, b);
+  } else {
+    collect_avx2_impl<T, true>(x, idx, begin, end, a, b);
+  }
 }
 #else
 #define WAFERMILL_HAVE_AVX2_MEDIAN 0
@@ -228,22 +386,21 @@ bool use_avx2() {
 }
 
 template <class T>
-void bucket_count(const T* x, std::size_t begin, std::size_t end, double lo, double scale,
-                  double limit, std::uint32_t nb, std::uint16_t* idx, std::uint32_t* counts) {
+void bucket_index(const T* x, std::size_t begin, std::size_t end, double lo, double scale,
+                  double limit, std::uint32_t nb, std::uint16_t* idx) {
 #if WAFERMILL_HAVE_AVX2_MEDIAN
-  if (use_avx2()) return bucket_count_avx2(x, begin, end, lo, scale, limit, nb, idx, counts);
+  if (use_avx2()) return bucket_index_avx2(x, begin, end, lo, scale, limit, nb, idx);
 #endif
-  bucket_count_body(x, begin, end, lo, scale, limit, nb, idx, counts);
+  bucket_index_body(x, begin, end, lo, scale, limit, nb, idx);
 }
 
 template <class T>
-std::size_t collect(const T* x, const std::uint16_t* idx, std::size_t begin, std::size_t end,
-                    std::uint16_t b, std::uint16_t below, bool need_below, T* cand, std::size_t m,
-                    T& low) {
+void collect(const T* x, const std::uint16_t* idx, std::size_t begin, std::size_t end, Want<T>& a,
+             Want<T>& b) {
 #if WAFERMILL_HAVE_AVX2_MEDIAN
-  if (use_avx2()) return collect_avx2(x, idx, begin, end, b, below, need_below, cand, m, low);
+  if (use_avx2()) return collect_avx2(x, idx, begin, end, a, b);
 #endif
-  return collect_body(x, idx, begin, end, b, below, need_below, cand, m, low);
+  collect_body(x, idx, begin, end, a, b);
 }
 
 /// Median of the candidates cand[0, m) whose rank r is the middle, with `low` the largest
@@ -261,6 +418,117 @@ double finish(T* cand, std::size_t m, std::size_t r, bool even, T low, T& lower_
 
 }  // namespace
 
+namespace {
+
+/// Scalar copy of columns [j0, j0 + width) and rows [r0, n_rows): tiles of 8 rows, so that
+/// each column gets 8 consecutive samples at a time from rows that stay in L1.
+template <class T>
+void transpose_scalar(const T* rows, std::size_t n_columns, std::size_t n_rows, std::size_t r0,
+                      std::size_t c0, std::size_t j0, std::size_t width, T* dst, std::size_t ld) {
+  constexpr std::size_t kTile = 8;
+  const std::size_t full = r0 + (n_rows - r0) / kTile * kTile;
+  for (std::size_t t = r0; t < full; t += kTile) {
+    const T* tile = rows + t * n_columns + c0;
+    for (std::size_t j = j0; j < width; ++j) {
+      T* out = dst + j * ld + t;
+      for (std::size_t r = 0; r < kTile; ++r) out[r] = tile[r * n_columns + j];
+    }
+  }
+  for (std::size_t r = full; r < n_rows; ++r) {
+    const T* row = rows + r * n_columns + c0;
+    for (std::size_t j = j0; j < width; ++j) dst[j * ld + r] = row[j];
+  }
+}
+
+#if WAFERMILL_HAVE_AVX2_MEDIAN
+__attribute__((target("avx2"))) void transpose_avx2(const float* rows, std::size_t n_columns,
+                                                    std::size_t n_rows, std::size_t c0,
+                                                    std::size_t width, float* dst, std::size_t ld) {
+  const std::size_t full_rows = n_rows / 8 * 8;
+  const std::size_t full_cols = width / 8 * 8;
+  for (std::size_t r0 = 0; r0 < full_rows; r0 += 8) {
+    const float* tile = rows + r0 * n_columns + c0;
+    for (std::size_t j0 = 0; j0 < full_cols; j0 += 8) {
+      __m256 r[8];
+      for (std::size_t i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(tile + i * n_columns + j0);
+      const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]);
+      const __m256 t1 = _mm256_unpackhi_ps(r[0], r[1]);
+      const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]);
+      const __m256 t3 = _mm256_unpackhi_ps(r[2], r[3]);
+      const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]);
+      const __m256 t5 = _mm256_unpackhi_ps(r[4], r[5]);
+      const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]);
+      const __m256 t7 = _mm256_unpackhi_ps(r[6], r[7]);
+      const __m256 u0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
+      const __m256 u1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+      const __m256 u2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
+      const __m256 u3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+      const __m256 u4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0));
+      const __m256 u5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
+      const __m256 u6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0));
+      const __m256 u7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
+      float* out = dst + j0 * ld + r0;
+      _mm256_storeu_ps(out + 0 * ld, _mm256_permute2f128_ps(u0, u4, 0x20));
+      _mm256_storeu_ps(out + 1 * ld, _mm256_permute2f128_ps(u1, u5, 0x20));
+      _mm256_storeu_ps(out + 2 * ld, _mm256_permute2f128_ps(u2, u6, 0x20));
+      _mm256_storeu_ps(out + 3 * ld, _mm256_permute2f128_ps(u3, u7, 0x20));
+      _mm256_storeu_ps(out + 4 * ld, _mm256_permute2f128_ps(u0, u4, 0x31));
+      _mm256_storeu_ps(out + 5 * ld, _mm256_permute2f128_ps(u1, u5, 0x31));
+      _mm256_storeu_ps(out + 6 * ld, _mm256_permute2f128_ps(u2, u6, 0x31));
+      _mm256_storeu_ps(out + 7 * ld, _mm256_permute2f128_ps(u3, u7, 0x31));
+    }
+  }
+  if (full_cols < width)
+    transpose_scalar(rows, n_columns, full_rows, 0, c0, full_cols, width, dst, ld);
+  transpose_scalar(rows, n_columns, n_rows, full_rows, c0, 0, width, dst, ld);
+}
+
+__attribute__((target("avx2"))) void transpose_avx2(const double* rows, std::size_t n_columns,
+                                                    std::size_t n_rows, std::size_t c0,
+                                                    std::size_t width, double* dst,
+                                                    std::size_t ld) {
+  const std::size_t full_rows = n_rows / 4 * 4;
+  const std::size_t full_cols = width / 4 * 4;
+  for (std::size_t r0 = 0; r0 < full_rows; r0 += 4) {
+    const double* tile = rows + r0 * n_columns + c0;
+    for (std::size_t j0 = 0; j0 < full_cols; j0 += 4) {
+      const __m256d r0v = _mm256_loadu_pd(tile + 0 * n_columns + j0);
+      const __m256d r1v = _mm256_loadu_pd(tile + 1 * n_columns + j0);
+      const __m256d r2v = _mm256_loadu_pd(tile + 2 * n_columns + j0);
+      const __m256d r3v = _mm256_loadu_pd(tile + 3 * n_columns + j0);
+      const __m256d t0 = _mm256_unpacklo_pd(r0v, r1v);
+      const __m256d t1 = _mm256_unpackhi_pd(r0v, r1v);
+      const __m256d t2 = _mm256_unpacklo_pd(r2v, r3v);
+      const __m256d t3 = _mm256_unpackhi_pd(r2v, r3v);
+      double* out = dst + j0 * ld + r0;
+      _mm256_storeu_pd(out + 0 * ld, _mm256_permute2f128_pd(t0, t2, 0x20));
+      _mm256_storeu_pd(out + 1 * ld, _mm256_permute2f128_pd(t1, t3, 0x20));
+      _mm256_storeu_pd(out + 2 * ld, _mm256_permute2f128_pd(t0, t2, 0x31));
+      _mm256_storeu_pd(out + 3 * ld, _mm256_permute2f128_pd(t1, t3, 0x31));
+    }
+  }
+  if (full_cols < width)
+    transpose_scalar(rows, n_columns, full_rows, 0, c0, full_cols, width, dst, ld);
+  transpose_scalar(rows, n_columns, n_rows, full_rows, c0, 0, width, dst, ld);
+}
+#endif
+
+}  // namespace
+
+template <class T>
+void transpose_columns(const T* rows, std::size_t n_columns, std::size_t n_rows, std::size_t c0,
+                       std::size_t width, T* dst, std::size_t ld) {
+#if WAFERMILL_HAVE_AVX2_MEDIAN
+  if (use_avx2()) return transpose_avx2(rows, n_columns, n_rows, c0, width, dst, ld);
+#endif
+  transpose_scalar(rows, n_columns, n_rows, 0, c0, 0, width, dst, ld);
+}
+
+template void transpose_columns<float>(const float*, std::size_t, std::size_t, std::size_t,
+                                       std::size_t, float*, std::size_t);
+template void transpose_columns<double>(const double*, std::size_t, std::size_t, std::size_t,
+                                        std::size_t, double*, std::size_t);
+
 void find_step_runs(const std::int32_t* steps, std::size_t n_rows, std::vector<StepRun>& runs) {
   runs.clear();
   for (std::size_t r = 0; r < n_rows;) {
@@ -277,7 +545,6 @@ bool ColumnMedians::medians(const T* x, std::size_t n_rows, const std::vector<St
                             std::size_t n_steps, const SegmentRange* ranges, double* out) {
   const std::size_t n_segments = 1 + n_steps;
   grids_.resize(n_segments);
-  std::size_t n_counts = 0;
   for (std::size_t s = 0; s < n_segments; ++s) {
     Grid& g = grids_[s];
     const SegmentRange& range = ranges[s];
@@ -290,8 +557,8 @@ bool ColumnMedians::medians(const T* x, std::size_t n_rows, const std::vector<St
       // The grid in T: min and max are samples of T, so exact there. A width or scale that
       // overflows (a range wider than T's largest value, or a few denormals wide) selects
       // among all the samples instead.
-      const auto n_buckets =
-          static_cast<std::uint32_t>(std::clamp<std::size_t>(range.count / 2, 1, kMaxBuckets));
+      const auto n_buckets = static_cast<std::uint32_t>(
+          std::clamp<std::size_t>(range.count / kSamplesPerBucket, 1, kMaxBuckets));
       const T width = static_cast<T>(range.max) - static_cast<T>(range.min);
       const T scale = static_cast<T>(n_buckets) / width;
       // The max must land below the limit, or it would count as non-finite: true whenever
@@ -308,10 +575,41 @@ bool ColumnMedians::medians(const T* x, std::size_t n_rows, const std::vector<St
         g.limit = static_cast<double>(limit);
       }
     }
+  }
+  // A step whose samples spread over enough of the wafer's grid is counted there: its samples
+  // lie in the buckets [first, first + span) of the wafer's min and max (bucket_of is
+  // monotonic), counted once into the step's own counters, which then add up to the wafer's.
+  Grid& whole = grids_[0];
+  const bool whole_buckets = whole.mode == Mode::buckets;
+  if (whole_buckets) {
+    const T lo = static_cast<T>(whole.lo);
+    const T scale = static_cast<T>(whole.scale);
+    const T limit = static_cast<T>(whole.limit);
+    const auto nb = static_cast<std::int32_t>(whole.n_buckets);
+    for (std::size_t k = 0; k < n_steps; ++k) {
+      Grid& g = grids_[1 + k];
+      if (g.mode != Mode::buckets) continue;
+      const std::uint32_t first =
+          bucket_of(static_cast<T>(ranges[1 + k].min), lo, scale, limit, nb);
+      const std::uint32_t last = bucket_of(static_cast<T>(ranges[1 + k].max), lo, scale, limit, nb);
+      const std::uint32_t span = last - first + 1;
+      // Also span <= count: the steps' parts of the wafer's grid hold at most one counter a
+      // sample, all together at most as many as the column has rows.
+      const std::size_t count = ranges[1 + k].count;
+      if (count <= kSharedDensity * std::size_t{span} && span <= count) {
+        g.shared = true;
+        g.first = first;
+        g.n_buckets = span;
+      }
+    }
+  }
+  std::size_t n_counts = 0;
+  for (Grid& g : grids_) {
     g.base = n_counts;
     n_counts += g.n_buckets + 1;
   }
-  if (counts_.size() < n_counts) counts_.resize(n_counts);
+  // find_rank reads up to 15 counters past a segment's: after the last one, padding.
+  if (counts_.size() < n_counts + 16) counts_.resize(n_counts + 16);
   std::fill_n(counts_.begin(), n_counts, 0U);
   if (whole_idx_.size() < n_rows) whole_idx_.resize(n_rows);
   if (n_steps > 0 && step_idx_.size() < n_rows) step_idx_.resize(n_rows);
@@ -324,27 +622,108 @@ bool ColumnMedians::medians(const T* x, std::size_t n_rows, const std::vector<St
   }();
   if (cand.size() < n_rows) cand.resize(n_rows);
 
-  // Pass 1: every sample's bucket in the whole-wafer grid and in its step's grid, counted.
+  // Pass 1: every sample's bucket in the wafer's grid, counted in its step's part of it (or
+  // in the wafer's and in its step's own grid).
   std::uint16_t* widx = whole_idx_.data();
   std::uint16_t* sidx = step_idx_.data();
   std::uint32_t* counts = counts_.data();
-  {
-    const Grid& g = grids_[0];
-    bucket_count(x, 0, n_rows, g.lo, g.scale, g.limit, g.n_buckets, widx, counts + g.base);
-  }
-  const auto for_runs = [&](std::size_t k, const auto& f) {
-    for (const StepRun& run : step_runs)
-      if (run.step == k) f(run.begin, run.end);
-  };
-  if (n_steps > 0) {
+  std::uint32_t* whole_counts = counts + whole.base;
+  if (whole_buckets)
+    bucket_index(x, 0, n_rows, whole.lo, whole.scale, whole.limit, whole.n_buckets, widx);
+  std::size_t widest = whole.n_buckets;
+  for (const Grid& g : grids_) widest = std::max<std::size_t>(widest, g.n_buckets);
+  if (spare_.size() < 3 * (widest + 1)) spare_.resize(3 * (widest + 1));
+  std::uint32_t* spare = spare_.data();
+  if (n_steps == 0) {
+    if (whole_buckets) count_into(widx, 0, n_rows, 0, whole.n_buckets, whole_counts, spare);
+  } else {
     for (const StepRun& run : step_runs) {
       const Grid& g = grids_[1 + run.step];
-      bucket_count(x, run.begin, run.end, g.lo, g.scale, g.limit, g.n_buckets, sidx,
-                   counts + g.base);
+      if (g.shared) {
+        count_into(widx, run.begin, run.end, g.first, g.n_buckets, counts + g.base, spare);
+        continue;
+      }
+      if (whole_buckets)
+        count_into(widx, run.begin, run.end, 0, whole.n_buckets, whole_counts, spare);
+      if (g.mode == Mode::buckets) {
+        bucket_index(x, run.begin, run.end, g.lo, g.scale, g.limit, g.n_buckets, sidx);
+        count_into(sidx, run.begin, run.end, 0, g.n_buckets, counts + g.base, spare);
+      }
+    }
+    for (std::size_t k = 0; k < n_steps; ++k) {
+      const Grid& g = grids_[1 + k];
+      if (!g.shared) continue;
+      add_counts(counts + g.base, g.n_buckets, whole_counts + g.first);
     }
   }
 
-  // Pass 2, per segment: the bucket holding the middle rank, its samples, and a selection.
+  // Per segment selecting in buckets: the bucket holding the middle rank (its place r there)
+  // and, for an even count whose upper middle is that bucket's first, the last non-empty
+  // bucket below, whose largest sample is the lower middle.
+  targets_.resize(n_segments);
+  std::size_t n_candidates = 0;
+  for (std::size_t s = 0; s < n_segments; ++s) {
+    const Grid& g = grids_[s];
+    Target& t = targets_[s];
+    t = Target{};
+    if (g.mode != Mode::buckets) continue;
+    const std::uint32_t* c = counts + g.base;
+    const std::size_t n = ranges[s].count;
+    const std::size_t half = n / 2;
+    std::size_t before = 0;
+    const std::uint32_t b = find_rank(c, half, before);
+    t.rank = half - before;
+    t.bucket = static_cast<std::uint16_t>(g.first + b);
+    if (n % 2 == 0 && t.rank == 0) {
+      std::uint32_t below = b - 1;
+      while (c[below] == 0) --below;
+      t.below = static_cast<std::uint16_t>(g.first + below);
+    }
+    t.offset = n_candidates;
+    n_candidates += c[b];
+  }
+
+  const auto want = [&](std::size_t s) {
+    const Target& t = targets_[s];
+    Want<T> w;
+    w.bucket = t.bucket;
+    w.below = t.below;
+    w.cand = cand.data() + t.offset;
+    w.m = t.m;
+    w.low = static_cast<T>(t.low);
+    return w;
+  };
+  const auto keep = [&](std::size_t s, const Want<T>& w) {
+    targets_[s].m = w.m;
+    targets_[s].low = static_cast<double>(w.low);
+  };
+  // Pass 2: the wanted buckets' samples. In one scan of the rows for the wafer and every step
+  // counted on its grid when all the candidates fit the buffer together (they always do
+  // unless the middle buckets hold many ties); otherwise segment by segment below.
+  const bool together = whole_buckets && n_candidates <= n_rows;
+  if (together) {
+    Want<T> none;
+    Want<T> w0 = want(0);
+    if (n_steps == 0) {
+      collect(x, widx, 0, n_rows, w0, none);
+    } else {
+      for (const StepRun& run : step_runs) {
+        const std::size_t s = 1 + run.step;
+        const Grid& g = grids_[s];
+        Want<T> ws = want(s);
+        if (g.shared) {
+          collect(x, widx, run.begin, run.end, w0, ws);
+        } else {
+          collect(x, widx, run.begin, run.end, w0, none);
+          if (g.mode == Mode::buckets) collect(x, sidx, run.begin, run.end, ws, none);
+        }
+        keep(s, ws);
+      }
+    }
+    keep(0, w0);
+  }
+
+  // Per segment: its median.
   for (std::size_t s = 0; s < n_segments; ++s) {
     const Grid& g = grids_[s];
     const SegmentRange& range = ranges[s];
@@ -354,10 +733,10 @@ bool ColumnMedians::medians(const T* x, std::size_t n_rows, const std::vector<St
       if (s == 0) {
         f(std::size_t{0}, n_rows);
       } else {
-        for_runs(s - 1, f);
+        for (const StepRun& run : step_runs)
+          if (run.step == s - 1) f(run.begin, run.end);
       }
     };
-    const std::uint16_t* idx = s == 0 ? widx : sidx;
     T lower = T(1);
     T upper = T(1);
     switch (g.mode) {
@@ -380,26 +759,17 @@ bool ColumnMedians::medians(const T* x, std::size_t n_rows, const std::vector<St
         break;
       }
       case Mode::buckets: {
-        const std::uint32_t* c = counts + g.base;
-        const std::size_t half = n / 2;
-        std::uint32_t b = 0;
-        std::size_t before = 0;
-        while (before + c[b] <= half) before += c[b++];
-        const std::size_t r = half - before;
-        // Rank half - 1 is then the largest sample of the last non-empty bucket below b.
-        const bool need_below = even && r == 0;
-        std::uint32_t below = b;
-        if (need_below) {
-          below = b - 1;
-          while (c[below] == 0) --below;
+        Target& t = targets_[s];
+        if (!together) {
+          t.offset = 0;
+          Want<T> none;
+          Want<T> w = want(s);
+          const std::uint16_t* idx = s == 0 || g.shared ? widx : sidx;
+          runs([&](std::size_t begin, std::size_t end) { collect(x, idx, begin, end, w, none); });
+          keep(s, w);
         }
-        std::size_t m = 0;
-        T low = -std::numeric_limits<T>::infinity();
-        runs([&](std::size_t begin, std::size_t end) {
-          m = collect(x, idx, begin, end, static_cast<std::uint16_t>(b),
-                      static_cast<std::uint16_t>(below), need_below, cand.data(), m, low);
-        });
-        out[s] = finish(cand.data(), m, r, even, low, lower, upper);
+        out[s] =
+            finish(cand.data() + t.offset, t.m, t.rank, even, static_cast<T>(t.low), lower, upper);
         break;
       }
     }

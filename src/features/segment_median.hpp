@@ -12,6 +12,7 @@
 /// the backend reruns MedianSelector on the column, so every result stays what it was.
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -61,14 +62,26 @@ struct StepRun {
 /// steps are contiguous, so a wafer has a few; all its columns share them.
 void find_step_runs(const std::int32_t* steps, std::size_t n_rows, std::vector<StepRun>& runs);
 
+/// @brief dst[j * ld + r] = rows[r * n_columns + c0 + j] for r < n_rows, j < width: a block of
+/// a wafer's columns copied column-major, in 8×8 (float) or 4×4 (double) register tiles in the
+/// AVX2 clone, 8-row tiles of scalar copies otherwise.
+template <class T>
+void transpose_columns(const T* rows, std::size_t n_columns, std::size_t n_rows, std::size_t c0,
+                       std::size_t width, T* dst, std::size_t ld);
+
 /// @brief Medians of one sensor column held contiguously in its own type (float stays float),
 /// non-finite samples included, for the whole wafer and each step at once.
 ///
-/// One pass maps every sample to a bucket of its whole-wafer grid and of its step's grid (n/2
-/// equal buckets over the segment's [min, max], as MedianSelector; a non-finite sample maps to
-/// a bucket past the end) and counts them; a second pass copies only the chosen bucket's
-/// samples (a few) and selects among them. Buffers are kept from call to call: nothing is
-/// allocated once the longest column has been seen.
+/// One pass maps every sample to a bucket of the whole-wafer grid (n/4 equal buckets over the
+/// segment's [min, max]; a non-finite sample maps to a bucket past the end); the counting
+/// (four interleaved copies of the counters) goes to the wafer's counters, or, for a step whose
+/// samples spread over enough of that grid, to the step's part of it, which then adds to the
+/// wafer's: each sample is mapped and counted once. A step too narrow for the wafer's grid gets
+/// its own grid and a second pass over its rows. A second scan, 32 indices at a time, copies
+/// only the chosen buckets' samples (a few), the wafer's and the row's step's at once, and
+/// selects among them. Any grid gives the same medians: the bucket only narrows the search to
+/// samples holding the middle rank. Buffers are kept from call to call: nothing is allocated
+/// once the longest column has been seen.
 class ColumnMedians {
  public:
   /// @brief out[0] = median over the rows [0, n_rows) of x, out[1 + k] = median over the rows
@@ -86,14 +99,28 @@ class ColumnMedians {
   /// One segment's grid: n_buckets equal buckets over [lo, lo + n_buckets / scale].
   struct Grid {
     Mode mode = Mode::empty;
-    std::uint32_t n_buckets = 1;  // bucket n_buckets (past the end) takes non-finite samples
+    bool shared = false;          // a step counted on the wafer's grid, in its buckets
+    std::uint32_t first = 0;      // [first, first + n_buckets) of it (when shared)
+    std::uint32_t n_buckets = 1;  // counter n_buckets (past the end) takes the other samples
     std::size_t base = 0;         // its first counter in counts_
     double lo = 0.0;
     double scale = 0.0;
     double limit = 2.0;  // n_buckets + 1: every finite sample's (x - lo)·scale is below it
   };
+  /// What a segment selecting in buckets looks for (in its index array's numbering: the
+  /// wafer's grid when shared), and its candidates so far, at cand[offset, offset + m).
+  struct Target {
+    std::uint16_t bucket = 0xFFFF;
+    std::uint16_t below = 0xFFFF;  // for an even count whose upper middle is bucket's first
+    std::size_t rank = 0;          // of the upper middle among bucket's samples
+    std::size_t offset = 0;
+    std::size_t m = 0;
+    double low = -HUGE_VAL;  // largest sample of below seen so far
+  };
   std::vector<Grid> grids_;
+  std::vector<Target> targets_;
   std::vector<std::uint32_t> counts_;
+  std::vector<std::uint32_t> spare_;  // count_all4's three more copies
   std::vector<std::uint16_t> whole_idx_;
   std::vector<std::uint16_t> step_idx_;
   std::vector<float> cand_float_;

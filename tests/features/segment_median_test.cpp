@@ -218,6 +218,7 @@ void check_many(std::uint64_t seed) {
       {"skewed", [&](std::size_t, std::size_t) { return T(std::pow(expo(rng), 6.0)); }},
       {"ties", [&](std::size_t, std::size_t) { return T(small_int(rng)); }},
       {"constant", [&](std::size_t, std::size_t) { return T(7.25); }},
+      {"two values", [&](std::size_t, std::size_t) { return unit(rng) < 0.7 ? T(-3) : T(8); }},
       {"signed zeros",
        [&](std::size_t, std::size_t) { return unit(rng) < 0.5 ? T(-0.0) : T(0.0); }},
       {"zeros and ones",
@@ -261,6 +262,71 @@ void check_many(std::uint64_t seed) {
 TEST(ColumnMedians, MatchReferenceFloat32) { check_many<float>(18); }
 TEST(ColumnMedians, MatchReferenceFloat64) { check_many<double>(1818); }
 
+// Recipe steps as contiguous runs (as in fab data): steps of length 1, steps at the wafer's
+// level (counted on the wafer's grid), steps far from it or much narrower than the wafer
+// (counted on their own grid), both in one column, and middle buckets full of ties (more
+// candidates than rows: selected segment by segment). Float and double, even and odd lengths.
+template <class T>
+void check_contiguous(std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  ColumnMedians column;
+  StridedMedians strided;
+  std::normal_distribution<double> normal(0.0, 1.0);
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  std::uniform_int_distribution<int> small_int(-2, 2);
+  using Fill = std::function<T(std::size_t)>;  // given the row's step
+  const std::vector<std::pair<std::string, Fill>> fills = {
+      {"same level", [&](std::size_t) { return T(normal(rng)); }},
+      {"far levels", [&](std::size_t k) { return T(1e6 * double(k % 2) + normal(rng)); }},
+      {"narrow step",
+       [&](std::size_t k) { return T(k == 1 ? 0.5 + 1e-4 * normal(rng) : 100.0 * normal(rng)); }},
+      {"ties", [&](std::size_t) { return T(small_int(rng)); }},
+      {"two values", [&](std::size_t) { return unit(rng) < 0.7 ? T(3) : T(5); }},
+      {"two values, nan",
+       [&](std::size_t) {
+         const double u = unit(rng);
+         return u < 0.1 ? T(NAN) : u < 0.6 ? T(-1.5) : T(2.5);
+       }},
+      {"zeros and ones",
+       [&](std::size_t) {
+         const double u = unit(rng);
+         return u < 0.3 ? T(-0.0) : u < 0.6 ? T(0.0) : u < 0.8 ? T(-1) : T(1);
+       }},
+      {"constant steps", [&](std::size_t k) { return T(double(k) * 0.25); }},
+      {"nan steps",
+       [&](std::size_t k) {
+         return k == 2 ? T(NAN) : k == 0 ? std::numeric_limits<T>::infinity() : T(normal(rng));
+       }},
+  };
+  std::vector<std::size_t> lengths;
+  for (std::size_t n = 1; n <= 70; ++n) lengths.push_back(n);
+  for (std::size_t n : {127, 128, 129, 500, 501, 2047, 2048, 4097}) lengths.push_back(n);
+  for (const std::size_t n : lengths) {
+    for (const std::size_t n_steps : {2, 4, 7}) {
+      // Run lengths: equal, or steps of length 1 between long ones; a step may be absent.
+      for (int layout = 0; layout < 3; ++layout) {
+        std::vector<std::int32_t> steps(n);
+        for (std::size_t r = 0; r < n; ++r) {
+          std::size_t k = r * n_steps / n;
+          if (layout == 1) k = r == 0 ? 0 : r == n / 2 ? 1 : r == n - 1 ? n_steps - 1 : 2;
+          if (layout == 2) k = std::min<std::size_t>(r % 3 == 0 ? r / 3 : n_steps - 1, n_steps - 1);
+          steps[r] = static_cast<std::int32_t>(std::min(k, n_steps - 1));
+        }
+        std::sort(steps.begin(), steps.end());  // contiguous runs
+        for (const auto& [name, fill] : fills) {
+          std::vector<T> x(n);
+          for (std::size_t r = 0; r < n; ++r) x[r] = fill(static_cast<std::size_t>(steps[r]));
+          check_column(column, strided, x, steps, n_steps,
+                       name + " layout " + std::to_string(layout));
+        }
+      }
+    }
+  }
+}
+
+TEST(ColumnMedians, ContiguousStepsFloat32) { check_contiguous<float>(180); }
+TEST(ColumnMedians, ContiguousStepsFloat64) { check_contiguous<double>(1800); }
+
 // A bucket the grid leaves wide (most samples in one bucket of a few-bucket grid), and the
 // upper middle value as the first sample of its bucket with the lower one several buckets
 // below: both paths of the even case.
@@ -278,4 +344,39 @@ TEST(ColumnMedians, EvenCountAcrossEmptyBuckets) {
 
 }  // namespace
 
+}  // namespace wafermill::features::detail
+
+namespace wafermill::features::detail {
+namespace {
+
+// The column copy of a block of a wafer's columns against a plain loop: widths and row counts
+// on both sides of the 8×8 (float) and 4×4 (double) register tiles, blocks starting past
+// column 0, and the samples between the columns in the buffer left as they were.
+template <class T>
+void check_transpose() {
+  for (const std::size_t n_columns : {1, 3, 4, 7, 8, 9, 16, 19, 33}) {
+    for (const std::size_t n_rows : {0, 1, 3, 4, 7, 8, 9, 15, 16, 17, 64, 67}) {
+      std::vector<T> rows(n_rows * n_columns);
+      for (std::size_t i = 0; i < rows.size(); ++i) rows[i] = T(double(i) + 0.5);
+      for (std::size_t c0 = 0; c0 < n_columns; c0 += 5) {
+        for (const std::size_t width : {std::size_t{1}, n_columns - c0}) {
+          const std::size_t ld = n_rows + 5;
+          std::vector<T> got(width * ld, T(-1));
+          transpose_columns(rows.data(), n_columns, n_rows, c0, width, got.data(), ld);
+          std::vector<T> want(width * ld, T(-1));
+          for (std::size_t j = 0; j < width; ++j)
+            for (std::size_t r = 0; r < n_rows; ++r)
+              want[j * ld + r] = rows[r * n_columns + c0 + j];
+          EXPECT_EQ(got, want) << "columns " << n_columns << " rows " << n_rows << " c0 " << c0
+                               << " width " << width;
+        }
+      }
+    }
+  }
+}
+
+TEST(TransposeColumns, MatchesPlainCopyFloat32) { check_transpose<float>(); }
+TEST(TransposeColumns, MatchesPlainCopyFloat64) { check_transpose<double>(); }
+
+}  // namespace
 }  // namespace wafermill::features::detail
