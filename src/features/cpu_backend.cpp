@@ -31,7 +31,7 @@ class CpuBackend final : public FeatureBackend {
   CpuBackend(const FeatureLayout& layout, std::uint64_t scratch_bytes)
       : layout_(layout),
         want_median_(layout.features.contains(Feature::median)),
-        column_scratch_bytes_(std::max<std::uint64_t>(scratch_bytes / 3, 1)) {
+        column_scratch_bytes_(std::max<std::uint64_t>(scratch_bytes / 6, 1)) {
     for (const Feature f : layout.features.list()) selected_.push_back(static_cast<std::size_t>(f));
   }
 
@@ -277,11 +277,11 @@ class CpuBackend final : public FeatureBackend {
   std::vector<double> pad_double_;
   std::vector<detail::ColumnGroup> groups_;
   // Median scratch, reused from wafer to wafer: no allocation once the largest is seen.
-  // A third of the scratch bound: the column copy; its 16-bit bucket indices (two arrays) and
+  // A sixth of the scratch bound: the column copy; its 16-bit bucket indices (two arrays) and
   // the candidates take at most as much again each for float32, less for float64; the
   // counters (n/4 for the wafer, at most one a sample for its steps) and their three spare
   // copies of the wafer's at most 2.25 times as much for float32 (a column of n rows), half
-  // that for float64.
+  // that for float64: 5.25 sixths of the bound in all.
   std::size_t column_scratch_bytes_;
   std::vector<float> column_float_;
   std::vector<double> column_double_;

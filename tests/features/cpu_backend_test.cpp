@@ -273,7 +273,7 @@ void expect_chunk_invariance(const FeatureSet& features) {
   }
 }
 
-// Columns longer than the backend's column scratch (a third of its default 16 MiB; 3 M rows
+// Columns longer than the backend's column scratch (a sixth of its default 16 MiB; 3 M rows
 // are 12 MB of float32, 24 MB of float64) are selected in place (StridedMedians), whole
 // wafers and one column at a time: the medians are still those of a sort.
 TEST(CpuBackend, MediansOfColumnsLongerThanTheScratch) {
