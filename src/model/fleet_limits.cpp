@@ -67,6 +67,18 @@ Residual prediction_residual(const ColumnFit& c, double x, bool in_reference) {
   return r;
 }
 
+ColumnResidual::ColumnResidual(const ColumnFit& c)
+    : n_(c.n),
+      mean_(c.mean),
+      m2_(c.m2),
+      n_d_(static_cast<double>(c.n)),
+      n1_(n_d_ - 1.0),
+      n2_(n_d_ - 2.0),
+      root_in_(std::sqrt(n_d_ / (n_d_ - 1.0))),
+      out_ok_(c.n >= 2 && c.m2 > 0.0) {
+  if (out_ok_) scale_out_ = std::sqrt(c.m2 / (n_d_ - 1.0)) * std::sqrt(1.0 + 1.0 / n_d_);
+}
+
 ReferenceSums::ReferenceSums(std::vector<double> origin, bool kurtosis)
     : origin_(std::move(origin)),
       n_(origin_.size(), 0),
@@ -88,6 +100,23 @@ void ReferenceSums::add(std::span<const double> x) {
       s[2].add_product(d2, d);
       s[3].add_product(d2, d2);
     }
+  }
+}
+
+void ReferenceSums::add_column(std::size_t j, std::span<const double> x) {
+  if (j >= origin_.size()) throw std::invalid_argument("ReferenceSums::add_column: no such column");
+  d_.clear();
+  for (const double v : x)
+    if (std::isfinite(v)) d_.push_back(v - origin_[j]);
+  n_[j] += d_.size();
+  reduce::ExactSum* s = &sums_[per_ * j];
+  s[0].add(d_);
+  s[1].add_products(d_, d_);
+  if (per_ == 4) {
+    d2_.resize(d_.size());
+    for (std::size_t i = 0; i < d_.size(); ++i) d2_[i] = d_[i] * d_[i];  // as add() rounds it
+    s[2].add_products(d2_, d_);
+    s[3].add_products(d2_, d2_);
   }
 }
 

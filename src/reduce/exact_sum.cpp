@@ -17,6 +17,16 @@ __extension__ typedef unsigned __int128 u128;  // GCC/Clang: 128-bit shifts and 
 
 }  // namespace
 
+void ExactSum::add_bits(std::uint64_t v, int position, bool negative) {
+  const int i = position / 32, shift = position % 32;
+  const u128 wide = static_cast<u128>(v) << shift;
+  for (int k = 0; k < 3 && i + k < kLimbs; ++k) {
+    const auto piece = static_cast<std::int64_t>((wide >> (32 * k)) & 0xffffffffu);
+    limb_[i + k] += negative ? -piece : piece;
+  }
+  ++pending_;
+}
+
 void ExactSum::add_unchecked(double x) {
   std::uint64_t bits;
   std::memcpy(&bits, &x, sizeof bits);
@@ -31,13 +41,7 @@ void ExactSum::add_unchecked(double x) {
     mantissa |= std::uint64_t{1} << 52;
     exponent = biased - 1075;
   }
-  const int position = exponent + kBias;  // >= 14
-  const int i = position / 32, shift = position % 32;
-  const u128 wide = static_cast<u128>(mantissa) << shift;
-  const auto piece = [&](int k) { return static_cast<std::int64_t>((wide >> (32 * k)) & 0xffffffffu); };
-  const bool negative = (bits >> 63) != 0;
-  for (int k = 0; k < 3 && i + k < kLimbs; ++k) limb_[i + k] += negative ? -piece(k) : piece(k);
-  ++pending_;
+  add_bits(mantissa, exponent + kBias, (bits >> 63) != 0);  // position >= 14
 }
 
 void ExactSum::add_product(double a, double b) {
@@ -45,6 +49,139 @@ void ExactSum::add_product(double a, double b) {
   if (!std::isfinite(p)) return;
   add(p);
   add(std::fma(a, b, -p));  // exact: a·b = p + (a·b - p) when no underflow
+}
+
+void ExactSum::add_window(std::uint64_t lo, std::int64_t hi, int base) {
+  u128 v = (static_cast<u128>(static_cast<std::uint64_t>(hi)) << 64) | lo;
+  const bool negative = hi < 0;
+  if (negative) v = ~v + 1;           // |window| < 2^127: the magnitude fits
+  const int position = base + kBias;  // >= 14: base >= -1074
+  if (pending_ + 2 > kNormaliseEvery) normalise();
+  add_bits(static_cast<std::uint64_t>(v), position, negative);
+  add_bits(static_cast<std::uint64_t>(v >> 64), position + 64, negative);
+}
+
+namespace {
+
+// The span adds' window: a signed 128-bit integer times 2^base. A double ±m·2^e (m < 2^53)
+// goes in when its bits lie in [base, base + 117): 0 <= e - base <= 64, or e below base with
+// the bits under base all zero. Each term is below 2^117 in magnitude, so 1024 of them stay
+// below 2^127: the window is flushed every kFlushEvery terms. base is the first value's
+// exponent less kBelow (not below -1074, the lowest bit of any double), which leaves room
+// for values 2^38 smaller and 2^26 larger than the first with a full mantissa.
+__extension__ typedef __int128 i128;
+constexpr int kMaxShift = 64;
+constexpr int kFlushEvery = 1024;
+constexpr int kBelow = 38;
+
+}  // namespace
+
+struct ExactSum::Window {
+  i128 sum = 0;
+  int base = 0;
+  int terms = 0;
+  bool anchored = false;
+
+  // Adds x when it fits (non-finite x and ±0 are taken: nothing to add); false otherwise.
+  bool take(double x) {
+    std::uint64_t bits;
+    std::memcpy(&bits, &x, sizeof bits);
+    const int biased = static_cast<int>((bits >> 52) & 0x7ff);
+    std::uint64_t m = bits & ((std::uint64_t{1} << 52) - 1);
+    if (biased == 0x7ff) return true;
+    int e;
+    if (biased == 0) {
+      if (m == 0) return true;
+      e = -1074;
+    } else {
+      m |= std::uint64_t{1} << 52;
+      e = biased - 1075;
+    }
+    if (!anchored) {
+      base = std::max(e - kBelow, -1074);
+      anchored = true;
+    }
+    const int shift = e - base;
+    u128 t;
+    if (static_cast<unsigned>(shift) <= static_cast<unsigned>(kMaxShift)) {
+      t = static_cast<u128>(m) << shift;
+    } else if (shift < 0 && shift > -53 && (m & ((std::uint64_t{1} << -shift) - 1)) == 0) {
+      t = m >> -shift;
+    } else {
+      return false;
+    }
+    const auto v = static_cast<i128>(t);
+    sum += (bits >> 63) != 0 ? -v : v;
+    ++terms;
+    return true;
+  }
+};
+
+void ExactSum::add_all(Window& w, const double* x, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!w.take(x[i])) add(x[i]);
+    if (w.terms == kFlushEvery) flush(w);
+  }
+}
+
+void ExactSum::flush(Window& w) {
+  if (w.sum != 0)
+    add_window(static_cast<std::uint64_t>(w.sum), static_cast<std::int64_t>(w.sum >> 64), w.base);
+  w.sum = 0;
+  w.terms = 0;
+}
+
+void ExactSum::add(std::span<const double> x) {
+  Window w;
+  add_all(w, x.data(), x.size());
+  flush(w);
+}
+
+namespace {
+
+// p = a·b rounded and e = its rounding error (a·b = p + e exactly, by fused multiply-add), or
+// 0 and 0 where p is not finite (add_product skips those). The same bits with or without the
+// FMA instruction (fma is correctly rounded either way): the hardware's, chosen at run time,
+// instead of a call into libm per product.
+__attribute__((target("fma"))) void split_products_fma(const double* a, const double* b, double* p,
+                                                       double* e, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) {
+    const double q = a[i] * b[i];
+    const double r = __builtin_fma(a[i], b[i], -q);
+    const bool finite = std::isfinite(q);
+    p[i] = finite ? q : 0.0;
+    e[i] = finite ? r : 0.0;
+  }
+}
+
+void split_products(const double* a, const double* b, double* p, double* e, std::size_t n) {
+  static const bool fma = __builtin_cpu_supports("fma");
+  if (fma) return split_products_fma(a, b, p, e, n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const double q = a[i] * b[i];
+    const bool finite = std::isfinite(q);
+    p[i] = finite ? q : 0.0;
+    e[i] = finite ? std::fma(a[i], b[i], -q) : 0.0;
+  }
+}
+
+}  // namespace
+
+void ExactSum::add_products(std::span<const double> a, std::span<const double> b) {
+  if (a.size() != b.size()) throw std::invalid_argument("ExactSum::add_products: sizes differ");
+  // The products and their rounding errors summed apart (two windows): an error lies 53 bits
+  // and more below its product, too far for one window to hold both across a column's spread.
+  constexpr std::size_t kPiece = 256;
+  double p[kPiece], e[kPiece];
+  Window wp, we;
+  for (std::size_t at = 0; at < a.size(); at += kPiece) {
+    const std::size_t n = std::min(kPiece, a.size() - at);
+    split_products(a.data() + at, b.data() + at, p, e, n);
+    add_all(wp, p, n);
+    add_all(we, e, n);
+  }
+  flush(wp);
+  flush(we);
 }
 
 void ExactSum::normalise() {
