@@ -117,11 +117,18 @@ struct ExactSum::Window {
   }
 };
 
-void ExactSum::add_all(Window& w, const double* x, std::size_t n) {
+void ExactSum::add_all(Window& window, const double* x, std::size_t n) {
+  // A local copy whose address does not escape: the sum stays in registers across the calls.
+  Window w = window;
   for (std::size_t i = 0; i < n; ++i) {
     if (!w.take(x[i])) add(x[i]);
-    if (w.terms == kFlushEvery) flush(w);
+    if (w.terms == kFlushEvery) {
+      add_window(static_cast<std::uint64_t>(w.sum), static_cast<std::int64_t>(w.sum >> 64), w.base);
+      w.sum = 0;
+      w.terms = 0;
+    }
   }
+  window = w;
 }
 
 void ExactSum::flush(Window& w) {
