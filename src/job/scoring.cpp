@@ -197,6 +197,24 @@ std::uint64_t sum_u64(std::uint64_t v, MPI_Comm comm) {
 constexpr std::uint32_t kRounds = 2;
 // Rows per block of the fit's column-by-column passes: the block's columns stay in cache.
 constexpr std::size_t kBlock = 1024;
+// A column's place in the transposed block: padded by a cache line, so that the columns do
+// not all fall in the same cache sets (a stride of 8 KiB would).
+constexpr std::size_t kStride = kBlock + 8;
+
+// dst[k kStride + i] = rows[i columns + cols[k]] for i < n (n <= kBlock), in tiles of 8 rows so
+// that each column's cache line is written whole.
+void transpose(const double* rows, std::size_t columns, std::size_t n,
+               const std::vector<std::size_t>& cols, double* dst) {
+  constexpr std::size_t kTile = 8;
+  for (std::size_t i0 = 0; i0 < n; i0 += kTile) {
+    const std::size_t t = std::min(kTile, n - i0);
+    for (std::size_t k = 0; k < cols.size(); ++k) {
+      const double* src = rows + i0 * columns + cols[k];
+      double* out = dst + k * kStride + i0;
+      for (std::size_t i = 0; i < t; ++i) out[i] = src[i * columns];
+    }
+  }
+}
 
 }  // namespace
 
@@ -268,7 +286,7 @@ model::FleetFitSummary ScoringPass::fit_fleet(std::vector<double>& scores,
   model::ReferenceSums all(candidate_origin);
   // The sums column by column over blocks of rows (transposed once): each column's values in
   // one tight loop over its accumulators.
-  std::vector<double> picked(candidates.size() * kBlock);
+  std::vector<double> picked(candidates.size() * kStride);
   for_each_chunk([&](std::uint64_t, std::uint64_t m, std::span<const double> rows) {
     stats.add_to_histograms(rows, m);
     for (std::uint64_t i = 0; i < m; ++i) {
@@ -278,13 +296,9 @@ model::FleetFitSummary ScoringPass::fit_fleet(std::vector<double>& scores,
     }
     for (std::uint64_t b = 0; b < m; b += kBlock) {
       const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(kBlock, m - b));
-      for (std::size_t i = 0; i < n; ++i) {
-        const double* x = rows.data() + (b + i) * columns;
-        for (std::size_t k = 0; k < candidates.size(); ++k)
-          picked[k * kBlock + i] = x[candidates[k]];
-      }
+      transpose(rows.data() + b * columns, columns, n, candidates, picked.data());
       for (std::size_t k = 0; k < candidates.size(); ++k)
-        all.add_column(k, std::span<const double>(picked).subspan(k * kBlock, n));
+        all.add_column(k, std::span<const double>(picked).subspan(k * kStride, n));
     }
   });
   if (comm_ != MPI_COMM_NULL && !differ.empty())
@@ -323,7 +337,7 @@ model::FleetFitSummary ScoringPass::fit_fleet(std::vector<double>& scores,
   };
   std::vector<double> next_origin(J);
   for (std::size_t k = 0; k < J; ++k) next_origin[k] = origin[cols[k]];
-  std::vector<double> x(J * kBlock);
+  std::vector<double> x(J * kStride);
   std::uint64_t reference = W;
   while (J > 0 && s.rounds < kRounds) {
     ++s.rounds;
@@ -352,15 +366,12 @@ model::FleetFitSummary ScoringPass::fit_fleet(std::vector<double>& scores,
     for_each_chunk([&](std::uint64_t, std::uint64_t m, std::span<const double> rows) {
       for (std::uint64_t b = 0; b < m; b += kBlock) {
         const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(kBlock, m - b));
-        for (std::size_t i = 0; i < n; ++i) {
-          const double* row = rows.data() + (b + i) * columns;
-          for (std::size_t k = 0; k < J; ++k) x[k * kBlock + i] = row[cols[k]];
-        }
+        transpose(rows.data() + b * columns, columns, n, cols, x.data());
         double* score = scores.data() + at;
         std::fill(score, score + n, 0.0);
         for (std::size_t k = 0; k < J; ++k) {
           const model::ColumnResidual& rk = residual[k];
-          const double* xk = x.data() + k * kBlock;
+          const double* xk = x.data() + k * kStride;
           for (std::size_t i = 0; i < n; ++i) {
             const bool in_reference = previous[at + i] == 0;
             const model::Residual r = rk(xk[i], in_reference);
@@ -370,7 +381,7 @@ model::FleetFitSummary ScoringPass::fit_fleet(std::vector<double>& scores,
         }
         for (std::size_t i = 0; i < n; ++i) flags[at + i] = score[i] > 1.0 ? 1 : 0;
         for (std::size_t k = 0; k < J && !last; ++k) {
-          double* xk = x.data() + k * kBlock;
+          double* xk = x.data() + k * kStride;
           std::size_t kept = 0;
           for (std::size_t i = 0; i < n; ++i)
             if (!flags[at + i]) xk[kept++] = xk[i];
