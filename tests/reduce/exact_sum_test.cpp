@@ -144,16 +144,16 @@ TEST(ExactSumWindow, SpanAddsAreThePlainAddsBitForBit) {
 }
 
 TEST(ExactSumWindow, FullWindowsDoNotOverflow) {
-  // The largest terms the window takes (64 bits above its base, full mantissa), one sign, for
-  // many flushes: a window flushed too late would wrap.
-  const double first = 1.0;
-  const double top = std::ldexp(2.0 - std::ldexp(1.0, -52), 26);  // base + 64 + 52 bits
-  std::vector<double> x{first};
-  x.insert(x.end(), 100000, top);
+  // Many values of one sign with every mantissa bit set, at the top of each of the window's
+  // three 40-bit parts and across its top edge (first value 1: the window spans 2^-90 to 2^30):
+  // a window that took too large a value or summed too many before adding them to the limbs
+  // would round.
+  std::vector<double> x{1.0};
+  for (const int k : {-38, -10, 26, 27, 28, 29, 30, 31, 34})
+    x.insert(x.end(), 20000, std::ldexp(2.0 - std::ldexp(1.0, -52), k));
   wr::ExactSum fast;
   fast.add(x);
   expect_same(fast, x, "top");
-  EXPECT_EQ(fast.value(), 1.0 + 100000.0 * top);
   for (double& v : x) v = -v;
   fast.add(x);
   EXPECT_TRUE(fast.zero());

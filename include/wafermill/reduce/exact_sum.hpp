@@ -10,10 +10,11 @@
 /// Over MPI the state travels as 68 int64 (a contiguous type) under a commutative user op.
 ///
 /// The span adds (add(span), add_products) are the fast path for many values of one column:
-/// they sum into a 128-bit integer window held in registers, anchored at the first value's
-/// exponent, and flush it into the limbs every 128 adds and at the end; a value whose bits do
-/// not fall inside the window goes to the limbs as add() does. The exact sum is the same, so
-/// are value(), value_pair(), zero() and what travels over MPI (always normalised limbs).
+/// a value whose bits lie within 120 bits above a base (the first value's lowest bit less 38)
+/// is split exactly into three 40-bit integers, summed in double (exact below 2^53), four
+/// values at a time with AVX2, and added to the limbs every 4,096 values; any other value
+/// (too small, too large, not finite) goes to the limbs as add() does. The exact sum is the
+/// same, so are value(), value_pair(), zero() and what travels over MPI (normalised limbs).
 #pragma once
 
 #include <array>
@@ -64,13 +65,11 @@ class ExactSum {
   void add_unchecked(double x);
   /// Adds ±v·2^(position - kBias) (0 <= position, position + 64 <= 32 kLimbs).
   void add_bits(std::uint64_t v, int position, bool negative);
-  /// Adds a 128-bit window: the two's-complement integer hi·2^64 + lo (|·| < 2^127) times 2^base.
-  void add_window(std::uint64_t lo, std::int64_t hi, int base);
-  struct Window;  // the span adds' 128-bit window (exact_sum.cpp)
-  /// Adds x[0 .. n) through the window w (flushed when full; the caller flushes at the end).
+  /// Adds v·2^(position - kBias) for an integer-valued double |v| < 2^53.
+  void add_integer(double v, int position);
+  struct Window;  // the span adds' window: its anchor (exact_sum.cpp)
+  /// Adds x[0 .. n) through the window w (anchored at the first nonzero finite value).
   void add_all(Window& w, const double* x, std::size_t n);
-  /// Adds the window's sum to the limbs and empties it.
-  void flush(Window& w);
   void normalise();
   std::array<std::int64_t, kLimbs> limb_{};
   std::int64_t pending_ = 0;  // adds since the last normalise (each limb moved by < 2^32)
