@@ -369,16 +369,9 @@ model::FleetFitSummary ScoringPass::fit_fleet(std::vector<double>& scores,
         transpose(rows.data() + b * columns, columns, n, cols, x.data());
         double* score = scores.data() + at;
         std::fill(score, score + n, 0.0);
-        for (std::size_t k = 0; k < J; ++k) {
-          const model::ColumnResidual& rk = residual[k];
-          const double* xk = x.data() + k * kStride;
-          for (std::size_t i = 0; i < n; ++i) {
-            const bool in_reference = previous[at + i] == 0;
-            const model::Residual r = rk(xk[i], in_reference);
-            if (r.dof == 0) continue;
-            score[i] = std::max(score[i], std::fabs(r.t) / (in_reference ? lim_in[k] : lim_out[k]));
-          }
-        }
+        for (std::size_t k = 0; k < J; ++k)
+          residual[k].raise_scores(x.data() + k * kStride, previous.data() + at, n, lim_in[k],
+                                   lim_out[k], score);
         for (std::size_t i = 0; i < n; ++i) flags[at + i] = score[i] > 1.0 ? 1 : 0;
         for (std::size_t k = 0; k < J && !last; ++k) {
           double* xk = x.data() + k * kStride;

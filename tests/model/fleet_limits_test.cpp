@@ -173,6 +173,24 @@ TEST(FleetLimits, ColumnResidualIsPredictionResidualBitForBit) {
     std::vector<double> xs{NAN, INFINITY, -INFINITY, c.mean, -0.0, 1e308, -1e308};
     for (int i = 0; i < 200; ++i)
       xs.push_back(c.mean + std::sqrt(c.m2 / std::max<double>(1.0, c.n)) * 4.0 * g(rng));
+    // Many values at once (AVX2 lanes and the scalar tail): max(score, |t| / limit) where the
+    // residual is defined, bit for bit.
+    std::vector<std::uint8_t> outside(xs.size());
+    std::vector<double> score(xs.size()), expected(xs.size());
+    for (std::size_t i = 0; i < xs.size(); ++i) {
+      outside[i] = static_cast<std::uint8_t>(rng() % 2);
+      score[i] = expected[i] = std::fabs(g(rng));
+    }
+    const double lim_in = 2.5, lim_out = 3.25;
+    for (std::size_t i = 0; i < xs.size(); ++i) {
+      const wm::Residual res = wm::prediction_residual(c, xs[i], outside[i] == 0);
+      if (res.dof > 0)
+        expected[i] =
+            std::max(expected[i], std::fabs(res.t) / (outside[i] == 0 ? lim_in : lim_out));
+    }
+    r.raise_scores(xs.data(), outside.data(), xs.size(), lim_in, lim_out, score.data());
+    for (std::size_t i = 0; i < xs.size(); ++i)
+      EXPECT_EQ(bits(score[i]), bits(expected[i])) << c.n << " " << c.m2 << " " << xs[i];
     for (const double x : xs)
       for (const bool in : {true, false}) {
         const wm::Residual want = wm::prediction_residual(c, x, in), got = r(x, in);

@@ -83,6 +83,12 @@ class ColumnResidual {
     return r;
   }
 
+  /// @brief For each i with a residual (dof > 0): score[i] = max(score[i], |t| / limit), t the
+  /// residual of x[i], in the reference unless outside[i], limit lim_in or lim_out likewise.
+  /// The same bits as operator() value by value (AVX2 where the CPU has it).
+  void raise_scores(const double* x, const std::uint8_t* outside, std::size_t n, double lim_in,
+                    double lim_out, double* score) const;
+
  private:
   std::uint64_t n_;
   double mean_, m2_, n_d_, n1_, n2_, root_in_, scale_out_ = 0.0;
