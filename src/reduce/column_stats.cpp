@@ -10,30 +10,52 @@
 
 namespace wafermill::reduce {
 
-std::size_t Histogram::bin(double x) const {
-  const std::size_t n_bins = counts.size();
-  if (n_bins == 0) throw std::logic_error("Histogram::bin: the histogram has no bins");
-  // A degenerate range (a constant column, or no finite value at all) puts everything in bin 0.
-  if (!(hi > lo)) return 0;
-  if (x <= lo) return 0;
-  if (x >= hi) return n_bins - 1;
-  // numpy.histogram's equal-width rule (numpy/lib/histograms.py): i = floor((x - lo) * n /
-  // (hi - lo)), then moved by one where rounding put x on the wrong side of the edges
-  // lo + k * ((hi - lo) / n) that numpy.linspace would give; x == hi falls in the last bin.
-  // Where hi - lo overflows (values near ±DBL_MAX) both are halved, exact for normal numbers.
-  const double scale = std::isfinite(hi - lo) ? 1.0 : 0.5;
-  const double span = scale * hi - scale * lo;
-  const double step = span / static_cast<double>(n_bins);
-  const auto edge = [&](std::size_t k) {
-    return k == n_bins ? scale * hi : scale * lo + static_cast<double>(k) * step;
-  };
-  const double xs = scale * x;
-  std::size_t i = static_cast<std::size_t>(std::min(
-      static_cast<double>(n_bins - 1), (xs - scale * lo) * (static_cast<double>(n_bins) / span)));
-  if (i > 0 && xs < edge(i)) --i;
-  if (i + 1 < n_bins && xs >= edge(i + 1)) ++i;
-  return i;
-}
+namespace {
+
+// Histogram::bin's per-histogram constants, computed once for many values: the same bins.
+class Binner {
+ public:
+  explicit Binner(const Histogram& h) : n_bins_(h.counts.size()), degenerate_(!(h.hi > h.lo)) {
+    if (n_bins_ == 0) throw std::logic_error("Histogram::bin: the histogram has no bins");
+    lo_ = h.lo;
+    hi_ = h.hi;
+    // numpy.histogram's equal-width rule (numpy/lib/histograms.py): i = floor((x - lo) * n /
+    // (hi - lo)), then moved by one where rounding put x on the wrong side of the edges
+    // lo + k * ((hi - lo) / n) that numpy.linspace would give; x == hi falls in the last bin.
+    // Where hi - lo overflows (values near ±DBL_MAX) both are halved, exact for normal numbers.
+    scale_ = std::isfinite(hi_ - lo_) ? 1.0 : 0.5;
+    const double span = scale_ * hi_ - scale_ * lo_;
+    step_ = span / static_cast<double>(n_bins_);
+    factor_ = static_cast<double>(n_bins_) / span;
+    slo_ = scale_ * lo_;
+    shi_ = scale_ * hi_;
+  }
+  std::size_t operator()(double x) const {
+    // A degenerate range (a constant column, or no finite value at all) puts everything in
+    // bin 0.
+    if (degenerate_) return 0;
+    if (x <= lo_) return 0;
+    if (x >= hi_) return n_bins_ - 1;
+    const double xs = scale_ * x;
+    std::size_t i =
+        static_cast<std::size_t>(std::min(static_cast<double>(n_bins_ - 1), (xs - slo_) * factor_));
+    if (i > 0 && xs < edge(i)) --i;
+    if (i + 1 < n_bins_ && xs >= edge(i + 1)) ++i;
+    return i;
+  }
+
+ private:
+  double edge(std::size_t k) const {
+    return k == n_bins_ ? shi_ : slo_ + static_cast<double>(k) * step_;
+  }
+  std::size_t n_bins_;
+  bool degenerate_;
+  double lo_ = 0.0, hi_ = 0.0, scale_ = 1.0, step_ = 0.0, factor_ = 0.0, slo_ = 0.0, shi_ = 0.0;
+};
+
+}  // namespace
+
+std::size_t Histogram::bin(double x) const { return Binner(*this)(x); }
 
 void Histogram::add(double x) {
   if (!std::isfinite(x)) return;
@@ -172,9 +194,18 @@ void FeatureColumnStats::add_to_histograms(std::span<const double> rows, std::ui
   }
   const std::size_t n_cols = n_columns();
   check_rows(rows, n_wafers, n_cols, "FeatureColumnStats::add_to_histograms");
-  for (std::uint64_t w = 0; w < n_wafers; ++w) {
-    const double* row = rows.data() + w * n_cols;
-    for (std::size_t c = 0; c < n_cols; ++c) histograms_[c].add(row[c]);
+  // Column by column over blocks of rows (in cache), each histogram's constants once a block.
+  constexpr std::uint64_t kBlock = 64;
+  for (std::uint64_t b = 0; b < n_wafers; b += kBlock) {
+    const std::uint64_t end = std::min(n_wafers, b + kBlock);
+    for (std::size_t c = 0; c < n_cols; ++c) {
+      Histogram& h = histograms_[c];
+      const Binner bin(h);
+      for (std::uint64_t w = b; w < end; ++w) {
+        const double x = rows[w * n_cols + c];
+        if (std::isfinite(x)) ++h.counts[bin(x)];
+      }
+    }
   }
 }
 
