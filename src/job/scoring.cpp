@@ -289,11 +289,13 @@ model::FleetFitSummary ScoringPass::fit_fleet(std::vector<double>& scores,
   std::vector<double> picked(candidates.size() * kStride);
   for_each_chunk([&](std::uint64_t, std::uint64_t m, std::span<const double> rows) {
     stats.add_to_histograms(rows, m);
-    for (std::uint64_t i = 0; i < m; ++i) {
-      const double* x = rows.data() + i * columns;
-      for (std::size_t q = 0; q < pairs.size(); ++q)
-        differ[q] |= std::memcmp(&x[pairs[q].first], &x[pairs[q].second], sizeof(double)) != 0;
-    }
+    // A pair that differs on one wafer differs: only the pairs still equal are compared, up to
+    // their first difference.
+    for (std::size_t q = 0; q < pairs.size(); ++q)
+      for (std::uint64_t i = 0; i < m && !differ[q]; ++i) {
+        const double* x = rows.data() + i * columns;
+        differ[q] = std::memcmp(&x[pairs[q].first], &x[pairs[q].second], sizeof(double)) != 0;
+      }
     for (std::uint64_t b = 0; b < m; b += kBlock) {
       const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(kBlock, m - b));
       transpose(rows.data() + b * columns, columns, n, candidates, picked.data());
