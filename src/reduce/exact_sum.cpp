@@ -81,7 +81,10 @@ inline Parts split(double x, double scale) {
   const double r1 = v - h * 0x1p80;
   const double m = std::trunc(r1 * 0x1p-40);
   const double r = r1 - m * 0x1p40;
-  p.ok = a < 0x1p120 && (a >= 1.0 || x == 0.0) && r == std::trunc(r);
+  std::uint64_t bits;
+  std::memcpy(&bits, &x, sizeof bits);
+  const bool zero = (bits << 1) == 0;  // ±0 by its bits: a subnormal is not 0 even under DAZ
+  p.ok = a < 0x1p120 && (a >= 1.0 || zero) && r == std::trunc(r);
   if (p.ok) {
     p.h = h;
     p.m = m;
@@ -127,9 +130,11 @@ __attribute__((target("avx2"))) std::size_t take_avx2(const double* x, std::size
     const __m256d r1 = _mm256_sub_pd(v, _mm256_mul_pd(h, hi80));
     const __m256d m = _mm256_round_pd(_mm256_mul_pd(r1, lo40), kTrunc);
     const __m256d r = _mm256_sub_pd(r1, _mm256_mul_pd(m, hi40));
-    __m256d ok = _mm256_and_pd(
-        _mm256_cmp_pd(a, top, _CMP_LT_OQ),
-        _mm256_or_pd(_mm256_cmp_pd(a, one, _CMP_GE_OQ), _mm256_cmp_pd(xi, zero, _CMP_EQ_OQ)));
+    __m256d ok = _mm256_and_pd(_mm256_cmp_pd(a, top, _CMP_LT_OQ),
+                               _mm256_or_pd(_mm256_cmp_pd(a, one, _CMP_GE_OQ),
+                                            _mm256_castsi256_pd(_mm256_cmpeq_epi64(
+                                                _mm256_castpd_si256(_mm256_and_pd(xi, abs_mask)),
+                                                _mm256_setzero_si256()))));
     ok = _mm256_and_pd(ok, _mm256_cmp_pd(r, _mm256_round_pd(r, kTrunc), _CMP_EQ_OQ));
     sh = _mm256_add_pd(sh, _mm256_and_pd(h, ok));
     sm = _mm256_add_pd(sm, _mm256_and_pd(m, ok));

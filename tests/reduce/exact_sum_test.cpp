@@ -1,5 +1,6 @@
 // The superaccumulator: exact whatever the order, the magnitudes or the signs.
 #include <gtest/gtest.h>
+#include <xmmintrin.h>
 
 #include <algorithm>
 #include <cmath>
@@ -201,4 +202,17 @@ TEST(ExactSumWindow, SpanProductsAreThePlainProductsBitForBit) {
   }
   EXPECT_THROW(wr::ExactSum().add_products(std::vector<double>(2), std::vector<double>(3)),
                std::invalid_argument);
+}
+
+TEST(ExactSumWindow, SubnormalsCountUnderDenormalsAreZero) {
+  // With the CPU's denormals-are-zero mode on (set by some libraries), a subnormal value still
+  // adds its exact bits: the window tells ±0 by its bits, not by a floating-point compare.
+  const unsigned csr = _mm_getcsr();
+  _mm_setcsr(csr | 0x0040u);  // DAZ
+  std::vector<double> x{1e-300};
+  for (int i = 0; i < 64; ++i) x.push_back(std::ldexp(1.0 + i, -1074));
+  wr::ExactSum fast;
+  fast.add(x);
+  _mm_setcsr(csr);
+  expect_same(fast, x, "daz");
 }
