@@ -196,6 +196,26 @@ std::uint64_t sum_u64(std::uint64_t v, MPI_Comm comm) {
 // point runs away on heavy-tailed columns (each cut shrinks the scale, which flags more: on
 // SECOM and UCR Wafer 10 rounds flagged 14-15 % of the good wafers at A = 0.05).
 constexpr std::uint32_t kRounds = 2;
+// Rows per block of the fit's column-by-column passes: the block's columns stay in cache.
+constexpr std::size_t kBlock = 1024;
+// A column's place in the transposed block: padded by a cache line, so that the columns do
+// not all fall in the same cache sets (a stride of 8 KiB would).
+constexpr std::size_t kStride = kBlock + 8;
+
+// dst[k kStride + i] = rows[i columns + cols[k]] for i < n (n <= kBlock), in tiles of 8 rows so
+// that each column's cache line is written whole.
+void transpose(const double* rows, std::size_t columns, std::size_t n,
+               const std::vector<std::size_t>& cols, double* dst) {
+  constexpr std::size_t kTile = 8;
+  for (std::size_t i0 = 0; i0 < n; i0 += kTile) {
+    const std::size_t t = std::min(kTile, n - i0);
+    for (std::size_t k = 0; k < cols.size(); ++k) {
+      const double* src = rows + i0 * columns + cols[k];
+      double* out = dst + k * kStride + i0;
+      for (std::size_t i = 0; i < t; ++i) out[i] = src[i * columns];
+    }
+  }
+}
 
 }  // namespace
 
@@ -265,15 +285,23 @@ model::FleetFitSummary ScoringPass::fit_fleet(std::vector<double>& scores,
       candidate_origin.push_back(origin[c]);
     }
   model::ReferenceSums all(candidate_origin);
-  std::vector<double> picked(candidates.size());
+  // The sums column by column over blocks of rows (transposed once): each column's values in
+  // one tight loop over its accumulators.
+  std::vector<double> picked(candidates.size() * kStride);
   for_each_chunk([&](std::uint64_t, std::uint64_t m, std::span<const double> rows) {
     stats.add_to_histograms(rows, m);
-    for (std::uint64_t i = 0; i < m; ++i) {
-      const double* x = rows.data() + i * columns;
-      for (std::size_t q = 0; q < pairs.size(); ++q)
-        differ[q] |= std::memcmp(&x[pairs[q].first], &x[pairs[q].second], sizeof(double)) != 0;
-      for (std::size_t k = 0; k < candidates.size(); ++k) picked[k] = x[candidates[k]];
-      all.add(picked);
+    // A pair that differs on one wafer differs: only the pairs still equal are compared, up to
+    // their first difference.
+    for (std::size_t q = 0; q < pairs.size(); ++q)
+      for (std::uint64_t i = 0; i < m && !differ[q]; ++i) {
+        const double* x = rows.data() + i * columns;
+        differ[q] = std::memcmp(&x[pairs[q].first], &x[pairs[q].second], sizeof(double)) != 0;
+      }
+    for (std::uint64_t b = 0; b < m; b += kBlock) {
+      const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(kBlock, m - b));
+      transpose(rows.data() + b * columns, columns, n, candidates, picked.data());
+      for (std::size_t k = 0; k < candidates.size(); ++k)
+        all.add_column(k, std::span<const double>(picked).subspan(k * kStride, n));
     }
   });
   if (comm_ != MPI_COMM_NULL && !differ.empty())
@@ -312,7 +340,7 @@ model::FleetFitSummary ScoringPass::fit_fleet(std::vector<double>& scores,
   };
   std::vector<double> next_origin(J);
   for (std::size_t k = 0; k < J; ++k) next_origin[k] = origin[cols[k]];
-  std::vector<double> x(J);
+  std::vector<double> x(J * kStride);
   std::uint64_t reference = W;
   std::vector<std::uint8_t> left_out;  // the last round's: its reference wafers are scored LOO
   while (J > 0 && s.rounds < kRounds) {
@@ -337,20 +365,27 @@ model::FleetFitSummary ScoringPass::fit_fleet(std::vector<double>& scores,
     // The refit's sums: its kurtosis is the whole fleet's, and the last round's are not used.
     model::ReferenceSums next(next_origin, false);
     const bool last = s.rounds == kRounds;
+    std::vector<model::ColumnResidual> residual(fit.begin(), fit.end());
     std::uint64_t at = 0;
+    // Column by column over blocks of rows (a max and exact sums: the order does not matter).
     for_each_chunk([&](std::uint64_t, std::uint64_t m, std::span<const double> rows) {
-      for (std::uint64_t i = 0; i < m; ++i, ++at) {
-        const bool in_reference = previous[at] == 0;
-        double score = 0.0;
-        for (std::size_t k = 0; k < J; ++k) {
-          x[k] = rows[i * columns + cols[k]];
-          const model::Residual r = model::prediction_residual(fit[k], x[k], in_reference);
-          if (r.dof == 0) continue;
-          score = std::max(score, std::fabs(r.t) / (in_reference ? lim_in[k] : lim_out[k]));
+      for (std::uint64_t b = 0; b < m; b += kBlock) {
+        const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(kBlock, m - b));
+        transpose(rows.data() + b * columns, columns, n, cols, x.data());
+        double* score = scores.data() + at;
+        std::fill(score, score + n, 0.0);
+        for (std::size_t k = 0; k < J; ++k)
+          residual[k].raise_scores(x.data() + k * kStride, previous.data() + at, n, lim_in[k],
+                                   lim_out[k], score);
+        for (std::size_t i = 0; i < n; ++i) flags[at + i] = score[i] > 1.0 ? 1 : 0;
+        for (std::size_t k = 0; k < J && !last; ++k) {
+          double* xk = x.data() + k * kStride;
+          std::size_t kept = 0;
+          for (std::size_t i = 0; i < n; ++i)
+            if (!flags[at + i]) xk[kept++] = xk[i];
+          next.add_column(k, std::span<const double>(xk, kept));
         }
-        scores[at] = score;
-        flags[at] = score > 1.0 ? 1 : 0;
-        if (!flags[at] && !last) next.add(x);
+        at += n;
       }
     });
     std::uint64_t changed = 0;

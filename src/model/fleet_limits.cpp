@@ -1,8 +1,11 @@
 #include "wafermill/model/fleet_limits.hpp"
 
 #include <cmath>
+#include <cstring>
+#include <limits>
 #include <stdexcept>
 
+#include <immintrin.h>
 #include <boost/math/distributions/normal.hpp>
 #include <boost/math/distributions/students_t.hpp>
 
@@ -67,6 +70,81 @@ Residual prediction_residual(const ColumnFit& c, double x, bool in_reference) {
   return r;
 }
 
+ColumnResidual::ColumnResidual(const ColumnFit& c)
+    : n_(c.n),
+      mean_(c.mean),
+      m2_(c.m2),
+      n_d_(static_cast<double>(c.n)),
+      n1_(n_d_ - 1.0),
+      n2_(n_d_ - 2.0),
+      root_in_(std::sqrt(n_d_ / (n_d_ - 1.0))),
+      out_ok_(c.n >= 2 && c.m2 > 0.0) {
+  if (out_ok_) scale_out_ = std::sqrt(c.m2 / (n_d_ - 1.0)) * std::sqrt(1.0 + 1.0 / n_d_);
+}
+
+namespace {
+
+// ColumnResidual::raise_scores four values at a time: the same operations in the same order
+// (IEEE division and square root are correctly rounded in every lane), no branch.
+__attribute__((target("avx2"))) std::size_t raise_avx2(const double* x, const std::uint8_t* outside,
+                                                       std::size_t n, double mean, double m2,
+                                                       double nd, double n1, double n2,
+                                                       double root_in, double scale_out, bool in_ok,
+                                                       bool out_ok, double lim_in, double lim_out,
+                                                       double* score) {
+  const __m256d vmean = _mm256_set1_pd(mean), vm2 = _mm256_set1_pd(m2), vn = _mm256_set1_pd(nd),
+                vn1 = _mm256_set1_pd(n1), vn2 = _mm256_set1_pd(n2), vroot = _mm256_set1_pd(root_in),
+                vout = _mm256_set1_pd(scale_out), vlin = _mm256_set1_pd(lim_in),
+                vlout = _mm256_set1_pd(lim_out), zero = _mm256_setzero_pd(),
+                inf = _mm256_set1_pd(std::numeric_limits<double>::infinity()),
+                abs_mask = _mm256_castsi256_pd(_mm256_set1_epi64x(0x7fffffffffffffffLL));
+  const __m256d in_ok_v = _mm256_castsi256_pd(_mm256_set1_epi64x(in_ok ? -1 : 0));
+  const __m256d out_ok_v = _mm256_castsi256_pd(_mm256_set1_epi64x(out_ok ? -1 : 0));
+  std::size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const __m256d xv = _mm256_loadu_pd(x + i);
+    const __m256d finite = _mm256_cmp_pd(_mm256_and_pd(xv, abs_mask), inf, _CMP_LT_OQ);
+    const __m256d d = _mm256_sub_pd(xv, vmean);
+    // In the reference: m2' = m2 - d d n / (n - 1), t = d n / (n - 1) / (sqrt(m2' / (n - 2)) root).
+    const __m256d m2p =
+        _mm256_sub_pd(vm2, _mm256_div_pd(_mm256_mul_pd(_mm256_mul_pd(d, d), vn), vn1));
+    const __m256d s = _mm256_sqrt_pd(_mm256_div_pd(m2p, vn2));
+    const __m256d t_in =
+        _mm256_div_pd(_mm256_div_pd(_mm256_mul_pd(d, vn), vn1), _mm256_mul_pd(s, vroot));
+    const __m256d t_out = _mm256_div_pd(d, vout);
+    const __m256d r_in = _mm256_div_pd(_mm256_and_pd(t_in, abs_mask), vlin);
+    const __m256d r_out = _mm256_div_pd(_mm256_and_pd(t_out, abs_mask), vlout);
+    const __m256d valid_in = _mm256_and_pd(in_ok_v, _mm256_cmp_pd(m2p, zero, _CMP_GT_OQ));
+    std::int32_t flags4;
+    std::memcpy(&flags4, outside + i, sizeof flags4);
+    const __m256d out = _mm256_castsi256_pd(_mm256_cmpgt_epi64(
+        _mm256_cvtepu8_epi64(_mm_cvtsi32_si128(flags4)), _mm256_setzero_si256()));
+    const __m256d ratio = _mm256_blendv_pd(r_in, r_out, out);
+    const __m256d valid = _mm256_and_pd(finite, _mm256_blendv_pd(valid_in, out_ok_v, out));
+    const __m256d old = _mm256_loadu_pd(score + i);
+    // std::max(old, ratio): ratio when old < ratio.
+    const __m256d raised = _mm256_blendv_pd(old, ratio, _mm256_cmp_pd(old, ratio, _CMP_LT_OQ));
+    _mm256_storeu_pd(score + i, _mm256_blendv_pd(old, raised, valid));
+  }
+  return i;
+}
+
+}  // namespace
+
+void ColumnResidual::raise_scores(const double* x, const std::uint8_t* outside, std::size_t n,
+                                  double lim_in, double lim_out, double* score) const {
+  static const bool avx2 = __builtin_cpu_supports("avx2");
+  const std::size_t done = avx2 ? raise_avx2(x, outside, n, mean_, m2_, n_d_, n1_, n2_, root_in_,
+                                             scale_out_, n_ >= 3, out_ok_, lim_in, lim_out, score)
+                                : 0;
+  for (std::size_t i = done; i < n; ++i) {
+    const bool in_reference = outside[i] == 0;
+    const Residual r = (*this)(x[i], in_reference);
+    if (r.dof == 0) continue;
+    score[i] = std::max(score[i], std::fabs(r.t) / (in_reference ? lim_in : lim_out));
+  }
+}
+
 ReferenceSums::ReferenceSums(std::vector<double> origin, bool kurtosis)
     : origin_(std::move(origin)),
       n_(origin_.size(), 0),
@@ -88,6 +166,23 @@ void ReferenceSums::add(std::span<const double> x) {
       s[2].add_product(d2, d);
       s[3].add_product(d2, d2);
     }
+  }
+}
+
+void ReferenceSums::add_column(std::size_t j, std::span<const double> x) {
+  if (j >= origin_.size()) throw std::invalid_argument("ReferenceSums::add_column: no such column");
+  d_.clear();
+  for (const double v : x)
+    if (std::isfinite(v)) d_.push_back(v - origin_[j]);
+  n_[j] += d_.size();
+  reduce::ExactSum* s = &sums_[per_ * j];
+  s[0].add(d_);
+  s[1].add_products(d_, d_);
+  if (per_ == 4) {
+    d2_.resize(d_.size());
+    for (std::size_t i = 0; i < d_.size(); ++i) d2_[i] = d_[i] * d_[i];  // as add() rounds it
+    s[2].add_products(d2_, d_);
+    s[3].add_products(d2_, d2_);
   }
 }
 

@@ -10,28 +10,52 @@
 
 namespace wafermill::reduce {
 
-std::size_t Histogram::bin(double x) const {
-  const std::size_t n_bins = counts.size();
-  if (n_bins == 0) throw std::logic_error("Histogram::bin: the histogram has no bins");
-  // A degenerate range (a constant column, or no finite value at all) puts everything in bin 0.
-  if (!(hi > lo)) return 0;
-  if (x <= lo) return 0;
-  if (x >= hi) return n_bins - 1;
-  // numpy.histogram's equal-width rule (numpy/lib/histograms.py): i = floor((x - lo) * n /
-  // (hi - lo)), then moved by one where rounding put x on the wrong side of the edges
-  // lo + k * ((hi - lo) / n) that numpy.linspace would give; x == hi falls in the last bin.
-  // Where hi - lo overflows (values near ±DBL_MAX) both are halved, exact for normal numbers.
-  const double scale = std::isfinite(hi - lo) ? 1.0 : 0.5;
-  const double span = scale * hi - scale * lo;
-  const double step = span / static_cast<double>(n_bins);
-  const auto edge = [&](std::size_t k) { return k == n_bins ? scale * hi : scale * lo + static_cast<double>(k) * step; };
-  const double xs = scale * x;
-  std::size_t i = static_cast<std::size_t>(std::min(
-      static_cast<double>(n_bins - 1), (xs - scale * lo) * (static_cast<double>(n_bins) / span)));
-  if (i > 0 && xs < edge(i)) --i;
-  if (i + 1 < n_bins && xs >= edge(i + 1)) ++i;
-  return i;
-}
+namespace {
+
+// Histogram::bin's per-histogram constants, computed once for many values: the same bins.
+class Binner {
+ public:
+  explicit Binner(const Histogram& h) : n_bins_(h.counts.size()), degenerate_(!(h.hi > h.lo)) {
+    if (n_bins_ == 0) throw std::logic_error("Histogram::bin: the histogram has no bins");
+    lo_ = h.lo;
+    hi_ = h.hi;
+    // numpy.histogram's equal-width rule (numpy/lib/histograms.py): i = floor((x - lo) * n /
+    // (hi - lo)), then moved by one where rounding put x on the wrong side of the edges
+    // lo + k * ((hi - lo) / n) that numpy.linspace would give; x == hi falls in the last bin.
+    // Where hi - lo overflows (values near ±DBL_MAX) both are halved, exact for normal numbers.
+    scale_ = std::isfinite(hi_ - lo_) ? 1.0 : 0.5;
+    const double span = scale_ * hi_ - scale_ * lo_;
+    step_ = span / static_cast<double>(n_bins_);
+    factor_ = static_cast<double>(n_bins_) / span;
+    slo_ = scale_ * lo_;
+    shi_ = scale_ * hi_;
+  }
+  std::size_t operator()(double x) const {
+    // A degenerate range (a constant column, or no finite value at all) puts everything in
+    // bin 0.
+    if (degenerate_) return 0;
+    if (x <= lo_) return 0;
+    if (x >= hi_) return n_bins_ - 1;
+    const double xs = scale_ * x;
+    std::size_t i =
+        static_cast<std::size_t>(std::min(static_cast<double>(n_bins_ - 1), (xs - slo_) * factor_));
+    if (i > 0 && xs < edge(i)) --i;
+    if (i + 1 < n_bins_ && xs >= edge(i + 1)) ++i;
+    return i;
+  }
+
+ private:
+  double edge(std::size_t k) const {
+    return k == n_bins_ ? shi_ : slo_ + static_cast<double>(k) * step_;
+  }
+  std::size_t n_bins_;
+  bool degenerate_;
+  double lo_ = 0.0, hi_ = 0.0, scale_ = 1.0, step_ = 0.0, factor_ = 0.0, slo_ = 0.0, shi_ = 0.0;
+};
+
+}  // namespace
+
+std::size_t Histogram::bin(double x) const { return Binner(*this)(x); }
 
 void Histogram::add(double x) {
   if (!std::isfinite(x)) return;
@@ -39,9 +63,15 @@ void Histogram::add(double x) {
 }
 
 FeatureColumnStats::FeatureColumnStats(std::size_t n_columns, std::size_t bins)
-    : count_(n_columns, 0), sum_(n_columns), sum_sq_(n_columns), min_(n_columns, HUGE_VAL),
-      max_(n_columns, -HUGE_VAL), histograms_(n_columns), bins_(bins) {
-  if (bins == 0) throw std::invalid_argument("FeatureColumnStats: a histogram needs at least one bin");
+    : count_(n_columns, 0),
+      sum_(n_columns),
+      sum_sq_(n_columns),
+      min_(n_columns, HUGE_VAL),
+      max_(n_columns, -HUGE_VAL),
+      histograms_(n_columns),
+      bins_(bins) {
+  if (bins == 0)
+    throw std::invalid_argument("FeatureColumnStats: a histogram needs at least one bin");
 }
 
 namespace {
@@ -99,26 +129,35 @@ DD pair(const ExactSum& e) {
 }  // namespace
 
 void FeatureColumnStats::add(std::span<const double> rows, std::uint64_t n_wafers) {
-  if (histograms_started_) throw std::logic_error("FeatureColumnStats::add after start_histograms()");
+  if (histograms_started_)
+    throw std::logic_error("FeatureColumnStats::add after start_histograms()");
   const std::size_t n_cols = n_columns();
   check_rows(rows, n_wafers, n_cols, "FeatureColumnStats::add");
-  // Exact sums: the order of the rows, and so the ranks that hold them, cannot matter.
-  for (std::uint64_t w = 0; w < n_wafers; ++w) {
-    const double* row = rows.data() + w * n_cols;
-    for (std::size_t c = 0; c < n_cols; ++c) {
-      const double x = row[c];
+  // Exact sums: the order of the rows, and so the ranks that hold them, cannot matter. Column
+  // by column (the span adds), min and max still in row order (±0 keep the first seen).
+  std::vector<double> finite;
+  finite.reserve(n_wafers);
+  for (std::size_t c = 0; c < n_cols; ++c) {
+    finite.clear();
+    double lo = min_[c], hi = max_[c];
+    for (std::uint64_t w = 0; w < n_wafers; ++w) {
+      const double x = rows[w * n_cols + c];
       if (!std::isfinite(x)) continue;
-      ++count_[c];
-      sum_[c].add(x);
-      sum_sq_[c].add_product(x, x);
-      min_[c] = std::min(min_[c], x);
-      max_[c] = std::max(max_[c], x);
+      finite.push_back(x);
+      lo = std::min(lo, x);
+      hi = std::max(hi, x);
     }
+    count_[c] += finite.size();
+    sum_[c].add(finite);
+    sum_sq_[c].add_products(finite, finite);
+    min_[c] = lo;
+    max_[c] = hi;
   }
 }
 
 void FeatureColumnStats::start_histograms(MPI_Comm comm) {
-  if (histograms_started_) throw std::logic_error("FeatureColumnStats::start_histograms called twice");
+  if (histograms_started_)
+    throw std::logic_error("FeatureColumnStats::start_histograms called twice");
   const std::size_t n_cols = n_columns();
   allreduce_exact(sum_.data(), n_cols, comm);
   allreduce_exact(sum_sq_.data(), n_cols, comm);
@@ -155,9 +194,18 @@ void FeatureColumnStats::add_to_histograms(std::span<const double> rows, std::ui
   }
   const std::size_t n_cols = n_columns();
   check_rows(rows, n_wafers, n_cols, "FeatureColumnStats::add_to_histograms");
-  for (std::uint64_t w = 0; w < n_wafers; ++w) {
-    const double* row = rows.data() + w * n_cols;
-    for (std::size_t c = 0; c < n_cols; ++c) histograms_[c].add(row[c]);
+  // Column by column over blocks of rows (in cache), each histogram's constants once a block.
+  constexpr std::uint64_t kBlock = 64;
+  for (std::uint64_t b = 0; b < n_wafers; b += kBlock) {
+    const std::uint64_t end = std::min(n_wafers, b + kBlock);
+    for (std::size_t c = 0; c < n_cols; ++c) {
+      Histogram& h = histograms_[c];
+      const Binner bin(h);
+      for (std::uint64_t w = b; w < end; ++w) {
+        const double x = rows[w * n_cols + c];
+        if (std::isfinite(x)) ++h.counts[bin(x)];
+      }
+    }
   }
 }
 
@@ -169,14 +217,16 @@ void FeatureColumnStats::reduce_histograms(MPI_Comm comm) {
   for (const auto& h : histograms_) all.insert(all.end(), h.counts.begin(), h.counts.end());
   constexpr std::size_t kPiece = 1 << 26;
   for (std::size_t off = 0; off < all.size(); off += kPiece)
-    MPI_Allreduce(MPI_IN_PLACE, all.data() + off, static_cast<int>(std::min(kPiece, all.size() - off)),
-                  MPI_UINT64_T, MPI_SUM, comm);
+    MPI_Allreduce(MPI_IN_PLACE, all.data() + off,
+                  static_cast<int>(std::min(kPiece, all.size() - off)), MPI_UINT64_T, MPI_SUM,
+                  comm);
   for (std::size_t c = 0; c < n_columns(); ++c)
     std::copy_n(all.begin() + c * bins_, bins_, histograms_[c].counts.begin());
 }
 
 const std::vector<Moments>& FeatureColumnStats::moments() const {
-  if (!histograms_started_) throw std::logic_error("FeatureColumnStats::moments before start_histograms()");
+  if (!histograms_started_)
+    throw std::logic_error("FeatureColumnStats::moments before start_histograms()");
   return moments_;
 }
 

@@ -6,7 +6,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <random>
+#include <span>
+#include <stdexcept>
 #include <vector>
 
 #include "wafermill/model/fleet_limits.hpp"
@@ -97,6 +100,108 @@ TEST(FleetLimits, ReferenceSumsMatchDirectMomentsAndSkipNonFinite) {
   for (double x : v) m4 += std::pow(x - d.mean, 4);
   EXPECT_NEAR(c.kurtosis, 500.0 * m4 / (d.m2 * d.m2) - 3.0, 1e-8);
   EXPECT_GT(c.kurtosis, 1.0);  // t_5 has excess kurtosis 6
+}
+
+namespace {
+
+std::uint64_t bits(double x) {
+  std::uint64_t b;
+  std::memcpy(&b, &x, sizeof b);
+  return b;
+}
+
+}  // namespace
+
+TEST(FleetLimits, AddColumnIsAddWaferByWaferBitForBit) {
+  // Columns of different scales, spreads and signs, with NaN, infinities and outliers: the
+  // column-by-column sums (ExactSum's window) give the same fits, bit for bit, as the rows.
+  std::mt19937_64 rng(19);
+  std::normal_distribution<double> g(0.0, 1.0);
+  std::uniform_int_distribution<int> odd(0, 99);
+  constexpr std::size_t J = 6, n = 3000;
+  const double scale[J] = {1.0, 1e-9, 3e7, 0.25, 1e150, 1e-150};
+  const double centre[J] = {100.0, -2e-9, 5e9, 0.0, 1e150, 7e-150};
+  std::vector<double> origin(J), values(J * n);
+  for (std::size_t j = 0; j < J; ++j) origin[j] = centre[j] + 0.37 * scale[j];
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t j = 0; j < J; ++j) {
+      double v = centre[j] + scale[j] * g(rng);
+      const int o = odd(rng);
+      if (o == 0) v = NAN;
+      if (o == 1) v = -INFINITY;
+      if (o == 2) v = centre[j] + 1e6 * scale[j];
+      if (o == 3) v = origin[j];  // d = 0
+      values[i * J + j] = v;
+    }
+  for (const bool kurtosis : {true, false}) {
+    wm::ReferenceSums rows(origin, kurtosis), cols(origin, kurtosis);
+    for (std::size_t i = 0; i < n; ++i) rows.add(std::span<const double>(&values[i * J], J));
+    std::vector<double> column(n);
+    for (std::size_t j = 0; j < J; ++j) {
+      for (std::size_t i = 0; i < n; ++i) column[i] = values[i * J + j];
+      // In uneven pieces, as blocks of rows.
+      cols.add_column(j, std::span<const double>(column).first(1000));
+      cols.add_column(j, std::span<const double>(column).subspan(1000, 1));
+      cols.add_column(j, std::span<const double>(column).subspan(1001));
+    }
+    const auto a = rows.reduce(MPI_COMM_NULL), b = cols.reduce(MPI_COMM_NULL);
+    for (std::size_t j = 0; j < J; ++j) {
+      EXPECT_EQ(a[j].n, b[j].n) << j;
+      EXPECT_EQ(bits(a[j].mean), bits(b[j].mean)) << j;
+      EXPECT_EQ(bits(a[j].m2), bits(b[j].m2)) << j;
+      EXPECT_EQ(bits(a[j].kurtosis), bits(b[j].kurtosis)) << j;  // NaN for j = 5: the same NaN
+    }
+  }
+  wm::ReferenceSums one({0.0});
+  EXPECT_THROW(one.add_column(1, std::span<const double>()), std::invalid_argument);
+}
+
+TEST(FleetLimits, ColumnResidualIsPredictionResidualBitForBit) {
+  std::mt19937_64 rng(3);
+  std::normal_distribution<double> g(0.0, 1.0);
+  std::vector<wm::ColumnFit> fits;
+  for (std::uint64_t n : {0u, 1u, 2u, 3u, 4u, 17u, 1000u, 32000u})
+    for (double m2 : {0.0, 1e-300, 0.5, 3.7e4, 1e300}) {
+      wm::ColumnFit c;
+      c.n = n;
+      c.mean = 12.5 * g(rng);
+      c.m2 = m2;
+      fits.push_back(c);
+    }
+  for (const wm::ColumnFit& c : fits) {
+    const wm::ColumnResidual r(c);
+    std::vector<double> xs{NAN, INFINITY, -INFINITY, c.mean, -0.0, 1e308, -1e308};
+    for (int i = 0; i < 200; ++i)
+      xs.push_back(c.mean + std::sqrt(c.m2 / std::max<double>(1.0, c.n)) * 4.0 * g(rng));
+    // Many values at once (AVX2 lanes and the scalar tail): max(score, |t| / limit) where the
+    // residual is defined, bit for bit.
+    std::vector<std::uint8_t> outside(xs.size());
+    std::vector<double> score(xs.size()), expected(xs.size());
+    for (std::size_t i = 0; i < xs.size(); ++i) {
+      outside[i] = static_cast<std::uint8_t>(rng() % 2);
+      score[i] = expected[i] = std::fabs(g(rng));
+    }
+    const double lim_in = 2.5, lim_out = 3.25;
+    for (std::size_t i = 0; i < xs.size(); ++i) {
+      const wm::Residual res = wm::prediction_residual(c, xs[i], outside[i] == 0);
+      if (res.dof > 0)
+        expected[i] =
+            std::max(expected[i], std::fabs(res.t) / (outside[i] == 0 ? lim_in : lim_out));
+    }
+    r.raise_scores(xs.data(), outside.data(), xs.size(), lim_in, lim_out, score.data());
+    for (std::size_t i = 0; i < xs.size(); ++i)
+      EXPECT_EQ(bits(score[i]), bits(expected[i])) << c.n << " " << c.m2 << " " << xs[i];
+    for (const double x : xs)
+      for (const bool in : {true, false}) {
+        const wm::Residual want = wm::prediction_residual(c, x, in), got = r(x, in);
+        EXPECT_EQ(got.dof, want.dof) << c.n << " " << c.m2 << " " << x << " " << in;
+        if (std::isnan(want.t)) {
+          EXPECT_TRUE(std::isnan(got.t)) << c.n << " " << x;
+        } else {
+          EXPECT_EQ(got.t, want.t) << c.n << " " << c.m2 << " " << x << " " << in;
+        }
+      }
+  }
 }
 
 // The rule out of sample: a reference of good wafers, then new good wafers scored against it.

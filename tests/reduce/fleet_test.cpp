@@ -280,6 +280,58 @@ TEST(Histogram, MatchesNumpyBinning) {
   EXPECT_EQ(b.counts, (std::vector<std::uint64_t>{3, 0, 2}));
 }
 
+namespace {
+
+// numpy's equal-width rule value by value, as Histogram::bin read before its constants were
+// hoisted (the reference for the blocked add_to_histograms).
+std::size_t numpy_bin(double lo, double hi, std::size_t n_bins, double x) {
+  if (!(hi > lo) || x <= lo) return 0;
+  if (x >= hi) return n_bins - 1;
+  const double scale = std::isfinite(hi - lo) ? 1.0 : 0.5;
+  const double span = scale * hi - scale * lo;
+  const double step = span / static_cast<double>(n_bins);
+  const auto edge = [&](std::size_t k) {
+    return k == n_bins ? scale * hi : scale * lo + static_cast<double>(k) * step;
+  };
+  const double xs = scale * x;
+  std::size_t i = static_cast<std::size_t>(std::min(
+      static_cast<double>(n_bins - 1), (xs - scale * lo) * (static_cast<double>(n_bins) / span)));
+  if (i > 0 && xs < edge(i)) --i;
+  if (i + 1 < n_bins && xs >= edge(i + 1)) ++i;
+  return i;
+}
+
+}  // namespace
+
+TEST(Histogram, BlockedAddToHistogramsBinsAsValueByValue) {
+  // 1,000 rows (not a whole number of blocks) of 5 columns: ordinary, on the bin edges, a
+  // constant one, one with NaN and ±inf, one spanning ±DBL_MAX.
+  constexpr std::size_t C = 5, N = 1000, bins = 7;
+  std::mt19937_64 rng(12);
+  std::uniform_real_distribution<double> u(-3.0, 11.0);
+  std::uniform_int_distribution<int> k(0, static_cast<int>(bins));
+  std::vector<double> rows(C * N);
+  const double big = std::numeric_limits<double>::max();
+  for (std::size_t w = 0; w < N; ++w) {
+    rows[w * C + 0] = u(rng);
+    rows[w * C + 1] = 0.1 + 0.3 * k(rng) / 2.0;
+    rows[w * C + 2] = 4.0;
+    rows[w * C + 3] = w % 7 == 0 ? kNaN : w % 11 == 0 ? -HUGE_VAL : u(rng);
+    rows[w * C + 4] = w % 2 ? big * (u(rng) / 11.0) : -big * (u(rng) / 11.0);
+  }
+  wr::FeatureColumnStats stats(C, bins);
+  stats.add(rows, N);
+  stats.start_histograms();
+  stats.add_to_histograms(rows, N);
+  for (std::size_t c = 0; c < C; ++c) {
+    const wr::Histogram& h = stats.histogram(c);
+    std::vector<std::uint64_t> want(bins, 0);
+    for (std::size_t w = 0; w < N; ++w)
+      if (std::isfinite(rows[w * C + c])) ++want[numpy_bin(h.lo, h.hi, bins, rows[w * C + c])];
+    EXPECT_EQ(h.counts, want) << c;
+  }
+}
+
 TEST(Histogram, ClampsOutsideValuesIgnoresNonFiniteAndHandlesDegenerateRange) {
   wr::Histogram h{0.0, 1.0, std::vector<std::uint64_t>(5, 0)};
   h.add(-3.0);

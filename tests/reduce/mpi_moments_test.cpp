@@ -132,6 +132,40 @@ TEST(ExactSumMpi, AllreduceIsTheExactSum) {
   EXPECT_EQ(s[1].value(), n_ranks * (n_ranks - 1) / 2.0 + 0.5 * n_ranks);
 }
 
+TEST(ExactSumMpi, SpanAddsTravelAsThePlainAdds) {
+  // Each rank sums its share through the window (span adds), the whole through the plain adds:
+  // after allreduce_exact every rank holds the plain sum's bits.
+  int rank = 0, n_ranks = 1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &n_ranks);
+  std::mt19937_64 rng(41);
+  std::uniform_real_distribution<double> mant(-2.0, 2.0);
+  std::uniform_int_distribution<int> expo(-80, 60);
+  std::vector<double> x(6000);
+  for (double& v : x) v = std::ldexp(mant(rng), expo(rng));
+  x[7] = 1e-320;
+  x[8] = -1e300;
+  x[9] = 1e300;
+  std::vector<double> mine;
+  for (std::size_t i = 0; i < x.size(); ++i)
+    if (static_cast<int>(i % n_ranks) == rank) mine.push_back(x[i]);
+  wr::ExactSum s[2], plain[2];
+  s[0].add(mine);
+  s[1].add_products(mine, mine);
+  for (double v : x) {
+    plain[0].add(v);
+    plain[1].add_product(v, v);
+  }
+  wr::allreduce_exact(s, 2, MPI_COMM_WORLD);
+  for (int k = 0; k < 2; ++k) {
+    double h = 0, l = 0, ph = 0, pl = 0;
+    s[k].value_pair(h, l);
+    plain[k].value_pair(ph, pl);
+    EXPECT_EQ(h, ph) << k;
+    EXPECT_EQ(l, pl) << k;
+  }
+}
+
 // MPI is started once around all tests; ranks above 0 print nothing unless a test fails.
 int main(int argc, char** argv) {
   MPI_Init(&argc, &argv);

@@ -5,6 +5,7 @@
 /// (Bonferroni), and a reference refitted once without the wafers the first fit flags.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <span>
@@ -58,6 +59,42 @@ struct Residual {
 };
 Residual prediction_residual(const ColumnFit& c, double x, bool in_reference);
 
+/// @brief prediction_residual of one column for many values: its per-column constants computed
+/// once. The same t and dof as prediction_residual, bit for bit (the same operations).
+class ColumnResidual {
+ public:
+  explicit ColumnResidual(const ColumnFit& c);
+  Residual operator()(double x, bool in_reference) const {
+    Residual r;
+    if (!std::isfinite(x)) return r;
+    const double d = x - mean_;
+    if (in_reference) {
+      if (n_ < 3) return r;
+      const double m2 = m2_ - d * d * n_d_ / n1_;
+      if (!(m2 > 0.0)) return r;
+      const double s = std::sqrt(m2 / n2_);
+      r.t = d * n_d_ / n1_ / (s * root_in_);
+      r.dof = n_ - 2;
+    } else {
+      if (!out_ok_) return r;
+      r.t = d / scale_out_;
+      r.dof = n_ - 1;
+    }
+    return r;
+  }
+
+  /// @brief For each i with a residual (dof > 0): score[i] = max(score[i], |t| / limit), t the
+  /// residual of x[i], in the reference unless outside[i], limit lim_in or lim_out likewise.
+  /// The same bits as operator() value by value (AVX2 where the CPU has it).
+  void raise_scores(const double* x, const std::uint8_t* outside, std::size_t n, double lim_in,
+                    double lim_out, double* score) const;
+
+ private:
+  std::uint64_t n_;
+  double mean_, m2_, n_d_, n1_, n2_, root_in_, scale_out_ = 0.0;
+  bool out_ok_;
+};
+
 /// @brief Exact sums of the reference's values per column, shifted by `origin` (the fleet's
 /// column means), over ranks. A value that is not finite is skipped.
 class ReferenceSums {
@@ -66,6 +103,8 @@ class ReferenceSums {
   explicit ReferenceSums(std::vector<double> origin, bool kurtosis = true);
   /// @brief Adds one wafer's values (in column order).
   void add(std::span<const double> x);
+  /// @brief Adds column j's values of many wafers (the same sums as add() wafer by wafer).
+  void add_column(std::size_t j, std::span<const double> x);
   /// @brief Sums over comm (MPI_COMM_NULL: this process alone) and returns each column's fit:
   /// the same bits on every rank for any number of ranks.
   std::vector<ColumnFit> reduce(MPI_Comm comm);
@@ -75,6 +114,7 @@ class ReferenceSums {
   std::vector<std::uint64_t> n_;
   std::size_t per_ = 4;  // sums per column: Σ d, Σ d² (, Σ d³, Σ d⁴)
   std::vector<reduce::ExactSum> sums_;
+  std::vector<double> d_, d2_;  // add_column's scratch
 };
 
 /// @brief What the run's own fit did, for the report (`monitoring`, kind "fleet").
