@@ -6,6 +6,8 @@
 /// narrows it 11 bits of the samples' order-preserving bit patterns at a time.
 #include "segment_median.hpp"
 
+#include "wafermill/cpu.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -378,8 +380,7 @@ void collect_avx2(const T* x, const std::uint16_t* idx, std::size_t begin, std::
 /// Whether this CPU runs the AVX2 clones (decided once).
 bool use_avx2() {
 #if WAFERMILL_HAVE_AVX2_MEDIAN
-  static const bool avx2 = __builtin_cpu_supports("avx2");
-  return avx2;
+  return avx2_allowed();
 #else
   return false;
 #endif

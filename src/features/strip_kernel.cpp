@@ -5,6 +5,7 @@
 /// round every operation the same way.
 #include "strip_kernel.hpp"
 
+#include "wafermill/cpu.hpp"
 namespace wafermill::features::detail {
 namespace {
 
@@ -36,7 +37,7 @@ void rows_any(KernelIsa isa, const T* rows, std::size_t n_columns, std::size_t n
 
 KernelIsa best_kernel_isa() {
 #if WAFERMILL_HAVE_AVX2_KERNEL
-  if (__builtin_cpu_supports("avx2")) return KernelIsa::avx2;
+  if (avx2_allowed()) return KernelIsa::avx2;
 #endif
   return KernelIsa::generic;
 }

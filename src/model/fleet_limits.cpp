@@ -9,6 +9,8 @@
 #include <boost/math/distributions/normal.hpp>
 #include <boost/math/distributions/students_t.hpp>
 
+#include "wafermill/cpu.hpp"
+
 namespace wafermill::model {
 
 double prediction_limit(std::uint64_t dof, std::size_t columns, double a) {
@@ -133,7 +135,7 @@ __attribute__((target("avx2"))) std::size_t raise_avx2(const double* x, const st
 
 void ColumnResidual::raise_scores(const double* x, const std::uint8_t* outside, std::size_t n,
                                   double lim_in, double lim_out, double* score) const {
-  static const bool avx2 = __builtin_cpu_supports("avx2");
+  const bool avx2 = avx2_allowed();
   const std::size_t done = avx2 ? raise_avx2(x, outside, n, mean_, m2_, n_d_, n1_, n2_, root_in_,
                                              scale_out_, n_ >= 3, out_ok_, lim_in, lim_out, score)
                                 : 0;

@@ -11,6 +11,8 @@
 
 #include <immintrin.h>
 
+#include "wafermill/cpu.hpp"
+
 namespace wafermill::reduce {
 namespace {
 
@@ -184,7 +186,7 @@ void ExactSum::add_all(Window& w, const double* x, std::size_t n) {
     w.scale = std::ldexp(1.0, -w.base);
     w.anchored = true;
   }
-  static const bool avx2 = __builtin_cpu_supports("avx2");
+  const bool avx2 = avx2_allowed();
   std::uint16_t rejected[kChunk];
   for (std::size_t at = 0; at < n; at += kChunk) {
     const std::size_t c = std::min(kChunk, n - at);

@@ -4,12 +4,15 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <random>
 #include <span>
 #include <stdexcept>
+#include <string_view>
 #include <vector>
 
+#include "wafermill/cpu.hpp"
 #include "wafermill/reduce/exact_sum.hpp"
 
 namespace wr = wafermill::reduce;
@@ -215,4 +218,15 @@ TEST(ExactSumWindow, SubnormalsCountUnderDenormalsAreZero) {
   fast.add(x);
   _mm_setcsr(csr);
   expect_same(fast, x, "daz");
+}
+
+// WAFERMILL_NO_AVX2 (set by the reduce_fleet_test.no_avx2 ctest entry) turns the AVX2 paths
+// off; without it they follow the CPU.
+TEST(Cpu, NoAvx2VariableTurnsTheVectorPathsOff) {
+  const char* v = std::getenv("WAFERMILL_NO_AVX2");
+  if (v != nullptr && std::string_view(v) == "1") {
+    EXPECT_FALSE(wafermill::avx2_allowed());
+  } else if (v == nullptr) {
+    EXPECT_EQ(wafermill::avx2_allowed(), static_cast<bool>(__builtin_cpu_supports("avx2")));
+  }
 }
