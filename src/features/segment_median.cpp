@@ -219,31 +219,29 @@ struct Want {
   T low = -std::numeric_limits<T>::infinity();
 };
 
-/// The samples x[i], i in [begin, end), that two segments want (a and b: the wafer and the
-/// step these rows belong to, both indexed by idx, or one of them disabled). The buckets hold
-/// a few of the samples: 16 indices are compared at a time and only the matching lanes of a
-/// group are visited, from its byte mask (pmovmskb).
+/// What a scan keeps of two Wants while it runs (locals, so that they stay in registers):
+/// visit(k) takes sample k when its bucket is one of them, or raises the largest sample seen
+/// below it; store() hands them back.
 template <class T>
-[[gnu::always_inline]] inline void collect_body(const T* x, const std::uint16_t* idx,
-                                                std::size_t begin, std::size_t end, Want<T>& a,
-                                                Want<T>& b) {
-  typedef std::uint16_t U16 __attribute__((vector_size(32)));
-  typedef std::uint64_t U64 __attribute__((vector_size(32)));
-  const std::uint16_t a_bucket = a.bucket;
-  const std::uint16_t a_below = a.below;
-  const std::uint16_t b_bucket = b.bucket;
-  const std::uint16_t b_below = b.below;
-  T* const a_cand = a.cand;
-  T* const b_cand = b.cand;
-  std::size_t a_m = a.m;
-  std::size_t b_m = b.m;
-  T a_low = a.low;
-  T b_low = b.low;
-  const U16 want_a = U16{} + a_bucket;
-  const U16 want_a_below = U16{} + a_below;
-  const U16 want_b = U16{} + b_bucket;
-  const U16 want_b_below = U16{} + b_below;
-  const auto visit = [&](std::size_t k) {
+struct WantScan {
+  const std::uint16_t a_bucket, a_below, b_bucket, b_below;
+  T* const a_cand;
+  T* const b_cand;
+  std::size_t a_m, b_m;
+  T a_low, b_low;
+
+  WantScan(const Want<T>& a, const Want<T>& b)
+      : a_bucket(a.bucket),
+        a_below(a.below),
+        b_bucket(b.bucket),
+        b_below(b.below),
+        a_cand(a.cand),
+        b_cand(b.cand),
+        a_m(a.m),
+        b_m(b.m),
+        a_low(a.low),
+        b_low(b.low) {}
+  [[gnu::always_inline]] void visit(const T* x, const std::uint16_t* idx, std::size_t k) {
     const std::uint16_t i = idx[k];
     const T v = x[k];
     if (i == a_bucket) {
@@ -256,7 +254,31 @@ template <class T>
     } else if (i == b_below && v > b_low) {
       b_low = v;
     }
-  };
+  }
+  void store(Want<T>& a, Want<T>& b) const {
+    a.m = a_m;
+    b.m = b_m;
+    a.low = a_low;
+    b.low = b_low;
+  }
+};
+
+/// The samples x[i], i in [begin, end), that two segments want (a and b: the wafer and the
+/// step these rows belong to, both indexed by idx, or one of them disabled). The buckets hold
+/// a few of the samples: 16 indices are compared at a time and only the matching lanes of a
+/// group are visited, from its byte mask (pmovmskb).
+template <class T>
+[[gnu::always_inline]] inline void collect_body(const T* x, const std::uint16_t* idx,
+                                                std::size_t begin, std::size_t end, Want<T>& a,
+                                                Want<T>& b) {
+  typedef std::uint16_t U16 __attribute__((vector_size(32)));
+  typedef std::uint64_t U64 __attribute__((vector_size(32)));
+  WantScan<T> scan(a, b);
+  const U16 want_a = U16{} + scan.a_bucket;
+  const U16 want_a_below = U16{} + scan.a_below;
+  const U16 want_b = U16{} + scan.b_bucket;
+  const U16 want_b_below = U16{} + scan.b_below;
+  const auto visit = [&](std::size_t k) { scan.visit(x, idx, k); };
   std::size_t i = begin;
   for (; i + 16 <= end; i += 16) {
     U16 v;
@@ -282,10 +304,7 @@ template <class T>
 #endif
   }
   for (; i < end; ++i) visit(i);
-  a.m = a_m;
-  b.m = b_m;
-  a.low = a_low;
-  b.low = b_low;
+  scan.store(a, b);
 }
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -303,34 +322,12 @@ template <class T, bool kBoth>
 __attribute__((target("avx2"))) void collect_avx2_impl(const T* x, const std::uint16_t* idx,
                                                        std::size_t begin, std::size_t end,
                                                        Want<T>& a, Want<T>& b) {
-  const std::uint16_t a_bucket = a.bucket;
-  const std::uint16_t a_below = a.below;
-  const std::uint16_t b_bucket = b.bucket;
-  const std::uint16_t b_below = b.below;
-  T* const a_cand = a.cand;
-  T* const b_cand = b.cand;
-  std::size_t a_m = a.m;
-  std::size_t b_m = b.m;
-  T a_low = a.low;
-  T b_low = b.low;
-  const auto visit = [&](std::size_t k) {
-    const std::uint16_t i = idx[k];
-    const T v = x[k];
-    if (i == a_bucket) {
-      a_cand[a_m++] = v;
-    } else if (i == a_below && v > a_low) {
-      a_low = v;
-    }
-    if (i == b_bucket) {
-      b_cand[b_m++] = v;
-    } else if (i == b_below && v > b_low) {
-      b_low = v;
-    }
-  };
-  const __m256i want_a = _mm256_set1_epi16(static_cast<short>(a_bucket));
-  const __m256i want_a_below = _mm256_set1_epi16(static_cast<short>(a_below));
-  const __m256i want_b = _mm256_set1_epi16(static_cast<short>(b_bucket));
-  const __m256i want_b_below = _mm256_set1_epi16(static_cast<short>(b_below));
+  WantScan<T> scan(a, b);
+  const auto visit = [&](std::size_t k) { scan.visit(x, idx, k); };
+  const __m256i want_a = _mm256_set1_epi16(static_cast<short>(scan.a_bucket));
+  const __m256i want_a_below = _mm256_set1_epi16(static_cast<short>(scan.a_below));
+  const __m256i want_b = _mm256_set1_epi16(static_cast<short>(scan.b_bucket));
+  const __m256i want_b_below = _mm256_set1_epi16(static_cast<short>(scan.b_below));
   std::size_t i = begin;
   for (; i + 32 <= end; i += 32) {
     const __m256i v0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(idx + i));
@@ -358,10 +355,7 @@ __attribute__((target("avx2"))) void collect_avx2_impl(const T* x, const std::ui
     }
   }
   for (; i < end; ++i) visit(i);
-  a.m = a_m;
-  b.m = b_m;
-  a.low = a_low;
-  b.low = b_low;
+  scan.store(a, b);
 }
 
 template <class T>
