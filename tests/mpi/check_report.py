@@ -37,7 +37,7 @@ for run in (par, seq):
     check(run["gpu_utilisation_percent"] is None, "E_GPU is null on the CPU backend")
 if mode == "own":
     check(ranks == 1 and comp["baseline"] == "run", "own baseline: one rank, --baseline run")
-    check("no child started" in (comp.get("baseline_note") or ""), f"note says no child: {comp['baseline_note']}")
+    check("no child started" in (comp.get("baseline_note") or ""), f"note says no child: {comp.get('baseline_note')}")
     # The child measures its own wall time and peak RSS; the run's own figures are these, bit for bit.
     check(seq == par, "the sequential figures are the run's own")
     check(comp["speedup"] == 1.0 and comp["efficiency"] == 1.0, "S = E = 1 exactly")
