@@ -128,8 +128,10 @@ void JobConfig::validate() const {
   if (!(rank_timeout_s >= 0.0)) throw UsageError("--rank-timeout must be >= 0 seconds");
   if (resume && store == "none") throw UsageError("--resume needs a result store, not --store none");
   if (features.size() == 0) throw UsageError("--features selects no feature");
-  if (baseline != "run" && baseline != "none" && ::access(baseline.c_str(), R_OK) != 0)
-    throw UsageError("--baseline " + baseline + ": not run, none, or a readable report file");
+  if (baseline != "run" && baseline != "repeat" && baseline != "none" &&
+      ::access(baseline.c_str(), R_OK) != 0)
+    throw UsageError("--baseline " + baseline +
+                     ": not run, repeat, none, or a readable report file");
 }
 
 }  // namespace wafermill::job

@@ -595,12 +595,31 @@ std::string self_exe() {
   return n > 0 ? std::string(exe, n) : std::string("wafermill");
 }
 
+// With one rank and --baseline run, the run is itself the single-rank sequential run: the
+// child would repeat the whole computation (doubling the user's time) to report a speedup of
+// 1 +- noise. The run is then its own baseline; --baseline repeat starts the child anyway (a
+// reproducibility check). A resumed run (store reuse) or one under a time limit may not have
+// done the whole computation, so those keep the child.
+bool run_is_own_baseline(const JobConfig& config, int ranks) {
+  return config.baseline == "run" && ranks == 1 && !config.resume && config.time_limit_s <= 0.0;
+}
+
+constexpr const char* kOwnBaselineNote =
+    "this run (one rank): no child started; the sequential figures are the run's own, so "
+    "speedup, efficiency and memory efficiency are 1 and the outputs and histograms (KL 0) "
+    "are the same file by construction, not a check (--baseline repeat runs the child)";
+
 // The baseline of a run whose input holds maps or images but no traces: the same single-rank
 // child (or an earlier single-rank report), compared kind by kind and file against file.
 void add_picture_baseline(const JobConfig& config, report::RunReport& r) {
   auto& c = r.comparison;
   c.baseline_source = config.baseline;
-  if (config.baseline == "run") {
+  if (run_is_own_baseline(config, r.parallel.ranks)) {
+    r.sequential = r.parallel;
+    r.sequential->pictures = r.pictures;  // the same digests and timings: speedup 1, identical
+    c.outputs_identical = true;
+    c.baseline_note = kOwnBaselineNote;
+  } else if (config.baseline == "run" || config.baseline == "repeat") {
     BaselineRun b = run_baseline_child(config, self_exe());
     r.sequential = b.figures;
     c.outputs_identical = true;
@@ -648,7 +667,11 @@ report::RunReport build_report(const JobConfig& config, const LocalRun& run,
 
   c.baseline_source = config.baseline;
   std::optional<std::string> baseline_output;
-  if (config.baseline == "run") {
+  const bool own_baseline = run_is_own_baseline(config, r.parallel.ranks);
+  if (own_baseline) {
+    r.sequential = r.parallel;
+    c.baseline_note = kOwnBaselineNote;
+  } else if (config.baseline == "run" || config.baseline == "repeat") {
     BaselineRun b = run_baseline_child(config, exe);
     r.sequential = b.figures;
     baseline_output = b.output_path;
@@ -661,6 +684,12 @@ report::RunReport build_report(const JobConfig& config, const LocalRun& run,
     if (r.parallel.peak_rss_total_bytes > 0)
       c.memory_efficiency =
           double(r.sequential->peak_rss_total_bytes) / r.parallel.peak_rss_total_bytes;
+  }
+  if (own_baseline) {
+    // Nothing to compare: the baseline's output and histograms are this run's own.
+    c.outputs_identical = true;
+    a.kl_histograms_max = 0.0;
+    a.kl_histograms_mean = 0.0;
   }
   if (baseline_output) {
     c.outputs_identical = true;

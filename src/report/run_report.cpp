@@ -138,6 +138,12 @@ std::string fmt_opt(const char* f, const std::optional<T>& v) {
   return v ? fmt(f, static_cast<double>(*v)) : std::string("n/a");
 }
 
+// The summary's name for the baseline: its source, and "this run" when the run was its own.
+std::string baseline_label(const Comparison& c) {
+  return c.baseline_note ? c.baseline_source + ": this run (one rank), no child started"
+                         : c.baseline_source;
+}
+
 }  // namespace
 
 json to_json(const RankFigures& r) {
@@ -253,10 +259,11 @@ json to_json(const RunReport& r) {
   for (const auto& [name, t] : c.score_terms)
     terms[name] = {{"weight", t.weight}, {"value", t.value ? num(*t.value) : json(nullptr)}};
   json comp = {{"baseline", c.baseline_source},
+               {"baseline_note", opt(c.baseline_note)},
                {"speedup", c.scaling ? num(c.scaling->speedup) : json(nullptr)},
                {"efficiency", c.scaling ? num(c.scaling->efficiency) : json(nullptr)},
-               {"karp_flatt", c.scaling && c.scaling->karp_flatt ? num(*c.scaling->karp_flatt)
-                                                                 : json(nullptr)},
+               {"karp_flatt",
+                c.scaling && c.scaling->karp_flatt ? num(*c.scaling->karp_flatt) : json(nullptr)},
                {"memory_efficiency", opt(c.memory_efficiency)},
                {"outputs_identical", opt(c.outputs_identical)},
                {"first_difference", opt(c.first_difference)},
@@ -329,6 +336,7 @@ RunReport run_report_from_json(const json& j) {
   if (!need(j, "sequential").is_null()) r.sequential = run_figures_from_json(j.at("sequential"));
   const json& c = need(j, "comparison");
   r.comparison.baseline_source = need(c, "baseline").get<std::string>();
+  r.comparison.baseline_note = get_opt<std::string>(c, "baseline_note");  // older reports: none
   if (auto s = get_opt<double>(c, "speedup")) {
     metrics::Scaling sc;
     sc.speedup = *s;
@@ -476,12 +484,15 @@ std::string text_summary(const RunReport& r) {
     o << "parallel   P=" << p.ranks << " policy=" << p.policy << " backend=" << p.backend
       << "  T_par=" << fmt("%.3f s", p.wall_s) << "\n";
     if (r.sequential)
-      o << "sequential P=1 (" << r.comparison.baseline_source << ")  T_seq=" << fmt("%.3f s", r.sequential->wall_s) << "\n";
+      o << "sequential P=1 (" << baseline_label(r.comparison)
+        << ")  T_seq=" << fmt("%.3f s", r.sequential->wall_s) << "\n";
     if (r.comparison.scaling)
       o << "speedup S=" << fmt("%.2f", r.comparison.scaling->speedup) << "  efficiency S/P="
         << fmt("%.2f", r.comparison.scaling->efficiency) << "\n";
     picture_lines(o, *r.pictures);
-    if (r.comparison.outputs_identical)
+    if (r.comparison.baseline_note)
+      o << "output: the run is its own baseline (one rank), not compared\n";
+    else if (r.comparison.outputs_identical)
       o << "output " << (*r.comparison.outputs_identical ? "bitwise identical to the sequential run's"
                                                          : "DIFFERS from the sequential run's: " +
                                                                r.comparison.first_difference.value_or(""))
@@ -508,8 +519,9 @@ std::string text_summary(const RunReport& r) {
     << fmt("%.0f wafers/s", p.wafers_per_s()) << "  " << fmt("%.1f MB/s", p.mb_per_s()) << "\n";
   if (r.sequential) {
     const auto& s = *r.sequential;
-    o << "sequential P=1 (" << r.comparison.baseline_source << ")  T_seq=" << fmt("%.3f s", s.wall_s)
-      << "  " << fmt("%.0f wafers/s", s.wafers_per_s()) << "\n";
+    o << "sequential P=1 (" << baseline_label(r.comparison)
+      << ")  T_seq=" << fmt("%.3f s", s.wall_s) << "  " << fmt("%.0f wafers/s", s.wafers_per_s())
+      << "\n";
   }
   if (r.comparison.scaling) {
     const auto& sc = *r.comparison.scaling;
@@ -581,9 +593,14 @@ std::string text_summary(const RunReport& r) {
   o << "KL(labels||flags): parallel " << fmt_opt("%.5f", a.kl_labels_parallel) << ", sequential "
     << fmt_opt("%.5f", a.kl_labels_sequential) << ", R_accuracy "
     << fmt_opt("%.3f", a.accuracy_ratio) << ";  KL(f64 reference||histograms) max "
-    << fmt_opt("%.3g", a.kl_histograms_max) << "\n";
+    << fmt_opt("%.3g", a.kl_histograms_max)
+    << (r.comparison.baseline_note ? " (by construction: the run is its own baseline)" : "")
+    << "\n";
   if (r.pictures) picture_lines(o, *r.pictures);
-  if (r.comparison.outputs_identical)
+  if (r.comparison.baseline_note)
+    o << "outputs: the run is its own baseline (one rank), not compared; --baseline repeat "
+         "checks them against a second pass\n";
+  else if (r.comparison.outputs_identical)
     o << "outputs " << (*r.comparison.outputs_identical ? "bitwise identical to the sequential run"
                                                         : "DIFFER from the sequential run: " +
                                                               r.comparison.first_difference.value_or(""))

@@ -1,11 +1,14 @@
 """Checks a wafermill report produced with --baseline run: every figure the issue asks for is
 present, consistent with the others and measured (not a placeholder).
-usage: check_report.py REPORT.json RANKS"""
+usage: check_report.py REPORT.json RANKS [child|own]
+  child (default): the baseline was the single-rank child (P > 1, or --baseline repeat);
+  own: a one-rank run with --baseline run, its own baseline: no child started, S = 1 exactly."""
 import json
 import math
 import sys
 
 report_path, ranks = sys.argv[1], int(sys.argv[2])
+mode = sys.argv[3] if len(sys.argv) > 3 else "child"
 r = json.load(open(report_path))
 par, seq, comp, acc = r["parallel"], r["sequential"], r["comparison"], r["accuracy"]
 prov = r["provenance"]
@@ -32,6 +35,16 @@ for run in (par, seq):
     check(abs(lb["busy_sum_s"] - sum(x["busy_s"] for x in run["per_rank"])) < 1e-6, "task model sum")
     check(run["throughput_wafers_per_s"] > 0 and run["throughput_mb_per_s"] > 0, "throughput")
     check(run["gpu_utilisation_percent"] is None, "E_GPU is null on the CPU backend")
+if mode == "own":
+    check(ranks == 1 and comp["baseline"] == "run", "own baseline: one rank, --baseline run")
+    check("no child started" in (comp.get("baseline_note") or ""), f"note says no child: {comp.get('baseline_note')}")
+    # The child measures its own wall time and peak RSS; the run's own figures are these, bit for bit.
+    check(seq == par, "the sequential figures are the run's own")
+    check(comp["speedup"] == 1.0 and comp["efficiency"] == 1.0, "S = E = 1 exactly")
+    check(comp["memory_efficiency"] == 1.0, "E_memory = 1 exactly")
+else:
+    check(comp.get("baseline_note") is None, f"a child baseline has no note: {comp.get('baseline_note')}")
+    check(seq["wall_s"] != par["wall_s"], "the child measured its own wall time")
 S = comp["speedup"]
 check(S is not None and abs(S - seq["wall_s"] / par["wall_s"]) < 1e-9, "S = T_seq / T_par")
 check(abs(comp["efficiency"] - S / ranks) < 1e-9, "efficiency = S / P")

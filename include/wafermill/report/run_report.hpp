@@ -95,7 +95,10 @@ struct Accuracy {
 
 /// @brief The comparison of the parallel run with the sequential baseline.
 struct Comparison {
-  std::string baseline_source;  ///< "run", "none" or the report file it came from
+  std::string baseline_source;  ///< "run", "repeat", "none" or the report file it came from
+  /// Set when the baseline is not a separate run: a one-rank run with --baseline run is its
+  /// own baseline (no child started), and this says so.
+  std::optional<std::string> baseline_note;
   std::optional<metrics::Scaling> scaling;
   std::optional<double> memory_efficiency;  ///< E_memory = M_seq / M_par (peak RSS, total)
   std::optional<bool> outputs_identical;    ///< bitwise comparison of the two output files

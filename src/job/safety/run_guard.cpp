@@ -91,7 +91,8 @@ void check_run_paths(const JobConfig& config) {
   if (!config.report.empty()) paths.push_back({"--report", config.report});
   const std::string store = config.store_path();
   if (!store.empty()) paths.push_back({"--store", store});
-  if (config.baseline != "run" && config.baseline != "none") paths.push_back({"--baseline", config.baseline});
+  if (config.baseline != "run" && config.baseline != "repeat" && config.baseline != "none")
+    paths.push_back({"--baseline", config.baseline});
   check_inputs_apart(config.input_files(), paths);
   for (std::size_t i = 0; i < paths.size(); ++i)
     for (std::size_t j = i + 1; j < paths.size(); ++j)
