@@ -3,6 +3,7 @@
 
 #include "commands.hpp"
 #include "wafermill/error.hpp"
+#include "wafermill/format/trace_index.hpp"
 #include "wafermill/import/importer.hpp"
 
 namespace wafermill::cli {
@@ -30,7 +31,8 @@ Command make_import_command(int argc, char** argv) {
     ("float32", po::bool_switch(), "store float32 samples (default float64, exact for decimal text of up to 15 digits)")
     ("gzip", po::value<int>(), "deflate level 1-9 with shuffle on /traces/values; 0 uncompressed (default)")
     ("buffer-mb", po::value<double>(), "sample rows held in memory before a write, MiB (default 16)")
-    ("citation", po::value<std::string>(), "where the data comes from, stored as the attribute source_citation");
+    ("citation", po::value<std::string>(), "where the data comes from, stored as the attribute source_citation")
+    ("time-windows", po::value<long long>(), "split each wafer's samples into N consecutive windows of (nearly) equal length, written as /traces/step: per-window features and models for traces that record no recipe steps (e.g. UCR series); 0 none (default)");
   po::positional_options_description pos;
   pos.add("input", -1);
   bool help = false;
@@ -82,6 +84,13 @@ Command make_import_command(int argc, char** argv) {
     o.buffer_bytes = static_cast<std::uint64_t>(mb * 1048576.0);
   }
   if (vm.count("citation")) o.citation = text("citation");
+  if (vm.count("time-windows")) {
+    const long long n = vm["time-windows"].as<long long>();
+    if (n < 0 || n > format::kMaxSteps) {
+      throw UsageError("--time-windows must be in [0, " + std::to_string(format::kMaxSteps) + "]");
+    }
+    o.time_windows = static_cast<std::uint32_t>(n);
+  }
   o.validate();
 
   return {"import", false, [o](MPI_Comm) {

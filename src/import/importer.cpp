@@ -8,6 +8,7 @@
 #include "passes.hpp"
 #include "wafermill/error.hpp"
 #include "wafermill/format/atomic_output.hpp"
+#include "wafermill/format/trace_index.hpp"
 
 namespace wafermill::import {
 namespace {
@@ -81,10 +82,15 @@ void ImportOptions::validate() const {
     throw UsageError("import: --ragged applies to --layout trace-per-row only");
   }
   if ((transpose_all || !transpose_files.empty()) && layout != Layout::file_per_wafer) {
-    throw UsageError("import: --transpose and --transpose-file apply to --layout file-per-wafer only");
+    throw UsageError(
+        "import: --transpose and --transpose-file apply to --layout file-per-wafer only");
   }
   if (gzip_level < 0 || gzip_level > 9) throw UsageError("import: --gzip must be 0-9");
   if (buffer_bytes == 0) throw UsageError("import: --buffer-mb must be positive");
+  if (time_windows > format::kMaxSteps) {
+    throw UsageError("import: --time-windows must be at most " + std::to_string(format::kMaxSteps) +
+                     " (0: none)");
+  }
 }
 
 bool ImportOptions::transposed(const std::string& path) const {
@@ -103,6 +109,9 @@ ImportOptions preset(std::string_view name) {
     o.label_column = true;
     o.label_map = LabelMap::parse("1=0,-1=1");
     o.text.header = HeaderMode::absent;
+    // The archive's series are z-normalised one by one: their whole-trace mean and std say
+    // nothing, their shape does. Per-window features see it (docs/MONITORING.md, UCR Wafer).
+    o.time_windows = 8;
     o.citation =
         "UCR Time Series Classification Archive (2018), "
         "www.cs.ucr.edu/~eamonn/time_series_data_2018";
@@ -151,6 +160,7 @@ ImportSummary import_traces(const ImportOptions& o) {
   shape.source_line = o.layout != Layout::file_per_wafer;
   shape.source_file_index = shape.source_line && files.size() > 1;
   shape.source_file = o.layout == Layout::file_per_wafer;
+  shape.time_windows = o.time_windows;
   {
     TraceSink sink(out.temp_path(), shape);
     sink.attribute("importer", "wafermill import");

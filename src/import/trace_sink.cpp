@@ -18,6 +18,8 @@ namespace {
 constexpr std::uint64_t kChunkBytes = 1ULL << 20;
 /// Wafers whose metadata is queued before a write (bounded whatever the wafer count).
 constexpr std::uint64_t kWaferBatch = 1ULL << 16;
+/// Time-window steps queued before a write (4 MiB of int32, whatever a wafer's length).
+constexpr std::uint64_t kStepBatch = 1ULL << 20;
 
 }  // namespace
 
@@ -66,6 +68,17 @@ TraceSink::TraceSink(const std::string& path, SinkShape shape)
                                               "index into the root attribute import_sources");
   }
   if (shape_.source_file) source_file_ = wafers.create_string_dataset("source_file", n);
+  if (shape_.time_windows > 0) {
+    h5::DatasetOptions steps;
+    steps.chunk = {std::clamp<std::uint64_t>(shape_.n_samples, 1, kChunkBytes / 4)};
+    steps.deflate_level = shape_.gzip_level;
+    step_ = traces.create_dataset("step", h5::Elem::i32, {shape_.n_samples}, steps);
+    step_.write_int_attribute("n_steps", shape_.time_windows);
+    step_.write_string_attribute(
+        "meaning", "time windows (wafermill import --time-windows " +
+                       std::to_string(shape_.time_windows) +
+                       "): row i of a wafer of n rows is in window floor(i * n_steps / n)");
+  }
 }
 
 void TraceSink::attribute(const std::string& name, const std::string& value) {
@@ -116,6 +129,15 @@ void TraceSink::end_wafer(const WaferMeta& meta) {
     throw InputError(
         path_ + ": more wafers than the scan pass counted; did an input change during the import?");
   }
+  if (shape_.time_windows > 0) {
+    // Window of each of the wafer's rows, queued in bounded batches (a wafer may be long).
+    const std::uint64_t n = rows_appended_ - wafer_first_row_, N = shape_.time_windows;
+    for (std::uint64_t i = 0; i < n; ++i) {
+      step_buf_.push_back(static_cast<std::int32_t>(i * N / n));  // i·N < 2^40 · 2^12
+      if (step_buf_.size() == kStepBatch) flush_steps();
+    }
+    wafer_first_row_ = rows_appended_;
+  }
   offsets_buf_.push_back(static_cast<std::int64_t>(rows_appended_));
   if (shape_.labels) label_buf_.push_back(meta.label);
   if (shape_.timestamps == TimestampType::unix_seconds) unix_buf_.push_back(meta.unix_s);
@@ -151,10 +173,19 @@ void TraceSink::flush_wafers() {
   file_buf_.clear();
 }
 
+void TraceSink::flush_steps() {
+  if (step_buf_.empty()) return;
+  step_.write(std::span<const std::int32_t>(step_buf_), {steps_written_}, {step_buf_.size()});
+  steps_written_ += step_buf_.size();
+  step_buf_.clear();
+}
+
 void TraceSink::close() {
   flush_rows();
   flush_wafers();
-  if (rows_written_ != shape_.n_samples || wafers_written_ != shape_.n_wafers) {
+  flush_steps();
+  if (rows_written_ != shape_.n_samples || wafers_written_ != shape_.n_wafers ||
+      (shape_.time_windows > 0 && steps_written_ != shape_.n_samples)) {
     throw InputError(path_ + ": the write pass produced " + std::to_string(wafers_written_) +
                      " wafers and " + std::to_string(rows_written_) +
                      " rows, the scan pass counted " + std::to_string(shape_.n_wafers) + " and " +
@@ -162,7 +193,7 @@ void TraceSink::close() {
   }
   // Datasets first: File::close refuses while objects of the file are still open.
   for (h5::Dataset* d : {&values_, &offsets_, &label_, &timestamp_, &source_line_,
-                         &source_file_index_, &source_file_}) {
+                         &source_file_index_, &source_file_, &step_}) {
     *d = h5::Dataset();
   }
   file_.close();

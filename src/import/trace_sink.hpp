@@ -29,6 +29,9 @@ struct SinkShape {
   bool source_line = false;        ///< /wafers/source_line (row layouts)
   bool source_file_index = false;  ///< /wafers/source_file_index (row layouts, several files)
   bool source_file = false;        ///< /wafers/source_file (one file per wafer)
+  /// N > 0: /traces/step holds time windows, row i of a wafer of n rows in window ⌊i·N/n⌋
+  /// (--time-windows): the recipe steps of data that records none.
+  std::uint32_t time_windows = 0;
 };
 
 /// @brief Per-wafer values besides its samples.
@@ -66,12 +69,13 @@ class TraceSink {
  private:
   void flush_rows();
   void flush_wafers();
+  void flush_steps();
 
   std::string path_;
   SinkShape shape_;
   format::h5::File file_;
   format::h5::Dataset values_, offsets_, label_, timestamp_, source_line_, source_file_index_,
-      source_file_;
+      source_file_, step_;
   std::uint64_t buffer_rows_ = 0;
   std::vector<double> rows_;         // buffered rows, row-major
   std::vector<float> rows32_;        // the same converted, when storing float32
@@ -83,6 +87,9 @@ class TraceSink {
   std::vector<std::uint8_t> label_buf_;
   std::vector<std::int64_t> unix_buf_, line_buf_, file_index_buf_;
   std::vector<std::string> text_buf_, file_buf_;
+  std::uint64_t wafer_first_row_ = 0;  // the current wafer's first row
+  std::uint64_t steps_written_ = 0;    // rows of /traces/step already in the file
+  std::vector<std::int32_t> step_buf_;
 };
 
 }  // namespace wafermill::import

@@ -104,6 +104,45 @@ TEST(ImportRows, RaggedTracesOnlyWhenAllowed) {
   EXPECT_EQ(read_back(o.output).index.offsets, (std::vector<std::uint64_t>{0, 3, 4, 6}));
 }
 
+/// /traces/step of an imported file, read through format/ (empty when it has none).
+std::vector<std::int32_t> read_steps(const std::string& path) {
+  const auto index = format::read_trace_index(path);
+  if (!index.has_steps) return {};
+  std::vector<std::int32_t> steps(index.n_samples);
+  std::vector<double> values(index.n_samples * index.n_sensors);
+  format::TraceReader reader(index, format::IoDriver::posix, MPI_COMM_NULL);
+  reader.read_rows(0, index.n_samples, values.data(), steps);
+  return steps;
+}
+
+TEST(ImportRows, TimeWindowsAreWrittenAsRecipeSteps) {
+  ScratchDir dir("time_windows");
+  // Traces of 5, 1, 2 and 6 samples; 3 windows: row i of n in window floor(3i / n).
+  auto o = rows_options(dir, {dir.write("w.tsv",
+                                        "1\t1\t2\t3\t4\t5\n1\t6\n1\t7\t8\n"
+                                        "-1\t1\t2\t3\t4\t5\t6\n")});
+  o.layout = Layout::trace_per_row;
+  o.label_column = true;
+  o.ragged = true;
+  o.label_map = LabelMap::parse("1=0,-1=1");
+  import_traces(o);
+  EXPECT_FALSE(read_back(o.output).index.has_steps);  // none unless asked
+  o.force = true;
+  o.time_windows = 3;
+  o.buffer_bytes = 16;  // rows written two at a time, steps at the end of each wafer
+  import_traces(o);
+  const auto r = read_back(o.output);
+  EXPECT_TRUE(r.index.has_steps);
+  EXPECT_EQ(r.index.n_steps, 3u);
+  EXPECT_EQ(read_steps(o.output),
+            (std::vector<std::int32_t>{0, 0, 1, 1, 2, 0, 0, 1, 0, 0, 1, 1, 2, 2}));
+  EXPECT_EQ(r.values[13], 6.0);
+  EXPECT_TRUE(format::validate_trace_file(o.output).empty());
+
+  o.time_windows = format::kMaxSteps + 1;
+  EXPECT_THROW(o.validate(), UsageError);
+}
+
 TEST(ImportRows, CrlfHeaderAndDelimiterVariantsGiveTheSameFile) {
   ScratchDir dir("variants");
   const std::vector<std::string> texts = {
@@ -373,10 +412,10 @@ TEST(ImportFiles, TransposedFileIsNamedAndReadWithTranspose) {
   const auto r = read_back(o.output);
   EXPECT_EQ(r.index.n_sensors, 3u);
   EXPECT_EQ(r.index.offsets, (std::vector<std::uint64_t>{0, 5, 9, 13}));
-  EXPECT_EQ(r.at(0, 0), 1.0);    // sample 0 of d00: column 0
+  EXPECT_EQ(r.at(0, 0), 1.0);  // sample 0 of d00: column 0
   EXPECT_EQ(r.at(0, 2), 100.0);
-  EXPECT_EQ(r.at(4, 1), 50.0);   // sample 4 of d00: column 4
-  EXPECT_EQ(r.at(5, 0), 1.0);    // d01 as written
+  EXPECT_EQ(r.at(4, 1), 50.0);  // sample 4 of d00: column 4
+  EXPECT_EQ(r.at(5, 0), 1.0);   // d01 as written
   EXPECT_EQ(r.at(8, 2), 12.0);
 
   // A transposed file whose row count is not the others' column count.

@@ -119,6 +119,14 @@ TEST(RealData, UcrWaferFacts) {
   EXPECT_EQ(r.values[0], -1.6022936);
   EXPECT_EQ(r.values[1], -1.6708228);
   EXPECT_TRUE(format::validate_trace_file(o.output).empty());
+  // The preset's time windows: 8 per series, 19 of its 152 samples each.
+  ASSERT_TRUE(r.index.has_steps);
+  EXPECT_EQ(r.index.n_steps, 8u);
+  std::vector<std::int32_t> steps(r.index.n_samples);
+  std::vector<double> values(r.index.n_samples);
+  format::TraceReader(r.index, format::IoDriver::posix, MPI_COMM_NULL)
+      .read_rows(0, r.index.n_samples, values.data(), steps);
+  for (std::uint64_t i = 0; i < r.index.n_samples; ++i) ASSERT_EQ(steps[i], (i % 152) / 19) << i;
 }
 
 }  // namespace

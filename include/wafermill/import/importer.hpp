@@ -46,15 +46,19 @@ struct ImportOptions {
   TimestampType timestamp_type = TimestampType::unix_seconds;
   /// trace_per_row: accept rows of different lengths (else a ragged row is an error).
   bool ragged = false;
-  /// file_per_wafer (--transpose, --transpose-file): files stored transposed (rows are sensors, columns samples), read
-  /// column by column. transpose_all: every file; else the files named in transpose_files
-  /// (each matched by the path as given or by its file name).
+  /// file_per_wafer (--transpose, --transpose-file): files stored transposed (rows are sensors,
+  /// columns samples), read column by column. transpose_all: every file; else the files named in
+  /// transpose_files (each matched by the path as given or by its file name).
   bool transpose_all = false;
   std::vector<std::string> transpose_files;
   bool float32 = false;  ///< store float32 samples (default float64, exact for text)
   int gzip_level = 0;    ///< 1-9: shuffle + deflate on /traces/values
   std::uint64_t buffer_bytes = 16ULL << 20;  ///< sample rows held before a write
   std::string citation;                      ///< stored as the root attribute source_citation
+  /// N > 0 (--time-windows): write /traces/step splitting each wafer's samples into N
+  /// consecutive windows of (nearly) equal length, the recipe steps of data that records none,
+  /// so that features, models and contributions are per window (docs/IMPORT.md).
+  std::uint32_t time_windows = 0;
 
   /// @brief Checks combinations. @throws UsageError naming the conflicting options.
   void validate() const;
@@ -63,8 +67,8 @@ struct ImportOptions {
 };
 
 /// @brief Defaults of a named data set: "ucr" (UCR archive TSV: trace-per-row, class in the
-/// first column, 1 = normal -> 0, -1 = abnormal -> 1) or "secom" (UCI SECOM:
-/// sample-per-row, whitespace, labels file with -1 = pass -> 0, 1 = fail -> 1).
+/// first column, 1 = normal -> 0, -1 = abnormal -> 1, 8 time windows per series) or "secom"
+/// (UCI SECOM: sample-per-row, whitespace, labels file with -1 = pass -> 0, 1 = fail -> 1).
 /// @throws UsageError for another name.
 ImportOptions preset(std::string_view name);
 
