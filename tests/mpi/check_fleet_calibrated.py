@@ -12,15 +12,12 @@ import sys
 import h5py
 import numpy as np
 
+from verdicts import same_verdicts
+
 a = float(sys.argv[1])
 par_report, par_out, fleet_report = json.load(open(sys.argv[2]))["monitoring"], sys.argv[3], json.load(open(sys.argv[4]))["monitoring"]
 outs = sys.argv[5:]
-first = h5py.File(outs[0], "r")
-score, flag = first["wafers/score"][:], first["wafers/flag"][:]
-for o in outs[1:]:
-    f = h5py.File(o, "r")
-    assert f["wafers/score"][:].tobytes() == score.tobytes(), f"{o}: /wafers/score differs from {outs[0]}"
-    assert f["wafers/flag"][:].tobytes() == flag.tobytes(), f"{o}: /wafers/flag differs from {outs[0]}"
+first, score, flag = same_verdicts(outs)
 assert ((score > 1) == (flag != 0)).all(), "flag is not score > 1"
 
 label = first["wafers/label"][:] != 0

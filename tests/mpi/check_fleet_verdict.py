@@ -14,18 +14,15 @@ import sys
 import h5py
 import numpy as np
 
+from verdicts import same_verdicts
+
 report = json.load(open(sys.argv[1]))
 outs = sys.argv[2:]
 others = []
 if outs and outs[0] == "--same-calibration":
     end = outs.index("--")
     others, outs = [json.load(open(r))["monitoring"] for r in outs[1:end]], outs[end + 1:]
-first = h5py.File(outs[0], "r")
-score, flag = first["wafers/score"][:], first["wafers/flag"][:]
-for o in outs[1:]:
-    f = h5py.File(o, "r")
-    assert f["wafers/score"][:].tobytes() == score.tobytes(), f"{o}: /wafers/score differs from {outs[0]}"
-    assert f["wafers/flag"][:].tobytes() == flag.tobytes(), f"{o}: /wafers/flag differs from {outs[0]}"
+first, score, flag = same_verdicts(outs)
 
 m = report["monitoring"]
 assert m["kind"] == "fleet", m
