@@ -74,6 +74,18 @@ ScoringPass::ScoringPass(const format::TraceIndex& index, const JobConfig& confi
 template <class F>
 void ScoringPass::for_each_chunk(F&& f, std::vector<double>* steps) {
   const std::size_t columns = index_.n_sensors * config_.features.size();
+  // Rows the collector kept in memory (KeptRows: within a quarter of the budget) are not read
+  // back; only the by-step rows a model needs are.
+  if (const KeptRows& kept = local_.kept_rows(); kept.kept()) {
+    for (const KeptRows::Run& r : kept.runs()) {
+      if (steps) {
+        steps->resize(r.n * columns * index_.n_steps);
+        writer_.read_step_features(r.first_wafer, r.n, *steps);
+      }
+      f(r.first_wafer, r.n, std::span<const double>(r.values));
+    }
+    return;
+  }
   const std::size_t wide = steps ? columns * (1 + index_.n_steps) : columns;
   // This rank's rows, in chunks of at most ~1/8 of the budget.
   const std::uint64_t chunk = std::max<std::uint64_t>(
@@ -454,8 +466,7 @@ void ScoringPass::calibrate_limit(model::FleetFitSummary& s, std::vector<double>
                   "quantile's rank %llu needs at least %llu): the Student t limits alone are used, "
                   "whose rate holds only for normal-tailed columns",
                   static_cast<unsigned long long>(c.reference), A,
-                  static_cast<unsigned long long>(c.rank),
-                  static_cast<unsigned long long>(c.rank));
+                  static_cast<unsigned long long>(c.rank), static_cast<unsigned long long>(c.rank));
     s.warning = text;
   }
 }
