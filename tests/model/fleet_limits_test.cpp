@@ -178,7 +178,9 @@ TEST(FleetLimits, ColumnResidualIsPredictionResidualBitForBit) {
     std::vector<std::uint8_t> outside(xs.size());
     std::vector<double> score(xs.size()), expected(xs.size());
     for (std::size_t i = 0; i < xs.size(); ++i) {
-      outside[i] = static_cast<std::uint8_t>(rng() % 2);
+      // Runs of lanes all in the reference and all outside it (the vector path skips the
+      // other residual's divisions there), then a mix.
+      outside[i] = static_cast<std::uint8_t>(i < 64 ? 0 : i < 128 ? 1 : rng() % 2);
       score[i] = expected[i] = std::fabs(g(rng));
     }
     const double lim_in = 2.5, lim_out = 3.25;
