@@ -350,9 +350,12 @@ model::FleetFitSummary ScoringPass::fit_fleet(std::vector<double>& scores,
     if (it != limit_of.end()) return it->second;
     return limit_of[dof] = model::prediction_limit(dof, J, A);
   };
-  std::vector<double> next_origin(J);
-  for (std::size_t k = 0; k < J; ++k) next_origin[k] = origin[cols[k]];
-  std::vector<double> x(J * kStride);
+  std::vector<std::size_t> picked_slots(J);  // the scored columns' places in `all`
+  for (std::size_t k = 0; k < J; ++k) picked_slots[k] = slot[cols[k]];
+  int rank = 0;
+  if (comm_ != MPI_COMM_NULL) MPI_Comm_rank(comm_, &rank);
+  std::vector<double> x(J * kStride), drop(kBlock);
+  std::vector<std::size_t> flagged(kBlock);
   std::uint64_t reference = W;
   std::vector<std::uint8_t> left_out;  // the last round's: its reference wafers are scored LOO
   while (J > 0 && s.rounds < kRounds) {
@@ -375,7 +378,10 @@ model::FleetFitSummary ScoringPass::fit_fleet(std::vector<double>& scores,
                                 : limit(fit[k].n - 1);
     }
     // The refit's sums: its kurtosis is the whole fleet's, and the last round's are not used.
-    model::ReferenceSums next(next_origin, false);
+    // They are the first fit's (reduced) less this round's flagged wafers: exact sums, so the
+    // same bits as summing the wafers kept, from the flagged wafers alone (one rank starts from
+    // the reduced sums, the others from zero).
+    model::ReferenceSums next = all.remainder(picked_slots, rank == 0);
     const bool last = s.rounds == kRounds;
     std::vector<model::ColumnResidual> residual(fit.begin(), fit.end());
     std::uint64_t at = 0;
@@ -390,12 +396,13 @@ model::FleetFitSummary ScoringPass::fit_fleet(std::vector<double>& scores,
           residual[k].raise_scores(x.data() + k * kStride, previous.data() + at, n, lim_in[k],
                                    lim_out[k], score);
         for (std::size_t i = 0; i < n; ++i) flags[at + i] = score[i] > 1.0 ? 1 : 0;
-        for (std::size_t k = 0; k < J && !last; ++k) {
-          double* xk = x.data() + k * kStride;
-          std::size_t kept = 0;
-          for (std::size_t i = 0; i < n; ++i)
-            if (!flags[at + i]) xk[kept++] = xk[i];
-          next.add_column(k, std::span<const double>(xk, kept));
+        std::size_t out = 0;  // this block's flagged rows, in `flagged`
+        for (std::size_t i = 0; i < n && !last; ++i)
+          if (flags[at + i]) flagged[out++] = i;
+        for (std::size_t k = 0; k < J && out > 0; ++k) {
+          const double* xk = x.data() + k * kStride;
+          for (std::size_t q = 0; q < out; ++q) drop[q] = xk[flagged[q]];
+          next.subtract_column(k, std::span<const double>(drop.data(), out));
         }
         at += n;
       }
