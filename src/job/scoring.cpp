@@ -214,18 +214,17 @@ constexpr std::size_t kBlock = 1024;
 // not all fall in the same cache sets (a stride of 8 KiB would).
 constexpr std::size_t kStride = kBlock + 8;
 
-// dst[k kStride + i] = rows[i columns + cols[k]] for i < n (n <= kBlock), in tiles of 8 rows so
-// that each column's cache line is written whole.
+// dst[k kStride + i] = rows[i columns + cols[k]] for i < n (n <= kBlock), row by row: the rows
+// are read in address order, which the hardware prefetcher streams from memory (tiles of 8 rows
+// read 8 rows at once a cache line at a time, and waited on memory: 2-3 ns a value), while the
+// block's columns take the writes in cache.
 void transpose(const double* rows, std::size_t columns, std::size_t n,
                const std::vector<std::size_t>& cols, double* dst) {
-  constexpr std::size_t kTile = 8;
-  for (std::size_t i0 = 0; i0 < n; i0 += kTile) {
-    const std::size_t t = std::min(kTile, n - i0);
-    for (std::size_t k = 0; k < cols.size(); ++k) {
-      const double* src = rows + i0 * columns + cols[k];
-      double* out = dst + k * kStride + i0;
-      for (std::size_t i = 0; i < t; ++i) out[i] = src[i * columns];
-    }
+  const std::size_t J = cols.size();
+  const std::size_t* c = cols.data();
+  for (std::size_t i = 0; i < n; ++i) {
+    const double* row = rows + i * columns;
+    for (std::size_t k = 0; k < J; ++k) dst[k * kStride + i] = row[c[k]];
   }
 }
 
