@@ -74,8 +74,8 @@ ScoringPass::ScoringPass(const format::TraceIndex& index, const JobConfig& confi
 template <class F>
 void ScoringPass::for_each_chunk(F&& f, std::vector<double>* steps) {
   const std::size_t columns = index_.n_sensors * config_.features.size();
-  // Rows the collector kept in memory (KeptRows: within a quarter of the budget) are not read
-  // back; only the by-step rows a model needs are.
+  // Rows the collector kept in memory (KeptRows: within what the budget leaves beside the
+  // worker's buffers) are not read back; only the by-step rows a model needs are.
   if (const KeptRows& kept = local_.kept_rows(); kept.kept()) {
     for (const KeptRows::Run& r : kept.runs()) {
       if (steps) {

@@ -1,6 +1,8 @@
 // KeptRows (src/job/kept_rows.hpp): the scoring pass reads a rank's rows from memory while they
-// fit the limit, and from the output file once they do not.
+// fit the limit, and from the output file once they do not; the limit (worker.hpp
+// budget_left_by_worker) is what the memory budget leaves beside the worker's buffers.
 #include "kept_rows.hpp"
+#include "worker.hpp"
 
 #include <gtest/gtest.h>
 
@@ -61,4 +63,35 @@ TEST(KeptRows, NoLimitNeverKeepsAndSizesAreChecked) {
   kept.add(5, 0, {});
   EXPECT_TRUE(kept.kept());
   EXPECT_TRUE(kept.runs().empty());
+}
+
+namespace {
+
+// An index of `wafers` wafers of `rows` rows of 16 float32 sensors, one longer wafer of `longest`.
+wafermill::format::TraceIndex index_of(std::uint64_t wafers, std::uint64_t rows,
+                                       std::uint64_t longest) {
+  wafermill::format::TraceIndex index;
+  index.n_sensors = 16;
+  index.value_type = wafermill::format::ValueType::float32;
+  index.n_wafers = wafers;
+  index.offsets.assign(1, 0);
+  for (std::uint64_t w = 0; w < wafers; ++w)
+    index.offsets.push_back(index.offsets.back() + (w == wafers / 2 ? longest : rows));
+  return index;
+}
+
+}  // namespace
+
+TEST(ScoringRowsBudget, TheBudgetLessSamplesOneBatchAndTheBackendsScratch) {
+  wj::JobConfig config;
+  config.memory_budget_bytes = 256ULL << 20;
+  // 8 MiB chunks, an 8 MiB batch, 32 MiB of scratch: 208 MiB left (1 GB uniform-raw's 49 MB
+  // of rows are kept at the default budget).
+  EXPECT_EQ(wj::budget_left_by_worker(index_of(32000, 500, 500), config), 208ULL << 20);
+  // A wafer of 4 Mi rows × 64 bytes (256 MiB) is read a column at a time within the read
+  // budget (128 MiB): samples take the whole half, 88 MiB left.
+  EXPECT_EQ(wj::budget_left_by_worker(index_of(100, 500, 4ULL << 20), config), 88ULL << 20);
+  // A small budget: half samples, a quarter batch, an eighth scratch: an eighth left.
+  config.memory_budget_bytes = 1ULL << 20;
+  EXPECT_EQ(wj::budget_left_by_worker(index_of(400, 300, 300), config), 128ULL << 10);
 }
