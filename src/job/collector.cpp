@@ -13,10 +13,15 @@ namespace wafermill::job {
 
 Collector::Collector(format::FeatureFileWriter& writer, const features::FeatureLayout& layout,
                      std::size_t histogram_bins, Progress* progress, double& busy_s,
-                     ResultStore* store, std::vector<double> fleet_shift)
-    : writer_(writer), fleet_(std::move(fleet_shift)),
-      columns_(layout.n_sensors * layout.features.size(), histogram_bins), progress_(progress),
-      busy_s_(busy_s), store_(store) {}
+                     ResultStore* store, std::vector<double> fleet_shift,
+                     std::uint64_t keep_rows_bytes)
+    : writer_(writer),
+      fleet_(std::move(fleet_shift)),
+      columns_(layout.n_sensors * layout.features.size(), histogram_bins),
+      kept_(layout.n_sensors * layout.features.size(), keep_rows_bytes),
+      progress_(progress),
+      busy_s_(busy_s),
+      store_(store) {}
 
 void Collector::accept(BatchResult& batch) {
   metrics::ScopedTimer t(busy_s_);
@@ -55,6 +60,7 @@ void Collector::write(BatchResult& batch) {
   for (std::uint64_t i = 0; i < batch.n_blocks; ++i)
     keys_.emplace_back(batch.first_block + i, batch.keys[i]);
   columns_.add(b.values, b.n_wafers);
+  kept_.add(b.first_wafer, b.n_wafers, b.values);
   for (double l : batch.latency_s) latency_.add(l);
   if (!ranges_.empty() && ranges_.back().second == b.first_wafer)
     ranges_.back().second += b.n_wafers;

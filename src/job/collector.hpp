@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "drive/progress.hpp"
+#include "kept_rows.hpp"
 #include "store/result_store.hpp"
 #include "wafermill/format/feature_file.hpp"
 #include "wafermill/metrics/latency_sketch.hpp"
@@ -23,10 +24,11 @@ class Collector : public ResultSink {
  public:
   /// `store` may be null (no result store); `progress` may be null (ranks above 0);
   /// `fleet_shift`: the shift of the sensor moments per sensor, the same on every rank
-  /// (choose_fleet_shift, fleet_shift.hpp).
+  /// (choose_fleet_shift, fleet_shift.hpp); `keep_rows_bytes`: the most its /features/values
+  /// rows may take in memory for the scoring pass (KeptRows; 0: never kept).
   Collector(format::FeatureFileWriter& writer, const features::FeatureLayout& layout,
             std::size_t histogram_bins, Progress* progress, double& busy_s, ResultStore* store,
-            std::vector<double> fleet_shift);
+            std::vector<double> fleet_shift, std::uint64_t keep_rows_bytes = 0);
 
   /// A computed batch: into the store, then into the output and the partials.
   void accept(BatchResult& batch) override;
@@ -37,10 +39,14 @@ class Collector : public ResultSink {
   const reduce::FleetMoments& fleet() const { return fleet_; }
   /// This rank's column sums (pass 1 of the scoring pass).
   reduce::FeatureColumnStats& columns() { return columns_; }
+  /// This rank's rows in memory, in the order of wafer_ranges(), while kept.
+  const KeptRows& kept_rows() const { return kept_; }
   /// This rank's per-wafer latencies.
   metrics::LatencySketch& latencies() { return latency_; }
   /// The wafer ranges [first, end) whose rows this rank wrote, in the order written.
-  const std::vector<std::pair<std::uint64_t, std::uint64_t>>& wafer_ranges() const { return ranges_; }
+  const std::vector<std::pair<std::uint64_t, std::uint64_t>>& wafer_ranges() const {
+    return ranges_;
+  }
   /// (block, store key) of every block this rank wrote.
   const std::vector<std::pair<std::uint64_t, std::uint64_t>>& keys() const { return keys_; }
   std::uint64_t blocks_computed() const { return computed_; }
@@ -56,6 +62,7 @@ class Collector : public ResultSink {
   reduce::FleetMoments fleet_;
   reduce::FeatureColumnStats columns_;
   metrics::LatencySketch latency_;
+  KeptRows kept_;
   std::vector<std::pair<std::uint64_t, std::uint64_t>> ranges_, keys_;
   Progress* progress_;
   double& busy_s_;

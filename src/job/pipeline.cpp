@@ -335,8 +335,11 @@ LocalRun execute(const JobConfig& config, const Team& team, const std::string& p
   if (team.rank == 0 && config.resume)
     remove_stale_output_temporaries(config.output, writer.temp_path());
   Progress progress(index.n_wafers, config.progress_interval_s, team.rank == 0 && !config.quiet);
+  // The rows stay in memory for the scoring pass within what the budget leaves beside the
+  // worker's buffers (KeptRows).
   Collector collector(writer, layout, config.histogram_bins, team.rank == 0 ? &progress : nullptr,
-                      stats.reduce_s, store.get(), choose_fleet_shift(index, reader, team));
+                      stats.reduce_s, store.get(), choose_fleet_shift(index, reader, team),
+                      budget_left_by_worker(index, config));
   Worker worker(index, config, plan, reader, *backend, collector);
   worker.set_key_digest(digest);
   worker.set_stop(&stop);

@@ -74,6 +74,18 @@ ScoringPass::ScoringPass(const format::TraceIndex& index, const JobConfig& confi
 template <class F>
 void ScoringPass::for_each_chunk(F&& f, std::vector<double>* steps) {
   const std::size_t columns = index_.n_sensors * config_.features.size();
+  // Rows the collector kept in memory (KeptRows: within what the budget leaves beside the
+  // worker's buffers) are not read back; only the by-step rows a model needs are.
+  if (const KeptRows& kept = local_.kept_rows(); kept.kept()) {
+    for (const KeptRows::Run& r : kept.runs()) {
+      if (steps) {
+        steps->resize(r.n * columns * index_.n_steps);
+        writer_.read_step_features(r.first_wafer, r.n, *steps);
+      }
+      f(r.first_wafer, r.n, std::span<const double>(r.values));
+    }
+    return;
+  }
   const std::size_t wide = steps ? columns * (1 + index_.n_steps) : columns;
   // This rank's rows, in chunks of at most ~1/8 of the budget.
   const std::uint64_t chunk = std::max<std::uint64_t>(
@@ -202,18 +214,17 @@ constexpr std::size_t kBlock = 1024;
 // not all fall in the same cache sets (a stride of 8 KiB would).
 constexpr std::size_t kStride = kBlock + 8;
 
-// dst[k kStride + i] = rows[i columns + cols[k]] for i < n (n <= kBlock), in tiles of 8 rows so
-// that each column's cache line is written whole.
+// dst[k kStride + i] = rows[i columns + cols[k]] for i < n (n <= kBlock), row by row: the rows
+// are read in address order, which the hardware prefetcher streams from memory (tiles of 8 rows
+// read 8 rows at once a cache line at a time, and waited on memory: 2-3 ns a value), while the
+// block's columns take the writes in cache.
 void transpose(const double* rows, std::size_t columns, std::size_t n,
                const std::vector<std::size_t>& cols, double* dst) {
-  constexpr std::size_t kTile = 8;
-  for (std::size_t i0 = 0; i0 < n; i0 += kTile) {
-    const std::size_t t = std::min(kTile, n - i0);
-    for (std::size_t k = 0; k < cols.size(); ++k) {
-      const double* src = rows + i0 * columns + cols[k];
-      double* out = dst + k * kStride + i0;
-      for (std::size_t i = 0; i < t; ++i) out[i] = src[i * columns];
-    }
+  const std::size_t J = cols.size();
+  const std::size_t* c = cols.data();
+  for (std::size_t i = 0; i < n; ++i) {
+    const double* row = rows + i * columns;
+    for (std::size_t k = 0; k < J; ++k) dst[k * kStride + i] = row[c[k]];
   }
 }
 
@@ -338,9 +349,12 @@ model::FleetFitSummary ScoringPass::fit_fleet(std::vector<double>& scores,
     if (it != limit_of.end()) return it->second;
     return limit_of[dof] = model::prediction_limit(dof, J, A);
   };
-  std::vector<double> next_origin(J);
-  for (std::size_t k = 0; k < J; ++k) next_origin[k] = origin[cols[k]];
-  std::vector<double> x(J * kStride);
+  std::vector<std::size_t> picked_slots(J);  // the scored columns' places in `all`
+  for (std::size_t k = 0; k < J; ++k) picked_slots[k] = slot[cols[k]];
+  int rank = 0;
+  if (comm_ != MPI_COMM_NULL) MPI_Comm_rank(comm_, &rank);
+  std::vector<double> x(J * kStride), drop(kBlock);
+  std::vector<std::size_t> flagged(kBlock);
   std::uint64_t reference = W;
   std::vector<std::uint8_t> left_out;  // the last round's: its reference wafers are scored LOO
   while (J > 0 && s.rounds < kRounds) {
@@ -363,7 +377,10 @@ model::FleetFitSummary ScoringPass::fit_fleet(std::vector<double>& scores,
                                 : limit(fit[k].n - 1);
     }
     // The refit's sums: its kurtosis is the whole fleet's, and the last round's are not used.
-    model::ReferenceSums next(next_origin, false);
+    // They are the first fit's (reduced) less this round's flagged wafers: exact sums, so the
+    // same bits as summing the wafers kept, from the flagged wafers alone (one rank starts from
+    // the reduced sums, the others from zero).
+    model::ReferenceSums next = all.remainder(picked_slots, rank == 0);
     const bool last = s.rounds == kRounds;
     std::vector<model::ColumnResidual> residual(fit.begin(), fit.end());
     std::uint64_t at = 0;
@@ -378,12 +395,13 @@ model::FleetFitSummary ScoringPass::fit_fleet(std::vector<double>& scores,
           residual[k].raise_scores(x.data() + k * kStride, previous.data() + at, n, lim_in[k],
                                    lim_out[k], score);
         for (std::size_t i = 0; i < n; ++i) flags[at + i] = score[i] > 1.0 ? 1 : 0;
-        for (std::size_t k = 0; k < J && !last; ++k) {
-          double* xk = x.data() + k * kStride;
-          std::size_t kept = 0;
-          for (std::size_t i = 0; i < n; ++i)
-            if (!flags[at + i]) xk[kept++] = xk[i];
-          next.add_column(k, std::span<const double>(xk, kept));
+        std::size_t out = 0;  // this block's flagged rows, in `flagged`
+        for (std::size_t i = 0; i < n && !last; ++i)
+          if (flags[at + i]) flagged[out++] = i;
+        for (std::size_t k = 0; k < J && out > 0; ++k) {
+          const double* xk = x.data() + k * kStride;
+          for (std::size_t q = 0; q < out; ++q) drop[q] = xk[flagged[q]];
+          next.subtract_column(k, std::span<const double>(drop.data(), out));
         }
         at += n;
       }
@@ -454,8 +472,7 @@ void ScoringPass::calibrate_limit(model::FleetFitSummary& s, std::vector<double>
                   "quantile's rank %llu needs at least %llu): the Student t limits alone are used, "
                   "whose rate holds only for normal-tailed columns",
                   static_cast<unsigned long long>(c.reference), A,
-                  static_cast<unsigned long long>(c.rank),
-                  static_cast<unsigned long long>(c.rank));
+                  static_cast<unsigned long long>(c.rank), static_cast<unsigned long long>(c.rank));
     s.warning = text;
   }
 }

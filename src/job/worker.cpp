@@ -55,6 +55,22 @@ std::uint64_t result_bytes_per_wafer(const features::FeatureLayout& l) {
   return 8 * (l.n_sensors * f * (1 + l.n_steps)) + sizeof(reduce::Moments) * l.n_sensors + 16;
 }
 
+std::uint64_t budget_left_by_worker(const format::TraceIndex& index, const JobConfig& config) {
+  const std::uint64_t budget = config.memory_budget_bytes;
+  const std::uint64_t row_bytes = index.row_bytes() + (index.has_steps ? 4 : 0);
+  std::uint64_t largest = 0;  // rows of the longest wafer
+  for (std::uint64_t w = 0; w < index.n_wafers; ++w)
+    largest = std::max(largest, index.wafer_rows(w));
+  // for_each_chunk's chunks: up to the target, or one whole wafer up to the read budget (an
+  // oversize wafer is read a column at a time, within it too).
+  const std::uint64_t samples =
+      std::min(read_budget_bytes(index, config), std::max(kChunkTargetBytes, largest * row_bytes));
+  const std::uint64_t batch = std::min(budget / 4, kResultBatchBytes);
+  const std::uint64_t scratch = budget / 8;  // the backend's (make_backend_everywhere)
+  const std::uint64_t used = samples + batch + scratch;
+  return used < budget ? budget - used : 0;
+}
+
 Worker::Worker(const format::TraceIndex& index, const JobConfig& config,
                const partition::BlockPlan& plan, format::TraceReader& reader,
                features::FeatureBackend& backend, ResultSink& sink)

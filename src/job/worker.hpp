@@ -118,4 +118,10 @@ void check_read_budget(const format::TraceIndex& index, const JobConfig& config)
 /// Bytes of per-wafer results in a batch (values, by_step, moments, latency).
 std::uint64_t result_bytes_per_wafer(const features::FeatureLayout& layout);
 
+/// What the memory budget leaves beside a worker's buffers: the budget less the sample buffer
+/// (the chunk target, or the largest wafer up to the read budget), one result batch and the
+/// backend's scratch (an eighth); 0 when nothing is left. The scoring pass keeps its rows in
+/// memory within it (KeptRows).
+std::uint64_t budget_left_by_worker(const format::TraceIndex& index, const JobConfig& config);
+
 }  // namespace wafermill::job

@@ -107,20 +107,28 @@ __attribute__((target("avx2"))) std::size_t raise_avx2(const double* x, const st
     const __m256d xv = _mm256_loadu_pd(x + i);
     const __m256d finite = _mm256_cmp_pd(_mm256_and_pd(xv, abs_mask), inf, _CMP_LT_OQ);
     const __m256d d = _mm256_sub_pd(xv, vmean);
-    // In the reference: m2' = m2 - d d n / (n - 1), t = d n / (n - 1) / (sqrt(m2' / (n - 2)) root).
-    const __m256d m2p =
-        _mm256_sub_pd(vm2, _mm256_div_pd(_mm256_mul_pd(_mm256_mul_pd(d, d), vn), vn1));
-    const __m256d s = _mm256_sqrt_pd(_mm256_div_pd(m2p, vn2));
-    const __m256d t_in =
-        _mm256_div_pd(_mm256_div_pd(_mm256_mul_pd(d, vn), vn1), _mm256_mul_pd(s, vroot));
-    const __m256d t_out = _mm256_div_pd(d, vout);
-    const __m256d r_in = _mm256_div_pd(_mm256_and_pd(t_in, abs_mask), vlin);
-    const __m256d r_out = _mm256_div_pd(_mm256_and_pd(t_out, abs_mask), vlout);
-    const __m256d valid_in = _mm256_and_pd(in_ok_v, _mm256_cmp_pd(m2p, zero, _CMP_GT_OQ));
     std::int32_t flags4;
     std::memcpy(&flags4, outside + i, sizeof flags4);
     const __m256d out = _mm256_castsi256_pd(_mm256_cmpgt_epi64(
         _mm256_cvtepu8_epi64(_mm_cvtsi32_si128(flags4)), _mm256_setzero_si256()));
+    // Each lane needs one of the two residuals: the divisions of the other are skipped when no
+    // lane of the four needs them (the reference is most of the fleet).
+    __m256d r_in = zero, valid_in = zero, r_out = zero;
+    if (flags4 != 0x01010101) {
+      // In the reference: m2' = m2 - d d n / (n - 1), t = d n / (n - 1) / (sqrt(m2' / (n - 2))
+      // root).
+      const __m256d m2p =
+          _mm256_sub_pd(vm2, _mm256_div_pd(_mm256_mul_pd(_mm256_mul_pd(d, d), vn), vn1));
+      const __m256d s = _mm256_sqrt_pd(_mm256_div_pd(m2p, vn2));
+      const __m256d t_in =
+          _mm256_div_pd(_mm256_div_pd(_mm256_mul_pd(d, vn), vn1), _mm256_mul_pd(s, vroot));
+      r_in = _mm256_div_pd(_mm256_and_pd(t_in, abs_mask), vlin);
+      valid_in = _mm256_and_pd(in_ok_v, _mm256_cmp_pd(m2p, zero, _CMP_GT_OQ));
+    }
+    if (flags4 != 0) {
+      const __m256d t_out = _mm256_div_pd(d, vout);
+      r_out = _mm256_div_pd(_mm256_and_pd(t_out, abs_mask), vlout);
+    }
     const __m256d ratio = _mm256_blendv_pd(r_in, r_out, out);
     const __m256d valid = _mm256_and_pd(finite, _mm256_blendv_pd(valid_in, out_ok_v, out));
     const __m256d old = _mm256_loadu_pd(score + i);
@@ -173,19 +181,66 @@ void ReferenceSums::add(std::span<const double> x) {
 
 void ReferenceSums::add_column(std::size_t j, std::span<const double> x) {
   if (j >= origin_.size()) throw std::invalid_argument("ReferenceSums::add_column: no such column");
-  d_.clear();
-  for (const double v : x)
-    if (std::isfinite(v)) d_.push_back(v - origin_[j]);
-  n_[j] += d_.size();
-  reduce::ExactSum* s = &sums_[per_ * j];
-  s[0].add(d_);
-  s[1].add_products(d_, d_);
-  if (per_ == 4) {
-    d2_.resize(d_.size());
-    for (std::size_t i = 0; i < d_.size(); ++i) d2_[i] = d_[i] * d_[i];  // as add() rounds it
-    s[2].add_products(d2_, d_);
-    s[3].add_products(d2_, d2_);
+  add_signed(j, x, 1.0);
+}
+
+void ReferenceSums::subtract_column(std::size_t j, std::span<const double> x) {
+  if (j >= origin_.size())
+    throw std::invalid_argument("ReferenceSums::subtract_column: no such column");
+  if (per_ != 2)
+    throw std::logic_error("ReferenceSums::subtract_column: only the sums without kurtosis");
+  add_signed(j, x, -1.0);
+}
+
+void ReferenceSums::add_signed(std::size_t j, std::span<const double> x, double sign) {
+  // The finite values' differences, compacted in place (no capacity check per value).
+  if (d_.size() < x.size()) d_.resize(x.size());
+  const double o = origin_[j];
+  std::size_t k = 0;
+  for (const double v : x) {
+    d_[k] = v - o;
+    k += std::isfinite(v) ? 1 : 0;
   }
+  const std::span<const double> d(d_.data(), k);
+  reduce::ExactSum* s = &sums_[per_ * j];
+  if (sign < 0.0) {
+    // -d and (-d)·d: the exact negatives of what add_column added (negation is exact, and so
+    // is the product's rounding error), so the sums are exactly those without these values.
+    n_[j] -= k;
+    if (d2_.size() < k) d2_.resize(k);
+    for (std::size_t i = 0; i < k; ++i) d2_[i] = -d[i];
+    const std::span<const double> minus(d2_.data(), k);
+    s[0].add(minus);
+    s[1].add_products(minus, d);
+    return;
+  }
+  n_[j] += k;
+  s[0].add(d);
+  s[1].add_products(d, d);
+  if (per_ == 4) {
+    if (d2_.size() < k) d2_.resize(k);
+    for (std::size_t i = 0; i < k; ++i) d2_[i] = d[i] * d[i];  // as add() rounds it
+    const std::span<const double> d2(d2_.data(), k);
+    s[2].add_products(d2, d);
+    s[3].add_products(d2, d2);
+  }
+}
+
+ReferenceSums ReferenceSums::remainder(const std::vector<std::size_t>& columns, bool whole) const {
+  std::vector<double> origin(columns.size());
+  for (std::size_t k = 0; k < columns.size(); ++k) {
+    if (columns[k] >= origin_.size())
+      throw std::invalid_argument("ReferenceSums::remainder: no such column");
+    origin[k] = origin_[columns[k]];
+  }
+  ReferenceSums r(std::move(origin), false);
+  if (!whole) return r;
+  for (std::size_t k = 0; k < columns.size(); ++k) {
+    r.n_[k] = n_[columns[k]];
+    r.sums_[2 * k] = sums_[per_ * columns[k]];
+    r.sums_[2 * k + 1] = sums_[per_ * columns[k] + 1];
+  }
+  return r;
 }
 
 std::vector<ColumnFit> ReferenceSums::reduce(MPI_Comm comm) {

@@ -2,10 +2,15 @@
 /// @brief Per-(sensor, feature) column statistics across wafers, their histograms, and the
 /// anomaly score of a wafer against them.
 #include <algorithm>
+#include <climits>
 #include <cmath>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 
+#include <immintrin.h>
+
+#include "wafermill/cpu.hpp"
 #include "wafermill/reduce/fleet.hpp"
 
 namespace wafermill::reduce {
@@ -44,7 +49,13 @@ class Binner {
     return i;
   }
 
+  /// bin[i] = (*this)(x[i]) for finite x[i], -1 for the others (AVX2 where
+  /// allowed): the same bins.
+  void bins(const double* x, std::size_t n, std::int32_t* bin) const;
+
  private:
+  __attribute__((target("avx2"))) void bins_avx2(const double* x, std::size_t n,
+                                                 std::int32_t* bin) const;
   double edge(std::size_t k) const {
     return k == n_bins_ ? shi_ : slo_ + static_cast<double>(k) * step_;
   }
@@ -52,6 +63,51 @@ class Binner {
   bool degenerate_;
   double lo_ = 0.0, hi_ = 0.0, scale_ = 1.0, step_ = 0.0, factor_ = 0.0, slo_ = 0.0, shi_ = 0.0;
 };
+
+void Binner::bins(const double* x, std::size_t n, std::int32_t* bin) const {
+  if (!degenerate_ && avx2_allowed()) return bins_avx2(x, n, bin);
+  for (std::size_t i = 0; i < n; ++i)
+    bin[i] = std::isfinite(x[i]) ? static_cast<std::int32_t>((*this)(x[i])) : -1;
+}
+
+// operator() four values at a time: the same double operations in the same order (no fused
+// multiply-add), the bin index kept as an exact integer in a double until the end.
+void Binner::bins_avx2(const double* x, std::size_t n, std::int32_t* bin) const {
+  const __m256d scale = _mm256_set1_pd(scale_), slo = _mm256_set1_pd(slo_),
+                factor = _mm256_set1_pd(factor_), step = _mm256_set1_pd(step_),
+                lo = _mm256_set1_pd(lo_), hi = _mm256_set1_pd(hi_),
+                last = _mm256_set1_pd(static_cast<double>(n_bins_ - 1)),
+                bins = _mm256_set1_pd(static_cast<double>(n_bins_)), one = _mm256_set1_pd(1.0),
+                zero = _mm256_setzero_pd(), inf = _mm256_set1_pd(HUGE_VAL),
+                abs_mask = _mm256_castsi256_pd(_mm256_set1_epi64x(0x7fffffffffffffffLL));
+  constexpr int kTrunc = _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC;
+  std::size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const __m256d v = _mm256_loadu_pd(x + i);
+    const __m256d xs = _mm256_mul_pd(scale, v);
+    // std::min(n - 1, t): t unless n - 1 < t.
+    const __m256d t = _mm256_mul_pd(_mm256_sub_pd(xs, slo), factor);
+    __m256d k =
+        _mm256_round_pd(_mm256_blendv_pd(t, last, _mm256_cmp_pd(last, t, _CMP_LT_OQ)), kTrunc);
+    const __m256d down =
+        _mm256_and_pd(_mm256_cmp_pd(k, zero, _CMP_GT_OQ),
+                      _mm256_cmp_pd(xs, _mm256_add_pd(slo, _mm256_mul_pd(k, step)), _CMP_LT_OQ));
+    k = _mm256_sub_pd(k, _mm256_and_pd(down, one));
+    const __m256d next = _mm256_add_pd(k, one);
+    const __m256d up =
+        _mm256_and_pd(_mm256_cmp_pd(next, bins, _CMP_LT_OQ),
+                      _mm256_cmp_pd(xs, _mm256_add_pd(slo, _mm256_mul_pd(next, step)), _CMP_GE_OQ));
+    k = _mm256_add_pd(k, _mm256_and_pd(up, one));
+    // x <= lo: bin 0; x >= hi: the last bin (checked in this order, on the unscaled value).
+    k = _mm256_blendv_pd(k, last, _mm256_cmp_pd(v, hi, _CMP_GE_OQ));
+    k = _mm256_blendv_pd(k, zero, _mm256_cmp_pd(v, lo, _CMP_LE_OQ));
+    // Not finite (NaN, ±inf): -1.
+    const __m256d finite = _mm256_cmp_pd(_mm256_and_pd(v, abs_mask), inf, _CMP_LT_OQ);
+    k = _mm256_blendv_pd(_mm256_set1_pd(-1.0), k, finite);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(bin + i), _mm256_cvttpd_epi32(k));
+  }
+  for (; i < n; ++i) bin[i] = std::isfinite(x[i]) ? static_cast<std::int32_t>((*this)(x[i])) : -1;
+}
 
 }  // namespace
 
@@ -72,6 +128,8 @@ FeatureColumnStats::FeatureColumnStats(std::size_t n_columns, std::size_t bins)
       bins_(bins) {
   if (bins == 0)
     throw std::invalid_argument("FeatureColumnStats: a histogram needs at least one bin");
+  if (bins > static_cast<std::size_t>(INT32_MAX))
+    throw std::invalid_argument("FeatureColumnStats: more than 2^31 - 1 bins");
 }
 
 namespace {
@@ -134,24 +192,31 @@ void FeatureColumnStats::add(std::span<const double> rows, std::uint64_t n_wafer
   const std::size_t n_cols = n_columns();
   check_rows(rows, n_wafers, n_cols, "FeatureColumnStats::add");
   // Exact sums: the order of the rows, and so the ranks that hold them, cannot matter. Column
-  // by column (the span adds), min and max still in row order (±0 keep the first seen).
-  std::vector<double> finite;
-  finite.reserve(n_wafers);
-  for (std::size_t c = 0; c < n_cols; ++c) {
-    finite.clear();
-    double lo = min_[c], hi = max_[c];
-    for (std::uint64_t w = 0; w < n_wafers; ++w) {
-      const double x = rows[w * n_cols + c];
-      if (!std::isfinite(x)) continue;
-      finite.push_back(x);
-      lo = std::min(lo, x);
-      hi = std::max(hi, x);
+  // by column (the span adds) over blocks of rows that stay in cache (a column's values are a
+  // row apart: a whole batch per column went through memory once a column), min and max still
+  // in row order (±0 keep the first seen).
+  constexpr std::uint64_t kBlock = 256;
+  double finite[kBlock];
+  for (std::uint64_t b = 0; b < n_wafers; b += kBlock) {
+    const std::size_t n = static_cast<std::size_t>(std::min(kBlock, n_wafers - b));
+    const double* block = rows.data() + b * n_cols;
+    for (std::size_t c = 0; c < n_cols; ++c) {
+      std::size_t k = 0;
+      double lo = min_[c], hi = max_[c];
+      for (std::size_t w = 0; w < n; ++w) {
+        const double x = block[w * n_cols + c];
+        if (!std::isfinite(x)) continue;
+        finite[k++] = x;
+        lo = std::min(lo, x);
+        hi = std::max(hi, x);
+      }
+      count_[c] += k;
+      const std::span<const double> f(finite, k);
+      sum_[c].add(f);
+      sum_sq_[c].add_products(f, f);
+      min_[c] = lo;
+      max_[c] = hi;
     }
-    count_[c] += finite.size();
-    sum_[c].add(finite);
-    sum_sq_[c].add_products(finite, finite);
-    min_[c] = lo;
-    max_[c] = hi;
   }
 }
 
@@ -194,17 +259,23 @@ void FeatureColumnStats::add_to_histograms(std::span<const double> rows, std::ui
   }
   const std::size_t n_cols = n_columns();
   check_rows(rows, n_wafers, n_cols, "FeatureColumnStats::add_to_histograms");
-  // Column by column over blocks of rows (in cache), each histogram's constants once a block.
+  // Column by column over blocks of rows (in cache): each column's values of the block
+  // gathered, binned together (Binner::bins), then counted.
   constexpr std::uint64_t kBlock = 64;
+  std::vector<Binner> binners;
+  binners.reserve(n_cols);
+  for (const Histogram& h : histograms_) binners.emplace_back(h);
+  double x[kBlock];
+  std::int32_t bin[kBlock];
   for (std::uint64_t b = 0; b < n_wafers; b += kBlock) {
-    const std::uint64_t end = std::min(n_wafers, b + kBlock);
+    const std::size_t n = static_cast<std::size_t>(std::min(kBlock, n_wafers - b));
+    const double* block = rows.data() + b * n_cols;
     for (std::size_t c = 0; c < n_cols; ++c) {
-      Histogram& h = histograms_[c];
-      const Binner bin(h);
-      for (std::uint64_t w = b; w < end; ++w) {
-        const double x = rows[w * n_cols + c];
-        if (std::isfinite(x)) ++h.counts[bin(x)];
-      }
+      for (std::size_t w = 0; w < n; ++w) x[w] = block[w * n_cols + c];
+      binners[c].bins(x, n, bin);
+      std::uint64_t* counts = histograms_[c].counts.data();
+      for (std::size_t w = 0; w < n; ++w)
+        if (bin[w] >= 0) ++counts[bin[w]];
     }
   }
 }

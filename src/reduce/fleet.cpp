@@ -48,8 +48,13 @@ void FleetMoments::add(std::span<const Moments> per_wafer) {
                                 " sensors");
   }
   const std::size_t rows = per_wafer.size() / S;
-  for (std::size_t w = 0; w < rows; ++w)
-    for (std::size_t s = 0; s < S; ++s) {
+  // Sensor by sensor: each wafer's four terms into one array each, then the span adds (the
+  // same exact sums as adding them one by one, in a fraction of the time).
+  std::vector<double> terms(4 * rows);
+  for (std::size_t s = 0; s < S; ++s) {
+    std::size_t k = 0;
+    double lo = lo_[s], hi = hi_[s];
+    for (std::size_t w = 0; w < rows; ++w) {
       const Moments& p = per_wafer[w * S + s];
       if (p.n == 0.0) continue;
       // The wafer's samples sit at mean + deviations: expand (dev + d)^k, d = mean - c. Each
@@ -58,15 +63,20 @@ void FleetMoments::add(std::span<const Moments> per_wafer) {
       // 2^-52 of the sum; all are far below the rounding the wafer's own moments carry.
       const double d = p.mean - shift_[s];
       const double nd = p.n * d;
-      ExactSum* t = &sums_[4 * s];
       count_[s] += static_cast<std::uint64_t>(p.n);
-      t[0].add(nd);
-      t[1].add(p.m2 + nd * d);
-      t[2].add(p.m3 + d * (3.0 * p.m2 + nd * d));
-      t[3].add(p.m4 + d * (4.0 * p.m3 + d * (6.0 * p.m2 + nd * d)));
-      lo_[s] = std::min(lo_[s], p.min);
-      hi_[s] = std::max(hi_[s], p.max);
+      terms[k] = nd;
+      terms[rows + k] = p.m2 + nd * d;
+      terms[2 * rows + k] = p.m3 + d * (3.0 * p.m2 + nd * d);
+      terms[3 * rows + k] = p.m4 + d * (4.0 * p.m3 + d * (6.0 * p.m2 + nd * d));
+      ++k;
+      lo = std::min(lo, p.min);
+      hi = std::max(hi, p.max);
     }
+    for (std::size_t j = 0; j < 4; ++j)
+      sums_[4 * s + j].add(std::span<const double>(terms.data() + j * rows, k));
+    lo_[s] = lo;
+    hi_[s] = hi;
+  }
   wafers_ += rows;
 }
 

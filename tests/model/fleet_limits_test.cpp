@@ -156,6 +156,66 @@ TEST(FleetLimits, AddColumnIsAddWaferByWaferBitForBit) {
   EXPECT_THROW(one.add_column(1, std::span<const double>()), std::invalid_argument);
 }
 
+TEST(FleetLimits, RemainderLessSubtractedWafersIsTheSumsOfTheOthersBitForBit) {
+  // The refit's sums (src/job/scoring.cpp): the whole fleet's reduced sums of some columns, less
+  // the flagged wafers' values, against the kept wafers' values summed directly. Columns of
+  // very different scales, NaN, -inf, d = 0 and squares that overflow (skipped either way).
+  std::mt19937_64 rng(29);
+  std::normal_distribution<double> g(0.0, 1.0);
+  std::uniform_int_distribution<int> odd(0, 99);
+  constexpr std::size_t J = 6, n = 2500;
+  const double scale[J] = {1.0, 1e-9, 3e7, 0.25, 1e150, 1e-150};
+  const double centre[J] = {100.0, -2e-9, 5e9, 0.0, 1e150, 7e-150};
+  std::vector<double> origin(J), values(J * n);
+  for (std::size_t j = 0; j < J; ++j) origin[j] = centre[j] + 0.37 * scale[j];
+  std::vector<char> flagged(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    flagged[i] = odd(rng) < 7;
+    for (std::size_t j = 0; j < J; ++j) {
+      double v = centre[j] + scale[j] * g(rng) * (flagged[i] ? 40.0 : 1.0);
+      const int o = odd(rng);
+      if (o == 0) v = NAN;
+      if (o == 1) v = -INFINITY;
+      if (o == 3) v = origin[j];
+      values[i * J + j] = v;
+    }
+  }
+  wm::ReferenceSums all(origin);
+  std::vector<double> column(n);
+  for (std::size_t j = 0; j < J; ++j) {
+    for (std::size_t i = 0; i < n; ++i) column[i] = values[i * J + j];
+    all.add_column(j, column);
+  }
+  all.reduce(MPI_COMM_NULL);
+  // Columns 4, 0, 2 of the six, in that order.
+  const std::vector<std::size_t> picked{4, 0, 2};
+  std::vector<double> picked_origin;
+  for (std::size_t c : picked) picked_origin.push_back(origin[c]);
+  wm::ReferenceSums direct(picked_origin, false), rest = all.remainder(picked, true);
+  for (std::size_t k = 0; k < picked.size(); ++k) {
+    std::vector<double> kept, out;
+    for (std::size_t i = 0; i < n; ++i)
+      (flagged[i] ? out : kept).push_back(values[i * J + picked[k]]);
+    direct.add_column(k, kept);
+    // In uneven pieces, as blocks of rows.
+    rest.subtract_column(k, std::span<const double>(out).first(5));
+    rest.subtract_column(k, std::span<const double>(out).subspan(5));
+  }
+  const auto a = direct.reduce(MPI_COMM_NULL), b = rest.reduce(MPI_COMM_NULL);
+  for (std::size_t k = 0; k < picked.size(); ++k) {
+    EXPECT_EQ(a[k].n, b[k].n) << k;
+    EXPECT_EQ(bits(a[k].mean), bits(b[k].mean)) << k;
+    EXPECT_EQ(bits(a[k].m2), bits(b[k].m2)) << k;
+    EXPECT_EQ(b[k].kurtosis, 0.0);
+  }
+  // A rank that only subtracts starts from zero.
+  const auto none = all.remainder(picked, false);
+  for (const auto& f : wm::ReferenceSums(none).reduce(MPI_COMM_NULL)) EXPECT_EQ(f.n, 0u);
+  EXPECT_THROW(all.remainder({6}, true), std::invalid_argument);
+  wm::ReferenceSums with_kurtosis(origin);
+  EXPECT_THROW(with_kurtosis.subtract_column(0, column), std::logic_error);
+}
+
 TEST(FleetLimits, ColumnResidualIsPredictionResidualBitForBit) {
   std::mt19937_64 rng(3);
   std::normal_distribution<double> g(0.0, 1.0);
@@ -178,7 +238,9 @@ TEST(FleetLimits, ColumnResidualIsPredictionResidualBitForBit) {
     std::vector<std::uint8_t> outside(xs.size());
     std::vector<double> score(xs.size()), expected(xs.size());
     for (std::size_t i = 0; i < xs.size(); ++i) {
-      outside[i] = static_cast<std::uint8_t>(rng() % 2);
+      // Runs of lanes all in the reference and all outside it (the vector path skips the
+      // other residual's divisions there), then a mix.
+      outside[i] = static_cast<std::uint8_t>(i < 64 ? 0 : i < 128 ? 1 : rng() % 2);
       score[i] = expected[i] = std::fabs(g(rng));
     }
     const double lim_in = 2.5, lim_out = 3.25;

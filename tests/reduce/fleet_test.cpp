@@ -255,6 +255,7 @@ TEST(FeatureColumnStats, MatchesNaiveTwoPassAndSkipsNaN) {
 
 TEST(FeatureColumnStats, PhaseAndSizeErrors) {
   EXPECT_THROW(wr::FeatureColumnStats(3, 0), std::invalid_argument);
+  EXPECT_THROW(wr::FeatureColumnStats(3, std::size_t{1} << 31), std::invalid_argument);
   wr::FeatureColumnStats stats(2, 4);
   const std::vector<double> rows{1.0, 2.0, 3.0, 4.0};
   EXPECT_THROW(stats.add(rows, 3), std::invalid_argument);
@@ -325,6 +326,55 @@ TEST(Histogram, BlockedAddToHistogramsBinsAsValueByValue) {
   stats.add_to_histograms(rows, N);
   for (std::size_t c = 0; c < C; ++c) {
     const wr::Histogram& h = stats.histogram(c);
+    std::vector<std::uint64_t> want(bins, 0);
+    for (std::size_t w = 0; w < N; ++w)
+      if (std::isfinite(rows[w * C + c])) ++want[numpy_bin(h.lo, h.hi, bins, rows[w * C + c])];
+    EXPECT_EQ(h.counts, want) << c;
+  }
+}
+
+TEST(Histogram, BinsOfValuesOnAndNextToEveryEdgeAsValueByValue) {
+  // add_to_histograms bins a block's values together (AVX2 where allowed; this suite runs again
+  // under WAFERMILL_NO_AVX2): each bin edge lo + k (hi - lo) / n, the values one ulp either
+  // side of it, ±0, subnormals, lo and hi themselves and beyond, in columns of different
+  // ranges (negative, tiny, spanning ±DBL_MAX), 3 rows short of a whole number of blocks.
+  constexpr std::size_t bins = 13;
+  const double big = std::numeric_limits<double>::max();
+  const std::vector<std::pair<double, double>> ranges{
+      {-7.25, 3.5}, {1e-300, 3e-300}, {-big, big}, {0.1, 0.7}, {-1.0, -1e-9}};
+  const std::size_t C = ranges.size();
+  std::vector<std::vector<double>> values(C);
+  for (std::size_t c = 0; c < C; ++c) {
+    const auto [lo, hi] = ranges[c];
+    auto& v = values[c];
+    v = {lo, hi, 0.0, -0.0, 4.9e-324, -4.9e-324, kNaN, HUGE_VAL, -HUGE_VAL};
+    const double step = (hi / 2 - lo / 2) / bins * 2;
+    for (std::size_t k = 0; k <= bins; ++k) {
+      const double e = k == bins ? hi : lo + static_cast<double>(k) * step;
+      for (double x : {e, std::nextafter(e, -HUGE_VAL), std::nextafter(e, HUGE_VAL)})
+        v.push_back(x);
+    }
+  }
+  std::size_t N = 0;
+  for (const auto& v : values) N = std::max(N, v.size());
+  N = (N + 63) / 64 * 64 + 61;
+  std::vector<double> rows(C * N);
+  for (std::size_t c = 0; c < C; ++c)
+    for (std::size_t w = 0; w < N; ++w) rows[w * C + c] = values[c][w % values[c].size()];
+  wr::FeatureColumnStats stats(C, bins);
+  // The ranges are the given ones: add only the two rows that hold lo and hi.
+  std::vector<double> ends(2 * C);
+  for (std::size_t c = 0; c < C; ++c) {
+    ends[c] = ranges[c].first;
+    ends[C + c] = ranges[c].second;
+  }
+  stats.add(ends, 2);
+  stats.start_histograms();
+  stats.add_to_histograms(rows, N);
+  for (std::size_t c = 0; c < C; ++c) {
+    const wr::Histogram& h = stats.histogram(c);
+    ASSERT_EQ(h.lo, ranges[c].first);
+    ASSERT_EQ(h.hi, ranges[c].second);
     std::vector<std::uint64_t> want(bins, 0);
     for (std::size_t w = 0; w < N; ++w)
       if (std::isfinite(rows[w * C + c])) ++want[numpy_bin(h.lo, h.hi, bins, rows[w * C + c])];

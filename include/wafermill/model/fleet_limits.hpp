@@ -108,11 +108,20 @@ class ReferenceSums {
   /// @brief Sums over comm (MPI_COMM_NULL: this process alone) and returns each column's fit:
   /// the same bits on every rank for any number of ranks.
   std::vector<ColumnFit> reduce(MPI_Comm comm);
+  /// @brief After reduce(): the sums Σ d and Σ d² (no kurtosis) of columns `columns` (in that
+  /// order, the same origins), to be cut down by subtract_column() to a subset of the wafers
+  /// and then reduce()d: `whole` (on exactly one rank) starts from the reduced sums, the other
+  /// ranks from zero. Exact sums: the same bits as summing the subset's values directly.
+  ReferenceSums remainder(const std::vector<std::size_t>& columns, bool whole) const;
+  /// @brief Takes column j's values of many wafers out again (added before on some rank).
+  void subtract_column(std::size_t j, std::span<const double> x);
 
  private:
+  // Adds (sign 1) or subtracts (sign -1) column j's finite values.
+  void add_signed(std::size_t j, std::span<const double> x, double sign);
   std::vector<double> origin_;
-  std::vector<std::uint64_t> n_;
-  std::size_t per_ = 4;  // sums per column: Σ d, Σ d² (, Σ d³, Σ d⁴)
+  std::vector<std::uint64_t> n_;  // wraps below zero on a rank that only subtracts
+  std::size_t per_ = 4;           // sums per column: Σ d, Σ d² (, Σ d³, Σ d⁴)
   std::vector<reduce::ExactSum> sums_;
   std::vector<double> d_, d2_;  // add_column's scratch
 };

@@ -1,0 +1,43 @@
+// A rank's own /features/values rows kept in memory as the collector writes them, so that the
+// scoring pass's reads (the fleet fit reads them three times: histograms and first fit, refit,
+// verdicts) need not read them back from the output file. Bounded: once the rows would take
+// more than `limit_bytes` they are all dropped and the pass reads the file as before (the
+// same bits either way: the file holds the same doubles). Private to job/.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace wafermill::job {
+
+class KeptRows {
+ public:
+  /// `columns`: values per row; `limit_bytes`: the most the rows may take (0: never keep).
+  KeptRows(std::size_t columns, std::uint64_t limit_bytes);
+
+  /// Appends rows [first_wafer, first_wafer + n) (n * columns values), or drops every row once
+  /// the limit would be passed. @throws std::invalid_argument on a size mismatch.
+  void add(std::uint64_t first_wafer, std::uint64_t n, std::span<const double> values);
+  /// True while every row added so far is held.
+  bool kept() const { return keeping_; }
+  /// Bytes of rows held now.
+  std::uint64_t bytes() const { return bytes_; }
+
+  /// One run of consecutive rows as added (a batch).
+  struct Run {
+    std::uint64_t first_wafer = 0, n = 0;
+    std::vector<double> values;
+  };
+  /// The runs, in the order added (empty once dropped).
+  const std::vector<Run>& runs() const { return runs_; }
+
+ private:
+  std::size_t columns_;
+  std::uint64_t limit_bytes_;
+  std::uint64_t bytes_ = 0;
+  bool keeping_;
+  std::vector<Run> runs_;
+};
+
+}  // namespace wafermill::job

@@ -1,0 +1,97 @@
+// KeptRows (src/job/kept_rows.hpp): the scoring pass reads a rank's rows from memory while they
+// fit the limit, and from the output file once they do not; the limit (worker.hpp
+// budget_left_by_worker) is what the memory budget leaves beside the worker's buffers.
+#include "kept_rows.hpp"
+#include "worker.hpp"
+
+#include <gtest/gtest.h>
+
+#include <stdexcept>
+#include <vector>
+
+namespace wj = wafermill::job;
+
+namespace {
+
+std::vector<double> rows(std::uint64_t first, std::uint64_t n, std::size_t columns) {
+  std::vector<double> v(n * columns);
+  for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<double>(first * columns + i) + 0.5;
+  return v;
+}
+
+}  // namespace
+
+TEST(KeptRows, HoldsEveryRunAsAddedWithinTheLimit) {
+  constexpr std::size_t C = 3;
+  // Exactly the limit: 10 rows of 3 doubles = 240 bytes.
+  wj::KeptRows kept(C, 10 * C * sizeof(double));
+  const auto a = rows(0, 4, C), b = rows(7, 6, C);
+  kept.add(0, 4, a);
+  kept.add(7, 6, b);
+  ASSERT_TRUE(kept.kept());
+  EXPECT_EQ(kept.bytes(), 10 * C * sizeof(double));
+  ASSERT_EQ(kept.runs().size(), 2u);
+  EXPECT_EQ(kept.runs()[0].first_wafer, 0u);
+  EXPECT_EQ(kept.runs()[0].n, 4u);
+  EXPECT_EQ(kept.runs()[0].values, a);
+  EXPECT_EQ(kept.runs()[1].first_wafer, 7u);
+  EXPECT_EQ(kept.runs()[1].n, 6u);
+  EXPECT_EQ(kept.runs()[1].values, b);
+}
+
+TEST(KeptRows, DropsEverythingOnceOverTheLimitAndStaysDropped) {
+  constexpr std::size_t C = 2;
+  wj::KeptRows kept(C, 5 * C * sizeof(double));
+  kept.add(0, 3, rows(0, 3, C));
+  ASSERT_TRUE(kept.kept());
+  kept.add(3, 3, rows(3, 3, C));  // 6 rows > 5: the scoring pass must read the file
+  EXPECT_FALSE(kept.kept());
+  EXPECT_TRUE(kept.runs().empty());
+  EXPECT_EQ(kept.bytes(), 0u);
+  kept.add(6, 1, rows(6, 1, C));  // would fit alone: still the file, or rows would be missing
+  EXPECT_FALSE(kept.kept());
+  EXPECT_TRUE(kept.runs().empty());
+}
+
+TEST(KeptRows, NoLimitNeverKeepsAndSizesAreChecked) {
+  wj::KeptRows none(4, 0);
+  EXPECT_FALSE(none.kept());
+  none.add(0, 1, rows(0, 1, 4));
+  EXPECT_TRUE(none.runs().empty());
+  wj::KeptRows kept(4, 1 << 20);
+  EXPECT_THROW(kept.add(0, 2, rows(0, 1, 4)), std::invalid_argument);
+  kept.add(5, 0, {});
+  EXPECT_TRUE(kept.kept());
+  EXPECT_TRUE(kept.runs().empty());
+}
+
+namespace {
+
+// An index of `wafers` wafers of `rows` rows of 16 float32 sensors, one longer wafer of `longest`.
+wafermill::format::TraceIndex index_of(std::uint64_t wafers, std::uint64_t rows,
+                                       std::uint64_t longest) {
+  wafermill::format::TraceIndex index;
+  index.n_sensors = 16;
+  index.value_type = wafermill::format::ValueType::float32;
+  index.n_wafers = wafers;
+  index.offsets.assign(1, 0);
+  for (std::uint64_t w = 0; w < wafers; ++w)
+    index.offsets.push_back(index.offsets.back() + (w == wafers / 2 ? longest : rows));
+  return index;
+}
+
+}  // namespace
+
+TEST(ScoringRowsBudget, TheBudgetLessSamplesOneBatchAndTheBackendsScratch) {
+  wj::JobConfig config;
+  config.memory_budget_bytes = 256ULL << 20;
+  // 8 MiB chunks, an 8 MiB batch, 32 MiB of scratch: 208 MiB left (1 GB uniform-raw's 49 MB
+  // of rows are kept at the default budget).
+  EXPECT_EQ(wj::budget_left_by_worker(index_of(32000, 500, 500), config), 208ULL << 20);
+  // A wafer of 4 Mi rows × 64 bytes (256 MiB) is read a column at a time within the read
+  // budget (128 MiB): samples take the whole half, 88 MiB left.
+  EXPECT_EQ(wj::budget_left_by_worker(index_of(100, 500, 4ULL << 20), config), 88ULL << 20);
+  // A small budget: half samples, a quarter batch, an eighth scratch: an eighth left.
+  config.memory_budget_bytes = 1ULL << 20;
+  EXPECT_EQ(wj::budget_left_by_worker(index_of(400, 300, 300), config), 128ULL << 10);
+}
