@@ -74,14 +74,6 @@ inline constexpr std::size_t kFiniteRun = 16;
 /// exact integer in double.
 inline constexpr double kExactPositions = 131072.0;  // 2^17
 
-/// @brief Σ q for q in [0, n), exact in 64 bits for n <= 2^17.
-constexpr std::uint64_t sum_p(std::uint64_t n) { return n == 0 ? 0 : n * (n - 1) / 2; }
-
-/// @brief Σ q² for q in [0, n), exact in 64 bits for n <= 2^17.
-constexpr std::uint64_t sum_pp(std::uint64_t n) {
-  return n == 0 ? 0 : (n - 1) * n * (2 * n - 1) / 6;
-}
-
 /// @brief add_sample() over rows x[r·stride + j], r in [0, n_rows), into the segments of
 /// columns c0 + j, j in [0, W), of group g; the first row is at position p0 of its segments.
 /// g's arrays must have at least c0 + W entries (ColumnSums pads them). Written to need few
@@ -207,12 +199,14 @@ template <class T, int W>
       splat<W>(static_cast<double>(n), cv, lanes);
       count += cv;
       if (exact_p) {
-        // Σp and Σp² of the run are exact integers, and so is every partial sum of every
-        // lane: added once, they give the bits of adding p and p² row by row.
-        const auto a = static_cast<std::uint64_t>(p_run);
+        // Σp and Σp² of the run, p = a .. a + n - 1: every product and sum here is an integer
+        // below 2^53, hence exact, and so is every partial sum of every lane: added once,
+        // they give the bits of adding p and p² row by row.
+        const double a = p_run, m = static_cast<double>(n);
+        const double t1 = m * (m - 1.0) / 2.0, t2 = (m - 1.0) * m * (2.0 * m - 1.0) / 6.0;
         D rp, rpp;
-        splat<W>(static_cast<double>(sum_p(a + n) - sum_p(a)), rp, lanes);
-        splat<W>(static_cast<double>(sum_pp(a + n) - sum_pp(a)), rpp, lanes);
+        splat<W>(m * a + t1, rp, lanes);
+        splat<W>(m * a * a + 2.0 * a * t1 + t2, rpp, lanes);
         sp += rp;
         spp += rpp;
       }
