@@ -216,6 +216,31 @@ TEST(StripKernel, BestFastPathEqualsAddSample) {
   expect_fast_path_matches_add_sample<float>(best_kernel_isa());
 }
 
+// Many NaNs for a while (the kernel stops guessing that runs are finite), then finite rows
+// (it guesses again), then a single NaN: the sums are add_sample's throughout.
+template <class T>
+void expect_nan_burst_matches_add_sample(KernelIsa isa) {
+  for (const std::size_t n_columns : {1, 4, 5, 8}) {
+    std::vector<T> v = finite_rows<T>(40 * kFiniteRun + 7, n_columns, 21);
+    std::mt19937_64 rng(5);
+    std::uniform_int_distribution<int> pick(0, 9);
+    for (std::size_t i = 0; i < 12 * kFiniteRun * n_columns; ++i) {
+      if (pick(rng) < 3) v[i] = static_cast<T>(NAN);
+    }
+    v[(30 * kFiniteRun + 3) * n_columns] = static_cast<T>(-HUGE_VAL);
+    expect_runs_match<T>(isa, v, n_columns, 0.0, {}, "a burst of NaNs, then finite rows");
+    expect_runs_match<T>(isa, v, n_columns, 0.0, {5 * kFiniteRun + 1, 20 * kFiniteRun},
+                         "a burst of NaNs, then finite rows, in three runs");
+  }
+}
+
+TEST(StripKernel, NanBurstThenFiniteEqualsAddSample) {
+  for (const KernelIsa isa : {KernelIsa::generic, best_kernel_isa()}) {
+    expect_nan_burst_matches_add_sample<float>(isa);
+    expect_nan_burst_matches_add_sample<double>(isa);
+  }
+}
+
 // Finite doubles whose squares overflow: s2 turns +Inf with no NaN or Inf sample, so every
 // run after it is redone row by row; the sums are still add_sample's.
 TEST(StripKernel, OverflowingDoublesEqualAddSample) {
