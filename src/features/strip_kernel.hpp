@@ -120,6 +120,15 @@ template <class T, int W>
   load(g.max, mx);
   const D zero{};
   double p = p0;
+  // b = m ? a : b lane by lane, m's lanes all ones or all zeros: the same bits, no branch.
+  // (Results through a reference, as in load_lanes: -Wpsabi.)
+  const auto select = [](const auto& m, const D& a, D& b) {
+    std::remove_cv_t<std::remove_reference_t<decltype(m)>> ia, ib;
+    std::memcpy(&ia, &a, sizeof a);
+    std::memcpy(&ib, &b, sizeof b);
+    const auto bits = (m & ia) | (~m & ib);
+    std::memcpy(&b, &bits, sizeof b);
+  };
   // One row of add_sample() for any samples.
   const auto general = [&](const T* row) {
     D raw, pv, ppv, one;
@@ -143,9 +152,10 @@ template <class T, int W>
     sp += pv * w;  // p >= 0: p·0 = +0
     spp += ppv * w;
     spd += pv * d;
-    // add_sample's x < min ? x : min, for finite x only.
-    mn = (finite & (raw < mn)) ? raw : mn;
-    mx = (finite & (raw > mx)) ? raw : mx;
+    // add_sample's x < min ? x : min, for finite x only. Written as bit masks: with SSE2 alone
+    // GCC turned `?:` here into a branch per lane, mispredicted where NaNs are common.
+    select(finite & (raw < mn), raw, mn);
+    select(finite & (raw > mx), raw, mx);
     p += 1.0;
   };
   // Rows [r, r1) of finite samples, every lane with its K: the general row with w = 1, and
