@@ -15,8 +15,10 @@
 ///    sum gains ±0: y + ±0 = y for every y other than -0, and no sum is ever -0 (sums start at
 ///    +0 and round-to-nearest gives -0 only for (-0) + (-0)). Min and max are left alone.
 ///  - invalid is not accumulated: it is positions - count, exact in double below 2^53.
-/// Both files are compiled with -ffp-contract=off so no multiply-add is fused, here or in
-/// add_sample. tests/features compares with add_sample() using memcmp, for both widths.
+/// Runs of finite samples take a fast loop with these masks folded away (accumulate_strip says
+/// why its bits are the same). Both files are compiled with -ffp-contract=off so no multiply-add
+/// is fused, here or in add_sample. tests/features compares with add_sample() using memcmp, for
+/// both widths.
 #pragma once
 
 #include <algorithm>
