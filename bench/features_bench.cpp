@@ -4,7 +4,8 @@
 ///
 /// A chunk is 64 wafers x 2048 rows x 16 sensors (8 MiB of float32, the job's chunk target),
 /// normal samples with 0.1 % NaN, steps 0..3 in four equal runs per wafer. Variants: float32
-/// or float64; all features or all but the median; with or without per-step features.
+/// or float64; all features or all but the median; with or without per-step features; and
+/// (BM_CpuExtractNan) float32 without the median at 0, 1, 5 and 30 % NaN.
 ///
 ///   bench/features_bench --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
@@ -30,7 +31,7 @@ constexpr std::size_t kSteps = 4;
 // Samples around a per-sensor level with a drift along the trace, 0.1 % NaN (the generator's
 // default): the median's selection and the NaN branch both see realistic data.
 template <class T>
-std::vector<T> make_samples() {
+std::vector<T> make_samples(double nan_fraction = 0.001) {
   std::mt19937_64 rng(7);
   std::normal_distribution<double> noise(0.0, 1.0);
   std::uniform_real_distribution<double> unit(0.0, 1.0);
@@ -39,7 +40,7 @@ std::vector<T> make_samples() {
   for (std::uint64_t r = 0; r < rows; ++r)
     for (std::size_t s = 0; s < kSensors; ++s) {
       const double level = 100.0 * double(s + 1) + 0.001 * double(r % kRowsPerWafer);
-      v[r * kSensors + s] = unit(rng) < 0.001 ? T(NAN) : T(level + noise(rng));
+      v[r * kSensors + s] = unit(rng) < nan_fraction ? T(NAN) : T(level + noise(rng));
     }
   return v;
 }
@@ -51,12 +52,10 @@ std::vector<std::int32_t> make_steps() {
   return steps;
 }
 
-// state.range(0): 1 with the median; state.range(1): 1 with per-step features.
+// One chunk through the backend, timed: `samples` as in make_samples, steps if by_step.
 template <class T>
-void BM_CpuExtract(benchmark::State& state) {
-  const bool median = state.range(0) != 0;
-  const bool by_step = state.range(1) != 0;
-  static const std::vector<T> samples = make_samples<T>();
+void run_extract(benchmark::State& state, const std::vector<T>& samples, bool median,
+                 bool by_step) {
   static const std::vector<std::int32_t> steps = make_steps();
   std::vector<std::uint64_t> offsets(kWafers + 1);
   for (std::uint64_t w = 0; w <= kWafers; ++w) offsets[w] = w * kRowsPerWafer;
@@ -65,8 +64,9 @@ void BM_CpuExtract(benchmark::State& state) {
   layout.n_sensors = kSensors;
   layout.n_steps = by_step ? kSteps : 0;
   layout.features = median ? wf::FeatureSet::all()
-                           : wf::FeatureSet::parse("count,invalid_count,mean,std,min,max,range,"
-                                                   "rms,skewness,kurtosis,slope");
+                           : wf::FeatureSet::parse(
+                                 "count,invalid_count,mean,std,min,max,range,"
+                                 "rms,skewness,kurtosis,slope");
   auto backend = wf::make_cpu_backend(layout);
 
   wf::TraceChunk chunk;
@@ -88,8 +88,27 @@ void BM_CpuExtract(benchmark::State& state) {
   const auto n = static_cast<std::int64_t>(samples.size());
   state.SetItemsProcessed(state.iterations() * n);
   state.SetBytesProcessed(state.iterations() * n * static_cast<std::int64_t>(sizeof(T)));
+}
+
+// state.range(0): 1 with the median; state.range(1): 1 with per-step features.
+template <class T>
+void BM_CpuExtract(benchmark::State& state) {
+  const bool median = state.range(0) != 0;
+  const bool by_step = state.range(1) != 0;
+  static const std::vector<T> samples = make_samples<T>();
+  run_extract(state, samples, median, by_step);
   state.SetLabel(std::string(sizeof(T) == 4 ? "float32" : "float64") +
                  (median ? " +median" : " no-median") + (by_step ? " +steps" : ""));
+}
+
+// Every feature but the median, no steps, state.range(0) NaN samples per thousand: the strip
+// kernel's fast loop for finite runs against its general loop (issue 18, the moments pass).
+template <class T>
+void BM_CpuExtractNan(benchmark::State& state) {
+  const std::vector<T> samples = make_samples<T>(static_cast<double>(state.range(0)) / 1000.0);
+  run_extract(state, samples, false, false);
+  state.SetLabel(std::string(sizeof(T) == 4 ? "float32" : "float64") + " no-median " +
+                 std::to_string(state.range(0)) + " per mille NaN");
 }
 
 BENCHMARK_TEMPLATE(BM_CpuExtract, float)
@@ -102,6 +121,13 @@ BENCHMARK_TEMPLATE(BM_CpuExtract, float)
 BENCHMARK_TEMPLATE(BM_CpuExtract, double)
     ->ArgNames({"median", "steps"})
     ->Args({1, 0})
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_TEMPLATE(BM_CpuExtractNan, float)
+    ->ArgNames({"nan_permille"})
+    ->Args({0})
+    ->Args({10})
+    ->Args({50})
+    ->Args({300})
     ->Unit(benchmark::kMillisecond);
 
 }  // namespace
