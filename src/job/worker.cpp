@@ -32,10 +32,10 @@ namespace {
 
 InputError column_too_large(const format::TraceIndex& index, std::uint64_t w,
                             std::uint64_t column_bytes, std::uint64_t budget) {
-  return InputError(index.wafer_where(w) + " has " +
-                    std::to_string(index.wafer_rows(w)) + " samples: one sensor column needs " +
-                    std::to_string(column_bytes) + " bytes, more than the read budget of " +
-                    std::to_string(budget) + " bytes (half of --memory-budget); raise it");
+  return InputError(index.wafer_where(w) + " has " + std::to_string(index.wafer_rows(w)) +
+                    " samples: one sensor column needs " + std::to_string(column_bytes) +
+                    " bytes, more than the read budget of " + std::to_string(budget) +
+                    " bytes (half of --memory-budget); raise it");
 }
 
 std::uint64_t column_bytes(const format::TraceIndex& index, std::uint64_t w) {
@@ -47,7 +47,8 @@ std::uint64_t column_bytes(const format::TraceIndex& index, std::uint64_t w) {
 void check_read_budget(const format::TraceIndex& index, const JobConfig& config) {
   const std::uint64_t budget = read_budget_bytes(index, config);
   for (std::uint64_t w = 0; w < index.n_wafers; ++w)
-    if (column_bytes(index, w) > budget) throw column_too_large(index, w, column_bytes(index, w), budget);
+    if (column_bytes(index, w) > budget)
+      throw column_too_large(index, w, column_bytes(index, w), budget);
 }
 
 std::uint64_t result_bytes_per_wafer(const features::FeatureLayout& l) {
@@ -196,6 +197,7 @@ void Worker::read_rows(std::uint64_t w0, std::uint64_t w1) {
   const std::span<std::int32_t> steps =
       index_.has_steps ? std::span<std::int32_t>(steps_.data(), rows) : std::span<std::int32_t>();
   metrics::ScopedTimer t(stats_.read_s);
+  rows_row0_ = row0;
   // In place where the file stores the native array (TraceReader::map_rows), else a copy.
   rows_ =
       rows > 0 ? static_cast<const unsigned char*>(reader_.map_rows(row0, rows, steps)) : nullptr;
@@ -209,9 +211,9 @@ void Worker::read_rows(std::uint64_t w0, std::uint64_t w1) {
 }
 
 void Worker::hash_rows(std::uint64_t w0, std::uint64_t w1, std::uint64_t* hashes) {
-  const std::uint64_t row0 = index_.offsets[w0];
   for (std::uint64_t w = w0; w < w1; ++w) {
-    const std::uint64_t first = index_.offsets[w] - row0, rows = index_.wafer_rows(w);
+    // rows_ and steps_ hold the rows read last, from row rows_row0_ on.
+    const std::uint64_t first = index_.offsets[w] - rows_row0_, rows = index_.wafer_rows(w);
     hasher_.reset(rows, index_.row_bytes());
     hasher_.add_rows(rows_ + first * index_.row_bytes(), rows);
     if (index_.has_steps)
@@ -230,16 +232,32 @@ void Worker::process_wafers(std::uint64_t w0, std::uint64_t w1) {
 
   metrics::Stopwatch watch;
   const std::uint64_t base = batch_.block.first_wafer;
-  if (hash_content_) hash_rows(w0, w1, wafer_hash_.data() + (w0 - base));
-  features::TraceChunk chunk;
-  chunk.first_wafer = w0;
-  chunk.offsets = std::span<const std::uint64_t>(index_.offsets).subspan(w0, w1 - w0 + 1);
-  chunk.type = sample_type(index_.value_type);
-  chunk.values = rows_;
-  chunk.first_sensor = 0;
-  chunk.n_columns = index_.n_sensors;
-  chunk.steps = steps;
-  backend_.extract(chunk, batch_.block);
+  // With the result store on, the rows are hashed and then extracted slice by slice, so the
+  // extraction reads what the hash just brought into cache (whole chunks where the backend
+  // wants them: slice_bytes() 0). Wafers are independent: the same bits for any slicing.
+  const std::uint64_t slice = hash_content_ ? backend_.slice_bytes() : 0;
+  const std::uint64_t row_bytes = index_.row_bytes(), row0 = index_.offsets[w0];
+  for (std::uint64_t a = w0; a < w1;) {
+    std::uint64_t b = a + 1;
+    if (slice == 0) {
+      b = w1;
+    } else {
+      while (b < w1 && (index_.offsets[b + 1] - index_.offsets[a]) * row_bytes <= slice) ++b;
+    }
+    if (hash_content_) hash_rows(a, b, wafer_hash_.data() + (a - base));
+    const std::uint64_t first_row = index_.offsets[a] - row0;
+    features::TraceChunk chunk;
+    chunk.first_wafer = a;
+    chunk.offsets = std::span<const std::uint64_t>(index_.offsets).subspan(a, b - a + 1);
+    chunk.type = sample_type(index_.value_type);
+    chunk.values = rows_ + first_row * row_bytes;
+    chunk.first_sensor = 0;
+    chunk.n_columns = index_.n_sensors;
+    chunk.steps =
+        steps.empty() ? steps : steps.subspan(first_row, index_.offsets[b] - index_.offsets[a]);
+    backend_.extract(chunk, batch_.block);
+    a = b;
+  }
   stats_.compute_s += watch.elapsed();
 
   // A wafer's latency: its share of the chunk's read (by rows) plus its own compute time.

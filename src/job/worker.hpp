@@ -6,14 +6,14 @@
 #include <functional>
 #include <vector>
 
+#include "drive/stop_request.hpp"
+#include "store/content_hash.hpp"
 #include "wafermill/features/backend.hpp"
 #include "wafermill/format/trace_index.hpp"
 #include "wafermill/format/trace_reader.hpp"
 #include "wafermill/job/job_config.hpp"
 #include "wafermill/partition/policy.hpp"
 #include "wafermill/reduce/moments.hpp"
-#include "store/content_hash.hpp"
-#include "drive/stop_request.hpp"
 
 namespace wafermill::job {
 
@@ -22,9 +22,9 @@ namespace wafermill::job {
 struct BatchResult {
   std::uint64_t first_block = 0;
   std::uint64_t n_blocks = 0;
-  features::FeatureBlock block;             // the blocks' wafers
-  std::vector<double> latency_s;            // [wafers]: read share + compute of each wafer
-  std::vector<std::uint64_t> keys;          // [n_blocks]: result-store key of each block
+  features::FeatureBlock block;     // the blocks' wafers
+  std::vector<double> latency_s;    // [wafers]: read share + compute of each wafer
+  std::vector<std::uint64_t> keys;  // [n_blocks]: result-store key of each block
 };
 
 /// Where finished batches go: the local collector on rank 0, an MPI sender elsewhere.
@@ -81,7 +81,8 @@ class Worker {
   void hash_rows(std::uint64_t w0, std::uint64_t w1, std::uint64_t* hashes);
   void process_wafers(std::uint64_t w0, std::uint64_t w1);
   // Reads wafer w one sensor column at a time; `column` gets each column in turn.
-  void read_oversize_wafer(std::uint64_t w, const std::function<void(std::uint64_t, double)>& column);
+  void read_oversize_wafer(std::uint64_t w,
+                           const std::function<void(std::uint64_t, double)>& column);
   void process_oversize_wafer(std::uint64_t w);
   // Wafer w's hash from its whole rows, read in slices within the read budget.
   std::uint64_t hash_oversize_wafer(std::uint64_t w);
@@ -97,11 +98,12 @@ class Worker {
   std::uint64_t result_budget_;  // bytes of one batch's results
   std::vector<unsigned char> buffer_;
   const unsigned char* rows_ = nullptr;  // read_rows' rows: a mapping of the file or buffer_
+  std::uint64_t rows_row0_ = 0;          // the file row of rows_[0] (and of steps_[0])
   std::vector<std::int32_t> steps_;
   BatchResult batch_;
   WorkerStats stats_;
   WaferHasher hasher_;
-  bool hash_content_ = true;  // false without a result store: keys are then never used
+  bool hash_content_ = true;               // false without a result store: keys are then never used
   std::vector<std::uint64_t> wafer_hash_;  // of the batch's wafers
   const std::vector<std::uint8_t>* reused_ = nullptr;
   const StopRequest* stop_ = nullptr;

@@ -138,13 +138,22 @@ case "$case_name" in
       --length-sigma 0 --seed 3 >/dev/null || fail "cannot generate the wide input"
     wide=(--input "$work/wide.h5" --output "$out" --quiet --baseline none --block-size 8)
     launch 2 "${wide[@]}" --memory-budget 0.0625 || fail "the run with the small budget failed"
-    launch 2 "${wide[@]}" --resume --force --report "$work/again.json" || fail "the rerun failed"
+    # --rehash: the keys from hashing the file, not from the first run's file records.
+    launch 2 "${wide[@]}" --resume --rehash --force --report "$work/again.json" || fail "the rerun failed"
     reused=$(figure again.json blocks_reused) computed=$(figure again.json blocks_computed)
     note "budget 64 KiB then the default: reused $reused, computed $computed"
     ((reused == 5 && computed == 0)) || fail "the oversize path's keys differ from the row path's"
     launch 2 --input "$work/wide.h5" --output "$work/plain.h5" --quiet --baseline none \
       --block-size 8 --store none || fail "the run without a store failed"
     "$WM" compare "$work/plain.h5" "$out" || fail "the reused output differs from a plain run"
+    # A fresh run on the row path hashes each chunk (8 wafers of 96 KB) slice by slice beside the
+    # extraction (256 KiB slices: 2 wafers); a resume hashes whole chunks: the same keys.
+    rm -rf "$out" "$store"
+    launch 2 "${wide[@]}" || fail "the fresh run with the default budget failed"
+    launch 2 "${wide[@]}" --resume --rehash --force --report "$work/sliced.json" || fail "the second rerun failed"
+    reused=$(figure sliced.json blocks_reused) computed=$(figure sliced.json blocks_computed)
+    note "fresh run then resume: reused $reused, computed $computed"
+    ((reused == 5 && computed == 0)) || fail "the keys hashed slice by slice differ from a resume's"
     ;;
 
   append)

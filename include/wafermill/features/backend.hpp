@@ -84,6 +84,11 @@ class FeatureBackend {
   /// @brief Seconds the device spent computing (kernel time) since construction; the CPU
   /// backend reports its compute time.
   virtual double busy_seconds() const = 0;
+  /// @brief Bytes of rows the caller may hand over at a time with no loss (wafers are
+  /// independent, so any grouping gives the same bits): a CPU backend takes a few hundred KiB,
+  /// which stay in cache between a caller's pass over them (the result store's content hash)
+  /// and the extraction; 0 (the default) means whole chunks (a device wants them large).
+  virtual std::uint64_t slice_bytes() const { return 0; }
 };
 
 /// @brief Options that pick and tune a backend.
