@@ -87,10 +87,11 @@ void ScoringPass::for_each_chunk(F&& f, std::vector<double>* steps) {
     return;
   }
   const std::size_t wide = steps ? columns * (1 + index_.n_steps) : columns;
-  // This rank's rows, in chunks of at most ~1/8 of the budget.
+  // This rank's rows, in chunks of at most scoring_read_bytes; one buffer for every pass (the
+  // fit reads the rows three times), so its pages are faulted in once.
   const std::uint64_t chunk = std::max<std::uint64_t>(
-      1, config_.memory_budget_bytes / 8 / std::max<std::uint64_t>(1, wide * 8));
-  std::vector<double> rows;
+      1, scoring_read_bytes(config_.memory_budget_bytes) / std::max<std::uint64_t>(1, wide * 8));
+  std::vector<double>& rows = read_buffer_;
   for (const auto& [first, end] : local_.wafer_ranges())
     for (std::uint64_t w = first; w < end; w += chunk) {
       const std::uint64_t m = std::min(chunk, end - w);

@@ -68,6 +68,12 @@ struct ScoringResult {
   std::optional<model::FleetFitSummary> fleet;  // without a model: the run's own fit
 };
 
+/// Bytes of feature rows the scoring pass reads from the output file at a time: an eighth of
+/// the memory budget. The rows a rank keeps in memory instead (KeptRows) take no more.
+inline std::uint64_t scoring_read_bytes(std::uint64_t memory_budget_bytes) {
+  return memory_budget_bytes / 8;
+}
+
 /// Collective over comm (MPI_COMM_NULL: one process). Every rank scores the rows `local`
 /// wrote; rank 0 writes /summary afterwards with write_summary() (after finish_rows()).
 /// `scoring_s` gets this rank's time in the pass.
@@ -106,6 +112,7 @@ class ScoringPass {
                         std::span<const double> steps, std::uint64_t m, std::size_t columns,
                         std::vector<double>& scores, std::vector<std::uint8_t>& flags,
                         ScoringResult& result);
+  std::vector<double> read_buffer_;  // for_each_chunk's rows read from the output file
   std::vector<double> t2_, spe_, contrib_share_;
   std::vector<std::uint8_t> reason_;
   std::vector<std::int32_t> contrib_column_;
