@@ -470,10 +470,11 @@ void ScoringPass::calibrate_limit(model::FleetFitSummary& s, std::vector<double>
     char text[400];
     std::snprintf(text, sizeof text,
                   "%llu wafers are too few to calibrate the limit at A = %g (the split-conformal "
-                  "quantile's rank %llu needs at least %llu): the Student t limits alone are used, "
-                  "whose rate holds only for normal-tailed columns",
+                  "quantile's rank %llu is above them: it needs at least %llu): the Student t "
+                  "limits alone are used, whose rate holds only for normal-tailed columns",
                   static_cast<unsigned long long>(c.reference), A,
-                  static_cast<unsigned long long>(c.rank), static_cast<unsigned long long>(c.rank));
+                  static_cast<unsigned long long>(c.rank),
+                  static_cast<unsigned long long>(model::smallest_calibration_set(A)));
     s.warning = text;
   }
 }

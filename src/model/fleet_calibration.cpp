@@ -1,5 +1,6 @@
 #include "wafermill/model/fleet_calibration.hpp"
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <limits>
@@ -14,6 +15,17 @@ std::uint64_t conformal_rank(std::uint64_t n, double a) {
   // ⌈(n+1)(1−a)⌉ = (n+1) − ⌊(n+1)a⌋ for integer n+1: one rounding (of the product) instead of two.
   const double m = static_cast<double>(n + 1);
   return (n + 1) - static_cast<std::uint64_t>(std::floor(m * a));
+}
+
+std::uint64_t smallest_calibration_set(double a) {
+  if (!(a > 0.0 && a < 1.0))
+    throw std::invalid_argument("smallest_calibration_set: the false-alarm rate must be in (0, 1)");
+  // n + 1 ≥ 1/a in exact terms is conformal_rank(n, a) ≤ n: start from the real bound and let
+  // the rank decide the rounding either way.
+  auto n = static_cast<std::uint64_t>(std::max(1.0, std::ceil(1.0 / a - 1.0)));
+  while (conformal_rank(n, a) > n) ++n;
+  while (n > 1 && conformal_rank(n - 1, a) <= n - 1) --n;
+  return n;
 }
 
 std::uint64_t order_key(double x) {

@@ -27,6 +27,20 @@ TEST(FleetCalibration, ConformalRank) {
   EXPECT_THROW(wm::conformal_rank(10, 0.0), std::invalid_argument);
 }
 
+TEST(FleetCalibration, SmallestCalibrationSet) {
+  // The first n with conformal_rank(n, a) <= n, checked against the rank itself.
+  for (const double a : {0.5, 0.3, 0.1, 0.05, 0.03, 0.01, 0.0123, 0.001}) {
+    const std::uint64_t n = wm::smallest_calibration_set(a);
+    EXPECT_LE(wm::conformal_rank(n, a), n) << a;
+    if (n > 1) {
+      EXPECT_GT(wm::conformal_rank(n - 1, a), n - 1) << a;
+    }
+  }
+  EXPECT_EQ(wm::smallest_calibration_set(0.05), 19u);
+  EXPECT_EQ(wm::smallest_calibration_set(0.01), 99u);
+  EXPECT_THROW(wm::smallest_calibration_set(1.0), std::invalid_argument);
+}
+
 TEST(FleetCalibration, OrderKeyIsTheOrderOfTheDoubles) {
   const double inf = std::numeric_limits<double>::infinity();
   const std::vector<double> v{

@@ -20,6 +20,10 @@ namespace wafermill::model {
 /// @throws std::invalid_argument when a is not in (0, 1).
 std::uint64_t conformal_rank(std::uint64_t n, double a);
 
+/// @brief The fewest reference scores whose conformal_rank is within them (n + 1 ≥ 1/a): below
+/// it no limit can be calibrated at a. @throws std::invalid_argument when a is not in (0, 1).
+std::uint64_t smallest_calibration_set(double a);
+
 /// @brief A key whose unsigned order is the order of the doubles (−0 and +0 the same key; NaN
 /// above +∞).
 std::uint64_t order_key(double x);
