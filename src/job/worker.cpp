@@ -21,11 +21,15 @@ std::uint64_t value_size(format::ValueType t) { return t == format::ValueType::f
 constexpr std::uint64_t kChunkTargetBytes = 8ULL << 20;
 constexpr std::uint64_t kResultBatchBytes = 8ULL << 20;
 
+// Bytes a sample row takes in the read buffer: its values and, with steps, its int32 step.
+std::uint64_t buffered_row_bytes(const format::TraceIndex& index) {
+  return index.row_bytes() + (index.has_steps ? 4 : 0);
+}
+
 }  // namespace
 
 std::uint64_t read_budget_bytes(const format::TraceIndex& index, const JobConfig& config) {
-  const std::uint64_t per_row = index.row_bytes() + (index.has_steps ? 4 : 0);
-  return std::max<std::uint64_t>(config.memory_budget_bytes / 2, per_row);
+  return std::max<std::uint64_t>(config.memory_budget_bytes / 2, buffered_row_bytes(index));
 }
 
 namespace {
@@ -58,7 +62,7 @@ std::uint64_t result_bytes_per_wafer(const features::FeatureLayout& l) {
 
 std::uint64_t budget_left_by_worker(const format::TraceIndex& index, const JobConfig& config) {
   const std::uint64_t budget = config.memory_budget_bytes;
-  const std::uint64_t row_bytes = index.row_bytes() + (index.has_steps ? 4 : 0);
+  const std::uint64_t row_bytes = buffered_row_bytes(index);
   std::uint64_t largest = 0;  // rows of the longest wafer
   for (std::uint64_t w = 0; w < index.n_wafers; ++w)
     largest = std::max(largest, index.wafer_rows(w));
@@ -117,7 +121,7 @@ void Worker::for_each_chunk(std::uint64_t w_begin, std::uint64_t w_end,
                             const std::function<void(std::uint64_t, std::uint64_t)>& rows,
                             const std::function<void(std::uint64_t)>& oversize,
                             const std::function<void()>& between_chunks) {
-  const std::uint64_t row_bytes = index_.row_bytes() + (index_.has_steps ? 4 : 0);
+  const std::uint64_t row_bytes = buffered_row_bytes(index_);
   // Chunks stop at kChunkTargetBytes even when the budget allows more: a few MiB read at
   // full speed, stay in cache, and keep rank 0's polling between chunks frequent.
   const std::uint64_t target = std::min(read_budget_, kChunkTargetBytes);
@@ -236,7 +240,7 @@ void Worker::process_wafers(std::uint64_t w0, std::uint64_t w1) {
   // extraction reads what the hash just brought into cache (whole chunks where the backend
   // wants them: slice_bytes() 0). Wafers are independent: the same bits for any slicing.
   const std::uint64_t slice = hash_content_ ? backend_.slice_bytes() : 0;
-  const std::uint64_t row_bytes = index_.row_bytes(), row0 = index_.offsets[w0];
+  const std::uint64_t row_bytes = index_.row_bytes();
   for (std::uint64_t a = w0; a < w1;) {
     std::uint64_t b = a + 1;
     if (slice == 0) {
@@ -245,7 +249,7 @@ void Worker::process_wafers(std::uint64_t w0, std::uint64_t w1) {
       while (b < w1 && (index_.offsets[b + 1] - index_.offsets[a]) * row_bytes <= slice) ++b;
     }
     if (hash_content_) hash_rows(a, b, wafer_hash_.data() + (a - base));
-    const std::uint64_t first_row = index_.offsets[a] - row0;
+    const std::uint64_t first_row = index_.offsets[a] - rows_row0_;
     features::TraceChunk chunk;
     chunk.first_wafer = a;
     chunk.offsets = std::span<const std::uint64_t>(index_.offsets).subspan(a, b - a + 1);

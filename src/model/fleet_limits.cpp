@@ -181,40 +181,10 @@ void ReferenceSums::add(std::span<const double> x) {
 
 void ReferenceSums::add_column(std::size_t j, std::span<const double> x) {
   if (j >= origin_.size()) throw std::invalid_argument("ReferenceSums::add_column: no such column");
-  add_signed(j, x, 1.0);
-}
-
-void ReferenceSums::subtract_column(std::size_t j, std::span<const double> x) {
-  if (j >= origin_.size())
-    throw std::invalid_argument("ReferenceSums::subtract_column: no such column");
-  if (per_ != 2)
-    throw std::logic_error("ReferenceSums::subtract_column: only the sums without kurtosis");
-  add_signed(j, x, -1.0);
-}
-
-void ReferenceSums::add_signed(std::size_t j, std::span<const double> x, double sign) {
-  // The finite values' differences, compacted in place (no capacity check per value).
-  if (d_.size() < x.size()) d_.resize(x.size());
-  const double o = origin_[j];
-  std::size_t k = 0;
-  for (const double v : x) {
-    d_[k] = v - o;
-    k += std::isfinite(v) ? 1 : 0;
-  }
-  const std::span<const double> d(d_.data(), k);
-  reduce::ExactSum* s = &sums_[per_ * j];
-  if (sign < 0.0) {
-    // -d and (-d)·d: the exact negatives of what add_column added (negation is exact, and so
-    // is the product's rounding error), so the sums are exactly those without these values.
-    n_[j] -= k;
-    if (d2_.size() < k) d2_.resize(k);
-    for (std::size_t i = 0; i < k; ++i) d2_[i] = -d[i];
-    const std::span<const double> minus(d2_.data(), k);
-    s[0].add(minus);
-    s[1].add_products(minus, d);
-    return;
-  }
+  const std::span<const double> d = deviations(j, x);
+  const std::size_t k = d.size();
   n_[j] += k;
+  reduce::ExactSum* s = &sums_[per_ * j];
   s[0].add(d);
   s[1].add_products(d, d);
   if (per_ == 4) {
@@ -224,6 +194,36 @@ void ReferenceSums::add_signed(std::size_t j, std::span<const double> x, double 
     s[2].add_products(d2, d);
     s[3].add_products(d2, d2);
   }
+}
+
+void ReferenceSums::subtract_column(std::size_t j, std::span<const double> x) {
+  if (j >= origin_.size())
+    throw std::invalid_argument("ReferenceSums::subtract_column: no such column");
+  if (per_ != 2)
+    throw std::logic_error("ReferenceSums::subtract_column: only the sums without kurtosis");
+  const std::span<const double> d = deviations(j, x);
+  const std::size_t k = d.size();
+  // -d and (-d)·d: the exact negatives of what add_column added (negation is exact, and so is
+  // the product's rounding error), so the sums are exactly those without these values.
+  n_[j] -= k;
+  if (d2_.size() < k) d2_.resize(k);
+  for (std::size_t i = 0; i < k; ++i) d2_[i] = -d[i];
+  const std::span<const double> minus(d2_.data(), k);
+  reduce::ExactSum* s = &sums_[per_ * j];
+  s[0].add(minus);
+  s[1].add_products(minus, d);
+}
+
+std::span<const double> ReferenceSums::deviations(std::size_t j, std::span<const double> x) {
+  // Compacted in place (no capacity check per value).
+  if (d_.size() < x.size()) d_.resize(x.size());
+  const double o = origin_[j];
+  std::size_t k = 0;
+  for (const double v : x) {
+    d_[k] = v - o;
+    k += std::isfinite(v) ? 1 : 0;
+  }
+  return std::span<const double>(d_.data(), k);
 }
 
 ReferenceSums ReferenceSums::remainder(const std::vector<std::size_t>& columns, bool whole) const {

@@ -50,7 +50,8 @@ void FleetMoments::add(std::span<const Moments> per_wafer) {
   const std::size_t rows = per_wafer.size() / S;
   // Sensor by sensor: each wafer's four terms into one array each, then the span adds (the
   // same exact sums as adding them one by one, in a fraction of the time).
-  std::vector<double> terms(4 * rows);
+  if (terms_.size() < 4 * rows) terms_.resize(4 * rows);
+  double* terms = terms_.data();
   for (std::size_t s = 0; s < S; ++s) {
     std::size_t k = 0;
     double lo = lo_[s], hi = hi_[s];
@@ -73,7 +74,7 @@ void FleetMoments::add(std::span<const Moments> per_wafer) {
       hi = std::max(hi, p.max);
     }
     for (std::size_t j = 0; j < 4; ++j)
-      sums_[4 * s + j].add(std::span<const double>(terms.data() + j * rows, k));
+      sums_[4 * s + j].add(std::span<const double>(terms + j * rows, k));
     lo_[s] = lo;
     hi_[s] = hi;
   }

@@ -117,8 +117,8 @@ class ReferenceSums {
   void subtract_column(std::size_t j, std::span<const double> x);
 
  private:
-  // Adds (sign 1) or subtracts (sign -1) column j's finite values.
-  void add_signed(std::size_t j, std::span<const double> x, double sign);
+  // Column j's finite values less its origin, compacted into d_ (the first k entries).
+  std::span<const double> deviations(std::size_t j, std::span<const double> x);
   std::vector<double> origin_;
   std::vector<std::uint64_t> n_;  // wraps below zero on a rank that only subtracts
   std::size_t per_ = 4;           // sums per column: Σ d, Σ d² (, Σ d³, Σ d⁴)

@@ -75,6 +75,7 @@ class FleetMoments {
   std::vector<ExactSum> sums_;        // [n_sensors, 4]: Σ(x-c), Σ(x-c)², Σ(x-c)³, Σ(x-c)⁴
   std::vector<double> lo_, hi_;
   std::uint64_t wafers_ = 0;
+  std::vector<double> terms_;  // add()'s scratch: one sensor's four terms per wafer
 };
 
 /// @brief Fixed-bin histogram on [lo, hi]; values outside are clamped into the end bins.
