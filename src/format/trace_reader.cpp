@@ -64,6 +64,15 @@ IoDriver parse_io_driver(std::string_view name) {
 
 std::string_view to_string(IoDriver d) { return d == IoDriver::posix ? "posix" : "mpio"; }
 
+NativeReads native_reads() {
+  const char* env = std::getenv("WAFERMILL_READ_IN_PLACE");
+  if (env == nullptr) return NativeReads::read;
+  const std::string_view v(env);
+  if (v == "0" || v == "hdf5") return NativeReads::hdf5;
+  if (v == "map") return NativeReads::map;
+  return NativeReads::read;
+}
+
 namespace {
 
 /// What a FileReader needs of one file's index (its offsets are not among it).
@@ -108,6 +117,8 @@ class FileReader {
  private:
   // Opens the file with HDF5 (the hyperslab reads; in place too when allowed and found).
   void open_hdf5(bool in_place);
+  // Rows [first_row, first_row + n_rows) of the native array at h_->data_offset, by pread.
+  void read_native(std::uint64_t first_row, std::uint64_t n_rows, void* values);
   // Steps of rows [first_row, first_row + steps.size()): from the file's bytes where the index
   // found them stored as native int32, else through HDF5.
   void read_step_values(std::uint64_t first_row, std::span<std::int32_t> steps);
@@ -145,12 +156,11 @@ struct FileHandles {
 
 FileReader::FileReader(FileShape shape, IoDriver driver, MPI_Comm comm)
     : h_(std::make_unique<FileHandles>()), index_(std::move(shape)), driver_(driver), comm_(comm) {
-  // In-place reads for the posix driver where the bytes on disk are the native array; any
-  // other storage (filters, scattered or partial-width chunks, external files, another byte
-  // order, mpio) reads by hyperslab. WAFERMILL_READ_IN_PLACE=0 turns them off (a diagnostic
-  // switch).
-  const char* env = std::getenv("WAFERMILL_READ_IN_PLACE");
-  const bool in_place = driver == IoDriver::posix && !(env && std::strcmp(env, "0") == 0);
+  // Direct reads (pread, or map_rows) for the posix driver where the bytes on disk are the
+  // native array; any other storage (filters, scattered or partial-width chunks, external
+  // files, another byte order, mpio) reads by hyperslab. WAFERMILL_READ_IN_PLACE=0 turns them
+  // off (native_reads()).
+  const bool in_place = driver == IoDriver::posix && native_reads() != NativeReads::hdf5;
   // Where the index read found the values (and steps) stored as native arrays, the file is
   // read with plain file reads and never opened with HDF5: a night of thousands of small files
   // pays no HDF5 open per file on the readers (docs/FORMAT.md "Several input files").
@@ -235,6 +245,15 @@ void FileReader::read_rows(std::uint64_t first_row, std::uint64_t n_rows, void* 
                            std::span<std::int32_t> steps) {
   check_range(index_, first_row, n_rows);
   if (n_rows > 0 && values == nullptr) throw std::invalid_argument("read_rows: null buffer");
+  if (h_->fd >= 0) {  // the native array's bytes, read directly (no HDF5 call, no conversion)
+    read_native(first_row, n_rows, values);
+    bytes_read_ += n_rows * index_.row_bytes();
+    if (index_.has_steps && !steps.empty()) {
+      if (steps.size() != n_rows) throw std::invalid_argument("read_rows: steps size != n_rows");
+      read_step_values(first_row, steps);
+    }
+    return;
+  }
   if (!h_->hdf5) open_hdf5(false);
   try {
     h_->values.read_hyperslab(h5::native_type(h_->value_elem), values, {first_row, 0},
@@ -251,6 +270,26 @@ void FileReader::read_rows(std::uint64_t first_row, std::uint64_t n_rows, void* 
 }
 
 bool FileReader::maps_in_place() const { return h_->fd >= 0; }
+
+void FileReader::read_native(std::uint64_t first_row, std::uint64_t n_rows, void* values) {
+  auto* p = static_cast<char*>(values);
+  std::uint64_t at = h_->data_offset + first_row * index_.row_bytes();
+  std::size_t left = static_cast<std::size_t>(n_rows * index_.row_bytes());
+  while (left > 0) {
+    const ssize_t r = ::pread(h_->fd, p, left, static_cast<off_t>(at));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) {
+      throw InputError(
+          index_.path + ": reading /traces/values rows [" + std::to_string(first_row) + ", " +
+          std::to_string(first_row + n_rows) + "): " +
+          (r < 0 ? std::string(std::strerror(errno))
+                 : "the file is shorter than /traces/values (changed while the job ran?)"));
+    }
+    p += r;
+    at += static_cast<std::uint64_t>(r);
+    left -= static_cast<std::size_t>(r);
+  }
+}
 
 void FileReader::read_step_values(std::uint64_t first_row, std::span<std::int32_t> steps) {
   if (h_->fd >= 0 && index_.steps_at != kNotInPlace) {

@@ -39,7 +39,7 @@ class Collector : public ResultSink {
   const reduce::FleetMoments& fleet() const { return fleet_; }
   /// This rank's column sums (pass 1 of the scoring pass).
   reduce::FeatureColumnStats& columns() { return columns_; }
-  /// This rank's rows in memory, in the order of wafer_ranges(), while kept.
+  /// The leading rows of this rank in memory (in the order of wafer_ranges()), within the limit.
   const KeptRows& kept_rows() const { return kept_; }
   /// This rank's per-wafer latencies.
   metrics::LatencySketch& latencies() { return latency_; }

@@ -336,14 +336,14 @@ LocalRun execute(const JobConfig& config, const Team& team, const std::string& p
     remove_stale_output_temporaries(config.output, writer.temp_path());
   Progress progress(index.n_wafers, config.progress_interval_s, team.rank == 0 && !config.quiet);
   // The rows stay in memory for the scoring pass (KeptRows) within what the budget leaves beside
-  // the worker's buffers and no more than the pass's own read buffer (an eighth of the budget)
-  // would take: the pass's peak is then the same kept or read, and peak RSS stays flat as the
-  // input grows (bench/run.sh's growth target; with budget_left_by_worker alone, 81 -> 240 MiB
-  // from 1 to 4 GB at P = 1).
+  // the worker's buffers and no more than an eighth of the budget with the pass's read buffer:
+  // the pass's peak is then bounded whether its rows are kept or read, and peak RSS stays flat
+  // as the input grows (bench/run.sh's growth target; with budget_left_by_worker alone, 81 ->
+  // 240 MiB from 1 to 4 GB at P = 1). Past the limit the leading rows stay kept, the rest read.
   Collector collector(writer, layout, config.histogram_bins, team.rank == 0 ? &progress : nullptr,
                       stats.reduce_s, store.get(), choose_fleet_shift(index, reader, team),
                       std::min(budget_left_by_worker(index, config),
-                               scoring_read_bytes(config.memory_budget_bytes)));
+                               scoring_kept_bytes(config.memory_budget_bytes)));
   Worker worker(index, config, plan, reader, *backend, collector);
   worker.set_key_digest(digest);
   worker.set_stop(&stop);

@@ -10,6 +10,7 @@
 
 #include "wafermill/error.hpp"
 #include "wafermill/format/datasets.hpp"
+#include "wafermill/huge_pages.hpp"
 #include "wafermill/model/fleet_calibration.hpp"
 
 namespace wafermill::job {
@@ -74,27 +75,34 @@ ScoringPass::ScoringPass(const format::TraceIndex& index, const JobConfig& confi
 template <class F>
 void ScoringPass::for_each_chunk(F&& f, std::vector<double>* steps) {
   const std::size_t columns = index_.n_sensors * config_.features.size();
-  // Rows the collector kept in memory (KeptRows: within what the budget leaves beside the
-  // worker's buffers) are not read back; only the by-step rows a model needs are.
-  if (const KeptRows& kept = local_.kept_rows(); kept.kept()) {
-    for (const KeptRows::Run& r : kept.runs()) {
-      if (steps) {
-        steps->resize(r.n * columns * index_.n_steps);
-        writer_.read_step_features(r.first_wafer, r.n, *steps);
-      }
-      f(r.first_wafer, r.n, std::span<const double>(r.values));
+  // Rows the collector kept in memory (KeptRows: the leading rows, within what the budget
+  // leaves beside the worker's buffers) are not read back; only the by-step rows a model needs
+  // are. The rest are read from the file, in the same order (wafer_ranges()).
+  const KeptRows& kept = local_.kept_rows();
+  for (const KeptRows::Run& r : kept.runs()) {
+    if (steps) {
+      steps->resize(r.n * columns * index_.n_steps);
+      writer_.read_step_features(r.first_wafer, r.n, *steps);
     }
-    return;
+    f(r.first_wafer, r.n, std::span<const double>(r.values));
   }
   const std::size_t wide = steps ? columns * (1 + index_.n_steps) : columns;
-  // This rank's rows, in chunks of at most scoring_read_bytes; one buffer for every pass (the
-  // fit reads the rows three times), so its pages are faulted in once.
+  // In chunks of at most scoring_chunk_bytes; one buffer for every pass (the fit reads the rows
+  // three times), so its pages are faulted in once.
   const std::uint64_t chunk = std::max<std::uint64_t>(
-      1, scoring_read_bytes(config_.memory_budget_bytes) / std::max<std::uint64_t>(1, wide * 8));
+      1, scoring_chunk_bytes(config_.memory_budget_bytes) / std::max<std::uint64_t>(1, wide * 8));
   std::vector<double>& rows = read_buffer_;
-  for (const auto& [first, end] : local_.wafer_ranges())
+  std::uint64_t skip = kept.wafers();
+  for (auto [first, end] : local_.wafer_ranges()) {
+    if (skip >= end - first) {
+      skip -= end - first;
+      continue;
+    }
+    first += skip;
+    skip = 0;
     for (std::uint64_t w = first; w < end; w += chunk) {
       const std::uint64_t m = std::min(chunk, end - w);
+      reserve_huge(rows, m * columns);
       rows.resize(m * columns);
       writer_.read_features(w, m, rows);
       if (steps) {
@@ -103,6 +111,7 @@ void ScoringPass::for_each_chunk(F&& f, std::vector<double>* steps) {
       }
       f(w, m, std::span<const double>(rows));
     }
+  }
 }
 
 ScoringResult ScoringPass::run() {

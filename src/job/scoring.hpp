@@ -7,6 +7,7 @@
 // is O(columns). Private to job/.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -68,10 +69,17 @@ struct ScoringResult {
   std::optional<model::FleetFitSummary> fleet;  // without a model: the run's own fit
 };
 
-/// Bytes of feature rows the scoring pass reads from the output file at a time: an eighth of
-/// the memory budget. The rows a rank keeps in memory instead (KeptRows) take no more.
-inline std::uint64_t scoring_read_bytes(std::uint64_t memory_budget_bytes) {
-  return memory_budget_bytes / 8;
+/// Bytes of feature rows the scoring pass reads from the output file at a time: a 32nd of the
+/// memory budget, at most 4 MiB (a buffer that stays in cache and is faulted in once).
+inline std::uint64_t scoring_chunk_bytes(std::uint64_t memory_budget_bytes) {
+  return std::min<std::uint64_t>(memory_budget_bytes / 32, 4ULL << 20);
+}
+
+/// Bytes of rows a rank may keep in memory for the scoring pass (KeptRows): an eighth of the
+/// memory budget less the read chunk, so that the pass's rows, kept and read, take no more
+/// than an eighth.
+inline std::uint64_t scoring_kept_bytes(std::uint64_t memory_budget_bytes) {
+  return memory_budget_bytes / 8 - scoring_chunk_bytes(memory_budget_bytes);
 }
 
 /// Collective over comm (MPI_COMM_NULL: one process). Every rank scores the rows `local`

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "wafermill/error.hpp"
+#include "wafermill/huge_pages.hpp"
 #include "wafermill/metrics/metrics.hpp"
 #include "wafermill/reduce/fleet.hpp"
 
@@ -193,6 +194,12 @@ void Worker::hash_blocks(std::uint64_t first_block, std::uint64_t end_block,
   }
 }
 
+void Worker::grow_buffer(std::uint64_t bytes) {
+  if (buffer_.size() >= bytes) return;
+  reserve_huge(buffer_, bytes);  // faulted in once, in 2 MiB pages where the kernel offers them
+  buffer_.resize(bytes);
+}
+
 void Worker::read_rows(std::uint64_t w0, std::uint64_t w1) {
   const std::uint64_t row0 = index_.offsets[w0];
   const std::uint64_t rows = index_.offsets[w1] - row0;
@@ -202,11 +209,13 @@ void Worker::read_rows(std::uint64_t w0, std::uint64_t w1) {
       index_.has_steps ? std::span<std::int32_t>(steps_.data(), rows) : std::span<std::int32_t>();
   metrics::ScopedTimer t(stats_.read_s);
   rows_row0_ = row0;
-  // In place where the file stores the native array (TraceReader::map_rows), else a copy.
-  rows_ =
-      rows > 0 ? static_cast<const unsigned char*>(reader_.map_rows(row0, rows, steps)) : nullptr;
+  // Mapped in place where asked for and the file stores the native array (map_rows), else
+  // read into the buffer (pread of the native array's bytes where the file has one).
+  rows_ = rows > 0 && map_rows_
+              ? static_cast<const unsigned char*>(reader_.map_rows(row0, rows, steps))
+              : nullptr;
   if (rows_ == nullptr) {
-    if (buffer_.size() < bytes) buffer_.resize(bytes);
+    grow_buffer(bytes);
     if (rows > 0) reader_.read_rows(row0, rows, buffer_.data(), steps);
     rows_ = buffer_.data();
   }
@@ -281,7 +290,7 @@ void Worker::read_oversize_wafer(std::uint64_t w,
   if (column_bytes(index_, w) > read_budget_)
     throw column_too_large(index_, w, column_bytes(index_, w), read_budget_);
   const std::uint64_t bytes = rows * value_size(index_.value_type);
-  if (buffer_.size() < bytes) buffer_.resize(bytes);
+  grow_buffer(bytes);
   if (index_.has_steps && steps_.size() < rows) steps_.resize(rows);
   const std::span<std::int32_t> steps =
       index_.has_steps ? std::span<std::int32_t>(steps_.data(), rows) : std::span<std::int32_t>();
@@ -303,7 +312,7 @@ std::uint64_t Worker::hash_oversize_wafer(std::uint64_t w) {
   const std::uint64_t rows = index_.wafer_rows(w);
   const std::uint64_t row_bytes = index_.row_bytes();
   const std::uint64_t slice = std::max<std::uint64_t>(1, read_budget_ / row_bytes);
-  if (buffer_.size() < slice * row_bytes) buffer_.resize(slice * row_bytes);
+  grow_buffer(slice * row_bytes);
   if (index_.has_steps && steps_.size() < slice) steps_.resize(slice);
   hasher_.reset(rows, row_bytes);
   for (std::uint64_t r = 0; r < rows; r += slice) {

@@ -84,6 +84,8 @@ class Worker {
   void read_oversize_wafer(std::uint64_t w,
                            const std::function<void(std::uint64_t, double)>& column);
   void process_oversize_wafer(std::uint64_t w);
+  // buffer_ at least `bytes` long.
+  void grow_buffer(std::uint64_t bytes);
   // Wafer w's hash from its whole rows, read in slices within the read budget.
   std::uint64_t hash_oversize_wafer(std::uint64_t w);
 
@@ -99,6 +101,7 @@ class Worker {
   std::vector<unsigned char> buffer_;
   const unsigned char* rows_ = nullptr;  // read_rows' rows: a mapping of the file or buffer_
   std::uint64_t rows_row0_ = 0;          // the file row of rows_[0] (and of steps_[0])
+  bool map_rows_ = format::native_reads() == format::NativeReads::map;  // else rows in buffer_
   std::vector<std::int32_t> steps_;
   BatchResult batch_;
   WorkerStats stats_;

@@ -1,6 +1,8 @@
 #!/bin/bash
-# The job's in-place reads (TraceReader::map_rows, docs/BENCHMARKS.md issue 18 item 3): the same
-# features from the mapped path and the copying path, and the copying path for a compressed file.
+# The job's direct reads of a native /traces/values (docs/BENCHMARKS.md issue 18 item 3): the
+# same features from pread of the file's bytes (the default), from mappings
+# (WAFERMILL_READ_IN_PLACE=map, TraceReader::map_rows) and from HDF5 hyperslabs
+# (WAFERMILL_READ_IN_PLACE=0), and from the hyperslab path of a compressed file.
 # usage: check_read_in_place.sh WORK_DIR   (env: WM, the wafermill binary)
 # Exit 77 without strace (it tells whether the mapping was used).
 set -uo pipefail
@@ -40,16 +42,19 @@ run() {  # run INPUT OUTPUT [env]: the job alone, counting its in-place mappings
     --baseline none --store none --force --quiet || fail "run $1"
   grep -c MAP_POPULATE "$2.strace" || true  # 0 mappings is an answer, not a failure
 }
-mapped=$(run contig.h5 mapped.h5) || fail "$mapped"
+mapped=$(run contig.h5 mapped.h5 WAFERMILL_READ_IN_PLACE=map) || fail "$mapped"
+direct=$(run contig.h5 direct.h5) || fail "$direct"
 copied=$(run contig.h5 copied.h5 WAFERMILL_READ_IN_PLACE=0) || fail "$copied"
-gz=$(run gz.h5 gz_out.h5) || fail "$gz"
-gen=$(run gen.h5 gen_out.h5) || fail "$gen"
-echo "in-place mappings: contiguous $mapped, switched off $copied, gzip $gz, generated $gen"
+gz=$(run gz.h5 gz_out.h5 WAFERMILL_READ_IN_PLACE=map) || fail "$gz"
+gen=$(run gen.h5 gen_out.h5 WAFERMILL_READ_IN_PLACE=map) || fail "$gen"
+echo "in-place mappings: contiguous $mapped, by default $direct, switched off $copied, gzip $gz, generated $gen"
 ((mapped > 0)) || fail "the contiguous file was not read in place"
 # The generator's own files: uncompressed values allocated at creation on 4 KiB pages.
 ((gen > 0)) || fail "the generated (chunked, uncompressed) file was not read in place"
 "$WM" compare gen_out.h5 mapped.h5 || fail "the generated file's features differ"
+((direct == 0)) || fail "a mapping without WAFERMILL_READ_IN_PLACE=map"
 ((copied == 0 && gz == 0)) || fail "a mapping where the copy was expected"
+"$WM" compare direct.h5 mapped.h5 || fail "the pread features differ from the mapped ones"
 "$WM" compare copied.h5 mapped.h5 || fail "the in-place features differ from the copied ones"
 "$WM" compare gz_out.h5 mapped.h5 || fail "the gzip file's features differ"
 echo "ok read_in_place"

@@ -135,13 +135,17 @@ TEST_P(ReaderStorage, IndexAddressesReadWithoutHdf5) {
   std::printf("%s: values_at %llu, steps_at %llu\n", p.name,
               static_cast<unsigned long long>(idx.values_at),
               static_cast<unsigned long long>(idx.steps_at));
-  std::vector<std::vector<unsigned char>> mapped(idx.n_wafers);
-  std::vector<std::vector<std::int32_t>> mapped_steps(idx.n_wafers);
+  std::vector<std::vector<unsigned char>> mapped(idx.n_wafers), direct(idx.n_wafers);
+  std::vector<std::vector<std::int32_t>> mapped_steps(idx.n_wafers), direct_steps(idx.n_wafers);
   {
     TraceReader by_index(idx, IoDriver::posix, MPI_COMM_NULL);
     EXPECT_EQ(by_index.maps_in_place(), idx.values_at != kNotInPlace);
     for (std::uint64_t w = 0; w < idx.n_wafers; ++w) {
       const std::uint64_t n = idx.wafer_rows(w);
+      // read_rows: pread of the native array's bytes where the index found it.
+      direct[w].resize(n * idx.row_bytes());
+      direct_steps[w].resize(n);
+      by_index.read_rows(idx.offsets[w], n, direct[w].data(), direct_steps[w]);
       mapped_steps[w].resize(n);
       const void* m = by_index.map_rows(idx.offsets[w], n, mapped_steps[w]);
       if (m == nullptr) continue;
@@ -161,6 +165,8 @@ TEST_P(ReaderStorage, IndexAddressesReadWithoutHdf5) {
     std::vector<unsigned char> rows(n * idx.row_bytes());
     std::vector<std::int32_t> steps(n);
     copier.read_rows(idx.offsets[w], n, rows.data(), steps);
+    EXPECT_EQ(direct[w], rows) << "wafer " << w;
+    EXPECT_EQ(direct_steps[w], steps) << "wafer " << w;
     if (idx.values_at != kNotInPlace && n > 0) {
       EXPECT_EQ(mapped[w], rows) << "wafer " << w;
     }
@@ -171,7 +177,7 @@ TEST_P(ReaderStorage, IndexAddressesReadWithoutHdf5) {
 }
 
 // A file cut short after its index was read fails as a read does (InputError naming it), not
-// with SIGBUS, whether the values or the steps are cut.
+// with SIGBUS, whether the values or the steps are cut, mapped or read by pread.
 TEST(TraceReader, AddressesOfAFileCutShortFailCleanly) {
   const std::string path = temp_path("addr_cut.h5");
   SampleSpec spec;
@@ -194,6 +200,14 @@ TEST(TraceReader, AddressesOfAFileCutShortFailCleanly) {
     try {
       reader.map_rows(idx.offsets[4], 100, steps);
       ADD_FAILURE() << "no error reading past the end, cut at " << cut;
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find(copy), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("shorter"), std::string::npos) << e.what();
+    }
+    std::vector<unsigned char> values(100 * idx.row_bytes());
+    try {  // the same by pread
+      reader.read_rows(idx.offsets[4], 100, values.data(), steps);
+      ADD_FAILURE() << "no error reading past the end by pread, cut at " << cut;
     } catch (const InputError& e) {
       EXPECT_NE(std::string(e.what()).find(copy), std::string::npos) << e.what();
       EXPECT_NE(std::string(e.what()).find("shorter"), std::string::npos) << e.what();

@@ -3,6 +3,7 @@
 // budget_left_by_worker) is what the memory budget leaves beside the worker's buffers.
 #include "kept_rows.hpp"
 #include "worker.hpp"
+#include "scoring.hpp"
 
 #include <gtest/gtest.h>
 
@@ -28,8 +29,9 @@ TEST(KeptRows, HoldsEveryRunAsAddedWithinTheLimit) {
   const auto a = rows(0, 4, C), b = rows(7, 6, C);
   kept.add(0, 4, a);
   kept.add(7, 6, b);
-  ASSERT_TRUE(kept.kept());
+  ASSERT_TRUE(kept.complete());
   EXPECT_EQ(kept.bytes(), 10 * C * sizeof(double));
+  EXPECT_EQ(kept.wafers(), 10u);
   ASSERT_EQ(kept.runs().size(), 2u);
   EXPECT_EQ(kept.runs()[0].first_wafer, 0u);
   EXPECT_EQ(kept.runs()[0].n, 4u);
@@ -39,29 +41,34 @@ TEST(KeptRows, HoldsEveryRunAsAddedWithinTheLimit) {
   EXPECT_EQ(kept.runs()[1].values, b);
 }
 
-TEST(KeptRows, DropsEverythingOnceOverTheLimitAndStaysDropped) {
+TEST(KeptRows, KeepsTheLeadingRunsAndLeavesTheRestToTheFile) {
   constexpr std::size_t C = 2;
   wj::KeptRows kept(C, 5 * C * sizeof(double));
-  kept.add(0, 3, rows(0, 3, C));
-  ASSERT_TRUE(kept.kept());
-  kept.add(3, 3, rows(3, 3, C));  // 6 rows > 5: the scoring pass must read the file
-  EXPECT_FALSE(kept.kept());
-  EXPECT_TRUE(kept.runs().empty());
-  EXPECT_EQ(kept.bytes(), 0u);
-  kept.add(6, 1, rows(6, 1, C));  // would fit alone: still the file, or rows would be missing
-  EXPECT_FALSE(kept.kept());
-  EXPECT_TRUE(kept.runs().empty());
+  const auto a = rows(0, 3, C);
+  kept.add(0, 3, a);
+  ASSERT_TRUE(kept.complete());
+  kept.add(3, 3, rows(3, 3, C));  // 6 rows > 5: this run and the later ones from the file
+  EXPECT_FALSE(kept.complete());
+  ASSERT_EQ(kept.runs().size(), 1u);
+  EXPECT_EQ(kept.runs()[0].values, a);
+  EXPECT_EQ(kept.wafers(), 3u);
+  EXPECT_EQ(kept.bytes(), 3 * C * sizeof(double));
+  kept.add(6, 1, rows(6, 1, C));  // would fit: still the file, or the kept rows would not lead
+  EXPECT_FALSE(kept.complete());
+  EXPECT_EQ(kept.runs().size(), 1u);
+  EXPECT_EQ(kept.wafers(), 3u);
 }
 
 TEST(KeptRows, NoLimitNeverKeepsAndSizesAreChecked) {
   wj::KeptRows none(4, 0);
-  EXPECT_FALSE(none.kept());
+  EXPECT_FALSE(none.complete());
   none.add(0, 1, rows(0, 1, 4));
   EXPECT_TRUE(none.runs().empty());
+  EXPECT_EQ(none.wafers(), 0u);
   wj::KeptRows kept(4, 1 << 20);
   EXPECT_THROW(kept.add(0, 2, rows(0, 1, 4)), std::invalid_argument);
   kept.add(5, 0, {});
-  EXPECT_TRUE(kept.kept());
+  EXPECT_TRUE(kept.complete());
   EXPECT_TRUE(kept.runs().empty());
 }
 
@@ -94,4 +101,15 @@ TEST(ScoringRowsBudget, TheBudgetLessSamplesOneBatchAndTheBackendsScratch) {
   // A small budget: half samples, a quarter batch, an eighth scratch: an eighth left.
   config.memory_budget_bytes = 1ULL << 20;
   EXPECT_EQ(wj::budget_left_by_worker(index_of(400, 300, 300), config), 128ULL << 10);
+}
+
+TEST(ScoringRowsBudget, KeptAndReadRowsTakeAnEighthOfTheBudget) {
+  // The default budget: 4 MiB read at a time, 28 MiB kept; a small one: a 32nd read.
+  EXPECT_EQ(wj::scoring_chunk_bytes(256ULL << 20), 4ULL << 20);
+  EXPECT_EQ(wj::scoring_kept_bytes(256ULL << 20), 28ULL << 20);
+  EXPECT_EQ(wj::scoring_chunk_bytes(1ULL << 20), 32ULL << 10);
+  EXPECT_EQ(wj::scoring_kept_bytes(1ULL << 20), 96ULL << 10);
+  for (std::uint64_t mib : {1, 7, 64, 256, 4096})
+    EXPECT_EQ(wj::scoring_chunk_bytes(mib << 20) + wj::scoring_kept_bytes(mib << 20),
+              (mib << 20) / 8);
 }

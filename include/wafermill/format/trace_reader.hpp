@@ -25,6 +25,17 @@ IoDriver parse_io_driver(std::string_view name);
 /// @brief The name of a driver.
 std::string_view to_string(IoDriver d);
 
+/// @brief How the posix driver reads a /traces/values stored as the machine's native array
+/// (contiguous or chunks of whole rows in order, unfiltered, aligned; the index finds it), set
+/// by the environment variable WAFERMILL_READ_IN_PLACE:
+/// read (default, unset or any other value): pread of the rows' bytes into the caller's buffer,
+/// no HDF5 call; map ("map"): the worker maps the rows (map_rows) and computes from the page
+/// cache; hdf5 ("0" or "hdf5"): hyperslab reads through HDF5, as for any other storage.
+/// The bytes are the same either way (docs/BENCHMARKS.md "Item 3" measures what each costs).
+enum class NativeReads : std::uint8_t { read, map, hdf5 };
+/// @brief The mode WAFERMILL_READ_IN_PLACE selects.
+NativeReads native_reads();
+
 /// @brief An open trace file, or the files of an index over several (trace_index.hpp
 /// merge_trace_indexes): reads rows in the job's numbering, columns and value type. One file
 /// reads in its own type without conversion. Several files are opened when first read (at
