@@ -4,6 +4,7 @@
 
 #include "commands.hpp"
 #include "wafermill/error.hpp"
+#include "wafermill/format/trace_index.hpp"
 #include "wafermill/format/verdict_csv.hpp"
 #include "wafermill/job/fit.hpp"
 
@@ -27,6 +28,7 @@ Command make_fit_command(int argc, char** argv) {
     ("memory-budget", po::value<double>()->default_value(d.options.memory_budget_bytes / 1048576.0), "per rank, MiB: reference rows and exact sums")
     ("matrix", po::value<std::string>()->default_value("auto"), "auto, covariance or gram: the matrix the components come from (auto: gram when the columns outnumber the reference wafers; docs/MONITORING.md \"Matrix\")")
     ("scoring", po::value<std::string>()->default_value("auto"), "auto, folds or full: folds keeps the cross-validation models in the model file and `run --model`/`score` score the wafer of index w with fold model w mod k, as its limits were calibrated (docs/MONITORING.md \"fit\"); full scores every wafer with the whole reference's model (the only one `score --update` takes); auto: folds when the model columns exceed half the reference wafers, else full")
+    ("time-windows", po::value<std::uint32_t>()->default_value(0), "a trace input that records no recipe steps: read each wafer's samples as N consecutive windows of (nearly) equal length, its steps (as `run --time-windows N`); the model records N and `run --model` needs the same (docs/MONITORING.md \"Time windows\"); 0 none")
     ("quiet,q", po::bool_switch(), "no summary");
   bool help = false;
   const po::variables_map vm = parse_options("fit", argc, argv, desc, nullptr, &help);
@@ -45,6 +47,9 @@ Command make_fit_command(int argc, char** argv) {
   c.group_by = vm["group-by"].as<std::string>();
   c.options.univariate = vm["univariate"].as<bool>();
   c.by_step = vm["by-step"].as<std::string>();
+  c.time_windows = vm["time-windows"].as<std::uint32_t>();
+  if (c.time_windows > format::kMaxSteps)
+    throw UsageError("--time-windows must be in [0, " + std::to_string(format::kMaxSteps) + "]");
   if (c.by_step != "auto" && c.by_step != "both" && c.by_step != "none")
     throw UsageError("--by-step must be auto, both or none (not \"" + c.by_step + "\")");
   if (c.group_by.find('/') != std::string::npos) throw UsageError("--group-by: a name under /wafers/, without '/'");

@@ -29,6 +29,7 @@ Command make_run_command(int argc, char** argv, const std::string& command_line)
     ("block-size", po::value<std::uint64_t>()->default_value(d.block_size), "wafers per reduction block (fixed: results do not depend on ranks)")
     ("dynamic-factor", po::value<double>()->default_value(d.dynamic_factor), "dynamic policy: unit = remaining work / (factor * P)")
     ("histogram-bins", po::value<std::size_t>()->default_value(d.histogram_bins), "bins of each (sensor, feature) histogram")
+    ("time-windows", po::value<std::uint32_t>()->default_value(0), "for traces that record no recipe steps: read each wafer's samples as N consecutive windows of (nearly) equal length, its steps: per-window features (/features/by_step) and by-step models (docs/MONITORING.md \"Time windows\"); 0 none")
     ("threshold", po::value<double>()->default_value(d.threshold), "without --model: 0 flags by the run's own fit at --false-alarm-rate; > 0 the old rule, max |z| of any feature above this (docs/MONITORING.md \"Without a model\")")
     ("false-alarm-rate", po::value<double>()->default_value(d.false_alarm_rate), "without --model: the rate at which good wafers may be flagged (Bonferroni over the scored features)")
     ("fleet-limit", po::value<std::string>()->default_value(d.fleet_limit), "without --model: parametric (Student t limits alone), reference or fleet (the limit rises to the split-conformal (1 - A) quantile of the scores of the refit's reference wafers, or of every wafer, where that is higher; docs/MONITORING.md \"Calibrated limits\")")
@@ -79,6 +80,7 @@ Command make_run_command(int argc, char** argv, const std::string& command_line)
   c.block_size = vm["block-size"].as<std::uint64_t>();
   c.dynamic_factor = vm["dynamic-factor"].as<double>();
   c.histogram_bins = vm["histogram-bins"].as<std::size_t>();
+  c.time_windows = vm["time-windows"].as<std::uint32_t>();
   c.threshold = vm["threshold"].as<double>();
   c.false_alarm_rate = vm["false-alarm-rate"].as<double>();
   c.fleet_limit = vm["fleet-limit"].as<std::string>();

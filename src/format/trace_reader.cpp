@@ -89,8 +89,9 @@ struct FileShape {
 };
 
 FileShape shape_of(const TraceIndex& t) {
-  return {t.path,      t.n_samples, t.n_sensors, t.value_type,
-          t.has_steps, t.n_steps,   t.values_at, t.steps_at};
+  const bool file_steps = t.has_steps && t.time_windows == 0;  // windows are filled, not read
+  return {t.path,      t.n_samples,           t.n_sensors, t.value_type,
+          file_steps,  file_steps ? t.n_steps : 0, t.values_at, t.steps_at};
 }
 
 FileShape shape_of(const TraceSource& s) {
@@ -459,6 +460,25 @@ struct TraceReader::Impl {
   }
 };
 
+namespace {
+
+/// With TraceIndex::time_windows: the windows of rows [first_row, first_row + steps.size()).
+void fill_time_windows(const TraceIndex& index, std::uint64_t first_row,
+                       std::span<std::int32_t> steps) {
+  if (index.time_windows == 0 || steps.empty()) return;
+  const auto& off = index.offsets;
+  // The wafer holding first_row (wafers of no rows are passed over by the loop below).
+  std::size_t w = static_cast<std::size_t>(
+      std::upper_bound(off.begin(), off.end(), first_row) - off.begin() - 1);
+  for (std::size_t i = 0; i < steps.size(); ++i) {
+    const std::uint64_t row = first_row + i;
+    while (row >= off[w + 1]) ++w;
+    steps[i] = time_window_of(row - off[w], off[w + 1] - off[w], index.time_windows);
+  }
+}
+
+}  // namespace
+
 TraceReader::TraceReader(const TraceIndex& index, IoDriver driver, MPI_Comm comm)
     : impl_(std::make_unique<Impl>(Impl{index, driver, comm, nullptr, {}, {}, 0, 0, {}})) {
   if (index.sources.empty())
@@ -469,6 +489,12 @@ TraceReader::~TraceReader() = default;
 
 void TraceReader::read_rows(std::uint64_t first_row, std::uint64_t n_rows, void* values,
                             std::span<std::int32_t> steps) {
+  read_rows_of_files(first_row, n_rows, values, steps);
+  fill_time_windows(impl_->index, first_row, steps);
+}
+
+void TraceReader::read_rows_of_files(std::uint64_t first_row, std::uint64_t n_rows, void* values,
+                                     std::span<std::int32_t> steps) {
   Impl& m = *impl_;
   if (m.single) return m.single->read_rows(first_row, n_rows, values, steps);
   const TraceIndex& job = m.index;
@@ -516,6 +542,13 @@ bool TraceReader::maps_in_place() const {
 
 const void* TraceReader::map_rows(std::uint64_t first_row, std::uint64_t n_rows,
                                   std::span<std::int32_t> steps) {
+  const void* p = map_rows_of_files(first_row, n_rows, steps);
+  if (p != nullptr) fill_time_windows(impl_->index, first_row, steps);
+  return p;
+}
+
+const void* TraceReader::map_rows_of_files(std::uint64_t first_row, std::uint64_t n_rows,
+                                           std::span<std::int32_t> steps) {
   Impl& m = *impl_;
   if (m.single) return m.single->map_rows(first_row, n_rows, steps);
   if (n_rows == 0 || first_row >= m.index.n_samples) return nullptr;
@@ -533,6 +566,13 @@ const void* TraceReader::map_rows(std::uint64_t first_row, std::uint64_t n_rows,
 
 void TraceReader::read_column(std::uint64_t first_row, std::uint64_t n_rows, std::uint64_t sensor,
                               void* values, std::span<std::int32_t> steps) {
+  read_column_of_files(first_row, n_rows, sensor, values, steps);
+  fill_time_windows(impl_->index, first_row, steps);
+}
+
+void TraceReader::read_column_of_files(std::uint64_t first_row, std::uint64_t n_rows,
+                                       std::uint64_t sensor, void* values,
+                                       std::span<std::int32_t> steps) {
   Impl& m = *impl_;
   if (m.single) return m.single->read_column(first_row, n_rows, sensor, values, steps);
   const TraceIndex& job = m.index;

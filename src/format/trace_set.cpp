@@ -39,8 +39,8 @@ std::vector<TraceSource> TraceIndex::files() const {
   s.values_filtered = values_filtered;
   s.values_chunk_rows = values_chunk_rows;
   s.values_chunk_cols = values_chunk_cols;
-  s.has_steps = has_steps;
-  s.n_steps = n_steps;
+  s.has_steps = has_steps && time_windows == 0;  // windows are not the file's
+  s.n_steps = s.has_steps ? n_steps : 0;
   s.values_at = values_at;
   s.steps_at = steps_at;
   return {s};
@@ -58,6 +58,27 @@ std::pair<const std::string*, std::uint64_t> TraceIndex::wafer_source(std::uint6
   if (sources.empty()) return {&path, w};
   const TraceSource& s = sources[source_of_wafer(w)];
   return {&s.path, w - s.first_wafer};
+}
+
+void use_time_windows(TraceIndex& index, std::uint32_t n) {
+  if (n == 0) return;
+  if (n > kMaxSteps)
+    throw UsageError("--time-windows must be in [0, " + std::to_string(kMaxSteps) + "]");
+  if (index.has_steps) {
+    // A file's recipe steps are the better windows; mixing them with windows would number two
+    // different things as one step.
+    std::string which = index.path;
+    for (const auto& s : index.sources)
+      if (s.has_steps) {
+        which = s.path;
+        break;
+      }
+    throw InputError(which + ": /traces/step holds recipe steps; --time-windows is for traces "
+                     "that record none (leave it out to use the steps)");
+  }
+  index.has_steps = true;
+  index.n_steps = n;
+  index.time_windows = n;
 }
 
 std::string TraceIndex::wafer_where(std::uint64_t w) const {

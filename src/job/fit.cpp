@@ -11,6 +11,7 @@
 #include "wafermill/error.hpp"
 #include "wafermill/format/atomic_output.hpp"
 #include "wafermill/format/h5.hpp"
+#include "wafermill/format/trace_index.hpp"
 #include "wafermill/job/pipeline.hpp"
 
 namespace wafermill::job {
@@ -46,6 +47,18 @@ bool has_features(const std::string& path) {
   if (!h5::File::is_hdf5(path)) throw InputError(path + ": not an HDF5 file");
   const h5::File f = h5::File::open_read(path);
   return f.has_group("features") && f.open_group("features").has_dataset("values");
+}
+
+// The time windows a run's output was computed over (its attribute time_windows), 0 for recipe
+// steps (or none).
+std::uint32_t time_windows_of(const std::string& path) {
+  const h5::File f = h5::File::open_read(path);
+  if (!f.has_attribute("time_windows")) return 0;
+  const std::int64_t n = f.read_int_attribute("time_windows");
+  if (n < 0 || n > static_cast<std::int64_t>(format::kMaxSteps))
+    throw InputError(path + ": attribute time_windows = " + std::to_string(n) + " outside [0, " +
+                     std::to_string(format::kMaxSteps) + "]");
+  return static_cast<std::uint32_t>(n);
 }
 
 // The reference rows of this rank: wafers [W r / P, W (r+1) / P) that pass the selection.
@@ -272,14 +285,18 @@ model::PcaModel run_fit(const FitConfig& config, MPI_Comm comm) {
     run.quiet = true;
     run.store = "none";
     run.memory_budget_bytes = config.options.memory_budget_bytes;
+    run.time_windows = config.time_windows;
     run_parallel(run, comm);
     features_path = temp;
   }
   model::ReferenceRows ref;
   std::vector<std::string> keys;
+  std::uint32_t windows = 0;
   error.clear();
   try {
     ref = read_reference(features_path, config, comm, keys);
+    // What the by-step columns' steps are: the features file records time windows.
+    windows = time_windows_of(features_path);
   } catch (const InputError& e) {
     error = e.what();
   } catch (const HdfError& e) {
@@ -304,6 +321,7 @@ model::PcaModel run_fit(const FitConfig& config, MPI_Comm comm) {
     options.group_by = config.group_by;
     ref.group = std::move(keys);
     m = model::fit_pca(ref, options, comm);
+    if (m.has_step_columns()) m.time_windows = windows;
   } catch (const InputError& e) {
     if (rank == 0 && !temp.empty()) std::remove(temp.c_str());
     throw CollectiveInputError(config.input + ": " + e.what());

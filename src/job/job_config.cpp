@@ -23,6 +23,7 @@ nlohmann::json JobConfig::to_json() const {
           {"block_size", block_size},
           {"dynamic_factor", dynamic_factor},
           {"histogram_bins", histogram_bins},
+          {"time_windows", time_windows},
           {"threshold", threshold},
           {"false_alarm_rate", false_alarm_rate},
           {"fleet_limit", fleet_limit},
@@ -63,6 +64,7 @@ JobConfig JobConfig::from_json(const nlohmann::json& j) {
     c.block_size = j.at("block_size").get<std::uint64_t>();
     c.dynamic_factor = j.at("dynamic_factor").get<double>();
     c.histogram_bins = j.at("histogram_bins").get<std::size_t>();
+    c.time_windows = j.value("time_windows", 0u);
     c.threshold = j.at("threshold").get<double>();
     c.false_alarm_rate = j.value("false_alarm_rate", 0.01);
     c.fleet_limit = j.value("fleet_limit", std::string("parametric"));
@@ -109,6 +111,8 @@ void JobConfig::validate() const {
   if (histogram_bins == 0 || histogram_bins > 65536)
     throw UsageError("--histogram-bins must be in 1..65536");
   if (!(dynamic_factor >= 1.0)) throw UsageError("--dynamic-factor must be >= 1");
+  if (time_windows > format::kMaxSteps)
+    throw UsageError("--time-windows must be in [0, " + std::to_string(format::kMaxSteps) + "]");
   if (!std::isfinite(threshold) || threshold < 0.0)
     throw UsageError("--threshold must be >= 0 (0: limits from --false-alarm-rate)");
   if (!(false_alarm_rate > 0.0 && false_alarm_rate < 1.0)) throw UsageError("--false-alarm-rate must be in (0, 1)");

@@ -130,7 +130,8 @@ std::optional<BoundModel> bind_model_everywhere(const JobConfig& config,
   std::string error;
   std::optional<BoundModel> b;
   try {
-    b = bind_model(config.model, index.sensor_names, config.features.names(), index.n_steps);
+    b = bind_model(config.model, index.sensor_names, config.features.names(), index.n_steps,
+                   index.time_windows);
     if (b->model.grouped())  // the group dataset the model names must be in the input(s)
       for (const auto& s : index.files())
         model::read_group_keys(s.path, b->model.group_by, s.n_wafers, 0, 0);
@@ -203,8 +204,8 @@ std::vector<std::string> gather_field_values(const Team& team, std::size_t n_fil
 // Rank 0 reads the index; bad input is broadcast so every rank throws the same
 // CollectiveInputError. Then every rank has the index. Several files: read_indexes_spread.
 // `checked`: per input file, what its input check read on this rank (or "").
-void read_index_everywhere(const JobConfig& config, const Team& team, LocalRun& run,
-                           const CheckedInputs* checked) {
+void read_index_of_files(const JobConfig& config, const Team& team, LocalRun& run,
+                         const CheckedInputs* checked) {
   std::string error;
   if (config.input_files().size() > 1) {
     metrics::Stopwatch watch;
@@ -241,6 +242,18 @@ void read_index_everywhere(const JobConfig& config, const Team& team, LocalRun& 
     MPI_Bcast(bytes.data() + off, piece, MPI_CHAR, 0, team.comm);
   }
   if (team.rank != 0) run.index = format::TraceIndex::deserialize(bytes);
+}
+
+// read_index_of_files, then the time windows of --time-windows: every rank alike on the same
+// index, so a file with recipe steps is the same CollectiveInputError everywhere.
+void read_index_everywhere(const JobConfig& config, const Team& team, LocalRun& run,
+                           const CheckedInputs* checked) {
+  read_index_of_files(config, team, run, checked);
+  try {
+    format::use_time_windows(run.index, config.time_windows);
+  } catch (const InputError& e) {
+    throw CollectiveInputError(e.what());
+  }
 }
 
 // Every rank must agree that the backend exists before any starts working.
@@ -495,6 +508,8 @@ LocalRun execute(const JobConfig& config, const Team& team, const std::string& p
     writer.set_attribute("policy", policy_name);
     writer.set_attribute("backend", run.backend);
     writer.set_attribute("input", config.input);
+    if (index.time_windows > 0)  // what /features/by_step's steps are (fit records it)
+      writer.set_attribute("time_windows", static_cast<std::int64_t>(index.time_windows));
     writer.commit();
     run.serial_s = serial.elapsed();
     stats.reduce_s += run.serial_s;

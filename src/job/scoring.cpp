@@ -32,16 +32,34 @@ std::vector<std::string> read_group_keys(const format::TraceIndex& index, const 
 }
 
 BoundModel bind_model(const std::string& path, const std::vector<std::string>& sensor_names,
-                      const std::vector<std::string>& feature_names, std::uint32_t n_steps) {
-  return bind_model(path, model::read_model(path), sensor_names, feature_names, n_steps);
+                      const std::vector<std::string>& feature_names, std::uint32_t n_steps,
+                      std::uint32_t time_windows) {
+  return bind_model(path, model::read_model(path), sensor_names, feature_names, n_steps,
+                    time_windows);
 }
 
 BoundModel bind_model(const std::string& path, model::PcaModel model,
                       const std::vector<std::string>& sensor_names,
-                      const std::vector<std::string>& feature_names, std::uint32_t n_steps) {
+                      const std::vector<std::string>& feature_names, std::uint32_t n_steps,
+                      std::uint32_t time_windows) {
   BoundModel b;
   b.path = path;
   b.model = std::move(model);
+  // By-step columns mean what their steps meant at fit time: recipe steps, or N windows.
+  if (b.model.has_step_columns() && b.model.time_windows != time_windows) {
+    const std::uint32_t want = b.model.time_windows;
+    throw InputError(
+        path + ": the model's by-step columns are " +
+        (want > 0 ? std::to_string(want) + " time windows of each wafer (fit --time-windows " +
+                        std::to_string(want) + ")"
+                  : std::string("the input's recipe steps")) +
+        ", and this run's steps are " +
+        (time_windows > 0 ? std::to_string(time_windows) + " time windows"
+         : n_steps > 0    ? std::string("its input's recipe steps")
+                          : std::string("none (its input records no steps)")) +
+        (want > 0 ? ": run with --time-windows " + std::to_string(want)
+                  : ": leave out --time-windows"));
+  }
   const std::size_t S = sensor_names.size(), F = feature_names.size();
   for (std::size_t j = 0; j < b.model.n_columns(); ++j) {
     const auto s = std::find(sensor_names.begin(), sensor_names.end(), b.model.column_sensor[j]);

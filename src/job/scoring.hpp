@@ -44,15 +44,19 @@ struct BoundModel {
   bool by_step = false;
 };
 
-/// @brief Reads `path` and binds it to the run's sensors, features and `n_steps` recipe steps.
+/// @brief Reads `path` and binds it to the run's sensors, features and `n_steps` recipe steps
+/// (`time_windows` > 0: the run's steps are that many time windows, TraceIndex::time_windows).
 /// @throws InputError naming the model file and the (sensor, feature, step) the run does not
-/// compute.
+/// compute, or the steps when the model's by-step columns were fit over other steps (recipe
+/// steps against time windows, or another number of windows).
 BoundModel bind_model(const std::string& path, const std::vector<std::string>& sensor_names,
-                      const std::vector<std::string>& feature_names, std::uint32_t n_steps);
+                      const std::vector<std::string>& feature_names, std::uint32_t n_steps,
+                      std::uint32_t time_windows = 0);
 /// @brief Binds a model already read from `path` (named in errors).
 BoundModel bind_model(const std::string& path, model::PcaModel model,
                       const std::vector<std::string>& sensor_names,
-                      const std::vector<std::string>& feature_names, std::uint32_t n_steps);
+                      const std::vector<std::string>& feature_names, std::uint32_t n_steps,
+                      std::uint32_t time_windows = 0);
 
 /// The group keys (model::read_group_keys) of the job's wafers [first, first + n), from the
 /// input file(s) that hold them.

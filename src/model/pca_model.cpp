@@ -6,6 +6,7 @@
 
 #include "wafermill/error.hpp"
 #include "wafermill/format/h5.hpp"
+#include "wafermill/format/trace_index.hpp"
 
 namespace wafermill::model {
 namespace h5 = format::h5;
@@ -260,6 +261,7 @@ void write_model(const PcaModel& m, const std::string& path) {
                                                      : kFormat);
   f.write_string_attribute("method", m.method);
   f.write_string_attribute("warning", m.warning);
+  if (m.time_windows > 0) f.write_int_attribute("time_windows", m.time_windows);
   f.write_string_dataset("column_sensor", m.column_sensor);
   f.write_string_dataset("column_feature", m.column_feature);
   if (steps) put(f, "column_step", m.column_step);
@@ -333,6 +335,13 @@ PcaModel read_model(const std::string& path) {
                        "\"");
     m.method = f.read_string_attribute("method");
     m.warning = f.read_string_attribute("warning");
+    if (f.has_attribute("time_windows")) {
+      const std::int64_t n = f.read_int_attribute("time_windows");
+      if (n < 0 || n > static_cast<std::int64_t>(format::kMaxSteps))
+        throw InputError(path + ": attribute time_windows = " + std::to_string(n) +
+                         " outside [0, " + std::to_string(format::kMaxSteps) + "]");
+      m.time_windows = static_cast<std::uint32_t>(n);
+    }
     for (const char* name :
          {"column_sensor", "column_feature", "centre", "loadings", "eigenvalues"})
       if (!f.has_dataset(name)) throw InputError(path + ": /" + std::string(name) + ": missing");

@@ -185,5 +185,68 @@ TEST(TraceSet, CarriedWaferFieldsCopyAsReadingTheFilesDoes) {
   EXPECT_EQ(b.open_group("input").open_group("wafers").open_dataset("x").type().size, 4u);
 }
 
+// --time-windows (use_time_windows): an index of traces without steps is given N steps, and
+// every read (rows, a column, a mapping; one file or several) gives row i of a wafer of n rows
+// the window floor(i * N / n). A file with steps refuses windows, naming it.
+TEST(TimeWindows, EveryReadGivesEachRowItsWindow) {
+  const std::string one = temp_path("windows_one.h5"), two = temp_path("windows_two.h5");
+  SampleSpec spec;
+  spec.wafer_rows = {7, 0, 3, 1, 12};  // shorter and longer than the windows, and empty
+  spec.n_steps = 0;
+  write_sample(one, spec);
+  spec.wafer_rows = {5, 2};
+  write_sample(two, spec);
+  constexpr std::uint32_t N = 4;
+  const auto expected = [](const TraceIndex& t) {
+    std::vector<std::int32_t> steps;
+    for (std::uint64_t w = 0; w < t.n_wafers; ++w)
+      for (std::uint64_t i = 0; i < t.wafer_rows(w); ++i)
+        steps.push_back(static_cast<std::int32_t>(i * N / t.wafer_rows(w)));
+    return steps;
+  };
+  TraceIndex single = read_trace_index(one);
+  TraceIndex merged = merge_trace_indexes({read_trace_index(one), read_trace_index(two)}, "set");
+  for (TraceIndex* t : {&single, &merged}) {
+    ASSERT_FALSE(t->has_steps);
+    use_time_windows(*t, N);
+    EXPECT_TRUE(t->has_steps);
+    EXPECT_EQ(t->n_steps, N);
+    EXPECT_EQ(t->time_windows, N);
+    const std::vector<std::int32_t> want = expected(*t);
+    TraceReader reader(*t, IoDriver::posix, MPI_COMM_NULL);
+    std::vector<float> values(t->n_samples * t->n_sensors);
+    // All rows at once (across both files of the merged index), then wafer by wafer.
+    std::vector<std::int32_t> steps(t->n_samples, -1);
+    reader.read_rows(0, t->n_samples, values.data(), steps);
+    EXPECT_EQ(steps, want) << t->path;
+    for (std::uint64_t w = 0; w < t->n_wafers; ++w) {
+      const std::uint64_t first = t->offsets[w], n = t->wafer_rows(w);
+      const std::vector<std::int32_t> wafer(want.begin() + first, want.begin() + first + n);
+      std::vector<std::int32_t> by_rows(n, -1), by_column(n, -1), by_map(n, -1);
+      reader.read_rows(first, n, values.data(), by_rows);
+      reader.read_column(first, n, 1, values.data(), by_column);
+      EXPECT_EQ(by_rows, wafer) << t->path << " wafer " << w;
+      EXPECT_EQ(by_column, wafer) << t->path << " wafer " << w;
+      if (reader.map_rows(first, n, by_map) != nullptr) {
+        EXPECT_EQ(by_map, wafer) << t->path << " wafer " << w;
+      }
+    }
+  }
+  const std::string with_steps = temp_path("windows_stepped.h5");
+  write_sample(with_steps);  // 3 recipe steps
+  TraceIndex stepped = read_trace_index(with_steps);
+  try {
+    use_time_windows(stepped, N);
+    ADD_FAILURE() << "windows over recipe steps";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("windows_stepped.h5: /traces/step"), std::string::npos)
+        << e.what();
+  }
+  TraceIndex plain = read_trace_index(one);
+  EXPECT_THROW(use_time_windows(plain, kMaxSteps + 1), UsageError);
+  use_time_windows(plain, 0);
+  EXPECT_FALSE(plain.has_steps);
+}
+
 }  // namespace
 }  // namespace wafermill::format

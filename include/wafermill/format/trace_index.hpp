@@ -85,6 +85,9 @@ struct TraceIndex {
   std::vector<std::uint64_t> offsets;   ///< n_wafers + 1 row offsets
   bool has_steps = false;
   std::uint32_t n_steps = 0;  ///< 1 + largest step value (0 without steps)
+  /// N > 0: the steps are not read but N time windows of each wafer (use_time_windows(): row i
+  /// of a wafer of n rows is in window floor(i * N / n)); 0: the file's own (or none).
+  std::uint32_t time_windows = 0;
   /// Where the bytes of /traces/values (of /traces/step, as int32) lie in the file as the
   /// native row-major array, found when the index is read, or kNotInPlace: a reader then maps
   /// them without opening the file with HDF5 (trace_reader.hpp). One file's only (kNotInPlace
@@ -137,6 +140,19 @@ inline constexpr std::uint64_t kStepScanRows = 1U << 22;
 /// @brief Largest accepted n_steps: the output holds W*K*S*F by-step features, so K is
 /// bounded to keep a damaged step value from sizing an absurd output.
 inline constexpr std::uint32_t kMaxSteps = 4096;
+
+/// @brief `run --time-windows N` / `fit --time-windows N` (docs/MONITORING.md "Time windows"):
+/// the index of traces that record no recipe steps is given N steps, each wafer's samples split
+/// into N consecutive windows of nearly equal length (row i of n in window floor(i * N / n), as
+/// `wafermill import --time-windows` writes them); the readers then fill the steps from the
+/// offsets. N == 0 leaves the index as it is.
+/// @throws UsageError when N > kMaxSteps; InputError naming the file when it has /traces/step.
+void use_time_windows(TraceIndex& index, std::uint32_t n);
+
+/// @brief Window of row `i` of a wafer of `n` rows among `windows`: floor(i * windows / n).
+inline std::int32_t time_window_of(std::uint64_t i, std::uint64_t n, std::uint32_t windows) {
+  return static_cast<std::int32_t>(i * windows / n);  // i < 2^40 rows, windows <= 2^12
+}
 
 /// @brief Largest accepted chunk of any dataset (the reader keeps a row of chunks cached).
 inline constexpr std::uint64_t kMaxChunkBytes = 256ULL << 20;

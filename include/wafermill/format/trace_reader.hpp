@@ -41,7 +41,8 @@ NativeReads native_reads();
 /// reads in its own type without conversion. Several files are opened when first read (at
 /// most 64 at once, the least recently used closed first); rows of a file that lacks a sensor
 /// read NaN there, a float32 file in a float64 job is widened, a file without steps reads step
-/// 0; a read that spans files is stitched.
+/// 0; a read that spans files is stitched. An index with time windows (use_time_windows) reads
+/// each row's window as its step.
 class TraceReader {
  public:
   /// @brief Opens index.path read-only (several files: each when first read). For
@@ -84,6 +85,15 @@ class TraceReader {
   std::uint64_t bytes_read() const;
 
  private:
+  // The reads above from the files, before the steps of an index with time windows are
+  // filled in (TraceIndex::time_windows).
+  void read_rows_of_files(std::uint64_t first_row, std::uint64_t n_rows, void* values,
+                          std::span<std::int32_t> steps);
+  void read_column_of_files(std::uint64_t first_row, std::uint64_t n_rows, std::uint64_t sensor,
+                            void* values, std::span<std::int32_t> steps);
+  const void* map_rows_of_files(std::uint64_t first_row, std::uint64_t n_rows,
+                                std::span<std::int32_t> steps);
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -25,6 +25,9 @@ struct FitConfig {
   /// steps or more, over the whole wafer otherwise; "both" takes the whole-wafer and the by-step
   /// columns; "none" the whole-wafer columns only.
   std::string by_step = "auto";
+  /// N > 0 (`--time-windows N`): a trace input that records no recipe steps is read as N time
+  /// windows per wafer, as `run --time-windows N` reads it.
+  std::uint32_t time_windows = 0;
   model::FitOptions options;
   bool quiet = false;
 };

@@ -46,6 +46,9 @@ struct JobConfig {
   std::uint64_t block_size = 32;    ///< wafers per reduction block (fixed, rank-independent)
   double dynamic_factor = 2.0;      ///< dynamic policy: unit = remaining / (factor · P)
   std::size_t histogram_bins = 32;
+  /// N > 0 (`--time-windows N`): inputs that record no recipe steps are read as N time windows
+  /// per wafer (format::use_time_windows): per-window features and by-step models.
+  std::uint32_t time_windows = 0;
   /// Without a model: 0 (default) flags by the run's own fit at `false_alarm_rate`
   /// (docs/MONITORING.md "Without a model"); > 0 the old rule, max |z| over every column > this.
   double threshold = 0.0;

@@ -50,6 +50,9 @@ struct PcaModel {
   std::uint64_t n_reference = 0;           ///< reference wafers
   std::uint32_t folds = 0;                 ///< cross-validation folds of the limits
   std::string method;                      ///< how the matrix was formed (docs/MONITORING.md)
+  /// N > 0: the by-step columns' steps are N time windows of each wafer (`--time-windows N`,
+  /// attribute time_windows); 0: the input's recipe steps.
+  std::uint32_t time_windows = 0;
   std::string warning;                     ///< a limit the reference is too small for, or ""
   // Mergeable sums of the reference (docs/MONITORING.md "score"): with d = x - origin
   // (a non-finite x counts as d = 0), sum_d = Σ d_j and sum_dd = Σ d_i d_j (i ≤ j, upper
