@@ -22,6 +22,7 @@ Command make_score_command(int argc, char** argv) {
     ("updated-model", po::value<std::string>()->default_value(""), "with --update: write the updated model here (default: replace --model)")
     ("drift-threshold", po::value<double>()->default_value(d.drift_threshold), "PSI above which a column has drifted from the model's reference")
     ("contributions", po::value<std::uint32_t>()->default_value(d.contributions), "contributions kept per flagged wafer")
+    ("time-windows", po::value<std::uint32_t>()->default_value(0), "a lot that records no recipe steps: read each wafer's samples as N time windows, as the model was fit (`fit --time-windows N`; docs/MONITORING.md \"Time windows\"); 0 none")
     ("force", po::bool_switch(), "overwrite an existing output, report or updated model")
     ("quiet,q", po::bool_switch(), "no summary");
   bool help = false;
@@ -45,6 +46,7 @@ Command make_score_command(int argc, char** argv) {
   if (!c.updated_model.empty() && !c.update) throw UsageError("--updated-model needs --update");
   c.drift_threshold = vm["drift-threshold"].as<double>();
   c.contributions = vm["contributions"].as<std::uint32_t>();
+  c.time_windows = vm["time-windows"].as<std::uint32_t>();
   c.force = vm["force"].as<bool>();
   const bool quiet = vm["quiet"].as<bool>();
   return {"score", false, [c, quiet](MPI_Comm) {

@@ -83,6 +83,7 @@ class OnlineScorer {
   void start() {
     const auto t = Clock::now();
     index_ = format::read_trace_index(config_.input);
+    format::use_time_windows(index_, config_.time_windows);
     wafers_ = select_wafers(index_, config_.select);
     model::PcaModel m = model::read_model(config_.model);
     if (config_.update && m.fold_scored())  // refused before anything is scored or written
@@ -94,7 +95,8 @@ class OnlineScorer {
           "(the new wafers in the reference), or fit with --scoring full to update it");
     set_ = features_of(m, config_.model);
     bound_ =
-        bind_model(config_.model, std::move(m), index_.sensor_names, set_.names(), index_.n_steps);
+        bind_model(config_.model, std::move(m), index_.sensor_names, set_.names(), index_.n_steps,
+                   index_.time_windows);
     layout_.n_sensors = index_.n_sensors;
     layout_.n_steps = index_.n_steps;
     layout_.features = set_;

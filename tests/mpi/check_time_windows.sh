@@ -6,6 +6,7 @@
 #   one file and for two files read as one input;
 # - the output and the model record N; `run --model` needs the same N (exit 2 naming the model
 #   and what to pass otherwise) and then scores as the model fit on the h5py-stepped file does;
+#   `score --time-windows N` flags the wafers `run` flags;
 # - a file that has /traces/step, or an N out of range, is exit 2 with no output.
 # Usage: check_time_windows.sh DIR  (environment: WM, MPIEXEC, MPI_FLAGS)
 set -euo pipefail
@@ -74,6 +75,20 @@ for k in ['t2', 'spe', 'flag']:
     assert np.array_equal(a['wafers'][k][...], b['wafers'][k][...]), k
 print('flagged', int(a['wafers']['flag'][...].sum()))
 " || fail "the windows model scores differently"
+
+# `score` of the lot with the same windows: the run's verdicts.
+"$WM" score --model mw.h5 --input plain.h5 --time-windows 5 --output sw.h5 --force >/dev/null
+/usr/bin/python3 -c "
+import h5py, numpy as np
+a, b = h5py.File('sw.h5'), h5py.File('vw.h5')
+assert np.array_equal(a['wafers/flag'][...], b['wafers/flag'][...])
+" || fail "score --time-windows flags other wafers than run --time-windows"
+set +e
+"$WM" score --model mw.h5 --input plain.h5 --output sw_bad.h5 2>err.txt
+rc=$?
+set -e
+[ $rc -eq 2 ] && grep -q "run with --time-windows 5" err.txt && [ ! -e sw_bad.h5 ] ||
+  fail "score without the model's windows: exit $rc"
 
 # Mismatches: exit 2, naming the model or the file, no output.
 expect2() {  # expect2 PATTERN run-arguments...

@@ -27,6 +27,7 @@ struct ScoreConfig {
   bool force = false;         ///< overwrite an existing output or report
   double drift_threshold = model::kDefaultPsiThreshold;
   std::uint32_t contributions = 5;
+  std::uint32_t time_windows = 0;  ///< N > 0: the lot's traces read as N time windows (run's)
 };
 
 /// @brief Seconds: p50, p95, p99 and the largest of a set of latencies.
