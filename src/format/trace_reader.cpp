@@ -272,45 +272,42 @@ void FileReader::read_rows(std::uint64_t first_row, std::uint64_t n_rows, void* 
 
 bool FileReader::maps_in_place() const { return h_->fd >= 0; }
 
-void FileReader::read_native(std::uint64_t first_row, std::uint64_t n_rows, void* values) {
-  auto* p = static_cast<char*>(values);
-  std::uint64_t at = h_->data_offset + first_row * index_.row_bytes();
-  std::size_t left = static_cast<std::size_t>(n_rows * index_.row_bytes());
-  while (left > 0) {
-    const ssize_t r = ::pread(h_->fd, p, left, static_cast<off_t>(at));
+namespace {
+
+/// Reads `bytes` bytes of `fd` at `at` into `dst` (pread, retried where it returns less);
+/// throws InputError naming `path`, the dataset and the rows when the file errs or ends first.
+void pread_fully(int fd, void* dst, std::size_t bytes, std::uint64_t at, const std::string& path,
+                 const char* dataset, std::uint64_t first_row, std::uint64_t n_rows) {
+  auto* p = static_cast<char*>(dst);
+  while (bytes > 0) {
+    const ssize_t r = ::pread(fd, p, bytes, static_cast<off_t>(at));
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) {
-      throw InputError(
-          index_.path + ": reading /traces/values rows [" + std::to_string(first_row) + ", " +
-          std::to_string(first_row + n_rows) + "): " +
-          (r < 0 ? std::string(std::strerror(errno))
-                 : "the file is shorter than /traces/values (changed while the job ran?)"));
+      throw InputError(path + ": reading " + dataset + " rows [" + std::to_string(first_row) +
+                       ", " + std::to_string(first_row + n_rows) + "): " +
+                       (r < 0 ? std::string(std::strerror(errno))
+                              : "the file is shorter than " + std::string(dataset) +
+                                    " (changed while the job ran?)"));
     }
     p += r;
     at += static_cast<std::uint64_t>(r);
-    left -= static_cast<std::size_t>(r);
+    bytes -= static_cast<std::size_t>(r);
   }
+}
+
+}  // namespace
+
+void FileReader::read_native(std::uint64_t first_row, std::uint64_t n_rows, void* values) {
+  pread_fully(h_->fd, values, static_cast<std::size_t>(n_rows * index_.row_bytes()),
+              h_->data_offset + first_row * index_.row_bytes(), index_.path, "/traces/values",
+              first_row, n_rows);
 }
 
 void FileReader::read_step_values(std::uint64_t first_row, std::span<std::int32_t> steps) {
   if (h_->fd >= 0 && index_.steps_at != kNotInPlace) {
-    auto* p = reinterpret_cast<char*>(steps.data());
-    std::uint64_t at = index_.steps_at + first_row * sizeof(std::int32_t);
-    std::size_t left = steps.size() * sizeof(std::int32_t);
-    while (left > 0) {
-      const ssize_t r = ::pread(h_->fd, p, left, static_cast<off_t>(at));
-      if (r < 0 && errno == EINTR) continue;
-      if (r <= 0) {
-        throw InputError(
-            index_.path + ": reading /traces/step rows [" + std::to_string(first_row) + ", " +
-            std::to_string(first_row + steps.size()) + "): " +
-            (r < 0 ? std::string(std::strerror(errno))
-                   : "the file is shorter than /traces/step (changed while the job ran?)"));
-      }
-      p += r;
-      at += static_cast<std::uint64_t>(r);
-      left -= static_cast<std::size_t>(r);
-    }
+    pread_fully(h_->fd, steps.data(), steps.size() * sizeof(std::int32_t),
+                index_.steps_at + first_row * sizeof(std::int32_t), index_.path, "/traces/step",
+                first_row, steps.size());
   } else {
     if (!h_->hdf5) open_hdf5(false);
     // int32 memory type: HDF5 saturates larger stored values, which the range check rejects.
