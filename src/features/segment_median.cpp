@@ -470,7 +470,7 @@ template <class T>
 }
 
 #if WAFERMILL_HAVE_AVX2_MEDIAN
-/// kCompressLanes[mask]: the 32-bit lane indices that move the lanes set in an 8-bit mask to
+/// kCompress8.lane[mask]: the 32-bit lane indices that move the lanes set in an 8-bit mask to
 /// the front, in order (vpermps), for the window's compaction.
 struct CompressTable {
   alignas(32) std::int32_t lane[256][8];

@@ -123,11 +123,12 @@ class ColumnMedians {
     std::size_t m = 0;
     double low = -HUGE_VAL;  // largest sample of below seen so far
   };
-  /// The wafer's median (no steps) from a window of its grid's buckets: the window is placed
-  /// by a sample of every few rows, one vector pass counts the samples below it and copies
-  /// those in it, and only those are counted and selected among. False when the column is too
-  /// short, the sample puts most samples in the window, or the window misses a middle rank:
-  /// the caller then counts every sample.
+  /// The wafer's median (no steps) from a window around it: the window is placed by a sample
+  /// of every few rows (buckets of a coarse grid, or where those would hold most samples the
+  /// sample's order statistics), one vector pass counts the samples below it and copies those
+  /// in it, and only those are selected among (select_among). False when the column is too
+  /// short, its range too wide for a grid, or the window misses a middle rank: the caller
+  /// then counts every sample.
   template <class T>
   bool window_median(const T* x, std::size_t n_rows, const SegmentRange& range, double& out,
                      T& lower, T& upper);
