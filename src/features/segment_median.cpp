@@ -205,6 +205,21 @@ inline std::uint32_t find_rank(const std::uint32_t* c, std::size_t rank, std::si
   return b;
 }
 
+/// A grid of n_buckets equal buckets over [lo, hi] (lo < hi, values of T) computed in T, its
+/// scale and limit (n_buckets + 1: every finite sample's (x - lo)·scale is below it). False
+/// where the width or scale overflows (a range wider than T's largest value, or a few
+/// denormals wide): such a range selects among all its samples instead.
+template <class T>
+bool make_grid(T lo, T hi, std::uint32_t n_buckets, T& scale, T& limit) {
+  const T width = hi - lo;
+  scale = static_cast<T>(n_buckets) / width;
+  limit = static_cast<T>(n_buckets) + T(1);
+  // The max must land below the limit, or it would count as non-finite: true whenever scale
+  // is a normal number (t_max <= n_buckets·(1 + 2 eps)); checked for denormal ones.
+  const T t_max = width * scale;
+  return std::isfinite(width) && std::isfinite(scale) && t_max < limit;
+}
+
 /// No bucket: bucket indices are at most kMaxBuckets.
 constexpr std::uint16_t kNone = 0xFFFF;
 
@@ -411,6 +426,253 @@ double finish(T* cand, std::size_t m, std::size_t r, bool even, T low, T& lower_
   return median_midpoint(static_cast<double>(lower), static_cast<double>(upper));
 }
 
+// ---------------------------------------------------------------------------------------------
+// The window around the median (ColumnMedians::window_median)
+
+/// Columns shorter than this skip the window: its sample is too small to place the median.
+constexpr std::size_t kWindowMinCount = 512;
+
+/// Every kSampleStride-th row goes into the sample that places the window. An odd stride, so
+/// that a pattern repeating every 2^k rows (common in tool cycles) does not fool it.
+constexpr std::size_t kSampleStride = 7;
+
+/// Half-width of the window, in standard deviations of the sample's rank of the median
+/// (sqrt(S)/2 for S sampled samples): the window misses the median (and the column takes the
+/// full pass after all, exact either way) about once in 400 columns of unpatterned data.
+constexpr double kWindowSigmas = 3.0;
+
+/// The window's grid (placing it) has a bucket for this many of the column's samples.
+constexpr std::size_t kWindowRowsPerBucket = 16;
+
+/// The window's samples get a grid of their own, this many a bucket on average.
+constexpr std::size_t kWindowSamplesPerBucket = 4;
+
+/// With t = (x - lo)·scale: how many of x[i], i in [begin, end), have t in [t_min, t_low)
+/// (the finite samples below the window: t_min is t of the column's min) added to `below`,
+/// and those with t in [t_low, t_high) (the window) appended to window[m...] in their order;
+/// window[m] may be written past the last one kept. On a grid t is bucket_of's, so that the
+/// window is exactly some buckets' samples; with lo = 0 and scale = 1, t = x.
+template <class T>
+[[gnu::always_inline]] inline void window_body(const T* x, std::size_t begin, std::size_t end, T lo,
+                                               T scale, T t_min, T t_low, T t_high, T* window,
+                                               std::size_t& below, std::size_t& m) {
+  std::size_t b = below;
+  std::size_t k = m;
+  for (std::size_t i = begin; i < end; ++i) {
+    const T v = x[i];
+    const T t = (v - lo) * scale;
+    window[k] = v;
+    k += (t >= t_low && t < t_high) ? 1 : 0;
+    b += (t >= t_min && t < t_low) ? 1 : 0;  // -Inf: t < t_min; NaN: both false
+  }
+  below = b;
+  m = k;
+}
+
+#if WAFERMILL_HAVE_AVX2_MEDIAN
+/// kCompress8.lane[mask]: the 32-bit lane indices that move the lanes set in an 8-bit mask to
+/// the front, in order (vpermps), for the window's compaction.
+struct CompressTable {
+  alignas(32) std::int32_t lane[256][8];
+};
+constexpr CompressTable make_compress_table() {
+  CompressTable t{};
+  for (int mask = 0; mask < 256; ++mask) {
+    int k = 0;
+    for (int j = 0; j < 8; ++j)
+      if ((mask >> j) & 1) t.lane[mask][k++] = j;
+    for (; k < 8; ++k) t.lane[mask][k] = 0;
+  }
+  return t;
+}
+constexpr CompressTable kCompress8 = make_compress_table();
+
+/// The same for 4 double lanes (a 4-bit mask): each moves as its two 32-bit halves.
+struct CompressTable4 {
+  alignas(32) std::int32_t lane[16][8];
+};
+constexpr CompressTable4 make_compress_table4() {
+  CompressTable4 t{};
+  for (int mask = 0; mask < 16; ++mask) {
+    int k = 0;
+    for (int j = 0; j < 4; ++j)
+      if ((mask >> j) & 1) {
+        t.lane[mask][k++] = 2 * j;
+        t.lane[mask][k++] = 2 * j + 1;
+      }
+    for (; k < 8; ++k) t.lane[mask][k] = 0;
+  }
+  return t;
+}
+constexpr CompressTable4 kCompress4 = make_compress_table4();
+
+/// window_body, 8 floats a step: compares and a movemask place the lanes, a table permute
+/// packs the window's to the front, stored unaligned at window + m (up to 8 lanes past the
+/// last one kept, all below end: m <= i).
+__attribute__((target("avx2,popcnt"))) void window_avx2(const float* x, std::size_t n, float lo,
+                                                        float scale, float t_min, float t_low,
+                                                        float t_high, float* window,
+                                                        std::size_t& below, std::size_t& m) {
+  const __m256 v_lo = _mm256_set1_ps(lo);
+  const __m256 v_scale = _mm256_set1_ps(scale);
+  const __m256 v_low = _mm256_set1_ps(t_low);
+  const __m256 v_high = _mm256_set1_ps(t_high);
+  const __m256 v_min = _mm256_set1_ps(t_min);
+  // Lanes below the window are counted in 32-bit lanes (a compare's all-ones is -1), summed
+  // at the end: at most n / 8 < 2^31 each.
+  __m256i below_lanes = _mm256_setzero_si256();
+  std::size_t k = 0;
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v = _mm256_loadu_ps(x + i);
+    const __m256 t = _mm256_mul_ps(_mm256_sub_ps(v, v_lo), v_scale);
+    const __m256 under = _mm256_cmp_ps(t, v_low, _CMP_LT_OQ);  // -Inf too, not NaN
+    const __m256 finite_under = _mm256_and_ps(under, _mm256_cmp_ps(t, v_min, _CMP_GE_OQ));
+    below_lanes = _mm256_sub_epi32(below_lanes, _mm256_castps_si256(finite_under));
+    // Not under and below t_high: in the window (NaN and +Inf fail the second compare).
+    const __m256 in = _mm256_andnot_ps(under, _mm256_cmp_ps(t, v_high, _CMP_LT_OQ));
+    const auto mask = static_cast<unsigned>(_mm256_movemask_ps(in));
+    const __m256i lanes =
+        _mm256_load_si256(reinterpret_cast<const __m256i*>(kCompress8.lane[mask]));
+    _mm256_storeu_ps(window + k, _mm256_permutevar8x32_ps(v, lanes));
+    k += static_cast<std::size_t>(__builtin_popcount(mask));
+  }
+  alignas(32) std::uint32_t sums[8];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(sums), below_lanes);
+  below = 0;
+  for (const std::uint32_t c : sums) below += c;
+  m = k;
+  window_body(x, i, n, lo, scale, t_min, t_low, t_high, window, below, m);
+}
+
+/// The same for doubles, 4 a step.
+__attribute__((target("avx2,popcnt"))) void window_avx2(const double* x, std::size_t n, double lo,
+                                                        double scale, double t_min, double t_low,
+                                                        double t_high, double* window,
+                                                        std::size_t& below, std::size_t& m) {
+  const __m256d v_lo = _mm256_set1_pd(lo);
+  const __m256d v_scale = _mm256_set1_pd(scale);
+  const __m256d v_low = _mm256_set1_pd(t_low);
+  const __m256d v_high = _mm256_set1_pd(t_high);
+  const __m256d v_min = _mm256_set1_pd(t_min);
+  __m256i below_lanes = _mm256_setzero_si256();  // as in the float version, in 64-bit lanes
+  std::size_t k = 0;
+  std::size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const __m256d v = _mm256_loadu_pd(x + i);
+    const __m256d t = _mm256_mul_pd(_mm256_sub_pd(v, v_lo), v_scale);
+    const __m256d under = _mm256_cmp_pd(t, v_low, _CMP_LT_OQ);
+    const __m256d finite_under = _mm256_and_pd(under, _mm256_cmp_pd(t, v_min, _CMP_GE_OQ));
+    below_lanes = _mm256_sub_epi64(below_lanes, _mm256_castpd_si256(finite_under));
+    const __m256d in = _mm256_andnot_pd(under, _mm256_cmp_pd(t, v_high, _CMP_LT_OQ));
+    const auto mask = static_cast<unsigned>(_mm256_movemask_pd(in));
+    const __m256i lanes =
+        _mm256_load_si256(reinterpret_cast<const __m256i*>(kCompress4.lane[mask]));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(window + k),
+                        _mm256_permutevar8x32_epi32(_mm256_castpd_si256(v), lanes));
+    k += static_cast<std::size_t>(__builtin_popcount(mask));
+  }
+  alignas(32) std::uint64_t sums[4];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(sums), below_lanes);
+  below = 0;
+  for (const std::uint64_t c : sums) below += c;
+  m = k;
+  window_body(x, i, n, lo, scale, t_min, t_low, t_high, window, below, m);
+}
+#endif
+
+/// The least and greatest of v[0, m), m >= 1, none NaN, in independent lanes (a register's
+/// worth: vectorizes, where one running minimum waits on each compare).
+template <class T>
+[[gnu::always_inline]] inline void min_max_body(const T* v, std::size_t m, T& lo_out, T& hi_out) {
+  constexpr std::size_t kLanes = 32 / sizeof(T);
+  T lo[kLanes];
+  T hi[kLanes];
+  for (std::size_t j = 0; j < kLanes; ++j) lo[j] = hi[j] = v[0];
+  std::size_t i = 0;
+  for (; i + kLanes <= m; i += kLanes) {
+    for (std::size_t j = 0; j < kLanes; ++j) {
+      const T x = v[i + j];
+      lo[j] = x < lo[j] ? x : lo[j];
+      hi[j] = x > hi[j] ? x : hi[j];
+    }
+  }
+  for (; i < m; ++i) {
+    lo[0] = v[i] < lo[0] ? v[i] : lo[0];
+    hi[0] = v[i] > hi[0] ? v[i] : hi[0];
+  }
+  for (std::size_t j = 1; j < kLanes; ++j) {
+    lo[0] = lo[j] < lo[0] ? lo[j] : lo[0];
+    hi[0] = hi[j] > hi[0] ? hi[j] : hi[0];
+  }
+  lo_out = lo[0];
+  hi_out = hi[0];
+}
+
+#if WAFERMILL_HAVE_AVX2_MEDIAN
+/// min_max_body a register at a time (the compiler keeps its lanes scalar: vminps is
+/// x < lo ? x : lo only for the operands in this order).
+__attribute__((target("avx2"))) void min_max_avx2(const float* v, std::size_t m, float& lo_out,
+                                                  float& hi_out) {
+  if (m < 8) return min_max_body(v, m, lo_out, hi_out);
+  __m256 lo = _mm256_loadu_ps(v);
+  __m256 hi = lo;
+  for (std::size_t i = 8; i + 8 <= m; i += 8) {
+    const __m256 x = _mm256_loadu_ps(v + i);
+    lo = _mm256_min_ps(x, lo);
+    hi = _mm256_max_ps(x, hi);
+  }
+  // The last 8 (overlapping some already seen: harmless for a minimum).
+  const __m256 x = _mm256_loadu_ps(v + m - 8);
+  alignas(32) float l[8];
+  alignas(32) float h[8];
+  _mm256_store_ps(l, _mm256_min_ps(x, lo));
+  _mm256_store_ps(h, _mm256_max_ps(x, hi));
+  min_max_body(l, 8, lo_out, hi_out);
+  float unused;
+  min_max_body(h, 8, unused, hi_out);
+}
+
+__attribute__((target("avx2"))) void min_max_avx2(const double* v, std::size_t m, double& lo_out,
+                                                  double& hi_out) {
+  if (m < 4) return min_max_body(v, m, lo_out, hi_out);
+  __m256d lo = _mm256_loadu_pd(v);
+  __m256d hi = lo;
+  for (std::size_t i = 4; i + 4 <= m; i += 4) {
+    const __m256d x = _mm256_loadu_pd(v + i);
+    lo = _mm256_min_pd(x, lo);
+    hi = _mm256_max_pd(x, hi);
+  }
+  const __m256d x = _mm256_loadu_pd(v + m - 4);
+  alignas(32) double l[4];
+  alignas(32) double h[4];
+  _mm256_store_pd(l, _mm256_min_pd(x, lo));
+  _mm256_store_pd(h, _mm256_max_pd(x, hi));
+  min_max_body(l, 4, lo_out, hi_out);
+  double unused;
+  min_max_body(h, 4, unused, hi_out);
+}
+#endif
+
+template <class T>
+void min_max(const T* v, std::size_t m, T& lo, T& hi) {
+#if WAFERMILL_HAVE_AVX2_MEDIAN
+  if (use_avx2()) return min_max_avx2(v, m, lo, hi);
+#endif
+  min_max_body(v, m, lo, hi);
+}
+
+template <class T>
+void window_pass(const T* x, std::size_t n, T lo, T scale, T t_min, T t_low, T t_high, T* window,
+                 std::size_t& below, std::size_t& m) {
+  below = 0;
+  m = 0;
+#if WAFERMILL_HAVE_AVX2_MEDIAN
+  if (use_avx2()) return window_avx2(x, n, lo, scale, t_min, t_low, t_high, window, below, m);
+#endif
+  window_body(x, 0, n, lo, scale, t_min, t_low, t_high, window, below, m);
+}
+
 }  // namespace
 
 namespace {
@@ -536,6 +798,168 @@ void find_step_runs(const std::int32_t* steps, std::size_t n_rows, std::vector<S
 }
 
 template <class T>
+double ColumnMedians::select_among(const T* v, std::size_t m, std::size_t rank, bool even, T& lower,
+                                   T& upper) {
+  std::vector<T>& cand = [this]() -> std::vector<T>& {
+    if constexpr (sizeof(T) == sizeof(float)) {
+      return cand_float_;
+    } else {
+      return cand_double_;
+    }
+  }();
+  // The samples' own grid (their span is a small part of the column's: its buckets hold a few
+  // of them where the column's hold many).
+  T lo;
+  T hi;
+  min_max(v, m, lo, hi);
+  if (!(hi > lo)) {
+    lower = upper = lo;
+    return even ? median_midpoint(lo, lo) : static_cast<double>(lo);
+  }
+  const auto n_buckets = static_cast<std::uint32_t>(
+      std::clamp<std::size_t>(m / kWindowSamplesPerBucket, 1, kMaxBuckets));
+  T scale;
+  T limit;
+  if (!make_grid(lo, hi, n_buckets, scale, limit)) {
+    // A few denormals wide: select among all of them.
+    std::copy_n(v, m, cand.data());
+    return finish(cand.data(), m, rank, even, -std::numeric_limits<T>::infinity(), lower, upper);
+  }
+  if (counts_.size() < std::size_t{n_buckets} + 17) counts_.resize(std::size_t{n_buckets} + 17);
+  if (spare_.size() < 3 * (std::size_t{n_buckets} + 1))
+    spare_.resize(3 * (std::size_t{n_buckets} + 1));
+  std::uint16_t* idx = whole_idx_.data();
+  std::uint32_t* counts = counts_.data();
+  bucket_index(v, 0, m, static_cast<double>(lo), static_cast<double>(scale),
+               static_cast<double>(limit), n_buckets, idx);
+  std::fill_n(counts, n_buckets + 1, 0U);
+  count_into(idx, 0, m, 0, n_buckets, counts, spare_.data());
+  // As medians(): the bucket holding `rank`, and for an even count whose upper middle is that
+  // bucket's first, the last non-empty bucket below (there is one: rank >= 1 then).
+  std::size_t before = 0;
+  const std::uint32_t b = find_rank(counts, rank, before);
+  Want<T> w;
+  w.bucket = static_cast<std::uint16_t>(b);
+  w.cand = cand.data();
+  if (even && rank == before) {
+    std::uint32_t prev = b - 1;
+    while (counts[prev] == 0) --prev;
+    w.below = static_cast<std::uint16_t>(prev);
+  }
+  Want<T> none;
+  collect(v, idx, 0, m, w, none);
+  return finish(cand.data(), w.m, rank - before, even, w.low, lower, upper);
+}
+
+template <class T>
+bool ColumnMedians::window_median(const T* x, std::size_t n_rows, const SegmentRange& range,
+                                  double& out, T& lower, T& upper) {
+  const std::size_t count = range.count;
+  if (count < kWindowMinCount) return false;
+  // The window's grid, coarser than the one medians() counts on: the sample only places the
+  // window, and the pass below counts exactly on whatever grid, so its buckets need only be
+  // narrow next to the window. Few counters keep the sample's counting cheap.
+  const auto nb = static_cast<std::uint32_t>(
+      std::clamp<std::size_t>(count / kWindowRowsPerBucket, 1, kMaxBuckets));
+  const T lo = static_cast<T>(range.min);
+  T scale;
+  T limit;
+  if (!make_grid(lo, static_cast<T>(range.max), nb, scale, limit)) return false;
+  std::vector<T>& window = [this]() -> std::vector<T>& {
+    if constexpr (sizeof(T) == sizeof(float)) {
+      return window_float_;
+    } else {
+      return window_double_;
+    }
+  }();
+  std::vector<T>& cand = [this]() -> std::vector<T>& {
+    if constexpr (sizeof(T) == sizeof(float)) {
+      return cand_float_;
+    } else {
+      return cand_double_;
+    }
+  }();
+  if (window.size() < n_rows) window.resize(n_rows);
+  if (cand.size() < n_rows) cand.resize(n_rows);
+  if (whole_idx_.size() < n_rows) whole_idx_.resize(n_rows);
+  // find_rank reads up to 15 counters past the last one.
+  if (counts_.size() < std::size_t{nb} + 17) counts_.resize(std::size_t{nb} + 17);
+  if (spare_.size() < 3 * (std::size_t{nb} + 1)) spare_.resize(3 * (std::size_t{nb} + 1));
+  std::uint16_t* idx = whole_idx_.data();
+  std::uint32_t* counts = counts_.data();
+
+  // The sample: every kSampleStride-th row, counted on the window's grid.
+  std::size_t s = 0;
+  for (std::size_t i = 0; i < n_rows; i += kSampleStride) window[s++] = x[i];
+  bucket_index(window.data(), 0, s, static_cast<double>(lo), static_cast<double>(scale),
+               static_cast<double>(limit), nb, idx);
+  std::fill_n(counts, nb + 1, 0U);
+  count_into(idx, 0, s, 0, nb, counts, spare_.data());
+  const std::size_t sampled = s - counts[nb];  // the finite ones
+  if (sampled == 0) return false;
+
+  // The middle ranks' expected places in the sample, widened by kWindowSigmas of their spread;
+  // the window is the buckets holding those places, all of the grid's below (above) when the
+  // place falls off its first (last) sample.
+  const std::size_t half = count / 2;
+  const std::size_t lower_rank = count % 2 == 0 ? half - 1 : half;
+  const double ratio = static_cast<double>(sampled) / static_cast<double>(count);
+  const double margin = kWindowSigmas * 0.5 * std::sqrt(static_cast<double>(sampled)) + 1.0;
+  const double place_low = static_cast<double>(lower_rank) * ratio - margin;
+  const double place_high = static_cast<double>(half) * ratio + margin;
+  std::size_t unused = 0;
+  const std::uint32_t first =
+      place_low > 0.0 ? find_rank(counts, static_cast<std::size_t>(place_low), unused) : 0;
+  const std::uint32_t end =
+      place_high < static_cast<double>(sampled - 1)
+          ? find_rank(counts, static_cast<std::size_t>(place_high), unused) + 1
+          : nb;
+  // The window's bounds, compared with t = (x - lo)·scale as bucket_of computes it; the last
+  // bucket takes everything up to the limit, as bucket_of's clamp does.
+  T t_lo = lo;
+  T t_scale = scale;
+  T t_min = T(0);
+  T t_low = static_cast<T>(first);
+  T t_high = end == nb ? limit : static_cast<T>(end);
+  std::size_t in_sample = 0;
+  for (std::uint32_t j = first; j < end; ++j) in_sample += counts[j];
+  if (2 * in_sample > sampled) {
+    // The buckets put most samples in the window: ties, or a heavy tail squeezing the bulk
+    // into a few buckets. The window is then the values between the sample's order
+    // statistics at those places (t = x): costlier to find, but as narrow whatever the
+    // distribution. The finite ones of the sample first.
+    std::size_t f = 0;
+    for (std::size_t i = 0; i < s; ++i) {
+      window[f] = window[i];
+      f += idx[i] != nb ? 1 : 0;
+    }
+    T* sample = window.data();
+    const std::size_t a = place_low > 0.0 ? static_cast<std::size_t>(place_low) : 0;
+    const std::size_t b = std::max(
+        a, place_high < static_cast<double>(f - 1) ? static_cast<std::size_t>(place_high) : f - 1);
+    std::nth_element(sample, sample + a, sample + f);
+    t_low = a > 0 ? sample[a] : static_cast<T>(range.min);
+    std::nth_element(sample + a, sample + b, sample + f);
+    // Up to sample[b] included.
+    t_high = std::nextafter(sample[b], std::numeric_limits<T>::infinity());
+    t_lo = T(0);
+    t_scale = T(1);
+    t_min = static_cast<T>(range.min);
+  }
+
+  // One pass over the column: how many finite samples lie below the window, and the window's
+  // samples.
+  std::size_t below = 0;
+  std::size_t m = 0;
+  window_pass(x, n_rows, t_lo, t_scale, t_min, t_low, t_high, window.data(), below, m);
+  if (below > lower_rank || below + m <= half) return false;  // a middle rank outside
+
+  // Both middle ranks are among the window's samples, at half - below and the one before.
+  out = select_among(window.data(), m, half - below, count % 2 == 0, lower, upper);
+  return true;
+}
+
+template <class T>
 bool ColumnMedians::medians(const T* x, std::size_t n_rows, const std::vector<StepRun>& step_runs,
                             std::size_t n_steps, const SegmentRange* ranges, double* out) {
   const std::size_t n_segments = 1 + n_steps;
@@ -549,18 +973,13 @@ bool ColumnMedians::medians(const T* x, std::size_t n_rows, const std::vector<St
     } else if (!(range.max > range.min)) {
       g.mode = Mode::constant;
     } else {
-      // The grid in T: min and max are samples of T, so exact there. A width or scale that
-      // overflows (a range wider than T's largest value, or a few denormals wide) selects
-      // among all the samples instead.
+      // The grid in T: min and max are samples of T, so exact there.
       const auto n_buckets = static_cast<std::uint32_t>(
           std::clamp<std::size_t>(range.count / kSamplesPerBucket, 1, kMaxBuckets));
-      const T width = static_cast<T>(range.max) - static_cast<T>(range.min);
-      const T scale = static_cast<T>(n_buckets) / width;
-      // The max must land below the limit, or it would count as non-finite: true whenever
-      // scale is a normal number (t_max <= n_buckets·(1 + 2 eps)); checked for denormal ones.
-      const T t_max = width * scale;
-      const T limit = static_cast<T>(n_buckets) + T(1);
-      if (!std::isfinite(width) || !std::isfinite(scale) || !(t_max < limit)) {
+      T scale;
+      T limit;
+      if (!make_grid(static_cast<T>(range.min), static_cast<T>(range.max), n_buckets, scale,
+                     limit)) {
         g.mode = Mode::wide;
       } else {
         g.mode = Mode::buckets;
@@ -569,6 +988,16 @@ bool ColumnMedians::medians(const T* x, std::size_t n_rows, const std::vector<St
         g.scale = static_cast<double>(scale);
         g.limit = static_cast<double>(limit);
       }
+    }
+  }
+  // Without steps, a long column mostly needs to count only the samples near its median.
+  if (n_steps == 0 && grids_[0].mode == Mode::buckets) {
+    T lower = T(1);
+    T upper = T(1);
+    if (window_median(x, n_rows, ranges[0], out[0], lower, upper)) {
+      const bool even = ranges[0].count % 2 == 0;
+      const auto all_rows = [n_rows](const auto& f) { f(std::size_t{0}, n_rows); };
+      return !(upper == T(0) && (!even || lower == T(0)) && zeros_of_both_signs(x, all_rows));
     }
   }
   // A step whose samples spread over enough of the wafer's grid is counted there: its samples

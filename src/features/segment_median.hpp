@@ -82,6 +82,12 @@ void transpose_columns(const T* rows, std::size_t n_columns, std::size_t n_rows,
 /// selects among them. Any grid gives the same medians: the bucket only narrows the search to
 /// samples holding the middle rank. Buffers are kept from call to call: nothing is allocated
 /// once the longest column has been seen.
+///
+/// A long column without steps counts only the samples near its median (window_median): a
+/// sample of every 7th row places a window of ranks around the middle, one vector pass counts
+/// the samples below it and copies those inside (about a fifth, for unpatterned data), and the
+/// bucket selection above runs on those alone. The counts are exact, so a window placed badly
+/// only costs time: where it misses a middle rank the column is counted in full as above.
 class ColumnMedians {
  public:
   /// @brief out[0] = median over the rows [0, n_rows) of x, out[1 + k] = median over the rows
@@ -117,6 +123,21 @@ class ColumnMedians {
     std::size_t m = 0;
     double low = -HUGE_VAL;  // largest sample of below seen so far
   };
+  /// The wafer's median (no steps) from a window around it: the window is placed by a sample
+  /// of every few rows (buckets of a coarse grid, or where those would hold most samples the
+  /// sample's order statistics), one vector pass counts the samples below it and copies those
+  /// in it, and only those are selected among (select_among). False when the column is too
+  /// short, its range too wide for a grid, or the window misses a middle rank: the caller
+  /// then counts every sample.
+  template <class T>
+  bool window_median(const T* x, std::size_t n_rows, const SegmentRange& range, double& out,
+                     T& lower, T& upper);
+
+  /// The samples of rank `rank` (and rank - 1 when even; rank >= 1 then) among v[0, m), all
+  /// finite, and the median they make, by the same bucket selection on a grid of their own.
+  template <class T>
+  double select_among(const T* v, std::size_t m, std::size_t rank, bool even, T& lower, T& upper);
+
   std::vector<Grid> grids_;
   std::vector<Target> targets_;
   std::vector<std::uint32_t> counts_;
@@ -125,6 +146,8 @@ class ColumnMedians {
   std::vector<std::uint16_t> step_idx_;
   std::vector<float> cand_float_;
   std::vector<double> cand_double_;
+  std::vector<float> window_float_;  // window_median's samples in the window
+  std::vector<double> window_double_;
 };
 
 /// @brief The same medians over a column read in place with a stride (rows of a wafer too

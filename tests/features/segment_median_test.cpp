@@ -342,6 +342,76 @@ TEST(ColumnMedians, EvenCountAcrossEmptyBuckets) {
   }
 }
 
+// Long columns without steps (ColumnMedians::window_median): the window placed by a sample
+// of every 7th row on a coarse grid (normal, lognormal, a trend, NaN and ±Inf, zeros around
+// the median), by the sample's order statistics where that grid would put most samples in
+// the window (a heavy tail, quantized values, one value holding most, denormals inside a wide
+// range, so that the window's own grid overflows), and missed by it (patterns of period 7, the
+// sample's stride: the sample sees one phase only) so that the full count decides. Lengths
+// around the shortest column the window takes, odd and even.
+template <class T>
+void check_window(std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  ColumnMedians column;
+  StridedMedians strided;
+  std::normal_distribution<double> normal(0.0, 1.0);
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  std::uniform_int_distribution<int> small_int(-3, 3);
+  const T inf = std::numeric_limits<T>::infinity();
+  const T tiny = std::numeric_limits<T>::denorm_min();
+  using Fill = std::function<T(std::size_t, std::size_t)>;
+  const std::vector<std::pair<std::string, Fill>> fills = {
+      {"normal", [&](std::size_t, std::size_t) { return T(normal(rng)); }},
+      {"lognormal", [&](std::size_t, std::size_t) { return T(std::exp(2.0 * normal(rng))); }},
+      {"trend",
+       [&](std::size_t i, std::size_t) { return T(100.0 + 1e-3 * double(i) + normal(rng)); }},
+      {"normal+nan+inf",
+       [&](std::size_t, std::size_t) {
+         const double u = unit(rng);
+         return u < 0.05 ? T(NAN) : u < 0.07 ? inf : u < 0.09 ? -inf : T(normal(rng));
+       }},
+      {"zeros of both signs at the median",
+       [&](std::size_t, std::size_t) {
+         const double u = unit(rng);
+         return u < 0.1 ? T(-0.0) : u < 0.2 ? T(0.0) : T(normal(rng));
+       }},
+      {"positive zeros at the median",
+       [&](std::size_t, std::size_t) { return unit(rng) < 0.2 ? T(0.0) : T(normal(rng)); }},
+      {"negative zeros at the median",
+       [&](std::size_t, std::size_t) { return unit(rng) < 0.2 ? T(-0.0) : T(normal(rng)); }},
+      {"heavy tail",
+       [&](std::size_t, std::size_t) {
+         return T(normal(rng) / std::max(1e-6, std::abs(normal(rng))));
+       }},
+      {"quantized", [&](std::size_t, std::size_t) { return T(0.5 * small_int(rng) + 0.0); }},
+      {"one value holds most",
+       [&](std::size_t, std::size_t) { return unit(rng) < 0.8 ? T(3) : T(100.0 * normal(rng)); }},
+      {"denormals in a wide range",
+       [&](std::size_t, std::size_t) {
+         return unit(rng) < 0.9 ? T(tiny * T(small_int(rng) + 4)) : T(normal(rng));
+       }},
+      {"two clusters",
+       [&](std::size_t i, std::size_t n) {
+         return T(i < n / 2 ? normal(rng) : 1e6 + normal(rng));
+       }},
+      {"two values", [&](std::size_t, std::size_t) { return unit(rng) < 0.5 ? T(-3) : T(8); }},
+      {"period 7, far",
+       [&](std::size_t i, std::size_t) { return T(i % 7 == 0 ? 1e3 + normal(rng) : normal(rng)); }},
+      {"period 7, ramp",
+       [&](std::size_t i, std::size_t) { return T(double(i % 7) + 0.01 * normal(rng)); }},
+  };
+  for (const std::size_t n : {511, 512, 513, 514, 700, 701, 2047, 2048, 5001, 40000}) {
+    for (const auto& [name, fill] : fills) {
+      std::vector<T> x(n);
+      for (std::size_t i = 0; i < n; ++i) x[i] = fill(i, n);
+      check_column(column, strided, x, {}, 0, name);
+    }
+  }
+}
+
+TEST(ColumnMedians, WindowFloat32) { check_window<float>(7); }
+TEST(ColumnMedians, WindowFloat64) { check_window<double>(77); }
+
 }  // namespace
 
 }  // namespace wafermill::features::detail
