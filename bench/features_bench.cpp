@@ -4,8 +4,11 @@
 ///
 /// A chunk is 64 wafers x 2048 rows x 16 sensors (8 MiB of float32, the job's chunk target),
 /// normal samples with 0.1 % NaN, steps 0..3 in four equal runs per wafer. Variants: float32
-/// or float64; all features or all but the median; with or without per-step features; and
-/// (BM_CpuExtractNan) float32 without the median at 0, 1, 5 and 30 % NaN.
+/// or float64; all features or all but the median; with or without per-step features;
+/// (BM_CpuExtractNan) float32 without the median at 0, 1, 5 and 30 % NaN; and
+/// (BM_CpuExtractRows) float32 with and without the median for wafers of 500 rows (bench/run.sh's
+/// files: 256 wafers, 7.8 MiB) and of 128 rows (1,024 wafers), whose columns are too short for
+/// the median's window and go through its bucket select.
 ///
 ///   bench/features_bench --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
@@ -31,15 +34,16 @@ constexpr std::size_t kSteps = 4;
 // Samples around a per-sensor level with a drift along the trace, 0.1 % NaN (the generator's
 // default): the median's selection and the NaN branch both see realistic data.
 template <class T>
-std::vector<T> make_samples(double nan_fraction = 0.001) {
+std::vector<T> make_samples(double nan_fraction = 0.001, std::uint64_t wafers = kWafers,
+                            std::uint64_t rows_per_wafer = kRowsPerWafer) {
   std::mt19937_64 rng(7);
   std::normal_distribution<double> noise(0.0, 1.0);
   std::uniform_real_distribution<double> unit(0.0, 1.0);
-  const std::uint64_t rows = kWafers * kRowsPerWafer;
+  const std::uint64_t rows = wafers * rows_per_wafer;
   std::vector<T> v(rows * kSensors);
   for (std::uint64_t r = 0; r < rows; ++r)
     for (std::size_t s = 0; s < kSensors; ++s) {
-      const double level = 100.0 * double(s + 1) + 0.001 * double(r % kRowsPerWafer);
+      const double level = 100.0 * double(s + 1) + 0.001 * double(r % rows_per_wafer);
       v[r * kSensors + s] = unit(rng) < nan_fraction ? T(NAN) : T(level + noise(rng));
     }
   return v;
@@ -52,13 +56,15 @@ std::vector<std::int32_t> make_steps() {
   return steps;
 }
 
-// One chunk through the backend, timed: `samples` as in make_samples, steps if by_step.
+// One chunk through the backend, timed: `samples` as in make_samples (wafers of
+// `rows_per_wafer` rows), steps if by_step (the default shape only).
 template <class T>
-void run_extract(benchmark::State& state, const std::vector<T>& samples, bool median,
-                 bool by_step) {
+void run_extract(benchmark::State& state, const std::vector<T>& samples, bool median, bool by_step,
+                 std::uint64_t rows_per_wafer = kRowsPerWafer) {
   static const std::vector<std::int32_t> steps = make_steps();
-  std::vector<std::uint64_t> offsets(kWafers + 1);
-  for (std::uint64_t w = 0; w <= kWafers; ++w) offsets[w] = w * kRowsPerWafer;
+  const std::uint64_t wafers = samples.size() / kSensors / rows_per_wafer;
+  std::vector<std::uint64_t> offsets(wafers + 1);
+  for (std::uint64_t w = 0; w <= wafers; ++w) offsets[w] = w * rows_per_wafer;
 
   wf::FeatureLayout layout;
   layout.n_sensors = kSensors;
@@ -80,7 +86,7 @@ void run_extract(benchmark::State& state, const std::vector<T>& samples, bool me
   wf::FeatureBlock block;
   for (auto _ : state) {
     // reset() is part of the job's per-batch cost and keeps every iteration's output fresh.
-    block.reset(0, kWafers, layout);
+    block.reset(0, wafers, layout);
     backend->extract(chunk, block);
     benchmark::DoNotOptimize(block.values.data());
     benchmark::ClobberMemory();
@@ -111,6 +117,17 @@ void BM_CpuExtractNan(benchmark::State& state) {
                  std::to_string(state.range(0)) + " per mille NaN");
 }
 
+// state.range(0): 1 with the median; state.range(1): rows per wafer (a chunk of about 8 MiB).
+void BM_CpuExtractRows(benchmark::State& state) {
+  const bool median = state.range(0) != 0;
+  const auto rows = static_cast<std::uint64_t>(state.range(1));
+  const std::uint64_t wafers = (kWafers * kRowsPerWafer + rows - 1) / rows;
+  const std::vector<float> samples = make_samples<float>(0.001, wafers, rows);
+  run_extract(state, samples, median, false, rows);
+  state.SetLabel(std::string("float32") + (median ? " +median " : " no-median ") +
+                 std::to_string(rows) + " rows per wafer");
+}
+
 BENCHMARK_TEMPLATE(BM_CpuExtract, float)
     ->ArgNames({"median", "steps"})
     ->Args({0, 0})
@@ -121,6 +138,13 @@ BENCHMARK_TEMPLATE(BM_CpuExtract, float)
 BENCHMARK_TEMPLATE(BM_CpuExtract, double)
     ->ArgNames({"median", "steps"})
     ->Args({1, 0})
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_CpuExtractRows)
+    ->ArgNames({"median", "rows"})
+    ->Args({0, 500})
+    ->Args({1, 500})
+    ->Args({0, 128})
+    ->Args({1, 128})
     ->Unit(benchmark::kMillisecond);
 BENCHMARK_TEMPLATE(BM_CpuExtractNan, float)
     ->ArgNames({"nan_permille"})

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 #include <utility>
 
 #if defined(__x86_64__)
@@ -220,6 +221,10 @@ bool make_grid(T lo, T hi, std::uint32_t n_buckets, T& scale, T& limit) {
   return std::isfinite(width) && std::isfinite(scale) && t_max < limit;
 }
 
+/// Values a branchless collect (collect_one) may store past a segment's candidates: the
+/// candidate buffers are this much longer than the rows.
+constexpr std::size_t kCollectSpill = 8;
+
 /// No bucket: bucket indices are at most kMaxBuckets.
 constexpr std::uint16_t kNone = 0xFFFF;
 
@@ -373,6 +378,61 @@ __attribute__((target("avx2"))) void collect_avx2_impl(const T* x, const std::ui
   scan.store(a, b);
 }
 
+/// For each mask of 8 lanes, the indices of its set lanes in order, one a byte: the permutation
+/// that packs those lanes to the front (AVX2 has no compress instruction).
+struct PackLanes {
+  std::uint64_t order[256];
+  constexpr PackLanes() : order{} {
+    for (unsigned mask = 0; mask < 256; ++mask) {
+      std::uint64_t packed = 0;
+      unsigned at = 0;
+      for (unsigned lane = 0; lane < 8; ++lane)
+        if (mask & (1U << lane)) packed |= std::uint64_t{lane} << (8 * at++);
+      order[mask] = packed;
+    }
+  }
+};
+constexpr PackLanes kPackLanes;
+
+/// One Want (no second) over float samples without a branch on the data: 8 indices at a time,
+/// the wanted bucket's lanes packed to the front by a permutation and stored whole (up to 7
+/// lanes past the candidates: the buffers leave kCollectSpill), the bucket below's largest
+/// sample kept by a masked max. The same candidates in the same order as collect_body (a
+/// zero's sign in `low` aside, which only a result of zero could show; the callers check
+/// zeros_of_both_signs then).
+__attribute__((target("avx2"))) void collect_one_avx2(const float* x, const std::uint16_t* idx,
+                                                      std::size_t begin, std::size_t end,
+                                                      Want<float>& a) {
+  const __m128i want = _mm_set1_epi16(static_cast<short>(a.bucket));
+  const __m128i want_below = _mm_set1_epi16(static_cast<short>(a.below));
+  const __m256 none = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+  __m256 low = _mm256_set1_ps(a.low);
+  float* const cand = a.cand;
+  std::size_t m = a.m;
+  std::size_t i = begin;
+  for (; i + 8 <= end; i += 8) {
+    const __m128i k = _mm_loadu_si128(reinterpret_cast<const __m128i*>(idx + i));
+    const __m256 v = _mm256_loadu_ps(x + i);
+    const __m256 hit = _mm256_castsi256_ps(_mm256_cvtepi16_epi32(_mm_cmpeq_epi16(k, want)));
+    const __m256 hit_below =
+        _mm256_castsi256_ps(_mm256_cvtepi16_epi32(_mm_cmpeq_epi16(k, want_below)));
+    const auto mask = static_cast<unsigned>(_mm256_movemask_ps(hit));
+    const __m256i order =
+        _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<long long>(kPackLanes.order[mask])));
+    _mm256_storeu_ps(cand + m, _mm256_permutevar8x32_ps(v, order));
+    m += static_cast<std::size_t>(__builtin_popcount(mask));
+    low = _mm256_max_ps(low, _mm256_blendv_ps(none, v, hit_below));
+  }
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, low);
+  float l = a.low;
+  for (float v : lanes) l = v > l ? v : l;
+  a.m = m;
+  a.low = l;
+  Want<float> unused;
+  collect_avx2_impl<float, false>(x, idx, i, end, a, unused);  // the last < 8 samples
+}
+
 template <class T>
 void collect_avx2(const T* x, const std::uint16_t* idx, std::size_t begin, std::size_t end,
                   Want<T>& a, Want<T>& b) {
@@ -413,15 +473,102 @@ void collect(const T* x, const std::uint16_t* idx, std::size_t begin, std::size_
   collect_body(x, idx, begin, end, a, b);
 }
 
+/// collect() for one Want, where the candidate buffer has kCollectSpill values of room past
+/// a.cand + (the bucket's count): the branchless scan for float samples under AVX2.
+template <class T>
+void collect_one(const T* x, const std::uint16_t* idx, std::size_t begin, std::size_t end,
+                 Want<T>& a) {
+#if WAFERMILL_HAVE_AVX2_MEDIAN
+  if constexpr (std::is_same_v<T, float>) {
+    if (use_avx2()) return collect_one_avx2(x, idx, begin, end, a);
+  }
+#endif
+  Want<T> none;
+  collect(x, idx, begin, end, a, none);
+}
+
+/// Candidates at most this many are selected by counting ranks (rank_select) instead of
+/// nth_element: a middle bucket holds about 15 samples of a normal column of 500 (6 a bucket on
+/// average), where nth_element's unpredictable branches took as long as counting the column.
+constexpr std::size_t kRankSelectMax = 32;
+
+/// The order statistics r and r - 1 (when r > 0) of c[0, m), m <= kRankSelectMax, none NaN: a
+/// value with at most k smaller values and more than k smaller-or-equal ones is the k-th
+/// smallest, the value nth_element puts at k. A vector of candidates is compared with every
+/// candidate in turn (its lanes count their ranks at once), and the lanes whose counts bracket
+/// r and r - 1 are kept by mask, without a branch on the data. Equal values are the same value
+/// (a zero of either sign: the caller handles columns holding both, zeros_of_both_signs).
+template <class T>
+[[gnu::always_inline]] inline void rank_select_body(const T* c, std::size_t m, std::size_t r,
+                                                    T& upper, T& lower) {
+  typedef T V __attribute__((vector_size(32)));
+  using I = std::conditional_t<sizeof(T) == 4, std::int32_t, std::int64_t>;
+  typedef I IV __attribute__((vector_size(32)));
+  constexpr std::size_t kLanes = 32 / sizeof(T);
+  constexpr T kInf = std::numeric_limits<T>::infinity();
+  alignas(32) T pad[kRankSelectMax + kLanes];
+  std::copy_n(c, m, pad);
+  std::fill(pad + m, pad + m + kLanes, kInf);  // lanes past m: ranks m and more, never selected
+  const IV rank = IV{} + static_cast<I>(r);
+  const IV rank_below = rank - 1;  // -1 when r = 0: no lane matches
+  V up = V{} - kInf;
+  V low = V{} - kInf;
+  for (std::size_t i = 0; i < m; i += kLanes) {
+    V x;
+    std::memcpy(&x, pad + i, sizeof x);
+    IV less{};
+    IV less_equal{};
+    for (std::size_t j = 0; j < m; ++j) {
+      const V y = V{} + c[j];
+      less -= (y < x);  // a true lane is -1
+      less_equal -= (y <= x);
+    }
+    up = (less <= rank) & (rank < less_equal) ? x : up;
+    low = (less <= rank_below) & (rank_below < less_equal) ? x : low;
+  }
+  T u = -kInf;
+  T l = -kInf;
+  for (std::size_t k = 0; k < kLanes; ++k) {
+    u = std::max(u, up[k]);
+    l = std::max(l, low[k]);
+  }
+  upper = u;
+  if (r > 0) lower = l;
+}
+
+#if WAFERMILL_HAVE_AVX2_MEDIAN
+template <class T>
+__attribute__((target("avx2"))) void rank_select_avx2(const T* c, std::size_t m, std::size_t r,
+                                                      T& upper, T& lower) {
+  rank_select_body(c, m, r, upper, lower);
+}
+#endif
+
+template <class T>
+void rank_select(const T* c, std::size_t m, std::size_t r, T& upper, T& lower) {
+#if WAFERMILL_HAVE_AVX2_MEDIAN
+  if (use_avx2()) return rank_select_avx2(c, m, r, upper, lower);
+#endif
+  rank_select_body(c, m, r, upper, lower);
+}
+
 /// Median of the candidates cand[0, m) whose rank r is the middle, with `low` the largest
 /// sample of the bucket below for an even count whose upper middle is the bucket's first.
+/// Finite candidates (m <= kRankSelectMax) by rank_select, the others by nth_element: the same
+/// values.
 template <class T>
 double finish(T* cand, std::size_t m, std::size_t r, bool even, T low, T& lower_out, T& upper_out) {
-  std::nth_element(cand, cand + r, cand + m);
-  const T upper = cand[r];
+  T upper;
+  T lower = low;
+  if (m <= kRankSelectMax) {
+    rank_select(cand, m, r, upper, lower);
+  } else {
+    std::nth_element(cand, cand + r, cand + m);
+    upper = cand[r];
+    if (even && r > 0) lower = *std::max_element(cand, cand + r);
+  }
   upper_out = upper;
   if (!even) return static_cast<double>(upper);
-  const T lower = r > 0 ? *std::max_element(cand, cand + r) : low;
   lower_out = lower;
   return median_midpoint(static_cast<double>(lower), static_cast<double>(upper));
 }
@@ -846,8 +993,7 @@ double ColumnMedians::select_among(const T* v, std::size_t m, std::size_t rank, 
     while (counts[prev] == 0) --prev;
     w.below = static_cast<std::uint16_t>(prev);
   }
-  Want<T> none;
-  collect(v, idx, 0, m, w, none);
+  collect_one(v, idx, 0, m, w);
   return finish(cand.data(), w.m, rank - before, even, w.low, lower, upper);
 }
 
@@ -880,7 +1026,7 @@ bool ColumnMedians::window_median(const T* x, std::size_t n_rows, const SegmentR
     }
   }();
   if (window.size() < n_rows) window.resize(n_rows);
-  if (cand.size() < n_rows) cand.resize(n_rows);
+  if (cand.size() < n_rows + kCollectSpill) cand.resize(n_rows + kCollectSpill);
   if (whole_idx_.size() < n_rows) whole_idx_.resize(n_rows);
   // find_rank reads up to 15 counters past the last one.
   if (counts_.size() < std::size_t{nb} + 17) counts_.resize(std::size_t{nb} + 17);
@@ -1044,7 +1190,7 @@ bool ColumnMedians::medians(const T* x, std::size_t n_rows, const std::vector<St
       return cand_double_;
     }
   }();
-  if (cand.size() < n_rows) cand.resize(n_rows);
+  if (cand.size() < n_rows + kCollectSpill) cand.resize(n_rows + kCollectSpill);
 
   // Pass 1: every sample's bucket in the wafer's grid, counted in its step's part of it (or
   // in the wafer's and in its step's own grid).
@@ -1129,7 +1275,7 @@ bool ColumnMedians::medians(const T* x, std::size_t n_rows, const std::vector<St
     Want<T> none;
     Want<T> w0 = want(0);
     if (n_steps == 0) {
-      collect(x, widx, 0, n_rows, w0, none);
+      collect_one(x, widx, 0, n_rows, w0);
     } else {
       for (const StepRun& run : step_runs) {
         const std::size_t s = 1 + run.step;
