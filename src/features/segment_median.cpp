@@ -152,6 +152,9 @@ template <class T>
 /// then land in counts[span]). Four interleaved copies (spare: 3·(span + 1) more counters, zero,
 /// and left zero) summed at the end, so that consecutive samples of one bucket (ties, quantized
 /// sensors) do not wait on each other's stores; one copy for a run shorter than half of them.
+/// kPart: a step's part of the wafer's grid; otherwise a whole grid, whose indices are all at
+/// most span already (no clamp).
+template <bool kPart = false>
 inline void count_into(const std::uint16_t* idx, std::size_t begin, std::size_t end,
                        std::uint32_t first, std::uint32_t span, std::uint32_t* __restrict counts,
                        std::uint32_t* __restrict spare) {
@@ -159,9 +162,13 @@ inline void count_into(const std::uint16_t* idx, std::size_t begin, std::size_t 
   std::uint32_t* __restrict c1 = spare;
   std::uint32_t* __restrict c2 = spare + n;
   std::uint32_t* __restrict c3 = spare + 2 * n;
-  const auto at = [idx, first, span](std::size_t i) {
-    const std::uint32_t j = static_cast<std::uint32_t>(idx[i]) - first;
-    return j < span ? j : span;
+  const auto at = [idx, first, span](std::size_t i) -> std::uint32_t {
+    if constexpr (kPart) {
+      const std::uint32_t j = static_cast<std::uint32_t>(idx[i]) - first;
+      return j < span ? j : span;
+    } else {
+      return idx[i];
+    }
   };
   if (end - begin < n / 2) {
     // A short run (a step's, of a few rows): the copies would cost more than they save.
@@ -1210,7 +1217,7 @@ bool ColumnMedians::medians(const T* x, std::size_t n_rows, const std::vector<St
     for (const StepRun& run : step_runs) {
       const Grid& g = grids_[1 + run.step];
       if (g.shared) {
-        count_into(widx, run.begin, run.end, g.first, g.n_buckets, counts + g.base, spare);
+        count_into<true>(widx, run.begin, run.end, g.first, g.n_buckets, counts + g.base, spare);
         continue;
       }
       if (whole_buckets)
