@@ -336,6 +336,136 @@ template <class T>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define WAFERMILL_HAVE_AVX2_MEDIAN 1
+
+/// kCompress8.lane[mask]: the 32-bit lane indices that move the lanes set in an 8-bit mask to
+/// the front, in order (vpermps), for the window's compaction.
+struct CompressTable {
+  alignas(32) std::int32_t lane[256][8];
+};
+constexpr CompressTable make_compress_table() {
+  CompressTable t{};
+  for (int mask = 0; mask < 256; ++mask) {
+    int k = 0;
+    for (int j = 0; j < 8; ++j)
+      if ((mask >> j) & 1) t.lane[mask][k++] = j;
+    for (; k < 8; ++k) t.lane[mask][k] = 0;
+  }
+  return t;
+}
+constexpr CompressTable kCompress8 = make_compress_table();
+
+/// The same for 4 double lanes (a 4-bit mask): each moves as its two 32-bit halves.
+struct CompressTable4 {
+  alignas(32) std::int32_t lane[16][8];
+};
+constexpr CompressTable4 make_compress_table4() {
+  CompressTable4 t{};
+  for (int mask = 0; mask < 16; ++mask) {
+    int k = 0;
+    for (int j = 0; j < 4; ++j)
+      if ((mask >> j) & 1) {
+        t.lane[mask][k++] = 2 * j;
+        t.lane[mask][k++] = 2 * j + 1;
+      }
+    for (; k < 8; ++k) t.lane[mask][k] = 0;
+  }
+  return t;
+}
+constexpr CompressTable4 kCompress4 = make_compress_table4();
+
+/// The AVX2 operations the median's vector passes use, on float (8 lanes) and double (4 lanes):
+/// each pass is one template over them.
+template <class T>
+struct Lanes;
+
+#define WAFERMILL_LANES_OP __attribute__((target("avx2,popcnt"), always_inline)) static inline
+
+template <>
+struct Lanes<float> {
+  using V = __m256;
+  static constexpr std::size_t kWidth = 8;
+  WAFERMILL_LANES_OP V set1(float x) { return _mm256_set1_ps(x); }
+  WAFERMILL_LANES_OP V load(const float* p) { return _mm256_loadu_ps(p); }
+  WAFERMILL_LANES_OP void store_aligned(float* p, V v) { _mm256_store_ps(p, v); }
+  WAFERMILL_LANES_OP V min(V a, V b) { return _mm256_min_ps(a, b); }
+  WAFERMILL_LANES_OP V max(V a, V b) { return _mm256_max_ps(a, b); }
+  WAFERMILL_LANES_OP V sub(V a, V b) { return _mm256_sub_ps(a, b); }
+  WAFERMILL_LANES_OP V mul(V a, V b) { return _mm256_mul_ps(a, b); }
+  WAFERMILL_LANES_OP V lt(V a, V b) { return _mm256_cmp_ps(a, b, _CMP_LT_OQ); }
+  WAFERMILL_LANES_OP V ge(V a, V b) { return _mm256_cmp_ps(a, b, _CMP_GE_OQ); }
+  WAFERMILL_LANES_OP V both(V a, V b) { return _mm256_and_ps(a, b); }
+  /// b's lanes where a's are not set.
+  WAFERMILL_LANES_OP V but_not(V a, V b) { return _mm256_andnot_ps(a, b); }
+  /// b where mask is set, else a.
+  WAFERMILL_LANES_OP V blend(V a, V b, V mask) { return _mm256_blendv_ps(a, b, mask); }
+  WAFERMILL_LANES_OP unsigned mask(V v) { return static_cast<unsigned>(_mm256_movemask_ps(v)); }
+  /// The lanes whose bucket index idx[0, 8) equals `want` (its 16 bits in every word).
+  WAFERMILL_LANES_OP V index_is(const std::uint16_t* idx, __m128i want) {
+    const __m128i k = _mm_loadu_si128(reinterpret_cast<const __m128i*>(idx));
+    return _mm256_castsi256_ps(_mm256_cvtepi16_epi32(_mm_cmpeq_epi16(k, want)));
+  }
+  /// counts less the set lanes of mask (+1 each), in 32-bit lanes.
+  WAFERMILL_LANES_OP __m256i count(__m256i counts, V mask) {
+    return _mm256_sub_epi32(counts, _mm256_castps_si256(mask));
+  }
+  WAFERMILL_LANES_OP std::size_t sum(__m256i counts) {
+    alignas(32) std::uint32_t c[8];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(c), counts);
+    std::size_t total = 0;
+    for (const std::uint32_t x : c) total += x;
+    return total;
+  }
+  /// v's lanes set in `bits` stored in order at out, followed by other lanes (a whole register).
+  WAFERMILL_LANES_OP void store_packed(float* out, V v, unsigned bits) {
+    const __m256i lanes =
+        _mm256_load_si256(reinterpret_cast<const __m256i*>(kCompress8.lane[bits]));
+    _mm256_storeu_ps(out, _mm256_permutevar8x32_ps(v, lanes));
+  }
+};
+
+template <>
+struct Lanes<double> {
+  using V = __m256d;
+  static constexpr std::size_t kWidth = 4;
+  WAFERMILL_LANES_OP V set1(double x) { return _mm256_set1_pd(x); }
+  WAFERMILL_LANES_OP V load(const double* p) { return _mm256_loadu_pd(p); }
+  WAFERMILL_LANES_OP void store_aligned(double* p, V v) { _mm256_store_pd(p, v); }
+  WAFERMILL_LANES_OP V min(V a, V b) { return _mm256_min_pd(a, b); }
+  WAFERMILL_LANES_OP V max(V a, V b) { return _mm256_max_pd(a, b); }
+  WAFERMILL_LANES_OP V sub(V a, V b) { return _mm256_sub_pd(a, b); }
+  WAFERMILL_LANES_OP V mul(V a, V b) { return _mm256_mul_pd(a, b); }
+  WAFERMILL_LANES_OP V lt(V a, V b) { return _mm256_cmp_pd(a, b, _CMP_LT_OQ); }
+  WAFERMILL_LANES_OP V ge(V a, V b) { return _mm256_cmp_pd(a, b, _CMP_GE_OQ); }
+  WAFERMILL_LANES_OP V both(V a, V b) { return _mm256_and_pd(a, b); }
+  WAFERMILL_LANES_OP V but_not(V a, V b) { return _mm256_andnot_pd(a, b); }
+  WAFERMILL_LANES_OP V blend(V a, V b, V mask) { return _mm256_blendv_pd(a, b, mask); }
+  WAFERMILL_LANES_OP unsigned mask(V v) { return static_cast<unsigned>(_mm256_movemask_pd(v)); }
+  /// As for float, over idx[0, 4).
+  WAFERMILL_LANES_OP V index_is(const std::uint16_t* idx, __m128i want) {
+    const __m128i k = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(idx));
+    return _mm256_castsi256_pd(_mm256_cvtepi16_epi64(_mm_cmpeq_epi16(k, want)));
+  }
+  /// In 64-bit lanes.
+  WAFERMILL_LANES_OP __m256i count(__m256i counts, V mask) {
+    return _mm256_sub_epi64(counts, _mm256_castpd_si256(mask));
+  }
+  WAFERMILL_LANES_OP std::size_t sum(__m256i counts) {
+    alignas(32) std::uint64_t c[4];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(c), counts);
+    std::size_t total = 0;
+    for (const std::uint64_t x : c) total += x;
+    return total;
+  }
+  /// Each double moves as its two 32-bit halves.
+  WAFERMILL_LANES_OP void store_packed(double* out, V v, unsigned bits) {
+    const __m256i lanes =
+        _mm256_load_si256(reinterpret_cast<const __m256i*>(kCompress4.lane[bits]));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out),
+                        _mm256_permutevar8x32_epi32(_mm256_castpd_si256(v), lanes));
+  }
+};
+
+#undef WAFERMILL_LANES_OP
 template <class T>
 __attribute__((target("avx2"))) void bucket_index_avx2(const T* x, std::size_t begin,
                                                        std::size_t end, double lo, double scale,
@@ -385,59 +515,39 @@ __attribute__((target("avx2"))) void collect_avx2_impl(const T* x, const std::ui
   scan.store(a, b);
 }
 
-/// For each mask of 8 lanes, the indices of its set lanes in order, one a byte: the permutation
-/// that packs those lanes to the front (AVX2 has no compress instruction).
-struct PackLanes {
-  std::uint64_t order[256];
-  constexpr PackLanes() : order{} {
-    for (unsigned mask = 0; mask < 256; ++mask) {
-      std::uint64_t packed = 0;
-      unsigned at = 0;
-      for (unsigned lane = 0; lane < 8; ++lane)
-        if (mask & (1U << lane)) packed |= std::uint64_t{lane} << (8 * at++);
-      order[mask] = packed;
-    }
-  }
-};
-constexpr PackLanes kPackLanes;
-
-/// One Want (no second) over float samples without a branch on the data: 8 indices at a time,
-/// the wanted bucket's lanes packed to the front by a permutation and stored whole (up to 7
-/// lanes past the candidates: the buffers leave kCollectSpill), the bucket below's largest
-/// sample kept by a masked max. The same candidates in the same order as collect_body (a
-/// zero's sign in `low` aside, which only a result of zero could show; the callers check
-/// zeros_of_both_signs then).
-__attribute__((target("avx2"))) void collect_one_avx2(const float* x, const std::uint16_t* idx,
-                                                      std::size_t begin, std::size_t end,
-                                                      Want<float>& a) {
+/// One Want (no second) without a branch on the data, a register at a time: the wanted
+/// bucket's lanes packed to the front by a permutation and stored whole (up to a register past
+/// the candidates: the buffers leave kCollectSpill), the bucket below's largest sample kept by
+/// a masked max. The same candidates in the same order as collect_body (a zero's sign in `low`
+/// aside, which only a result of zero could show; the callers check zeros_of_both_signs then).
+template <class T>
+__attribute__((target("avx2,popcnt"))) void collect_one_avx2(const T* x, const std::uint16_t* idx,
+                                                             std::size_t begin, std::size_t end,
+                                                             Want<T>& a) {
+  using L = Lanes<T>;
   const __m128i want = _mm_set1_epi16(static_cast<short>(a.bucket));
   const __m128i want_below = _mm_set1_epi16(static_cast<short>(a.below));
-  const __m256 none = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
-  __m256 low = _mm256_set1_ps(a.low);
-  float* const cand = a.cand;
+  const typename L::V none = L::set1(-std::numeric_limits<T>::infinity());
+  typename L::V low = L::set1(a.low);
+  T* const cand = a.cand;
   std::size_t m = a.m;
   std::size_t i = begin;
-  for (; i + 8 <= end; i += 8) {
-    const __m128i k = _mm_loadu_si128(reinterpret_cast<const __m128i*>(idx + i));
-    const __m256 v = _mm256_loadu_ps(x + i);
-    const __m256 hit = _mm256_castsi256_ps(_mm256_cvtepi16_epi32(_mm_cmpeq_epi16(k, want)));
-    const __m256 hit_below =
-        _mm256_castsi256_ps(_mm256_cvtepi16_epi32(_mm_cmpeq_epi16(k, want_below)));
-    const auto mask = static_cast<unsigned>(_mm256_movemask_ps(hit));
-    const __m256i order =
-        _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<long long>(kPackLanes.order[mask])));
-    _mm256_storeu_ps(cand + m, _mm256_permutevar8x32_ps(v, order));
-    m += static_cast<std::size_t>(__builtin_popcount(mask));
-    low = _mm256_max_ps(low, _mm256_blendv_ps(none, v, hit_below));
+  for (; i + L::kWidth <= end; i += L::kWidth) {
+    const typename L::V v = L::load(x + i);
+    const unsigned hit = L::mask(L::index_is(idx + i, want));
+    L::store_packed(cand + m, v, hit);
+    m += static_cast<std::size_t>(__builtin_popcount(hit));
+    low = L::max(low, L::blend(none, v, L::index_is(idx + i, want_below)));
   }
-  alignas(32) float lanes[8];
-  _mm256_store_ps(lanes, low);
-  float l = a.low;
-  for (float v : lanes) l = v > l ? v : l;
+  alignas(32) T lanes[L::kWidth];
+  L::store_aligned(lanes, low);
+  T l = a.low;
+  for (const T v : lanes) l = v > l ? v : l;
   a.m = m;
   a.low = l;
-  Want<float> unused;
-  collect_avx2_impl<float, false>(x, idx, i, end, a, unused);  // the last < 8 samples
+  Want<T> unused;
+  collect_avx2_impl<T, false>(x, idx, i, end, a,
+                              unused);  // the last samples, fewer than a register
 }
 
 template <class T>
@@ -481,14 +591,12 @@ void collect(const T* x, const std::uint16_t* idx, std::size_t begin, std::size_
 }
 
 /// collect() for one Want, where the candidate buffer has kCollectSpill values of room past
-/// a.cand + (the bucket's count): the branchless scan for float samples under AVX2.
+/// a.cand + (the bucket's count): the branchless scan under AVX2.
 template <class T>
 void collect_one(const T* x, const std::uint16_t* idx, std::size_t begin, std::size_t end,
                  Want<T>& a) {
 #if WAFERMILL_HAVE_AVX2_MEDIAN
-  if constexpr (std::is_same_v<T, float>) {
-    if (use_avx2()) return collect_one_avx2(x, idx, begin, end, a);
-  }
+  if (use_avx2()) return collect_one_avx2(x, idx, begin, end, a);
 #endif
   Want<T> none;
   collect(x, idx, begin, end, a, none);
@@ -624,112 +732,35 @@ template <class T>
 }
 
 #if WAFERMILL_HAVE_AVX2_MEDIAN
-/// kCompress8.lane[mask]: the 32-bit lane indices that move the lanes set in an 8-bit mask to
-/// the front, in order (vpermps), for the window's compaction.
-struct CompressTable {
-  alignas(32) std::int32_t lane[256][8];
-};
-constexpr CompressTable make_compress_table() {
-  CompressTable t{};
-  for (int mask = 0; mask < 256; ++mask) {
-    int k = 0;
-    for (int j = 0; j < 8; ++j)
-      if ((mask >> j) & 1) t.lane[mask][k++] = j;
-    for (; k < 8; ++k) t.lane[mask][k] = 0;
-  }
-  return t;
-}
-constexpr CompressTable kCompress8 = make_compress_table();
-
-/// The same for 4 double lanes (a 4-bit mask): each moves as its two 32-bit halves.
-struct CompressTable4 {
-  alignas(32) std::int32_t lane[16][8];
-};
-constexpr CompressTable4 make_compress_table4() {
-  CompressTable4 t{};
-  for (int mask = 0; mask < 16; ++mask) {
-    int k = 0;
-    for (int j = 0; j < 4; ++j)
-      if ((mask >> j) & 1) {
-        t.lane[mask][k++] = 2 * j;
-        t.lane[mask][k++] = 2 * j + 1;
-      }
-    for (; k < 8; ++k) t.lane[mask][k] = 0;
-  }
-  return t;
-}
-constexpr CompressTable4 kCompress4 = make_compress_table4();
-
-/// window_body, 8 floats a step: compares and a movemask place the lanes, a table permute
-/// packs the window's to the front, stored unaligned at window + m (up to 8 lanes past the
+/// window_body a register at a time: compares and a movemask place the lanes, a table permute
+/// packs the window's to the front, stored unaligned at window + m (up to a register past the
 /// last one kept, all below end: m <= i).
-__attribute__((target("avx2,popcnt"))) void window_avx2(const float* x, std::size_t n, float lo,
-                                                        float scale, float t_min, float t_low,
-                                                        float t_high, float* window,
+template <class T>
+__attribute__((target("avx2,popcnt"))) void window_avx2(const T* x, std::size_t n, T lo, T scale,
+                                                        T t_min, T t_low, T t_high, T* window,
                                                         std::size_t& below, std::size_t& m) {
-  const __m256 v_lo = _mm256_set1_ps(lo);
-  const __m256 v_scale = _mm256_set1_ps(scale);
-  const __m256 v_low = _mm256_set1_ps(t_low);
-  const __m256 v_high = _mm256_set1_ps(t_high);
-  const __m256 v_min = _mm256_set1_ps(t_min);
-  // Lanes below the window are counted in 32-bit lanes (a compare's all-ones is -1), summed
-  // at the end: at most n / 8 < 2^31 each.
+  using L = Lanes<T>;
+  const typename L::V v_lo = L::set1(lo);
+  const typename L::V v_scale = L::set1(scale);
+  const typename L::V v_low = L::set1(t_low);
+  const typename L::V v_high = L::set1(t_high);
+  const typename L::V v_min = L::set1(t_min);
+  // Lanes below the window are counted in integer lanes of T's width (a compare's all-ones is
+  // -1), summed at the end: at most n / width < 2^31 each.
   __m256i below_lanes = _mm256_setzero_si256();
   std::size_t k = 0;
   std::size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const __m256 v = _mm256_loadu_ps(x + i);
-    const __m256 t = _mm256_mul_ps(_mm256_sub_ps(v, v_lo), v_scale);
-    const __m256 under = _mm256_cmp_ps(t, v_low, _CMP_LT_OQ);  // -Inf too, not NaN
-    const __m256 finite_under = _mm256_and_ps(under, _mm256_cmp_ps(t, v_min, _CMP_GE_OQ));
-    below_lanes = _mm256_sub_epi32(below_lanes, _mm256_castps_si256(finite_under));
+  for (; i + L::kWidth <= n; i += L::kWidth) {
+    const typename L::V v = L::load(x + i);
+    const typename L::V t = L::mul(L::sub(v, v_lo), v_scale);
+    const typename L::V under = L::lt(t, v_low);  // -Inf too, not NaN
+    below_lanes = L::count(below_lanes, L::both(under, L::ge(t, v_min)));
     // Not under and below t_high: in the window (NaN and +Inf fail the second compare).
-    const __m256 in = _mm256_andnot_ps(under, _mm256_cmp_ps(t, v_high, _CMP_LT_OQ));
-    const auto mask = static_cast<unsigned>(_mm256_movemask_ps(in));
-    const __m256i lanes =
-        _mm256_load_si256(reinterpret_cast<const __m256i*>(kCompress8.lane[mask]));
-    _mm256_storeu_ps(window + k, _mm256_permutevar8x32_ps(v, lanes));
-    k += static_cast<std::size_t>(__builtin_popcount(mask));
+    const unsigned in = L::mask(L::but_not(under, L::lt(t, v_high)));
+    L::store_packed(window + k, v, in);
+    k += static_cast<std::size_t>(__builtin_popcount(in));
   }
-  alignas(32) std::uint32_t sums[8];
-  _mm256_store_si256(reinterpret_cast<__m256i*>(sums), below_lanes);
-  below = 0;
-  for (const std::uint32_t c : sums) below += c;
-  m = k;
-  window_body(x, i, n, lo, scale, t_min, t_low, t_high, window, below, m);
-}
-
-/// The same for doubles, 4 a step.
-__attribute__((target("avx2,popcnt"))) void window_avx2(const double* x, std::size_t n, double lo,
-                                                        double scale, double t_min, double t_low,
-                                                        double t_high, double* window,
-                                                        std::size_t& below, std::size_t& m) {
-  const __m256d v_lo = _mm256_set1_pd(lo);
-  const __m256d v_scale = _mm256_set1_pd(scale);
-  const __m256d v_low = _mm256_set1_pd(t_low);
-  const __m256d v_high = _mm256_set1_pd(t_high);
-  const __m256d v_min = _mm256_set1_pd(t_min);
-  __m256i below_lanes = _mm256_setzero_si256();  // as in the float version, in 64-bit lanes
-  std::size_t k = 0;
-  std::size_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const __m256d v = _mm256_loadu_pd(x + i);
-    const __m256d t = _mm256_mul_pd(_mm256_sub_pd(v, v_lo), v_scale);
-    const __m256d under = _mm256_cmp_pd(t, v_low, _CMP_LT_OQ);
-    const __m256d finite_under = _mm256_and_pd(under, _mm256_cmp_pd(t, v_min, _CMP_GE_OQ));
-    below_lanes = _mm256_sub_epi64(below_lanes, _mm256_castpd_si256(finite_under));
-    const __m256d in = _mm256_andnot_pd(under, _mm256_cmp_pd(t, v_high, _CMP_LT_OQ));
-    const auto mask = static_cast<unsigned>(_mm256_movemask_pd(in));
-    const __m256i lanes =
-        _mm256_load_si256(reinterpret_cast<const __m256i*>(kCompress4.lane[mask]));
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(window + k),
-                        _mm256_permutevar8x32_epi32(_mm256_castpd_si256(v), lanes));
-    k += static_cast<std::size_t>(__builtin_popcount(mask));
-  }
-  alignas(32) std::uint64_t sums[4];
-  _mm256_store_si256(reinterpret_cast<__m256i*>(sums), below_lanes);
-  below = 0;
-  for (const std::uint64_t c : sums) below += c;
+  below = L::sum(below_lanes);
   m = k;
   window_body(x, i, n, lo, scale, t_min, t_low, t_high, window, below, m);
 }
@@ -766,45 +797,27 @@ template <class T>
 #if WAFERMILL_HAVE_AVX2_MEDIAN
 /// min_max_body a register at a time (the compiler keeps its lanes scalar: vminps is
 /// x < lo ? x : lo only for the operands in this order).
-__attribute__((target("avx2"))) void min_max_avx2(const float* v, std::size_t m, float& lo_out,
-                                                  float& hi_out) {
-  if (m < 8) return min_max_body(v, m, lo_out, hi_out);
-  __m256 lo = _mm256_loadu_ps(v);
-  __m256 hi = lo;
-  for (std::size_t i = 8; i + 8 <= m; i += 8) {
-    const __m256 x = _mm256_loadu_ps(v + i);
-    lo = _mm256_min_ps(x, lo);
-    hi = _mm256_max_ps(x, hi);
+template <class T>
+__attribute__((target("avx2"))) void min_max_avx2(const T* v, std::size_t m, T& lo_out, T& hi_out) {
+  using L = Lanes<T>;
+  constexpr std::size_t kWidth = L::kWidth;
+  if (m < kWidth) return min_max_body(v, m, lo_out, hi_out);
+  typename L::V lo = L::load(v);
+  typename L::V hi = lo;
+  for (std::size_t i = kWidth; i + kWidth <= m; i += kWidth) {
+    const typename L::V x = L::load(v + i);
+    lo = L::min(x, lo);
+    hi = L::max(x, hi);
   }
-  // The last 8 (overlapping some already seen: harmless for a minimum).
-  const __m256 x = _mm256_loadu_ps(v + m - 8);
-  alignas(32) float l[8];
-  alignas(32) float h[8];
-  _mm256_store_ps(l, _mm256_min_ps(x, lo));
-  _mm256_store_ps(h, _mm256_max_ps(x, hi));
-  min_max_body(l, 8, lo_out, hi_out);
-  float unused;
-  min_max_body(h, 8, unused, hi_out);
-}
-
-__attribute__((target("avx2"))) void min_max_avx2(const double* v, std::size_t m, double& lo_out,
-                                                  double& hi_out) {
-  if (m < 4) return min_max_body(v, m, lo_out, hi_out);
-  __m256d lo = _mm256_loadu_pd(v);
-  __m256d hi = lo;
-  for (std::size_t i = 4; i + 4 <= m; i += 4) {
-    const __m256d x = _mm256_loadu_pd(v + i);
-    lo = _mm256_min_pd(x, lo);
-    hi = _mm256_max_pd(x, hi);
-  }
-  const __m256d x = _mm256_loadu_pd(v + m - 4);
-  alignas(32) double l[4];
-  alignas(32) double h[4];
-  _mm256_store_pd(l, _mm256_min_pd(x, lo));
-  _mm256_store_pd(h, _mm256_max_pd(x, hi));
-  min_max_body(l, 4, lo_out, hi_out);
-  double unused;
-  min_max_body(h, 4, unused, hi_out);
+  // The last register (overlapping some already seen: harmless for a minimum).
+  const typename L::V x = L::load(v + m - kWidth);
+  alignas(32) T l[kWidth];
+  alignas(32) T h[kWidth];
+  L::store_aligned(l, L::min(x, lo));
+  L::store_aligned(h, L::max(x, hi));
+  min_max_body(l, kWidth, lo_out, hi_out);
+  T unused;
+  min_max_body(h, kWidth, unused, hi_out);
 }
 #endif
 
