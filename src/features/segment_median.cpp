@@ -376,12 +376,12 @@ constexpr CompressTable4 kCompress4 = make_compress_table4();
 /// The AVX2 operations the median's vector passes use, on float (8 lanes) and double (4 lanes):
 /// each pass is one template over them.
 template <class T>
-struct Lanes;
+struct Avx2Lanes;
 
 #define WAFERMILL_LANES_OP __attribute__((target("avx2,popcnt"), always_inline)) static inline
 
 template <>
-struct Lanes<float> {
+struct Avx2Lanes<float> {
   using V = __m256;
   static constexpr std::size_t kWidth = 8;
   WAFERMILL_LANES_OP V set1(float x) { return _mm256_set1_ps(x); }
@@ -424,7 +424,7 @@ struct Lanes<float> {
 };
 
 template <>
-struct Lanes<double> {
+struct Avx2Lanes<double> {
   using V = __m256d;
   static constexpr std::size_t kWidth = 4;
   WAFERMILL_LANES_OP V set1(double x) { return _mm256_set1_pd(x); }
@@ -524,7 +524,7 @@ template <class T>
 __attribute__((target("avx2,popcnt"))) void collect_one_avx2(const T* x, const std::uint16_t* idx,
                                                              std::size_t begin, std::size_t end,
                                                              Want<T>& a) {
-  using L = Lanes<T>;
+  using L = Avx2Lanes<T>;
   const __m128i want = _mm_set1_epi16(static_cast<short>(a.bucket));
   const __m128i want_below = _mm_set1_epi16(static_cast<short>(a.below));
   const typename L::V none = L::set1(-std::numeric_limits<T>::infinity());
@@ -548,6 +548,46 @@ __attribute__((target("avx2,popcnt"))) void collect_one_avx2(const T* x, const s
   Want<T> unused;
   collect_avx2_impl<T, false>(x, idx, i, end, a,
                               unused);  // the last samples, fewer than a register
+}
+
+/// collect_one_avx2 for two Wants at once (the wafer and a step counted on its grid): each
+/// one's lanes packed into its own candidates, which lie kCollectSpill apart.
+template <class T>
+__attribute__((target("avx2,popcnt"))) void collect_two_avx2(const T* x, const std::uint16_t* idx,
+                                                             std::size_t begin, std::size_t end,
+                                                             Want<T>& a, Want<T>& b) {
+  using L = Avx2Lanes<T>;
+  const __m128i want_a = _mm_set1_epi16(static_cast<short>(a.bucket));
+  const __m128i want_a_below = _mm_set1_epi16(static_cast<short>(a.below));
+  const __m128i want_b = _mm_set1_epi16(static_cast<short>(b.bucket));
+  const __m128i want_b_below = _mm_set1_epi16(static_cast<short>(b.below));
+  const typename L::V none = L::set1(-std::numeric_limits<T>::infinity());
+  typename L::V a_low = L::set1(a.low);
+  typename L::V b_low = L::set1(b.low);
+  std::size_t a_m = a.m;
+  std::size_t b_m = b.m;
+  std::size_t i = begin;
+  for (; i + L::kWidth <= end; i += L::kWidth) {
+    const typename L::V v = L::load(x + i);
+    const unsigned a_hit = L::mask(L::index_is(idx + i, want_a));
+    const unsigned b_hit = L::mask(L::index_is(idx + i, want_b));
+    L::store_packed(a.cand + a_m, v, a_hit);
+    L::store_packed(b.cand + b_m, v, b_hit);
+    a_m += static_cast<std::size_t>(__builtin_popcount(a_hit));
+    b_m += static_cast<std::size_t>(__builtin_popcount(b_hit));
+    a_low = L::max(a_low, L::blend(none, v, L::index_is(idx + i, want_a_below)));
+    b_low = L::max(b_low, L::blend(none, v, L::index_is(idx + i, want_b_below)));
+  }
+  alignas(32) T lanes[2][L::kWidth];
+  L::store_aligned(lanes[0], a_low);
+  L::store_aligned(lanes[1], b_low);
+  for (std::size_t k = 0; k < L::kWidth; ++k) {
+    a.low = lanes[0][k] > a.low ? lanes[0][k] : a.low;
+    b.low = lanes[1][k] > b.low ? lanes[1][k] : b.low;
+  }
+  a.m = a_m;
+  b.m = b_m;
+  collect_avx2_impl<T, true>(x, idx, i, end, a, b);  // the last samples, fewer than a register
 }
 
 template <class T>
@@ -600,6 +640,17 @@ void collect_one(const T* x, const std::uint16_t* idx, std::size_t begin, std::s
 #endif
   Want<T> none;
   collect(x, idx, begin, end, a, none);
+}
+
+/// collect() for two Wants whose candidates lie at least kCollectSpill apart: the branchless
+/// scan under AVX2.
+template <class T>
+void collect_two(const T* x, const std::uint16_t* idx, std::size_t begin, std::size_t end,
+                 Want<T>& a, Want<T>& b) {
+#if WAFERMILL_HAVE_AVX2_MEDIAN
+  if (use_avx2()) return collect_two_avx2(x, idx, begin, end, a, b);
+#endif
+  collect(x, idx, begin, end, a, b);
 }
 
 /// Candidates at most this many are selected by counting ranks (rank_select) instead of
@@ -739,7 +790,7 @@ template <class T>
 __attribute__((target("avx2,popcnt"))) void window_avx2(const T* x, std::size_t n, T lo, T scale,
                                                         T t_min, T t_low, T t_high, T* window,
                                                         std::size_t& below, std::size_t& m) {
-  using L = Lanes<T>;
+  using L = Avx2Lanes<T>;
   const typename L::V v_lo = L::set1(lo);
   const typename L::V v_scale = L::set1(scale);
   const typename L::V v_low = L::set1(t_low);
@@ -799,7 +850,7 @@ template <class T>
 /// x < lo ? x : lo only for the operands in this order).
 template <class T>
 __attribute__((target("avx2"))) void min_max_avx2(const T* v, std::size_t m, T& lo_out, T& hi_out) {
-  using L = Lanes<T>;
+  using L = Avx2Lanes<T>;
   constexpr std::size_t kWidth = L::kWidth;
   if (m < kWidth) return min_max_body(v, m, lo_out, hi_out);
   typename L::V lo = L::load(v);
@@ -1210,7 +1261,9 @@ bool ColumnMedians::medians(const T* x, std::size_t n_rows, const std::vector<St
       return cand_double_;
     }
   }();
-  if (cand.size() < n_rows + kCollectSpill) cand.resize(n_rows + kCollectSpill);
+  // Each segment's candidates are followed by kCollectSpill values of room.
+  const std::size_t cand_size = n_rows + n_segments * kCollectSpill;
+  if (cand.size() < cand_size) cand.resize(cand_size);
 
   // Pass 1: every sample's bucket in the wafer's grid, counted in its step's part of it (or
   // in the wafer's and in its step's own grid).
@@ -1270,7 +1323,7 @@ bool ColumnMedians::medians(const T* x, std::size_t n_rows, const std::vector<St
       t.below = static_cast<std::uint16_t>(g.first + below);
     }
     t.offset = n_candidates;
-    n_candidates += c[b];
+    n_candidates += c[b] + kCollectSpill;  // room for collect_one's and collect_two's stores
   }
 
   const auto want = [&](std::size_t s) {
@@ -1290,9 +1343,8 @@ bool ColumnMedians::medians(const T* x, std::size_t n_rows, const std::vector<St
   // Pass 2: the wanted buckets' samples. In one scan of the rows for the wafer and every step
   // counted on its grid when all the candidates fit the buffer together (they always do
   // unless the middle buckets hold many ties); otherwise segment by segment below.
-  const bool together = whole_buckets && n_candidates <= n_rows;
+  const bool together = whole_buckets && n_candidates <= cand.size();
   if (together) {
-    Want<T> none;
     Want<T> w0 = want(0);
     if (n_steps == 0) {
       collect_one(x, widx, 0, n_rows, w0);
@@ -1302,10 +1354,10 @@ bool ColumnMedians::medians(const T* x, std::size_t n_rows, const std::vector<St
         const Grid& g = grids_[s];
         Want<T> ws = want(s);
         if (g.shared) {
-          collect(x, widx, run.begin, run.end, w0, ws);
+          collect_two(x, widx, run.begin, run.end, w0, ws);
         } else {
-          collect(x, widx, run.begin, run.end, w0, none);
-          if (g.mode == Mode::buckets) collect(x, sidx, run.begin, run.end, ws, none);
+          collect_one(x, widx, run.begin, run.end, w0);
+          if (g.mode == Mode::buckets) collect_one(x, sidx, run.begin, run.end, ws);
         }
         keep(s, ws);
       }
@@ -1352,10 +1404,9 @@ bool ColumnMedians::medians(const T* x, std::size_t n_rows, const std::vector<St
         Target& t = targets_[s];
         if (!together) {
           t.offset = 0;
-          Want<T> none;
           Want<T> w = want(s);
           const std::uint16_t* idx = s == 0 || g.shared ? widx : sidx;
-          runs([&](std::size_t begin, std::size_t end) { collect(x, idx, begin, end, w, none); });
+          runs([&](std::size_t begin, std::size_t end) { collect_one(x, idx, begin, end, w); });
           keep(s, w);
         }
         out[s] =
