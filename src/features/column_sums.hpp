@@ -35,7 +35,7 @@ class ColumnSums {
   static constexpr std::size_t kArrays = 11;  // the arrays of ColumnGroup
   /// Arrays are padded to a multiple of the widest strip, so a partial strip may store all
   /// its lanes.
-  static constexpr std::size_t kMaxLanes = 4;
+  static constexpr std::size_t kMaxLanes = 8;  // the AVX-512 kernel's
 
   /// @brief Zeroes the sums for a new wafer; reallocates only when the shape grows.
   void reset(std::size_t groups, std::size_t n_columns) {

@@ -47,6 +47,11 @@ struct Lanes<4> {
   typedef double Double __attribute__((vector_size(32)));
   typedef float Float __attribute__((vector_size(16)));
 };
+template <>
+struct Lanes<8> {
+  typedef double Double __attribute__((vector_size(64)));
+  typedef float Float __attribute__((vector_size(32)));
+};
 
 /// @brief W samples of type T from src (unaligned) as doubles, built lane by lane: GCC turns
 /// this into one load-and-convert, where __builtin_convertvector of a loaded float vector
@@ -284,6 +289,7 @@ template <class T, int W>
 [[gnu::always_inline]] inline void accumulate_rows_w(const T* rows, std::size_t n_columns,
                                                      std::size_t n_rows, double p0,
                                                      const ColumnGroup& g, std::vector<T>& pad) {
+  static_assert(W <= ColumnSums::kMaxLanes, "a partial strip stores W lanes of each array");
   if (n_columns == 0) return;
   const std::size_t full = n_columns - n_columns % W;
   const std::size_t block = std::max<std::size_t>(16, (128 * 1024) / (n_columns * sizeof(T)));
@@ -304,13 +310,17 @@ template <class T, int W>
 }
 
 /// @brief The instruction set the row kernel runs with.
-enum class KernelIsa { generic, avx2 };
+enum class KernelIsa { generic, avx2, avx512 };
 
-/// @brief The widest kernel this CPU runs: avx2 on x86-64 CPUs that have it, else generic.
+/// @brief Whether this process may run the kernel with `isa` (the CPU has it and
+/// WAFERMILL_NO_AVX2 / WAFERMILL_NO_AVX512 do not rule it out: wafermill/cpu.hpp).
+bool kernel_isa_available(KernelIsa isa);
+
+/// @brief The widest kernel this process runs: avx512, avx2 or generic.
 KernelIsa best_kernel_isa();
 
-/// @brief accumulate_rows_w with 2 lanes (generic: SSE2 on x86-64) or 4 lanes (AVX2, only on
-/// a CPU that has it). Both give the same bits.
+/// @brief accumulate_rows_w with 2 lanes (generic: SSE2 on x86-64), 4 lanes (AVX2) or 8 lanes
+/// (AVX-512F), the last two only where kernel_isa_available(). All give the same bits.
 void accumulate_rows(KernelIsa isa, const float* rows, std::size_t n_columns, std::size_t n_rows,
                      double p0, const ColumnGroup& g, std::vector<float>& pad);
 /// @brief The same for float64 samples.

@@ -58,7 +58,7 @@ std::vector<T> random_rows(std::size_t n_rows, std::size_t n_columns, std::uint6
 template <class T>
 void expect_kernel_matches_add_sample(KernelIsa isa) {
   const std::size_t n_rows = 300;
-  for (const std::size_t n_columns : {1, 2, 3, 4, 5, 7, 8, 13}) {
+  for (const std::size_t n_columns : {1, 2, 3, 4, 5, 7, 8, 13, 16, 17}) {
     const std::vector<T> rows = random_rows<T>(n_rows, n_columns, 11 + n_columns);
     ColumnSums sums;
     sums.reset(1, n_columns);
@@ -142,7 +142,7 @@ template <class T>
 void expect_fast_path_matches_add_sample(KernelIsa isa) {
   const T nan = static_cast<T>(NAN), inf = static_cast<T>(HUGE_VAL);
   const std::size_t run = kFiniteRun;
-  for (const std::size_t n_columns : {1, 2, 3, 4, 5, 7, 8, 9}) {
+  for (const std::size_t n_columns : {1, 2, 3, 4, 5, 7, 8, 9, 16, 19}) {
     for (const std::size_t n_rows : {std::size_t{1}, run - 1, run, run + 1, 3 * run + 5}) {
       const std::uint64_t seed = 100 * n_columns + n_rows;
       const auto at = [n_columns](std::vector<T>& v, std::size_t r, std::size_t c) -> T& {
@@ -210,17 +210,27 @@ TEST(StripKernel, GenericFastPathEqualsAddSample) {
   expect_fast_path_matches_add_sample<float>(KernelIsa::generic);
 }
 
-TEST(StripKernel, BestFastPathEqualsAddSample) {
-  if (best_kernel_isa() == KernelIsa::generic) GTEST_SKIP() << "this CPU has no AVX2";
-  expect_fast_path_matches_add_sample<double>(best_kernel_isa());
-  expect_fast_path_matches_add_sample<float>(best_kernel_isa());
+// The vector kernels this CPU runs (AVX2 with 4 lanes, AVX-512F with 8).
+std::vector<KernelIsa> vector_isas() {
+  std::vector<KernelIsa> out;
+  for (const KernelIsa isa : {KernelIsa::avx2, KernelIsa::avx512})
+    if (kernel_isa_available(isa)) out.push_back(isa);
+  return out;
+}
+
+TEST(StripKernel, VectorFastPathsEqualAddSample) {
+  if (vector_isas().empty()) GTEST_SKIP() << "this CPU has no AVX2";
+  for (const KernelIsa isa : vector_isas()) {
+    expect_fast_path_matches_add_sample<double>(isa);
+    expect_fast_path_matches_add_sample<float>(isa);
+  }
 }
 
 // Many NaNs for a while (the kernel stops guessing that runs are finite), then finite rows
 // (it guesses again), then a single NaN: the sums are add_sample's throughout.
 template <class T>
 void expect_nan_burst_matches_add_sample(KernelIsa isa) {
-  for (const std::size_t n_columns : {1, 4, 5, 8}) {
+  for (const std::size_t n_columns : {1, 4, 5, 8, 11, 16}) {
     std::vector<T> v = finite_rows<T>(40 * kFiniteRun + 7, n_columns, 21);
     std::mt19937_64 rng(5);
     std::uniform_int_distribution<int> pick(0, 9);
@@ -235,7 +245,9 @@ void expect_nan_burst_matches_add_sample(KernelIsa isa) {
 }
 
 TEST(StripKernel, NanBurstThenFiniteEqualsAddSample) {
-  for (const KernelIsa isa : {KernelIsa::generic, best_kernel_isa()}) {
+  std::vector<KernelIsa> isas = vector_isas();
+  isas.push_back(KernelIsa::generic);
+  for (const KernelIsa isa : isas) {
     expect_nan_burst_matches_add_sample<float>(isa);
     expect_nan_burst_matches_add_sample<double>(isa);
   }
@@ -244,7 +256,9 @@ TEST(StripKernel, NanBurstThenFiniteEqualsAddSample) {
 // Finite doubles whose squares overflow: s2 turns +Inf with no NaN or Inf sample, so every
 // run after it is redone row by row; the sums are still add_sample's.
 TEST(StripKernel, OverflowingDoublesEqualAddSample) {
-  for (const KernelIsa isa : {KernelIsa::generic, best_kernel_isa()}) {
+  std::vector<KernelIsa> isas = vector_isas();
+  isas.push_back(KernelIsa::generic);
+  for (const KernelIsa isa : isas) {
     for (const std::size_t n_columns : {1, 4, 6}) {
       std::vector<double> v = finite_rows<double>(5 * kFiniteRun + 3, n_columns, 9);
       for (std::size_t i = 0; i < v.size(); i += 7) v[i] = (i % 2 == 0) ? 1e300 : -1e300;
@@ -259,10 +273,12 @@ TEST(StripKernel, GenericWidthEqualsAddSample) {
   expect_kernel_matches_add_sample<float>(KernelIsa::generic);
 }
 
-TEST(StripKernel, BestWidthEqualsAddSample) {
-  if (best_kernel_isa() == KernelIsa::generic) GTEST_SKIP() << "this CPU has no AVX2";
-  expect_kernel_matches_add_sample<double>(best_kernel_isa());
-  expect_kernel_matches_add_sample<float>(best_kernel_isa());
+TEST(StripKernel, VectorWidthsEqualAddSample) {
+  if (vector_isas().empty()) GTEST_SKIP() << "this CPU has no AVX2";
+  for (const KernelIsa isa : vector_isas()) {
+    expect_kernel_matches_add_sample<double>(isa);
+    expect_kernel_matches_add_sample<float>(isa);
+  }
 }
 
 }  // namespace
