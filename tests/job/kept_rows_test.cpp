@@ -2,8 +2,8 @@
 // fit the limit, and from the output file once they do not; the limit (worker.hpp
 // budget_left_by_worker) is what the memory budget leaves beside the worker's buffers.
 #include "kept_rows.hpp"
-#include "worker.hpp"
 #include "scoring.hpp"
+#include "worker.hpp"
 
 #include <gtest/gtest.h>
 
@@ -18,6 +18,10 @@ std::vector<double> rows(std::uint64_t first, std::uint64_t n, std::size_t colum
   std::vector<double> v(n * columns);
   for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<double>(first * columns + i) + 0.5;
   return v;
+}
+
+std::vector<double> values_of(const wj::KeptRows::Run& r) {
+  return std::vector<double>(r.values.begin(), r.values.end());
 }
 
 }  // namespace
@@ -35,10 +39,10 @@ TEST(KeptRows, HoldsEveryRunAsAddedWithinTheLimit) {
   ASSERT_EQ(kept.runs().size(), 2u);
   EXPECT_EQ(kept.runs()[0].first_wafer, 0u);
   EXPECT_EQ(kept.runs()[0].n, 4u);
-  EXPECT_EQ(kept.runs()[0].values, a);
+  EXPECT_EQ(values_of(kept.runs()[0]), a);
   EXPECT_EQ(kept.runs()[1].first_wafer, 7u);
   EXPECT_EQ(kept.runs()[1].n, 6u);
-  EXPECT_EQ(kept.runs()[1].values, b);
+  EXPECT_EQ(values_of(kept.runs()[1]), b);
 }
 
 TEST(KeptRows, KeepsTheLeadingRunsAndLeavesTheRestToTheFile) {
@@ -50,13 +54,32 @@ TEST(KeptRows, KeepsTheLeadingRunsAndLeavesTheRestToTheFile) {
   kept.add(3, 3, rows(3, 3, C));  // 6 rows > 5: this run and the later ones from the file
   EXPECT_FALSE(kept.complete());
   ASSERT_EQ(kept.runs().size(), 1u);
-  EXPECT_EQ(kept.runs()[0].values, a);
+  EXPECT_EQ(values_of(kept.runs()[0]), a);
   EXPECT_EQ(kept.wafers(), 3u);
   EXPECT_EQ(kept.bytes(), 3 * C * sizeof(double));
   kept.add(6, 1, rows(6, 1, C));  // would fit: still the file, or the kept rows would not lead
   EXPECT_FALSE(kept.complete());
   EXPECT_EQ(kept.runs().size(), 1u);
   EXPECT_EQ(kept.wafers(), 3u);
+}
+
+// Runs of 8 MiB into 32 MiB arenas: the fifth run opens a second arena, and every run still
+// reads as added (the arenas never move their values).
+TEST(KeptRows, RunsStayIntactAcrossArenas) {
+  constexpr std::size_t C = 1024;
+  constexpr std::uint64_t kRun = 1024;  // rows: 8 MiB
+  wj::KeptRows kept(C, 6 * kRun * C * sizeof(double));
+  std::vector<std::vector<double>> added;
+  for (std::uint64_t k = 0; k < 6; ++k) {
+    added.push_back(rows(k * kRun, kRun, C));
+    kept.add(k * kRun, kRun, added.back());
+  }
+  ASSERT_TRUE(kept.complete());
+  ASSERT_EQ(kept.runs().size(), 6u);
+  for (std::size_t k = 0; k < 6; ++k) {
+    EXPECT_EQ(kept.runs()[k].first_wafer, k * kRun);
+    EXPECT_EQ(values_of(kept.runs()[k]), added[k]) << "run " << k;
+  }
 }
 
 TEST(KeptRows, NoLimitNeverKeepsAndSizesAreChecked) {
