@@ -236,44 +236,71 @@ void Worker::hash_rows(std::uint64_t w0, std::uint64_t w1, std::uint64_t* hashes
 }
 
 void Worker::process_wafers(std::uint64_t w0, std::uint64_t w1) {
+  const std::uint64_t row_bytes = index_.row_bytes();
+  const std::uint64_t slice_target = backend_.slice_bytes();
+  // Where rows are read by pread (maps_in_place: the file's own bytes), they are read slice by
+  // slice into a buffer that stays in cache while each slice is hashed and extracted: the copy
+  // out of the page cache lands in cache, and the passes over it read from there rather than
+  // memory. Elsewhere (HDF5 hyperslabs, which may decompress whole chunks; mappings) the chunk
+  // is read at once, and with the result store on it is hashed and extracted slice by slice,
+  // so that the extraction reads what the hash just brought into cache (whole chunks where the
+  // backend wants them: slice_bytes() 0). Wafers are independent: the same bits for any slicing.
+  const bool sliced_reads = slice_target > 0 && !map_rows_ && reader_.maps_in_place();
+  const std::uint64_t slice = sliced_reads || hash_content_ ? slice_target : 0;
+  const auto slice_end = [&](std::uint64_t a) {
+    std::uint64_t b = a + 1;
+    if (slice == 0) return w1;
+    while (b < w1 && (index_.offsets[b + 1] - index_.offsets[a]) * row_bytes <= slice) ++b;
+    return b;
+  };
+  if (sliced_reads) {
+    for (std::uint64_t a = w0; a < w1;) {
+      const std::uint64_t b = slice_end(a);
+      const double read_before = stats_.read_s;
+      read_rows(a, b);
+      compute_rows(a, b, b, stats_.read_s - read_before);
+      a = b;
+    }
+    return;
+  }
   const double read_before = stats_.read_s;
   read_rows(w0, w1);
   const double read_s = stats_.read_s - read_before;
-  const std::uint64_t rows = index_.offsets[w1] - index_.offsets[w0];
-  const std::span<std::int32_t> steps =
-      index_.has_steps ? std::span<std::int32_t>(steps_.data(), rows) : std::span<std::int32_t>();
-
-  metrics::Stopwatch watch;
-  const std::uint64_t base = batch_.block.first_wafer;
-  // With the result store on, the rows are hashed and then extracted slice by slice, so the
-  // extraction reads what the hash just brought into cache (whole chunks where the backend
-  // wants them: slice_bytes() 0). Wafers are independent: the same bits for any slicing.
-  const std::uint64_t slice = hash_content_ ? backend_.slice_bytes() : 0;
-  const std::uint64_t row_bytes = index_.row_bytes();
   for (std::uint64_t a = w0; a < w1;) {
-    std::uint64_t b = a + 1;
-    if (slice == 0) {
-      b = w1;
-    } else {
-      while (b < w1 && (index_.offsets[b + 1] - index_.offsets[a]) * row_bytes <= slice) ++b;
-    }
-    if (hash_content_) hash_rows(a, b, wafer_hash_.data() + (a - base));
-    const std::uint64_t first_row = index_.offsets[a] - rows_row0_;
-    features::TraceChunk chunk;
-    chunk.first_wafer = a;
-    chunk.offsets = std::span<const std::uint64_t>(index_.offsets).subspan(a, b - a + 1);
-    chunk.type = sample_type(index_.value_type);
-    chunk.values = rows_ + first_row * row_bytes;
-    chunk.first_sensor = 0;
-    chunk.n_columns = index_.n_sensors;
-    chunk.steps =
-        steps.empty() ? steps : steps.subspan(first_row, index_.offsets[b] - index_.offsets[a]);
-    backend_.extract(chunk, batch_.block);
+    const std::uint64_t b = slice_end(a);
+    compute_rows(a, b, 0, 0.0);
     a = b;
   }
-  stats_.compute_s += watch.elapsed();
+  set_latencies(w0, w1, read_s);
+}
 
-  // A wafer's latency: its share of the chunk's read (by rows) plus its own compute time.
+void Worker::compute_rows(std::uint64_t a, std::uint64_t b, std::uint64_t latency_end,
+                          double read_s) {
+  const std::uint64_t row_bytes = index_.row_bytes();
+  const std::uint64_t base = batch_.block.first_wafer;
+  metrics::Stopwatch watch;
+  if (hash_content_) hash_rows(a, b, wafer_hash_.data() + (a - base));
+  // rows_ and steps_ hold the rows read last, from row rows_row0_ on.
+  const std::uint64_t first_row = index_.offsets[a] - rows_row0_;
+  const std::uint64_t rows = index_.offsets[b] - index_.offsets[a];
+  features::TraceChunk chunk;
+  chunk.first_wafer = a;
+  chunk.offsets = std::span<const std::uint64_t>(index_.offsets).subspan(a, b - a + 1);
+  chunk.type = sample_type(index_.value_type);
+  chunk.values = rows_ + first_row * row_bytes;
+  chunk.first_sensor = 0;
+  chunk.n_columns = index_.n_sensors;
+  chunk.steps = index_.has_steps ? std::span<const std::int32_t>(steps_).subspan(first_row, rows)
+                                 : std::span<const std::int32_t>();
+  backend_.extract(chunk, batch_.block);
+  stats_.compute_s += watch.elapsed();
+  if (latency_end > a) set_latencies(a, latency_end, read_s);
+}
+
+void Worker::set_latencies(std::uint64_t w0, std::uint64_t w1, double read_s) {
+  // A wafer's latency: its share of its rows' read (by rows) plus its own compute time.
+  const std::uint64_t base = batch_.block.first_wafer;
+  const std::uint64_t rows = index_.offsets[w1] - index_.offsets[w0];
   for (std::uint64_t w = w0; w < w1; ++w) {
     const double share = rows > 0 ? read_s * double(index_.wafer_rows(w)) / double(rows) : 0.0;
     batch_.latency_s[w - base] = share + batch_.block.compute_seconds[w - base];
