@@ -228,8 +228,8 @@ bool make_grid(T lo, T hi, std::uint32_t n_buckets, T& scale, T& limit) {
   return std::isfinite(width) && std::isfinite(scale) && t_max < limit;
 }
 
-/// Values a branchless collect (collect_one) may store past a segment's candidates: the
-/// candidate buffers are this much longer than the rows.
+/// Values collect_avx2 may store past a segment's candidates: the candidate buffers leave this
+/// much room after each segment's.
 constexpr std::size_t kCollectSpill = 8;
 
 /// No bucket: bucket indices are at most kMaxBuckets.
@@ -473,89 +473,17 @@ __attribute__((target("avx2"))) void bucket_index_avx2(const T* x, std::size_t b
                                                        std::uint16_t* idx) {
   bucket_index_body(x, begin, end, lo, scale, limit, nb, idx);
 }
-/// collect_body with AVX2's compares and byte masks, 32 indices a step; only two compares
-/// when b is disabled (no steps, or a step counted on its own grid).
+/// collect_body a register at a time without a branch on the data, for a and, with kBoth, b
+/// (the wafer and a step counted on its grid): each one's wanted lanes packed to the front of
+/// its candidates by a permutation and stored whole (up to a register past them: the buffers
+/// leave kCollectSpill after each segment's candidates), the largest sample of each one's
+/// bucket below kept by a masked max. The same candidates in the same order as collect_body (a
+/// zero's sign in `low` aside, which only a result of zero could show; the callers check
+/// zeros_of_both_signs then). The last samples, fewer than a register, go through collect_body.
 template <class T, bool kBoth>
-__attribute__((target("avx2"))) void collect_avx2_impl(const T* x, const std::uint16_t* idx,
-                                                       std::size_t begin, std::size_t end,
-                                                       Want<T>& a, Want<T>& b) {
-  WantScan<T> scan(a, b);
-  const auto visit = [&](std::size_t k) { scan.visit(x, idx, k); };
-  const __m256i want_a = _mm256_set1_epi16(static_cast<short>(scan.a_bucket));
-  const __m256i want_a_below = _mm256_set1_epi16(static_cast<short>(scan.a_below));
-  const __m256i want_b = _mm256_set1_epi16(static_cast<short>(scan.b_bucket));
-  const __m256i want_b_below = _mm256_set1_epi16(static_cast<short>(scan.b_below));
-  std::size_t i = begin;
-  for (; i + 32 <= end; i += 32) {
-    const __m256i v0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(idx + i));
-    const __m256i v1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(idx + i + 16));
-    __m256i h0 =
-        _mm256_or_si256(_mm256_cmpeq_epi16(v0, want_a), _mm256_cmpeq_epi16(v0, want_a_below));
-    __m256i h1 =
-        _mm256_or_si256(_mm256_cmpeq_epi16(v1, want_a), _mm256_cmpeq_epi16(v1, want_a_below));
-    if constexpr (kBoth) {
-      h0 = _mm256_or_si256(h0, _mm256_or_si256(_mm256_cmpeq_epi16(v0, want_b),
-                                               _mm256_cmpeq_epi16(v0, want_b_below)));
-      h1 = _mm256_or_si256(h1, _mm256_or_si256(_mm256_cmpeq_epi16(v1, want_b),
-                                               _mm256_cmpeq_epi16(v1, want_b_below)));
-    }
-    const __m256i any = _mm256_or_si256(h0, h1);
-    if (_mm256_testz_si256(any, any)) continue;
-    // Two bits per matching lane.
-    std::uint64_t bits =
-        static_cast<std::uint32_t>(_mm256_movemask_epi8(h0)) |
-        (std::uint64_t{static_cast<std::uint32_t>(_mm256_movemask_epi8(h1))} << 32);
-    while (bits != 0) {
-      visit(i + static_cast<std::size_t>(__builtin_ctzll(bits)) / 2);
-      bits &= bits - 1;
-      bits &= bits - 1;
-    }
-  }
-  for (; i < end; ++i) visit(i);
-  scan.store(a, b);
-}
-
-/// One Want (no second) without a branch on the data, a register at a time: the wanted
-/// bucket's lanes packed to the front by a permutation and stored whole (up to a register past
-/// the candidates: the buffers leave kCollectSpill), the bucket below's largest sample kept by
-/// a masked max. The same candidates in the same order as collect_body (a zero's sign in `low`
-/// aside, which only a result of zero could show; the callers check zeros_of_both_signs then).
-template <class T>
-__attribute__((target("avx2,popcnt"))) void collect_one_avx2(const T* x, const std::uint16_t* idx,
-                                                             std::size_t begin, std::size_t end,
-                                                             Want<T>& a) {
-  using L = Avx2Lanes<T>;
-  const __m128i want = _mm_set1_epi16(static_cast<short>(a.bucket));
-  const __m128i want_below = _mm_set1_epi16(static_cast<short>(a.below));
-  const typename L::V none = L::set1(-std::numeric_limits<T>::infinity());
-  typename L::V low = L::set1(a.low);
-  T* const cand = a.cand;
-  std::size_t m = a.m;
-  std::size_t i = begin;
-  for (; i + L::kWidth <= end; i += L::kWidth) {
-    const typename L::V v = L::load(x + i);
-    const unsigned hit = L::mask(L::index_is(idx + i, want));
-    L::store_packed(cand + m, v, hit);
-    m += static_cast<std::size_t>(__builtin_popcount(hit));
-    low = L::max(low, L::blend(none, v, L::index_is(idx + i, want_below)));
-  }
-  alignas(32) T lanes[L::kWidth];
-  L::store_aligned(lanes, low);
-  T l = a.low;
-  for (const T v : lanes) l = v > l ? v : l;
-  a.m = m;
-  a.low = l;
-  Want<T> unused;
-  collect_avx2_impl<T, false>(x, idx, i, end, a,
-                              unused);  // the last samples, fewer than a register
-}
-
-/// collect_one_avx2 for two Wants at once (the wafer and a step counted on its grid): each
-/// one's lanes packed into its own candidates, which lie kCollectSpill apart.
-template <class T>
-__attribute__((target("avx2,popcnt"))) void collect_two_avx2(const T* x, const std::uint16_t* idx,
-                                                             std::size_t begin, std::size_t end,
-                                                             Want<T>& a, Want<T>& b) {
+__attribute__((target("avx2,popcnt"))) void collect_avx2(const T* x, const std::uint16_t* idx,
+                                                         std::size_t begin, std::size_t end,
+                                                         Want<T>& a, Want<T>& b) {
   using L = Avx2Lanes<T>;
   const __m128i want_a = _mm_set1_epi16(static_cast<short>(a.bucket));
   const __m128i want_a_below = _mm_set1_epi16(static_cast<short>(a.below));
@@ -570,13 +498,15 @@ __attribute__((target("avx2,popcnt"))) void collect_two_avx2(const T* x, const s
   for (; i + L::kWidth <= end; i += L::kWidth) {
     const typename L::V v = L::load(x + i);
     const unsigned a_hit = L::mask(L::index_is(idx + i, want_a));
-    const unsigned b_hit = L::mask(L::index_is(idx + i, want_b));
     L::store_packed(a.cand + a_m, v, a_hit);
-    L::store_packed(b.cand + b_m, v, b_hit);
     a_m += static_cast<std::size_t>(__builtin_popcount(a_hit));
-    b_m += static_cast<std::size_t>(__builtin_popcount(b_hit));
     a_low = L::max(a_low, L::blend(none, v, L::index_is(idx + i, want_a_below)));
-    b_low = L::max(b_low, L::blend(none, v, L::index_is(idx + i, want_b_below)));
+    if constexpr (kBoth) {
+      const unsigned b_hit = L::mask(L::index_is(idx + i, want_b));
+      L::store_packed(b.cand + b_m, v, b_hit);
+      b_m += static_cast<std::size_t>(__builtin_popcount(b_hit));
+      b_low = L::max(b_low, L::blend(none, v, L::index_is(idx + i, want_b_below)));
+    }
   }
   alignas(32) T lanes[2][L::kWidth];
   L::store_aligned(lanes[0], a_low);
@@ -587,17 +517,7 @@ __attribute__((target("avx2,popcnt"))) void collect_two_avx2(const T* x, const s
   }
   a.m = a_m;
   b.m = b_m;
-  collect_avx2_impl<T, true>(x, idx, i, end, a, b);  // the last samples, fewer than a register
-}
-
-template <class T>
-void collect_avx2(const T* x, const std::uint16_t* idx, std::size_t begin, std::size_t end,
-                  Want<T>& a, Want<T>& b) {
-  if (b.bucket == kNone && b.below == kNone) {
-    collect_avx2_impl<T, false>(x, idx, begin, end, a, b);
-  } else {
-    collect_avx2_impl<T, true>(x, idx, begin, end, a, b);
-  }
+  collect_body(x, idx, i, end, a, b);
 }
 #else
 #define WAFERMILL_HAVE_AVX2_MEDIAN 0
@@ -621,36 +541,27 @@ void bucket_index(const T* x, std::size_t begin, std::size_t end, double lo, dou
   bucket_index_body(x, begin, end, lo, scale, limit, nb, idx);
 }
 
-template <class T>
-void collect(const T* x, const std::uint16_t* idx, std::size_t begin, std::size_t end, Want<T>& a,
-             Want<T>& b) {
-#if WAFERMILL_HAVE_AVX2_MEDIAN
-  if (use_avx2()) return collect_avx2(x, idx, begin, end, a, b);
-#endif
-  collect_body(x, idx, begin, end, a, b);
-}
-
-/// collect() for one Want, where the candidate buffer has kCollectSpill values of room past
-/// a.cand + (the bucket's count): the branchless scan under AVX2.
+/// collect_body for one Want, where the candidate buffer has kCollectSpill values of room past
+/// a.cand + (the bucket's count): collect_avx2 under AVX2.
 template <class T>
 void collect_one(const T* x, const std::uint16_t* idx, std::size_t begin, std::size_t end,
                  Want<T>& a) {
-#if WAFERMILL_HAVE_AVX2_MEDIAN
-  if (use_avx2()) return collect_one_avx2(x, idx, begin, end, a);
-#endif
   Want<T> none;
-  collect(x, idx, begin, end, a, none);
+#if WAFERMILL_HAVE_AVX2_MEDIAN
+  if (use_avx2()) return collect_avx2<T, false>(x, idx, begin, end, a, none);
+#endif
+  collect_body(x, idx, begin, end, a, none);
 }
 
-/// collect() for two Wants whose candidates lie at least kCollectSpill apart: the branchless
-/// scan under AVX2.
+/// collect_body for two Wants whose candidates lie at least kCollectSpill apart: collect_avx2
+/// under AVX2.
 template <class T>
 void collect_two(const T* x, const std::uint16_t* idx, std::size_t begin, std::size_t end,
                  Want<T>& a, Want<T>& b) {
 #if WAFERMILL_HAVE_AVX2_MEDIAN
-  if (use_avx2()) return collect_two_avx2(x, idx, begin, end, a, b);
+  if (use_avx2()) return collect_avx2<T, true>(x, idx, begin, end, a, b);
 #endif
-  collect(x, idx, begin, end, a, b);
+  collect_body(x, idx, begin, end, a, b);
 }
 
 /// Candidates at most this many are selected by counting ranks (rank_select) instead of
