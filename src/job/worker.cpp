@@ -258,7 +258,8 @@ void Worker::process_wafers(std::uint64_t w0, std::uint64_t w1) {
       const std::uint64_t b = slice_end(a);
       const double read_before = stats_.read_s;
       read_rows(a, b);
-      compute_rows(a, b, b, stats_.read_s - read_before);
+      compute_rows(a, b);
+      set_latencies(a, b, stats_.read_s - read_before);
       a = b;
     }
     return;
@@ -268,14 +269,13 @@ void Worker::process_wafers(std::uint64_t w0, std::uint64_t w1) {
   const double read_s = stats_.read_s - read_before;
   for (std::uint64_t a = w0; a < w1;) {
     const std::uint64_t b = slice_end(a);
-    compute_rows(a, b, 0, 0.0);
+    compute_rows(a, b);
     a = b;
   }
   set_latencies(w0, w1, read_s);
 }
 
-void Worker::compute_rows(std::uint64_t a, std::uint64_t b, std::uint64_t latency_end,
-                          double read_s) {
+void Worker::compute_rows(std::uint64_t a, std::uint64_t b) {
   const std::uint64_t row_bytes = index_.row_bytes();
   const std::uint64_t base = batch_.block.first_wafer;
   metrics::Stopwatch watch;
@@ -294,7 +294,6 @@ void Worker::compute_rows(std::uint64_t a, std::uint64_t b, std::uint64_t latenc
                                  : std::span<const std::int32_t>();
   backend_.extract(chunk, batch_.block);
   stats_.compute_s += watch.elapsed();
-  if (latency_end > a) set_latencies(a, latency_end, read_s);
 }
 
 void Worker::set_latencies(std::uint64_t w0, std::uint64_t w1, double read_s) {

@@ -80,9 +80,8 @@ class Worker {
   void read_rows(std::uint64_t w0, std::uint64_t w1);  // into buffer_ and steps_
   void hash_rows(std::uint64_t w0, std::uint64_t w1, std::uint64_t* hashes);
   void process_wafers(std::uint64_t w0, std::uint64_t w1);
-  // Hashes (with a store) and extracts wafers [a, b), whose rows read_rows read last; then, when
-  // latency_end > a, sets the latencies of wafers [a, latency_end) from `read_s`.
-  void compute_rows(std::uint64_t a, std::uint64_t b, std::uint64_t latency_end, double read_s);
+  // Hashes (with a store) and extracts wafers [a, b), whose rows read_rows read last.
+  void compute_rows(std::uint64_t a, std::uint64_t b);
   // Latencies of wafers [w0, w1): each its share (by rows) of `read_s` plus its compute time.
   void set_latencies(std::uint64_t w0, std::uint64_t w1, double read_s);
   // Reads wafer w one sensor column at a time; `column` gets each column in turn.
