@@ -218,6 +218,13 @@ std::vector<KernelIsa> vector_isas() {
   return out;
 }
 
+// Every kernel this CPU runs: the vector ones and the generic one.
+std::vector<KernelIsa> every_isa() {
+  std::vector<KernelIsa> out = vector_isas();
+  out.push_back(KernelIsa::generic);
+  return out;
+}
+
 TEST(StripKernel, VectorFastPathsEqualAddSample) {
   if (vector_isas().empty()) GTEST_SKIP() << "this CPU has no AVX2";
   for (const KernelIsa isa : vector_isas()) {
@@ -245,9 +252,7 @@ void expect_nan_burst_matches_add_sample(KernelIsa isa) {
 }
 
 TEST(StripKernel, NanBurstThenFiniteEqualsAddSample) {
-  std::vector<KernelIsa> isas = vector_isas();
-  isas.push_back(KernelIsa::generic);
-  for (const KernelIsa isa : isas) {
+  for (const KernelIsa isa : every_isa()) {
     expect_nan_burst_matches_add_sample<float>(isa);
     expect_nan_burst_matches_add_sample<double>(isa);
   }
@@ -256,9 +261,7 @@ TEST(StripKernel, NanBurstThenFiniteEqualsAddSample) {
 // Finite doubles whose squares overflow: s2 turns +Inf with no NaN or Inf sample, so every
 // run after it is redone row by row; the sums are still add_sample's.
 TEST(StripKernel, OverflowingDoublesEqualAddSample) {
-  std::vector<KernelIsa> isas = vector_isas();
-  isas.push_back(KernelIsa::generic);
-  for (const KernelIsa isa : isas) {
+  for (const KernelIsa isa : every_isa()) {
     for (const std::size_t n_columns : {1, 4, 6}) {
       std::vector<double> v = finite_rows<double>(5 * kFiniteRun + 3, n_columns, 9);
       for (std::size_t i = 0; i < v.size(); i += 7) v[i] = (i % 2 == 0) ? 1e300 : -1e300;
