@@ -33,6 +33,7 @@ class CpuBackend final : public FeatureBackend {
         want_median_(layout.features.contains(Feature::median)),
         column_scratch_bytes_(std::max<std::uint64_t>(scratch_bytes / 6, 1)) {
     for (const Feature f : layout.features.list()) selected_.push_back(static_cast<std::size_t>(f));
+    guesses_.resize(layout.n_sensors);
   }
 
   std::string_view name() const override { return "cpu"; }
@@ -92,7 +93,7 @@ class CpuBackend final : public FeatureBackend {
       const T* rows = values + begin * chunk.n_columns;
       const std::int32_t* steps = layout_.n_steps > 0 ? chunk.steps.data() + begin : nullptr;
       accumulate_wafer(rows, n_rows, steps, chunk.n_columns);
-      if (want_median_) wafer_medians(rows, n_rows, steps, chunk.n_columns);
+      if (want_median_) wafer_medians(rows, n_rows, steps, chunk.first_sensor, chunk.n_columns);
       write_wafer(rows, n_rows, steps, chunk, chunk.first_wafer + i, out);
       out.compute_seconds[chunk.first_wafer + i - out.first_wafer] +=
           std::chrono::duration<double>(Clock::now() - start).count();
@@ -170,9 +171,13 @@ class CpuBackend final : public FeatureBackend {
   // strided gather per column) and selected there; a longer column (a wafer larger than
   // that, e.g. one read a column at a time) is selected in place by StridedMedians, so the
   // backend's scratch stays bounded whatever the input.
+  //
+  // Without steps each column's median is first sought around a guess from the same sensor's
+  // earlier wafers (MedianGuesses), which learns every median: the medians are the same bits
+  // whatever the guesses, and so whatever the order in which this rank sees the wafers.
   template <class T>
   void wafer_medians(const T* rows, std::uint64_t n_rows, const std::int32_t* steps,
-                     std::size_t n_columns) {
+                     std::size_t first_sensor, std::size_t n_columns) {
     const std::size_t n_steps = steps == nullptr ? 0 : layout_.n_steps;
     const std::size_t per_column = 1 + layout_.n_steps;
     medians_.resize(n_columns * per_column);
@@ -210,10 +215,28 @@ class CpuBackend final : public FeatureBackend {
         const std::size_t c = c0 + j;
         fill_ranges(c);
         double* out = medians_.data() + c * per_column;
-        if (!column_.medians(dst + j * ld, n_rows, step_runs_, n_steps, ranges_.data(), out))
+        double mean = 0.0;
+        double spread = 0.0;
+        double window[2];
+        const bool guessing = per_column == 1 && spread_of(c, mean, spread);
+        const bool guessed = guessing && guesses_.guess(first_sensor + c, mean, spread, window);
+        if (!column_.medians(dst + j * ld, n_rows, step_runs_, n_steps, ranges_.data(), out,
+                             guessed ? window : nullptr))
           reference_medians(rows, n_rows, steps, c, n_columns, out);
+        if (guessing) guesses_.learn(first_sensor + c, mean, spread, out[0]);
       }
     }
+  }
+
+  // Column c's mean and standard deviation over the wafer's finite samples, from its sums
+  // (only to guess its median: MedianGuesses); false with fewer than two samples.
+  bool spread_of(std::size_t c, double& mean, double& spread) {
+    const SegmentSums s = sums_.segment(0, c);
+    if (!(s.count >= 2.0)) return false;
+    const double m1 = s.s1 / s.count;
+    mean = s.shift + m1;
+    spread = std::sqrt(std::max(0.0, s.s2 / s.count - m1 * m1));
+    return true;
   }
 
   template <class T>
@@ -288,6 +311,7 @@ class CpuBackend final : public FeatureBackend {
   std::vector<float> column_float_;
   std::vector<double> column_double_;
   detail::ColumnMedians column_;
+  detail::MedianGuesses guesses_;  // per sensor of the layout
   detail::StridedMedians strided_;
   std::vector<detail::SegmentRange> ranges_;
   std::vector<detail::StepRun> step_runs_;

@@ -726,6 +726,83 @@ __attribute__((target("avx2,popcnt"))) void window_avx2(const T* x, std::size_t 
   m = k;
   window_body(x, i, n, lo, scale, t_min, t_low, t_high, window, below, m);
 }
+
+/// window_avx2 in 16 floats (8 doubles) a register, where the CPU has AVX-512F: the compares
+/// give masks, the window's lanes are packed by vcompress in a register (the memory form is
+/// microcoded on some CPUs) and stored whole at window + m (below end: m <= i).
+template <class T>
+__attribute__((target("avx512f,popcnt"))) void window_avx512(const T* x, std::size_t n, T lo,
+                                                             T scale, T t_min, T t_low, T t_high,
+                                                             T* window, std::size_t& below,
+                                                             std::size_t& m) {
+  std::size_t k = 0;
+  std::size_t b = 0;
+  std::size_t i = 0;
+  if constexpr (sizeof(T) == sizeof(float)) {
+    const __m512 v_lo = _mm512_set1_ps(lo), v_scale = _mm512_set1_ps(scale);
+    const __m512 v_low = _mm512_set1_ps(t_low), v_high = _mm512_set1_ps(t_high);
+    const __m512 v_min = _mm512_set1_ps(t_min);
+    for (; i + 16 <= n; i += 16) {
+      const __m512 v = _mm512_loadu_ps(x + i);
+      const __m512 t = _mm512_mul_ps(_mm512_sub_ps(v, v_lo), v_scale);
+      const __mmask16 under = _mm512_cmp_ps_mask(t, v_low, _CMP_LT_OQ);  // -Inf too, not NaN
+      const __mmask16 counted = _mm512_mask_cmp_ps_mask(under, t, v_min, _CMP_GE_OQ);
+      const __mmask16 in = _mm512_mask_cmp_ps_mask(static_cast<__mmask16>(~under), t, v_high,
+                                                   _CMP_LT_OQ);  // NaN, +Inf: not below t_high
+      _mm512_storeu_ps(window + k, _mm512_maskz_compress_ps(in, v));
+      b += static_cast<std::size_t>(__builtin_popcount(counted));
+      k += static_cast<std::size_t>(__builtin_popcount(in));
+    }
+    if (i < n) {  // the last lanes, masked: no scalar tail (a guess's window is short)
+      const auto live = static_cast<__mmask16>((1U << (n - i)) - 1U);
+      const __m512 v = _mm512_maskz_loadu_ps(live, x + i);
+      const __m512 t = _mm512_mul_ps(_mm512_sub_ps(v, v_lo), v_scale);
+      const __mmask16 under = _mm512_mask_cmp_ps_mask(live, t, v_low, _CMP_LT_OQ);
+      const __mmask16 counted = _mm512_mask_cmp_ps_mask(under, t, v_min, _CMP_GE_OQ);
+      const __mmask16 in = _mm512_mask_cmp_ps_mask(static_cast<__mmask16>(live & ~under), t,
+                                                   v_high, _CMP_LT_OQ);
+      const int kept = __builtin_popcount(in);
+      _mm512_mask_storeu_ps(window + k, static_cast<__mmask16>((1U << kept) - 1U),
+                            _mm512_maskz_compress_ps(in, v));
+      b += static_cast<std::size_t>(__builtin_popcount(counted));
+      k += static_cast<std::size_t>(kept);
+      i = n;
+    }
+  } else {
+    const __m512d v_lo = _mm512_set1_pd(lo), v_scale = _mm512_set1_pd(scale);
+    const __m512d v_low = _mm512_set1_pd(t_low), v_high = _mm512_set1_pd(t_high);
+    const __m512d v_min = _mm512_set1_pd(t_min);
+    for (; i + 8 <= n; i += 8) {
+      const __m512d v = _mm512_loadu_pd(x + i);
+      const __m512d t = _mm512_mul_pd(_mm512_sub_pd(v, v_lo), v_scale);
+      const __mmask8 under = _mm512_cmp_pd_mask(t, v_low, _CMP_LT_OQ);
+      const __mmask8 counted = _mm512_mask_cmp_pd_mask(under, t, v_min, _CMP_GE_OQ);
+      const __mmask8 in =
+          _mm512_mask_cmp_pd_mask(static_cast<__mmask8>(~under), t, v_high, _CMP_LT_OQ);
+      _mm512_storeu_pd(window + k, _mm512_maskz_compress_pd(in, v));
+      b += static_cast<std::size_t>(__builtin_popcount(counted));
+      k += static_cast<std::size_t>(__builtin_popcount(in));
+    }
+    if (i < n) {
+      const auto live = static_cast<__mmask8>((1U << (n - i)) - 1U);
+      const __m512d v = _mm512_maskz_loadu_pd(live, x + i);
+      const __m512d t = _mm512_mul_pd(_mm512_sub_pd(v, v_lo), v_scale);
+      const __mmask8 under = _mm512_mask_cmp_pd_mask(live, t, v_low, _CMP_LT_OQ);
+      const __mmask8 counted = _mm512_mask_cmp_pd_mask(under, t, v_min, _CMP_GE_OQ);
+      const __mmask8 in = _mm512_mask_cmp_pd_mask(static_cast<__mmask8>(live & ~under), t, v_high,
+                                                  _CMP_LT_OQ);
+      const int kept = __builtin_popcount(in);
+      _mm512_mask_storeu_pd(window + k, static_cast<__mmask8>((1U << kept) - 1U),
+                            _mm512_maskz_compress_pd(in, v));
+      b += static_cast<std::size_t>(__builtin_popcount(counted));
+      k += static_cast<std::size_t>(kept);
+      i = n;
+    }
+  }
+  below = b;
+  m = k;
+  window_body(x, i, n, lo, scale, t_min, t_low, t_high, window, below, m);
+}
 #endif
 
 /// The least and greatest of v[0, m), m >= 1, none NaN, in independent lanes (a register's
@@ -797,6 +874,8 @@ void window_pass(const T* x, std::size_t n, T lo, T scale, T t_min, T t_low, T t
   below = 0;
   m = 0;
 #if WAFERMILL_HAVE_AVX2_MEDIAN
+  if (avx512_allowed())
+    return window_avx512(x, n, lo, scale, t_min, t_low, t_high, window, below, m);
   if (use_avx2()) return window_avx2(x, n, lo, scale, t_min, t_low, t_high, window, below, m);
 #endif
   window_body(x, 0, n, lo, scale, t_min, t_low, t_high, window, below, m);
@@ -914,6 +993,31 @@ template void transpose_columns<float>(const float*, std::size_t, std::size_t, s
                                        std::size_t, float*, std::size_t);
 template void transpose_columns<double>(const double*, std::size_t, std::size_t, std::size_t,
                                         std::size_t, double*, std::size_t);
+
+bool MedianGuesses::guess(std::size_t s, double mean, double std, double* window) const {
+  const Sensor& g = sensors_[s];
+  if (!g.known || !(std > 0.0) || !std::isfinite(std) || !std::isfinite(mean)) return false;
+  const double half_width = kWidth * g.error;
+  if (half_width > kMaxHalfWidth) return false;
+  window[0] = mean + std * (g.offset - half_width);
+  window[1] = mean + std * (g.offset + half_width);
+  return std::isfinite(window[0]) && std::isfinite(window[1]);
+}
+
+void MedianGuesses::learn(std::size_t s, double mean, double std, double median) {
+  Sensor& g = sensors_[s];
+  if (!(std > 0.0) || !std::isfinite(std) || !std::isfinite(mean) || !std::isfinite(median))
+    return;
+  const double offset = (median - mean) / std;
+  if (!std::isfinite(offset)) return;
+  if (g.known) {
+    g.error += kLearningRate * (std::abs(offset - g.offset) - g.error);
+  } else {
+    g.error = kFirstError;
+    g.known = true;
+  }
+  g.offset = offset;
+}
 
 void find_step_runs(const std::int32_t* steps, std::size_t n_rows, std::vector<StepRun>& runs) {
   runs.clear();
@@ -1088,8 +1192,80 @@ bool ColumnMedians::window_median(const T* x, std::size_t n_rows, const SegmentR
 }
 
 template <class T>
+bool ColumnMedians::guessed_median(const T* x, std::size_t n_rows, const SegmentRange& range,
+                                   double low, double high, double& out, T& lower, T& upper) {
+  // Within the finite samples' range ([min, max], so that -Inf stays out of the window and
+  // +Inf above it), in T: compared with the samples themselves (t = x).
+  const T t_min = static_cast<T>(range.min);
+  const T t_max = static_cast<T>(range.max);
+  if (!(low < high)) return false;
+  const T t_low = low <= range.min ? t_min : static_cast<T>(low);
+  const T t_high = high > range.max ? std::nextafter(t_max, std::numeric_limits<T>::infinity())
+                                    : static_cast<T>(high);
+  if (!(t_low < t_high)) return false;
+  std::vector<T>& window = [this]() -> std::vector<T>& {
+    if constexpr (sizeof(T) == sizeof(float)) {
+      return window_float_;
+    } else {
+      return window_double_;
+    }
+  }();
+  std::vector<T>& cand = [this]() -> std::vector<T>& {
+    if constexpr (sizeof(T) == sizeof(float)) {
+      return cand_float_;
+    } else {
+      return cand_double_;
+    }
+  }();
+  if (window.size() < n_rows) window.resize(n_rows);
+  if (cand.size() < n_rows + kCollectSpill) cand.resize(n_rows + kCollectSpill);
+  if (whole_idx_.size() < n_rows) whole_idx_.resize(n_rows);
+  std::size_t below = 0;
+  std::size_t m = 0;
+  window_pass(x, n_rows, T(0), T(1), t_min, t_low, t_high, window.data(), below, m);
+  const std::size_t count = range.count;
+  const std::size_t half = count / 2;
+  const std::size_t lower_rank = count % 2 == 0 ? half - 1 : half;
+  if (below > lower_rank || below + m <= half) return false;  // a middle rank outside
+  // Both middle ranks are in the window, at r and r - 1 (even) among its m samples.
+  const bool even = count % 2 == 0;
+  const std::size_t r = half - below;
+  const T none = -std::numeric_limits<T>::infinity();
+  if (m <= kRankSelectMax) {
+    out = finish(window.data(), m, r, even, none, lower, upper);
+    return true;
+  }
+  // More than rank_select takes: a narrower window inside this one, where rank r would lie
+  // were the m samples spread evenly over [t_low, t_high) (near the median, where a guess
+  // puts them, a density varies little), widened by 3 standard deviations of that rank's
+  // place and a sample. Where it misses a middle rank or holds too many, the bucket selection
+  // among the m samples decides.
+  const double md = static_cast<double>(m);
+  const double p = (static_cast<double>(r) + 0.5) / md;
+  const double margin = (3.0 * std::sqrt(md * p * (1.0 - p)) + 1.0) / md;
+  const double width = static_cast<double>(t_high) - static_cast<double>(t_low);
+  const double a = p - margin - 0.5 / md;
+  const double b = p + margin + 0.5 / md;
+  const T s_low = a <= 0.0 ? t_low : static_cast<T>(static_cast<double>(t_low) + width * a);
+  const T s_high = b >= 1.0 ? t_high : static_cast<T>(static_cast<double>(t_low) + width * b);
+  if (s_low < s_high && std::isfinite(width)) {
+    std::size_t below2 = 0;
+    std::size_t m2 = 0;
+    window_pass(window.data(), m, T(0), T(1), t_low, s_low, s_high, cand.data(), below2, m2);
+    if (m2 <= kRankSelectMax && below2 <= (even ? r - 1 : r) && below2 + m2 > r) {
+      out = finish(cand.data(), m2, r - below2, even, none, lower, upper);
+      return true;
+    }
+  }
+  out = select_among(window.data(), m, r, even, lower, upper);
+  return true;
+}
+
+template <class T>
 bool ColumnMedians::medians(const T* x, std::size_t n_rows, const std::vector<StepRun>& step_runs,
-                            std::size_t n_steps, const SegmentRange* ranges, double* out) {
+                            std::size_t n_steps, const SegmentRange* ranges, double* out,
+                            const double* guess) {
+  guess_held_ = false;
   const std::size_t n_segments = 1 + n_steps;
   grids_.resize(n_segments);
   for (std::size_t s = 0; s < n_segments; ++s) {
@@ -1118,11 +1294,15 @@ bool ColumnMedians::medians(const T* x, std::size_t n_rows, const std::vector<St
       }
     }
   }
-  // Without steps, a long column mostly needs to count only the samples near its median.
+  // Without steps, a column mostly needs to count only the samples near its median: around
+  // the caller's guess, or for a long column in a window its own sample places.
   if (n_steps == 0 && grids_[0].mode == Mode::buckets) {
     T lower = T(1);
     T upper = T(1);
-    if (window_median(x, n_rows, ranges[0], out[0], lower, upper)) {
+    const bool held = guess != nullptr && guessed_median(x, n_rows, ranges[0], guess[0], guess[1],
+                                                         out[0], lower, upper);
+    guess_held_ = held;
+    if (held || window_median(x, n_rows, ranges[0], out[0], lower, upper)) {
       const bool even = ranges[0].count % 2 == 0;
       const auto all_rows = [n_rows](const auto& f) { f(std::size_t{0}, n_rows); };
       return !(upper == T(0) && (!even || lower == T(0)) && zeros_of_both_signs(x, all_rows));
@@ -1332,10 +1512,11 @@ bool ColumnMedians::medians(const T* x, std::size_t n_rows, const std::vector<St
 }
 
 template bool ColumnMedians::medians<float>(const float*, std::size_t, const std::vector<StepRun>&,
-                                            std::size_t, const SegmentRange*, double*);
+                                            std::size_t, const SegmentRange*, double*,
+                                            const double*);
 template bool ColumnMedians::medians<double>(const double*, std::size_t,
                                              const std::vector<StepRun>&, std::size_t,
-                                             const SegmentRange*, double*);
+                                             const SegmentRange*, double*, const double*);
 
 // ---------------------------------------------------------------------------------------------
 // StridedMedians

@@ -94,9 +94,19 @@ class ColumnMedians {
   /// of step k, given as runs (find_step_runs; ignored when n_steps == 0). ranges[0] is the
   /// whole column's, ranges[1 + k] step k's. Returns false (out then unspecified) when some
   /// median is a zero chosen among zeros of both signs: the caller then asks MedianSelector.
+  ///
+  /// `guess` (optional, without steps only): values [low, high) the caller expects to hold the
+  /// wafer's middle ranks, e.g. from the same sensor's earlier wafers (CpuBackend's
+  /// MedianGuesses). Tried first: one vector pass counts the finite samples below it and
+  /// copies those in it, and only those are selected among; where a middle rank falls outside,
+  /// the column goes on as without it. Exact either way: a guess costs or saves time only.
   template <class T>
   bool medians(const T* x, std::size_t n_rows, const std::vector<StepRun>& runs,
-               std::size_t n_steps, const SegmentRange* ranges, double* out);
+               std::size_t n_steps, const SegmentRange* ranges, double* out,
+               const double* guess = nullptr);
+
+  /// Whether the last medians() call found its median inside the guess it was given.
+  bool guess_held() const { return guess_held_; }
 
  private:
   /// How a segment's median is found: none (no finite sample), its min (min == max), among
@@ -133,6 +143,12 @@ class ColumnMedians {
   bool window_median(const T* x, std::size_t n_rows, const SegmentRange& range, double& out,
                      T& lower, T& upper);
 
+  /// The wafer's median from the caller's guess (medians()' `guess`): false when a middle rank
+  /// lies outside [low, high).
+  template <class T>
+  bool guessed_median(const T* x, std::size_t n_rows, const SegmentRange& range, double low,
+                      double high, double& out, T& lower, T& upper);
+
   /// The samples of rank `rank` (and rank - 1 when even; rank >= 1 then) among v[0, m), all
   /// finite, and the median they make, by the same bucket selection on a grid of their own.
   template <class T>
@@ -148,6 +164,45 @@ class ColumnMedians {
   std::vector<double> cand_double_;
   std::vector<float> window_float_;  // window_median's samples in the window
   std::vector<double> window_double_;
+  bool guess_held_ = false;
+};
+
+/// @brief Per sensor, where its wafers' medians lay from their means, in standard deviations:
+/// a guess of the next wafer's (ColumnMedians::medians' `guess`). Wafers of one sensor on one
+/// tool are alike, so the median's place relative to the mean and spread, which the moments
+/// pass has already summed, repeats from wafer to wafer far more closely than the median's
+/// own rank spread. The guess is mean + std·(offset ± kWidth·error), with `offset` the last
+/// wafer's place and `error` a running mean of how far each place was from the one before;
+/// none while that window would be wide enough to hold most samples (it would save nothing),
+/// but every median keeps teaching it. A guess only saves time or costs a pass: the medians
+/// are exact either way.
+class MedianGuesses {
+ public:
+  /// Guesses' half-width, in running mean absolute errors (about 5 standard deviations of a
+  /// normal error).
+  static constexpr double kWidth = 4.0;
+  /// The error assumed after a sensor's first median, in standard deviations (a window of
+  /// ±1 then: about two thirds of a normal column's samples).
+  static constexpr double kFirstError = 0.25;
+  /// No guess while kWidth·error exceeds this many standard deviations.
+  static constexpr double kMaxHalfWidth = 1.0;
+  /// Weight of the newest error in the running mean.
+  static constexpr double kLearningRate = 0.125;
+
+  void resize(std::size_t n_sensors) { sensors_.resize(n_sensors); }
+  /// Sensor s's window [window[0], window[1]) for a wafer of this mean and std; false when
+  /// there is none (no earlier median, a spread of zero or not finite, or errors too wide).
+  bool guess(std::size_t s, double mean, double std, double* window) const;
+  /// Learns sensor s's median of a wafer of this mean and std.
+  void learn(std::size_t s, double mean, double std, double median);
+
+ private:
+  struct Sensor {
+    double offset = 0.0;  // (median - mean) / std of its last wafer
+    double error = 0.0;   // running mean of |offset - the one before|
+    bool known = false;
+  };
+  std::vector<Sensor> sensors_;
 };
 
 /// @brief The same medians over a column read in place with a stride (rows of a wafer too

@@ -177,6 +177,135 @@ void check_column(ColumnMedians& column, StridedMedians& strided, const std::vec
   }
 }
 
+// A column without steps selected again with guesses (ColumnMedians::medians' `guess`) that
+// hold its middle ranks tightly, loosely (more than rank_select takes: the narrower window
+// inside, or the bucket selection among the window's samples), everything, or miss them
+// (below, above, between an even count's middle pair), and with bounds that are infinite,
+// NaN, inverted or outside the column's range: the same bits and the same answer as without
+// a guess every time. Returns how many guesses held (ColumnMedians::guess_held()).
+template <class T>
+std::size_t check_guesses(ColumnMedians& column, const std::vector<T>& x, const std::string& what) {
+  const std::vector<Segment> segs = segments_of(x, {}, 0);
+  const SegmentRange range = segs[0].range;
+  const std::string where =
+      what + " n=" + std::to_string(x.size()) + (sizeof(T) == 4 ? " float32" : " float64");
+  std::vector<StepRun> runs;
+  double plain = -1.0;
+  const bool plain_decided = column.medians(x.data(), x.size(), runs, 0, &range, &plain);
+  EXPECT_FALSE(column.guess_held()) << where;
+  std::vector<std::pair<double, double>> guesses = {
+      {-HUGE_VAL, HUGE_VAL}, {NAN, 1.0}, {1.0, NAN}, {5.0, 1.0}, {-1e300, 1e300}, {0.0, 0.0}};
+  std::vector<double> v = segs[0].finite;
+  std::sort(v.begin(), v.end());
+  if (!v.empty()) {
+    const std::size_t n = v.size();
+    const std::size_t half = n / 2;
+    const std::size_t low = n % 2 == 0 ? half - 1 : half;
+    const auto at = [&](std::ptrdiff_t i) {
+      return v[static_cast<std::size_t>(std::clamp<std::ptrdiff_t>(i, 0, std::ptrdiff_t(n) - 1))];
+    };
+    const auto above = [](double y) {  // the next value of T above y
+      return static_cast<double>(std::nextafter(static_cast<T>(y), std::numeric_limits<T>::max()));
+    };
+    const auto lo = static_cast<std::ptrdiff_t>(low);
+    const auto hi = static_cast<std::ptrdiff_t>(half);
+    for (const std::ptrdiff_t d : {0, 3, 20, 100, 400})
+      guesses.emplace_back(at(lo - d), above(at(hi + d)));  // hold the middle
+    guesses.emplace_back(v.front(), above(v.back()));
+    guesses.emplace_back(v.front(), at(lo));          // up to the lower middle, excluded
+    guesses.emplace_back(above(at(hi)), v.back());    // from above the upper middle
+    guesses.emplace_back(at(hi), above(at(hi + 5)));  // the upper middle, not the lower
+    guesses.emplace_back(at(lo - 5), at(lo));         // below the lower middle
+  }
+  std::size_t held = 0;
+  for (const auto& [a, b] : guesses) {
+    const double guess[2] = {a, b};
+    double got = -1.0;
+    const bool decided = column.medians(x.data(), x.size(), runs, 0, &range, &got, guess);
+    const std::string with =
+        where + " guess [" + std::to_string(a) + ", " + std::to_string(b) + ")";
+    EXPECT_EQ(decided, plain_decided) << with;
+    if (decided && plain_decided) {
+      EXPECT_TRUE(same_bits(got, plain)) << with << ": got " << got << " want " << plain;
+    }
+    held += column.guess_held() ? 1 : 0;
+  }
+  return held;
+}
+
+TEST(ColumnMedians, GuessesFloat32AndFloat64) {
+  std::mt19937_64 rng(4242);
+  ColumnMedians column;
+  std::normal_distribution<double> normal(0.0, 1.0);
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  std::uniform_int_distribution<int> small_int(-2, 2);
+  const double inf = HUGE_VAL;
+  using Fill = std::function<double(std::size_t)>;
+  const std::vector<std::pair<std::string, Fill>> fills = {
+      {"normal", [&](std::size_t) { return normal(rng); }},
+      {"normal+nan+inf",
+       [&](std::size_t) {
+         const double u = unit(rng);
+         return u < 0.05 ? NAN : u < 0.08 ? inf : u < 0.1 ? -inf : normal(rng);
+       }},
+      {"lognormal", [&](std::size_t) { return std::exp(2.0 * normal(rng)); }},
+      {"ties", [&](std::size_t) { return double(small_int(rng)); }},
+      {"zeros of both signs",
+       [&](std::size_t) {
+         const double u = unit(rng);
+         return u < 0.2 ? -0.0 : u < 0.4 ? 0.0 : normal(rng);
+       }},
+      {"two clusters", [&](std::size_t i) { return i % 2 == 0 ? normal(rng) : 1e6 + normal(rng); }},
+      {"huge", [&](std::size_t) { return normal(rng) * 1e300; }},
+  };
+  std::size_t held_float = 0;
+  std::size_t held_double = 0;
+  std::size_t normal_guesses = 0;
+  for (const std::size_t n : {2, 3, 17, 33, 64, 65, 127, 128, 500, 501, 2048, 2049}) {
+    for (const auto& [name, fill] : fills) {
+      std::vector<double> d(n);
+      for (std::size_t i = 0; i < n; ++i) d[i] = fill(i);
+      const std::vector<float> f(d.begin(), d.end());
+      const std::size_t hf = check_guesses(column, f, name);
+      const std::size_t hd = check_guesses(column, d, name);
+      if (name == "normal") {
+        // The five guesses that hold the middle, and the whole range, are taken.
+        EXPECT_GE(hf, 6U) << name << " n=" << n;
+        EXPECT_GE(hd, 6U) << name << " n=" << n;
+        normal_guesses += 6;
+      }
+      held_float += hf;
+      held_double += hd;
+    }
+  }
+  EXPECT_GE(held_float, normal_guesses);
+  EXPECT_GE(held_double, normal_guesses);
+}
+
+// MedianGuesses: no guess before a sensor's first median or for a spread of zero; after one,
+// a window of ±kWidth·kFirstError standard deviations around the last place, narrowing as the
+// places repeat, and none while the places jump by more than the widest window allows.
+TEST(MedianGuesses, LearnsWhereTheMedianLies) {
+  MedianGuesses g;
+  g.resize(2);
+  double w[2];
+  EXPECT_FALSE(g.guess(0, 10.0, 2.0, w));
+  g.learn(0, 10.0, 2.0, 11.0);  // place +0.5
+  ASSERT_TRUE(g.guess(0, 20.0, 4.0, w));
+  EXPECT_DOUBLE_EQ(w[0], 20.0 + 4.0 * (0.5 - MedianGuesses::kWidth * MedianGuesses::kFirstError));
+  EXPECT_DOUBLE_EQ(w[1], 20.0 + 4.0 * (0.5 + MedianGuesses::kWidth * MedianGuesses::kFirstError));
+  EXPECT_FALSE(g.guess(0, 20.0, 0.0, w));
+  EXPECT_FALSE(g.guess(0, NAN, 1.0, w));
+  EXPECT_FALSE(g.guess(1, 10.0, 2.0, w));  // another sensor
+  for (int i = 0; i < 40; ++i) g.learn(0, 10.0, 2.0, 11.0);
+  ASSERT_TRUE(g.guess(0, 10.0, 2.0, w));
+  EXPECT_LT(w[1] - w[0], 0.1);  // the same place every time: a narrow window
+  EXPECT_LE(w[0], 11.0);
+  EXPECT_GT(w[1], 11.0);
+  for (int i = 0; i < 40; ++i) g.learn(0, 10.0, 2.0, i % 2 == 0 ? 6.0 : 14.0);  // ±2 std
+  EXPECT_FALSE(g.guess(0, 10.0, 2.0, w));
+}
+
 // Steps in runs of random length (a step may recur, some may never occur).
 std::vector<std::int32_t> random_steps(std::mt19937_64& rng, std::size_t n, std::size_t n_steps) {
   std::vector<std::int32_t> steps(n);
