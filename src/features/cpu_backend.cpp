@@ -33,7 +33,9 @@ class CpuBackend final : public FeatureBackend {
         want_median_(layout.features.contains(Feature::median)),
         column_scratch_bytes_(std::max<std::uint64_t>(scratch_bytes / 6, 1)) {
     for (const Feature f : layout.features.list()) selected_.push_back(static_cast<std::size_t>(f));
-    guesses_.resize(layout.n_sensors);
+    guesses_.resize(layout.n_sensors * (1 + layout.n_steps));
+    guess_windows_.resize(2 * (1 + layout.n_steps));
+    spreads_.resize(2 * (1 + layout.n_steps));
   }
 
   std::string_view name() const override { return "cpu"; }
@@ -172,9 +174,9 @@ class CpuBackend final : public FeatureBackend {
   // that, e.g. one read a column at a time) is selected in place by StridedMedians, so the
   // backend's scratch stays bounded whatever the input.
   //
-  // Without steps each column's median is first sought around a guess from the same sensor's
-  // earlier wafers (MedianGuesses), which learns every median: the medians are the same bits
-  // whatever the guesses, and so whatever the order in which this rank sees the wafers.
+  // Each column's medians are first sought around guesses from the same sensor's earlier
+  // wafers (MedianGuesses), which learns every median: the medians are the same bits whatever
+  // the guesses, and so whatever the order in which this rank sees the wafers.
   template <class T>
   void wafer_medians(const T* rows, std::uint64_t n_rows, const std::int32_t* steps,
                      std::size_t first_sensor, std::size_t n_columns) {
@@ -215,23 +217,30 @@ class CpuBackend final : public FeatureBackend {
         const std::size_t c = c0 + j;
         fill_ranges(c);
         double* out = medians_.data() + c * per_column;
-        double mean = 0.0;
-        double spread = 0.0;
-        double window[2];
-        const bool guessing = per_column == 1 && spread_of(c, mean, spread);
-        const bool guessed = guessing && guesses_.guess(first_sensor + c, mean, spread, window);
+        // Each segment's guess (the wafer's, then each step's), NaN where there is none.
+        const std::size_t first_guess = (first_sensor + c) * per_column;
+        bool any = false;
+        for (std::size_t s = 0; s <= n_steps; ++s) {
+          double* w = guess_windows_.data() + 2 * s;
+          w[0] = w[1] = NAN;
+          if (spread_of(s, c, spreads_[2 * s], spreads_[2 * s + 1]))
+            any = guesses_.guess(first_guess + s, spreads_[2 * s], spreads_[2 * s + 1], w) || any;
+        }
         if (!column_.medians(dst + j * ld, n_rows, step_runs_, n_steps, ranges_.data(), out,
-                             guessed ? window : nullptr))
+                             any ? guess_windows_.data() : nullptr))
           reference_medians(rows, n_rows, steps, c, n_columns, out);
-        if (guessing) guesses_.learn(first_sensor + c, mean, spread, out[0]);
+        for (std::size_t s = 0; s <= n_steps; ++s)
+          guesses_.learn(first_guess + s, spreads_[2 * s], spreads_[2 * s + 1], out[s]);
       }
     }
   }
 
-  // Column c's mean and standard deviation over the wafer's finite samples, from its sums
-  // (only to guess its median: MedianGuesses); false with fewer than two samples.
-  bool spread_of(std::size_t c, double& mean, double& spread) {
-    const SegmentSums s = sums_.segment(0, c);
+  // The mean and standard deviation of column c's finite samples in segment g (0: the wafer,
+  // 1 + k: step k), from its sums (only to guess its median: MedianGuesses); NaN with fewer
+  // than two samples (MedianGuesses then neither guesses nor learns).
+  bool spread_of(std::size_t g, std::size_t c, double& mean, double& spread) {
+    const SegmentSums s = sums_.segment(g, c);
+    mean = spread = NAN;
     if (!(s.count >= 2.0)) return false;
     const double m1 = s.s1 / s.count;
     mean = s.shift + m1;
@@ -311,7 +320,9 @@ class CpuBackend final : public FeatureBackend {
   std::vector<float> column_float_;
   std::vector<double> column_double_;
   detail::ColumnMedians column_;
-  detail::MedianGuesses guesses_;  // per sensor of the layout
+  detail::MedianGuesses guesses_;      // per sensor and segment of the layout
+  std::vector<double> guess_windows_;  // one column's: [low, high) per segment
+  std::vector<double> spreads_;        // one column's: mean, std per segment
   detail::StridedMedians strided_;
   std::vector<detail::SegmentRange> ranges_;
   std::vector<detail::StepRun> step_runs_;

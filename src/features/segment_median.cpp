@@ -1197,9 +1197,10 @@ bool ColumnMedians::window_median(const T* x, std::size_t n_rows, const SegmentR
 /// candidates (features_bench: 6 % less time at 128, 500 and 2,048 rows a wafer).
 constexpr double kInnerSigmas = 2.0;
 
-template <class T>
-bool ColumnMedians::guessed_median(const T* x, std::size_t n_rows, const SegmentRange& range,
-                                   double low, double high, double& out, T& lower, T& upper) {
+template <class T, class Runs>
+bool ColumnMedians::guessed_median(const T* x, std::size_t n_rows, const Runs& runs,
+                                   const SegmentRange& range, double low, double high, double& out,
+                                   T& lower, T& upper) {
   // Within the finite samples' range ([min, max], so that -Inf stays out of the window and
   // +Inf above it), in T: compared with the samples themselves (t = x).
   const T t_min = static_cast<T>(range.min);
@@ -1226,9 +1227,17 @@ bool ColumnMedians::guessed_median(const T* x, std::size_t n_rows, const Segment
   if (window.size() < n_rows) window.resize(n_rows);
   if (cand.size() < n_rows + kCollectSpill) cand.resize(n_rows + kCollectSpill);
   if (whole_idx_.size() < n_rows) whole_idx_.resize(n_rows);
+  // The segment's runs one after the other into the window (each pass may write a register
+  // past what it keeps, within its own run's length: within n_rows in all).
   std::size_t below = 0;
   std::size_t m = 0;
-  window_pass(x, n_rows, T(0), T(1), t_min, t_low, t_high, window.data(), below, m);
+  runs([&](std::size_t begin, std::size_t end) {
+    std::size_t b = 0;
+    std::size_t k = 0;
+    window_pass(x + begin, end - begin, T(0), T(1), t_min, t_low, t_high, window.data() + m, b, k);
+    below += b;
+    m += k;
+  });
   const std::size_t count = range.count;
   const std::size_t half = count / 2;
   const std::size_t lower_rank = count % 2 == 0 ? half - 1 : half;
@@ -1268,6 +1277,53 @@ bool ColumnMedians::guessed_median(const T* x, std::size_t n_rows, const Segment
 }
 
 template <class T>
+bool ColumnMedians::guessed_segments(const T* x, std::size_t n_rows,
+                                     const std::vector<StepRun>& step_runs, std::size_t n_steps,
+                                     const SegmentRange* ranges, const double* guess, double* out,
+                                     bool& decided) {
+  const std::size_t n_segments = 1 + n_steps;
+  for (std::size_t s = 0; s < n_segments; ++s) {
+    const Mode mode = grids_[s].mode;
+    if (mode == Mode::wide || (mode == Mode::buckets && !(guess[2 * s] < guess[2 * s + 1])))
+      return false;
+  }
+  for (std::size_t s = 0; s < n_segments; ++s) {
+    const SegmentRange& range = ranges[s];
+    const bool even = range.count % 2 == 0;
+    const auto runs = [&](const auto& f) {
+      if (s == 0) {
+        f(std::size_t{0}, n_rows);
+      } else {
+        for (const StepRun& run : step_runs)
+          if (run.step == s - 1) f(run.begin, run.end);
+      }
+    };
+    switch (grids_[s].mode) {
+      case Mode::empty:
+        out[s] = NAN;
+        break;
+      case Mode::constant:  // as medians() has it
+        out[s] = even ? median_midpoint(range.min, range.max) : range.min;
+        break;
+      default: {
+        T lower = T(1);
+        T upper = T(1);
+        if (!guessed_median(x, n_rows, runs, range, guess[2 * s], guess[2 * s + 1], out[s], lower,
+                            upper))
+          return false;
+        // The sign of a zero result is open only when every middle value is a zero.
+        if (upper == T(0) && (!even || lower == T(0)) && zeros_of_both_signs(x, runs)) {
+          decided = false;
+          return true;
+        }
+      }
+    }
+  }
+  decided = true;
+  return true;
+}
+
+template <class T>
 bool ColumnMedians::medians(const T* x, std::size_t n_rows, const std::vector<StepRun>& step_runs,
                             std::size_t n_steps, const SegmentRange* ranges, double* out,
                             const double* guess) {
@@ -1300,15 +1356,21 @@ bool ColumnMedians::medians(const T* x, std::size_t n_rows, const std::vector<St
       }
     }
   }
-  // Without steps, a column mostly needs to count only the samples near its median: around
-  // the caller's guess, or for a long column in a window its own sample places.
+  // Every segment around the caller's guesses, each counting only the samples near its
+  // median; if one misses, the full count below decides them all.
+  if (guess != nullptr) {
+    bool decided = true;
+    if (guessed_segments(x, n_rows, step_runs, n_steps, ranges, guess, out, decided)) {
+      guess_held_ = true;
+      return decided;
+    }
+  }
+  // Without steps, a long column mostly needs to count only the samples near its median, in a
+  // window its own sample places.
   if (n_steps == 0 && grids_[0].mode == Mode::buckets) {
     T lower = T(1);
     T upper = T(1);
-    const bool held = guess != nullptr && guessed_median(x, n_rows, ranges[0], guess[0], guess[1],
-                                                         out[0], lower, upper);
-    guess_held_ = held;
-    if (held || window_median(x, n_rows, ranges[0], out[0], lower, upper)) {
+    if (window_median(x, n_rows, ranges[0], out[0], lower, upper)) {
       const bool even = ranges[0].count % 2 == 0;
       const auto all_rows = [n_rows](const auto& f) { f(std::size_t{0}, n_rows); };
       return !(upper == T(0) && (!even || lower == T(0)) && zeros_of_both_signs(x, all_rows));

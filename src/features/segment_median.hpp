@@ -95,11 +95,13 @@ class ColumnMedians {
   /// whole column's, ranges[1 + k] step k's. Returns false (out then unspecified) when some
   /// median is a zero chosen among zeros of both signs: the caller then asks MedianSelector.
   ///
-  /// `guess` (optional, without steps only): values [low, high) the caller expects to hold the
-  /// wafer's middle ranks, e.g. from the same sensor's earlier wafers (CpuBackend's
-  /// MedianGuesses). Tried first: one vector pass counts the finite samples below it and
-  /// copies those in it, and only those are selected among; where a middle rank falls outside,
-  /// the column goes on as without it. Exact either way: a guess costs or saves time only.
+  /// `guess` (optional): for each segment s, values [guess[2s], guess[2s + 1]) the caller
+  /// expects to hold its middle ranks, e.g. from the same sensor's earlier wafers (CpuBackend's
+  /// MedianGuesses); NaN where it has none. Tried first: one vector pass over each segment's
+  /// rows counts the finite samples below its window and copies those in it, and only those
+  /// are selected among; where some segment has no guess or a middle rank falls outside its
+  /// window, the column goes on as without guesses. Exact either way: a guess costs or saves
+  /// time only.
   template <class T>
   bool medians(const T* x, std::size_t n_rows, const std::vector<StepRun>& runs,
                std::size_t n_steps, const SegmentRange* ranges, double* out,
@@ -143,11 +145,18 @@ class ColumnMedians {
   bool window_median(const T* x, std::size_t n_rows, const SegmentRange& range, double& out,
                      T& lower, T& upper);
 
-  /// The wafer's median from the caller's guess (medians()' `guess`): false when a middle rank
-  /// lies outside [low, high).
+  /// Every segment's median from the caller's guesses (medians()' `guess`): false when some
+  /// segment selecting in buckets has no guess, or a middle rank lies outside its guess; else
+  /// true, with `decided` false where medians() would return false.
   template <class T>
-  bool guessed_median(const T* x, std::size_t n_rows, const SegmentRange& range, double low,
-                      double high, double& out, T& lower, T& upper);
+  bool guessed_segments(const T* x, std::size_t n_rows, const std::vector<StepRun>& runs,
+                        std::size_t n_steps, const SegmentRange* ranges, const double* guess,
+                        double* out, bool& decided);
+  /// One segment's median from a guess [low, high): its rows are runs(f), which calls
+  /// f(begin, end) for each run; false when a middle rank lies outside.
+  template <class T, class Runs>
+  bool guessed_median(const T* x, std::size_t n_rows, const Runs& runs, const SegmentRange& range,
+                      double low, double high, double& out, T& lower, T& upper);
 
   /// The samples of rank `rank` (and rank - 1 when even; rank >= 1 then) among v[0, m), all
   /// finite, and the median they make, by the same bucket selection on a grid of their own.

@@ -11,6 +11,7 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -280,6 +281,99 @@ TEST(ColumnMedians, GuessesFloat32AndFloat64) {
   }
   EXPECT_GE(held_float, normal_guesses);
   EXPECT_GE(held_double, normal_guesses);
+}
+
+// Columns with recipe steps (contiguous runs and random ones, a step absent, constant, all
+// NaN or ±Inf) selected with a guess per segment: tight and loose around each segment's
+// middle ranks, one segment's guess missing (NaN) or missing its middle: the same bits and
+// the same answer as without guesses, and the guesses hold when every one holds its middle.
+TEST(ColumnMedians, GuessesWithSteps) {
+  std::mt19937_64 rng(99);
+  ColumnMedians column;
+  std::normal_distribution<double> normal(0.0, 1.0);
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  std::size_t held = 0;
+  std::size_t should_hold = 0;
+  for (const std::size_t n : {7, 64, 129, 500, 2048}) {
+    for (const std::size_t n_steps : {1, 3, 5}) {
+      for (int layout = 0; layout < 3; ++layout) {
+        std::vector<std::int32_t> steps(n);
+        for (std::size_t r = 0; r < n; ++r)
+          steps[r] = static_cast<std::int32_t>(
+              layout == 0   ? r * n_steps / n
+              : layout == 1 ? std::min<std::size_t>(r * (n_steps - 1) / n, n_steps - 1)  // last absent
+                            : (r / 9) % n_steps);                                         // recurring runs
+        for (int fill = 0; fill < 4; ++fill) {
+          std::vector<double> d(n);
+          for (std::size_t r = 0; r < n; ++r) {
+            const auto k = static_cast<std::size_t>(steps[r]);
+            const double u = unit(rng);
+            d[r] = fill == 0   ? 10.0 * double(k) + normal(rng)
+                   : fill == 1 ? (u < 0.05 ? NAN : u < 0.07 ? HUGE_VAL : normal(rng))
+                   : fill == 2 ? (k == 1 ? 2.5 : normal(rng))  // a constant step
+                               : (k == 0 ? NAN : std::exp(normal(rng)));  // an all-NaN step
+          }
+          const std::vector<float> f(d.begin(), d.end());
+          std::vector<StepRun> runs;
+          find_step_runs(steps.data(), n, runs);
+          const auto check = [&](const auto& x) {
+            using T = typename std::decay_t<decltype(x)>::value_type;
+            const std::vector<Segment> segs = segments_of(x, steps, n_steps);
+            std::vector<SegmentRange> ranges;
+            for (const Segment& sg : segs) ranges.push_back(sg.range);
+            std::vector<double> plain(segs.size(), -1.0);
+            const bool plain_decided =
+                column.medians(x.data(), n, runs, n_steps, ranges.data(), plain.data());
+            const std::string where = "n=" + std::to_string(n) + " steps=" +
+                                      std::to_string(n_steps) + " layout " +
+                                      std::to_string(layout) + " fill " + std::to_string(fill) +
+                                      (sizeof(T) == 4 ? " float32" : " float64");
+            // Kinds: 0 tight, 1 loose, 2 one segment without a guess, 3 one segment missed.
+            for (int kind = 0; kind < 4; ++kind) {
+              std::vector<double> guess(2 * segs.size(), NAN);
+              bool all_hold = true;
+              for (std::size_t sg = 0; sg < segs.size(); ++sg) {
+                std::vector<double> v = segs[sg].finite;
+                if (v.empty()) continue;
+                std::sort(v.begin(), v.end());
+                const std::size_t m = v.size(), half = m / 2, low = m % 2 == 0 ? half - 1 : half;
+                const std::size_t d0 = kind == 1 ? 30 : 1;
+                const double a = v[low >= d0 ? low - d0 : 0];
+                const double b = static_cast<double>(std::nextafter(
+                    static_cast<T>(v[std::min(m - 1, half + d0)]), std::numeric_limits<T>::max()));
+                guess[2 * sg] = a;
+                guess[2 * sg + 1] = b;
+                if (sg == segs.size() - 1 && kind == 2) guess[2 * sg] = guess[2 * sg + 1] = NAN;
+                if (sg == segs.size() - 1 && kind == 3) guess[2 * sg + 1] = v[low];  // excluded
+                all_hold = all_hold && kind < 2;
+              }
+              std::vector<double> got(segs.size(), -1.0);
+              const bool decided =
+                  column.medians(x.data(), n, runs, n_steps, ranges.data(), got.data(), guess.data());
+              EXPECT_EQ(decided, plain_decided) << where << " kind " << kind;
+              for (std::size_t sg = 0; decided && plain_decided && sg < segs.size(); ++sg)
+                EXPECT_TRUE(same_bits(got[sg], plain[sg]))
+                    << where << " kind " << kind << " segment " << sg << ": got " << got[sg]
+                    << " want " << plain[sg];
+              if (all_hold && kind < 2) ++should_hold;
+              if (all_hold && kind < 2 && column.guess_held()) ++held;
+              if (kind >= 2) {
+                EXPECT_FALSE(column.guess_held() && segs.back().range.count > 1 &&
+                             segs.back().range.max > segs.back().range.min)
+                    << where << " kind " << kind;
+              }
+            }
+          };
+          check(d);
+          check(f);
+        }
+      }
+    }
+  }
+  // Guesses that hold every segment's middle are taken (all but the segments too wide for a
+  // grid, none here).
+  EXPECT_EQ(held, should_hold);
+  EXPECT_GT(held, 100U);
 }
 
 // MedianGuesses: no guess before a sensor's first median or for a spread of zero; after one,
