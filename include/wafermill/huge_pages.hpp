@@ -30,14 +30,38 @@ inline void advise_huge_pages(void* p, std::size_t bytes) noexcept {
 #endif
 }
 
+/// @brief Faults in the pages of [p, p + bytes) in one call (madvise MADV_POPULATE_WRITE,
+/// Linux 5.14 and later; elsewhere nothing happens and the first touches fault them in). The
+/// pages are the same, but one call instead of a fault per 4 KiB page: on this project's
+/// benchmark VM a fault costs about 10 us, 75 ms for 28 MiB against 35 ms populated
+/// (docs/BENCHMARKS.md "Page faults"). Only for storage about to be written whole.
+inline void populate_pages(void* p, std::size_t bytes) noexcept {
+#if defined(__linux__)
+  constexpr int kPopulateWrite = 23;  // MADV_POPULATE_WRITE, absent from older headers
+  constexpr std::uintptr_t kPage = 4096;
+  const auto begin = reinterpret_cast<std::uintptr_t>(p) & ~(kPage - 1);
+  const auto end = reinterpret_cast<std::uintptr_t>(p) + bytes;
+  if (bytes > 0) ::madvise(reinterpret_cast<void*>(begin), end - begin, kPopulateWrite);
+#else
+  (void)p;
+  (void)bytes;
+#endif
+}
+
+/// @brief Whether reserve_huge also faults in the new storage (populate_pages): for buffers
+/// written whole right after, not for ones that may stay mostly unused.
+enum class Populate : bool { no = false, yes = true };
+
 /// @brief Makes v's capacity at least n; storage newly allocated for that is advised for huge
-/// pages before anything touches it beyond the elements v already holds (which it copies).
+/// pages before anything touches it beyond the elements v already holds (which it copies),
+/// and with Populate::yes faulted in at once.
 template <class T>
-void reserve_huge(std::vector<T>& v, std::size_t n) {
+void reserve_huge(std::vector<T>& v, std::size_t n, Populate populate = Populate::no) {
   if (v.capacity() >= n) return;
   if (v.empty()) std::vector<T>().swap(v);  // the old storage goes back before the new comes
   v.reserve(n);
   advise_huge_pages(v.data(), n * sizeof(T));
+  if (populate == Populate::yes) populate_pages(v.data(), n * sizeof(T));
 }
 
 }  // namespace wafermill

@@ -16,9 +16,9 @@ void FeatureBlock::reset(std::uint64_t first, std::uint64_t n, const FeatureLayo
   // NaN, not stale values, in entries a backend leaves unwritten (sensors outside every chunk);
   // compute_seconds starts at 0 because extract() adds to it, once per column chunk.
   // Sized once per batch size and reused; first touched in 2 MiB pages where offered.
-  reserve_huge(values, n * l.n_sensors * f);
-  reserve_huge(by_step, n * l.n_steps * l.n_sensors * f);
-  reserve_huge(moments, n * l.n_sensors);
+  reserve_huge(values, n * l.n_sensors * f, Populate::yes);
+  reserve_huge(by_step, n * l.n_steps * l.n_sensors * f, Populate::yes);
+  reserve_huge(moments, n * l.n_sensors, Populate::yes);
   values.assign(n * l.n_sensors * f, NAN);
   by_step.assign(n * l.n_steps * l.n_sensors * f, NAN);
   moments.assign(n * l.n_sensors, reduce::Moments{});

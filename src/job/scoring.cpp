@@ -120,7 +120,7 @@ void ScoringPass::for_each_chunk(F&& f, std::vector<double>* steps) {
     skip = 0;
     for (std::uint64_t w = first; w < end; w += chunk) {
       const std::uint64_t m = std::min(chunk, end - w);
-      reserve_huge(rows, m * columns);
+      reserve_huge(rows, m * columns, Populate::yes);
       rows.resize(m * columns);
       writer_.read_features(w, m, rows);
       if (steps) {

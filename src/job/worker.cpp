@@ -196,7 +196,8 @@ void Worker::hash_blocks(std::uint64_t first_block, std::uint64_t end_block,
 
 void Worker::grow_buffer(std::uint64_t bytes) {
   if (buffer_.size() >= bytes) return;
-  reserve_huge(buffer_, bytes);  // faulted in once, in 2 MiB pages where the kernel offers them
+  // Faulted in once, in 2 MiB pages where the kernel offers them, in one call.
+  reserve_huge(buffer_, bytes, Populate::yes);
   buffer_.resize(bytes);
 }
 
