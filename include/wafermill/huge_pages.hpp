@@ -34,7 +34,8 @@ inline void advise_huge_pages(void* p, std::size_t bytes) noexcept {
 /// Linux 5.14 and later; elsewhere nothing happens and the first touches fault them in). The
 /// pages are the same, but one call instead of a fault per 4 KiB page: on this project's
 /// benchmark VM a fault costs about 10 us, 75 ms for 28 MiB against 35 ms populated
-/// (docs/BENCHMARKS.md "Page faults"). Only for storage about to be written whole.
+/// (docs/BENCHMARKS.md "Median guesses, populated buffers"). Only for storage about to be
+/// written whole.
 inline void populate_pages(void* p, std::size_t bytes) noexcept {
 #if defined(__linux__)
   constexpr int kPopulateWrite = 23;  // MADV_POPULATE_WRITE, absent from older headers
