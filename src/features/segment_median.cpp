@@ -727,81 +727,107 @@ __attribute__((target("avx2,popcnt"))) void window_avx2(const T* x, std::size_t 
   window_body(x, i, n, lo, scale, t_min, t_low, t_high, window, below, m);
 }
 
+/// AVX-512F registers of T for window_avx512: 16 floats or 8 doubles, a mask bit a lane.
+template <class T>
+struct Avx512Lanes;
+
+#define WAFERMILL_LANES_OP __attribute__((target("avx512f"), always_inline)) static inline
+
+template <>
+struct Avx512Lanes<float> {
+  using V = __m512;
+  using M = __mmask16;
+  static constexpr std::size_t kWidth = 16;
+  WAFERMILL_LANES_OP V set1(float x) { return _mm512_set1_ps(x); }
+  WAFERMILL_LANES_OP V load(const float* p) { return _mm512_loadu_ps(p); }
+  WAFERMILL_LANES_OP V load(M live, const float* p) { return _mm512_maskz_loadu_ps(live, p); }
+  WAFERMILL_LANES_OP V sub(V a, V b) { return _mm512_sub_ps(a, b); }
+  WAFERMILL_LANES_OP V mul(V a, V b) { return _mm512_mul_ps(a, b); }
+  WAFERMILL_LANES_OP M lt(M k, V a, V b) { return _mm512_mask_cmp_ps_mask(k, a, b, _CMP_LT_OQ); }
+  WAFERMILL_LANES_OP M ge(M k, V a, V b) { return _mm512_mask_cmp_ps_mask(k, a, b, _CMP_GE_OQ); }
+  WAFERMILL_LANES_OP void store_packed(float* out, M keep, V v) {
+    _mm512_storeu_ps(out, _mm512_maskz_compress_ps(keep, v));
+  }
+  WAFERMILL_LANES_OP void store_packed(float* out, M keep, V v, M first) {
+    _mm512_mask_storeu_ps(out, first, _mm512_maskz_compress_ps(keep, v));
+  }
+};
+
+template <>
+struct Avx512Lanes<double> {
+  using V = __m512d;
+  using M = __mmask8;
+  static constexpr std::size_t kWidth = 8;
+  WAFERMILL_LANES_OP V set1(double x) { return _mm512_set1_pd(x); }
+  WAFERMILL_LANES_OP V load(const double* p) { return _mm512_loadu_pd(p); }
+  WAFERMILL_LANES_OP V load(M live, const double* p) { return _mm512_maskz_loadu_pd(live, p); }
+  WAFERMILL_LANES_OP V sub(V a, V b) { return _mm512_sub_pd(a, b); }
+  WAFERMILL_LANES_OP V mul(V a, V b) { return _mm512_mul_pd(a, b); }
+  WAFERMILL_LANES_OP M lt(M k, V a, V b) { return _mm512_mask_cmp_pd_mask(k, a, b, _CMP_LT_OQ); }
+  WAFERMILL_LANES_OP M ge(M k, V a, V b) { return _mm512_mask_cmp_pd_mask(k, a, b, _CMP_GE_OQ); }
+  WAFERMILL_LANES_OP void store_packed(double* out, M keep, V v) {
+    _mm512_storeu_pd(out, _mm512_maskz_compress_pd(keep, v));
+  }
+  WAFERMILL_LANES_OP void store_packed(double* out, M keep, V v, M first) {
+    _mm512_mask_storeu_pd(out, first, _mm512_maskz_compress_pd(keep, v));
+  }
+};
+
+#undef WAFERMILL_LANES_OP
+
+/// One register of window_avx512: the `live` lanes from x, those below the window counted into
+/// b, those in it packed to window + k, stored whole (kFull: a register past the last kept may
+/// be written; below the column's end since k <= i) or under a mask of as many lanes.
+template <class T, bool kFull>
+__attribute__((target("avx512f,popcnt"), always_inline)) inline void window_step(
+    const T* x, typename Avx512Lanes<T>::M live, typename Avx512Lanes<T>::V v_lo,
+    typename Avx512Lanes<T>::V v_scale, typename Avx512Lanes<T>::V v_min,
+    typename Avx512Lanes<T>::V v_low, typename Avx512Lanes<T>::V v_high, T* window,
+    std::size_t& b, std::size_t& k) {
+  using L = Avx512Lanes<T>;
+  using M = typename L::M;
+  const typename L::V v = kFull ? L::load(x) : L::load(live, x);
+  const typename L::V t = L::mul(L::sub(v, v_lo), v_scale);
+  const M under = L::lt(live, t, v_low);  // -Inf too, not NaN
+  const M counted = L::ge(under, t, v_min);
+  const M in = L::lt(static_cast<M>(live & ~under), t, v_high);  // NaN, +Inf: not below t_high
+  const int kept = __builtin_popcount(in);
+  if constexpr (kFull) {
+    L::store_packed(window + k, in, v);
+  } else {
+    L::store_packed(window + k, in, v, static_cast<M>((1U << kept) - 1U));
+  }
+  b += static_cast<std::size_t>(__builtin_popcount(counted));
+  k += static_cast<std::size_t>(kept);
+}
+
 /// window_avx2 in 16 floats (8 doubles) a register, where the CPU has AVX-512F: the compares
 /// give masks, the window's lanes are packed by vcompress in a register (the memory form is
-/// microcoded on some CPUs) and stored whole at window + m (below end: m <= i).
+/// microcoded on some CPUs); the last lanes are loaded and stored under masks, so there is no
+/// scalar tail (a guess's window is short).
 template <class T>
 __attribute__((target("avx512f,popcnt"))) void window_avx512(const T* x, std::size_t n, T lo,
                                                              T scale, T t_min, T t_low, T t_high,
                                                              T* window, std::size_t& below,
                                                              std::size_t& m) {
+  using L = Avx512Lanes<T>;
+  using M = typename L::M;
+  const typename L::V v_lo = L::set1(lo);
+  const typename L::V v_scale = L::set1(scale);
+  const typename L::V v_min = L::set1(t_min);
+  const typename L::V v_low = L::set1(t_low);
+  const typename L::V v_high = L::set1(t_high);
   std::size_t k = 0;
   std::size_t b = 0;
   std::size_t i = 0;
-  if constexpr (sizeof(T) == sizeof(float)) {
-    const __m512 v_lo = _mm512_set1_ps(lo), v_scale = _mm512_set1_ps(scale);
-    const __m512 v_low = _mm512_set1_ps(t_low), v_high = _mm512_set1_ps(t_high);
-    const __m512 v_min = _mm512_set1_ps(t_min);
-    for (; i + 16 <= n; i += 16) {
-      const __m512 v = _mm512_loadu_ps(x + i);
-      const __m512 t = _mm512_mul_ps(_mm512_sub_ps(v, v_lo), v_scale);
-      const __mmask16 under = _mm512_cmp_ps_mask(t, v_low, _CMP_LT_OQ);  // -Inf too, not NaN
-      const __mmask16 counted = _mm512_mask_cmp_ps_mask(under, t, v_min, _CMP_GE_OQ);
-      const __mmask16 in = _mm512_mask_cmp_ps_mask(static_cast<__mmask16>(~under), t, v_high,
-                                                   _CMP_LT_OQ);  // NaN, +Inf: not below t_high
-      _mm512_storeu_ps(window + k, _mm512_maskz_compress_ps(in, v));
-      b += static_cast<std::size_t>(__builtin_popcount(counted));
-      k += static_cast<std::size_t>(__builtin_popcount(in));
-    }
-    if (i < n) {  // the last lanes, masked: no scalar tail (a guess's window is short)
-      const auto live = static_cast<__mmask16>((1U << (n - i)) - 1U);
-      const __m512 v = _mm512_maskz_loadu_ps(live, x + i);
-      const __m512 t = _mm512_mul_ps(_mm512_sub_ps(v, v_lo), v_scale);
-      const __mmask16 under = _mm512_mask_cmp_ps_mask(live, t, v_low, _CMP_LT_OQ);
-      const __mmask16 counted = _mm512_mask_cmp_ps_mask(under, t, v_min, _CMP_GE_OQ);
-      const __mmask16 in = _mm512_mask_cmp_ps_mask(static_cast<__mmask16>(live & ~under), t,
-                                                   v_high, _CMP_LT_OQ);
-      const int kept = __builtin_popcount(in);
-      _mm512_mask_storeu_ps(window + k, static_cast<__mmask16>((1U << kept) - 1U),
-                            _mm512_maskz_compress_ps(in, v));
-      b += static_cast<std::size_t>(__builtin_popcount(counted));
-      k += static_cast<std::size_t>(kept);
-      i = n;
-    }
-  } else {
-    const __m512d v_lo = _mm512_set1_pd(lo), v_scale = _mm512_set1_pd(scale);
-    const __m512d v_low = _mm512_set1_pd(t_low), v_high = _mm512_set1_pd(t_high);
-    const __m512d v_min = _mm512_set1_pd(t_min);
-    for (; i + 8 <= n; i += 8) {
-      const __m512d v = _mm512_loadu_pd(x + i);
-      const __m512d t = _mm512_mul_pd(_mm512_sub_pd(v, v_lo), v_scale);
-      const __mmask8 under = _mm512_cmp_pd_mask(t, v_low, _CMP_LT_OQ);
-      const __mmask8 counted = _mm512_mask_cmp_pd_mask(under, t, v_min, _CMP_GE_OQ);
-      const __mmask8 in =
-          _mm512_mask_cmp_pd_mask(static_cast<__mmask8>(~under), t, v_high, _CMP_LT_OQ);
-      _mm512_storeu_pd(window + k, _mm512_maskz_compress_pd(in, v));
-      b += static_cast<std::size_t>(__builtin_popcount(counted));
-      k += static_cast<std::size_t>(__builtin_popcount(in));
-    }
-    if (i < n) {
-      const auto live = static_cast<__mmask8>((1U << (n - i)) - 1U);
-      const __m512d v = _mm512_maskz_loadu_pd(live, x + i);
-      const __m512d t = _mm512_mul_pd(_mm512_sub_pd(v, v_lo), v_scale);
-      const __mmask8 under = _mm512_mask_cmp_pd_mask(live, t, v_low, _CMP_LT_OQ);
-      const __mmask8 counted = _mm512_mask_cmp_pd_mask(under, t, v_min, _CMP_GE_OQ);
-      const __mmask8 in = _mm512_mask_cmp_pd_mask(static_cast<__mmask8>(live & ~under), t, v_high,
-                                                  _CMP_LT_OQ);
-      const int kept = __builtin_popcount(in);
-      _mm512_mask_storeu_pd(window + k, static_cast<__mmask8>((1U << kept) - 1U),
-                            _mm512_maskz_compress_pd(in, v));
-      b += static_cast<std::size_t>(__builtin_popcount(counted));
-      k += static_cast<std::size_t>(kept);
-      i = n;
-    }
-  }
+  for (; i + L::kWidth <= n; i += L::kWidth)
+    window_step<T, true>(x + i, static_cast<M>(~M{0}), v_lo, v_scale, v_min, v_low, v_high,
+                         window, b, k);
+  if (i < n)
+    window_step<T, false>(x + i, static_cast<M>((1U << (n - i)) - 1U), v_lo, v_scale, v_min,
+                          v_low, v_high, window, b, k);
   below = b;
   m = k;
-  window_body(x, i, n, lo, scale, t_min, t_low, t_high, window, below, m);
 }
 #endif
 
@@ -1033,13 +1059,7 @@ void find_step_runs(const std::int32_t* steps, std::size_t n_rows, std::vector<S
 template <class T>
 double ColumnMedians::select_among(const T* v, std::size_t m, std::size_t rank, bool even, T& lower,
                                    T& upper) {
-  std::vector<T>& cand = [this]() -> std::vector<T>& {
-    if constexpr (sizeof(T) == sizeof(float)) {
-      return cand_float_;
-    } else {
-      return cand_double_;
-    }
-  }();
+  std::vector<T>& cand = cand_buffer<T>();
   // The samples' own grid (their span is a small part of the column's: its buckets hold a few
   // of them where the column's hold many).
   T lo;
@@ -1097,20 +1117,8 @@ bool ColumnMedians::window_median(const T* x, std::size_t n_rows, const SegmentR
   T scale;
   T limit;
   if (!make_grid(lo, static_cast<T>(range.max), nb, scale, limit)) return false;
-  std::vector<T>& window = [this]() -> std::vector<T>& {
-    if constexpr (sizeof(T) == sizeof(float)) {
-      return window_float_;
-    } else {
-      return window_double_;
-    }
-  }();
-  std::vector<T>& cand = [this]() -> std::vector<T>& {
-    if constexpr (sizeof(T) == sizeof(float)) {
-      return cand_float_;
-    } else {
-      return cand_double_;
-    }
-  }();
+  std::vector<T>& window = window_buffer<T>();
+  std::vector<T>& cand = cand_buffer<T>();
   if (window.size() < n_rows) window.resize(n_rows);
   if (cand.size() < n_rows + kCollectSpill) cand.resize(n_rows + kCollectSpill);
   if (whole_idx_.size() < n_rows) whole_idx_.resize(n_rows);
@@ -1210,20 +1218,8 @@ bool ColumnMedians::guessed_median(const T* x, std::size_t n_rows, const Runs& r
   const T t_high = high > range.max ? std::nextafter(t_max, std::numeric_limits<T>::infinity())
                                     : static_cast<T>(high);
   if (!(t_low < t_high)) return false;
-  std::vector<T>& window = [this]() -> std::vector<T>& {
-    if constexpr (sizeof(T) == sizeof(float)) {
-      return window_float_;
-    } else {
-      return window_double_;
-    }
-  }();
-  std::vector<T>& cand = [this]() -> std::vector<T>& {
-    if constexpr (sizeof(T) == sizeof(float)) {
-      return cand_float_;
-    } else {
-      return cand_double_;
-    }
-  }();
+  std::vector<T>& window = window_buffer<T>();
+  std::vector<T>& cand = cand_buffer<T>();
   if (window.size() < n_rows) window.resize(n_rows);
   if (cand.size() < n_rows + kCollectSpill) cand.resize(n_rows + kCollectSpill);
   if (whole_idx_.size() < n_rows) whole_idx_.resize(n_rows);
@@ -1413,13 +1409,7 @@ bool ColumnMedians::medians(const T* x, std::size_t n_rows, const std::vector<St
   std::fill_n(counts_.begin(), n_counts, 0U);
   if (whole_idx_.size() < n_rows) whole_idx_.resize(n_rows);
   if (n_steps > 0 && step_idx_.size() < n_rows) step_idx_.resize(n_rows);
-  std::vector<T>& cand = [this]() -> std::vector<T>& {
-    if constexpr (sizeof(T) == sizeof(float)) {
-      return cand_float_;
-    } else {
-      return cand_double_;
-    }
-  }();
+  std::vector<T>& cand = cand_buffer<T>();
   // Each segment's candidates are followed by kCollectSpill values of room.
   const std::size_t cand_size = n_rows + n_segments * kCollectSpill;
   if (cand.size() < cand_size) cand.resize(cand_size);

@@ -163,6 +163,24 @@ class ColumnMedians {
   template <class T>
   double select_among(const T* v, std::size_t m, std::size_t rank, bool even, T& lower, T& upper);
 
+  // This type's candidate and window buffers.
+  template <class T>
+  std::vector<T>& cand_buffer() {
+    if constexpr (sizeof(T) == sizeof(float)) {
+      return cand_float_;
+    } else {
+      return cand_double_;
+    }
+  }
+  template <class T>
+  std::vector<T>& window_buffer() {
+    if constexpr (sizeof(T) == sizeof(float)) {
+      return window_float_;
+    } else {
+      return window_double_;
+    }
+  }
+
   std::vector<Grid> grids_;
   std::vector<Target> targets_;
   std::vector<std::uint32_t> counts_;
