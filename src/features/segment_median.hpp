@@ -189,13 +189,14 @@ class ColumnMedians {
   std::vector<std::uint16_t> step_idx_;
   std::vector<float> cand_float_;
   std::vector<double> cand_double_;
-  std::vector<float> window_float_;  // window_median's samples in the window
+  std::vector<float> window_float_;  // window_median's and guessed_median's window samples
   std::vector<double> window_double_;
   bool guess_held_ = false;
 };
 
-/// @brief Per sensor, where its wafers' medians lay from their means, in standard deviations:
-/// a guess of the next wafer's (ColumnMedians::medians' `guess`). Wafers of one sensor on one
+/// @brief Per slot (the CPU backend keeps one per sensor and segment: the wafer, each recipe
+/// step), where its wafers' medians lay from their means, in standard deviations: a guess of
+/// the next wafer's (ColumnMedians::medians' `guess`). Wafers of one sensor on one
 /// tool are alike, so the median's place relative to the mean and spread, which the moments
 /// pass has already summed, repeats from wafer to wafer far more closely than the median's
 /// own rank spread. The guess is mean + std·(offset ± kWidth·error), with `offset` the last
@@ -216,11 +217,11 @@ class MedianGuesses {
   /// Weight of the newest error in the running mean.
   static constexpr double kLearningRate = 0.125;
 
-  void resize(std::size_t n_sensors) { sensors_.resize(n_sensors); }
-  /// Sensor s's window [window[0], window[1]) for a wafer of this mean and std; false when
+  void resize(std::size_t n_slots) { sensors_.resize(n_slots); }
+  /// Slot s's window [window[0], window[1]) for a wafer of this mean and std; false when
   /// there is none (no earlier median, a spread of zero or not finite, or errors too wide).
   bool guess(std::size_t s, double mean, double std, double* window) const;
-  /// Learns sensor s's median of a wafer of this mean and std.
+  /// Learns slot s's median of a wafer of this mean and std.
   void learn(std::size_t s, double mean, double std, double median);
 
  private:
