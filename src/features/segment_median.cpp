@@ -1045,6 +1045,39 @@ void MedianGuesses::learn(std::size_t s, double mean, double std, double median)
   g.offset = offset;
 }
 
+namespace {
+
+/// Calls f(begin, end) for each run of rows of segment s: the whole column (s = 0), or the runs
+/// of step s - 1.
+template <class F>
+void for_each_segment_run(std::size_t s, std::size_t n_rows, const std::vector<StepRun>& step_runs,
+                          const F& f) {
+  if (s == 0) {
+    f(std::size_t{0}, n_rows);
+  } else {
+    for (const StepRun& run : step_runs)
+      if (run.step == s - 1) f(run.begin, run.end);
+  }
+}
+
+/// The median of a segment with nothing to select: NaN without a finite sample, else (min ==
+/// max) that value.
+double median_without_selection(const SegmentRange& range) {
+  if (range.count == 0) return NAN;
+  return range.count % 2 == 0 ? median_midpoint(range.min, range.max) : range.min;
+}
+
+}  // namespace
+
+template <class T>
+void ColumnMedians::reserve_window(std::size_t n_rows) {
+  std::vector<T>& window = window_buffer<T>();
+  std::vector<T>& cand = cand_buffer<T>();
+  if (window.size() < n_rows) window.resize(n_rows);
+  if (cand.size() < n_rows + kCollectSpill) cand.resize(n_rows + kCollectSpill);
+  if (whole_idx_.size() < n_rows) whole_idx_.resize(n_rows);
+}
+
 void find_step_runs(const std::int32_t* steps, std::size_t n_rows, std::vector<StepRun>& runs) {
   runs.clear();
   for (std::size_t r = 0; r < n_rows;) {
@@ -1118,10 +1151,7 @@ bool ColumnMedians::window_median(const T* x, std::size_t n_rows, const SegmentR
   T limit;
   if (!make_grid(lo, static_cast<T>(range.max), nb, scale, limit)) return false;
   std::vector<T>& window = window_buffer<T>();
-  std::vector<T>& cand = cand_buffer<T>();
-  if (window.size() < n_rows) window.resize(n_rows);
-  if (cand.size() < n_rows + kCollectSpill) cand.resize(n_rows + kCollectSpill);
-  if (whole_idx_.size() < n_rows) whole_idx_.resize(n_rows);
+  reserve_window<T>(n_rows);
   // find_rank reads up to 15 counters past the last one.
   if (counts_.size() < std::size_t{nb} + 17) counts_.resize(std::size_t{nb} + 17);
   if (spare_.size() < 3 * (std::size_t{nb} + 1)) spare_.resize(3 * (std::size_t{nb} + 1));
@@ -1213,16 +1243,13 @@ bool ColumnMedians::guessed_median(const T* x, std::size_t n_rows, const Runs& r
   // +Inf above it), in T: compared with the samples themselves (t = x).
   const T t_min = static_cast<T>(range.min);
   const T t_max = static_cast<T>(range.max);
-  if (!(low < high)) return false;
   const T t_low = low <= range.min ? t_min : static_cast<T>(low);
   const T t_high = high > range.max ? std::nextafter(t_max, std::numeric_limits<T>::infinity())
                                     : static_cast<T>(high);
   if (!(t_low < t_high)) return false;
   std::vector<T>& window = window_buffer<T>();
   std::vector<T>& cand = cand_buffer<T>();
-  if (window.size() < n_rows) window.resize(n_rows);
-  if (cand.size() < n_rows + kCollectSpill) cand.resize(n_rows + kCollectSpill);
-  if (whole_idx_.size() < n_rows) whole_idx_.resize(n_rows);
+  reserve_window<T>(n_rows);
   // The segment's runs one after the other into the window (each pass may write a register
   // past what it keeps, within its own run's length: within n_rows in all).
   std::size_t below = 0;
@@ -1286,20 +1313,11 @@ bool ColumnMedians::guessed_segments(const T* x, std::size_t n_rows,
   for (std::size_t s = 0; s < n_segments; ++s) {
     const SegmentRange& range = ranges[s];
     const bool even = range.count % 2 == 0;
-    const auto runs = [&](const auto& f) {
-      if (s == 0) {
-        f(std::size_t{0}, n_rows);
-      } else {
-        for (const StepRun& run : step_runs)
-          if (run.step == s - 1) f(run.begin, run.end);
-      }
-    };
+    const auto runs = [&](const auto& f) { for_each_segment_run(s, n_rows, step_runs, f); };
     switch (grids_[s].mode) {
       case Mode::empty:
-        out[s] = NAN;
-        break;
-      case Mode::constant:  // as medians() has it
-        out[s] = even ? median_midpoint(range.min, range.max) : range.min;
+      case Mode::constant:
+        out[s] = median_without_selection(range);
         break;
       default: {
         T lower = T(1);
@@ -1520,22 +1538,13 @@ bool ColumnMedians::medians(const T* x, std::size_t n_rows, const std::vector<St
     const SegmentRange& range = ranges[s];
     const std::size_t n = range.count;
     const bool even = n % 2 == 0;
-    const auto runs = [&](const auto& f) {
-      if (s == 0) {
-        f(std::size_t{0}, n_rows);
-      } else {
-        for (const StepRun& run : step_runs)
-          if (run.step == s - 1) f(run.begin, run.end);
-      }
-    };
+    const auto runs = [&](const auto& f) { for_each_segment_run(s, n_rows, step_runs, f); };
     T lower = T(1);
     T upper = T(1);
     switch (g.mode) {
       case Mode::empty:
-        out[s] = NAN;
-        continue;
       case Mode::constant:
-        out[s] = even ? median_midpoint(range.min, range.max) : range.min;
+        out[s] = median_without_selection(range);
         continue;
       case Mode::wide: {
         // [min, max] spans more than the largest double: select among all finite samples.

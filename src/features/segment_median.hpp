@@ -163,6 +163,10 @@ class ColumnMedians {
   template <class T>
   double select_among(const T* v, std::size_t m, std::size_t rank, bool even, T& lower, T& upper);
 
+  // The window, candidate and bucket-index buffers sized for a column of n_rows (the window
+  // paths: window_median, guessed_median).
+  template <class T>
+  void reserve_window(std::size_t n_rows);
   // This type's candidate and window buffers.
   template <class T>
   std::vector<T>& cand_buffer() {
