@@ -131,11 +131,7 @@ class CpuBackend final : public FeatureBackend {
 
   template <class T>
   std::vector<T>& padding() {
-    if constexpr (sizeof(T) == sizeof(float)) {
-      return pad_float_;
-    } else {
-      return pad_double_;
-    }
+    return detail::buffer_of<T>(pad_float_, pad_double_);
   }
 
   // The reader validated steps; an out-of-range one here would corrupt memory, so it is
@@ -250,11 +246,7 @@ class CpuBackend final : public FeatureBackend {
 
   template <class T>
   std::vector<T>& column_buffer() {
-    if constexpr (sizeof(T) == sizeof(float)) {
-      return column_float_;
-    } else {
-      return column_double_;
-    }
+    return detail::buffer_of<T>(column_float_, column_double_);
   }
 
   void write_features(const SegmentSums& sums, double median, double* dst) const {

@@ -51,6 +51,17 @@ struct SegmentRange {
   double max = 0.0;
 };
 
+/// @brief Of a pair of buffers, the one of T (float or double): the CPU backend keeps its
+/// scratch in both types and picks by the samples'.
+template <class T>
+std::vector<T>& buffer_of(std::vector<float>& f, std::vector<double>& d) {
+  if constexpr (sizeof(T) == sizeof(float)) {
+    return f;
+  } else {
+    return d;
+  }
+}
+
 /// @brief Rows [begin, end) of a wafer, all of recipe step `step`.
 struct StepRun {
   std::size_t begin;
@@ -170,19 +181,11 @@ class ColumnMedians {
   // This type's candidate and window buffers.
   template <class T>
   std::vector<T>& cand_buffer() {
-    if constexpr (sizeof(T) == sizeof(float)) {
-      return cand_float_;
-    } else {
-      return cand_double_;
-    }
+    return buffer_of<T>(cand_float_, cand_double_);
   }
   template <class T>
   std::vector<T>& window_buffer() {
-    if constexpr (sizeof(T) == sizeof(float)) {
-      return window_float_;
-    } else {
-      return window_double_;
-    }
+    return buffer_of<T>(window_float_, window_double_);
   }
 
   std::vector<Grid> grids_;
