@@ -14,7 +14,7 @@ Command make_score_command(int argc, char** argv) {
   po::options_description desc("wafermill score options");
   desc.add_options()
     ("model,m", po::value<std::string>(), "model file from `wafermill fit`")
-    ("input,i", po::value<std::string>(), "the lot: a trace file")
+    ("input,i", po::value<std::string>(), "the lot: a trace file, or a run's output (its /features rows are scored; the traces are not read again)")
     ("select", po::value<std::string>()->default_value(""), "the lot's wafers in the input, e.g. \"lot_id == 40\" (FIELD is a /wafers/ dataset or index; default all)")
     ("output,o", po::value<std::string>()->default_value(""), "verdicts: FILE.csv (CSV) or any other name (HDF5, docs/FORMAT.md \"Score\")")
     ("report", po::value<std::string>()->default_value(""), "JSON report: latency per wafer and lot, drift, flags")

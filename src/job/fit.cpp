@@ -3,6 +3,7 @@
 #include <unistd.h>
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -41,24 +42,6 @@ std::string trim(const std::string& s) {
   const auto a = s.find_first_not_of(" \t");
   if (a == std::string::npos) return "";
   return s.substr(a, s.find_last_not_of(" \t") - a + 1);
-}
-
-bool has_features(const std::string& path) {
-  if (!h5::File::is_hdf5(path)) throw InputError(path + ": not an HDF5 file");
-  const h5::File f = h5::File::open_read(path);
-  return f.has_group("features") && f.open_group("features").has_dataset("values");
-}
-
-// The time windows a run's output was computed over (its attribute time_windows), 0 for recipe
-// steps (or none).
-std::uint32_t time_windows_of(const std::string& path) {
-  const h5::File f = h5::File::open_read(path);
-  if (!f.has_attribute("time_windows")) return 0;
-  const std::int64_t n = f.read_int_attribute("time_windows");
-  if (n < 0 || n > static_cast<std::int64_t>(format::kMaxSteps))
-    throw InputError(path + ": attribute time_windows = " + std::to_string(n) + " outside [0, " +
-                     std::to_string(format::kMaxSteps) + "]");
-  return static_cast<std::uint32_t>(n);
 }
 
 // The reference rows of this rank: wafers [W r / P, W (r+1) / P) that pass the selection.
@@ -176,6 +159,24 @@ model::ReferenceRows read_reference(const std::string& path, const FitConfig& co
 
 }  // namespace
 
+bool is_feature_file(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) throw InputError(path + ": no such file");
+  if (!h5::File::is_hdf5(path)) throw InputError(path + ": not an HDF5 file");
+  const h5::File f = h5::File::open_read(path);
+  return f.has_group("features") && f.open_group("features").has_dataset("values");
+}
+
+std::uint32_t feature_file_time_windows(const std::string& path) {
+  const h5::File f = h5::File::open_read(path);
+  if (!f.has_attribute("time_windows")) return 0;
+  const std::int64_t n = f.read_int_attribute("time_windows");
+  if (n < 0 || n > static_cast<std::int64_t>(format::kMaxSteps))
+    throw InputError(path + ": attribute time_windows = " + std::to_string(n) + " outside [0, " +
+                     std::to_string(format::kMaxSteps) + "]");
+  return static_cast<std::uint32_t>(n);
+}
+
 std::vector<SelectClause> parse_select(const std::string& text) {
   std::vector<SelectClause> out;
   std::string rest;
@@ -259,7 +260,7 @@ model::PcaModel run_fit(const FitConfig& config, MPI_Comm comm) {
         throw UsageError("fit needs --input and --output");
       out = std::make_unique<format::AtomicOutput>(config.output, config.force,
                                                    std::vector<std::string>{config.input});
-      traces = has_features(config.input) ? 0 : 1;
+      traces = is_feature_file(config.input) ? 0 : 1;
     } catch (const InputError& e) {
       error = e.what();
     } catch (const HdfError& e) {
@@ -296,7 +297,7 @@ model::PcaModel run_fit(const FitConfig& config, MPI_Comm comm) {
   try {
     ref = read_reference(features_path, config, comm, keys);
     // What the by-step columns' steps are: the features file records time windows.
-    windows = time_windows_of(features_path);
+    windows = feature_file_time_windows(features_path);
   } catch (const InputError& e) {
     error = e.what();
   } catch (const HdfError& e) {

@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
+#include <optional>
+#include <span>
 
 #include "scoring.hpp"
 #include "wafermill/error.hpp"
@@ -43,25 +45,25 @@ features::FeatureSet features_of(const model::PcaModel& m, const std::string& pa
   }
 }
 
-// The wafers of the lot: those that pass --select (fit's clauses), in file order.
-std::vector<std::uint64_t> select_wafers(const format::TraceIndex& index,
+// The wafers of the lot: those of the W in `path` that pass --select (fit's clauses), in file
+// order.
+std::vector<std::uint64_t> select_wafers(const std::string& path, std::uint64_t W,
                                          const std::string& select) {
   const auto clauses = parse_select(select);
-  const std::uint64_t W = index.n_wafers;
   std::vector<char> keep(W, 1);
   if (!clauses.empty()) {
-    const h5::File f = h5::File::open_read(index.path);
+    const h5::File f = h5::File::open_read(path);
     for (const auto& c : clauses) {
       std::vector<double> v(W);
       if (c.field == "index") {
         for (std::uint64_t i = 0; i < W; ++i) v[i] = static_cast<double>(i);
       } else {
         if (!f.has_group("wafers") || !f.open_group("wafers").has_dataset(c.field))
-          throw UsageError(index.path + ": --select: no dataset /wafers/" + c.field);
+          throw UsageError(path + ": --select: no dataset /wafers/" + c.field);
         const h5::Dataset d = f.open_group("wafers").open_dataset(c.field);
         if (d.dims() != std::vector<std::uint64_t>{W} ||
             d.type().type_class == h5::TypeClass::string)
-          throw InputError(index.path + ": /wafers/" + c.field + ": expected " + std::to_string(W) +
+          throw InputError(path + ": /wafers/" + c.field + ": expected " + std::to_string(W) +
                            " numbers");
         if (W > 0) d.read(std::span<double>(v), {0}, {W});
       }
@@ -71,9 +73,99 @@ std::vector<std::uint64_t> select_wafers(const format::TraceIndex& index,
   std::vector<std::uint64_t> out;
   for (std::uint64_t i = 0; i < W; ++i)
     if (keep[i]) out.push_back(i);
-  if (out.empty()) throw InputError(index.path + ": --select \"" + select + "\" selects no wafer");
+  if (out.empty()) throw InputError(path + ": --select \"" + select + "\" selects no wafer");
   return out;
 }
+
+// A run's output as the lot: its rows of /features/values [W, S, F] and /features/by_step
+// [W, K, S, F] read back a block of wafers at a time (the features as `run` computed them, so
+// the traces are not read again). A row is laid out as bind_model() numbers the columns: the S*F
+// whole-wafer values, then the K*S*F by-step ones.
+class FeatureRows {
+ public:
+  static constexpr std::uint64_t kBlockBytes = 4ULL << 20;
+
+  explicit FeatureRows(const std::string& path)
+      : path_(path), file_(h5::File::open_read(path)) {
+    const h5::Group g = file_.open_group("features");
+    values_ = g.open_dataset("values");
+    const auto d = values_.dims();
+    if (d.size() != 3)
+      throw InputError(path + ": /features/values: expected [wafers, sensors, features]");
+    W_ = d[0];
+    S_ = d[1];
+    F_ = d[2];
+    features_ = g.open_dataset("names").read_strings(0, F_);
+    sensors_ = g.open_dataset("sensor_names").read_strings(0, S_);
+    if (g.has_dataset("by_step")) {
+      by_step_ = g.open_dataset("by_step");
+      const auto b = by_step_->dims();
+      if (b.size() != 4 || b[0] != W_ || b[2] != S_ || b[3] != F_)
+        throw InputError(path + ": /features/by_step: expected [" + std::to_string(W_) +
+                         ", steps, " + std::to_string(S_) + ", " + std::to_string(F_) + "]");
+      K_ = b[1];
+    }
+    time_windows_ = feature_file_time_windows(path);
+  }
+
+  std::uint64_t wafers() const { return W_; }
+  std::uint32_t steps() const { return static_cast<std::uint32_t>(K_); }
+  std::uint32_t time_windows() const { return time_windows_; }
+  const std::vector<std::string>& sensor_names() const { return sensors_; }
+  const std::vector<std::string>& feature_names() const { return features_; }
+
+  /// Wafer w's row. A wafer outside the block held reads the block [w, last + 1): up to the
+  /// largest of `next` (the lot's wafers after w, ascending) that fits kBlockBytes. Returns
+  /// whether it read.
+  bool load(std::uint64_t w, std::span<const std::uint64_t> next) {
+    if (w >= first_ && w < first_ + n_) return false;
+    const std::uint64_t row = row_doubles();
+    const std::uint64_t most = std::max<std::uint64_t>(1, kBlockBytes / (row * sizeof(double)));
+    std::uint64_t end = w + 1;
+    for (std::uint64_t v : next) {
+      if (v >= w + most) break;
+      end = v + 1;
+    }
+    first_ = w;
+    n_ = end - w;
+    block_.resize(n_ * row);
+    if (K_ == 0) {
+      values_.read(std::span<double>(block_), {w, 0, 0}, {n_, S_, F_});
+      return true;
+    }
+    // Whole-wafer values, then the by-step ones, of each wafer.
+    const std::uint64_t sf = S_ * F_;
+    part_.resize(n_ * sf);
+    values_.read(std::span<double>(part_), {w, 0, 0}, {n_, S_, F_});
+    for (std::uint64_t i = 0; i < n_; ++i)
+      std::copy_n(part_.begin() + static_cast<std::ptrdiff_t>(i * sf), sf,
+                  block_.begin() + static_cast<std::ptrdiff_t>(i * row));
+    part_.resize(n_ * K_ * sf);
+    by_step_->read(std::span<double>(part_), {w, 0, 0, 0}, {n_, K_, S_, F_});
+    for (std::uint64_t i = 0; i < n_; ++i)
+      std::copy_n(part_.begin() + static_cast<std::ptrdiff_t>(i * K_ * sf), K_ * sf,
+                  block_.begin() + static_cast<std::ptrdiff_t>(i * row + sf));
+    return true;
+  }
+
+  /// The row of a wafer load() brought in.
+  const double* row(std::uint64_t w) const {
+    return block_.data() + (w - first_) * row_doubles();
+  }
+
+ private:
+  std::uint64_t row_doubles() const { return (1 + K_) * S_ * F_; }
+
+  std::string path_;
+  h5::File file_;
+  h5::Dataset values_;
+  std::optional<h5::Dataset> by_step_;
+  std::uint64_t W_ = 0, S_ = 0, F_ = 0, K_ = 0;
+  std::uint32_t time_windows_ = 0;
+  std::vector<std::string> sensors_, features_;
+  std::uint64_t first_ = 0, n_ = 0;  // the block held: wafers [first_, first_ + n_)
+  std::vector<double> block_, part_;
+};
 
 class OnlineScorer {
  public:
@@ -82,9 +174,20 @@ class OnlineScorer {
   // Model, trace index, binding of the model's columns to the lot's (sensor, feature), backend.
   void start() {
     const auto t = Clock::now();
-    index_ = format::read_trace_index(config_.input);
-    format::use_time_windows(index_, config_.time_windows);
-    wafers_ = select_wafers(index_, config_.select);
+    if (is_feature_file(config_.input)) {
+      rows_from_ = std::make_unique<FeatureRows>(config_.input);
+      if (config_.time_windows != 0)
+        throw UsageError(config_.input + ": a run's output: its features were computed over " +
+                         (rows_from_->time_windows() > 0
+                              ? std::to_string(rows_from_->time_windows()) + " time windows"
+                              : std::string("its input's recipe steps, if any")) +
+                         "; leave out --time-windows");
+    } else {
+      index_ = format::read_trace_index(config_.input);
+      format::use_time_windows(index_, config_.time_windows);
+    }
+    const std::uint64_t W = rows_from_ ? rows_from_->wafers() : index_.n_wafers;
+    wafers_ = select_wafers(config_.input, W, config_.select);
     model::PcaModel m = model::read_model(config_.model);
     if (config_.update && m.fold_scored())  // refused before anything is scored or written
       throw InputError(
@@ -93,19 +196,24 @@ class OnlineScorer {
           " fold models (/fold_models, format v5), which an update of the whole "
           "reference's sums cannot keep consistent: refit it with `wafermill fit` "
           "(the new wafers in the reference), or fit with --scoring full to update it");
-    set_ = features_of(m, config_.model);
-    bound_ =
-        bind_model(config_.model, std::move(m), index_.sensor_names, set_.names(), index_.n_steps,
-                   index_.time_windows);
-    layout_.n_sensors = index_.n_sensors;
-    layout_.n_steps = index_.n_steps;
-    layout_.features = set_;
-    backend_ = features::make_cpu_backend(layout_);
-    reader_ = std::make_unique<format::TraceReader>(index_, format::IoDriver::posix, MPI_COMM_NULL);
+    if (rows_from_) {
+      bound_ = bind_model(config_.model, std::move(m), rows_from_->sensor_names(),
+                          rows_from_->feature_names(), rows_from_->steps(),
+                          rows_from_->time_windows());
+    } else {
+      set_ = features_of(m, config_.model);
+      bound_ = bind_model(config_.model, std::move(m), index_.sensor_names, set_.names(),
+                          index_.n_steps, index_.time_windows);
+      layout_.n_sensors = index_.n_sensors;
+      layout_.n_steps = index_.n_steps;
+      layout_.features = set_;
+      backend_ = features::make_cpu_backend(layout_);
+      reader_ =
+          std::make_unique<format::TraceReader>(index_, format::IoDriver::posix, MPI_COMM_NULL);
+    }
     if (bound_.model.has_histograms()) tally_.emplace(bound_.model);
     if (bound_.model.grouped())
-      keys_ = model::read_group_keys(index_.path, bound_.model.group_by, index_.n_wafers, 0,
-                                     index_.n_wafers);
+      keys_ = model::read_group_keys(config_.input, bound_.model.group_by, W, 0, W);
     out_.startup_s = seconds_since(t);
   }
 
@@ -117,26 +225,12 @@ class OnlineScorer {
     for (std::size_t i = 0; i < wafers_.size(); ++i) {
       const auto t = Clock::now();
       const std::uint64_t w = wafers_[i];
-      const std::uint64_t n = index_.wafer_rows(w);
-      buffer_.resize(n * index_.row_bytes());
-      steps_.resize(index_.n_steps > 0 ? n : 0);
-      if (n > 0) reader_->read_rows(index_.offsets[w], n, buffer_.data(), steps_);
-      features::TraceChunk chunk;
-      chunk.first_wafer = w;
-      chunk.offsets = std::span<const std::uint64_t>(index_.offsets).subspan(w, 2);
-      chunk.type = index_.value_type == format::ValueType::float32 ? features::SampleType::float32
-                                                                   : features::SampleType::float64;
-      chunk.values = buffer_.data();
-      chunk.n_columns = index_.n_sensors;
-      chunk.steps = steps_;
-      block_.reset(w, 1, layout_);
-      backend_->extract(chunk, block_);
-      // Whole-wafer columns from the values, by-step ones (position S*F + (k*S + s)*F + f) from
-      // the wafer's by-step block.
-      const std::size_t SF = index_.n_sensors * set_.size();
-      for (std::size_t j = 0; j < J; ++j) {
-        const std::size_t c = bound_.columns[j];
-        x[j] = c < SF ? block_.values[c] : block_.by_step[c - SF];
+      if (rows_from_) {
+        rows_from_->load(w, std::span<const std::uint64_t>(wafers_).subspan(i + 1));
+        const double* row = rows_from_->row(w);
+        for (std::size_t j = 0; j < J; ++j) x[j] = row[bound_.columns[j]];
+      } else {
+        wafer_features(w, x);
       }
       // The wafer of file index w is scored by fold model w mod k (docs/MONITORING.md "fit"), or
       // by the whole reference's model; drift and --update take it scaled as the latter.
@@ -169,6 +263,32 @@ class OnlineScorer {
     if (tally_)
       out_.drift = model::assess_drift(bound_.model, tally_->counts(), tally_->wafers(),
                                        config_.drift_threshold);
+  }
+
+  // Wafer w's model columns from its traces: read, and its features extracted as `run` does.
+  void wafer_features(std::uint64_t w, std::vector<double>& x) {
+    const std::size_t J = bound_.model.n_columns();
+    const std::uint64_t n = index_.wafer_rows(w);
+    buffer_.resize(n * index_.row_bytes());
+    steps_.resize(index_.n_steps > 0 ? n : 0);
+    if (n > 0) reader_->read_rows(index_.offsets[w], n, buffer_.data(), steps_);
+    features::TraceChunk chunk;
+    chunk.first_wafer = w;
+    chunk.offsets = std::span<const std::uint64_t>(index_.offsets).subspan(w, 2);
+    chunk.type = index_.value_type == format::ValueType::float32 ? features::SampleType::float32
+                                                                 : features::SampleType::float64;
+    chunk.values = buffer_.data();
+    chunk.n_columns = index_.n_sensors;
+    chunk.steps = steps_;
+    block_.reset(w, 1, layout_);
+    backend_->extract(chunk, block_);
+    // Whole-wafer columns from the values, by-step ones (position S*F + (k*S + s)*F + f) from
+    // the wafer's by-step block.
+    const std::size_t SF = index_.n_sensors * set_.size();
+    for (std::size_t j = 0; j < J; ++j) {
+      const std::size_t c = bound_.columns[j];
+      x[j] = c < SF ? block_.values[c] : block_.by_step[c - SF];
+    }
   }
 
   void write_output() const {
@@ -335,6 +455,7 @@ class OnlineScorer {
   BoundModel bound_;
   std::unique_ptr<features::FeatureBackend> backend_;
   std::unique_ptr<format::TraceReader> reader_;
+  std::unique_ptr<FeatureRows> rows_from_;  // the lot is a run's output
   std::optional<model::DriftTally> tally_;
   std::vector<std::string> keys_;  // a grouped model: every wafer's group
   features::FeatureBlock block_;

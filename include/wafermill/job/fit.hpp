@@ -46,6 +46,13 @@ std::vector<SelectClause> parse_select(const std::string& text);
 /// @brief Whether a value passes a clause.
 bool passes(const SelectClause& c, double value);
 
+/// @brief Whether `path` is a run's output (it has /features/values) rather than a trace file.
+/// @throws InputError when it is not an HDF5 file.
+bool is_feature_file(const std::string& path);
+/// @brief The time windows a run's output was computed over (its attribute time_windows), 0 for
+/// recipe steps (or none). @throws InputError for a value outside [0, kMaxSteps].
+std::uint32_t feature_file_time_windows(const std::string& path);
+
 /// @brief Collective over comm: fits and writes the model (rank 0, temporary name then rename).
 /// Rank 0 returns the model (the others an empty one). @throws CollectiveInputError on bad input.
 model::PcaModel run_fit(const FitConfig& config, MPI_Comm comm);
