@@ -19,6 +19,7 @@ Command make_fit_command(int argc, char** argv) {
     ("force", po::bool_switch(), "overwrite an existing model file")
     ("features", po::value<std::string>()->default_value(""), "comma list of features to model (default: all but count and invalid_count)")
     ("select", po::value<std::string>()->default_value(""), "the reference wafers, e.g. \"label == 0 and index % 2 == 0\" (FIELD is a /wafers/ dataset or index)")
+    ("lot-by", po::value<std::string>()->default_value("auto"), "NAME: the /wafers/NAME dataset naming each wafer's lot; the model keeps its reference histograms per lot, against which `score` judges drift over a few lots (auto: lot_id where the input has it; none)")
     ("group-by", po::value<std::string>()->default_value(""), "NAME: a /wafers/NAME dataset (tool, chamber, recipe: numbers or strings); each group is centred and scaled by its own statistics")
     ("by-step", po::value<std::string>()->default_value("auto"), "auto, both or none: auto models each feature over every recipe step (/features/by_step) in place of the whole wafer when the input has 2 steps or more, so that a contribution names the step (docs/MONITORING.md \"Steps\"); both: the whole-wafer and the by-step columns; none: whole-wafer columns only")
     ("univariate", po::bool_switch(), "also flag a wafer when one column's |z| exceeds a limit calibrated with T2 and SPE (reason univariate)")
@@ -45,6 +46,8 @@ Command make_fit_command(int argc, char** argv) {
   c.features = vm["features"].as<std::string>();
   c.select = vm["select"].as<std::string>();
   c.group_by = vm["group-by"].as<std::string>();
+  c.lot_by = vm["lot-by"].as<std::string>();
+  if (c.lot_by.find('/') != std::string::npos) throw UsageError("--lot-by: a name under /wafers/, without '/'");
   c.options.univariate = vm["univariate"].as<bool>();
   c.by_step = vm["by-step"].as<std::string>();
   c.time_windows = vm["time-windows"].as<std::uint32_t>();

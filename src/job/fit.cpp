@@ -125,8 +125,15 @@ model::ReferenceRows read_reference(const std::string& path, const FitConfig& co
     throw InputError(path + ": this rank's " + std::to_string(m) + " wafers need " +
                      std::to_string((m * row * 8) >> 20) +
                      " MiB, more than --memory-budget: run on more ranks");
-  std::vector<std::string> group;
+  std::vector<std::string> group, lot;
   if (!config.group_by.empty()) group = model::read_group_keys(path, config.group_by, W, first, m);
+  // Lots: the named dataset (missing: an error naming it), lot_id where there is one (auto).
+  const bool has_lot_id = f.has_group("wafers") && f.open_group("wafers").has_dataset("lot_id");
+  ref.lot_by = config.lot_by == "none"                   ? std::string()
+               : config.lot_by == "auto" && has_lot_id ? std::string("lot_id")
+               : config.lot_by == "auto"               ? std::string()
+                                                       : config.lot_by;
+  if (!ref.lot_by.empty()) lot = model::read_group_keys(path, ref.lot_by, W, first, m);
   // In chunks of about 16 MiB: the whole-wafer values, then the by-step ones, of each wafer.
   const std::uint64_t chunk = std::max<std::uint64_t>(1, (16ULL << 20) / (row * sizeof(double)));
   std::vector<double> all, part;
@@ -152,6 +159,7 @@ model::ReferenceRows read_reference(const std::string& path, const FitConfig& co
       if (!keep[c0 + i]) continue;
       for (auto c : cols) ref.values.push_back(all[i * row + c]);
       if (!group.empty()) keys.push_back(group[c0 + i]);
+      if (!lot.empty()) ref.lot.push_back(lot[c0 + i]);
     }
   }
   return ref;

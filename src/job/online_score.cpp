@@ -262,7 +262,22 @@ class OnlineScorer {
     out_.per_wafer = latency_percentiles(out_.wafer_s);
     if (tally_)
       out_.drift = model::assess_drift(bound_.model, tally_->counts(), tally_->wafers(),
-                                       config_.drift_threshold);
+                                       config_.drift_threshold, lots_in_lot());
+  }
+
+  // How many lots the scored wafers are (their /wafers/ dataset the model's lots were named by),
+  // for drift over a few lots; 0 when the model keeps no lots or the input does not name them.
+  std::uint64_t lots_in_lot() const {
+    const model::PcaModel& m = bound_.model;
+    if (!m.has_lot_histograms()) return 0;
+    const h5::File f = h5::File::open_read(config_.input);
+    if (!f.has_group("wafers") || !f.open_group("wafers").has_dataset(m.lot_by)) return 0;
+    const std::uint64_t W = rows_from_ ? rows_from_->wafers() : index_.n_wafers;
+    const std::vector<std::string> keys = model::read_group_keys(config_.input, m.lot_by, W, 0, W);
+    std::vector<std::string> mine;
+    for (std::uint64_t w : wafers_) mine.push_back(keys[w]);
+    std::sort(mine.begin(), mine.end());
+    return static_cast<std::uint64_t>(std::unique(mine.begin(), mine.end()) - mine.begin());
   }
 
   // Wafer w's model columns from its traces: read, and its features extracted as `run` does.

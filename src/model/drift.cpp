@@ -1,7 +1,10 @@
 #include "wafermill/model/drift.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
+#include <numeric>
+#include <random>
 
 #include <boost/math/distributions/chi_squared.hpp>
 
@@ -20,6 +23,7 @@ double median(std::vector<double> x) {
 }
 
 }  // namespace
+
 
 std::vector<ColumnDrift> DriftReport::drifted() const {
   std::vector<ColumnDrift> out;
@@ -46,11 +50,73 @@ void DriftTally::add(std::span<const double> x) {
   ++wafers_;
 }
 
+namespace {
+
+// log C(L, m).
+double log_choose(double L, double m) {
+  return std::lgamma(L + 1.0) - std::lgamma(m + 1.0) - std::lgamma(L - m + 1.0);
+}
+
+// The lot rule (assess_drift): each column's scale s_j and the max-T quantile q from the
+// reference's lots.
+void judge_by_lots(const PcaModel& m, DriftReport& r) {
+  const std::size_t J = m.n_columns(), B = kReferenceBins, L = m.lot_names.size();
+  const std::size_t JB = J * B;
+  std::vector<std::uint64_t> total(JB, 0);
+  for (std::size_t l = 0; l < L; ++l)
+    for (std::size_t q = 0; q < JB; ++q) total[q] += m.lot_counts[l * JB + q];
+  std::mt19937_64 rng(0x5eed0000ULL + r.lots);  // fixed: the same draws every time
+  std::vector<std::size_t> order(L);
+  std::vector<std::uint64_t> drawn(JB);
+  std::vector<double> psi(kLotResamples * J), p(B), q(B);
+  for (std::size_t d = 0; d < kLotResamples; ++d) {
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    std::fill(drawn.begin(), drawn.end(), 0);
+    for (std::size_t i = 0; i < r.lots; ++i) {  // partial Fisher-Yates
+      std::swap(order[i], order[i + rng() % (L - i)]);  // the same draws with any library
+      const std::uint64_t* c = m.lot_counts.data() + order[i] * JB;
+      for (std::size_t k = 0; k < JB; ++k) drawn[k] += c[k];
+    }
+    for (std::size_t j = 0; j < J; ++j) {
+      for (std::size_t b = 0; b < B; ++b) {
+        p[b] = static_cast<double>(drawn[j * B + b]);
+        q[b] = static_cast<double>(total[j * B + b] - drawn[j * B + b]);
+      }
+      psi[d * J + j] = metrics::population_stability_index(p, q, kDriftSmoothing);
+    }
+  }
+  std::vector<double> scale(J), column(kLotResamples), t(kLotResamples, 0.0);
+  for (std::size_t j = 0; j < J; ++j) {
+    for (std::size_t d = 0; d < kLotResamples; ++d) column[d] = psi[d * J + j];
+    scale[j] = std::max(median(column), 1e-12);
+    for (std::size_t d = 0; d < kLotResamples; ++d)
+      t[d] = std::max(t[d], psi[d * J + j] / scale[j]);
+  }
+  // The (1 − α) quantile: the ⌈(1 − α)(D + 1)⌉-th smallest of the D draws.
+  const auto at = std::min<std::size_t>(
+      kLotResamples - 1,
+      static_cast<std::size_t>(std::ceil((1.0 - r.false_alarm_rate) * (kLotResamples + 1.0))) - 1);
+  std::nth_element(t.begin(), t.begin() + static_cast<std::ptrdiff_t>(at), t.end());
+  r.lot_quantile = t[at];
+  r.statistical_threshold = 0.0;
+  for (auto& c : r.columns) {
+    const double s = r.lot_quantile * scale[c.column];
+    r.statistical_threshold = std::max(r.statistical_threshold, s);
+    c.threshold = std::max(r.threshold, s);
+    c.drifted = c.psi > c.threshold;
+  }
+  r.applied_threshold = std::max(r.threshold, r.statistical_threshold);
+}
+
+}  // namespace
+
 DriftReport assess_drift(const PcaModel& m, std::span<const std::uint64_t> counts,
-                         std::uint64_t wafers, double threshold) {
+                         std::uint64_t wafers, double threshold, std::uint64_t lots) {
   DriftReport r;
   r.wafers = wafers;
   r.threshold = threshold;
+  r.lots = lots;
+  r.reference_lots = m.lot_names.size();
   const double B = static_cast<double>(kReferenceBins);
   const double n = static_cast<double>(std::max<std::uint64_t>(1, wafers));
   const double N = static_cast<double>(std::max<std::uint64_t>(1, m.sum_n));
@@ -103,6 +169,15 @@ DriftReport assess_drift(const PcaModel& m, std::span<const std::uint64_t> count
     c.threshold = std::max(threshold, r.column_inflation[c.column] * scale * r.chi2_quantile);
     c.drifted = r.assessed && c.psi > c.threshold;
   }
+  if (r.assessed) {
+    r.rule = "chi2";
+  } else if (lots > 0 && m.has_lot_histograms() && lots < r.reference_lots &&
+             log_choose(static_cast<double>(r.reference_lots), static_cast<double>(lots)) >=
+                 std::log(kMinLotSets)) {
+    r.rule = "lots";
+    r.assessed = true;
+    judge_by_lots(m, r);
+  }
   return r;
 }
 
@@ -132,6 +207,12 @@ nlohmann::json drift_json(const PcaModel& m, const DriftReport& r) {
           {"statistical_psi_threshold", r.statistical_threshold},
           {"psi_threshold", r.threshold},
           {"applied_psi_threshold", r.applied_threshold},
+          {"rule", r.rule},
+          {"lots", r.lots},
+          {"lot_by", m.lot_by},
+          {"reference_lots", r.reference_lots},
+          {"lot_resamples", r.rule == "lots" ? kLotResamples : 0},
+          {"lot_max_t_quantile", r.lot_quantile},
           {"columns", cols},
           {"drifted", named}};
 }

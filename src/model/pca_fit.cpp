@@ -17,6 +17,11 @@ namespace {
 
 using detail::Comm;
 
+// Histograms per reference lot above this many bytes are not kept (a model of 100 lots of 6,000
+// columns takes 48 MB); all-reduced this many counts at a time (an int count).
+constexpr std::size_t kMaxLotCountBytes = 64ULL << 20;
+constexpr std::size_t kAllreduceChunk = 1ULL << 24;
+
 std::size_t tri(std::size_t i, std::size_t j, std::size_t J) {  // i <= j, upper triangle row-major
   return i * J - i * (i - 1) / 2 + (j - i);
 }
@@ -315,6 +320,18 @@ void update_model(PcaModel& m, std::span<const double> rows) {
   for (std::size_t j = 0; j < J; ++j) m.sum_d[j] = acc[j].value();
   for (std::size_t q = 0; q < m.sum_dd.size(); ++q) m.sum_dd[q] = acc[J + q].value();
   m.sum_n += k;
+  if (m.has_lot_histograms() && k > 0) {  // the update's wafers: one more reference lot
+    const std::size_t L = m.lot_names.size();
+    m.lot_names.push_back("(update " + std::to_string(L) + ")");
+    m.lot_wafers.push_back(k);
+    m.lot_counts.resize((L + 1) * J * kReferenceBins, 0);
+    std::uint64_t* counts = m.lot_counts.data() + L * J * kReferenceBins;
+    for (std::size_t r = 0; r < k; ++r)
+      for (std::size_t j = 0; j < J; ++j) {
+        const std::size_t b = reference_bin(m, j, rows[r * J + j]);
+        if (b < kReferenceBins) ++counts[j * kReferenceBins + b];
+      }
+  }
   const PcaModel fresh = model_from_sums(m.sum_n, m.origin, m.sum_d, m.sum_dd, m.variance_target,
                                          m.n_components, MPI_COMM_NULL);
   m.centre = fresh.centre;
@@ -646,6 +663,37 @@ PcaModel fit_pca(const ReferenceRows& local, const FitOptions& o, MPI_Comm comm)
       if (b < kReferenceBins) ++m.hist_counts[k * kReferenceBins + b];
     }
   c.allreduce(m.hist_counts.data(), static_cast<int>(m.hist_counts.size()), MPI_UINT64_T, MPI_SUM);
+  // The same per reference lot, for drift over a few lots (drift.hpp): lots indexed in the
+  // sorted union of the ranks' keys, counts all-reduced. Skipped (the method says so) where
+  // they would take more than kMaxLotCountBytes.
+  bool lots_skipped = false;
+  if (!local.lot_by.empty()) {
+    const std::vector<std::string> lnames = group_union(local.lot, c);
+    const std::size_t L = lnames.size();
+    if (L * J * kReferenceBins * sizeof(std::uint64_t) > kMaxLotCountBytes) {
+      lots_skipped = true;
+    } else {
+      m.lot_by = local.lot_by;
+      m.lot_names = lnames;
+      m.lot_wafers.assign(L, 0);
+      m.lot_counts.assign(L * J * kReferenceBins, 0);
+      for (std::size_t r = 0; r < rows; ++r) {
+        const auto l = static_cast<std::size_t>(
+            std::lower_bound(lnames.begin(), lnames.end(), local.lot[r]) - lnames.begin());
+        ++m.lot_wafers[l];
+        std::uint64_t* counts = m.lot_counts.data() + l * J * kReferenceBins;
+        for (std::size_t k = 0; k < J; ++k) {
+          const std::size_t b = reference_bin(m, k, value(r, k));
+          if (b < kReferenceBins) ++counts[k * kReferenceBins + b];
+        }
+      }
+      c.allreduce(m.lot_wafers.data(), static_cast<int>(L), MPI_UINT64_T, MPI_SUM);
+      for (std::size_t a = 0; a < m.lot_counts.size(); a += kAllreduceChunk)
+        c.allreduce(m.lot_counts.data() + a,
+                    static_cast<int>(std::min(kAllreduceChunk, m.lot_counts.size() - a)),
+                    MPI_UINT64_T, MPI_SUM);
+    }
+  }
   // Limits: T² and SPE, each divided by its held-out median, are combined by their maximum;
   // the conformal (1-A) quantile of that maximum over the held-out wafers is the one limit,
   // so a good wafer the model has not seen is flagged with probability ≤ A (either statistic).
@@ -714,6 +762,12 @@ PcaModel fit_pca(const ReferenceRows& local, const FitOptions& o, MPI_Comm comm)
   if (grouped)
     m.method += "; each of the " + std::to_string(gnames.size()) + " groups of /wafers/" +
                 o.group_by + " centred and scaled by its own statistics first (per training set)";
+  if (m.has_lot_histograms())
+    m.method += "; reference histograms per lot of /wafers/" + m.lot_by + " (" +
+                std::to_string(m.lot_names.size()) + " lots) for drift over a few lots";
+  if (lots_skipped)
+    m.method += "; no histograms per lot of /wafers/" + local.lot_by + ": more than " +
+                std::to_string(kMaxLotCountBytes >> 20) + " MiB";
   return m;
 }
 

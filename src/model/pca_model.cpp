@@ -286,6 +286,12 @@ void write_model(const PcaModel& m, const std::string& path) {
   put(f, "hist_lo", m.hist_lo);
   put(f, "hist_hi", m.hist_hi);
   put(f, "hist_counts", m.hist_counts, {m.n_columns(), kReferenceBins});
+  if (m.has_lot_histograms()) {
+    f.write_string_attribute("lot_by", m.lot_by);
+    f.write_string_dataset("lot_names", m.lot_names);
+    put(f, "lot_wafers", m.lot_wafers);
+    put(f, "lot_counts", m.lot_counts, {m.lot_names.size(), m.n_columns(), kReferenceBins});
+  }
   if (m.grouped()) {
     f.write_string_attribute("group_by", m.group_by);
     f.write_string_dataset("group_names", m.group_names);
@@ -394,6 +400,24 @@ PcaModel read_model(const std::string& path) {
         throw InputError(path + ": /hist_counts: expected [" + std::to_string(J) + ", " +
                          std::to_string(kReferenceBins) + "]");
       m.hist_counts = hc.read_all<std::uint64_t>();
+      if (f.has_dataset("lot_counts")) {  // optional: histograms per reference lot
+        if (!f.has_dataset("lot_names") || !f.has_dataset("lot_wafers") ||
+            !f.has_attribute("lot_by"))
+          throw InputError(path + ": /lot_counts without /lot_names, /lot_wafers or lot_by");
+        m.lot_by = f.read_string_attribute("lot_by");
+        const auto ln = f.open_dataset("lot_names");
+        const std::uint64_t L = ln.dims().at(0);
+        m.lot_names = ln.read_strings(0, L);
+        const auto lw = f.open_dataset("lot_wafers");
+        const auto lc = f.open_dataset("lot_counts");
+        if (lw.dims() != std::vector<std::uint64_t>{L})
+          throw InputError(path + ": /lot_wafers: expected [" + std::to_string(L) + "]");
+        if (lc.dims() != std::vector<std::uint64_t>{L, J, kReferenceBins})
+          throw InputError(path + ": /lot_counts: expected [" + std::to_string(L) + ", " +
+                           std::to_string(J) + ", " + std::to_string(kReferenceBins) + "]");
+        m.lot_wafers = lw.read_all<std::uint64_t>();
+        m.lot_counts = lc.read_all<std::uint64_t>();
+      }
     }
     if (v3) {
       m.group_by = f.read_string_attribute("group_by");

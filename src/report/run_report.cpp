@@ -29,17 +29,34 @@ std::string drift_line(const nlohmann::json& d) {
   if (!d.value("assessed", true)) {
     // Too few wafers for the chi-square reference: say so and what noise to expect.
     std::snprintf(head, sizeof head,
-                  "drift: not assessed, %llu wafers < %llu (PSI's noise floor at this size %.3g, largest PSI %.3g)\n",
+                  "drift: not assessed, %llu wafers < %llu (PSI's noise floor at this size %.3g, largest PSI %.3g",
                   wafers, static_cast<unsigned long long>(d.value("min_wafers", 0ULL)), d.value("noise_floor_psi", 0.0),
                   max_psi(d));
-    return head;
+    std::string out = head;
+    // Why the reference's lots could not judge them either.
+    const auto lots = d.value("lots", 0ULL), reference = d.value("reference_lots", 0ULL);
+    if (reference == 0)
+      out += "; the model keeps no histograms per lot: fit with lots (--lot-by) to judge a few lots";
+    else if (lots == 0)
+      out += "; the input names no lots (/wafers/" + d.value("lot_by", std::string("lot_id")) + ")";
+    else
+      out += "; " + std::to_string(reference) + " reference lots are too few to judge " + std::to_string(lots);
+    return out + ")\n";
   }
   double lowest = d.value("applied_psi_threshold", 0.0);
   for (const auto& c : d.at("columns")) lowest = std::min(lowest, c.value("psi_threshold", lowest));
-  std::snprintf(head, sizeof head,
-                "drift (PSI > %.3g-%.3g by column over %llu wafers; noise floor %.3g, false-alarm rate %.3g): ",
-                lowest, d.value("applied_psi_threshold", 0.0), wafers, d.value("noise_floor_psi", 0.0),
-                d.value("false_alarm_rate", 0.0));
+  if (d.value("rule", std::string()) == "lots")
+    std::snprintf(head, sizeof head,
+                  "drift (PSI > %.3g-%.3g by column over %llu wafers of %llu lots, against the reference's %llu lots; "
+                  "false-alarm rate %.3g): ",
+                  lowest, d.value("applied_psi_threshold", 0.0), wafers,
+                  static_cast<unsigned long long>(d.value("lots", 0ULL)),
+                  static_cast<unsigned long long>(d.value("reference_lots", 0ULL)), d.value("false_alarm_rate", 0.0));
+  else
+    std::snprintf(head, sizeof head,
+                  "drift (PSI > %.3g-%.3g by column over %llu wafers; noise floor %.3g, false-alarm rate %.3g): ",
+                  lowest, d.value("applied_psi_threshold", 0.0), wafers, d.value("noise_floor_psi", 0.0),
+                  d.value("false_alarm_rate", 0.0));
   std::string out = head;
   if (named.empty()) return out + "none of " + std::to_string(d.at("columns").size()) + " columns\n";
   out += std::to_string(named.size()) + " of " + std::to_string(d.at("columns").size()) + " columns:";

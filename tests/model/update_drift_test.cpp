@@ -234,3 +234,138 @@ TEST(Drift, PsiIsTheSymmetricKl) {
   EXPECT_EQ(wafermill::metrics::population_stability_index(q, q, 0.5), 0.0);
   EXPECT_THROW(wafermill::metrics::population_stability_index(p, q, 0.0), std::invalid_argument);
 }
+
+namespace {
+
+// Lots of wafers that share a lot offset (0.6 sd of both latent factors): the lot-to-lot spread
+// the chi-square reference does not know. Lot keys "0", "1", ... from first_lot on.
+struct LottedWafers {
+  std::vector<double> values;
+  std::vector<std::string> lot;
+};
+
+LottedWafers lotted(std::uint64_t seed, std::size_t lots, std::size_t per_lot,
+                    std::size_t first_lot = 0, std::size_t shifted_column = kCols,
+                    double shift_sd = 0.0) {
+  std::mt19937_64 rng(seed), fixed(99);
+  std::normal_distribution<double> g(0.0, 1.0);
+  std::vector<double> mix(2 * kCols);
+  for (double& m : mix) m = g(fixed);
+  LottedWafers out;
+  for (std::size_t l = 0; l < lots; ++l) {
+    const double o0 = 0.6 * g(rng), o1 = 0.6 * g(rng);
+    for (std::size_t i = 0; i < per_lot; ++i) {
+      const double f0 = g(rng) + o0, f1 = g(rng) + o1;
+      for (std::size_t j = 0; j < kCols; ++j) {
+        double x = mix[j] * f0 + mix[kCols + j] * f1 + 0.4 * g(rng);
+        if (j == shifted_column)
+          x += shift_sd * std::sqrt(mix[j] * mix[j] + mix[kCols + j] * mix[kCols + j] + 0.16);
+        out.values.push_back(10.0 * static_cast<double>(j + 1) + static_cast<double>(j + 1) * x);
+      }
+      out.lot.push_back(std::to_string(first_lot + l));
+    }
+  }
+  return out;
+}
+
+wm::PcaModel fit_lots(const LottedWafers& w) {
+  wm::ReferenceRows r = rows_of(w.values);
+  r.lot_by = "lot_id";
+  r.lot = w.lot;
+  wm::FitOptions o;
+  o.false_alarm_rate = 0.05;
+  o.scoring = wm::FoldScoring::full;
+  return wm::fit_pca(r, o, MPI_COMM_NULL);
+}
+
+wm::DriftReport drift_of_lots(const wm::PcaModel& m, const LottedWafers& w, std::uint64_t lots) {
+  wm::DriftTally t(m);
+  for (std::size_t i = 0; i < w.values.size() / kCols; ++i)
+    t.add(std::span<const double>(w.values).subspan(i * kCols, kCols));
+  return wm::assess_drift(m, t.counts(), t.wafers(), 1e-9, lots);
+}
+
+}  // namespace
+
+TEST(Drift, ReferenceLotsAreKeptPerLotAndRoundTrip) {
+  const LottedWafers ref = lotted(30, 12, 25);
+  const wm::PcaModel m = fit_lots(ref);
+  ASSERT_TRUE(m.has_lot_histograms());
+  ASSERT_EQ(m.lot_names.size(), 12u);
+  EXPECT_EQ(m.lot_by, "lot_id");
+  // Every lot's counts sum to the reference's histograms.
+  const std::size_t JB = m.n_columns() * wm::kReferenceBins;
+  std::vector<std::uint64_t> total(JB, 0);
+  for (std::size_t l = 0; l < 12; ++l) {
+    EXPECT_EQ(m.lot_wafers[l], 25u);
+    for (std::size_t q = 0; q < JB; ++q) total[q] += m.lot_counts[l * JB + q];
+  }
+  EXPECT_EQ(total, m.hist_counts);
+  const std::string path = ::testing::TempDir() + "model_lots_roundtrip.h5";
+  wm::write_model(m, path);
+  const wm::PcaModel r = wm::read_model(path);
+  EXPECT_EQ(r.lot_by, m.lot_by);
+  EXPECT_EQ(r.lot_names, m.lot_names);
+  EXPECT_EQ(r.lot_wafers, m.lot_wafers);
+  EXPECT_EQ(r.lot_counts, m.lot_counts);
+  std::remove(path.c_str());
+  // An update is one more lot, and the histograms still add up.
+  wm::PcaModel u = m;
+  const LottedWafers more = lotted(31, 1, 20, 100);
+  wm::update_model(u, more.values);
+  ASSERT_EQ(u.lot_names.size(), 13u);
+  EXPECT_EQ(u.lot_wafers.back(), 20u);
+  std::fill(total.begin(), total.end(), 0);
+  for (std::size_t l = 0; l < 13; ++l)
+    for (std::size_t q = 0; q < JB; ++q) total[q] += u.lot_counts[l * JB + q];
+  EXPECT_EQ(total, u.hist_counts);
+}
+
+TEST(Drift, AFewLotsAreJudgedAgainstTheReferencesOwnLots) {
+  const wm::PcaModel m = fit_lots(lotted(40, 60, 25));
+  // Clean pairs of lots: assessed by the lot rule, a column named at about α = 0.01 (2 expected
+  // of 200; 3 sd of the binomial is 4 more). The chi-square reference, applied to the same
+  // pairs (the threshold λ (1/n + 1/N) χ²₉(1 − α/J), λ ≥ 1), would name a column far more
+  // often: these lots' offsets are what it does not know.
+  int alarms = 0, chi2_alarms = 0;
+  for (int k = 0; k < 200; ++k) {
+    const auto r = drift_of_lots(m, lotted(1000 + static_cast<std::uint64_t>(k), 2, 25, 500), 2);
+    ASSERT_EQ(r.rule, "lots");
+    ASSERT_TRUE(r.assessed);
+    EXPECT_EQ(r.reference_lots, 60u);
+    alarms += r.drifted().empty() ? 0 : 1;
+    bool named = false;
+    for (const auto& c : r.columns)
+      named = named || c.psi > (1.0 / 50 + 1.0 / 1500) * r.chi2_quantile;
+    chi2_alarms += named;
+  }
+  EXPECT_LE(alarms, 6) << alarms << " of 200 clean pairs of lots named a column";
+  EXPECT_GE(chi2_alarms, 20) << "the chi-square rule would name a column in " << chi2_alarms
+                             << " of 200: the lots are not overdispersed, the test is vacuous";
+  // Not vacuous: a pair of lots with column 3 shifted by 2 sd is found, and only column 3.
+  int found = 0, wrong = 0;
+  for (int k = 0; k < 20; ++k) {
+    const auto r =
+        drift_of_lots(m, lotted(5000 + static_cast<std::uint64_t>(k), 2, 25, 500, 3, 2.0), 2);
+    found += r.columns[3].drifted;
+    for (const auto& c : r.drifted()) wrong += c.column != 3;
+  }
+  EXPECT_GE(found, 18);
+  EXPECT_LE(wrong, 2);
+}
+
+TEST(Drift, TooFewReferenceLotsOrNoneLeaveAFewLotsUnassessed) {
+  const wm::PcaModel m = fit_lots(lotted(50, 60, 25));
+  // One lot of 60: 60 sets < kMinLotSets.
+  const auto one = drift_of_lots(m, lotted(51, 1, 25, 500, 3, 3.0), 1);
+  EXPECT_FALSE(one.assessed);
+  EXPECT_EQ(one.rule, "none");
+  EXPECT_TRUE(one.drifted().empty());
+  // Lots not known (0), or a model without lots: not assessed.
+  EXPECT_FALSE(drift_of_lots(m, lotted(52, 2, 25, 500), 0).assessed);
+  const wm::PcaModel plain = fit(lotted(53, 60, 25).values);
+  EXPECT_FALSE(plain.has_lot_histograms());
+  EXPECT_FALSE(drift_of_lots(plain, lotted(54, 2, 25, 500), 2).assessed);
+  // From kMinDriftWafers on, the chi-square rule whatever the lots.
+  EXPECT_EQ(drift_of_lots(m, lotted(55, 20, 25, 500), 20).rule, "chi2");
+}

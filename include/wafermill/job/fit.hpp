@@ -20,6 +20,10 @@ struct FitConfig {
   std::string features;  ///< comma list of feature names; "": all but count and invalid_count
   std::string select;    ///< which wafers are the reference, e.g. "label == 0 and index % 2 == 0"
   std::string group_by;  ///< a /wafers/ dataset: each group centred and scaled apart; "": none
+  /// `--lot-by`: the /wafers/ dataset naming each wafer's lot, whose reference histograms per lot
+  /// judge drift over a few lots (docs/MONITORING.md "Drift"); "auto": lot_id where the input
+  /// has it; "none": no histograms per lot.
+  std::string lot_by = "auto";
   /// `--by-step` (docs/MONITORING.md "Steps"): "auto" (the default) models each feature over
   /// every recipe step (`/features/by_step`) in place of the whole wafer when the input has two
   /// steps or more, over the whole wafer otherwise; "both" takes the whole-wafer and the by-step

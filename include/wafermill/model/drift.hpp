@@ -26,9 +26,16 @@ inline constexpr double kDriftFalseAlarmRate = 0.01;
 /// reference assumes independent wafers; a lot's 25 share its offsets, so a few lots differ from
 /// the reference by their own lot-to-lot variation (measured on generated clean nights: 2 lots
 /// name a column in 31 % of assessments, 10 lots in 7.5-15 %, 20 lots in 0-5 %, 40 lots in
-/// 0-10 %; docs/MONITORING.md "Drift"). Fewer: kl, psi and the noise floor are reported,
-/// nothing is named.
+/// 0-10 %; docs/MONITORING.md "Drift"). Fewer: kl, psi and the noise floor are reported, and
+/// columns are named only by the lot rule (assess_drift) where the model keeps its lots.
 inline constexpr std::uint64_t kMinDriftWafers = 500;
+/// @brief Resamples of the reference's lots for drift over a few lots (assess_drift).
+inline constexpr std::size_t kLotResamples = 2000;
+/// @brief Fewest distinct sets of the tonight's number of lots the reference must offer (its L
+/// lots choose m) for drift over a few lots to be assessed: the (1 − α) quantile of the
+/// resampled statistic needs many more sets than 1/α.
+inline constexpr double kMinLotSets = 200.0;
+
 /// @brief Fewest columns from which an inflation factor (genomic control) is estimated: the
 /// median of 5 stands when 2 of them drifted.
 inline constexpr std::size_t kMinInflationColumns = 5;
@@ -54,6 +61,12 @@ struct DriftReport {
   std::vector<double> column_inflation;  ///< λ_j: its feature's λ, or the overall λ
   double statistical_threshold = 0.0;    ///< max_j λ_j (1/n + 1/N) χ²_{B−1}(1 − α/J)
   double applied_threshold = 0.0;        ///< max(threshold, statistical_threshold): the highest
+  /// "chi2" (the rule above, from kMinDriftWafers wafers), "lots" (fewer wafers, judged against
+  /// the reference's own lots), or "none" (not assessed)
+  std::string rule = "none";
+  std::uint64_t lots = 0;            ///< tonight's lots (0: not known)
+  std::uint64_t reference_lots = 0;  ///< the model's reference lots (0: none kept)
+  double lot_quantile = 0.0;         ///< "lots": the (1 − α) quantile q of the resampled max-T
   std::vector<ColumnDrift> columns;
   /// @brief The drifted columns, largest PSI first.
   std::vector<ColumnDrift> drifted() const;
@@ -88,9 +101,21 @@ class DriftTally {
 /// columns of the feature, the median over all columns; with fewer columns in all, 1. Column j
 /// is drifted when PSI > max(threshold, λ_j (1/n + 1/N) χ²_{B−1}(1 − α/J)),
 /// α = kDriftFalseAlarmRate: a clean night names any of the J columns with probability at most
-/// α (Bonferroni). With fewer than kMinDriftWafers wafers nothing is named (assessed false).
+/// α (Bonferroni).
+///
+/// With fewer than kMinDriftWafers wafers the χ² reference does not hold (a few lots differ from
+/// the reference by their own lot offsets). Tonight's `lots` lots are then judged against the
+/// reference's own lots where the model keeps histograms per lot (`fit --lot-by`) and the L
+/// reference lots offer at least kMinLotSets sets of `lots` (L choose lots): kLotResamples
+/// times, `lots` reference lots drawn without replacement (a fixed seed: the same verdict
+/// every time) are compared with the other reference lots, PSI_j per column; s_j is column j's
+/// median over the draws, T = max_j PSI_j / s_j each draw's statistic and q its (1 − α)
+/// quantile (max-T, Westfall & Young 1993: the columns' dependence is kept). Column j is
+/// drifted when tonight's PSI_j > max(threshold, q s_j): a clean set of lots exchangeable with
+/// the reference's names any column with probability about α. Otherwise nothing is named
+/// (assessed false).
 DriftReport assess_drift(const PcaModel& m, std::span<const std::uint64_t> counts,
-                         std::uint64_t wafers, double threshold);
+                         std::uint64_t wafers, double threshold, std::uint64_t lots = 0);
 
 /// @brief "sensor/feature" of model column j; "sensor/feature (step k)" for a column over step k.
 std::string column_name(const PcaModel& m, std::size_t j);

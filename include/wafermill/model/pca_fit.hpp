@@ -70,6 +70,10 @@ struct ReferenceRows {
   std::vector<double> values;       ///< m × C, this rank's rows
   std::uint64_t first_ordinal = 0;  ///< the reference ordinal of the first local row
   std::vector<std::string> group;   ///< m group keys (`fit --group-by`), or empty: no groups
+  /// The /wafers/ dataset naming each reference wafer's lot (`fit --lot-by`), the same on every
+  /// rank, or "": no histograms per lot.
+  std::string lot_by;
+  std::vector<std::string> lot;  ///< m lot keys when lot_by is set
   /// @brief m.
   std::size_t rows() const {
     return column_sensor.empty() ? 0 : values.size() / column_sensor.size();

@@ -67,6 +67,13 @@ struct PcaModel {
   std::vector<double> hist_lo;             ///< J
   std::vector<double> hist_hi;             ///< J
   std::vector<std::uint64_t> hist_counts;  ///< J × kReferenceBins
+  // The same histograms per reference lot (`fit --lot-by NAME`, docs/MONITORING.md "Drift": the
+  // lot-to-lot spread that a few lots' drift is judged against). Empty: no lots known. An
+  // update (`score --update`) appends its wafers as one more lot.
+  std::string lot_by;                     ///< the /wafers/ dataset naming the lot, or ""
+  std::vector<std::string> lot_names;     ///< L, sorted as text (a number as %.17g)
+  std::vector<std::uint64_t> lot_wafers;  ///< L reference wafers per lot
+  std::vector<std::uint64_t> lot_counts;  ///< L × J × kReferenceBins
   // Per-group autoscaling (`fit --group-by NAME`, docs/MONITORING.md "Groups"): a wafer of group
   // g enters the model as (x − group_centre[g]) / group_scale[g]; a wafer of a group the model
   // does not know as (x − fleet_centre) / fleet_scale. centre/scale above (and the sums and
@@ -107,6 +114,9 @@ struct PcaModel {
   bool has_sums() const { return sum_n > 0 && sum_d.size() == n_columns(); }
   /// @brief Whether the model carries reference histograms (models of format v1 do not).
   bool has_histograms() const { return hist_lo.size() == n_columns() && !hist_lo.empty(); }
+
+  /// @brief Whether the model carries reference histograms per lot.
+  bool has_lot_histograms() const { return !lot_wafers.empty(); }
 
   /// @brief J.
   std::size_t n_columns() const { return centre.size(); }
