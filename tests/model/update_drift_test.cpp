@@ -61,6 +61,15 @@ wm::PcaModel fit(const std::vector<double>& v) {
   return wm::fit_pca(rows_of(v), o, MPI_COMM_NULL);
 }
 
+// m written to a temporary model file and read back.
+wm::PcaModel round_trip(const wm::PcaModel& m, const std::string& name) {
+  const std::string path = ::testing::TempDir() + name;
+  wm::write_model(m, path);
+  wm::PcaModel r = wm::read_model(path);
+  std::remove(path.c_str());
+  return r;
+}
+
 double rel(double a, double b) { return std::fabs(a - b) / std::max(1.0, std::fabs(b)); }
 
 }  // namespace
@@ -135,9 +144,7 @@ TEST(ModelFile, SumsAndHistogramsRoundTrip) {
   std::uint64_t total = 0;
   for (std::size_t b = 0; b < wm::kReferenceBins; ++b) total += m.hist_counts[b];
   EXPECT_EQ(total, 200u);  // every finite value lands in a bin (edge bins take the outside)
-  const std::string path = ::testing::TempDir() + "model_v2_roundtrip.h5";
-  wm::write_model(m, path);
-  const wm::PcaModel r = wm::read_model(path);
+  const wm::PcaModel r = round_trip(m, "model_v2_roundtrip.h5");
   EXPECT_EQ(r.origin, m.origin);
   EXPECT_EQ(r.sum_n, m.sum_n);
   EXPECT_EQ(r.sum_d, m.sum_d);
@@ -145,7 +152,6 @@ TEST(ModelFile, SumsAndHistogramsRoundTrip) {
   EXPECT_EQ(r.hist_lo, m.hist_lo);
   EXPECT_EQ(r.hist_hi, m.hist_hi);
   EXPECT_EQ(r.hist_counts, m.hist_counts);
-  std::remove(path.c_str());
 }
 
 wm::DriftReport drift_of(const wm::PcaModel& m, const std::vector<double>& v,
@@ -301,14 +307,11 @@ TEST(Drift, ReferenceLotsAreKeptPerLotAndRoundTrip) {
     for (std::size_t q = 0; q < JB; ++q) total[q] += m.lot_counts[l * JB + q];
   }
   EXPECT_EQ(total, m.hist_counts);
-  const std::string path = ::testing::TempDir() + "model_lots_roundtrip.h5";
-  wm::write_model(m, path);
-  const wm::PcaModel r = wm::read_model(path);
+  const wm::PcaModel r = round_trip(m, "model_lots_roundtrip.h5");
   EXPECT_EQ(r.lot_by, m.lot_by);
   EXPECT_EQ(r.lot_names, m.lot_names);
   EXPECT_EQ(r.lot_wafers, m.lot_wafers);
   EXPECT_EQ(r.lot_counts, m.lot_counts);
-  std::remove(path.c_str());
   // An update is one more lot, and the histograms still add up.
   wm::PcaModel u = m;
   const LottedWafers more = lotted(31, 1, 20, 100);
