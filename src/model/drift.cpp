@@ -24,7 +24,6 @@ double median(std::vector<double> x) {
 
 }  // namespace
 
-
 std::vector<ColumnDrift> DriftReport::drifted() const {
   std::vector<ColumnDrift> out;
   for (const auto& c : columns)
@@ -66,10 +65,17 @@ void judge_by_lots(const PcaModel& m, DriftReport& r) {
   for (std::size_t l = 0; l < L; ++l)
     for (std::size_t q = 0; q < JB; ++q) total[q] += m.lot_counts[l * JB + q];
   std::mt19937_64 rng(0x5eed0000ULL + r.lots);  // fixed: the same draws every time
+  // Every draw's PSI per column is kept (the columns' medians need them all), in float, within
+  // kLotPsiBytes: fewer draws for very many columns (kLotResamples up to 8,000 columns).
+  const std::size_t D = std::clamp<std::size_t>(
+      kLotPsiBytes / (sizeof(float) * std::max<std::size_t>(1, J)), kMinLotResamples,
+      kLotResamples);
+  r.lot_resamples = D;
   std::vector<std::size_t> order(L);
   std::vector<std::uint64_t> drawn(JB);
-  std::vector<double> psi(kLotResamples * J), p(B), q(B);
-  for (std::size_t d = 0; d < kLotResamples; ++d) {
+  std::vector<float> psi(D * J);
+  std::vector<double> p(B), q(B);
+  for (std::size_t d = 0; d < D; ++d) {
     std::iota(order.begin(), order.end(), std::size_t{0});
     std::fill(drawn.begin(), drawn.end(), 0);
     for (std::size_t i = 0; i < r.lots; ++i) {  // partial Fisher-Yates
@@ -82,20 +88,19 @@ void judge_by_lots(const PcaModel& m, DriftReport& r) {
         p[b] = static_cast<double>(drawn[j * B + b]);
         q[b] = static_cast<double>(total[j * B + b] - drawn[j * B + b]);
       }
-      psi[d * J + j] = metrics::population_stability_index(p, q, kDriftSmoothing);
+      psi[d * J + j] =
+          static_cast<float>(metrics::population_stability_index(p, q, kDriftSmoothing));
     }
   }
-  std::vector<double> scale(J), column(kLotResamples), t(kLotResamples, 0.0);
+  std::vector<double> scale(J), column(D), t(D, 0.0);
   for (std::size_t j = 0; j < J; ++j) {
-    for (std::size_t d = 0; d < kLotResamples; ++d) column[d] = psi[d * J + j];
+    for (std::size_t d = 0; d < D; ++d) column[d] = psi[d * J + j];
     scale[j] = std::max(median(column), 1e-12);
-    for (std::size_t d = 0; d < kLotResamples; ++d)
-      t[d] = std::max(t[d], psi[d * J + j] / scale[j]);
+    for (std::size_t d = 0; d < D; ++d) t[d] = std::max(t[d], psi[d * J + j] / scale[j]);
   }
   // The (1 − α) quantile: the ⌈(1 − α)(D + 1)⌉-th smallest of the D draws.
   const auto at = std::min<std::size_t>(
-      kLotResamples - 1,
-      static_cast<std::size_t>(std::ceil((1.0 - r.false_alarm_rate) * (kLotResamples + 1.0))) - 1);
+      D - 1, static_cast<std::size_t>(std::ceil((1.0 - r.false_alarm_rate) * (D + 1.0))) - 1);
   std::nth_element(t.begin(), t.begin() + static_cast<std::ptrdiff_t>(at), t.end());
   r.lot_quantile = t[at];
   r.statistical_threshold = 0.0;
@@ -211,7 +216,7 @@ nlohmann::json drift_json(const PcaModel& m, const DriftReport& r) {
           {"lots", r.lots},
           {"lot_by", m.lot_by},
           {"reference_lots", r.reference_lots},
-          {"lot_resamples", r.rule == "lots" ? kLotResamples : 0},
+          {"lot_resamples", r.lot_resamples},
           {"lot_max_t_quantile", r.lot_quantile},
           {"columns", cols},
           {"drifted", named}};

@@ -29,8 +29,12 @@ inline constexpr double kDriftFalseAlarmRate = 0.01;
 /// 0-10 %; docs/MONITORING.md "Drift"). Fewer: kl, psi and the noise floor are reported, and
 /// columns are named only by the lot rule (assess_drift) where the model keeps its lots.
 inline constexpr std::uint64_t kMinDriftWafers = 500;
-/// @brief Resamples of the reference's lots for drift over a few lots (assess_drift).
+/// @brief Resamples of the reference's lots for drift over a few lots (assess_drift): at most
+/// kLotResamples, fewer where their PSIs (J per draw, float) would take more than kLotPsiBytes,
+/// at least kMinLotResamples.
 inline constexpr std::size_t kLotResamples = 2000;
+inline constexpr std::size_t kMinLotResamples = 500;
+inline constexpr std::size_t kLotPsiBytes = 64ULL << 20;
 /// @brief Fewest distinct sets of the tonight's number of lots the reference must offer (its L
 /// lots choose m) for drift over a few lots to be assessed: the (1 − α) quantile of the
 /// resampled statistic needs many more sets than 1/α.
@@ -67,6 +71,7 @@ struct DriftReport {
   std::uint64_t lots = 0;            ///< tonight's lots (0: not known)
   std::uint64_t reference_lots = 0;  ///< the model's reference lots (0: none kept)
   double lot_quantile = 0.0;         ///< "lots": the (1 − α) quantile q of the resampled max-T
+  std::size_t lot_resamples = 0;     ///< "lots": the draws it came from
   std::vector<ColumnDrift> columns;
   /// @brief The drifted columns, largest PSI first.
   std::vector<ColumnDrift> drifted() const;
@@ -107,7 +112,7 @@ class DriftTally {
 /// the reference by their own lot offsets). Tonight's `lots` lots are then judged against the
 /// reference's own lots where the model keeps histograms per lot (`fit --lot-by`) and the L
 /// reference lots offer at least kMinLotSets sets of `lots` (L choose lots): kLotResamples
-/// times, `lots` reference lots drawn without replacement (a fixed seed: the same verdict
+/// times (fewer for very many columns), `lots` reference lots drawn without replacement (a fixed seed: the same verdict
 /// every time) are compared with the other reference lots, PSI_j per column; s_j is column j's
 /// median over the draws, T = max_j PSI_j / s_j each draw's statistic and q its (1 − α)
 /// quantile (max-T, Westfall & Young 1993: the columns' dependence is kept). Column j is

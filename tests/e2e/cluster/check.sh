@@ -159,6 +159,8 @@ case "$case_name" in
       submit job.out -N "$nodes" --ntasks-per-node=2 "$REPO/slurm/run.sbatch" job.ini; then
       grep -q 'Segmentation fault' job.out || fail "sbatch -N $nodes slurm/run.sbatch ($launcher) failed"
       note "retrying once after a rank crashed in Open MPI's start-up (see above)"
+      # Slurm appends to an existing --output file: the retry's ranks are counted alone.
+      mv job.out job.attempt1.out
       WAFERMILL_BIN=$MPI_HOSTS WAFERMILL_LAUNCHER=$launcher \
         submit job.out -N "$nodes" --ntasks-per-node=2 "$REPO/slurm/run.sbatch" job.ini \
         || fail "sbatch -N $nodes slurm/run.sbatch ($launcher) failed twice"
