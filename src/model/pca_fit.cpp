@@ -303,13 +303,24 @@ void update_model(PcaModel& m, std::span<const double> rows) {
   std::vector<reduce::ExactSum> acc(J + J * (J + 1) / 2);
   for (std::size_t j = 0; j < J; ++j) acc[j].add(m.sum_d[j]);
   for (std::size_t q = 0; q < m.sum_dd.size(); ++q) acc[J + q].add(m.sum_dd[q]);
+  // The update's wafers are one more reference lot where the model keeps its lots.
+  std::uint64_t* lot = nullptr;
+  if (m.has_lot_histograms() && k > 0) {
+    const std::size_t L = m.lot_names.size();
+    m.lot_names.push_back("(update " + std::to_string(L) + ")");
+    m.lot_wafers.push_back(k);
+    m.lot_counts.resize((L + 1) * J * kReferenceBins, 0);
+    lot = m.lot_counts.data() + L * J * kReferenceBins;
+  }
   std::vector<double> d(J);
   for (std::size_t r = 0; r < k; ++r) {
     for (std::size_t j = 0; j < J; ++j) {
       const double x = rows[r * J + j];
       d[j] = std::isfinite(x) ? x - m.origin[j] : 0.0;
       const std::size_t b = reference_bin(m, j, x);
-      if (b < kReferenceBins) ++m.hist_counts[j * kReferenceBins + b];
+      if (b >= kReferenceBins) continue;
+      ++m.hist_counts[j * kReferenceBins + b];
+      if (lot != nullptr) ++lot[j * kReferenceBins + b];
     }
     for (std::size_t i = 0; i < J; ++i) {
       acc[i].add(d[i]);
@@ -320,18 +331,6 @@ void update_model(PcaModel& m, std::span<const double> rows) {
   for (std::size_t j = 0; j < J; ++j) m.sum_d[j] = acc[j].value();
   for (std::size_t q = 0; q < m.sum_dd.size(); ++q) m.sum_dd[q] = acc[J + q].value();
   m.sum_n += k;
-  if (m.has_lot_histograms() && k > 0) {  // the update's wafers: one more reference lot
-    const std::size_t L = m.lot_names.size();
-    m.lot_names.push_back("(update " + std::to_string(L) + ")");
-    m.lot_wafers.push_back(k);
-    m.lot_counts.resize((L + 1) * J * kReferenceBins, 0);
-    std::uint64_t* counts = m.lot_counts.data() + L * J * kReferenceBins;
-    for (std::size_t r = 0; r < k; ++r)
-      for (std::size_t j = 0; j < J; ++j) {
-        const std::size_t b = reference_bin(m, j, rows[r * J + j]);
-        if (b < kReferenceBins) ++counts[j * kReferenceBins + b];
-      }
-  }
   const PcaModel fresh = model_from_sums(m.sum_n, m.origin, m.sum_d, m.sum_dd, m.variance_target,
                                          m.n_components, MPI_COMM_NULL);
   m.centre = fresh.centre;
@@ -656,43 +655,45 @@ PcaModel fit_pca(const ReferenceRows& local, const FitOptions& o, MPI_Comm comm)
     m.hist_lo[k] = std::max(vlo[k], m.centre[k] - 3.0 * m.scale[k]);
     m.hist_hi[k] = std::min(vhi[k], m.centre[k] + 3.0 * m.scale[k]);
   }
-  m.hist_counts.assign(J * kReferenceBins, 0);
-  for (std::size_t r = 0; r < rows; ++r)
-    for (std::size_t k = 0; k < J; ++k) {
-      const std::size_t b = reference_bin(m, k, value(r, k));
-      if (b < kReferenceBins) ++m.hist_counts[k * kReferenceBins + b];
-    }
-  c.allreduce(m.hist_counts.data(), static_cast<int>(m.hist_counts.size()), MPI_UINT64_T, MPI_SUM);
   // The same per reference lot, for drift over a few lots (drift.hpp): lots indexed in the
   // sorted union of the ranks' keys, counts all-reduced. Skipped (the method says so) where
   // they would take more than kMaxLotCountBytes.
   bool lots_skipped = false;
+  std::vector<std::string> lnames;
   if (!local.lot_by.empty()) {
-    const std::vector<std::string> lnames = group_union(local.lot, c);
-    const std::size_t L = lnames.size();
-    if (L * J * kReferenceBins * sizeof(std::uint64_t) > kMaxLotCountBytes) {
-      lots_skipped = true;
-    } else {
+    lnames = group_union(local.lot, c);
+    lots_skipped = lnames.size() * J * kReferenceBins * sizeof(std::uint64_t) > kMaxLotCountBytes;
+    if (!lots_skipped) {
       m.lot_by = local.lot_by;
       m.lot_names = lnames;
-      m.lot_wafers.assign(L, 0);
-      m.lot_counts.assign(L * J * kReferenceBins, 0);
-      for (std::size_t r = 0; r < rows; ++r) {
-        const auto l = static_cast<std::size_t>(
-            std::lower_bound(lnames.begin(), lnames.end(), local.lot[r]) - lnames.begin());
-        ++m.lot_wafers[l];
-        std::uint64_t* counts = m.lot_counts.data() + l * J * kReferenceBins;
-        for (std::size_t k = 0; k < J; ++k) {
-          const std::size_t b = reference_bin(m, k, value(r, k));
-          if (b < kReferenceBins) ++counts[k * kReferenceBins + b];
-        }
-      }
-      c.allreduce(m.lot_wafers.data(), static_cast<int>(L), MPI_UINT64_T, MPI_SUM);
-      for (std::size_t a = 0; a < m.lot_counts.size(); a += kAllreduceChunk)
-        c.allreduce(m.lot_counts.data() + a,
-                    static_cast<int>(std::min(kAllreduceChunk, m.lot_counts.size() - a)),
-                    MPI_UINT64_T, MPI_SUM);
+      m.lot_wafers.assign(lnames.size(), 0);
+      m.lot_counts.assign(lnames.size() * J * kReferenceBins, 0);
     }
+  }
+  // Each value binned once, into the reference's histograms and its lot's.
+  m.hist_counts.assign(J * kReferenceBins, 0);
+  for (std::size_t r = 0; r < rows; ++r) {
+    std::uint64_t* lot = nullptr;
+    if (m.has_lot_histograms()) {
+      const auto l = static_cast<std::size_t>(
+          std::lower_bound(lnames.begin(), lnames.end(), local.lot[r]) - lnames.begin());
+      ++m.lot_wafers[l];
+      lot = m.lot_counts.data() + l * J * kReferenceBins;
+    }
+    for (std::size_t k = 0; k < J; ++k) {
+      const std::size_t b = reference_bin(m, k, value(r, k));
+      if (b >= kReferenceBins) continue;
+      ++m.hist_counts[k * kReferenceBins + b];
+      if (lot != nullptr) ++lot[k * kReferenceBins + b];
+    }
+  }
+  c.allreduce(m.hist_counts.data(), static_cast<int>(m.hist_counts.size()), MPI_UINT64_T, MPI_SUM);
+  if (m.has_lot_histograms()) {
+    c.allreduce(m.lot_wafers.data(), static_cast<int>(m.lot_wafers.size()), MPI_UINT64_T, MPI_SUM);
+    for (std::size_t a = 0; a < m.lot_counts.size(); a += kAllreduceChunk)
+      c.allreduce(m.lot_counts.data() + a,
+                  static_cast<int>(std::min(kAllreduceChunk, m.lot_counts.size() - a)),
+                  MPI_UINT64_T, MPI_SUM);
   }
   // Limits: T² and SPE, each divided by its held-out median, are combined by their maximum;
   // the conformal (1-A) quantile of that maximum over the held-out wafers is the one limit,
